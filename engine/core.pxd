@@ -1,0 +1,122 @@
+# The keyspace, the per-client command context, the effect log and the dispatcher.
+from protocol.resp cimport ReplyBuffer
+from engine.spec cimport CommandSpec
+
+
+cdef class Entry:
+    cdef public object value          # bytes for strings; a type object (dict, set, deque, ZSet, Stream...) otherwise
+    cdef public long long expire_at   # absolute unix ms, -1 when persistent
+    cdef public unsigned int lru      # LRU clock (seconds, 24 bits) or LFU counter+decay time
+    cdef public unsigned int mc_flags # memcached client flags
+    cdef public unsigned long long cas  # memcached CAS id; 0 = not assigned yet (assigned on first gets)
+    cdef public int slot              # index in Db.keys
+    cdef public int vslot             # index in Db.volatile, -1 when persistent
+    cdef public unsigned char raw     # string created by APPEND/SETRANGE: OBJECT ENCODING says raw
+
+
+cdef class Db:
+    cdef public int id
+    cdef public dict table            # key -> Entry
+    cdef public list keys             # dense key index: random sampling and SCAN
+    cdef public list volatile         # dense index of keys with an expiry: active expiry sampling
+    cdef public Keyspace ks
+
+    cpdef Entry find(self, bytes key)
+    cpdef Entry lookup_read(self, bytes key)
+    cpdef Entry lookup_write(self, bytes key)
+    cpdef bint expire_if_needed(self, bytes key, Entry e)
+    cpdef Entry set_value(self, bytes key, object value, long long expire_at=*, bint keep_ttl=*)
+    cpdef Entry add(self, bytes key, object value)
+    cpdef bint delete(self, bytes key)
+    cpdef set_expire(self, bytes key, Entry e, long long at)
+    cpdef remove_expire(self, bytes key, Entry e)
+    cpdef clear(self)
+    cpdef long long size(self)
+    cdef _volatile_remove(self, Entry e)
+
+
+cdef class EffectLog:
+    cdef public list subscribers      # callables(bytes) receiving the encoded effect stream
+    cdef public int last_dbid
+    cdef public int unit_depth
+    cdef public list unit             # effects buffered inside MULTI/EXEC or a script
+    cdef public long long count
+
+    cpdef emit(self, int dbid, list argv)
+    cpdef begin_unit(self)
+    cpdef end_unit(self)
+    cpdef subscribe(self, object callback)
+    cpdef unsubscribe(self, object callback)
+    cdef _send(self, int dbid, list argv)
+
+
+cdef class Keyspace:
+    cdef public list dbs
+    cdef public long long now_ms      # command time snapshot: one per batch, like redis commandTimeSnapshot
+    cdef public EffectLog effects
+    cdef public bint is_replica       # replicas never expire keys themselves
+    cdef public long long dirty       # changes since last save
+    cdef public long long stat_hits
+    cdef public long long stat_misses
+    cdef public long long stat_expired
+    cdef public long long stat_evicted
+    cdef public long long stat_commands
+    cdef public unsigned long long next_cas
+    cdef public object on_key_modified  # callable(db, key) or None (WATCH, client tracking)
+    cdef public object on_key_deleted   # callable(db, key, reason) or None (notifications)
+
+    cpdef long long update_clock(self)
+    cpdef Db db(self, int index)
+
+
+cdef class Client:
+    cdef public long long id
+    cdef public Keyspace ks
+    cdef public object server         # the Python Server (config, clients, pubsub...)
+    cdef public Db db
+    cdef public ReplyBuffer reply
+    cdef public bint authenticated
+    cdef public object user
+    cdef public object name
+    cdef public object conn           # the connection owning this client, or None for internal clients
+    cdef public bint close_after_reply
+    cdef public bint is_master        # the replication link from our primary: no replies, no refusals
+    cdef public bint blocked          # waiting on a blocking command: the connection stops parsing
+    cdef public CommandSpec cmd       # command being executed
+    cdef public CommandSpec last_cmd
+    cdef public long long dirty       # changes made by the current command
+    cdef public list effect_override  # argvs to propagate instead of argv, when the command rewrites itself
+    cdef public long long errors      # error replies sent by this client (failed_calls accounting)
+    cdef public list multi_queue      # queued (spec, argv) while in MULTI, else None
+    cdef public bint multi_dirty_cas  # a WATCHed key was touched
+    cdef public bint multi_error      # a command failed to queue: EXEC aborts
+    cdef public object watched        # set of (dbid, key) or None
+    cdef public object pubsub         # pub/sub state or None
+    cdef public int reply_mode        # 0 on, 1 off, 2 skip next
+    cdef public long long created_ms
+    cdef public long long last_ms
+    cdef public dict info             # lib-name, lib-ver and other CLIENT SETINFO fields
+    cdef public unsigned int flags    # CLIENT LIST letters source (no-evict, monitor...)
+
+    cpdef error(self, bytes message)
+    cpdef propagate_as(self, list argv)
+    cpdef also_propagate(self, list argv)
+    cpdef prevent_propagation(self)
+    cpdef select(self, int index)
+
+
+cdef class Dispatcher:
+    cdef public dict table
+    cdef public Keyspace ks
+    cdef public object requirepass_check  # callable(Client) -> bool: whether auth is required
+    cdef public bint auth_required
+    cdef public object before_call        # hooks (MULTI queueing, ACL, OOM) set by the server: callable(c, spec, argv) -> bool(proceed)
+    cdef public object monitor_hook       # callable(c, argv) when MONITOR clients exist
+    cdef public object slowlog_hook       # callable(c, argv, usec)
+    cdef public long long slowlog_threshold_us
+    cdef bytes last_name
+    cdef CommandSpec last_spec
+
+    cpdef CommandSpec resolve(self, Client c, list argv)
+    cpdef execute(self, Client c, list argv)
+    cpdef call(self, Client c, CommandSpec spec, list argv)

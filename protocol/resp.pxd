@@ -1,0 +1,57 @@
+# RESP codec declarations, cimported by the engine and the connection classes.
+
+cdef class ProtocolErrorInfo:
+    cdef public bytes message      # text after "-ERR Protocol error: ", or None to close silently
+    cdef public bint reply         # whether to send the error line before closing
+
+
+cdef class RespParser:
+    cdef object cur                # bytes or bytearray being parsed
+    cdef bytearray tail            # unconsumed bytes kept between feeds
+    cdef Py_ssize_t pos
+    cdef list argv                 # partially read multibulk
+    cdef long long multibulk_left
+    cdef long long bulk_len
+    cdef public long long max_bulk_len
+    cdef public long long query_buffer_limit
+    cdef public bint auth_required
+    cdef public object error       # ProtocolErrorInfo once the stream is broken
+
+    cpdef feed(self, data)
+    cpdef object next_argv(self)
+    cpdef Py_ssize_t buffered(self)
+    cdef object _parse_inline(self, const char* p, Py_ssize_t n)
+    cdef object _parse_multibulk(self, const char* p, Py_ssize_t n)
+    cdef object _fail(self, bytes message)
+    cdef _compact(self)
+
+
+cdef class ReplyBuffer:
+    cdef char* buf
+    cdef Py_ssize_t length
+    cdef Py_ssize_t capacity
+    cdef public int resp
+
+    cdef int _reserve(self, Py_ssize_t extra) except -1
+    cdef int _append(self, const char* data, Py_ssize_t n) except -1
+    cdef int _header(self, char kind, long long n) except -1
+    cpdef add_raw(self, bytes data)
+    cpdef add_simple(self, bytes s)
+    cpdef add_error(self, bytes message)
+    cpdef add_int(self, long long v)
+    cpdef add_bulk(self, bytes v)
+    cpdef add_bulk_str(self, str v)
+    cpdef add_null(self)
+    cpdef add_null_array(self)
+    cpdef add_array_len(self, long long n)
+    cpdef add_map_len(self, long long n)
+    cpdef add_set_len(self, long long n)
+    cpdef add_push_len(self, long long n)
+    cpdef add_double(self, double d)
+    cpdef add_bool(self, bint b)
+    cpdef add_verbatim(self, bytes s, bytes fmt=*)
+    cpdef add_bulk_list(self, list items)
+    cpdef add_ok(self)
+    cpdef bytes take(self)
+    cpdef Py_ssize_t size(self)
+    cpdef truncate(self, Py_ssize_t length)

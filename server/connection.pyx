@@ -1,0 +1,147 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The RESP connection: asyncio callbacks around parser -> dispatcher -> reply buffer -> one write.
+
+No coroutine per command: every complete command in a read is executed and all replies leave in a
+single transport.write (pipelining).  A blocked client stops parsing until it is woken.
+"""
+import asyncio
+
+from protocol.resp cimport RespParser, ReplyBuffer, ProtocolErrorInfo
+from engine.core cimport Client, Dispatcher, Keyspace
+
+
+cdef class RespConnection:
+    cdef public object transport
+    cdef public RespParser parser
+    cdef public Client client
+    cdef public Dispatcher dispatcher
+    cdef public Keyspace ks
+    cdef public object server
+    cdef public object peer          # "ip:port"
+    cdef public object local         # "ip:port"
+    cdef public bint closing
+    cdef public bint reading_paused
+    cdef public long long net_in
+    cdef public long long net_out
+
+    def __init__(self, server):
+        self.server = server
+        self.dispatcher = server.dispatcher
+        self.ks = server.ks
+        self.parser = RespParser(server.config["proto-max-bulk-len"], server.config["client-query-buffer-limit"])
+        self.closing = False
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.peer = _format_addr(transport.get_extra_info("peername"))
+        self.local = _format_addr(transport.get_extra_info("sockname"))
+        self.client = self.server.client_connected(self)
+        if self.client is None:      # refused (maxclients): the server already replied and closed
+            self.closing = True
+            return
+        self.parser.auth_required = not self.client.authenticated
+
+    def connection_lost(self, exc):
+        self.closing = True
+        if self.client is not None:
+            self.server.client_disconnected(self)
+
+    def data_received(self, data):
+        if self.closing:
+            return
+        self.net_in += len(data)
+        self.parser.feed(data)
+        self.process_input()
+
+    def eof_received(self):
+        return False
+
+    def pause_writing(self):
+        # the peer is not reading: stop reading its requests until the output drains
+        if not self.reading_paused and not self.closing:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_writing(self):
+        if self.reading_paused and not self.closing:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    cpdef process_input(self):
+        """Execute every complete command buffered (redis processInputBuffer), then write once."""
+        cdef Client c = self.client
+        cdef object argv
+        cdef Py_ssize_t mark
+        self.ks.update_clock()
+        c.last_ms = self.ks.now_ms
+        while not c.blocked and not self.closing:
+            argv = self.parser.next_argv()
+            if argv is None:
+                break
+            if argv is False:
+                self._protocol_error()
+                return
+            if c.reply_mode != 0:
+                mark = c.reply.size()
+                self.dispatcher.execute(c, <list>argv)
+                if c.reply_mode == 1:
+                    c.reply.truncate(mark)
+                elif c.reply_mode == 2:
+                    c.reply.truncate(mark)
+                    c.reply_mode = 0
+                elif c.reply_mode == 3:        # CLIENT REPLY SKIP applies to the next command
+                    c.reply_mode = 2
+            else:
+                self.dispatcher.execute(c, <list>argv)
+            self.parser.auth_required = not c.authenticated and self.dispatcher.auth_required
+            if c.close_after_reply:
+                self.flush()
+                self.close()
+                return
+        self.flush()
+
+    cpdef flush(self):
+        cdef Client c = self.client
+        if c.reply.size() > 0 and not self.closing:
+            data = c.reply.take()
+            self.net_out += len(data)
+            self.transport.write(data)
+
+    cpdef write_raw(self, bytes data):
+        """Out-of-band output (pub/sub messages, MONITOR lines, unblocked replies)."""
+        if not self.closing:
+            self.net_out += len(data)
+            self.transport.write(data)
+
+    cpdef close(self):
+        if not self.closing:
+            self.closing = True
+            self.transport.close()
+
+    def _protocol_error(self):
+        cdef ProtocolErrorInfo err = self.parser.error
+        if err.reply:
+            self.client.reply.add_error(b"ERR Protocol error: " + err.message)
+            self.server.count_error(b"ERR")
+            self.server.log_verbose("Protocol error (%s) from client: %s" % (err.message.decode("latin-1"), self.peer))
+        else:
+            self.server.log_warning("Closing client that reached max query buffer length: %s" % self.peer)
+            self.server.stat_qbuf_limit_disconnections += 1
+        self.flush()
+        self.close()
+
+    def output_buffer_size(self):
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+
+class RespProtocol(RespConnection, asyncio.Protocol):
+    pass
+
+
+def _format_addr(addr):
+    if addr is None:
+        return "?:0"
+    if isinstance(addr, tuple):
+        host = addr[0]
+        return f"{host}:{addr[1]}"
+    return str(addr)

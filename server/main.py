@@ -1,0 +1,58 @@
+"""cachemere-server [CONFIG_FILE] [--directive value ...] [-]: the redis-server command line."""
+import asyncio
+import os
+import sys
+
+
+def _daemonize():
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+
+
+def main(argv=None):
+    from server.config import Config, ConfigError, ConfigExit
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        config = Config.from_argv(argv)
+    except ConfigExit as done:          # --version / --help
+        stream = sys.stdout if done.stream == "stdout" else sys.stderr
+        stream.write(done.text)
+        stream.flush()
+        return done.code
+    except ConfigError as exc:
+        sys.stderr.write(str(exc) if str(exc).endswith("\n") else str(exc) + "\n")
+        return 1
+    if config["daemonize"]:
+        _daemonize()
+    if config["dir"]:
+        try:
+            os.chdir(config["dir"])
+        except OSError as exc:
+            sys.stderr.write(f"Can't chdir to '{config['dir']}': {exc.strerror}\n")
+            return 1
+    pidfile = config["pidfile"]
+    if pidfile:
+        with open(pidfile, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:  # uvloop is a dependency; plain asyncio still works
+        pass
+    from server.server import Server
+    server = Server(config)
+    try:
+        return asyncio.run(server.serve())
+    except OSError as exc:
+        server.log.warning(f"Failed listening: {exc}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Shared fixtures: real server processes on free loopback ports."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tests.support.servers import start_cachemere, start_redis, start_memcached  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cachemere():
+    srv = start_cachemere(memcached=False)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_ref():
+    srv = start_redis()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def memcached_ref():
+    srv = start_memcached()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def fresh_cachemere():
+    """A server of the test's own (for tests that change config or kill it)."""
+    started = []
+
+    def start(*args, **kw):
+        srv = start_cachemere(*args, **kw)
+        started.append(srv)
+        return srv
+    yield start
+    for srv in started:
+        srv.stop()
