@@ -416,6 +416,13 @@ cdef class Dispatcher:
                 self.last_name = name
                 self.last_spec = spec
         if spec is None or (spec.flags & CMD_INTERNAL and not c.is_master):
+            lname = name.lower()
+            if lname == b"post" or lname == b"host:":
+                # cross-protocol scripting defence (redis securityWarningCommand): close without a reply
+                if c.server is not None:
+                    c.server.security_warning()
+                c.close_after_reply = True
+                return None
             c.error(b"ERR unknown command '" + name[:128] + b"', with args beginning with: " + quote_args_for_unknown(argv))
             return None
         if spec.subcommands is not None and len(argv) >= 2:

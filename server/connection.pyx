@@ -23,6 +23,7 @@ cdef class RespConnection:
     cdef public bint reading_paused
     cdef public long long net_in
     cdef public long long net_out
+    cdef public object pending_argv   # a command held back by CLIENT PAUSE
 
     def __init__(self, server):
         self.server = server
@@ -75,22 +76,27 @@ cdef class RespConnection:
         self.ks.update_clock()
         c.last_ms = self.ks.now_ms
         while not c.blocked and not self.closing:
-            argv = self.parser.next_argv()
+            if self.pending_argv is not None:
+                argv = self.pending_argv
+                self.pending_argv = None
+            else:
+                argv = self.parser.next_argv()
             if argv is None:
                 break
             if argv is False:
                 self._protocol_error()
                 return
+            if self.server.pause_until_ms and self.server.hold_for_pause(self, <list>argv):
+                self.pending_argv = argv
+                break
             if c.reply_mode != 0:
                 mark = c.reply.size()
                 self.dispatcher.execute(c, <list>argv)
                 if c.reply_mode == 1:
                     c.reply.truncate(mark)
-                elif c.reply_mode == 2:
-                    c.reply.truncate(mark)
+                elif c.reply_mode == 2 and (c.last_cmd is None or c.last_cmd.name != "client|reply"):
+                    c.reply.truncate(mark)      # CLIENT REPLY SKIP: drop the next command's reply only
                     c.reply_mode = 0
-                elif c.reply_mode == 3:        # CLIENT REPLY SKIP applies to the next command
-                    c.reply_mode = 2
             else:
                 self.dispatcher.execute(c, <list>argv)
             self.parser.auth_required = not c.authenticated and self.dispatcher.auth_required

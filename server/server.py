@@ -27,6 +27,7 @@ class Server:
         self.dispatcher = Dispatcher(self.ks)
         self.dispatcher.auth_required = bool(config["requirepass"])
         self.expire = ActiveExpire(self.ks)
+        self._apply_config_hooks()
         self.loop = None
         self.listeners = []
         self.mc_listeners = []
@@ -46,6 +47,17 @@ class Server:
         self.cron_handle = None
         self.hooks_on_shutdown = []            # callables run before exit (persistence, replication)
         self.extensions = {}                   # per-family server state (pubsub, blocking, ...) by name
+        self.pause_until_ms = 0                # CLIENT PAUSE deadline (0 = not paused)
+        self.pause_mode = "all"
+        self.paused_conns = set()
+        self.info_sections = {}                # extra/replaced INFO sections: name -> callable(server)
+        self.slowlog = []                      # newest first: (id, unix_ts, usec, argv, peer, name)
+        self.slowlog_next_id = 0
+        self.monitors = []                     # connections in MONITOR mode
+        self.last_save_time = time.time()
+        self._ops_samples = []
+        self.latency_events = {}               # LATENCY: event -> [(unix_ts, ms)]
+        self.active_expire_enabled = True
         self.executable = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
 
     # ------------------------------------------------------------------ logging shortcuts
@@ -83,6 +95,110 @@ class Server:
             hook = getattr(ext, "client_disconnected", None)
             if hook is not None:
                 hook(client)
+
+    # ------------------------------------------------------------------ runtime config
+    def _apply_config_hooks(self):
+        cfg = self.config
+        self.dispatcher.slowlog_threshold_us = cfg["slowlog-log-slower-than"]
+        self.dispatcher.slowlog_hook = self._slowlog_add
+
+        def set_requirepass(value):
+            self.dispatcher.auth_required = bool(value)
+        cfg.on_change("requirepass", set_requirepass)
+        cfg.on_change("slowlog-log-slower-than", lambda v: setattr(self.dispatcher, "slowlog_threshold_us", v))
+        cfg.on_change("loglevel", lambda v: self.log.set_level(v))
+
+    def _slowlog_add(self, c, argv, usec):
+        max_len = self.config["slowlog-max-len"]
+        # redis keeps at most 32 arguments and 128 bytes per argument
+        args = list(argv[:32])
+        if len(argv) > 32:
+            args[-1] = b"... (%d more arguments)" % (len(argv) - 31)
+        args = [a if len(a) <= 128 else a[:128] + b"... (%d more bytes)" % (len(a) - 128) for a in args]
+        peer = c.conn.peer if c.conn is not None else ""
+        self.slowlog.insert(0, (self.slowlog_next_id, int(time.time()), usec, args, peer, c.name))
+        self.slowlog_next_id += 1
+        del self.slowlog[max_len:]
+
+    def reset_stats(self):
+        """CONFIG RESETSTAT."""
+        ks = self.ks
+        ks.stat_hits = ks.stat_misses = ks.stat_expired = ks.stat_evicted = ks.stat_commands = 0
+        self.error_stats.clear()
+        self.total_error_replies = 0
+        self.stat_connections = self.stat_rejected = self.stat_qbuf_limit_disconnections = 0
+        self.stat_net_in = self.stat_net_out = 0
+        for conn in self.clients.values():
+            conn.net_in = conn.net_out = 0
+        for spec in registry.all_specs(include_internal=True):
+            spec.calls = spec.usec = spec.rejected_calls = spec.failed_calls = 0
+        self.slowlog.clear()
+
+    # ------------------------------------------------------------------ MONITOR
+    def add_monitor(self, conn):
+        if conn not in self.monitors:
+            self.monitors.append(conn)
+        self.dispatcher.monitor_hook = self._feed_monitors
+
+    def _feed_monitors(self, c, argv):
+        spec = c.cmd
+        if spec is not None and spec.flags & registry.FLAGS["admin"]:
+            return
+        live = [m for m in self.monitors if not m.closing]
+        self.monitors = live
+        if not live:
+            self.dispatcher.monitor_hook = None
+            return
+        peer = c.conn.peer if c.conn is not None else ("master" if c.is_master else "lua")
+        line = b"+%.6f [%d %s]" % (time.time(), c.db.id, peer.encode()) + b"".join(b" " + quote_arg(a) for a in argv) + b"\r\n"
+        for m in live:
+            if m is not c.conn:
+                m.write_raw(line)
+
+    # ------------------------------------------------------------------ CLIENT PAUSE
+    def pause_clients(self, until_ms, mode):
+        # redis keeps the later deadline and the stricter mode when pauses overlap
+        if until_ms > self.pause_until_ms:
+            self.pause_until_ms = until_ms
+        if mode == "all" or self.pause_until_ms == until_ms:
+            self.pause_mode = mode if mode == "all" or self.pause_mode != "all" else self.pause_mode
+        delay = max(0.0, (self.pause_until_ms - self.ks.update_clock()) / 1000.0)
+        self.loop.call_later(delay + 0.001, self._pause_expired)
+
+    def unpause_clients(self):
+        self.pause_until_ms = 0
+        self.loop.call_soon(self._resume_paused)
+
+    def _pause_expired(self):
+        if self.pause_until_ms and self.ks.update_clock() >= self.pause_until_ms:
+            self.unpause_clients()
+
+    def _resume_paused(self):
+        conns, self.paused_conns = self.paused_conns, set()
+        for conn in conns:
+            if not conn.closing:
+                conn.process_input()
+
+    def hold_for_pause(self, conn, argv):
+        """Whether a command must wait for CLIENT UNPAUSE (all commands, or writes only in WRITE mode)."""
+        if self.ks.now_ms >= self.pause_until_ms or conn.client.is_master:
+            return False
+        if self.pause_mode == "write":
+            spec = registry.lookup(argv[0])
+            if spec is None or not spec.flags & (registry.FLAGS["write"] | registry.FLAGS["may_replicate"]):
+                return False
+        elif argv and argv[0].lower() == b"client" and len(argv) > 1 and argv[1].lower() == b"unpause":
+            return False
+        self.paused_conns.add(conn)
+        return True
+
+    def security_warning(self):
+        now = time.time()
+        if now - getattr(self, "_last_security_warning", 0) > 60:   # redis logs it at most once a minute
+            self._last_security_warning = now
+            self.log.warning("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: "
+                             "commands to Redis. This is likely due to an attacker attempting to use Cross Protocol "
+                             "Scripting to compromise your Redis instance. Connection aborted.")
 
     def count_error(self, message: bytes):
         """INFO errorstats: errors are counted by their first word (redis afterErrorReply)."""
@@ -141,7 +257,11 @@ class Server:
     def _cron(self):
         try:
             hz = max(1, min(500, self.config["hz"]))
-            self.expire.cycle(hz)
+            if self.active_expire_enabled:
+                self.expire.cycle(hz)
+            self._ops_samples.append((time.monotonic(), self.ks.stat_commands))
+            if len(self._ops_samples) > 16:
+                del self._ops_samples[0]
             for ext in list(self.extensions.values()):
                 tick = getattr(ext, "cron", None)
                 if tick is not None:
@@ -217,9 +337,41 @@ class Server:
     def uptime(self):
         return int(time.time() - self.start_time)
 
+    def ops_per_sec(self):
+        """instantaneous_ops_per_sec over the cron's recent samples (redis trackInstantaneousMetric)."""
+        samples = self._ops_samples
+        if len(samples) < 2:
+            return 0
+        (t0, n0), (t1, n1) = samples[0], samples[-1]
+        return int((n1 - n0) / (t1 - t0)) if t1 > t0 else 0
+
     def rss_bytes(self):
         try:
             with open("/proc/self/statm") as f:
                 return int(f.read().split()[1]) * resource.getpagesize()
         except OSError:
             return 0
+
+
+def quote_arg(arg: bytes) -> bytes:
+    """redis sdscatrepr: a double-quoted argument with C-style escapes, as MONITOR shows it."""
+    out = bytearray(b'"')
+    for ch in arg:
+        if ch in (0x5c, 0x22):
+            out += b"\\" + bytes([ch])
+        elif ch == 0x0a:
+            out += b"\\n"
+        elif ch == 0x0d:
+            out += b"\\r"
+        elif ch == 0x09:
+            out += b"\\t"
+        elif ch == 0x07:
+            out += b"\\a"
+        elif ch == 0x08:
+            out += b"\\b"
+        elif 32 <= ch < 127:
+            out.append(ch)
+        else:
+            out += b"\\x%02x" % ch
+    out += b'"'
+    return bytes(out)

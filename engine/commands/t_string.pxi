@@ -65,38 +65,82 @@ cdef inline bint reply_string_or_wrongtype(Client c, Entry e):
     return True
 
 
-@command("get", 2, "readonly fast", acl="string", keys=(1, 1, 1),
-         key_specs=[{"flags": ["RO", "access"], "begin_search": {"type": "index", "spec": {"index": 1}},
-                     "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}}],
-         docs={"summary": "Get the value of a key", "since": "1.0.0", "group": "string", "complexity": "O(1)",
-               "arguments": [{"name": "key", "type": "key", "key_spec_index": 0}]})
+@command(
+    "get", 2, "readonly fast", acl="string", keys=(1, 1, 1),
+    key_specs=[
+        {
+            "flags": ["RO", "access"],
+            "begin_search": {"type": "index", "spec": {"index": 1}},
+            "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
+        },
+    ],
+    docs={
+        "summary": "Get the value of a key",
+        "since": "1.0.0",
+        "group": "string",
+        "complexity": "O(1)",
+        "arguments": [{"name": "key", "type": "key", "key_spec_index": 0}],
+    },
+)
 def get_command(Client c, list argv):
     reply_string_or_wrongtype(c, c.db.lookup_read(<bytes>argv[1]))
 
 
-@command("set", -3, "write denyoom", acl="string", keys=(1, 1, 1),
-         key_specs=[{"notes": "RW and ACCESS due to the optional `GET` argument",
-                     "flags": ["RW", "access", "update", "variable_flags"],
-                     "begin_search": {"type": "index", "spec": {"index": 1}},
-                     "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}}],
-         docs={"summary": "Set the string value of a key", "since": "1.0.0", "group": "string", "complexity": "O(1)",
-               "history": [["2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."],
-                           ["6.0.0", "Added the `KEEPTTL` option."],
-                           ["6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."],
-                           ["7.0.0", "Allowed the `NX` and `GET` options to be used together."]],
-               "arguments": [
-                   {"name": "key", "type": "key", "key_spec_index": 0},
-                   {"name": "value", "type": "string"},
-                   {"name": "condition", "type": "oneof", "since": "2.6.12", "flags": ["optional"], "arguments": [
-                       {"name": "nx", "type": "pure-token", "token": "NX"},
-                       {"name": "xx", "type": "pure-token", "token": "XX"}]},
-                   {"name": "get", "type": "pure-token", "token": "GET", "since": "6.2.0", "flags": ["optional"]},
-                   {"name": "expiration", "type": "oneof", "flags": ["optional"], "arguments": [
-                       {"name": "seconds", "type": "integer", "token": "EX", "since": "2.6.12"},
-                       {"name": "milliseconds", "type": "integer", "token": "PX", "since": "2.6.12"},
-                       {"name": "unix-time-seconds", "type": "unix-time", "token": "EXAT", "since": "6.2.0"},
-                       {"name": "unix-time-milliseconds", "type": "unix-time", "token": "PXAT", "since": "6.2.0"},
-                       {"name": "keepttl", "type": "pure-token", "token": "KEEPTTL", "since": "6.0.0"}]}]})
+@command(
+    "set", -3, "write denyoom", acl="string", keys=(1, 1, 1),
+    key_specs=[
+        {
+            "notes": "RW and ACCESS due to the optional `GET` argument",
+            "flags": ["RW", "access", "update", "variable_flags"],
+            "begin_search": {"type": "index", "spec": {"index": 1}},
+            "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
+        },
+    ],
+    docs={
+        "summary": "Set the string value of a key",
+        "since": "1.0.0",
+        "group": "string",
+        "complexity": "O(1)",
+        "history": [
+            ["2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."],
+            ["6.0.0", "Added the `KEEPTTL` option."],
+            ["6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."],
+            ["7.0.0", "Allowed the `NX` and `GET` options to be used together."],
+        ],
+        "arguments": [
+            {"name": "key", "type": "key", "key_spec_index": 0},
+            {"name": "value", "type": "string"},
+            {
+                "name": "condition",
+                "type": "oneof",
+                "since": "2.6.12",
+                "flags": ["optional"],
+                "arguments": [
+                    {"name": "nx", "type": "pure-token", "token": "NX"},
+                    {"name": "xx", "type": "pure-token", "token": "XX"},
+                ],
+            },
+            {"name": "get", "type": "pure-token", "token": "GET", "since": "6.2.0", "flags": ["optional"]},
+            {
+                "name": "expiration",
+                "type": "oneof",
+                "flags": ["optional"],
+                "arguments": [
+                    {"name": "seconds", "type": "integer", "token": "EX", "since": "2.6.12"},
+                    {"name": "milliseconds", "type": "integer", "token": "PX", "since": "2.6.12"},
+                    {"name": "unix-time-seconds", "type": "unix-time", "token": "EXAT", "since": "6.2.0"},
+                    {
+                        "name": "unix-time-milliseconds",
+                        "type": "unix-time",
+                        "token": "PXAT",
+                        "since": "6.2.0",
+                    },
+                    {"name": "keepttl", "type": "pure-token", "token": "KEEPTTL", "since": "6.0.0"},
+                ],
+            },
+        ],
+    },
+)
 def set_command(Client c, list argv):
     cdef bytes key = <bytes>argv[1]
     cdef bytes value = <bytes>argv[2]
@@ -175,31 +219,68 @@ cdef incr_by(Client c, bytes key, long long incr):
     c.reply.add_int(value)
 
 
-@command("incr", 2, "write denyoom fast", acl="string", keys=(1, 1, 1),
-         key_specs=[{"flags": ["RW", "access", "update"], "begin_search": {"type": "index", "spec": {"index": 1}},
-                     "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}}],
-         docs={"summary": "Increment the integer value of a key by one", "since": "1.0.0", "group": "string",
-               "complexity": "O(1)", "arguments": [{"name": "key", "type": "key", "key_spec_index": 0}]})
+@command(
+    "incr", 2, "write denyoom fast", acl="string", keys=(1, 1, 1),
+    key_specs=[
+        {
+            "flags": ["RW", "access", "update"],
+            "begin_search": {"type": "index", "spec": {"index": 1}},
+            "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
+        },
+    ],
+    docs={
+        "summary": "Increment the integer value of a key by one",
+        "since": "1.0.0",
+        "group": "string",
+        "complexity": "O(1)",
+        "arguments": [{"name": "key", "type": "key", "key_spec_index": 0}],
+    },
+)
 def incr_command(Client c, list argv):
     incr_by(c, <bytes>argv[1], 1)
 
 
-@command("decr", 2, "write denyoom fast", acl="string", keys=(1, 1, 1),
-         key_specs=[{"flags": ["RW", "access", "update"], "begin_search": {"type": "index", "spec": {"index": 1}},
-                     "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}}],
-         docs={"summary": "Decrement the integer value of a key by one", "since": "1.0.0", "group": "string",
-               "complexity": "O(1)", "arguments": [{"name": "key", "type": "key", "key_spec_index": 0}]})
+@command(
+    "decr", 2, "write denyoom fast", acl="string", keys=(1, 1, 1),
+    key_specs=[
+        {
+            "flags": ["RW", "access", "update"],
+            "begin_search": {"type": "index", "spec": {"index": 1}},
+            "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
+        },
+    ],
+    docs={
+        "summary": "Decrement the integer value of a key by one",
+        "since": "1.0.0",
+        "group": "string",
+        "complexity": "O(1)",
+        "arguments": [{"name": "key", "type": "key", "key_spec_index": 0}],
+    },
+)
 def decr_command(Client c, list argv):
     incr_by(c, <bytes>argv[1], -1)
 
 
-@command("incrby", 3, "write denyoom fast", acl="string", keys=(1, 1, 1),
-         key_specs=[{"flags": ["RW", "access", "update"], "begin_search": {"type": "index", "spec": {"index": 1}},
-                     "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}}],
-         docs={"summary": "Increment the integer value of a key by the given amount", "since": "1.0.0",
-               "group": "string", "complexity": "O(1)",
-               "arguments": [{"name": "key", "type": "key", "key_spec_index": 0},
-                             {"name": "increment", "type": "integer"}]})
+@command(
+    "incrby", 3, "write denyoom fast", acl="string", keys=(1, 1, 1),
+    key_specs=[
+        {
+            "flags": ["RW", "access", "update"],
+            "begin_search": {"type": "index", "spec": {"index": 1}},
+            "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
+        },
+    ],
+    docs={
+        "summary": "Increment the integer value of a key by the given amount",
+        "since": "1.0.0",
+        "group": "string",
+        "complexity": "O(1)",
+        "arguments": [
+            {"name": "key", "type": "key", "key_spec_index": 0},
+            {"name": "increment", "type": "integer"},
+        ],
+    },
+)
 def incrby_command(Client c, list argv):
     cdef long long incr
     if not bytes_to_ll(<bytes>argv[2], &incr):
@@ -208,13 +289,26 @@ def incrby_command(Client c, list argv):
     incr_by(c, <bytes>argv[1], incr)
 
 
-@command("decrby", 3, "write denyoom fast", acl="string", keys=(1, 1, 1),
-         key_specs=[{"flags": ["RW", "access", "update"], "begin_search": {"type": "index", "spec": {"index": 1}},
-                     "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}}],
-         docs={"summary": "Decrement the integer value of a key by the given number", "since": "1.0.0",
-               "group": "string", "complexity": "O(1)",
-               "arguments": [{"name": "key", "type": "key", "key_spec_index": 0},
-                             {"name": "decrement", "type": "integer"}]})
+@command(
+    "decrby", 3, "write denyoom fast", acl="string", keys=(1, 1, 1),
+    key_specs=[
+        {
+            "flags": ["RW", "access", "update"],
+            "begin_search": {"type": "index", "spec": {"index": 1}},
+            "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
+        },
+    ],
+    docs={
+        "summary": "Decrement the integer value of a key by the given number",
+        "since": "1.0.0",
+        "group": "string",
+        "complexity": "O(1)",
+        "arguments": [
+            {"name": "key", "type": "key", "key_spec_index": 0},
+            {"name": "decrement", "type": "integer"},
+        ],
+    },
+)
 def decrby_command(Client c, list argv):
     cdef long long incr
     if not bytes_to_ll(<bytes>argv[2], &incr):
@@ -226,12 +320,24 @@ def decrby_command(Client c, list argv):
     incr_by(c, <bytes>argv[1], -incr)
 
 
-@command("mget", -2, "readonly fast", acl="string", keys=(1, -1, 1),
-         key_specs=[{"flags": ["RO", "access"], "begin_search": {"type": "index", "spec": {"index": 1}},
-                     "find_keys": {"type": "range", "spec": {"lastkey": -1, "keystep": 1, "limit": 0}}}],
-         docs={"summary": "Get the values of all the given keys", "since": "1.0.0", "group": "string",
-               "complexity": "O(N) where N is the number of keys to retrieve.",
-               "arguments": [{"name": "key", "type": "key", "key_spec_index": 0, "flags": ["multiple"]}]})
+@command(
+    "mget", -2, "readonly fast", acl="string", keys=(1, -1, 1),
+    key_specs=[
+        {
+            "flags": ["RO", "access"],
+            "begin_search": {"type": "index", "spec": {"index": 1}},
+            "find_keys": {"type": "range", "spec": {"lastkey": -1, "keystep": 1, "limit": 0}},
+        },
+    ],
+    tips=("request_policy:multi_shard",),
+    docs={
+        "summary": "Get the values of all the given keys",
+        "since": "1.0.0",
+        "group": "string",
+        "complexity": "O(N) where N is the number of keys to retrieve.",
+        "arguments": [{"name": "key", "type": "key", "key_spec_index": 0, "flags": ["multiple"]}],
+    },
+)
 def mget_command(Client c, list argv):
     cdef Py_ssize_t i, n = len(argv)
     cdef Entry e
@@ -244,13 +350,34 @@ def mget_command(Client c, list argv):
             c.reply.add_bulk(<bytes>e.value)
 
 
-@command("mset", -3, "write denyoom", acl="string", keys=(1, -1, 2),
-         key_specs=[{"flags": ["OW", "update"], "begin_search": {"type": "index", "spec": {"index": 1}},
-                     "find_keys": {"type": "range", "spec": {"lastkey": -1, "keystep": 2, "limit": 0}}}],
-         docs={"summary": "Set multiple keys to multiple values", "since": "1.0.1", "group": "string",
-               "complexity": "O(N) where N is the number of keys to set.",
-               "arguments": [{"name": "data", "type": "block", "flags": ["multiple"], "arguments": [
-                   {"name": "key", "type": "key", "key_spec_index": 0}, {"name": "value", "type": "string"}]}]})
+@command(
+    "mset", -3, "write denyoom", acl="string", keys=(1, -1, 2),
+    key_specs=[
+        {
+            "flags": ["OW", "update"],
+            "begin_search": {"type": "index", "spec": {"index": 1}},
+            "find_keys": {"type": "range", "spec": {"lastkey": -1, "keystep": 2, "limit": 0}},
+        },
+    ],
+    tips=("request_policy:multi_shard", "response_policy:all_succeeded"),
+    docs={
+        "summary": "Set multiple keys to multiple values",
+        "since": "1.0.1",
+        "group": "string",
+        "complexity": "O(N) where N is the number of keys to set.",
+        "arguments": [
+            {
+                "name": "key_value",
+                "type": "block",
+                "flags": ["multiple"],
+                "arguments": [
+                    {"name": "key", "type": "key", "key_spec_index": 0},
+                    {"name": "value", "type": "string"},
+                ],
+            },
+        ],
+    },
+)
 def mset_command(Client c, list argv):
     cdef Py_ssize_t i, n = len(argv)
     if n % 2 == 0:

@@ -1,0 +1,1 @@
+"""Persistence formats: the Redis RDB codec (files, DUMP/RESTORE payloads)."""

@@ -1,0 +1,43 @@
+# Sorted-set core: Redis's skiplist (t_zset.c) plus a member -> score dict.
+from cpython.object cimport PyObject
+from libc.stdint cimport uint64_t
+
+cdef struct SkipNode
+
+cdef struct SkipLevel:
+    SkipNode *forward
+    unsigned long span
+
+cdef struct SkipNode:
+    PyObject *member          # strong reference to a bytes object
+    double score
+    SkipNode *backward
+    int nlevels
+    SkipLevel *level          # points just past the node inside the same allocation
+
+
+cdef class LexBound:
+    cdef readonly int kind            # -1 = "-", 0 = a value, 1 = "+"
+    cdef readonly bytes value
+    cdef readonly bint exclusive
+
+
+cdef class ZSet:
+    cdef SkipNode *header
+    cdef SkipNode *tail
+    cdef unsigned long length
+    cdef int level
+    cdef dict scores
+    cdef uint64_t rng_state
+
+    cdef int _random_level(self)
+    cdef SkipNode* _insert(self, double score, bytes member) except NULL
+    cdef void _unlink(self, SkipNode *node, SkipNode **update)
+    cdef int _delete_node(self, double score, bytes member) except -1
+    cdef SkipNode* _node_at_rank(self, unsigned long rank)
+    cdef unsigned long _rank_of(self, double score, bytes member)
+    cdef SkipNode* _first_in_score_range(self, double lo, double hi, bint lo_ex, bint hi_ex)
+    cdef SkipNode* _last_in_score_range(self, double lo, double hi, bint lo_ex, bint hi_ex)
+    cdef SkipNode* _first_in_lex_range(self, LexBound lo, LexBound hi)
+    cdef SkipNode* _last_in_lex_range(self, LexBound lo, LexBound hi)
+    cdef list _delete_nodes(self, list nodes_members)

@@ -1,0 +1,666 @@
+# cython: language_level=3
+"""Sorted-set value core, a port of Redis 7.0's zskiplist (t_zset.c).
+
+``ZSet`` keeps a skiplist ordered by (score, member bytes compared with memcmp) for ranks and
+ranges, plus a dict member -> score for O(1) lookups, exactly like Redis's skiplist encoding.
+Scores are C doubles and NaN is never stored.  Ranks given to and returned by this module are
+0-based; range arguments are already-normalised inclusive indices.
+
+Module helpers reproduce how Redis parses and prints scores:
+``parse_score`` (ZADD/ZINCRBY argument), ``parse_score_bound`` (ZRANGEBYSCORE min/max),
+``parse_lex_bound`` (ZRANGEBYLEX min/max) and ``format_score`` (RESP2 reply of a double).
+"""
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_DECREF
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport malloc, free, strtod
+from libc.string cimport memcmp
+from libc.stdio cimport snprintf
+from libc.math cimport isnan, isinf, HUGE_VAL, fpclassify, FP_ZERO
+
+import random as _random
+
+cdef extern from "Python.h":
+    char *bytes_data "PyBytes_AS_STRING" (PyObject *o)
+    Py_ssize_t bytes_size "PyBytes_GET_SIZE" (PyObject *o)
+
+cdef extern from "ctype.h":
+    int isspace(int c)
+
+cdef extern from *:
+    """
+    #include <errno.h>
+    static inline void cm_clear_errno(void) { errno = 0; }
+    static inline int cm_errno_is_erange(void) { return errno == ERANGE; }
+    """
+    void cm_clear_errno()
+    int cm_errno_is_erange()
+
+cdef enum:
+    MAX_LEVEL = 32        # ZSKIPLIST_MAXLEVEL
+
+cdef double LEVEL_P = 0.25   # ZSKIPLIST_P
+
+ERR_NOT_FLOAT = "ERR value is not a valid float"
+ERR_RANGE_NOT_FLOAT = "ERR min or max is not a float"
+ERR_LEX_RANGE = "ERR min or max not valid string range item"
+
+cdef uint64_t _seed_counter = 0x9E3779B97F4A7C15
+
+
+# ---------------------------------------------------------------- score text
+
+def format_score(double value):
+    """Bytes Redis 7.0 replies for a score in RESP2 (addReplyDouble): %.17g, inf, -inf."""
+    cdef char buf[64]
+    cdef int n
+    if isinf(value):
+        return b"inf" if value > 0 else b"-inf"
+    n = snprintf(buf, sizeof(buf), "%.17g", value)
+    return buf[:n]
+
+
+def parse_score(bytes text):
+    """Parse a score argument like getDoubleFromObject(): strtod over the whole string,
+    no leading space, no overflow/underflow to zero, no NaN.  Raises ValueError."""
+    cdef const char *start = text
+    cdef char *end
+    cdef double value
+    cdef Py_ssize_t n = len(text)
+    if n == 0 or isspace(<unsigned char>start[0]):
+        raise ValueError(ERR_NOT_FLOAT)
+    cm_clear_errno()
+    value = strtod(start, &end)
+    if (end - start) != n or isnan(value) or (
+            cm_errno_is_erange() and (value == HUGE_VAL or value == -HUGE_VAL
+                                 or fpclassify(value) == FP_ZERO)):
+        raise ValueError(ERR_NOT_FLOAT)
+    return value
+
+
+def parse_score_bound(bytes text):
+    """Parse a ZRANGEBYSCORE-style bound like zslParseRange(): optional '(' for exclusive.
+    Returns (value, exclusive).  Raises ValueError('ERR min or max is not a float')."""
+    cdef const char *start = text
+    cdef char *end
+    cdef double value
+    cdef bint exclusive = start[0] == b'('
+    if exclusive:
+        start += 1
+    value = strtod(start, &end)
+    # Redis checks only that strtod stopped on the terminating NUL (leading spaces pass).
+    if end[0] != 0 or isnan(value):
+        raise ValueError(ERR_RANGE_NOT_FLOAT)
+    return value, exclusive
+
+
+cdef class LexBound:
+    """One end of a lex range: '-' (kind -1), '+' (kind 1) or '[value' / '(value' (kind 0)."""
+
+    def __init__(self, int kind, bytes value=b"", bint exclusive=False):
+        self.kind = kind
+        self.value = value
+        self.exclusive = exclusive
+
+    def __repr__(self):
+        if self.kind:
+            return "LexBound(%s)" % ("+" if self.kind > 0 else "-")
+        return "LexBound(%s%r)" % ("(" if self.exclusive else "[", self.value)
+
+
+def parse_lex_bound(bytes text):
+    """Parse a ZRANGEBYLEX bound like zslParseLexRangeItem().  Raises ValueError."""
+    cdef const char *c = text
+    if len(text) == 0:
+        raise ValueError(ERR_LEX_RANGE)
+    if c[0] == b'+' or c[0] == b'-':
+        if c[1] != 0:
+            raise ValueError(ERR_LEX_RANGE)
+        # Redis marks both infinities as exclusive; it matters for the empty-range check.
+        return LexBound(1 if c[0] == b'+' else -1, b"", True)
+    if c[0] == b'(':
+        return LexBound(0, text[1:], True)
+    if c[0] == b'[':
+        return LexBound(0, text[1:], False)
+    raise ValueError(ERR_LEX_RANGE)
+
+
+# ---------------------------------------------------------------- comparisons
+
+cdef inline int member_cmp(PyObject *a, PyObject *b):
+    """sdscmp(): memcmp over the common prefix, then the shorter string sorts first."""
+    cdef Py_ssize_t la = bytes_size(a), lb = bytes_size(b)
+    cdef int c = memcmp(bytes_data(a), bytes_data(b), la if la < lb else lb)
+    if c != 0:
+        return c
+    return (la > lb) - (la < lb)
+
+
+cdef inline bint node_before(SkipNode *node, double score, PyObject *member):
+    return node.score < score or (node.score == score and member_cmp(node.member, member) < 0)
+
+
+cdef inline int lex_cmp_value(PyObject *value, LexBound bound):
+    """sdscmplex(value, bound) for a real member value."""
+    if bound.kind < 0:
+        return 1
+    if bound.kind > 0:
+        return -1
+    return member_cmp(value, <PyObject*>bound.value)
+
+
+cdef inline int lex_cmp_bounds(LexBound a, LexBound b):
+    """sdscmplex(a, b) between two bounds (identical infinities compare equal)."""
+    if a.kind == b.kind and a.kind != 0:
+        return 0
+    if a.kind < 0 or b.kind > 0:
+        return -1
+    if a.kind > 0 or b.kind < 0:
+        return 1
+    return member_cmp(<PyObject*>a.value, <PyObject*>b.value)
+
+
+cdef inline bint lex_gte_min(PyObject *value, LexBound lo):
+    cdef int c = lex_cmp_value(value, lo)
+    return c > 0 if lo.exclusive else c >= 0
+
+
+cdef inline bint lex_lte_max(PyObject *value, LexBound hi):
+    cdef int c = lex_cmp_value(value, hi)
+    return c < 0 if hi.exclusive else c <= 0
+
+
+cdef inline bint score_gte_min(double v, double lo, bint lo_ex):
+    return v > lo if lo_ex else v >= lo
+
+
+cdef inline bint score_lte_max(double v, double hi, bint hi_ex):
+    return v < hi if hi_ex else v <= hi
+
+
+cdef inline bint score_range_empty(double lo, double hi, bint lo_ex, bint hi_ex):
+    return lo > hi or (lo == hi and (lo_ex or hi_ex))
+
+
+cdef inline bint lex_range_empty(LexBound lo, LexBound hi):
+    cdef int c = lex_cmp_bounds(lo, hi)
+    return c > 0 or (c == 0 and (lo.exclusive or hi.exclusive))
+
+
+cdef SkipNode* new_node(int nlevels, double score, PyObject *member) except NULL:
+    cdef SkipNode *node = <SkipNode*>malloc(sizeof(SkipNode) + nlevels * sizeof(SkipLevel))
+    cdef int i
+    if node == NULL:
+        raise MemoryError()
+    node.level = <SkipLevel*>(<char*>node + sizeof(SkipNode))
+    node.nlevels = nlevels
+    node.score = score
+    node.member = member
+    if member != NULL:
+        Py_INCREF(<object>member)
+    node.backward = NULL
+    for i in range(nlevels):
+        node.level[i].forward = NULL
+        node.level[i].span = 0
+    return node
+
+
+cdef void free_node(SkipNode *node):
+    if node.member != NULL:
+        Py_DECREF(<object>node.member)
+    free(node)
+
+
+cdef inline tuple node_item(SkipNode *node):
+    return (<object>node.member, node.score)
+
+
+# ---------------------------------------------------------------- the sorted set
+
+cdef class ZSet:
+    """Redis sorted set: skiplist ordered by (score, member) + dict member -> score."""
+
+    def __cinit__(self):
+        global _seed_counter
+        self.header = new_node(MAX_LEVEL, 0.0, NULL)
+        self.tail = NULL
+        self.length = 0
+        self.level = 1
+        self.scores = {}
+        _seed_counter = _seed_counter * 6364136223846793005ULL + 1442695040888963407ULL
+        self.rng_state = _seed_counter | 1
+
+    def __dealloc__(self):
+        cdef SkipNode *node
+        cdef SkipNode *nxt
+        if self.header == NULL:
+            return
+        node = self.header.level[0].forward
+        while node != NULL:
+            nxt = node.level[0].forward
+            free_node(node)
+            node = nxt
+        free(self.header)
+        self.header = NULL
+
+    # ------------------------------------------------------------ internals
+
+    cdef int _random_level(self):
+        """zslRandomLevel(): each extra level with probability 1/4 (16-bit draws as Redis)."""
+        cdef int lvl = 1
+        cdef uint64_t x
+        while True:
+            x = self.rng_state        # xorshift64
+            x ^= x << 13
+            x ^= x >> 7
+            x ^= x << 17
+            self.rng_state = x
+            if <double>(x & 0xFFFF) < LEVEL_P * 0xFFFF:
+                lvl += 1
+            else:
+                break
+        return lvl if lvl < MAX_LEVEL else MAX_LEVEL
+
+    cdef SkipNode* _insert(self, double score, bytes member) except NULL:
+        """zslInsert(): the caller guarantees the member is not present."""
+        cdef SkipNode *update[MAX_LEVEL]
+        cdef unsigned long rank[MAX_LEVEL]
+        cdef SkipNode *x = self.header
+        cdef PyObject *m = <PyObject*>member
+        cdef int i, lvl
+        for i in range(self.level - 1, -1, -1):
+            rank[i] = 0 if i == self.level - 1 else rank[i + 1]
+            while x.level[i].forward != NULL and node_before(x.level[i].forward, score, m):
+                rank[i] += x.level[i].span
+                x = x.level[i].forward
+            update[i] = x
+        lvl = self._random_level()
+        if lvl > self.level:
+            for i in range(self.level, lvl):
+                rank[i] = 0
+                update[i] = self.header
+                update[i].level[i].span = self.length
+            self.level = lvl
+        x = new_node(lvl, score, m)
+        for i in range(lvl):
+            x.level[i].forward = update[i].level[i].forward
+            update[i].level[i].forward = x
+            x.level[i].span = update[i].level[i].span - (rank[0] - rank[i])
+            update[i].level[i].span = (rank[0] - rank[i]) + 1
+        for i in range(lvl, self.level):
+            update[i].level[i].span += 1
+        x.backward = NULL if update[0] == self.header else update[0]
+        if x.level[0].forward != NULL:
+            x.level[0].forward.backward = x
+        else:
+            self.tail = x
+        self.length += 1
+        return x
+
+    cdef void _unlink(self, SkipNode *x, SkipNode **update):
+        """zslDeleteNode(): unlink x given its predecessors; does not free it."""
+        cdef int i
+        for i in range(self.level):
+            if update[i].level[i].forward == x:
+                update[i].level[i].span += x.level[i].span - 1
+                update[i].level[i].forward = x.level[i].forward
+            else:
+                update[i].level[i].span -= 1
+        if x.level[0].forward != NULL:
+            x.level[0].forward.backward = x.backward
+        else:
+            self.tail = x.backward
+        while self.level > 1 and self.header.level[self.level - 1].forward == NULL:
+            self.level -= 1
+        self.length -= 1
+
+    cdef int _delete_node(self, double score, bytes member) except -1:
+        """zslDelete(): remove the node (score, member) from the skiplist only."""
+        cdef SkipNode *update[MAX_LEVEL]
+        cdef SkipNode *x = self.header
+        cdef PyObject *m = <PyObject*>member
+        cdef int i
+        for i in range(self.level - 1, -1, -1):
+            while x.level[i].forward != NULL and node_before(x.level[i].forward, score, m):
+                x = x.level[i].forward
+            update[i] = x
+        x = x.level[0].forward
+        if x != NULL and x.score == score and member_cmp(x.member, m) == 0:
+            self._unlink(x, update)
+            free_node(x)
+            return 1
+        return 0
+
+    cdef SkipNode* _node_at_rank(self, unsigned long rank):
+        """zslGetElementByRank(): rank is 1-based."""
+        cdef SkipNode *x = self.header
+        cdef unsigned long traversed = 0
+        cdef int i
+        for i in range(self.level - 1, -1, -1):
+            while x.level[i].forward != NULL and traversed + x.level[i].span <= rank:
+                traversed += x.level[i].span
+                x = x.level[i].forward
+            if traversed == rank:
+                return x
+        return NULL
+
+    cdef unsigned long _rank_of(self, double score, bytes member):
+        """zslGetRank(): 1-based rank, 0 when absent."""
+        cdef SkipNode *x = self.header
+        cdef PyObject *m = <PyObject*>member
+        cdef unsigned long rank = 0
+        cdef int i
+        for i in range(self.level - 1, -1, -1):
+            while x.level[i].forward != NULL and (
+                    x.level[i].forward.score < score or
+                    (x.level[i].forward.score == score and
+                     member_cmp(x.level[i].forward.member, m) <= 0)):
+                rank += x.level[i].span
+                x = x.level[i].forward
+            if x.member != NULL and member_cmp(x.member, m) == 0:
+                return rank
+        return 0
+
+    cdef SkipNode* _first_in_score_range(self, double lo, double hi, bint lo_ex, bint hi_ex):
+        cdef SkipNode *x = self.header
+        cdef int i
+        if score_range_empty(lo, hi, lo_ex, hi_ex) or self.length == 0:
+            return NULL
+        if not score_gte_min(self.tail.score, lo, lo_ex):
+            return NULL
+        if not score_lte_max(self.header.level[0].forward.score, hi, hi_ex):
+            return NULL
+        for i in range(self.level - 1, -1, -1):
+            while x.level[i].forward != NULL and not score_gte_min(x.level[i].forward.score, lo, lo_ex):
+                x = x.level[i].forward
+        x = x.level[0].forward
+        if x == NULL or not score_lte_max(x.score, hi, hi_ex):
+            return NULL
+        return x
+
+    cdef SkipNode* _last_in_score_range(self, double lo, double hi, bint lo_ex, bint hi_ex):
+        cdef SkipNode *x = self.header
+        cdef int i
+        if score_range_empty(lo, hi, lo_ex, hi_ex) or self.length == 0:
+            return NULL
+        if not score_gte_min(self.tail.score, lo, lo_ex):
+            return NULL
+        if not score_lte_max(self.header.level[0].forward.score, hi, hi_ex):
+            return NULL
+        for i in range(self.level - 1, -1, -1):
+            while x.level[i].forward != NULL and score_lte_max(x.level[i].forward.score, hi, hi_ex):
+                x = x.level[i].forward
+        if x == self.header or not score_gte_min(x.score, lo, lo_ex):
+            return NULL
+        return x
+
+    cdef SkipNode* _first_in_lex_range(self, LexBound lo, LexBound hi):
+        cdef SkipNode *x = self.header
+        cdef int i
+        if lex_range_empty(lo, hi) or self.length == 0:
+            return NULL
+        if not lex_gte_min(self.tail.member, lo):
+            return NULL
+        if not lex_lte_max(self.header.level[0].forward.member, hi):
+            return NULL
+        for i in range(self.level - 1, -1, -1):
+            while x.level[i].forward != NULL and not lex_gte_min(x.level[i].forward.member, lo):
+                x = x.level[i].forward
+        x = x.level[0].forward
+        if x == NULL or not lex_lte_max(x.member, hi):
+            return NULL
+        return x
+
+    cdef SkipNode* _last_in_lex_range(self, LexBound lo, LexBound hi):
+        cdef SkipNode *x = self.header
+        cdef int i
+        if lex_range_empty(lo, hi) or self.length == 0:
+            return NULL
+        if not lex_gte_min(self.tail.member, lo):
+            return NULL
+        if not lex_lte_max(self.header.level[0].forward.member, hi):
+            return NULL
+        for i in range(self.level - 1, -1, -1):
+            while x.level[i].forward != NULL and lex_lte_max(x.level[i].forward.member, hi):
+                x = x.level[i].forward
+        if x == self.header or not lex_gte_min(x.member, lo):
+            return NULL
+        return x
+
+    cdef list _delete_nodes(self, list items):
+        """Remove the given (member, score) pairs from both structures; returns members."""
+        cdef list removed = []
+        for member, score in items:
+            self._delete_node(score, member)
+            del self.scores[member]
+            removed.append(member)
+        return removed
+
+    # ------------------------------------------------------------ point operations
+
+    def __len__(self):
+        return self.length
+
+    def __contains__(self, member):
+        return member in self.scores
+
+    def __iter__(self):
+        return iter(self.items())
+
+    def add(self, bytes member, double score):
+        """Insert or update.  Returns (added, old_score); old_score is None when added."""
+        if isnan(score):
+            raise ValueError("resulting score is not a number (NaN)")
+        old = self.scores.get(member)
+        if old is None:
+            self._insert(score, member)
+            self.scores[member] = score
+            return True, None
+        if <double>old != score:
+            self._delete_node(old, member)
+            self._insert(score, member)
+            self.scores[member] = score
+        return False, old
+
+    def remove(self, bytes member):
+        old = self.scores.pop(member, None)
+        if old is None:
+            return False
+        self._delete_node(old, member)
+        return True
+
+    def score(self, bytes member):
+        return self.scores.get(member)
+
+    def rank(self, bytes member, bint reverse=False):
+        """0-based rank (ZRANK / ZREVRANK), None when absent."""
+        old = self.scores.get(member)
+        if old is None:
+            return None
+        cdef unsigned long r = self._rank_of(old, member)
+        return self.length - r if reverse else r - 1
+
+    def member_at(self, long rank, bint reverse=False):
+        """(member, score) at a 0-based rank, None when out of range."""
+        if rank < 0 or <unsigned long>rank >= self.length:
+            return None
+        if reverse:
+            rank = self.length - 1 - rank
+        return node_item(self._node_at_rank(rank + 1))
+
+    def first(self):
+        return None if self.length == 0 else node_item(self.header.level[0].forward)
+
+    def last(self):
+        return None if self.length == 0 else node_item(self.tail)
+
+    def items(self, bint reverse=False):
+        cdef list out = []
+        cdef SkipNode *x = self.tail if reverse else self.header.level[0].forward
+        while x != NULL:
+            out.append(node_item(x))
+            x = x.backward if reverse else x.level[0].forward
+        return out
+
+    # ------------------------------------------------------------ ranges
+
+    def range_by_rank(self, long start, long stop, bint reverse=False):
+        """Inclusive, already-normalised 0-based ranks; reverse counts from the highest."""
+        cdef list out = []
+        cdef SkipNode *x
+        cdef long n
+        if start < 0:
+            start = 0
+        if stop >= <long>self.length:
+            stop = self.length - 1
+        if start > stop or self.length == 0:
+            return out
+        n = stop - start + 1
+        if reverse:
+            x = self._node_at_rank(self.length - start)
+        else:
+            x = self._node_at_rank(start + 1)
+        while n > 0 and x != NULL:
+            out.append(node_item(x))
+            x = x.backward if reverse else x.level[0].forward
+            n -= 1
+        return out
+
+    def range_by_score(self, double min, double max, bint min_excl=False, bint max_excl=False,
+                       bint reverse=False, long offset=0, long count=-1):
+        """ZRANGEBYSCORE semantics; min/max keep their meaning when reverse.  count<0 = all."""
+        cdef list out = []
+        cdef SkipNode *x
+        if offset < 0 or count == 0:
+            return out
+        if reverse:
+            x = self._last_in_score_range(min, max, min_excl, max_excl)
+        else:
+            x = self._first_in_score_range(min, max, min_excl, max_excl)
+        while x != NULL and offset > 0:
+            x = x.backward if reverse else x.level[0].forward
+            offset -= 1
+        while x != NULL and count != 0:
+            if reverse:
+                if not score_gte_min(x.score, min, min_excl):
+                    break
+            elif not score_lte_max(x.score, max, max_excl):
+                break
+            out.append(node_item(x))
+            x = x.backward if reverse else x.level[0].forward
+            count -= 1
+        return out
+
+    def range_by_lex(self, LexBound min, LexBound max, bint reverse=False,
+                     long offset=0, long count=-1):
+        """ZRANGEBYLEX semantics (meaningful when all scores are equal).  count<0 = all."""
+        cdef list out = []
+        cdef SkipNode *x
+        if offset < 0 or count == 0:
+            return out
+        if reverse:
+            x = self._last_in_lex_range(min, max)
+        else:
+            x = self._first_in_lex_range(min, max)
+        while x != NULL and offset > 0:
+            x = x.backward if reverse else x.level[0].forward
+            offset -= 1
+        while x != NULL and count != 0:
+            if reverse:
+                if not lex_gte_min(x.member, min):
+                    break
+            elif not lex_lte_max(x.member, max):
+                break
+            out.append(node_item(x))
+            x = x.backward if reverse else x.level[0].forward
+            count -= 1
+        return out
+
+    def count_in_score_range(self, double min, double max, bint min_excl=False,
+                             bint max_excl=False):
+        """ZCOUNT, computed from the ranks of the first and last nodes in range."""
+        cdef SkipNode *first = self._first_in_score_range(min, max, min_excl, max_excl)
+        cdef SkipNode *last
+        if first == NULL:
+            return 0
+        last = self._last_in_score_range(min, max, min_excl, max_excl)
+        return (self._rank_of(last.score, <bytes>last.member)
+                - self._rank_of(first.score, <bytes>first.member) + 1)
+
+    def count_in_lex_range(self, LexBound min, LexBound max):
+        cdef SkipNode *first = self._first_in_lex_range(min, max)
+        cdef SkipNode *last
+        if first == NULL:
+            return 0
+        last = self._last_in_lex_range(min, max)
+        return (self._rank_of(last.score, <bytes>last.member)
+                - self._rank_of(first.score, <bytes>first.member) + 1)
+
+    # ------------------------------------------------------------ removals
+
+    def delete_range_by_rank(self, long start, long stop):
+        """ZREMRANGEBYRANK with normalised inclusive 0-based ranks; returns removed members."""
+        return self._delete_nodes(self.range_by_rank(start, stop))
+
+    def delete_range_by_score(self, double min, double max, bint min_excl=False,
+                              bint max_excl=False):
+        return self._delete_nodes(self.range_by_score(min, max, min_excl, max_excl))
+
+    def delete_range_by_lex(self, LexBound min, LexBound max):
+        return self._delete_nodes(self.range_by_lex(min, max))
+
+    def pop_min(self, long count=1):
+        """ZPOPMIN: up to count (member, score) pairs, lowest first."""
+        cdef list items = self.range_by_rank(0, count - 1)
+        self._delete_nodes(items)
+        return items
+
+    def pop_max(self, long count=1):
+        """ZPOPMAX: up to count (member, score) pairs, highest first."""
+        cdef list items = self.range_by_rank(0, count - 1, True)
+        self._delete_nodes(items)
+        return items
+
+    def random_members(self, long count=1, bint allow_duplicates=False):
+        """Random (member, score) pairs.  Without duplicates at most len(self) are returned
+        (the whole set in order when count covers it, as ZRANDMEMBER does)."""
+        cdef list out = []
+        cdef unsigned long n = self.length
+        if n == 0 or count <= 0:
+            return out
+        if allow_duplicates:
+            for _ in range(count):
+                out.append(node_item(self._node_at_rank(_random.randrange(n) + 1)))
+            return out
+        if <unsigned long>count >= n:
+            return self.items()
+        for r in _random.sample(range(n), count):
+            out.append(node_item(self._node_at_rank(r + 1)))
+        return out
+
+    def check_invariants(self):
+        """Debug aid for tests: verify order, spans, backward links and the dict."""
+        cdef SkipNode *x
+        cdef SkipNode *prev = NULL
+        cdef unsigned long n = 0, pos
+        cdef int i
+        x = self.header.level[0].forward
+        while x != NULL:
+            n += 1
+            if prev != NULL:
+                assert prev.score < x.score or (prev.score == x.score and
+                                                member_cmp(prev.member, x.member) < 0)
+            assert x.backward == prev
+            assert self.scores[<bytes>x.member] == x.score
+            prev = x
+            x = x.level[0].forward
+        assert n == self.length == len(self.scores)
+        assert self.tail == prev
+        for i in range(self.level):
+            x = self.header
+            pos = 0
+            while x.level[i].forward != NULL:
+                pos += x.level[i].span
+                assert self._node_at_rank(pos) == x.level[i].forward
+                x = x.level[i].forward
+        return True

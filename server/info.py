@@ -1,0 +1,222 @@
+"""INFO: sections and fields with redis 7.0's names (compat-facts A4), produced from live server state.
+
+Other parts of the server add or replace sections through ``Server.info_sections`` (name -> callable
+returning a list of (field, value) pairs), e.g. persistence and replication.
+"""
+import os
+import platform
+import resource
+import sys
+import time
+
+DEFAULT_SECTIONS = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+                    "errorstats", "cluster", "keyspace"]
+ALL_SECTIONS = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+                "commandstats", "errorstats", "latencystats", "cluster", "keyspace"]
+
+
+def human_bytes(n):
+    """redis bytesToHuman."""
+    n = float(n)
+    for unit, size in (("B", 1), ("K", 1024), ("M", 1024 ** 2), ("G", 1024 ** 3), ("T", 1024 ** 4),
+                       ("P", 1024 ** 5)):
+        if n < size * 1024 or unit == "P":
+            return f"{int(n)}B" if unit == "B" else f"{n / size:.2f}{unit}"
+
+
+def section_server(server):
+    cfg = server.config
+    from server.server import CACHEMERE_VERSION, REDIS_VERSION
+    uptime = server.uptime()
+    return [
+        ("redis_version", REDIS_VERSION), ("cachemere_version", CACHEMERE_VERSION),
+        ("redis_git_sha1", "00000000"), ("redis_git_dirty", "0"), ("redis_build_id", "0"),
+        ("redis_mode", "standalone"), ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
+        ("arch_bits", "64"), ("monotonic_clock", "POSIX clock_gettime"), ("multiplexing_api", "epoll"),
+        ("atomicvar_api", "c11-builtin"), ("gcc_version", "0.0.0"),
+        ("python_version", platform.python_version()), ("process_id", os.getpid()),
+        ("process_supervised", "no"), ("run_id", server.run_id), ("tcp_port", cfg["port"]),
+        ("memcached_port", cfg["memcached-port"]),
+        ("server_time_usec", int(time.time() * 1e6)), ("uptime_in_seconds", uptime),
+        ("uptime_in_days", uptime // 86400), ("hz", cfg["hz"]), ("configured_hz", cfg["hz"]),
+        ("lru_clock", int(time.time()) & ((1 << 24) - 1)), ("executable", server.executable),
+        ("config_file", cfg.config_file or ""), ("io_threads_active", "0"),
+    ]
+
+
+def section_clients(server):
+    clients = [conn.client for conn in server.clients.values()]
+    blocked = sum(1 for c in clients if c.blocked)
+    max_in = max((conn.parser.buffered() for conn in server.clients.values()), default=0)
+    max_out = max((conn.output_buffer_size() for conn in server.clients.values()), default=0)
+    return [
+        ("connected_clients", len(clients)), ("cluster_connections", 0), ("maxclients", server.config["maxclients"]),
+        ("client_recent_max_input_buffer", max_in), ("client_recent_max_output_buffer", max_out),
+        ("blocked_clients", blocked), ("tracking_clients", 0), ("clients_in_timeout_table", blocked),
+    ]
+
+
+def used_memory(server):
+    meter = getattr(server, "memory", None)
+    if meter is not None:
+        return meter.used_memory()
+    return server.rss_bytes()
+
+
+def section_memory(server):
+    used = used_memory(server)
+    rss = server.rss_bytes()
+    server.peak_memory = max(getattr(server, "peak_memory", 0), used)
+    peak = server.peak_memory
+    maxmemory = server.config["maxmemory"]
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        total = 0
+    startup = getattr(server, "startup_memory", 0)
+    dataset = max(0, used - startup)
+    return [
+        ("used_memory", used), ("used_memory_human", human_bytes(used)), ("used_memory_rss", rss),
+        ("used_memory_rss_human", human_bytes(rss)), ("used_memory_peak", peak),
+        ("used_memory_peak_human", human_bytes(peak)),
+        ("used_memory_peak_perc", f"{(used * 100.0 / peak) if peak else 100:.2f}%"),
+        ("used_memory_overhead", startup), ("used_memory_startup", startup), ("used_memory_dataset", dataset),
+        ("used_memory_dataset_perc", f"{(dataset * 100.0 / used) if used else 0:.2f}%"),
+        ("total_system_memory", total), ("total_system_memory_human", human_bytes(total)),
+        ("used_memory_lua", 31744), ("used_memory_lua_human", "31.00K"), ("used_memory_scripts", 0),
+        ("number_of_cached_scripts", 0), ("maxmemory", maxmemory), ("maxmemory_human", human_bytes(maxmemory)),
+        ("maxmemory_policy", server.config["maxmemory-policy"]),
+        ("mem_fragmentation_ratio", f"{(rss / used) if used else 1:.2f}"),
+        ("mem_fragmentation_bytes", rss - used), ("mem_not_counted_for_evict", 0), ("mem_replication_backlog", 0),
+        ("mem_clients_slaves", 0), ("mem_clients_normal", 0), ("mem_aof_buffer", 0),
+        ("mem_allocator", "pymalloc"), ("active_defrag_running", 0), ("lazyfree_pending_objects", 0),
+        ("lazyfreed_objects", 0),
+    ]
+
+
+def section_persistence(server):
+    return [
+        ("loading", 0), ("async_loading", 0), ("rdb_changes_since_last_save", server.ks.dirty),
+        ("rdb_bgsave_in_progress", 0), ("rdb_last_save_time", int(getattr(server, "last_save_time", server.start_time))),
+        ("rdb_last_bgsave_status", "ok"), ("rdb_last_bgsave_time_sec", -1), ("rdb_current_bgsave_time_sec", -1),
+        ("rdb_saves", 0), ("aof_enabled", 0), ("aof_rewrite_in_progress", 0), ("aof_rewrite_scheduled", 0),
+        ("aof_last_rewrite_time_sec", -1), ("aof_current_rewrite_time_sec", -1), ("aof_last_bgrewrite_status", "ok"),
+        ("aof_rewrites", 0), ("aof_last_write_status", "ok"),
+    ]
+
+
+def section_stats(server):
+    ks = server.ks
+    net_in = server.stat_net_in + sum(conn.net_in for conn in server.clients.values())
+    net_out = server.stat_net_out + sum(conn.net_out for conn in server.clients.values())
+    pubsub = server.extensions.get("pubsub")
+    return [
+        ("total_connections_received", server.stat_connections), ("total_commands_processed", ks.stat_commands),
+        ("instantaneous_ops_per_sec", server.ops_per_sec()), ("total_net_input_bytes", net_in),
+        ("total_net_output_bytes", net_out), ("total_net_repl_input_bytes", 0), ("total_net_repl_output_bytes", 0),
+        ("instantaneous_input_kbps", "0.00"), ("instantaneous_output_kbps", "0.00"),
+        ("rejected_connections", server.stat_rejected), ("sync_full", 0), ("sync_partial_ok", 0),
+        ("sync_partial_err", 0), ("expired_keys", ks.stat_expired),
+        ("expired_stale_perc", f"{server.expire.stale_perc * 100:.2f}"), ("expired_time_cap_reached_count", 0),
+        ("evicted_keys", ks.stat_evicted), ("evicted_clients", 0), ("keyspace_hits", ks.stat_hits),
+        ("keyspace_misses", ks.stat_misses),
+        ("pubsub_channels", pubsub.channel_count() if pubsub is not None else 0),
+        ("pubsub_patterns", pubsub.pattern_count() if pubsub is not None else 0),
+        ("pubsubshard_channels", 0), ("latest_fork_usec", 0), ("total_forks", 0),
+        ("total_error_replies", server.total_error_replies),
+        ("client_query_buffer_limit_disconnections", server.stat_qbuf_limit_disconnections),
+        ("client_output_buffer_limit_disconnections", getattr(server, "stat_obuf_limit_disconnections", 0)),
+    ]
+
+
+def section_replication(server):
+    return [
+        ("role", "slave" if server.ks.is_replica else "master"), ("connected_slaves", 0),
+        ("master_failover_state", "no-failover"), ("master_replid", server.run_id),
+        ("master_replid2", "0" * 40), ("master_repl_offset", 0), ("second_repl_offset", -1),
+        ("repl_backlog_active", 0), ("repl_backlog_size", server.config["repl-backlog-size"]),
+        ("repl_backlog_first_byte_offset", 0), ("repl_backlog_histlen", 0),
+    ]
+
+
+def section_cpu(server):
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return [
+        ("used_cpu_sys", f"{me.ru_stime:.6f}"), ("used_cpu_user", f"{me.ru_utime:.6f}"),
+        ("used_cpu_sys_children", f"{kids.ru_stime:.6f}"), ("used_cpu_user_children", f"{kids.ru_utime:.6f}"),
+        ("used_cpu_sys_main_thread", f"{me.ru_stime:.6f}"), ("used_cpu_user_main_thread", f"{me.ru_utime:.6f}"),
+    ]
+
+
+def section_modules(server):
+    return []
+
+
+def section_commandstats(server):
+    from engine import registry
+    out = []
+    for spec in registry.all_specs():
+        if spec.calls or spec.rejected_calls or spec.failed_calls:
+            name = spec.name.replace("|", "|")
+            per = spec.usec / spec.calls if spec.calls else 0
+            out.append((f"cmdstat_{name}", f"calls={spec.calls},usec={spec.usec},usec_per_call={per:.2f},"
+                                         f"rejected_calls={spec.rejected_calls},failed_calls={spec.failed_calls}"))
+    return out
+
+
+def section_errorstats(server):
+    return [(f"errorstat_{code}", f"count={n}") for code, n in sorted(server.error_stats.items())]
+
+
+def section_latencystats(server):
+    return []
+
+
+def section_cluster(server):
+    return [("cluster_enabled", 0)]
+
+
+def section_keyspace(server):
+    out = []
+    now = server.ks.update_clock()
+    for db in server.ks.dbs:
+        n = db.size()
+        if n:
+            volatile = db.volatile
+            sample = volatile[:64]
+            ttls = [db.find(k).expire_at - now for k in sample if db.find(k) is not None]
+            avg = int(sum(t for t in ttls if t > 0) / len(ttls)) if ttls else 0
+            out.append((f"db{db.id}", f"keys={n},expires={len(volatile)},avg_ttl={max(avg, 0)}"))
+    return out
+
+
+SECTIONS = {name: globals()[f"section_{name}"] for name in ALL_SECTIONS}
+
+
+def render(server, args):
+    """The INFO text for the requested section names (lower-case str)."""
+    if not args:
+        names = list(DEFAULT_SECTIONS)
+    else:
+        names = []
+        for a in args:
+            if a in ("all", "everything"):
+                names.extend(ALL_SECTIONS)
+            elif a == "default":
+                names.extend(DEFAULT_SECTIONS)
+            else:
+                names.append(a)
+    seen = set()
+    parts = []
+    providers = dict(SECTIONS)
+    providers.update(server.info_sections)
+    for name in names:
+        if name in seen or name not in providers:
+            continue
+        seen.add(name)
+        fields = providers[name](server)
+        title = "CPU" if name == "cpu" else name.capitalize()
+        lines = [f"# {title}"] + [f"{k}:{v}" for k, v in fields]
+        parts.append("\r\n".join(lines) + "\r\n")
+    return "\r\n".join(parts)
