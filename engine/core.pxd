@@ -82,6 +82,8 @@ cdef class Client:
     cdef public bint close_after_reply
     cdef public bint is_master        # the replication link from our primary: no replies, no refusals
     cdef public bint blocked          # waiting on a blocking command: the connection stops parsing
+    cdef public bint deny_blocking    # inside EXEC or a script: blocking commands answer as if timed out
+    cdef public object blocked_state  # what a blocked client waits for (owned by server/blocking.py)
     cdef public CommandSpec cmd       # command being executed
     cdef public CommandSpec last_cmd
     cdef public long long dirty       # changes made by the current command
