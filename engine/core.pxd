@@ -64,6 +64,8 @@ cdef class Keyspace:
     cdef public unsigned long long next_cas
     cdef public object on_key_modified  # callable(db, key) or None (WATCH, client tracking)
     cdef public object on_key_deleted   # callable(db, key, reason) or None (notifications)
+    cdef public int notify_flags        # notify-keyspace-events bits (engine/notify.py); 0 = off
+    cdef public object server           # the owning Server, for notifications (None in bare engine tests)
 
     cpdef long long update_clock(self)
     cpdef Db db(self, int index)
@@ -122,3 +124,4 @@ cdef class Dispatcher:
     cpdef CommandSpec resolve(self, Client c, list argv)
     cpdef execute(self, Client c, list argv)
     cpdef call(self, Client c, CommandSpec spec, list argv)
+    cdef reject(self, Client c, CommandSpec spec, bytes message)

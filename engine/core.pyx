@@ -15,7 +15,7 @@ from libc.string cimport memcpy
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME, CLOCK_MONOTONIC
 
 from protocol.resp cimport ReplyBuffer
-from engine.spec cimport (CommandSpec, CMD_WRITE, CMD_NO_AUTH, CMD_INTERNAL, CMD_MAY_REPLICATE,
+from engine.spec cimport (CommandSpec, CMD_WRITE, CMD_NO_AUTH, CMD_INTERNAL, CMD_MAY_REPLICATE, CMD_NO_MULTI,
                           CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG, CMD_READONLY, CMD_DENYOOM)
 from engine import registry
 from engine.registry import command, container
@@ -393,6 +393,13 @@ cdef bytes quote_args_for_unknown(list argv):
     return out
 
 
+# commands that run at once inside MULTI instead of being queued (redis processCommand)
+MULTI_IMMEDIATE = frozenset(["exec", "discard", "multi", "watch", "quit", "reset"])
+# what a RESP2 client in subscriber mode may still send
+PUBSUB_CONTEXT_ALLOWED = frozenset(["ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
+                                    "punsubscribe", "quit", "reset"])
+
+
 cdef class Dispatcher:
     def __init__(self, Keyspace ks, dict table=None):
         self.ks = ks
@@ -441,14 +448,32 @@ cdef class Dispatcher:
         """Run one command from a client: lookup, checks in redis processCommand order, call."""
         cdef CommandSpec spec = self.resolve(c, argv)
         if spec is None:
+            if c.multi_queue is not None:
+                c.multi_error = True      # redis flagTransaction: EXEC will answer EXECABORT
             return
         if self.auth_required and not c.authenticated and not (spec.flags & CMD_NO_AUTH):
-            spec.rejected_calls += 1
-            c.error(b"NOAUTH Authentication required.")
+            self.reject(c, spec, b"NOAUTH Authentication required.")
+            return
+        if c.pubsub is not None and c.reply.resp == 2 and c.pubsub.count() and spec.name not in PUBSUB_CONTEXT_ALLOWED:
+            self.reject(c, spec, b"ERR Can't execute '" + spec.name_bytes + b"': only (P|S)SUBSCRIBE / "
+                        b"(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             return
         if self.before_call is not None and not self.before_call(c, spec, argv):
             return
+        if c.multi_queue is not None and spec.name not in MULTI_IMMEDIATE:
+            if spec.flags & CMD_NO_MULTI:
+                self.reject(c, spec, b"ERR Command not allowed inside a transaction")
+                return
+            c.multi_queue.append((spec, argv))
+            c.reply.add_simple(b"QUEUED")
+            return
         self.call(c, spec, argv)
+
+    cdef reject(self, Client c, CommandSpec spec, bytes message):
+        spec.rejected_calls += 1
+        if c.multi_queue is not None:
+            c.multi_error = True
+        c.error(message)
 
     cpdef call(self, Client c, CommandSpec spec, list argv):
         """Invoke the handler, account stats, and emit the command's effect (redis call())."""

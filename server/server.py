@@ -10,6 +10,7 @@ from collections import Counter
 
 from engine.core import Keyspace, Dispatcher, Client
 from engine.expire import ActiveExpire
+from engine import notify
 from engine import registry
 import engine.commands  # noqa: F401  (registers every command family)
 from server.connection import RespProtocol
@@ -28,6 +29,8 @@ class Server:
         self.dispatcher.auth_required = bool(config["requirepass"])
         self.expire = ActiveExpire(self.ks)
         self._apply_config_hooks()
+        self.key_deleted_listeners = []        # callables(db, key, reason) for expiry/eviction deletions
+        notify.install(self)
         self.loop = None
         self.listeners = []
         self.mc_listeners = []
@@ -199,6 +202,15 @@ class Server:
             self.log.warning("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: "
                              "commands to Redis. This is likely due to an attacker attempting to use Cross Protocol "
                              "Scripting to compromise your Redis instance. Connection aborted.")
+
+    def add_key_deleted_listener(self, listener):
+        """Be told of keys deleted by expiry or eviction (WATCH, keyspace notifications)."""
+        self.key_deleted_listeners.append(listener)
+        self.ks.on_key_deleted = self._key_deleted
+
+    def _key_deleted(self, db, key, reason):
+        for listener in self.key_deleted_listeners:
+            listener(db, key, reason)
 
     def count_error(self, message: bytes):
         """INFO errorstats: errors are counted by their first word (redis afterErrorReply)."""

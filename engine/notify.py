@@ -1,0 +1,72 @@
+"""Keyspace notifications (redis notify.c): Cachemere's change feed.
+
+With `notify-keyspace-events` set (config file or CONFIG SET), every write publishes
+`__keyspace@<db>__:<key>` -> <event> (class K) and `__keyevent@<db>__:<event>` -> <key> (class E).
+Commands call ``notify(c, cls, event, key)`` where Redis calls notifyKeyspaceEvent; the cost when
+notifications are off is one integer test (``Keyspace.notify_flags``).
+"""
+K_KEYSPACE = 1 << 0
+K_KEYEVENT = 1 << 1
+CLASSES = {
+    "g": 1 << 2, "$": 1 << 3, "l": 1 << 4, "s": 1 << 5, "h": 1 << 6, "z": 1 << 7, "x": 1 << 8, "e": 1 << 9,
+    "t": 1 << 10, "m": 1 << 11, "d": 1 << 12, "n": 1 << 13,
+}
+ALL = sum(CLASSES[ch] for ch in "g$lshzxetd")   # 'A': every class but key-miss and new-key
+
+
+def parse_flags(text: str) -> int:
+    """redis keyspaceEventsStringToFlags; -1 on an invalid character."""
+    flags = 0
+    for ch in text:
+        if ch == "A":
+            flags |= ALL
+        elif ch == "K":
+            flags |= K_KEYSPACE
+        elif ch == "E":
+            flags |= K_KEYEVENT
+        elif ch in CLASSES:
+            flags |= CLASSES[ch]
+        else:
+            return -1
+    return flags
+
+
+def notify(c, cls: str, event: bytes, key: bytes, dbid=None):
+    """Publish a keyspace event for `key` if its class is enabled (c: a Client, or the Server)."""
+    ks = c.ks
+    flags = ks.notify_flags
+    if not flags or not flags & CLASSES[cls] or not flags & (K_KEYSPACE | K_KEYEVENT):
+        return
+    server = c if ks.server is None else ks.server
+    if dbid is None:
+        dbid = c.db.id
+    from server.pubsub import pubsub
+    ps = pubsub(server)
+    db = str(dbid).encode()
+    if flags & K_KEYSPACE:
+        ps.publish(b"__keyspace@" + db + b"__:" + key, event)
+    if flags & K_KEYEVENT:
+        ps.publish(b"__keyevent@" + db + b"__:" + event, key)
+
+
+class _Deleted:
+    """Adapter so expiry/eviction deletions (which have no client) can notify."""
+
+    def __init__(self, server):
+        self.server = server
+        self.ks = server.ks
+
+    def __call__(self, db, key, reason):
+        if self.ks.notify_flags:
+            notify(self, "x" if reason == b"expired" else "e", reason, key, db.id)
+
+
+def install(server):
+    """Wire notifications to a Server: config hook, expiry/eviction events."""
+    server.ks.server = server
+
+    def apply(value):
+        server.ks.notify_flags = max(0, parse_flags(value if isinstance(value, str) else value.decode()))
+    apply(server.config["notify-keyspace-events"])
+    server.config.on_change("notify-keyspace-events", apply)
+    server.add_key_deleted_listener(_Deleted(server))
