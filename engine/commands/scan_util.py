@@ -1,0 +1,85 @@
+"""Shared parsing and replies of the SCAN family (redis db.c scanGenericCommand)."""
+from engine.core import SYNTAX_ERR, NOT_INTEGER
+from engine.glob import glob_match
+from protocol.resp import parse_ll
+
+EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
+
+
+class ScanArgs:
+    __slots__ = ("cursor", "count", "pattern", "type_name")
+
+    def __init__(self, cursor):
+        self.cursor = cursor
+        self.count = 10
+        self.pattern = None
+        self.type_name = None
+
+
+def parse_cursor(c, arg):
+    """redis parseScanCursorOrReply: an unsigned 64-bit integer, else `ERR invalid cursor`."""
+    if arg.isdigit() and len(arg) <= 20 and int(arg) < (1 << 64):
+        return int(arg)
+    c.error(b"ERR invalid cursor")
+    return None
+
+
+def parse_options(c, argv, start, args, allow_type=False):
+    """COUNT / MATCH (/ TYPE for SCAN); False after replying the error."""
+    i = start
+    while i < len(argv):
+        opt = argv[i].lower()
+        left = len(argv) - i
+        if opt == b"count" and left >= 2:
+            n = parse_ll(argv[i + 1])
+            if n is None:
+                c.error(NOT_INTEGER)
+                return False
+            if n < 1:
+                c.error(SYNTAX_ERR)
+                return False
+            args.count = n
+            i += 2
+        elif opt == b"match" and left >= 2:
+            args.pattern = None if argv[i + 1] == b"*" else argv[i + 1]
+            i += 2
+        elif opt == b"type" and allow_type and left >= 2:
+            args.type_name = argv[i + 1]
+            i += 2
+        else:
+            c.error(SYNTAX_ERR)
+            return False
+    return True
+
+
+def reply_whole_collection(c, args, items, pairs=False):
+    """Answer a collection scan in one step with cursor 0 (what redis does for compact encodings; a valid
+    SCAN answer for any size: every element is returned exactly once)."""
+    if args.pattern is not None:
+        if pairs:
+            items = [x for i in range(0, len(items), 2) if glob_match(args.pattern, items[i])
+                     for x in (items[i], items[i + 1])]
+        else:
+            items = [x for x in items if glob_match(args.pattern, x)]
+    c.reply.add_array_len(2)
+    c.reply.add_bulk(b"0")
+    c.reply.add_array_len(len(items))
+    for x in items:
+        c.reply.add_bulk(x)
+
+
+def scan_collection(c, argv, value_for_read, items_of, pairs=False):
+    """HSCAN/SSCAN/ZSCAN key cursor [MATCH p] [COUNT n] in redis's order of checks."""
+    args_cursor = parse_cursor(c, argv[2])
+    if args_cursor is None:
+        return
+    ok, value = value_for_read(c, argv[1])
+    if not ok:
+        return
+    if value is None:
+        c.reply.add_raw(EMPTY_SCAN)
+        return
+    args = ScanArgs(args_cursor)
+    if not parse_options(c, argv, 3, args):
+        return
+    reply_whole_collection(c, args, items_of(value), pairs)

@@ -1,0 +1,610 @@
+"""Lua source of the script sandbox (Redis 7.0 compatible), run once per ScriptRuntime.
+
+The bootstrap chunk runs with the real Lua globals and receives the Python callbacks as its
+varargs. It keeps every dangerous or internal object (real globals, `debug`, the Python
+callbacks) in local upvalues: user code only ever sees the read-only proxy environment built
+here, so nothing Python is reachable from a script (lupa's `python` object gives full Python
+access, see GHSA-69v7-xpr6-6gjm / CVE-2022-0543 for what an escape costs).
+
+Read-only emulation: Redis patches its Lua VM with per-table read-only flags; lupa's stock
+Lua 5.1 has none, so scripts see empty proxy tables whose metatable forwards reads and raises
+"Attempt to modify a readonly table" on writes; raw accessors are wrapped to see through
+proxies and to refuse writes.
+"""
+
+INTERNAL_CHUNKNAME = "=cachemere_sandbox"
+
+SANDBOX_LUA = r"""
+local py_call, py_tick, py_log, py_sha1hex, py_acl_check, py_lib, lib_spec,
+      HOOK_COUNT, REDIS_VERSION, REDIS_VERSION_NUM = ...
+
+local rawget, rawset, rawequal, next, type, tostring, tonumber, select, error, pcall, xpcall =
+      rawget, rawset, rawequal, next, type, tostring, tonumber, select, error, pcall, xpcall
+local setmetatable, getmetatable, unpack, setfenv, loadstring, real_pairs, real_ipairs =
+      setmetatable, getmetatable, unpack, setfenv, loadstring, pairs, ipairs
+local string, table, math, coroutine = string, table, math, coroutine
+local s_format, s_sub, s_byte, s_find, s_gsub = string.format, string.sub, string.byte, string.find, string.gsub
+local t_concat, t_insert, t_remove = table.concat, table.insert, table.remove
+local m_floor, m_ceil = math.floor, math.ceil
+local dbg_sethook, dbg_getinfo = debug.sethook, debug.getinfo
+local co_create, co_resume = coroutine.create, coroutine.resume
+
+local INTERNAL_SOURCE = '__INTERNAL_SOURCE__'
+local READONLY = 'Attempt to modify a readonly table'
+local KILL_MSG = 'ERR Script killed by user with SCRIPT KILL...'
+
+-- ---------------------------------------------------------------- read-only proxies
+local proxy_view = setmetatable({}, {__mode = 'k'})   -- proxy -> backing table
+local function readonly_newindex() error(READONLY, 2) end
+local META_STUB = {}
+proxy_view[META_STUB] = {}
+setmetatable(META_STUB, {__newindex = readonly_newindex, __metatable = META_STUB})
+
+local function readonly(backing)
+  local proxy = {}
+  proxy_view[proxy] = backing
+  setmetatable(proxy, {__index = backing, __newindex = readonly_newindex, __metatable = META_STUB})
+  return proxy
+end
+
+local G = {}          -- what scripts see as globals
+local ENV = {}        -- the proxy scripts run in
+proxy_view[ENV] = G
+setmetatable(ENV, {
+  __index = function(_, k)
+    local v = G[k]
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly_newindex,
+  __metatable = META_STUB,
+})
+
+local function pack(...) return {n = select('#', ...), ...} end
+local co_yield, co_wrap = coroutine.yield, coroutine.wrap
+
+-- Library functions that raise errors must look like C functions to the script: a script's
+-- `return redis.call(...)` is a tail call, which would erase the script's frame (and so the
+-- "user_script:1:" position Redis reports) if the callee were a Lua function. A callable
+-- table whose __call is a coroutine.wrap() C function keeps the caller's frame, and for
+-- string errors auxwrap prepends the caller's position exactly like luaL_error does.
+local function cfunction(f)
+  local obj, mt = {}, {__metatable = false, __newindex = readonly_newindex}
+  proxy_view[obj] = {}              -- rawset/pairs treat it like any read-only table
+  local function spawn()
+    return co_wrap(function(_, ...)
+      local args = pack(...)
+      while true do
+        local r = pack(pcall(f, unpack(args, 1, args.n)))
+        if not r[1] then
+          mt.__call = spawn()       -- this coroutine dies with the error; the next call gets a new one
+          error(r[2], 0)
+        end
+        args = pack(co_yield(unpack(r, 2, r.n)))
+        args = pack(unpack(args, 2, args.n))   -- drop the callable table itself
+      end
+    end)
+  end
+  mt.__call = spawn()
+  setmetatable(obj, mt)
+  return obj
+end
+
+-- ---------------------------------------------------------------- state of the current run
+local killed = false
+local hook_active = false
+local resp = 2
+local hook
+
+hook = function()
+  if not killed and py_tick() then killed = true end
+  -- never raise inside the sandbox's own code (error handler, wrappers, cleanup): the
+  -- line hook fires again as soon as control is back in the script
+  if killed and dbg_getinfo(2, 'S').source ~= INTERNAL_SOURCE then
+    -- like Redis: from now on fire on every line so pcall cannot swallow the kill
+    dbg_sethook(hook, 'l')
+    error({err = KILL_MSG}, 0)
+  end
+end
+
+local function install_hook(co)
+  if not hook_active then return end
+  if killed then
+    if co then dbg_sethook(co, hook, 'l') else dbg_sethook(hook, 'l') end
+  else
+    if co then dbg_sethook(co, hook, '', HOOK_COUNT) else dbg_sethook(hook, '', HOOK_COUNT) end
+  end
+end
+
+-- ---------------------------------------------------------------- sandboxed builtins
+local function sb_rawset(t, k, v)
+  if proxy_view[t] then error(READONLY, 0) end
+  return rawset(t, k, v)
+end
+local function sb_rawget(t, k)
+  local b = proxy_view[t]
+  if b then return rawget(b, k) end
+  return rawget(t, k)
+end
+local function sb_next(t, k)
+  local b = proxy_view[t]
+  if b then return next(b, k) end
+  return next(t, k)
+end
+local function sb_pairs(t)
+  if proxy_view[t] then return sb_next, t, nil end
+  return real_pairs(t)
+end
+local function proxy_inext(t, i)
+  i = i + 1
+  local v = rawget(proxy_view[t], i)
+  if v ~= nil then return i, v end
+end
+local function sb_ipairs(t)
+  if proxy_view[t] then return proxy_inext, t, 0 end
+  return real_ipairs(t)
+end
+local function sb_setmetatable(t, mt)
+  if proxy_view[t] then error(READONLY, 0) end
+  return setmetatable(t, mt)
+end
+
+local function sb_loadstring(s, chunkname)
+  -- precompiled bytecode can break the VM: refuse it like Redis does
+  if type(s) == 'string' and s_byte(s, 1) == 27 then return nil, 'binary chunks are not allowed' end
+  local f, err
+  if chunkname == nil then f, err = loadstring(s) else f, err = loadstring(s, chunkname) end
+  if f then setfenv(f, ENV) end
+  return f, err
+end
+local function sb_load(reader, chunkname)
+  if type(reader) ~= 'function' then
+    error("bad argument #1 to 'load' (function expected, got " .. type(reader) .. ")", 2)
+  end
+  local parts = {}
+  while true do
+    local piece = reader()
+    if piece == nil or piece == '' then break end
+    if type(piece) ~= 'string' then return nil, 'reader function must return a string' end
+    parts[#parts + 1] = piece
+  end
+  return sb_loadstring(t_concat(parts), chunkname or '=(load)')
+end
+
+-- Redis 7 pcall: an error table raised by redis.call is returned as its err string
+local function sb_pcall(f, ...)
+  local r = pack(pcall(f, ...))
+  if killed then error({err = KILL_MSG}, 0) end
+  if not r[1] then
+    local e = r[2]
+    if type(e) == 'table' then
+      local m = e.err
+      if type(m) == 'string' or type(m) == 'number' then e = m end
+    end
+    return false, e
+  end
+  return unpack(r, 1, r.n)
+end
+local function sb_xpcall(f, handler)
+  local r = pack(xpcall(f, handler))
+  if killed then error({err = KILL_MSG}, 0) end
+  return unpack(r, 1, r.n)
+end
+
+local function sb_co_create(f)
+  local co = co_create(f)
+  install_hook(co)
+  return co
+end
+local function sb_co_wrap(f)
+  local co = sb_co_create(f)
+  return function(...)
+    local r = pack(co_resume(co, ...))
+    if r[1] then return unpack(r, 2, r.n) end
+    if type(r[2]) == 'string' then error(r[2], 2) end
+    error(r[2], 0)
+  end
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in real_pairs(t) do c[k] = v end
+  return c
+end
+
+local function check_not_proxy(fn)
+  return function(t, ...)
+    if proxy_view[t] then error(READONLY, 0) end
+    return fn(t, ...)
+  end
+end
+
+-- ---------------------------------------------------------------- math.random (redisLrand48)
+-- 48-bit LCG of rand.c computed with 24-bit halves so doubles stay exact.
+local TWO24 = 16777216
+local A_HI, A_LO, C = 1502, 15525485, 11          -- 0x5DEECE66D split at bit 24
+local x_hi, x_lo = 0x1234AB, 0xCD330E              -- initial state 0x1234ABCD330E
+local function lrand48()
+  local lo = A_LO * x_lo + C
+  local carry = m_floor(lo / TWO24)
+  lo = lo - carry * TWO24
+  local hi = (A_HI * x_lo + A_LO * x_hi + carry) % TWO24
+  x_hi, x_lo = hi, lo
+  return m_floor((hi * TWO24 + lo) / 131072)      -- X >> 17
+end
+local LRAND48_MAX = 2147483647
+local function checkint(v, n)
+  local x = tonumber(v)
+  if x == nil then
+    local got = (v == nil) and 'no value' or type(v)
+    error("bad argument #" .. n .. " to 'random' (number expected, got " .. got .. ")", 3)
+  end
+  if x >= 0 then return m_floor(x) end
+  return m_ceil(x)
+end
+local function redis_random(...)
+  local nargs = select('#', ...)
+  local r = (lrand48() % LRAND48_MAX) / LRAND48_MAX
+  if nargs == 0 then return r end
+  local a, b = ...
+  if nargs == 1 then
+    local u = checkint(a, 1)
+    if not (1 <= u) then error("bad argument #1 to 'random' (interval is empty)", 2) end
+    return m_floor(r * u) + 1
+  elseif nargs == 2 then
+    local l = checkint(a, 1)
+    local u = checkint(b, 2)
+    if not (l <= u) then error("bad argument #2 to 'random' (interval is empty)", 2) end
+    return m_floor(r * (u - l + 1)) + l
+  end
+  error('wrong number of arguments', 2)
+end
+local function redis_randomseed(seed)
+  local s = tonumber(seed)
+  if s == nil then
+    error("bad argument #1 to 'randomseed' (number expected, got " .. ((seed == nil) and 'no value' or type(seed)) .. ")", 2)
+  end
+  s = (s >= 0) and m_floor(s) or m_ceil(s)
+  s = s % 4294967296                              -- C int -> 32 bits
+  x_hi = m_floor(s / 256)                         -- state = (seed << 16) | 0x330E
+  x_lo = (s % 256) * 65536 + 0x330E
+end
+
+-- ---------------------------------------------------------------- redis.*
+local function push_error_buff(s)     -- luaPushErrorBuff
+  local code, msg
+  if s_sub(s, 1, 1) == '-' then
+    local sp = s_find(s, ' ', 1, true)
+    if not sp then code, msg = 'ERR', s_sub(s, 2)
+    else code, msg = s_sub(s, 2, sp - 1), s_sub(s, sp + 1) end
+  else
+    code, msg = 'ERR', s
+  end
+  msg = s_gsub(msg, '^[\r\n]+', '')
+  msg = s_gsub(msg, '[\r\n]+$', '')
+  return {err = code .. ' ' .. msg}
+end
+local function raise(msg) error(push_error_buff(msg), 0) end
+
+local function redis_command(raise_errors, ...)
+  local n = select('#', ...)
+  if n == 0 then
+    local e = push_error_buff('Please specify at least one argument for this redis lib call')
+    if raise_errors then error(e, 0) end
+    return e
+  end
+  local argv = {...}
+  for i = 1, n do
+    local a = argv[i]
+    local t = type(a)
+    if t == 'number' then
+      argv[i] = s_format('%.17g', a)
+    elseif t ~= 'string' then
+      local e = push_error_buff('Lua redis lib command arguments must be strings or integers')
+      if raise_errors then error(e, 0) end
+      return e
+    end
+  end
+  local is_error, reply = py_call(resp, raise_errors, unpack(argv, 1, n))
+  if is_error and raise_errors then error(reply, 0) end
+  return reply
+end
+
+local redis = {}
+redis.call = cfunction(function(...) return redis_command(true, ...) end)
+redis.pcall = function(...) return redis_command(false, ...) end
+redis.sha1hex = cfunction(function(...)
+  if select('#', ...) ~= 1 then raise('wrong number of arguments') end
+  local s = ...
+  if type(s) == 'number' then s = tostring(s) elseif type(s) ~= 'string' then s = '' end
+  return py_sha1hex(s)
+end)
+redis.error_reply = function(...)
+  local s = ...
+  if select('#', ...) ~= 1 or type(s) ~= 'string' then
+    return push_error_buff('wrong number or type of arguments')
+  end
+  if s_sub(s, 1, 1) ~= '-' then s = '-' .. s end
+  return push_error_buff(s)
+end
+redis.status_reply = function(...)
+  local s = ...
+  if select('#', ...) ~= 1 or type(s) ~= 'string' then
+    return push_error_buff('wrong number or type of arguments')
+  end
+  return {ok = s}
+end
+redis.log = cfunction(function(...)
+  local argc = select('#', ...)
+  if argc < 2 then raise('redis.log() requires two arguments or more.') end
+  local level = tonumber((...))
+  if level == nil then raise('First argument must be a number (log level).') end
+  level = (level >= 0) and m_floor(level) or m_ceil(level)
+  if level < 0 or level > 3 then raise('Invalid debug level.') end
+  local parts, args = {}, {...}
+  for j = 2, argc do
+    local a = args[j]
+    if type(a) == 'string' or type(a) == 'number' then parts[#parts + 1] = tostring(a) end
+  end
+  py_log(level, t_concat(parts, ' '))
+end)
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REDIS_VERSION = REDIS_VERSION
+redis.REDIS_VERSION_NUM = REDIS_VERSION_NUM
+redis.setresp = cfunction(function(...)
+  if select('#', ...) ~= 1 then raise('redis.setresp() requires one argument.') end
+  local r = tonumber((...)) or 0
+  if r ~= 2 and r ~= 3 then raise('RESP version must be 2 or 3.') end
+  resp = r
+end)
+redis.set_repl = cfunction(function(...)
+  if select('#', ...) ~= 1 then raise('redis.set_repl() requires two arguments.') end
+  local f = tonumber((...)) or 0
+  f = (f >= 0) and m_floor(f) or m_ceil(f)
+  if f < 0 or f > 3 then
+    raise('Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.')
+  end
+end)
+redis.replicate_commands = function() return true end
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.acl_check_cmd = cfunction(function(...)
+  local n = select('#', ...)
+  if n == 0 then raise('Please specify at least one argument for this redis lib call') end
+  local argv = {...}
+  for i = 1, n do
+    local a = argv[i]
+    if type(a) == 'number' then argv[i] = s_format('%.17g', a)
+    elseif type(a) ~= 'string' then raise('Lua redis lib command arguments must be strings or integers') end
+  end
+  local allowed = py_acl_check(unpack(argv, 1, n))
+  if allowed == nil then raise('Invalid command passed to redis.acl_check_cmd()') end
+  return allowed
+end)
+
+-- ---------------------------------------------------------------- error handler
+local function err_handler(err)
+  -- report the user frame that raised: skip C functions and this sandbox's own wrappers
+  local level = 2
+  local i = dbg_getinfo(level, 'nSl')
+  while i and (i.what == 'C' or i.source == INTERNAL_SOURCE) do
+    level = level + 1
+    i = dbg_getinfo(level, 'nSl')
+  end
+  if type(err) ~= 'table' or proxy_view[err] then
+    err = {err = 'ERR ' .. tostring(err)}
+  end
+  if i then
+    rawset(err, 'source', i.source)
+    rawset(err, 'line', i.currentline)
+  end
+  return err
+end
+
+local function error_text(e, sha)
+  if type(e) ~= 'table' then
+    local msg = (type(e) == 'string' or type(e) == 'number') and tostring(e) or 'execution failure'
+    return 'ERR Error running script ' .. sha .. ', ' .. s_sub(msg, 1, 100)
+  end
+  local m = rawget(e, 'err')
+  if type(m) ~= 'string' and type(m) ~= 'number' then m = 'ERR unknown error' end
+  m = tostring(m)
+  local src, line = rawget(e, 'source'), rawget(e, 'line')
+  if (type(src) == 'string' or type(src) == 'number') and (type(line) == 'string' or type(line) == 'number') then
+    m = m .. ' script: ' .. sha .. ', on ' .. tostring(src) .. ':' .. tostring(line) .. '.'
+  end
+  return m
+end
+
+-- ---------------------------------------------------------------- Lua -> RESP, as a flat token list
+local MAX_REPLY_DEPTH = __MAX_REPLY_DEPTH__
+local emit
+emit = function(out, n, v, depth)
+  local t = type(v)
+  if t == 'string' then
+    out[n + 1] = 's'; out[n + 2] = v; return n + 2
+  elseif t == 'number' then
+    out[n + 1] = 'i'; out[n + 2] = v; return n + 2
+  elseif t == 'boolean' then
+    if resp == 2 then
+      if v then out[n + 1] = 'i'; out[n + 2] = 1; return n + 2 end
+      out[n + 1] = 'n'; return n + 1
+    end
+    out[n + 1] = 'b'; out[n + 2] = v; return n + 2
+  elseif t == 'table' then
+    if depth >= MAX_REPLY_DEPTH then
+      out[n + 1] = 'E'; out[n + 2] = 'ERR reached lua stack limit'; return n + 2
+    end
+    local f = rawget(v, 'err')
+    if type(f) == 'string' then out[n + 1] = 'E'; out[n + 2] = f; return n + 2 end
+    f = rawget(v, 'ok')
+    if type(f) == 'string' then out[n + 1] = 'o'; out[n + 2] = f; return n + 2 end
+    f = rawget(v, 'double')
+    if type(f) == 'number' then out[n + 1] = 'd'; out[n + 2] = f; return n + 2 end
+    f = rawget(v, 'big_number')
+    if type(f) == 'string' then out[n + 1] = 'B'; out[n + 2] = f; return n + 2 end
+    f = rawget(v, 'verbatim_string')
+    if type(f) == 'table' then
+      local fmt, str = rawget(f, 'format'), rawget(f, 'string')
+      if type(fmt) == 'string' and type(str) == 'string' then
+        out[n + 1] = 'v'; out[n + 2] = fmt; out[n + 3] = str; return n + 3
+      end
+    end
+    f = rawget(v, 'map')
+    if type(f) == 'table' then
+      out[n + 1] = 'm'
+      local at, count = n + 2, 0
+      n = n + 2
+      for k, val in next, f do
+        n = emit(out, n, k, depth + 1)
+        n = emit(out, n, val, depth + 1)
+        count = count + 1
+      end
+      out[at] = count
+      return n
+    end
+    f = rawget(v, 'set')
+    if type(f) == 'table' then
+      out[n + 1] = 'S'
+      local at, count = n + 2, 0
+      n = n + 2
+      for k in next, f do
+        n = emit(out, n, k, depth + 1)
+        count = count + 1
+      end
+      out[at] = count
+      return n
+    end
+    out[n + 1] = 'a'
+    local at, j = n + 2, 1
+    n = n + 2
+    while true do
+      local item = rawget(v, j)
+      if item == nil then break end
+      n = emit(out, n, item, depth + 1)
+      j = j + 1
+    end
+    out[at] = j - 1
+    return n
+  end
+  out[n + 1] = 'n'
+  return n + 1
+end
+
+-- ---------------------------------------------------------------- script globals
+G._G = ENV
+G._VERSION = _VERSION
+G.assert = assert
+G.collectgarbage = collectgarbage
+G.error = error
+G.gcinfo = gcinfo
+G.getmetatable = getmetatable
+G.ipairs = sb_ipairs
+G.load = sb_load
+G.loadstring = sb_loadstring
+G.next = sb_next
+G.pairs = sb_pairs
+G.pcall = sb_pcall
+G.rawequal = rawequal
+G.rawget = sb_rawget
+G.rawset = sb_rawset
+G.select = select
+G.setmetatable = sb_setmetatable
+G.tonumber = tonumber
+G.tostring = tostring
+G.type = type
+G.unpack = unpack
+G.xpcall = sb_xpcall
+G.__redis__err__handler = err_handler
+
+local sb_string = copy(string)
+G.string = readonly(sb_string)
+local sb_table = copy(table)
+sb_table.insert = check_not_proxy(t_insert)
+sb_table.remove = check_not_proxy(t_remove)
+G.table = readonly(sb_table)
+local sb_math = copy(math)
+sb_math.random = cfunction(redis_random)
+sb_math.randomseed = cfunction(redis_randomseed)
+G.math = readonly(sb_math)
+local sb_coroutine = copy(coroutine)
+sb_coroutine.create = sb_co_create
+sb_coroutine.wrap = sb_co_wrap
+G.coroutine = readonly(sb_coroutine)
+G.redis = readonly(redis)
+
+-- bit, struct, cmsgpack: Python implementations behind Lua closures; only plain values
+-- (strings, numbers, booleans, nil, flat Lua tables) cross the boundary.
+local function py_function(libname, fname)
+  return function(...)
+    local r = pack(py_lib(libname, fname, ...))
+    if not r[1] then error(r[2], 0) end
+    return unpack(r, 2, r.n)
+  end
+end
+local pylibs = {}
+for libname, fnames in next, lib_spec do
+  local lib = {}
+  for i = 1, #fnames do lib[fnames[i]] = py_function(libname, fnames[i]) end
+  pylibs[libname] = lib
+end
+__MSGPACK__
+local function cfunctions(lib)
+  local wrapped = {}
+  for k, v in next, lib do
+    if type(v) == 'function' then wrapped[k] = cfunction(v) else wrapped[k] = v end
+  end
+  return wrapped
+end
+G.bit = readonly(cfunctions(pylibs.bit))
+G.struct = readonly(cfunctions(pylibs.struct))
+G.cmsgpack = readonly(cfunctions(pylibs.cmsgpack))
+__CJSON__
+G.KEYS = {}
+G.ARGV = {}
+
+-- s:method() goes through the real string metatable; getmetatable('') must not expose it
+local string_mt = getmetatable('')
+rawset(string_mt, '__metatable', readonly({__index = G.string}))
+
+-- ---------------------------------------------------------------- entry points for Python
+local api = {}
+
+function api.install_library(name, lib)
+  G[name] = readonly(lib)
+end
+
+function api.compile(body)
+  local f, err = loadstring(body, '@user_script')
+  if not f then return false, err end
+  setfenv(f, ENV)
+  return f, false
+end
+
+function api.run(fn, keys, argv, sha)
+  G.KEYS, G.ARGV = keys, argv
+  killed, resp, hook_active = false, 2, true
+  install_hook(nil)
+  local r = pack(xpcall(fn, err_handler))
+  dbg_sethook()
+  hook_active = false
+  if not r[1] then return false, error_text(r[2], sha) end
+  local out = {}
+  local n = emit(out, 0, r[2], 0)
+  return true, out, n
+end
+
+function api.slice(t, i, j) return unpack(t, i, j) end
+
+function api.reset()
+  dbg_sethook()
+  hook_active, killed = false, false
+end
+
+function api.sandbox_env() return ENV end
+
+return api
+"""
