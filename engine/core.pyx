@@ -393,6 +393,15 @@ cdef bytes quote_args_for_unknown(list argv):
     return out
 
 
+ctypedef object (*HandlerFunc)(Client, list)
+
+
+cdef bind_fast(bytes name, HandlerFunc fn):
+    """Let the dispatcher call a compiled family's handler as a C function (no Python call)."""
+    cdef CommandSpec spec = registry.COMMANDS[name]
+    spec.cfunc = <void*>fn
+
+
 # commands that run at once inside MULTI instead of being queued (redis processCommand)
 MULTI_IMMEDIATE = frozenset(["exec", "discard", "multi", "watch", "quit", "reset"])
 # what a RESP2 client in subscriber mode may still send
@@ -486,7 +495,10 @@ cdef class Dispatcher:
             self.monitor_hook(c, argv)
         start = mono_us()
         try:
-            spec.handler(c, argv)
+            if spec.cfunc != NULL:
+                (<HandlerFunc>spec.cfunc)(c, argv)
+            else:
+                spec.handler(c, argv)
         except Exception as exc:
             # a handler bug must cost one error reply, never the connection or the server
             c.error(("ERR internal error in '%s': %s" % (spec.name, exc)).encode())

@@ -28,6 +28,7 @@ cdef class CommandSpec:
         self.last_key = last_key
         self.key_step = key_step
         self.handler = handler
+        self.cfunc = NULL
         self.getkeys = getkeys
         self.subcommands = None
         self.parent = None

@@ -338,11 +338,34 @@ cdef class ReplyBuffer:
         return 0
 
     cdef int _header(self, char kind, long long n) except -1:
-        cdef char tmp[32]
-        cdef int k
+        # hand-rolled itoa: this runs for every reply element, snprintf costs more than the rest
+        cdef char tmp[24]
+        cdef int k = 0, i
+        cdef unsigned long long v
+        cdef char* out
         self._reserve(32)
-        k = snprintf(self.buf + self.length, 32, "%c%lld\r\n", kind, n)
-        self.length += k
+        out = self.buf + self.length
+        out[0] = kind
+        if n < 0:
+            out[1] = 45
+            v = <unsigned long long>(-(n + 1)) + 1
+            i = 2
+        else:
+            v = <unsigned long long>n
+            i = 1
+        while True:
+            tmp[k] = <char>(48 + v % 10)
+            k += 1
+            v //= 10
+            if v == 0:
+                break
+        while k > 0:
+            k -= 1
+            out[i] = tmp[k]
+            i += 1
+        out[i] = 13
+        out[i + 1] = 10
+        self.length += i + 2
         return 0
 
     cpdef add_raw(self, bytes data):

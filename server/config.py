@@ -101,7 +101,7 @@ def split_args(line: bytes) -> list[bytes] | None:
             c = line[i] if i < n else 0
             nxt = line[i + 1] if i + 1 < n else 0
             if in_dq:
-                if c == 0x5C and nxt == ord("x") and i + 3 < n + 0 and line[i + 2] in _HEX and line[i + 3] in _HEX:
+                if c == 0x5C and nxt == ord("x") and i + 3 < n and line[i + 2] in _HEX and line[i + 3] in _HEX:
                     cur.append(int(line[i + 2:i + 4], 16))
                     i += 3
                 elif c == 0x5C and i + 1 < n:
@@ -556,7 +556,7 @@ class _Percentiles(_Special):
         out = []
         for arg in args:
             try:
-                if arg != arg.strip() or arg.lower() in ("nan", "-nan", "inf", "-inf", "+inf", "infinity"):
+                if arg != arg.strip() or "_" in arg or arg.lower() in ("nan", "-nan", "inf", "-inf", "+inf", "infinity"):
                     raise ValueError
                 value = float(arg)
             except ValueError:
@@ -594,6 +594,28 @@ class _Dir(_Special):
 
     def rewrite(self, cfg, d, value, state):
         state.rewrite_line(d.name, f"{d.name} {_dec(repr_arg(_enc(value)))}", True)
+
+
+class _ShutdownFlags(_Special):
+    """shutdown-on-sigint/sigterm: a set of flags rendered in enum order ("nosave now")."""
+
+    NAMES = ("default", "save", "nosave", "now", "force")
+
+    def parse(self, cfg, d, args, loading):
+        flags = set()
+        for arg in args:
+            if arg.lower() not in self.NAMES:
+                raise _Invalid("argument(s) must be one of the following: " + ", ".join(self.NAMES))
+            flags.add(arg.lower())
+        if "save" in flags and "nosave" in flags:
+            raise _Invalid("shutdown options SAVE and NOSAVE can't be used simultaneously")
+        return " ".join(n for n in self.NAMES[1:] if n in flags) or "default"
+
+    def render(self, cfg, value):
+        return value
+
+    def rewrite(self, cfg, d, value, state):
+        state.rewrite_line(d.name, f"{d.name} {value}", value != d.default)
 
 
 def _special(name, default, codec, **kw):
@@ -689,6 +711,7 @@ DIRECTIVES: tuple[Directive, ...] = (
     _enum("enable-protected-configs", _PROTECTED_ACTION, "no", immutable=True),
     _enum("enable-debug-command", _PROTECTED_ACTION, "no", immutable=True),
     _enum("enable-module-command", _PROTECTED_ACTION, "no", immutable=True),
+    _enum("propagation-error-behavior", ("ignore", "panic", "panic-on-replicas"), "ignore"),
     _enum("cluster-preferred-endpoint-type", ("ip", "hostname", "unknown-endpoint"), "ip"),
     # --- integers
     _int("databases", 1, INT_MAX, 16, immutable=True),
@@ -728,8 +751,8 @@ DIRECTIVES: tuple[Directive, ...] = (
     _int("watchdog-period", 0, INT_MAX, 0, hidden=True),
     _int("shutdown-timeout", 0, INT_MAX, 10),
     _int("repl-diskless-sync-max-replicas", 0, INT_MAX, 0),
-    _enum("shutdown-on-sigint", ("default", "save", "nosave", "now", "force"), "default"),
-    _enum("shutdown-on-sigterm", ("default", "save", "nosave", "now", "force"), "default"),
+    _special("shutdown-on-sigint", "default", _ShutdownFlags(), multi_arg=True),
+    _special("shutdown-on-sigterm", "default", _ShutdownFlags(), multi_arg=True),
     _int("maxclients", 1, UINT_MAX, 10000),
     _int("unixsocketperm", 0, 0o777, 0, immutable=True, octal=True),
     _int("socket-mark-id", 0, UINT_MAX, 0, immutable=True),
@@ -790,7 +813,6 @@ DIRECTIVES: tuple[Directive, ...] = (
 
 # Lines Redis 7.0 still accepts and ignores: name -> (min argc, max argc) incl. the name.
 _DEPRECATED = {"list-max-ziplist-entries": (2, 2), "list-max-ziplist-value": (2, 2), "lua-replicate-commands": (2, 2)}
-_UNSIGNED_KINDS = {"maxclients", "socket-mark-id", "unixsocketperm", "maxmemory", "cluster-link-sendbuf-limit"}
 
 
 @dataclass

@@ -84,6 +84,10 @@ cdef inline bint reply_string_or_wrongtype(Client c, Entry e):
     },
 )
 def get_command(Client c, list argv):
+    return get_impl(c, argv)
+
+
+cdef object get_impl(Client c, list argv):
     reply_string_or_wrongtype(c, c.db.lookup_read(<bytes>argv[1]))
 
 
@@ -143,6 +147,10 @@ def get_command(Client c, list argv):
     },
 )
 def set_command(Client c, list argv):
+    return set_impl(c, argv)
+
+
+cdef object set_impl(Client c, list argv):
     cdef bytes key = <bytes>argv[1]
     cdef bytes value = <bytes>argv[2]
     cdef int flags = 0
@@ -244,6 +252,10 @@ cdef incr_by(Client c, bytes key, long long incr):
     },
 )
 def incr_command(Client c, list argv):
+    return incr_impl(c, argv)
+
+
+cdef object incr_impl(Client c, list argv):
     incr_by(c, <bytes>argv[1], 1)
 
 
@@ -265,6 +277,10 @@ def incr_command(Client c, list argv):
     },
 )
 def decr_command(Client c, list argv):
+    return decr_impl(c, argv)
+
+
+cdef object decr_impl(Client c, list argv):
     incr_by(c, <bytes>argv[1], -1)
 
 
@@ -289,6 +305,10 @@ def decr_command(Client c, list argv):
     },
 )
 def incrby_command(Client c, list argv):
+    return incrby_impl(c, argv)
+
+
+cdef object incrby_impl(Client c, list argv):
     cdef long long incr
     if not bytes_to_ll(<bytes>argv[2], &incr):
         c.error(NOT_INTEGER)
@@ -317,6 +337,10 @@ def incrby_command(Client c, list argv):
     },
 )
 def decrby_command(Client c, list argv):
+    return decrby_impl(c, argv)
+
+
+cdef object decrby_impl(Client c, list argv):
     cdef long long incr
     if not bytes_to_ll(<bytes>argv[2], &incr):
         c.error(NOT_INTEGER)
@@ -346,6 +370,10 @@ def decrby_command(Client c, list argv):
     },
 )
 def mget_command(Client c, list argv):
+    return mget_impl(c, argv)
+
+
+cdef object mget_impl(Client c, list argv):
     cdef Py_ssize_t i, n = len(argv)
     cdef Entry e
     c.reply.add_array_len(n - 1)
@@ -386,6 +414,10 @@ def mget_command(Client c, list argv):
     },
 )
 def mset_command(Client c, list argv):
+    return mset_impl(c, argv)
+
+
+cdef object mset_impl(Client c, list argv):
     cdef Py_ssize_t i, n = len(argv)
     if n % 2 == 0:
         c.error(b"ERR wrong number of arguments for 'mset' command")
@@ -396,3 +428,13 @@ def mset_command(Client c, list argv):
             notify(c, "$", b"set", <bytes>argv[i])
     c.dirty += (n - 1) // 2
     c.reply.add_ok()
+
+
+bind_fast(b"get", get_impl)
+bind_fast(b"set", set_impl)
+bind_fast(b"incr", incr_impl)
+bind_fast(b"decr", decr_impl)
+bind_fast(b"incrby", incrby_impl)
+bind_fast(b"decrby", decrby_impl)
+bind_fast(b"mget", mget_impl)
+bind_fast(b"mset", mset_impl)
