@@ -180,10 +180,11 @@ cdef class RespParser:
         cdef const char* base
         cdef Py_ssize_t total
         cdef object result
+        cdef long long limit
         if self.error is not None:
             return False
         while True:
-            if isinstance(self.cur, bytes):
+            if type(self.cur) is bytes:
                 base = PyBytes_AS_STRING(self.cur)
                 total = PyBytes_GET_SIZE(self.cur)
             else:
@@ -192,7 +193,9 @@ cdef class RespParser:
             if self.pos >= total:
                 self._compact()
                 return None
-            limit = self.query_buffer_limit if not self.auth_required else min(self.query_buffer_limit, 1024 * 1024)
+            limit = self.query_buffer_limit
+            if self.auth_required and limit > 1024 * 1024:
+                limit = 1024 * 1024    # unauthenticated clients get 1 MB (CVE-2021-32675)
             if total - self.pos > limit:
                 # redis closes the client without a reply ("Closing client that reached max query buffer length")
                 self.error = ProtocolErrorInfo(b"query buffer limit", False)
@@ -212,6 +215,11 @@ cdef class RespParser:
 
     cdef _compact(self):
         """Keep only the unconsumed tail between reads."""
+        if self.pos >= len(self.cur):
+            # everything consumed (the common case): drop the buffer without copying
+            self.cur = b""
+            self.pos = 0
+            return
         if self.pos == 0:
             if self.cur is not self.tail:
                 if len(self.cur) == 0:
