@@ -12,6 +12,7 @@ cdef class Entry:
     cdef public int slot              # index in Db.keys
     cdef public int vslot             # index in Db.volatile, -1 when persistent
     cdef public unsigned char raw     # string created by APPEND/SETRANGE: OBJECT ENCODING says raw
+    cdef public unsigned int mem      # bytes this key is accounted for in Keyspace.used_memory
 
 
 cdef class Db:
@@ -20,6 +21,7 @@ cdef class Db:
     cdef public list keys             # dense key index: random sampling and SCAN
     cdef public list volatile         # dense index of keys with an expiry: active expiry sampling
     cdef public Keyspace ks
+    cdef public long long used_memory # this db's share of Keyspace.used_memory
 
     cpdef Entry find(self, bytes key)
     cpdef Entry lookup_read(self, bytes key)
@@ -32,6 +34,8 @@ cdef class Db:
     cpdef remove_expire(self, bytes key, Entry e)
     cpdef clear(self)
     cpdef long long size(self)
+    cpdef account(self, bytes key, Entry e)
+    cdef inline void touch(self, Entry e)
     cdef _volatile_remove(self, Entry e)
 
 
@@ -67,8 +71,21 @@ cdef class Keyspace:
     cdef public int notify_flags        # notify-keyspace-events bits (engine/notify.py); 0 = off
     cdef public object server           # the owning Server, for notifications (None in bare engine tests)
 
+    # memory accounting and maxmemory (engine/evict.pxi)
+    cdef public long long used_memory  # incremental estimate of what the keyspace costs
+    cdef public long long maxmemory
+    cdef public int policy            # EVICT_* below
+    cdef public int samples
+    cdef public int lfu_log_factor
+    cdef public int lfu_decay_time
+    cdef public int tenacity
+    cdef public unsigned int lru_clock  # seconds, 24 bits (redis LRU_CLOCK)
+    cdef public list eviction_pool
+    cdef public long long stat_evict_fail
+
     cpdef long long update_clock(self)
     cpdef Db db(self, int index)
+    cpdef int perform_evictions(self) except -1
 
 
 cdef class Client:
@@ -125,3 +142,4 @@ cdef class Dispatcher:
     cpdef execute(self, Client c, list argv)
     cpdef call(self, Client c, CommandSpec spec, list argv)
     cdef reject(self, Client c, CommandSpec spec, bytes message)
+    cdef account_keys(self, Client c, CommandSpec spec, list argv)

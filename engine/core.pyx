@@ -68,6 +68,9 @@ cpdef bytes type_name(object value):
     return name
 
 
+include "evict.pxi"
+
+
 # ---------------------------------------------------------------------------------------------------
 # Keyspace
 # ---------------------------------------------------------------------------------------------------
@@ -111,6 +114,14 @@ cdef class Db:
             self.ks.on_key_deleted(self, key, b"expired")
         return True
 
+    cdef inline void touch(self, Entry e):
+        """Record an access for LRU/LFU eviction (redis lookupKey's updateLFU / LRU_CLOCK)."""
+        cdef Keyspace ks = self.ks
+        if policy_is_lfu(ks.policy):
+            e.lru = (lfu_minutes(ks.now_ms) << 8) | lfu_log_incr(ks, lfu_decr_and_return(ks, e))
+        else:
+            e.lru = ks.lru_clock
+
     cpdef Entry lookup_read(self, bytes key):
         """Lookup for a read: lazy expiry plus keyspace_hits/misses and the LRU/LFU touch."""
         cdef Entry e = <Entry>self.table.get(key)
@@ -121,6 +132,7 @@ cdef class Db:
             self.ks.stat_misses += 1
             return None
         self.ks.stat_hits += 1
+        self.touch(e)
         return e
 
     cpdef Entry lookup_write(self, bytes key):
@@ -130,16 +142,30 @@ cdef class Db:
             return None
         if e.expire_at >= 0 and self.expire_if_needed(key, e):
             return None
+        self.touch(e)
         return e
 
     cpdef Entry add(self, bytes key, object value):
-        """Insert a key known to be absent."""
+        """Insert a key known to be absent (memory is accounted by the dispatcher after the command,
+        or by `account` for writers outside it)."""
         cdef Entry e = Entry()
         e.value = value
         e.slot = len(self.keys)
+        if policy_is_lfu(self.ks.policy):
+            e.lru = (lfu_minutes(self.ks.now_ms) << 8) | LFU_INIT_VAL
+        else:
+            e.lru = self.ks.lru_clock
         self.keys.append(key)
         self.table[key] = e
         return e
+
+    cpdef account(self, bytes key, Entry e):
+        """Re-estimate what key costs and update used_memory by the difference."""
+        cdef long long cost = PER_KEY_OVERHEAD + bytes_cost(key) + value_cost(e.value)
+        cdef long long delta = cost - e.mem
+        e.mem = <unsigned int>cost if cost < 0xFFFFFFFF else 0xFFFFFFFF
+        self.used_memory += delta
+        self.ks.used_memory += delta
 
     cpdef Entry set_value(self, bytes key, object value, long long expire_at=-1, bint keep_ttl=False):
         """SET semantics: create or overwrite the value; the TTL is replaced unless keep_ttl."""
@@ -166,6 +192,9 @@ cdef class Db:
         cdef int slot
         if e is None:
             return False
+        if e.mem:
+            self.used_memory -= e.mem
+            self.ks.used_memory -= e.mem
         if e.vslot >= 0:
             self._volatile_remove(e)
         slot = e.slot
@@ -201,6 +230,8 @@ cdef class Db:
         self.table = {}
         self.keys = []
         self.volatile = []
+        self.ks.used_memory -= self.used_memory
+        self.used_memory = 0
 
     def random_key(self):
         """A uniformly random key, or None (expired keys are skipped and reclaimed as redis does)."""
@@ -313,10 +344,77 @@ cdef class Keyspace:
         self.effects = EffectLog()
         self.now_ms = wall_ms()
         self.next_cas = 1
+        self.samples = 5
+        self.lfu_log_factor = 10
+        self.lfu_decay_time = 1
+        self.tenacity = 10
+        self.eviction_pool = []
+        self.lru_clock = <unsigned int>((self.now_ms // 1000) & LRU_CLOCK_MAX)
 
     cpdef long long update_clock(self):
         self.now_ms = wall_ms()
+        self.lru_clock = <unsigned int>((self.now_ms // 1000) & LRU_CLOCK_MAX)
         return self.now_ms
+
+    def set_policy(self, str name):
+        self.policy = POLICIES[name]
+        self.eviction_pool = []
+
+    cpdef int perform_evictions(self) except -1:
+        """Evict keys until used_memory <= maxmemory (redis performEvictions): EVICT_OK, EVICT_RUNNING when
+        the tenacity time budget ran out with work left, EVICT_FAIL when nothing more can be evicted."""
+        cdef long long start
+        cdef long long budget_us
+        cdef int keys_freed = 0
+        cdef Db db
+        cdef bint volatile_only
+        cdef list pool
+        cdef tuple best
+        cdef Py_ssize_t total
+        cdef bytes key
+        if self.maxmemory <= 0 or self.used_memory <= self.maxmemory:
+            return EVICT_OK
+        if self.policy == EVICT_NOEVICTION:
+            self.stat_evict_fail += 1
+            return EVICT_FAIL
+        budget_us = 50 * self.tenacity if self.tenacity <= 10 else (500 * (1 << (self.tenacity - 10)) if self.tenacity < 100 else -1)
+        start = mono_us()
+        volatile_only = self.policy in (EVICT_VOLATILE_LRU, EVICT_VOLATILE_LFU, EVICT_VOLATILE_RANDOM, EVICT_VOLATILE_TTL)
+        pool = self.eviction_pool
+        while self.used_memory > self.maxmemory:
+            best = None
+            if self.policy == EVICT_ALLKEYS_RANDOM or self.policy == EVICT_VOLATILE_RANDOM:
+                for db in self.dbs:
+                    candidates = db.volatile if volatile_only else db.keys
+                    if candidates:
+                        best = (0, db.id, candidates[rand() % len(candidates)])
+                        break
+            else:
+                while best is None:
+                    total = 0
+                    for db in self.dbs:
+                        candidates = db.volatile if volatile_only else db.keys
+                        if candidates:
+                            pool_populate(self, db, candidates, pool)
+                            total += len(candidates)
+                    if total == 0:
+                        break
+                    while pool:
+                        item = pool.pop()          # best candidate last
+                        db = self.dbs[(<tuple>item)[1]]
+                        key = (<tuple>item)[2]
+                        e = db.table.get(key)
+                        if e is not None and (not volatile_only or (<Entry>e).expire_at >= 0):
+                            best = item
+                            break
+            if best is None:
+                self.stat_evict_fail += 1
+                return EVICT_FAIL
+            evict_key(self, <Db>self.dbs[best[1]], <bytes>best[2])
+            keys_freed += 1
+            if keys_freed % 16 == 0 and budget_us >= 0 and mono_us() - start > budget_us:
+                return EVICT_RUNNING
+        return EVICT_OK
 
     cpdef Db db(self, int index):
         return <Db>self.dbs[index]
@@ -327,6 +425,7 @@ cdef class Keyspace:
         da.table, dbb.table = dbb.table, da.table
         da.keys, dbb.keys = dbb.keys, da.keys
         da.volatile, dbb.volatile = dbb.volatile, da.volatile
+        da.used_memory, dbb.used_memory = dbb.used_memory, da.used_memory
 
     def key_count(self):
         return sum(len((<Db>d).table) for d in self.dbs)
@@ -469,6 +568,10 @@ cdef class Dispatcher:
             return
         if self.before_call is not None and not self.before_call(c, spec, argv):
             return
+        if self.ks.maxmemory > 0 and self.ks.used_memory > self.ks.maxmemory and not c.is_master:
+            if self.ks.perform_evictions() == EVICT_FAIL and spec.flags & CMD_DENYOOM:
+                self.reject(c, spec, b"OOM command not allowed when used memory > 'maxmemory'.")
+                return
         if c.multi_queue is not None and spec.name not in MULTI_IMMEDIATE:
             if spec.flags & CMD_NO_MULTI:
                 self.reject(c, spec, b"ERR Command not allowed inside a transaction")
@@ -477,6 +580,32 @@ cdef class Dispatcher:
             c.reply.add_simple(b"QUEUED")
             return
         self.call(c, spec, argv)
+
+    cdef account_keys(self, Client c, CommandSpec spec, list argv):
+        """Re-estimate the memory of the keys a write command names (its key positions)."""
+        cdef Py_ssize_t i, last, argc = len(argv)
+        cdef int step
+        cdef Db db = c.db
+        cdef Entry e
+        if spec.getkeys is not None:
+            positions = [p[0] if isinstance(p, tuple) else p for p in spec.getkeys(argv)]
+            for i in positions:
+                e = <Entry>db.table.get(argv[i])
+                if e is not None:
+                    db.account(<bytes>argv[i], e)
+            return
+        if spec.first_key <= 0:
+            return
+        last = spec.last_key if spec.last_key >= 0 else argc + spec.last_key
+        if last >= argc:
+            last = argc - 1
+        step = spec.key_step if spec.key_step > 0 else 1
+        i = spec.first_key
+        while i <= last:
+            e = <Entry>db.table.get(argv[i])
+            if e is not None:
+                db.account(<bytes>argv[i], e)
+            i += step
 
     cdef reject(self, Client c, CommandSpec spec, bytes message):
         spec.rejected_calls += 1
@@ -518,8 +647,10 @@ cdef class Dispatcher:
             self.ks.dirty += c.dirty
             if spec.flags & (CMD_WRITE | CMD_MAY_REPLICATE):
                 self.ks.effects.emit(c.db.id, argv)
-        if c.dirty > 0 and self.ks.on_key_modified is not None:
-            self.ks.on_key_modified(c, spec, argv)
+        if c.dirty > 0:
+            self.account_keys(c, spec, argv)
+            if self.ks.on_key_modified is not None:
+                self.ks.on_key_modified(c, spec, argv)
         if self.slowlog_threshold_us >= 0 and elapsed >= self.slowlog_threshold_us and self.slowlog_hook is not None \
                 and not (spec.flags & CMD_SKIP_SLOWLOG):
             self.slowlog_hook(c, argv, elapsed)

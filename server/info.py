@@ -56,11 +56,14 @@ def section_clients(server):
     ]
 
 
+def client_memory(server):
+    return sum(conn.parser.buffered() + conn.output_buffer_size() for conn in server.clients.values())
+
+
 def used_memory(server):
-    meter = getattr(server, "memory", None)
-    if meter is not None:
-        return meter.used_memory()
-    return server.rss_bytes()
+    """The keyspace's accounted memory plus client buffers: what maxmemory limits (the interpreter's own
+    baseline is reported as used_memory_startup and not counted, as redis does not count its binary)."""
+    return server.ks.used_memory + client_memory(server)
 
 
 def section_memory(server):
@@ -73,22 +76,24 @@ def section_memory(server):
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         total = 0
-    startup = getattr(server, "startup_memory", 0)
-    dataset = max(0, used - startup)
+    startup = getattr(server, "startup_rss", 0)
+    clients = client_memory(server)
+    dataset = server.ks.used_memory
     return [
         ("used_memory", used), ("used_memory_human", human_bytes(used)), ("used_memory_rss", rss),
         ("used_memory_rss_human", human_bytes(rss)), ("used_memory_peak", peak),
         ("used_memory_peak_human", human_bytes(peak)),
         ("used_memory_peak_perc", f"{(used * 100.0 / peak) if peak else 100:.2f}%"),
-        ("used_memory_overhead", startup), ("used_memory_startup", startup), ("used_memory_dataset", dataset),
+        ("used_memory_overhead", clients), ("used_memory_startup", startup), ("used_memory_dataset", dataset),
         ("used_memory_dataset_perc", f"{(dataset * 100.0 / used) if used else 0:.2f}%"),
         ("total_system_memory", total), ("total_system_memory_human", human_bytes(total)),
         ("used_memory_lua", 31744), ("used_memory_lua_human", "31.00K"), ("used_memory_scripts", 0),
         ("number_of_cached_scripts", 0), ("maxmemory", maxmemory), ("maxmemory_human", human_bytes(maxmemory)),
         ("maxmemory_policy", server.config["maxmemory-policy"]),
-        ("mem_fragmentation_ratio", f"{(rss / used) if used else 1:.2f}"),
-        ("mem_fragmentation_bytes", rss - used), ("mem_not_counted_for_evict", 0), ("mem_replication_backlog", 0),
-        ("mem_clients_slaves", 0), ("mem_clients_normal", 0), ("mem_aof_buffer", 0),
+        ("mem_fragmentation_ratio", f"{((rss - startup) / used) if used else 1:.2f}"),
+        ("mem_fragmentation_bytes", rss - startup - used), ("mem_not_counted_for_evict", 0),
+        ("mem_replication_backlog", 0), ("mem_clients_slaves", 0), ("mem_clients_normal", clients),
+        ("mem_aof_buffer", 0),
         ("mem_allocator", "pymalloc"), ("active_defrag_running", 0), ("lazyfree_pending_objects", 0),
         ("lazyfreed_objects", 0),
     ]

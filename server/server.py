@@ -59,6 +59,7 @@ class Server:
         self.monitors = []                     # connections in MONITOR mode
         self.last_save_time = time.time()
         self._ops_samples = []
+        self.startup_rss = 0
         self.latency_events = {}               # LATENCY: event -> [(unix_ts, ms)]
         self.active_expire_enabled = True
         self.executable = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
@@ -110,6 +111,25 @@ class Server:
         cfg.on_change("requirepass", set_requirepass)
         cfg.on_change("slowlog-log-slower-than", lambda v: setattr(self.dispatcher, "slowlog_threshold_us", v))
         cfg.on_change("loglevel", lambda v: self.log.set_level(v))
+        self._apply_memory_config()
+        for name in ("maxmemory", "memcached-memory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor",
+                     "lfu-decay-time", "maxmemory-eviction-tenacity"):
+            cfg.on_change(name, lambda v: self.loop.call_soon(self._apply_memory_config) if self.loop else None)
+
+    def _apply_memory_config(self):
+        """Copy the maxmemory settings into the keyspace; a lower limit evicts right away (CONFIG SET)."""
+        cfg = self.config
+        ks = self.ks
+        ks.maxmemory = cfg.effective_maxmemory()
+        ks.set_policy(cfg["maxmemory-policy"])
+        ks.samples = cfg["maxmemory-samples"]
+        ks.lfu_log_factor = cfg["lfu-log-factor"]
+        ks.lfu_decay_time = cfg["lfu-decay-time"]
+        ks.tenacity = cfg["maxmemory-eviction-tenacity"]
+        if ks.maxmemory and ks.used_memory > ks.maxmemory:
+            deadline = time.monotonic() + 5
+            while ks.perform_evictions() == 1 and time.monotonic() < deadline:
+                pass
 
     def _slowlog_add(self, c, argv, usec):
         max_len = self.config["slowlog-max-len"]
@@ -221,6 +241,7 @@ class Server:
     # ------------------------------------------------------------------ lifecycle
     async def start(self):
         self.loop = asyncio.get_running_loop()
+        self.startup_rss = self.rss_bytes()
         self.stopped = self.loop.create_future()
         port = self.config["port"]
         binds = self.config["bind"] or ["127.0.0.1"]
