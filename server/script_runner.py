@@ -1,0 +1,515 @@
+"""Glue between the Lua runtime (engine/scripting.py) and the server: EVAL's engine side.
+
+One ScriptRunner per server (``server.extensions["scripting"]``) owns the ScriptRuntime and an internal
+client, the "lua client" of Redis, through which scripts run commands with the dispatcher:
+
+- the internal client's db follows the caller's db when a script starts; a SELECT inside the script moves
+  only the script (redis 7);
+- its reply buffer speaks the script's RESP version (redis.setresp) and is parsed back into the runtime's
+  neutral reply tree by ``parse_reply``;
+- commands are checked as redis scriptCall() does, with its error texts (unknown, arity, noscript,
+  writes from read-only scripts);
+- effects: each inner write propagates itself through the dispatcher (redis 7 effects replication), the
+  whole script being one EffectLog unit, so AOF/replicas get MULTI ... EXEC and never the EVAL.
+
+BUSY, with a single-threaded asyncio server: the script runs inside the caller's data_received callback,
+so the event loop cannot serve anyone until it returns. Once the script runs past busy-reply-threshold,
+the runtime calls ``_serve_while_busy`` at every hook tick; it polls the sockets of the other connected
+clients (non-blocking ``poll`` on their file descriptors), reads what is pending and hands it to their
+connection's data_received, as the event loop would. While busy, a ``before_call`` wrapper answers every
+command without the allow_busy flag with -BUSY, so only SCRIPT KILL, SHUTDOWN NOSAVE, MULTI/DISCARD/WATCH,
+AUTH/HELLO/CLIENT... run (redis processCommand). Connections accepted while busy are served too: the
+listening sockets are polled and an accepted socket gets a temporary transport (``_BusyTransport``) that
+is handed over to the event loop when the script ends. The caller's own connection is not read while its
+script runs (redis protects the caller the same way).
+
+Known gaps of this design: a connection the event loop accepted in the very iteration that started the
+script (its connection_made still queued) is served only after the script; memcached connections are not
+served while busy (their commands bypass the dispatcher, so answering them would break atomicity).
+"""
+import os
+import select
+import socket
+
+from engine import registry
+from engine.core import Client
+from engine.scripting import (
+    ERR_BUSY, ERR_NOSCRIPT_COMMAND, ERR_UNKNOWN_COMMAND, ERR_WRITE_IN_READONLY, ERR_WRONG_ARITY,
+    BigNumber, ErrorReply, ReplySet, ScriptError, ScriptRuntime, Status, Verbatim)
+
+CMD_WRITE = registry.FLAGS["write"]
+CMD_NOSCRIPT = registry.FLAGS["noscript"]
+CMD_ALLOW_BUSY = registry.FLAGS["allow_busy"]
+LUA_LOG_LEVELS = ("debug", "verbose", "notice", "warning")
+READ_CHUNK = 65536
+
+
+class ScriptRunner:
+    def __init__(self, server):
+        self.server = server
+        self.runtime = ScriptRuntime(self._call, self._log, server.config["busy-reply-threshold"],
+                                     busy_handler=self._serve_while_busy,
+                                     acl_check_handler=self._acl_check)
+        self.lua_client = Client(server.ks, server, None, server.next_client_id)
+        server.next_client_id += 1
+        self.lua_client.deny_blocking = True
+        self.lua_client.authenticated = True
+        self.caller = None
+        self._saved_before_call = None
+        self._busy_guests = []          # connections accepted while busy, on a temporary transport
+        self._eof_fds = set()
+        self._counted_errors = set()    # texts of errors from commands run by the current script
+
+    # ------------------------------------------------------------------ EVAL / EVALSHA
+    def eval(self, c, body_or_sha, keys, args, *, is_sha, read_only):
+        """Run a script for client c and write its reply (or error) into c.reply."""
+        runtime = self.runtime
+        server = self.server
+        lua = self.lua_client
+        lua.db = c.db
+        lua.user = c.user
+        lua.reply.resp = 2
+        runtime.time_limit_ms = server.config["busy-reply-threshold"]
+        self.caller = c
+        self._counted_errors = set()
+        effects = c.ks.effects
+        effects.begin_unit()
+        try:
+            result = runtime.run(body_or_sha, keys, args, is_sha=is_sha, read_only=read_only)
+        except ScriptError as exc:
+            c.error(exc.message.encode() if isinstance(exc.message, str) else exc.message)
+            return
+        finally:
+            effects.end_unit()
+            self.caller = None
+            self._end_busy()
+        counted, self._counted_errors = self._counted_errors, set()
+        if type(result) is ErrorReply and any(result.startswith(text) for text in counted):
+            # the error of a redis.call the script passed on: errorstats already has it (redis
+            # ignore_error_stats_update); failed_calls of EVAL still counts it
+            c.errors += 1
+            c.reply.add_error(bytes(result))
+            return
+        write_reply(c, result)
+
+    # ------------------------------------------------------------------ redis.call / redis.pcall
+    def _call(self, argv, raise_errors):
+        """redis scriptCall(): checks in redis order, then the dispatcher; returns the neutral reply."""
+        runtime = self.runtime
+        spec = self._lookup(argv)
+        if spec is None:
+            return self._rejected(None, ERR_UNKNOWN_COMMAND)
+        if (spec.arity > 0 and spec.arity != len(argv)) or len(argv) < -spec.arity:
+            return self._rejected(spec, ERR_WRONG_ARITY)
+        if spec.flags & CMD_NOSCRIPT:
+            return self._rejected(spec, ERR_NOSCRIPT_COMMAND)
+        if spec.flags & CMD_WRITE:
+            if runtime.read_only:
+                return self._rejected(spec, ERR_WRITE_IN_READONLY)
+            runtime.wrote = True        # redis SCRIPT_WRITE_DIRTY: set before the call, SCRIPT KILL refuses
+        lua = self.lua_client
+        lua.reply.resp = runtime.resp
+        lua.multi_queue = None
+        self.server.dispatcher.call(lua, spec, argv)
+        reply = parse_reply(lua.reply.take())
+        if type(reply) is ErrorReply:
+            self._counted_errors.add(_error_code_text(reply))
+        return reply
+
+    def _rejected(self, spec, message):
+        """A command refused before running: counted in errorstats here, once (redis afterErrorReply)."""
+        if spec is not None:
+            spec.rejected_calls += 1
+        self.server.count_error(message)
+        self._counted_errors.add(message)
+        return ErrorReply(message)
+
+    def _lookup(self, argv):
+        table = self.server.dispatcher.table
+        name = argv[0]
+        spec = table.get(name) or table.get(name.lower())
+        if spec is None or spec.flags & registry.FLAGS["internal"]:
+            return None
+        if spec.subcommands is not None:
+            if len(argv) < 2:
+                return spec if spec.handler is not None else None
+            return spec.subcommands.get(argv[1].lower())
+        return spec
+
+    def _acl_check(self, argv):
+        """redis.acl_check_cmd: None for an unknown command; ACL users are not modelled here."""
+        spec = self._lookup(argv)
+        if spec is None:
+            return None
+        acl = self.server.extensions.get("acl")
+        check = getattr(acl, "command_allowed", None)
+        if check is not None and self.caller is not None:
+            return bool(check(self.caller, spec, argv))
+        return True
+
+    def _log(self, level, message):
+        getattr(self.server.log, LUA_LOG_LEVELS[level])(message.decode("utf-8", "replace"))
+
+    # ------------------------------------------------------------------ SCRIPT subcommands
+    def kill(self, c):
+        runtime = self.runtime
+        if not runtime.running:
+            c.error(b"NOTBUSY No scripts in execution right now.")
+        elif runtime.wrote:
+            c.error(b"UNKILLABLE Sorry the script already executed write commands against the dataset. "
+                    b"You can either wait the script termination or kill the server in a hard way using "
+                    b"the SHUTDOWN NOSAVE command.")
+        else:
+            runtime.kill()
+            c.reply.add_ok()
+
+    # ------------------------------------------------------------------ BUSY
+    def _serve_while_busy(self):
+        server = self.server
+        if self._saved_before_call is None:
+            self._start_busy()
+        ks = server.ks
+        frozen_now = ks.now_ms          # other clients' batches must not move the script's clock
+        try:
+            self._accept_pending()
+            self._poll_clients()
+        finally:
+            ks.now_ms = frozen_now
+        if server.shutdown_requested is not None:
+            self.runtime.kill()         # SHUTDOWN NOSAVE: stop the script so the shutdown can proceed
+
+    def _start_busy(self):
+        server = self.server
+        runtime = self.runtime
+        server.log.warning(
+            "Slow script detected: still in execution after %d milliseconds. You can try killing the script "
+            "using the SCRIPT KILL command. Script name is: %s." % (int(runtime.elapsed_ms()), runtime.current_sha))
+        dispatcher = server.dispatcher
+        original = dispatcher.before_call
+        self._saved_before_call = (original,)
+
+        def refuse_while_busy(c, spec, argv):
+            if original is not None and not original(c, spec, argv):
+                return False
+            if spec.flags & CMD_ALLOW_BUSY and not (spec.name == "shutdown" and not _has_nosave(argv)):
+                return True
+            spec.rejected_calls += 1
+            if c.multi_queue is not None:
+                c.multi_error = True
+            c.error(ERR_BUSY)
+            return False
+        dispatcher.before_call = refuse_while_busy
+
+    def _end_busy(self):
+        if self._saved_before_call is not None:
+            self.server.dispatcher.before_call = self._saved_before_call[0]
+            self._saved_before_call = None
+        self._eof_fds.clear()
+        guests, self._busy_guests = self._busy_guests, []
+        for conn in guests:
+            if conn.transport.closed:
+                conn.connection_lost(None)
+            else:
+                conn.transport.hand_over(self.server.loop, conn)
+
+    def _poll_clients(self):
+        from server.connection import RespConnection
+        caller_conn = self.caller.conn if self.caller is not None else None
+        by_fd = {}
+        for conn in list(self.server.clients.values()) + self._busy_guests:
+            # only RESP connections: their commands go through the dispatcher, where BUSY is answered
+            # (a memcached connection would write to the keyspace in the middle of the script)
+            if not isinstance(conn, RespConnection) or conn is caller_conn or conn.closing \
+                    or conn.reading_paused or conn.transport is None:
+                continue
+            fd = _fileno(conn.transport)
+            if fd >= 0 and fd not in self._eof_fds:
+                by_fd[fd] = conn
+        if not by_fd:
+            return
+        poller = select.poll()
+        for fd in by_fd:
+            poller.register(fd, select.POLLIN)
+        for fd, _ in poller.poll(0):
+            conn = by_fd[fd]
+            try:
+                data = os.read(fd, READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                self._eof_fds.add(fd)
+                continue
+            if not data:
+                self._eof_fds.add(fd)   # the event loop sees the EOF again once the script ends
+                continue
+            conn.data_received(data)
+
+    def _accept_pending(self, limit=16):
+        from server.connection import RespProtocol
+        for listener in self.server.listeners:
+            for lsock in listener.sockets:
+                try:
+                    listening = socket.socket(fileno=os.dup(lsock.fileno()))
+                except OSError:
+                    continue
+                try:
+                    listening.setblocking(False)
+                    for _ in range(limit):
+                        try:
+                            sock, _ = listening.accept()
+                        except OSError:       # nothing pending (BlockingIOError) or a transient failure
+                            break
+                        sock.setblocking(False)
+                        conn = RespProtocol(self.server)
+                        conn.connection_made(_BusyTransport(sock))
+                        if conn.client is not None:
+                            self._busy_guests.append(conn)
+                finally:
+                    listening.close()     # closes only our duplicate descriptor
+
+
+def _error_code_text(reply):
+    """The error as the script sees it (an 'ERR' code added when the text has none), as Lua gets it."""
+    text = bytes(reply).strip(b"\r\n")
+    return text if b" " in text else b"ERR " + text
+
+
+def _has_nosave(argv):
+    return any(a.lower() == b"nosave" for a in argv[1:])
+
+
+def _fileno(transport):
+    sock = transport.get_extra_info("socket")
+    try:
+        return sock.fileno() if sock is not None else -1
+    except (OSError, ValueError):
+        return -1
+
+
+class _BusyTransport:
+    """The transport of a connection accepted while a script is busy, until the event loop can adopt it.
+
+    Writes go straight to the non-blocking socket (a tiny reply: BUSY, +OK...), anything the socket does not
+    take is kept and handed over."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.pending = b""
+        self.closed = False
+
+    def get_extra_info(self, name, default=None):
+        try:
+            if name == "peername":
+                return self.sock.getpeername()
+            if name == "sockname":
+                return self.sock.getsockname()
+        except OSError:
+            return default
+        if name == "socket":
+            return self.sock
+        return default
+
+    def write(self, data):
+        if self.closed:
+            return
+        if not self.pending:
+            try:
+                sent = self.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self.close()
+                return
+            data = data[sent:]
+        self.pending += data
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    def is_closing(self):
+        return self.closed
+
+    def pause_reading(self):
+        pass
+
+    def resume_reading(self):
+        pass
+
+    def get_write_buffer_size(self):
+        return len(self.pending)
+
+    def hand_over(self, loop, conn):
+        """Let the event loop adopt the socket for the connection that used this temporary transport."""
+        if self.closed or loop is None:
+            return
+
+        async def adopt():
+            transport, _ = await loop.connect_accepted_socket(lambda: _Adopter(conn), self.sock)
+            if self.pending:
+                transport.write(self.pending)
+        loop.create_task(adopt())
+
+
+class _Adopter:
+    """asyncio protocol forwarding to an existing connection: keeps its client instead of registering anew."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def connection_made(self, transport):
+        self.conn.transport = transport
+
+    def data_received(self, data):
+        self.conn.data_received(data)
+
+    def eof_received(self):
+        return False
+
+    def connection_lost(self, exc):
+        self.conn.connection_lost(exc)
+
+    def pause_writing(self):
+        self.conn.pause_writing()
+
+    def resume_writing(self):
+        self.conn.resume_writing()
+
+
+# ---------------------------------------------------------------------------------------------------
+# RESP bytes from the internal client -> the runtime's neutral reply tree
+# ---------------------------------------------------------------------------------------------------
+def parse_reply(data):
+    """Parse one complete RESP2/RESP3 reply (as written by ReplyBuffer) into the neutral tree."""
+    value, _ = _parse(data, 0)
+    return value
+
+
+def _parse(data, pos):
+    nl = data.index(b"\r\n", pos)
+    kind = data[pos]
+    line = data[pos + 1:nl]
+    pos = nl + 2
+    if kind == 36:      # $
+        n = int(line)
+        if n < 0:
+            return None, pos
+        return data[pos:pos + n], pos + n + 2
+    if kind == 58:      # :
+        return int(line), pos
+    if kind == 43:      # +
+        return Status(line), pos
+    if kind == 45:      # -
+        return ErrorReply(line), pos
+    if kind == 42 or kind == 62:   # * and > (a push inside a script is just an array)
+        n = int(line)
+        if n < 0:
+            return None, pos
+        out = []
+        for _ in range(n):
+            item, pos = _parse(data, pos)
+            out.append(item)
+        return out, pos
+    if kind == 37:      # %
+        out = {}
+        for _ in range(int(line)):
+            key, pos = _parse(data, pos)
+            val, pos = _parse(data, pos)
+            out[_hashable(key)] = val
+        return out, pos
+    if kind == 126:     # ~
+        items = []
+        for _ in range(int(line)):
+            item, pos = _parse(data, pos)
+            items.append(item)
+        try:
+            return set(items), pos
+        except TypeError:
+            return ReplySet(items), pos
+    if kind == 95:      # _
+        return None, pos
+    if kind == 44:      # ,
+        return float(line), pos
+    if kind == 35:      # #
+        return line == b"t", pos
+    if kind == 40:      # (
+        return BigNumber(line), pos
+    if kind == 61:      # =
+        n = int(line)
+        body = data[pos:pos + n]
+        return Verbatim(body[4:], body[:3]), pos + n + 2
+    if kind == 124:     # | attribute: skipped, the value follows
+        for _ in range(int(line) * 2):
+            _, pos = _parse(data, pos)
+        return _parse(data, pos)
+    raise ValueError("unexpected RESP type byte %r" % chr(kind))
+
+
+def _hashable(value):
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _hashable(v)) for k, v in value.items())
+    if isinstance(value, set):
+        return frozenset(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------
+# The runtime's reply tree -> the caller's reply buffer (RESP2 downgrades as redis does)
+# ---------------------------------------------------------------------------------------------------
+def write_reply(c, value):
+    """Iterative: a script may return tables nested thousands deep."""
+    reply = c.reply
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        kind = type(v)
+        if kind is bytes:
+            reply.add_bulk(v)
+        elif kind is int:
+            reply.add_int(v)
+        elif kind is list or kind is tuple:
+            reply.add_array_len(len(v))
+            stack.extend(reversed(v))
+        elif v is None:
+            reply.add_null()
+        elif kind is Status:
+            reply.add_simple(bytes(v))
+        elif kind is ErrorReply:
+            c.error(bytes(v))
+        elif kind is bool:
+            reply.add_bool(v)
+        elif kind is float:
+            reply.add_double(v)
+        elif kind is dict:
+            reply.add_map_len(len(v))
+            items = []
+            for key, val in v.items():
+                items.append(list(key) if type(key) is tuple else key)
+                items.append(val)
+            stack.extend(reversed(items))
+        elif kind is set or kind is frozenset or kind is ReplySet:
+            members = [list(m) if type(m) is tuple else m for m in v]
+            reply.add_set_len(len(members))
+            stack.extend(reversed(members))
+        elif kind is BigNumber:
+            if reply.resp >= 3:
+                reply.add_raw(b"(" + bytes(v) + b"\r\n")
+            else:
+                reply.add_bulk(bytes(v))
+        elif kind is Verbatim:
+            reply.add_verbatim(bytes(v), v.fmt)
+        else:
+            reply.add_bulk(bytes(v))
+
+
+def script_runner(server):
+    runner = server.extensions.get("scripting")
+    if runner is None:
+        runner = server.extensions["scripting"] = ScriptRunner(server)
+    return runner

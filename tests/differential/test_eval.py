@@ -1,0 +1,172 @@
+"""EVAL / EVALSHA / EVAL_RO / EVALSHA_RO / SCRIPT: Cachemere's raw reply bytes equal redis-server 7.0.15's.
+
+Each sequence runs on a fresh connection to both servers (keys under the "ev:" prefix); error texts carry the
+script's sha1 and line, so they compare exactly too.
+"""
+import itertools
+import os
+
+import pytest
+
+pytest.importorskip("lupa")
+
+from tests.support.diff import assert_same as _assert_same  # noqa: E402
+
+_runs = itertools.count()
+
+
+def assert_same(ours, theirs, commands, resp=2):
+    """Key arguments ("ev:..." as a whole argument) get a prefix unique to this run, so sequences start
+    from missing keys on both session servers without needing DEL."""
+    token = "ev%d-%d:" % (os.getpid(), next(_runs))
+    commands = [tuple(token + a[3:] if isinstance(a, str) and a.startswith("ev:") else a for a in cmd)
+                for cmd in commands]
+    _assert_same(ours, theirs, commands, resp=resp)
+
+SHA_RETURN_1 = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"     # sha1("return 1")
+
+SEQUENCES = {
+    "numkeys": [
+        ("EVAL", "return 1", "-1"), ("EVAL", "return 1", "2", "a"), ("EVAL", "return 1", "abc"),
+        ("EVAL", "return 1", " 1", "a"), ("EVAL", "return 1", "01", "a"), ("EVAL", "return 1", "-0"),
+        ("EVAL", "return 1", "99999999999999999999"),
+        ("EVAL", "return {KEYS[1], ARGV[1], #KEYS, #ARGV}", "1", "k", "a"),
+        ("EVAL", "return 1"), ("EVALSHA", "abc", "-1"), ("EVALSHA", "f" * 40, "-1"), ("EVALSHA", "f" * 40, "0"),
+        ("EVAL_RO", "return 1", "5"), ("EVALSHA_RO", "x", "0"),
+    ],
+    "return types": [
+        ("EVAL", "return 42", "0"), ("EVAL", "return 3.99", "0"), ("EVAL", "return -3.99", "0"),
+        ("EVAL", "return 'str'", "0"), ("EVAL", "return {1, 'two', {3, {4}}, nil, 5}", "0"),
+        ("EVAL", "return true", "0"), ("EVAL", "return false", "0"), ("EVAL", "return nil", "0"),
+        ("EVAL", "return {ok='fine'}", "0"), ("EVAL", "return {err='My bad'}", "0"),
+        ("EVAL", "return redis.status_reply('PONG')", "0"), ("EVAL", "return redis.error_reply('CODE x')", "0"),
+        ("EVAL", "return redis.error_reply('no code')", "0"), ("EVAL", "return {}", "0"),
+        ("EVAL", "return {1, true, false, 2}", "0"), ("EVAL", "return {double=1.5}", "0"),
+        ("EVAL", "return {map={a=1}}", "0"), ("EVAL", "return {set={x=true}}", "0"),
+        ("EVAL", "return {big_number='123456789012345678901234567890'}", "0"),
+        ("EVAL", "return {verbatim_string={format='txt', string='hello'}}", "0"),
+        ("EVAL", "return 'a\\r\\nb'", "0"),
+    ],
+    "redis.call": [
+        ("EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "ev:s", "v1"),
+        ("EVAL", "return redis.call('get', KEYS[1])", "1", "ev:s"),
+        ("EVAL", "return redis.call('get', 'ev:missing')", "0"),
+        ("EVAL", "return redis.call('incr', KEYS[1])", "1", "ev:n"),
+        ("EVAL", "return redis.call('incrby', KEYS[1], '41')", "1", "ev:n"),
+        ("EVAL", "return redis.call('incr', KEYS[1])", "1", "ev:s"),
+        ("EVAL", "return redis.pcall('incr', KEYS[1])", "1", "ev:s"),
+        ("EVAL", "local r = redis.pcall('incr', KEYS[1]); return r['err']", "1", "ev:s"),
+        ("EVAL", "local ok, e = pcall(redis.call, 'incr', KEYS[1]); return {tostring(ok), e}", "1", "ev:s"),
+        ("EVAL", "return redis.call('hset', KEYS[1], 'f', 'v')", "1", "ev:h"),
+        ("EVAL", "return redis.call('hgetall', KEYS[1])", "1", "ev:h"),
+        ("EVAL", "return redis.call('get', KEYS[1])", "1", "ev:h"),
+        ("EVAL", "return redis.call('nosuchcommand')", "0"),
+        ("EVAL", "return redis.pcall('nosuchcommand')", "0"),
+        ("EVAL", "return redis.call('get')", "0"),
+        ("EVAL", "return redis.call('get', 'a', 'b')", "0"),
+        ("EVAL", "return redis.call('multi')", "0"),
+        ("EVAL", "return redis.call('eval', 'return 1', '0')", "0"),
+        ("EVAL", "return redis.call('script', 'load', 'return 1')", "0"),
+        ("EVAL", "return redis.call('config', 'nosuchsub')", "0"),
+        ("EVAL", "return redis.call()", "0"),
+        ("EVAL", "return redis.call({})", "0"),
+        ("EVAL", "return redis.call('set', 'ev:x', 1.5)", "0"),
+        ("EVAL", "return redis.call('ping')", "0"),
+        ("EVAL", "return redis.call('mget', KEYS[1], KEYS[2])", "2", "ev:s", "ev:none"),
+        ("EVAL", "return nosuchfunction()", "0"),
+        ("EVAL", "error('boom')", "0"),
+        ("EVAL", "error({err='TABLE err'})", "0"),
+        ("EVAL", "return 1 +", "0"),
+        ("EVAL", "x = 1", "0"),
+    ],
+    "read-only": [
+        ("EVAL_RO", "return redis.call('set', 'ev:ro', '1')", "0"),
+        ("EVAL_RO", "return redis.call('get', KEYS[1])", "1", "ev:ro"),
+        ("EVAL", "#!lua flags=no-writes\nreturn redis.call('set', 'ev:ro', '1')", "0"),
+        ("EVAL", "#!lua flags=no-writes\nreturn 7", "0"),
+        ("EVAL", "#!lua name=x\nreturn 1", "0"),
+        ("EVAL", "#!python\nreturn 1", "0"),
+        ("EVAL", "#!lua flags=bogus\nreturn 1", "0"),
+        ("SCRIPT", "LOAD", "return redis.call('set', 'ev:ro', '2')"),
+        ("EVALSHA_RO", "5b4bd5c0a9a98e7fcb2b0e2da0a5eac86bd75ef3", "0"),
+    ],
+    "script subcommands": [
+        ("SCRIPT", "LOAD", "return 1"), ("SCRIPT", "EXISTS", SHA_RETURN_1, "f" * 40, "abc"),
+        ("SCRIPT", "EXISTS", SHA_RETURN_1.upper()),
+        ("EVALSHA", SHA_RETURN_1, "0"), ("EVALSHA", SHA_RETURN_1.upper(), "0"), ("EVALSHA_RO", SHA_RETURN_1, "0"),
+        ("SCRIPT", "LOAD", "return +"), ("SCRIPT", "LOAD", "return"), ("SCRIPT", "KILL"), ("SCRIPT", "HELP"),
+        ("SCRIPT", "FLUSH", "BOGUS"), ("SCRIPT", "FLUSH", "SYNC", "x"), ("SCRIPT", "NOPE"), ("SCRIPT",),
+        ("SCRIPT", "LOAD"), ("SCRIPT", "EXISTS"), ("SCRIPT", "KILL", "x"), ("SCRIPT", "DEBUG", "maybe"),
+        ("SCRIPT", "DEBUG", "NO"), ("EVAL", "return redis.sha1hex('')", "0"),
+    ],
+    "flush": [
+        ("SCRIPT", "LOAD", "return 'flushed?'"), ("SCRIPT", "FLUSH"),
+        ("SCRIPT", "EXISTS", "54a7b1a6d4e1bd69bc1f8e31e68f44a6dbafb2c0"),
+        ("SCRIPT", "LOAD", "return 'flushed?'"), ("SCRIPT", "FLUSH", "async"), ("SCRIPT", "FLUSH", "sync"),
+        ("EVALSHA", SHA_RETURN_1, "0"), ("EVAL", "return 1", "0"), ("EVALSHA", SHA_RETURN_1, "0"),
+    ],
+    "select inside a script": [
+        ("SELECT", "0"),
+        ("EVAL", "redis.call('select', '5'); redis.call('set', KEYS[1], 'in5'); return redis.call('get', KEYS[1])",
+         "1", "ev:db"),
+        ("GET", "ev:db"), ("SELECT", "5"), ("GET", "ev:db"), ("SELECT", "0"),
+        ("EVAL", "return redis.call('select', '99')", "0"),
+    ],
+    "transaction": [
+        ("MULTI",), ("EVAL", "return redis.call('set', 'ev:t', 'x')", "0"), ("EVAL", "return 1", "-1"),
+        ("EXEC",), ("MULTI",), ("EVAL", "return 1", "-1", "x"), ("EVAL",), ("EXEC",),
+    ],
+}
+
+RESP3_SEQUENCE = [
+    ("HSET", "ev:h3", "f", "v"),
+    ("EVAL", "return redis.call('hgetall', KEYS[1])", "1", "ev:h3"),
+    ("EVAL", "redis.setresp(3); return redis.call('hgetall', KEYS[1])", "1", "ev:h3"),
+    ("EVAL", "redis.setresp(3); local m = redis.call('hgetall', KEYS[1]); return m['map']['f']", "1", "ev:h3"),
+    ("EVAL", "redis.setresp(3); return redis.call('get', 'ev:nothing')", "0"),
+    ("EVAL", "return redis.call('get', 'ev:nothing')", "0"),
+    ("EVAL", "redis.setresp(3); return {double=3.25}", "0"),
+    ("EVAL", "return {double=3.25}", "0"),
+    ("EVAL", "redis.setresp(3); return {true, false}", "0"),
+    ("EVAL", "return {true, false}", "0"),
+    ("EVAL", "return {map={a={1,2}}}", "0"),
+    ("EVAL", "return {set={a=true}}", "0"),
+    ("EVAL", "return {big_number='1234567890123456789012345'}", "0"),
+    ("EVAL", "return {verbatim_string={format='txt', string='hi'}}", "0"),
+    ("EVAL", "redis.setresp(3); return redis.call('hrandfield', KEYS[1], '-1', 'withvalues')", "1", "ev:h3"),
+    ("EVAL", "redis.setresp(3); return redis.call('hincrbyfloat', KEYS[1], 'x', '0.5')", "1", "ev:h3"),
+    ("EVAL", "redis.setresp(4)", "0"),
+    ("EVAL", "return nil", "0"),
+    ("EVAL", "return false", "0"),
+]
+
+RESP2_DOWNGRADES = [
+    ("HSET", "ev:h2", "f", "v"),
+    ("EVAL", "redis.setresp(3); return redis.call('hgetall', KEYS[1])", "1", "ev:h2"),
+    ("EVAL", "redis.setresp(3); return {true, false, {double=0.1}}", "0"),
+    ("EVAL", "redis.setresp(3); return redis.call('get', 'ev:nothing')", "0"),
+    ("EVAL", "redis.setresp(3); local r = redis.call('get', 'ev:nothing'); return type(r)", "0"),
+    ("EVAL", "local r = redis.call('get', 'ev:nothing'); return type(r)", "0"),
+]
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCES))
+def test_resp2_sequences(cachemere, redis_ref, name):
+    assert_same(cachemere.port, redis_ref.port, SEQUENCES[name])
+
+
+def test_resp3_replies(cachemere, redis_ref):
+    assert_same(cachemere.port, redis_ref.port, RESP3_SEQUENCE, resp=3)
+
+
+def test_resp2_downgrades_of_resp3_values(cachemere, redis_ref):
+    assert_same(cachemere.port, redis_ref.port, RESP2_DOWNGRADES)
+
+
+def test_command_getkeys_for_eval(cachemere, redis_ref):
+    assert_same(cachemere.port, redis_ref.port, [
+        ("COMMAND", "GETKEYS", "EVAL", "return 1", "2", "a", "b", "c"),
+        ("COMMAND", "GETKEYS", "EVAL", "return 1", "0"),
+        ("COMMAND", "GETKEYS", "EVALSHA_RO", "x", "1", "k"),
+        ("COMMAND", "INFO", "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO"),
+    ])
