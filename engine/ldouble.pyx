@@ -5,7 +5,7 @@ redis prints them (e.g. 10.5 + 0.1 -> "10.6")."""
 from libc.stdlib cimport strtold
 from libc.stdio cimport snprintf
 from libc.string cimport memcpy
-from libc.errno cimport errno, ERANGE, EINVAL
+from libc cimport errno as c_errno
 from libc.math cimport HUGE_VAL
 
 cdef extern from "math.h":
@@ -32,11 +32,12 @@ cdef bint string2ld(bytes s, long double* out):
         return 0
     memcpy(buf, <const char*>s, n)
     buf[n] = 0
-    errno = 0
+    c_errno.errno = 0
     value = strtold(buf, &eptr)
-    if isspace(<unsigned char>buf[0]) or eptr[0] != 0 or errno == EINVAL or isnan(value):
+    # the whole text must be the number (a NUL inside it makes strtold stop early)
+    if isspace(<unsigned char>buf[0]) or eptr != buf + n or c_errno.errno == c_errno.EINVAL or isnan(value):
         return 0
-    if errno == ERANGE and (value == HUGE_VAL or value == -HUGE_VAL or value == 0):
+    if c_errno.errno == c_errno.ERANGE and (value == HUGE_VAL or value == -HUGE_VAL or value == 0):
         return 0
     out[0] = value
     return 1

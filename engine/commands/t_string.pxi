@@ -35,6 +35,16 @@ cdef inline bint ieq(bytes a, const char* lower, Py_ssize_t n):
     return True
 
 
+cdef inline int expire_unit(bytes opt):
+    if ieq(opt, b"ex", 2):
+        return SET_EX
+    if ieq(opt, b"px", 2):
+        return SET_PX
+    if ieq(opt, b"exat", 4):
+        return SET_EXAT
+    return SET_PXAT
+
+
 cdef long long expire_to_ms(Client c, bytes arg, int unit_flag, bytes cmdname) except? -2:
     """redis getExpireMillisecondsOrReply: absolute unix ms, or -2 after replying the error."""
     cdef long long v
@@ -170,10 +180,10 @@ cdef object set_impl(Client c, list argv):
             flags |= SET_GET
         elif ieq(opt, b"keepttl", 7) and not flags & (SET_EX | SET_PX | SET_EXAT | SET_PXAT):
             flags |= SET_KEEPTTL
-        elif j + 1 < argc and not flags & (SET_KEEPTTL | SET_EX | SET_PX | SET_EXAT | SET_PXAT) and (
-                ieq(opt, b"ex", 2) or ieq(opt, b"px", 2) or ieq(opt, b"exat", 4) or ieq(opt, b"pxat", 4)):
-            unit = (SET_EX if ieq(opt, b"ex", 2) else SET_PX if ieq(opt, b"px", 2)
-                    else SET_EXAT if ieq(opt, b"exat", 4) else SET_PXAT)
+        elif j + 1 < argc and (ieq(opt, b"ex", 2) or ieq(opt, b"px", 2) or ieq(opt, b"exat", 4) or ieq(opt, b"pxat", 4)) \
+                and not flags & ((SET_KEEPTTL | SET_EX | SET_PX | SET_EXAT | SET_PXAT) & ~expire_unit(opt)):
+            # redis refuses a different expire option, but a repeated one just replaces the value
+            unit = expire_unit(opt)
             flags |= unit
             j += 1
             expire_arg = <bytes>argv[j]
