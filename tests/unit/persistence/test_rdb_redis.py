@@ -17,7 +17,7 @@ from engine.persistence.rdb import (
     load_rdb,
     restore_value,
 )
-from rdb_test_support import client_for_db, normalize, populate, read_key, snapshot, snapshot_from_rdb
+from tests.unit.persistence.rdb_test_support import client_for_db, normalize, populate, read_key, snapshot, snapshot_from_rdb
 
 CHECK_RDB = shutil.which("redis-check-rdb") or "/usr/bin/redis-check-rdb"
 
