@@ -45,8 +45,13 @@ def main(argv=None):
         uvloop.install()
     except ImportError:  # uvloop is a dependency; plain asyncio still works
         pass
+    import gc
+    # every command allocates an argv list; collect young objects less often and keep the startup heap
+    # out of collections altogether (the keyspace itself holds no reference cycles)
+    gc.set_threshold(50000, 20, 100)
     from server.server import Server
     server = Server(config)
+    gc.freeze()
     try:
         return asyncio.run(server.serve())
     except OSError as exc:
