@@ -136,6 +136,9 @@ ERR_MA_MODE = b"CLIENT_ERROR invalid mode for ma M token\r\n"
 ERR_INVALID_OR_DUP = b"CLIENT_ERROR invalid or duplicate flag\r\n"
 
 
+cdef list _NO_ITEMS = []
+
+
 cdef class McRequest:
     """One parsed request (or one error to answer).
 
@@ -187,7 +190,7 @@ cdef class McRequest:
     def __cinit__(self):
         self.command = C_ERROR
         self.name = b""
-        self.keys = []
+        self.keys = _NO_ITEMS   # shared and never mutated: the parser assigns fresh lists
         self.key_binary = False
         self.flags = 0
         self.exptime = 0
@@ -198,7 +201,7 @@ cdef class McRequest:
         self.noreply = False
         self.delay = 0
         self.verbosity = 0
-        self.args = []
+        self.args = _NO_ITEMS
         self.meta_flags = None
         self.mode = ""
         self.opaque = None

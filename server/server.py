@@ -259,11 +259,8 @@ class Server:
                 self.listeners.append(srv)
         mc_port = self.config["memcached-port"]
         if mc_port:
-            try:
-                from server.mc_connection import McProtocol
-            except ImportError:
-                McProtocol = None
-            if McProtocol is not None:
+            from server.mc_server import McProtocol
+            if True:
                 for addr in binds:
                     addr = addr.lstrip("-")
                     try:

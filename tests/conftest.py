@@ -11,7 +11,7 @@ from tests.support.servers import start_cachemere, start_redis, start_memcached 
 
 @pytest.fixture(scope="session")
 def cachemere():
-    srv = start_cachemere(memcached=False)
+    srv = start_cachemere(memcached=True)
     yield srv
     srv.stop()
 
