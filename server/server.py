@@ -181,10 +181,12 @@ class Server:
     # ------------------------------------------------------------------ CLIENT PAUSE
     def pause_clients(self, until_ms, mode):
         # redis keeps the later deadline and the stricter mode when pauses overlap
+        if not self.pause_until_ms or self.ks.update_clock() >= self.pause_until_ms:
+            self.pause_mode = mode                 # no pause in force: take the new one as it is
+        elif mode == "all":
+            self.pause_mode = "all"                # overlapping pauses keep the stricter mode
         if until_ms > self.pause_until_ms:
             self.pause_until_ms = until_ms
-        if mode == "all" or self.pause_until_ms == until_ms:
-            self.pause_mode = mode if mode == "all" or self.pause_mode != "all" else self.pause_mode
         delay = max(0.0, (self.pause_until_ms - self.ks.update_clock()) / 1000.0)
         self.loop.call_later(delay + 0.001, self._pause_expired)
 
