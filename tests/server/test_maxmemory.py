@@ -140,3 +140,28 @@ def test_eviction_propagates_del():
     assert ks.used_memory <= 50_000 + 400
     stream = b"".join(effects)
     assert stream.count(b"*2\r\n$3\r\nDEL\r\n") == ks.stat_evicted
+
+
+def test_rss_stays_bounded_while_writing_5x_maxmemory(fresh_cachemere):
+    """RSS stays under 1.3 x maxmemory + the interpreter's fixed base while a workload writes 5 x maxmemory."""
+    maxmemory = 32 * 1024 * 1024
+    srv = fresh_cachemere("--maxmemory", str(maxmemory), "--maxmemory-policy", "allkeys-lru")
+    r = redis.Redis(port=srv.port)
+    base = r.info("memory")["used_memory_rss"]
+    value = b"x" * 400
+    written = 0
+    peak = base
+    pipe = r.pipeline(transaction=False)
+    i = 0
+    while written < 5 * maxmemory:
+        pipe.set(f"big:{i}", value)
+        written += 400 + 20
+        i += 1
+        if i % 1000 == 0:
+            pipe.execute()
+            if i % 20000 == 0:
+                peak = max(peak, r.info("memory")["used_memory_rss"])
+    pipe.execute()
+    peak = max(peak, r.info("memory")["used_memory_rss"])
+    assert r.info("stats")["evicted_keys"] > 0
+    assert peak - base < 1.3 * maxmemory, (peak - base, maxmemory)
