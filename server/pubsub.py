@@ -28,6 +28,7 @@ class PubSub:
         self.channels = {}          # channel -> {client: None} (ordered)
         self.patterns = {}          # pattern -> {client: None}
         self.shard_channels = {}
+        self.pending = {}           # subscriber -> messages not written yet (flushed once per event-loop pass)
 
     # ------------------------------------------------------------------ subscriptions
     @staticmethod
@@ -104,27 +105,45 @@ class PubSub:
         receivers = 0
         table = self.shard_channels if shard else self.channels
         subs = table.get(channel)
-        kind = b"smessage" if shard else b"message"
         if subs:
+            # encoded once per publish and RESP version, not once per subscriber
+            body = encode_parts([b"smessage" if shard else b"message", channel, message])
             for cl in list(subs):
-                self.deliver(cl, [kind, channel, message])
+                self.deliver(cl, body)
                 receivers += 1
         if not shard and self.patterns:
             for pattern, psubs in list(self.patterns.items()):
                 if glob_match(pattern, channel):
+                    body = encode_parts([b"pmessage", pattern, channel, message])
                     for cl in list(psubs):
-                        self.deliver(cl, [b"pmessage", pattern, channel, message])
+                        self.deliver(cl, body)
                         receivers += 1
         return receivers
 
-    def deliver(self, cl, parts):
+    def deliver(self, cl, body):
+        """Queue a message (count, RESP-encoded elements) for a subscriber; all queued messages leave in one
+        write per subscriber after the publishing batch (as redis writes client buffers in beforeSleep), not
+        one syscall per message."""
         conn = cl.conn
         if conn is None or conn.closing:
             return
-        header = b">%d\r\n" if cl.reply.resp >= 3 else b"*%d\r\n"
-        data = header % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
-        conn.write_raw(data)
-        self.check_output_limit(cl)
+        count, elements = body
+        queued = self.pending.get(cl)
+        if queued is None:
+            if not self.pending:
+                self.server.loop.call_soon(self.flush_pending)
+            queued = self.pending[cl] = []
+        queued.append(PUSH_HEADERS[count] if cl.reply.resp >= 3 else ARRAY_HEADERS[count])
+        queued.append(elements)
+
+    def flush_pending(self):
+        pending, self.pending = self.pending, {}
+        for cl, chunks in pending.items():
+            conn = cl.conn
+            if conn is None or conn.closing:
+                continue
+            conn.write_raw(b"".join(chunks))
+            self.check_output_limit(cl)
 
     def check_output_limit(self, cl):
         """client-output-buffer-limit pubsub <hard> <soft> <seconds>: disconnect a subscriber that does not read."""
@@ -156,6 +175,15 @@ class PubSub:
 
     def pattern_count(self):
         return len(self.patterns)
+
+
+ARRAY_HEADERS = [b"*%d\r\n" % n for n in range(5)]
+PUSH_HEADERS = [b">%d\r\n" % n for n in range(5)]
+
+
+def encode_parts(parts):
+    """(element count, the elements as RESP bulk strings): the frame header depends on the subscriber."""
+    return len(parts), b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
 
 
 def output_limits(value, klass):

@@ -1,0 +1,145 @@
+"""Feature benchmarks against redis-server in the same run (servers on core 0, load on core 1):
+
+  * EVALSHA of a small script (redis-benchmark),
+  * PUBLISH fan-out: 1 publisher, 50 subscribers, messages delivered per second,
+  * sorted-set scaling: ZADD / ZRANK / ZRANGEBYSCORE cost from 10^3 to 10^6 members (O(log n) check).
+
+    python bench/features.py [--quick]
+"""
+import argparse
+import os
+import selectors
+import socket
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench.run import pinned, redis_benchmark, SERVER_CORE, LOAD_CORE  # noqa: E402
+from tests.support.servers import ServerProcess, free_port, CACHEMERE  # noqa: E402
+
+
+def start(kind, workdir):
+    port = free_port()
+    if kind == "cachemere":
+        argv = [CACHEMERE, "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", "0", "--save", "",
+                "--dir", workdir]
+    else:
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", workdir]
+    return ServerProcess(pinned(argv, SERVER_CORE), port, workdir, os.path.join(workdir, f"{kind}.log"))
+
+
+def command(sock, *args):
+    sock.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in
+                                                   (x if isinstance(x, bytes) else str(x).encode() for x in args)))
+    data = b""
+    while not data.endswith(b"\r\n"):
+        data += sock.recv(65536)
+    return data
+
+
+def evalsha(port, n):
+    sock = socket.create_connection(("127.0.0.1", port))
+    sha = command(sock, "SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])").split(b"\r\n")[1].decode()
+    sock.close()
+    return redis_benchmark(port, None, 1, n, ("EVALSHA", sha, "1", "bench:counter"))
+
+
+def pubsub_fanout(port, messages, subscribers=50):
+    """Messages delivered per second to `subscribers` subscribers of one channel (pipelined publisher)."""
+    subs = []
+    for _ in range(subscribers):
+        s = socket.create_connection(("127.0.0.1", port))
+        command(s, "SUBSCRIBE", "fan")
+        s.setblocking(False)
+        subs.append(s)
+    pub = socket.create_connection(("127.0.0.1", port))
+    payload = b"*3\r\n$7\r\nPUBLISH\r\n$3\r\nfan\r\n$16\r\n0123456789abcdef\r\n"
+    per_message = len(b"*3\r\n$7\r\nmessage\r\n$3\r\nfan\r\n$16\r\n0123456789abcdef\r\n")
+    expected = per_message * messages
+    sel = selectors.DefaultSelector()
+    received = {s: 0 for s in subs}
+    for s in subs:
+        sel.register(s, selectors.EVENT_READ)
+    start = time.monotonic()
+    sent = 0
+    batch = 100
+    deadline = start + 60
+    while (sent < messages or min(received.values()) < expected) and time.monotonic() < deadline:
+        if sent < messages:
+            pub.sendall(payload * batch)
+            sent += batch
+        for key, _ in sel.select(timeout=0.001):
+            try:
+                received[key.fileobj] += len(key.fileobj.recv(1 << 20))
+            except BlockingIOError:
+                pass
+        pub.setblocking(False)
+        try:
+            while pub.recv(1 << 20):
+                pass
+        except BlockingIOError:
+            pass
+        pub.setblocking(True)
+    elapsed = time.monotonic() - start
+    delivered = sum(min(v, expected) for v in received.values()) // per_message
+    for s in subs + [pub]:
+        s.close()
+    return delivered / elapsed
+
+
+def zset_scaling(port, sizes):
+    out = {}
+    sock = socket.create_connection(("127.0.0.1", port))
+    loaded = 0
+    for size in sizes:
+        for start in range(loaded, size, 1000):
+            args = ["ZADD", "bench:z"]
+            for i in range(start, min(size, start + 1000)):
+                args += [str(i), f"m{i}"]
+            command(sock, *args)
+        loaded = size
+        mid = size // 2
+        rank = redis_benchmark(port, None, 1, 20000, ("ZRANK", "bench:z", f"m{mid}"))
+        rng = redis_benchmark(port, None, 1, 20000, ("ZRANGEBYSCORE", "bench:z", str(mid), str(mid + 10)))
+        add = redis_benchmark(port, None, 1, 20000, ("ZADD", "bench:z", str(mid), "__rand_int__"))
+        out[size] = (add, rank, rng)
+    sock.close()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    workdir = f"/tmp/cachemere-features-{os.getpid()}"
+    os.makedirs(workdir, exist_ok=True)
+    sizes = [1000, 10000, 100000] + ([] if args.quick else [1000000])
+    results = {}
+    for kind in ("cachemere", "redis"):
+        srv = start(kind, workdir)
+        try:
+            results[kind] = {
+                "evalsha": evalsha(srv.port, 30000 if args.quick else 100000),
+                "pubsub": pubsub_fanout(srv.port, 2000 if args.quick else 10000),
+                "zset": zset_scaling(srv.port, sizes),
+            }
+        finally:
+            srv.stop()
+    c, r = results["cachemere"], results["redis"]
+    print(f"{'test':40} {'cachemere':>12} {'redis':>12} {'ratio':>6}")
+    print(f"{'EVALSHA (incr script) req/s -P1':40} {c['evalsha']:12,.0f} {r['evalsha']:12,.0f} "
+          f"{c['evalsha'] / r['evalsha']:6.2f}")
+    print(f"{'PUBLISH fan-out, msgs delivered/s (50 subs)':40} {c['pubsub']:12,.0f} {r['pubsub']:12,.0f} "
+          f"{c['pubsub'] / r['pubsub']:6.2f}")
+    for size in sizes:
+        for i, name in enumerate(("ZADD", "ZRANK", "ZRANGEBYSCORE 10")):
+            label = f"{name} at {size:,} members req/s"
+            print(f"{label:40} {c['zset'][size][i]:12,.0f} {r['zset'][size][i]:12,.0f} "
+                  f"{c['zset'][size][i] / r['zset'][size][i]:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
