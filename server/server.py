@@ -261,19 +261,18 @@ class Server:
                 self.listeners.append(srv)
         mc_port = self.config["memcached-port"]
         if mc_port:
-            from server.mc_server import McProtocol
-            if True:
-                for addr in binds:
-                    addr = addr.lstrip("-")
-                    try:
-                        srv = await self.loop.create_server(lambda: McProtocol(self), addr, mc_port,
-                                                            backlog=self.config["tcp-backlog"], reuse_address=True)
-                    except OSError as exc:
-                        if ":" in addr:
-                            self.log.warning(f"Could not create memcached listening socket {addr}:{mc_port}: {exc}")
-                            continue
-                        raise
-                    self.mc_listeners.append(srv)
+            from server.mc_connection import McProtocol
+            for addr in binds:
+                addr = addr.lstrip("-")
+                try:
+                    srv = await self.loop.create_server(lambda: McProtocol(self), addr, mc_port,
+                                                        backlog=self.config["tcp-backlog"], reuse_address=True)
+                except OSError as exc:
+                    if ":" in addr:
+                        self.log.warning(f"Could not create memcached listening socket {addr}:{mc_port}: {exc}")
+                        continue
+                    raise
+                self.mc_listeners.append(srv)
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self._on_signal, sig)
         try:

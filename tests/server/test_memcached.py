@@ -8,7 +8,7 @@ import pytest
 import redis
 from pymemcache.client.base import Client as Memcache
 
-from tests.support.servers import RawConnection
+from tests.support.servers import RawConnection, wait_for
 
 
 @pytest.fixture
@@ -79,42 +79,6 @@ def test_cross_protocol(mc, cachemere):
     assert reply.startswith(b"VA 8 t") and reply.endswith(b"\r\nmc-value\r\n")
 
 
-SEQUENCES = [
-    b"set k1 0 0 5\r\nhello\r\nget k1\r\n",
-    b"set k2 5 0 3\r\nabc\r\nget k2 nokey\r\n",       # (CAS ids are per-server counters: not compared)
-    b"add k1 0 0 1\r\nx\r\nreplace nokey 0 0 1\r\nx\r\n",
-    b"append nokey 0 0 1\r\nx\r\nprepend nokey 0 0 1\r\nx\r\n",
-    b"set n 0 0 2\r\n10\r\nincr n 5\r\ndecr n 100\r\nget n\r\nincr k1 1\r\nincr nokey 1\r\n",
-    b"delete k1\r\ndelete k1\r\ndelete k1 0\r\ndelete k1 noreply\r\n",
-    b"touch nokey 10\r\nset t 0 0 1\r\nx\r\ntouch t 100\r\n",
-    b"set bad 0 0 2\r\nabc\r\n",
-    b"get " + b"k" * 251 + b"\r\n",
-    b"bogus command\r\n",
-    b"set k 0 0 1 noreply\r\nx\r\nget k\r\n",
-    b"incr k abc\r\n",
-    b"version\r\nverbosity 1\r\nverbosity\r\n",
-    b"flush_all\r\nget k\r\n",
-    b"mn\r\n",
-    b"set m 7 0 2\r\nhi\r\nmg m v f s k\r\nmg nokey v\r\nmg nokey v q\r\nmn\r\n",
-    b"ms ms1 2 F3\r\nhi\r\nmg ms1 v f\r\nms ms1 2 ME\r\nzz\r\nmd ms1\r\nmd ms1\r\n",
-    b"ma nokey\r\nma nokey N0 J5 v\r\nma nokey\r\nma nokey MD D3 v\r\n",
-    b"get a b c d\r\ngets\r\n",
-]
-
-
-@pytest.mark.parametrize("payload", SEQUENCES, ids=lambda p: p[:30].decode("latin-1"))
-def test_same_bytes_as_memcached(cachemere, memcached_ref, payload):
-    def run(port):
-        conn = RawConnection(port)
-        conn.send(b"flush_all\r\n")
-        conn.read_until_quiet(settle=0.1)
-        conn.send(payload)
-        out = conn.read_until_quiet(settle=0.2)
-        conn.close()
-        return out
-    assert run(cachemere.mc_port) == run(memcached_ref.port)
-
-
 def test_http_line_closes(cachemere):
     conn = RawConnection(cachemere.mc_port)
     conn.send(b"GET / HTTP/1.0\r\n")
@@ -130,35 +94,148 @@ def test_stats_fields_for_exporters(mc):
         assert field in stats, field
     assert re.fullmatch(rb"\d+\.\d+", str(stats[b"rusage_user"]).encode()) or isinstance(stats[b"rusage_user"], float)
     settings = mc.stats("settings")
+    assert settings[b"item_size_max"] == 1048576
     assert settings[b"lru_crawler"] in (True, False, b"yes", b"no")
     for section in ("items", "slabs"):
         mc.stats(section)
 
 
 def test_memcached_writes_emit_effects():
-    from engine.core import Keyspace
+    """In-process: a McEngine over a bare keyspace records deterministic Redis-style effects."""
     import engine.commands  # noqa: F401
-
-    class FakeConfig(dict):
-        pass
-    # in-process: a McEngine over a bare keyspace records the deterministic effects
-    from server.mc_server import McEngine
+    from engine.core import Keyspace
+    from engine.memcache_ops import McEngine, run_requests
     from protocol.memcache import McParser
 
     class Srv:
-        pass
+        extensions = {}
     srv = Srv()
     srv.ks = Keyspace(16)
-    srv.extensions = {}
     effects = []
     srv.ks.effects.subscribe(effects.append)
     eng = McEngine(srv)
     parser = McParser()
-    parser.feed(b"set k 5 100 3\r\nabc\r\ndelete k\r\n")
-    out = []
+    parser.feed(b"set k 5 100 3\r\nabc\r\nincr k 1\r\nset n 0 0 1\r\n9\r\nincr n 1\r\ntouch n 0\r\ndelete k\r\n")
+    reqs = []
     while (req := parser.next_request()) is not None:
-        eng.execute(req, out)
+        reqs.append(req)
+    out = run_requests(eng, reqs)
+    assert out == (b"STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nSTORED\r\n10\r\n"
+                   b"TOUCHED\r\nDELETED\r\n")
     stream = b"".join(effects)
     assert b"$3\r\nSET\r\n$1\r\nk\r\n$3\r\nabc\r\n$4\r\nPXAT\r\n" in stream
     assert b"$7\r\n_MCMETA\r\n$1\r\nk\r\n$1\r\n5\r\n" in stream
+    assert b"$3\r\nSET\r\n$1\r\nn\r\n$2\r\n10\r\n" in stream        # incr: the resulting value
     assert stream.endswith(b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n")
+
+
+def test_effects_replay_on_a_replica_like_keyspace():
+    """The effect stream, replayed through the dispatcher (as AOF/replicas do), rebuilds flags and CAS."""
+    import engine.commands  # noqa: F401
+    from engine.core import Keyspace, Dispatcher, Client
+    from engine.memcache_ops import McEngine, run_requests
+    from protocol.memcache import McParser
+    from protocol.resp import RespParser
+
+    class Srv:
+        extensions = {}
+    primary = Srv()
+    primary.ks = Keyspace(16)
+    effects = []
+    primary.ks.effects.subscribe(effects.append)
+    eng = McEngine(primary)
+    parser = McParser()
+    parser.feed(b"set a 7 0 2\r\nhi\r\nappend a 0 0 1\r\n!\r\ngets a\r\n")
+    reqs = []
+    while (req := parser.next_request()) is not None:
+        reqs.append(req)
+    reply = run_requests(eng, reqs)
+    cas = int(reply.split(b"\r\n")[-4].split()[-1])
+    replica = Keyspace(16)
+    disp = Dispatcher(replica)
+    c = Client(replica)
+    c.is_master = True
+    rp = RespParser(1 << 20, 1 << 30)
+    rp.feed(b"".join(effects))
+    while (argv := rp.next_argv()) is not None:
+        disp.execute(c, argv)
+    e = replica.dbs[0].find(b"a")
+    assert (e.value, e.mc_flags, e.cas) == (b"hi!", 7, cas)
+
+
+def test_noreply_and_pipelining(cachemere):
+    conn = RawConnection(cachemere.mc_port)
+    batch = b"".join(b"set pipe:%d 0 0 3 noreply\r\nv%02d\r\n" % (i, i % 100) for i in range(500))
+    batch += b"".join(b"get pipe:%d\r\n" % i for i in range(500))
+    conn.send(batch)
+    expected = b"".join(b"VALUE pipe:%d 0 3\r\nv%02d\r\nEND\r\n" % (i, i % 100) for i in range(500))
+    got = b""
+    deadline = time.monotonic() + 5
+    while len(got) < len(expected) and time.monotonic() < deadline:
+        got += conn.read_until_quiet(settle=0.2)
+    assert got == expected
+
+
+def test_redis_expire_and_persist_visible(mc, cachemere):
+    r = redis.Redis(port=cachemere.port)
+    mc.set("exp:k", b"v")
+    r.pexpire("exp:k", 150)
+    raw = RawConnection(cachemere.mc_port)
+    raw.send(b"mg exp:k t\r\n")
+    assert raw.read_until_quiet() == b"HD t1\r\n"
+    time.sleep(0.3)
+    assert mc.get("exp:k") is None
+    mc.set("exp:p", b"v", expire=100)
+    r.persist("exp:p")
+    raw.send(b"mg exp:p t\r\n")
+    assert raw.read_until_quiet() == b"HD t-1\r\n"
+    mc.touch("exp:p", 60)
+    assert 58 <= r.ttl("exp:p") <= 60
+    mc.set("exp:neg", b"v")
+    mc.touch("exp:neg", -1)
+    assert r.exists("exp:neg") == 0
+
+
+def test_memcached_write_aborts_watch(mc, cachemere):
+    r = redis.Redis(port=cachemere.port)
+    r.set("w:k", "1")
+    pipe = r.pipeline()
+    pipe.watch("w:k")
+    mc.set("w:k", b"2")
+    pipe.multi()
+    pipe.set("w:k", "3")
+    with pytest.raises(redis.WatchError):
+        pipe.execute()
+    assert r.get("w:k") == b"2"
+
+
+def test_flush_all_with_delay(mc):
+    mc.set("fl:a", b"1")
+    raw = RawConnection(mc.server[1])
+    raw.send(b"flush_all 1\r\n")
+    assert raw.read_until_quiet() == b"OK\r\n"
+    assert mc.get("fl:a") == b"1"
+    wait_for(lambda: mc.get("fl:a") is None, timeout=3)
+
+
+def test_stats_counters_move(mc):
+    before = mc.stats()
+    mc.set("st:a", b"1")
+    mc.get("st:a")
+    mc.get("st:none")
+    after = mc.stats()
+    assert after[b"cmd_set"] == before[b"cmd_set"] + 1
+    assert after[b"get_hits"] == before[b"get_hits"] + 1
+    assert after[b"get_misses"] == before[b"get_misses"] + 1
+    assert after[b"bytes_read"] > before[b"bytes_read"]
+    assert after[b"curr_items"] >= 1
+    for key, value in after.items():
+        if key not in (b"version", b"libevent"):
+            assert isinstance(value, (int, float)), (key, value)
+
+
+def test_item_size_limit(fresh_cachemere):
+    srv = fresh_cachemere("--memcached-max-item-size", "2048", memcached=True)
+    conn = RawConnection(srv.mc_port)
+    conn.send(b"set big 0 0 3000\r\n" + b"x" * 3000 + b"\r\nset ok 0 0 100\r\n" + b"y" * 100 + b"\r\n")
+    assert conn.read_until_quiet() == b"SERVER_ERROR object too large for cache\r\nSTORED\r\n"

@@ -1,0 +1,125 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The memcached connection: asyncio callbacks around protocol/memcache.pyx's McParser and
+engine/memcache_ops.pyx's McEngine, shaped like the RESP connection.
+
+No coroutine per request: every complete request in a read is executed and all replies leave in a single
+transport.write (pipelining).  Parse errors are answered with the codec's exact line (unless noreply) and
+a request asking to close (HTTP probes, binary protocol, an over-long line, quit) closes after the write.
+"""
+import asyncio
+
+from engine.core cimport Keyspace
+from engine.memcache_ops cimport McEngine, McStats
+from engine.memcache_ops import engine_for
+from protocol.memcache import McParser
+
+cdef int C_QUIT = 19     # protocol.memcache.MC_QUIT
+cdef bytes TOO_MANY_CONNECTIONS = b"SERVER_ERROR Too many open connections\r\n"
+
+
+cdef class McConnection:
+    cdef public object transport
+    cdef public object parser
+    cdef public McEngine engine
+    cdef public object server
+    cdef public object peer          # "ip:port"
+    cdef public bint closing
+    cdef public bint counted         # included in curr_connections
+    cdef public bint reading_paused
+
+    def __init__(self, server):
+        self.server = server
+        self.engine = engine_for(server)
+        self.parser = McParser(server.config["memcached-max-item-size"])
+        self.closing = False
+        self.counted = False
+
+    def connection_made(self, transport):
+        cdef McStats stats = self.engine.stats
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        if stats.curr_connections >= self.server.config["maxclients"]:
+            # memcached -c: refuse with its error line
+            stats.rejected_connections += 1
+            transport.write(TOO_MANY_CONNECTIONS)
+            transport.close()
+            self.closing = True
+            return
+        self.counted = True
+        stats.curr_connections += 1
+        stats.total_connections += 1
+
+    def connection_lost(self, exc):
+        self.closing = True
+        if self.counted:
+            self.counted = False
+            self.engine.stats.curr_connections -= 1
+
+    def eof_received(self):
+        return False
+
+    def pause_writing(self):
+        # the peer is not reading its replies: stop reading its requests until the output drains
+        if not self.reading_paused and not self.closing:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_writing(self):
+        if self.reading_paused and not self.closing:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def data_received(self, data):
+        if self.closing:
+            return
+        self.engine.stats.bytes_read += len(data)
+        self.parser.feed(data)
+        self.process_input()
+
+    cpdef process_input(self):
+        """Execute every complete request buffered, then write all replies at once."""
+        cdef list out = []
+        cdef McEngine engine = self.engine
+        cdef object parser = self.parser
+        cdef object next_request = parser.next_request
+        cdef bint close = False
+        engine.ks.update_clock()
+        while True:
+            req = next_request()
+            if req is None:
+                break
+            if req.error is not None or req.close:
+                if req.error is not None and not req.noreply:
+                    out.append(req.error)
+                if req.close:
+                    close = True
+                    break
+                continue
+            if req.command == C_QUIT:
+                close = True
+                break
+            try:
+                engine.execute(req, out)
+            except Exception as exc:
+                # a bug must cost one error line, never the connection or the server
+                out.append(b"SERVER_ERROR internal error\r\n")
+                self.server.log.warning("memcached request %r raised %r" % (req, exc))
+        if out:
+            self.write(b"".join(out))
+        if close or parser.closed:
+            self.close()
+
+    cpdef write(self, bytes data):
+        if not self.closing:
+            self.engine.stats.bytes_written += len(data)
+            self.transport.write(data)
+
+    cpdef close(self):
+        if not self.closing:
+            self.closing = True
+            self.transport.close()
+
+
+class McProtocol(McConnection, asyncio.Protocol):
+    pass
