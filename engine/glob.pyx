@@ -9,10 +9,15 @@ cdef inline unsigned char lower(unsigned char ch, bint nocase):
     return ch
 
 
+cdef inline int slower(int ch):
+    return ch + 32 if 65 <= ch <= 90 else ch
+
+
 cdef int _match(const unsigned char* p, Py_ssize_t plen, const unsigned char* s, Py_ssize_t slen,
                 bint nocase, int* skip_longer, int nesting):
     cdef bint negate, found
-    cdef unsigned char start, end, tmp, c
+    cdef unsigned char c
+    cdef int rstart, rend, rtmp, rc
     # redis caps recursion depth to stay safe on hostile patterns
     if nesting > 1000:
         return 0
@@ -57,16 +62,22 @@ cdef int _match(const unsigned char* p, Py_ssize_t plen, const unsigned char* s,
                 elif p[0] == b']':
                     break
                 elif plen >= 3 and p[1] == b'-':
-                    start = lower(p[0], nocase)
-                    end = lower(p[2], nocase)
-                    c = lower(s[0], nocase)
-                    if start > end:
-                        tmp = start
-                        start = end
-                        end = tmp
+                    # redis compares plain (signed) chars here: bytes >= 0x80 sort below 'A'; it swaps the
+                    # bounds first and lower-cases them after
+                    rstart = <signed char>p[0]
+                    rend = <signed char>p[2]
+                    rc = <signed char>s[0]
+                    if rstart > rend:
+                        rtmp = rstart
+                        rstart = rend
+                        rend = rtmp
+                    if nocase:
+                        rstart = slower(rstart)
+                        rend = slower(rend)
+                        rc = slower(rc)
                     p += 2
                     plen -= 2
-                    if start <= c <= end:
+                    if rstart <= rc <= rend:
                         found = 1
                 else:
                     if lower(p[0], nocase) == lower(s[0], nocase):

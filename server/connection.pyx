@@ -9,6 +9,17 @@ import asyncio
 from protocol.resp cimport RespParser, ReplyBuffer, ProtocolErrorInfo
 from engine.core cimport Client, Dispatcher, Keyspace
 
+# Called as hook(conn) before replies are written (the AOF write/fsync of the batch's effects, redis
+# beforeSleep order); None when nothing needs it.  A true result from flush() means the hook holds this
+# connection's replies for a group commit and will call flush() again; write_raw passes None (no holding).
+# Set by server/persistence.py through set_before_reply().
+cdef object _before_reply = None
+
+
+def set_before_reply(hook):
+    global _before_reply
+    _before_reply = hook
+
 
 cdef class RespConnection:
     cdef public object transport
@@ -109,6 +120,8 @@ cdef class RespConnection:
     cpdef flush(self):
         cdef Client c = self.client
         if c.reply.size() > 0 and not self.closing:
+            if _before_reply is not None and _before_reply(self):
+                return
             data = c.reply.take()
             self.net_out += len(data)
             self.transport.write(data)
@@ -116,6 +129,8 @@ cdef class RespConnection:
     cpdef write_raw(self, bytes data):
         """Out-of-band output (pub/sub messages, MONITOR lines, unblocked replies)."""
         if not self.closing:
+            if _before_reply is not None:
+                _before_reply(None)
             self.net_out += len(data)
             self.transport.write(data)
 

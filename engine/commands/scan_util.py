@@ -17,9 +17,15 @@ class ScanArgs:
 
 
 def parse_cursor(c, arg):
-    """redis parseScanCursorOrReply: an unsigned 64-bit integer, else `ERR invalid cursor`."""
-    if arg.isdigit() and len(arg) <= 20 and int(arg) < (1 << 64):
-        return int(arg)
+    """redis parseScanCursorOrReply: what strtoul(arg, 10) accepts whole, else `ERR invalid cursor`.
+
+    Like strtoul: an optional sign ("-1" wraps to 2**64-1), and "" reads as 0; no leading space, no
+    overflow past 2**64-1."""
+    digits = arg[1:] if arg[:1] in (b"+", b"-") else arg
+    if arg == b"" or (digits.isdigit() and len(digits.lstrip(b"0")) <= 20):
+        value = int(digits) if digits else 0
+        if value < (1 << 64):
+            return (-value) % (1 << 64) if arg[:1] == b"-" else value
     c.error(b"ERR invalid cursor")
     return None
 

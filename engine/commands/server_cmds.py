@@ -1,4 +1,4 @@
-"""Server commands (redis: INFO, CONFIG, TIME, LASTSAVE, SHUTDOWN, DEBUG, SLOWLOG, LATENCY, MONITOR, ROLE)."""
+"""Server commands (redis: INFO, CONFIG, TIME, SHUTDOWN, DEBUG, SLOWLOG, LATENCY, MONITOR, ROLE)."""
 import time
 
 from engine.registry import command, container
@@ -170,20 +170,6 @@ def time_command(c, argv):
     c.reply.add_array_len(2)
     c.reply.add_bulk(str(sec).encode())
     c.reply.add_bulk(str(int((now - sec) * 1e6)).encode())
-
-
-@command(
-    "lastsave", 1, "loading stale fast", acl="admin dangerous",
-    tips=("nondeterministic_output",),
-    docs={
-        "summary": "Get the UNIX time stamp of the last successful save to disk",
-        "since": "1.0.0",
-        "group": "server",
-        "complexity": "O(1)",
-    },
-)
-def lastsave_command(c, argv):
-    c.reply.add_int(int(c.server.last_save_time))
 
 
 @command(

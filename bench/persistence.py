@@ -1,0 +1,142 @@
+"""Persistence benchmarks against redis-server 7.0.15 in the same run (servers on core 0, load on core 1):
+
+  * SET throughput (redis-benchmark -c 50 -P 16) with appendonly no / appendfsync everysec / always,
+  * RDB load time of N keys (one dump written by redis-server DEBUG POPULATE, loaded by both),
+  * BGSAVE with N keys: the fork pause (latest_fork_usec), the whole save, the worst client latency meanwhile.
+
+    python bench/persistence.py [--keys 1000000] [--requests 300000] [--quick]
+"""
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench.measure import LOAD_CORE, SERVER_CORE, parse_redis_benchmark_csv, pinned  # noqa: E402
+from tests.support.servers import ServerProcess, free_port, CACHEMERE  # noqa: E402
+
+
+def redis_benchmark(port, test, pipeline, requests):
+    """requests/s of one redis-benchmark built-in test (-c 50)."""
+    argv = pinned(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-P", str(pipeline),
+                   "-n", str(requests), "-r", "100000", "-t", test, "-q", "--csv"], LOAD_CORE)
+    out = subprocess.run(argv, capture_output=True, timeout=300, text=True).stdout
+    rates = parse_redis_benchmark_csv(out)
+    return next((v for k, v in rates.items() if k.split(" ")[0] == test.upper()), 0.0)
+
+
+def start(kind, workdir, *args):
+    port = free_port()
+    exe = [CACHEMERE, "--memcached-port", "0"] if kind == "cachemere" else ["redis-server"]
+    argv = exe + ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                  "--dir", workdir, "--enable-debug-command", "yes"] + list(args)
+    return ServerProcess(pinned(argv, SERVER_CORE), port, workdir, os.path.join(workdir, f"{kind}.log"))
+
+
+def command(port, *args, timeout=600):
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in
+                                                      (x if isinstance(x, bytes) else str(x).encode() for x in args)))
+        data = b""
+        while not data.endswith(b"\r\n") or (data[:1] == b"$" and data.count(b"\r\n") < 2):
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def info_field(port, name):
+    text = command(port, "INFO", "all").decode("latin-1", "replace")
+    m = re.search(r"^%s:(.*)\r$" % re.escape(name), text, re.M)
+    return m.group(1) if m else None
+
+
+def set_throughput(requests):
+    rows = []
+    modes = [("appendonly no", ()), ("everysec", ("--appendonly", "yes", "--appendfsync", "everysec")),
+             ("always", ("--appendonly", "yes", "--appendfsync", "always"))]
+    for label, args in modes:
+        rates = {}
+        for kind in ("cachemere", "redis"):
+            workdir = tempfile.mkdtemp(prefix=f"bench-persist-{kind}-")
+            srv = start(kind, workdir, *args)
+            try:
+                rates[kind] = redis_benchmark(srv.port, "set", 16, requests)
+            finally:
+                srv.stop()
+                shutil.rmtree(workdir, ignore_errors=True)
+        rows.append((label, rates["cachemere"], rates["redis"]))
+    print(f"\n{'SET -P16 -c50':24} {'cachemere/s':>12} {'redis/s':>12} {'ratio':>6}")
+    for label, c, r in rows:
+        print(f"{label:24} {c:12,.0f} {r:12,.0f} {c / r if r else 0:6.2f}")
+
+
+def loaded_seconds(log_text):
+    m = re.search(r"DB loaded from disk: ([0-9.]+) seconds", log_text)
+    return float(m.group(1)) if m else None
+
+
+def load_and_bgsave(keys):
+    workdir = tempfile.mkdtemp(prefix="bench-persist-rdb-")
+    try:
+        ref = start("redis", workdir)
+        command(ref.port, "DEBUG", "POPULATE", keys, "key", 16)
+        command(ref.port, "SAVE")
+        ref.stop()
+        size = os.path.getsize(os.path.join(workdir, "dump.rdb"))
+        print(f"\nRDB with {keys:,} string keys ({size / 1e6:.1f} MB, written by redis-server)")
+        print(f"{'':24} {'load s':>8} {'fork ms':>8} {'bgsave s':>9} {'max client latency ms':>22}")
+        for kind in ("cachemere", "redis"):
+            srv = start(kind, workdir)
+            try:
+                t0 = time.monotonic()
+                while (info_field(srv.port, "loading") or "0") != "0" and time.monotonic() - t0 < 600:
+                    time.sleep(0.05)
+                load = loaded_seconds(srv.log())
+                dbsize = command(srv.port, "DBSIZE")
+                assert dbsize == b":%d\r\n" % keys, dbsize
+                sock = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+                start_save = time.monotonic()
+                command(srv.port, "BGSAVE")
+                worst = 0.0
+                while True:
+                    t = time.perf_counter()
+                    sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+                    sock.recv(64)
+                    worst = max(worst, time.perf_counter() - t)
+                    if info_field(srv.port, "rdb_bgsave_in_progress") == "0":
+                        break
+                    time.sleep(0.005)
+                save_s = time.monotonic() - start_save
+                fork_ms = int(info_field(srv.port, "latest_fork_usec") or 0) / 1000
+                sock.close()
+                print(f"{kind:24} {load if load is not None else float('nan'):8.2f} {fork_ms:8.1f} {save_s:9.2f} "
+                      f"{worst * 1000:22.1f}")
+            finally:
+                srv.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--keys", type=int, default=1_000_000)
+    ap.add_argument("--requests", type=int, default=300_000)
+    ap.add_argument("--quick", action="store_true", help="100k keys, 100k requests")
+    args = ap.parse_args()
+    if args.quick:
+        args.keys, args.requests = 100_000, 100_000
+    set_throughput(args.requests)
+    load_and_bgsave(args.keys)
+
+
+if __name__ == "__main__":
+    main()
