@@ -21,6 +21,12 @@ def set_before_reply(hook):
     _before_reply = hook
 
 
+def commit_before_write():
+    """For writers outside RespConnection (memcached): make the batch's effects durable before replying."""
+    if _before_reply is not None:
+        _before_reply(None)
+
+
 cdef class RespConnection:
     cdef public object transport
     cdef public RespParser parser

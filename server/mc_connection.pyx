@@ -8,6 +8,8 @@ a request asking to close (HTTP probes, binary protocol, an over-long line, quit
 """
 import asyncio
 
+from server.connection import commit_before_write
+
 from engine.core cimport Keyspace
 from engine.memcache_ops cimport McEngine, McStats
 from engine.memcache_ops import engine_for
@@ -113,6 +115,7 @@ cdef class McConnection:
     cpdef write(self, bytes data):
         if not self.closing:
             self.engine.stats.bytes_written += len(data)
+            commit_before_write()       # appendfsync always: the AOF is written and fsynced before replies
             self.transport.write(data)
 
     cpdef close(self):
