@@ -13,7 +13,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.run import pinned, LOAD_CORE  # noqa: E402
+from bench.measure import pinned, LOAD_CORE  # noqa: E402
 from bench.features import start  # noqa: E402
 
 

@@ -16,8 +16,21 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.run import pinned, redis_benchmark, SERVER_CORE, LOAD_CORE  # noqa: E402
+from bench.measure import pinned, SERVER_CORE, LOAD_CORE  # noqa: E402
 from tests.support.servers import ServerProcess, free_port, CACHEMERE  # noqa: E402
+
+
+def redis_benchmark(port, test, pipeline, requests, extra=()):
+    """requests/s for one redis-benchmark test or custom command (CSV output)."""
+    import csv
+    import io
+    import subprocess
+    argv = pinned(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-P", str(pipeline),
+                   "-n", str(requests), "-r", "100000", "--csv"] + (["-t", test] if test else []) + list(extra),
+                  LOAD_CORE)
+    out = subprocess.run(argv, capture_output=True, timeout=120, text=True).stdout
+    rows = [r for r in csv.reader(io.StringIO(out)) if r and r[0] != "test"]
+    return float(rows[-1][1]) if rows else 0.0
 
 
 def start(kind, workdir):

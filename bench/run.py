@@ -1,189 +1,262 @@
 """Benchmarks: Cachemere against a real redis-server and a real memcached, in the same run.
 
-    python bench/run.py [--rounds 3] [--suite core|types|memcached|all] [--quick] [--json out.json]
+    python bench/run.py [--rounds 3] [--quick] [--suite core|memcached|types|pubsub|persistence|memory|all ...]
+                        [--json out.json] [--cachemere CMD | --no-cachemere] [--seconds 2.5]
 
-Servers are pinned to core 0 and the load generators to core 1 (taskset), all on 127.0.0.1. The loads
-are the standard tools: redis-benchmark (-c 50, -P 1 and -P 16) for the RESP side and memcaslap
-(libmemcached-tools) for the memcached side. Runs are interleaved over rounds (Cachemere first in odd
-rounds, the reference first in even ones) and the medians are printed with Cachemere/reference ratios,
-for wall-clock requests per second and per server CPU-second (utime+stime from /proc/<pid>/stat).
+Servers are pinned to core 0 and the load generators to core 1 (taskset), all on 127.0.0.1 free ports:
+Cachemere (`.venv/bin/cachemere-server`, or --cachemere CMD), `redis-server --save '' --appendonly no`
+and `memcached -t 1 -U 0`. The RESP loads are redis-benchmark (-c 50, -P 1 and -P 16, -r keyspace), the
+memcached loads bench/mc_load.py (pipelined, replies verified). Each load's request count is calibrated
+per server so a run lasts about --seconds; then the runs are interleaved over rounds (the server order
+alternates) and the medians are printed with Cachemere/reference ratios, both per wall second and per
+server CPU-second (utime+stime from /proc/<pid>/stat). Without Cachemere only the references run.
+Suites are defined in bench/suites.py.
 """
 import argparse
-import csv
-import io
 import json
 import os
-import platform
-import re
+import shlex
 import shutil
-import statistics
 import subprocess
 import sys
-import time
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.support.servers import ServerProcess, free_port, wait_for_port, CACHEMERE  # noqa: E402
+from bench import memprobe  # noqa: E402
+from bench.measure import (SERVER_CORE, measured_run, mc_load_argv, parse_mc_load,  # noqa: E402
+                           parse_redis_benchmark_for, pinned, redis_benchmark_argv)
+from bench.mc_load import preload as mc_preload  # noqa: E402
+from bench.report import format_table, machine_info, summarize  # noqa: E402
+from bench.suites import SUITE_ORDER, SUITES  # noqa: E402
+from tests.support.servers import ServerProcess, free_port, wait_for_port  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-SERVER_CORE = "0"
-LOAD_CORE = "1"
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def pinned(argv, core):
-    return (["taskset", "-c", core] + argv) if shutil.which("taskset") and os.cpu_count() > 1 else argv
+DEFAULT_CACHEMERE = os.path.join(ROOT, ".venv", "bin", "cachemere-server")
+MIN_REQUESTS, MAX_REQUESTS = 2_000, 50_000_000
 
 
-def start_servers(workdir):
-    os.makedirs(workdir, exist_ok=True)
-    servers = {}
-    port, mc_port = free_port(), free_port()
-    servers["cachemere"] = ServerProcess(
-        pinned([CACHEMERE, "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", str(mc_port),
-                "--save", "", "--appendonly", "no", "--dir", workdir], SERVER_CORE),
-        port, workdir, os.path.join(workdir, "cachemere.log"))
-    servers["cachemere"].mc_port = mc_port
-    port = free_port()
-    servers["redis"] = ServerProcess(
-        pinned(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", workdir], SERVER_CORE), port, workdir, os.path.join(workdir, "redis.log"))
-    port = free_port()
-    mc_argv = ["memcached", "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-t", "1"]
-    if os.geteuid() == 0:
-        mc_argv += ["-u", "root"]
-    servers["memcached"] = ServerProcess(pinned(mc_argv, SERVER_CORE), port, workdir,
-                                         os.path.join(workdir, "memcached.log"))
-    return servers
+class Servers:
+    """The servers of one suite; stop() stops exactly the processes started here."""
+
+    def __init__(self, workdir, cachemere_cmd, need_redis, need_memcached, server_args):
+        self.workdir = workdir
+        self.procs = {}         # name -> ServerProcess
+        self.resp_port = {}     # name -> RESP port
+        self.mc_port = {}       # name -> memcached-protocol port
+        try:
+            if cachemere_cmd:
+                self._start_cachemere(cachemere_cmd, server_args, need_memcached)
+            if need_redis:
+                port = free_port()
+                self.procs["redis"] = ServerProcess(
+                    pinned(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                            "--appendonly", "no", "--dir", workdir] + list(server_args), SERVER_CORE),
+                    port, workdir, os.path.join(workdir, "redis.log"))
+                self.resp_port["redis"] = port
+            if need_memcached:
+                port = free_port()
+                argv = ["memcached", "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-t", "1", "-m", "2048"]
+                if os.geteuid() == 0:
+                    argv += ["-u", "root"]    # memcached refuses to run as root without it
+                self.procs["memcached"] = ServerProcess(pinned(argv, SERVER_CORE), port, workdir,
+                                                        os.path.join(workdir, "memcached.log"))
+                self.mc_port["memcached"] = port
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_cachemere(self, cmd, server_args, need_memcached):
+        port, mc_port = free_port(), free_port()
+        argv = shlex.split(cmd) + ["--port", str(port), "--memcached-port", str(mc_port), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "no"] + list(server_args)
+        self.procs["cachemere"] = ServerProcess(pinned(argv, SERVER_CORE), port, self.workdir,
+                                                os.path.join(self.workdir, "cachemere.log"))
+        self.resp_port["cachemere"] = port
+        if need_memcached:
+            try:
+                wait_for_port(mc_port, timeout=5, proc=self.procs["cachemere"].proc)
+                self.mc_port["cachemere"] = mc_port
+            except Exception:
+                print("cachemere: no memcached listener; its memcached rows are skipped")
+
+    def pid(self, name):
+        return self.procs[name].proc.pid
+
+    def stop(self):
+        for proc in self.procs.values():
+            proc.stop()
 
 
-def redis_benchmark(port, test, pipeline, requests, extra=()):
-    """requests/s for one redis-benchmark test (CSV output)."""
-    argv = pinned(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-P", str(pipeline),
-                   "-n", str(requests), "-r", "100000", "--csv"] + (["-t", test] if test else []) + list(extra),
-                  LOAD_CORE)
-    out = subprocess.run(argv, capture_output=True, timeout=120, text=True).stdout
-    rows = [r for r in csv.reader(io.StringIO(out)) if r and r[0] != "test"]
-    return float(rows[-1][1]) if rows else 0.0
+def calibrated_requests(rps, seconds):
+    return int(min(MAX_REQUESTS, max(MIN_REQUESTS, (rps or 0) * seconds)))
 
 
-def memcaslap(port, seconds, concurrency=32, get_ratio=None):
-    argv = pinned(["memcaslap", "-s", f"127.0.0.1:{port}", "-T", "1", "-c", str(concurrency), "-t", f"{seconds}s",
-                   "-X", "32"], LOAD_CORE)
-    out = subprocess.run(argv, capture_output=True, timeout=seconds + 30, text=True).stdout
-    m = re.search(r"Ops: (\d+) TPS: (\d+)", out)
-    return float(m.group(2)) if m else 0.0
-
-
-def measure(server, fn):
-    """(ops/s, ops per server CPU-second) for one load run."""
-    pid = server.proc.pid
-    c0, t0 = cpu_seconds(pid), time.monotonic()
-    rate = fn()
-    cpu = cpu_seconds(pid) - c0
-    wall = time.monotonic() - t0
-    return rate, (rate * wall / cpu if cpu > 0 else 0.0)
-
-
-def suite_tests(suite, quick):
-    n = 100_000 if quick else 300_000
-    core = []
-    for p in (1, 16):
-        for t in ("set", "get", "incr", "mset"):
-            core.append(("resp", f"{t.upper()} -P{p}", t, p, n if p == 16 else n // 3, ()))
-    types = [("resp", f"{t.upper()} -P1", t, 1, n // 3, ())
-             for t in ("lpush", "lpop", "rpop", "sadd", "spop", "hset", "zadd", "zpopmin", "lrange_100")]
-    types.append(("resp", "ZRANGEBYSCORE big -P1", None, 1, n // 10,
-                  ("ZRANGEBYSCORE", "bench:bigzset", "500000", "500100")))
-    types.append(("resp", "ZRANGE big 0 10 -P1", None, 1, n // 10, ("ZRANGE", "bench:bigzset", "0", "10")))
-    mc = [("mc", "memcached get/set 9:1", None, 0, 3 if quick else 5, ())]
-    return {"core": core, "types": types, "memcached": mc, "all": core + types + mc}[suite]
-
-
-def load_big_zset(port, members):
-    """A sorted set with `members` members for the ZRANGE loads (pipelined ZADDs)."""
-    import socket
-    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-    batch = 1000
-    for start in range(0, members, batch):
-        args = [b"ZADD", b"bench:bigzset"]
-        for i in range(start, min(members, start + batch)):
-            args += [b"%d" % i, b"m%d" % i]
-        sock.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
-        data = b""
-        while not data.endswith(b"\r\n"):
-            data += sock.recv(100)
-    sock.close()
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--suite", default="core", choices=["core", "types", "memcached", "all"])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--zset-members", type=int, default=1_000_000)
-    ap.add_argument("--json")
-    args = ap.parse_args()
-    for tool in ("redis-server", "redis-benchmark", "memcached", "memcaslap"):
-        if not shutil.which(tool):
-            sys.exit(f"{tool} not found: install redis-server redis-tools memcached libmemcached-tools")
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, "
-          f"Python {platform.python_version()}")
-    tests = suite_tests(args.suite, args.quick)
-    workdir = f"/tmp/cachemere-bench-{os.getpid()}"
-    servers = start_servers(workdir)
+def run_suite(suite, args, cachemere_cmd, all_runs):
+    """Run one suite on fresh servers; prints and returns its summary rows."""
+    print(f"\n== suite {suite.name}" + (f" ({suite.notes})" if suite.notes else ""))
+    workdir = tempfile.mkdtemp(prefix=f"cachemere-bench-{suite.name}-")
+    need_redis = bool(suite.redis) or suite.memory_probe
+    need_mc = bool(suite.memcached) or suite.memory_probe
+    servers = Servers(workdir, cachemere_cmd, need_redis, need_mc, suite.server_args)
     try:
-        wait_for_port(servers["cachemere"].mc_port, timeout=3)
-    except TimeoutError:
-        print("cachemere has no memcached listener: skipping the memcached rows")
-        tests = [t for t in tests if t[0] != "mc"]
-    results = {}
-    try:
-        if any("big" in t[1] for t in tests):
-            members = min(args.zset_members, 100_000) if args.quick else args.zset_members
-            for name in ("cachemere", "redis"):
-                load_big_zset(servers[name].port, members)
+        if suite.memory_probe:
+            return memory_suite(servers, args)
+        if suite.setup:
+            for port in servers.resp_port.values():
+                suite.setup(port, args.quick)
+        for case in suite.memcached:      # the gets must find the values mc_load expects
+            for port in servers.mc_port.values():
+                mc_preload("127.0.0.1", port, case.keyspace, case.value_size, timeout=60)
+        loads = list(_loads(suite, servers, args))
+        requests = {}
+        for load in loads:                # calibration (also a warm-up): not counted
+            for name in load["servers"]:
+                probe = load["probe"]
+                result = _run(load, name, probe, timeout=30 + probe / 2000)
+                requests[(load["key"], name)] = calibrated_requests(result.rps, args.seconds)
+                if result.error:
+                    print(f"  calibration {load['label']} P{load['pipeline']} on {name}: {result.error}")
+        runs = []
         for rnd in range(args.rounds):
-            for kind, label, test, pipeline, amount, extra in tests:
-                ref = "memcached" if kind == "mc" else "redis"
-                order = ["cachemere", ref] if rnd % 2 == 0 else [ref, "cachemere"]
+            for i, load in enumerate(loads):
+                order = load["servers"] if (rnd + i) % 2 == 0 else load["servers"][::-1]
                 for name in order:
-                    srv = servers[name]
-                    if kind == "mc":
-                        port = srv.mc_port if name == "cachemere" else srv.port
-                        fn = lambda port=port: memcaslap(port, amount)
-                    else:
-                        fn = lambda srv=srv: redis_benchmark(srv.port, test, pipeline, amount, extra)
-                    results.setdefault((label, name), []).append(measure(srv, fn))
+                    n = requests[(load["key"], name)]
+                    result = _run(load, name, n, timeout=15 + 10 * args.seconds)
+                    if result.error:
+                        print(f"  {load['label']} P{load['pipeline']} on {name}: {result.error}")
+                    runs.append(result)
+            print(f"  round {rnd + 1}/{args.rounds} done")
+        all_runs.extend(runs)
+        ref_of = {load["label"]: load["reference"] for load in loads}
+        rows = summarize(runs, lambda label: ref_of[label])
+        print(format_table(rows))
+        return rows
     finally:
-        for srv in servers.values():
-            srv.stop()
+        servers.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _loads(suite, servers, args):
+    """Every (case, pipeline) of the suite with the servers it runs on and how to run it there."""
+    for case in suite.redis:
+        names = [n for n in ("cachemere", "redis") if n in servers.resp_port]
+        for p in case.pipelines:
+            yield {"key": (case.label, p), "label": case.label, "pipeline": p, "reference": "redis",
+                   "servers": names, "probe": 10_000 * p if p > 1 else 20_000, "servers_obj": servers,
+                   "argv": lambda name, n, case=case, p=p: redis_benchmark_argv(servers.resp_port[name], case, p, n),
+                   "parse": parse_redis_benchmark_for(case)}
+    for case in suite.memcached:
+        names = [n for n in ("cachemere", "memcached") if n in servers.mc_port]
+        for p in case.pipelines:
+            yield {"key": (case.label, p), "label": case.label, "pipeline": p, "reference": "memcached",
+                   "servers": names, "probe": 5_000 * p if p > 1 else 10_000, "servers_obj": servers,
+                   "argv": lambda name, n, timeout, case=case, p=p: mc_load_argv(servers.mc_port[name], case, p,
+                                                                                   n, timeout),
+                   "parse": parse_mc_load}
+
+
+def _run(load, name, requests, timeout):
+    servers = load["servers_obj"]
+    if load["reference"] == "memcached":
+        argv = load["argv"](name, requests, timeout - 5)    # mc_load stops itself first
+    else:
+        argv = load["argv"](name, requests)
+    return measured_run(name, servers.pid(name), load["label"], load["pipeline"], requests, argv, load["parse"],
+                        timeout)
+
+
+def memory_suite(servers, args):
+    n = args.memory_keys or (100_000 if args.quick else 1_000_000)
+    probes = []
+    if "cachemere" in servers.procs:
+        probes.append(("cachemere", "resp", servers.resp_port["cachemere"], b"r"))
+        if "cachemere" in servers.mc_port:
+            probes.append(("cachemere", "memcached", servers.mc_port["cachemere"], b"m"))
+    probes += [("redis", "resp", servers.resp_port["redis"], b"r"),
+               ("memcached", "memcached", servers.mc_port["memcached"], b"m")]
     rows = []
-    print(f"\n{'test':28} {'cachemere/s':>12} {'reference/s':>12} {'ratio':>6}   {'c ops/cpu-s':>12} "
-          f"{'r ops/cpu-s':>12} {'ratio':>6}")
-    for kind, label, *_ in tests:
-        ref = "memcached" if kind == "mc" else "redis"
-        c = results[(label, "cachemere")]
-        r = results[(label, ref)]
-        c_rate, r_rate = statistics.median(x[0] for x in c), statistics.median(x[0] for x in r)
-        c_eff, r_eff = statistics.median(x[1] for x in c), statistics.median(x[1] for x in r)
-        ratio = c_rate / r_rate if r_rate else 0.0
-        eff = c_eff / r_eff if r_eff else 0.0
-        rows.append({"test": label, "reference": ref, "cachemere": c_rate, "ref": r_rate, "ratio": ratio,
-                     "cachemere_per_cpu_s": c_eff, "ref_per_cpu_s": r_eff, "cpu_ratio": eff})
-        print(f"{label:28} {c_rate:12,.0f} {r_rate:12,.0f} {ratio:6.2f}   {c_eff:12,.0f} {r_eff:12,.0f} {eff:6.2f}")
-    print(f"(medians of {args.rounds} interleaved rounds; reference = redis-server 7.0.15, or memcached -t 1 "
-          f"for the memcached rows)")
+    for name, protocol, port, prefix in probes:
+        per_key = memprobe.bytes_per_key(servers.pid(name), port, n, protocol, prefix=prefix)
+        rows.append({"server": name, "protocol": protocol, "keys": n, "bytes_per_key": per_key})
+    ref = {"resp": "redis", "memcached": "memcached"}
+    ref_value = {r["protocol"]: r["bytes_per_key"] for r in rows if r["server"] == ref[r["protocol"]]}
+    print(f"{n:,} keys, 16-byte keys, 32-byte values (RSS growth per key; Cachemere's memcached keys are "
+          f"added on top of its RESP keys)")
+    print(f"{'server':10} {'protocol':10} {'B/key':>8} {'vs reference':>13}")
+    for r in rows:
+        ratio = r["bytes_per_key"] / ref_value[r["protocol"]] if ref_value.get(r["protocol"]) else None
+        r["ratio"] = ratio
+        print(f"{r['server']:10} {r['protocol']:10} {r['bytes_per_key']:8.0f} "
+              f"{(format(ratio, '.2f') + 'x') if ratio else '-':>13}")
+    return rows
+
+
+def tool_versions():
+    def first_line(argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
+        except (OSError, subprocess.SubprocessError, IndexError):
+            return "?"
+    return {"redis-server": first_line(["redis-server", "--version"]), "memcached": first_line(["memcached", "-V"])}
+
+
+def resolve_cachemere(args):
+    if args.no_cachemere:
+        return None
+    if args.cachemere:
+        return args.cachemere
+    if os.access(DEFAULT_CACHEMERE, os.X_OK):
+        return shlex.quote(DEFAULT_CACHEMERE)
+    return None
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (3; 2 with --quick)")
+    ap.add_argument("--quick", action="store_true", help="short runs (~0.5 s) to check that everything works")
+    ap.add_argument("--seconds", type=float, default=None, help="target length of one run (2.5; 0.5 with --quick)")
+    ap.add_argument("--suite", action="append", default=None,
+                    help=f"one of {', '.join(SUITE_ORDER)} or all; repeatable or comma-separated (core)")
+    ap.add_argument("--cachemere", help="command that starts Cachemere (the port options are appended)")
+    ap.add_argument("--no-cachemere", action="store_true", help="run the reference servers only")
+    ap.add_argument("--memory-keys", type=int, default=None, help="keys for the memory suite (1M; 100k quick)")
+    ap.add_argument("--json", help="write machine, every run and the summaries to this file")
+    args = ap.parse_args(argv)
+    args.rounds = args.rounds or (2 if args.quick else 3)
+    args.seconds = args.seconds or (0.5 if args.quick else 2.5)
+    names = [n for item in (args.suite or ["core"]) for n in item.split(",") if n]
+    if "all" in names:
+        names = [n for n in SUITE_ORDER if n != "memcached"]    # core already has the memcached rows
+    unknown = [n for n in names if n not in SUITES]
+    if unknown:
+        ap.error(f"unknown suite(s) {unknown}; known: {', '.join(SUITE_ORDER)}, all")
+    args.suites = names
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for tool in ("redis-server", "redis-benchmark", "memcached"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: apt-get install redis-server redis-tools memcached")
+    machine = machine_info()
+    versions = tool_versions()
+    print(f"machine: nproc {machine['nproc']}, {machine['cpu']}, {machine['kernel']}, Python {machine['python']}")
+    print(f"reference: {versions['redis-server']}; {versions['memcached']}")
+    cachemere_cmd = resolve_cachemere(args)
+    print(f"cachemere: {cachemere_cmd or 'absent (references only)'}")
+    print(f"{args.rounds} interleaved rounds, runs of ~{args.seconds} s; servers on core 0, load on core 1")
+    runs, summaries = [], {}
+    for name in args.suites:
+        summaries[name] = run_suite(SUITES[name], args, cachemere_cmd, runs)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+            json.dump({"machine": machine, "versions": versions, "cachemere": cachemere_cmd,
+                       "rounds": args.rounds, "seconds": args.seconds, "summaries": summaries,
+                       "runs": [r.as_dict() for r in runs]}, f, indent=2)
+        print(f"\nwrote {args.json}")
 
 
 if __name__ == "__main__":

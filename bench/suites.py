@@ -1,0 +1,100 @@
+"""What each benchmark suite runs. Adding a suite is adding an entry to SUITES.
+
+A RedisCase is one redis-benchmark run per pipeline depth: either a built-in test (`test="lpush"`, passed
+as `-t lpush`) or a custom command line (`command=("ZRANGEBYSCORE", "key", "0", "100")`, where
+`__rand_int__` expands to a random number below the keyspace). A McCase is one bench/mc_load.py run.
+A Suite may add server arguments (the same for Cachemere and redis-server) and a setup step that runs
+once per RESP server before the timed rounds.
+"""
+import socket
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+
+@dataclass(frozen=True)
+class RedisCase:
+    label: str
+    test: Optional[str] = None                 # redis-benchmark -t name
+    command: Sequence[str] = ()                 # or a custom command line
+    pipelines: Sequence[int] = (1, 16)
+    keyspace: int = 100_000                     # -r
+    clients: int = 50                           # -c
+
+
+@dataclass(frozen=True)
+class McCase:
+    label: str
+    op: str                                     # get | mg | set (see mc_load.py)
+    pipelines: Sequence[int] = (1, 16)
+    conns: int = 50
+    keyspace: int = 100_000
+    value_size: int = 32
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    redis: Sequence[RedisCase] = ()
+    memcached: Sequence[McCase] = ()
+    server_args: Sequence[str] = ()             # extra redis.conf-style args for Cachemere and redis-server
+    setup: Optional[Callable[[int, bool], None]] = None   # setup(resp_port, quick)
+    memory_probe: bool = False                  # run bench/memprobe.py instead of loads
+    notes: str = field(default="", compare=False)
+
+
+def resp_command(*args) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+BIG_ZSET = "bench:bigzset"
+
+
+def load_big_zset(port: int, quick: bool, members: int = 1_000_000, batch: int = 1000):
+    """A sorted set for the ZRANGE loads: `members` members (100k with --quick), pipelined ZADDs."""
+    members = min(members, 100_000) if quick else members
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        for start in range(0, members, batch):
+            args = [b"ZADD", BIG_ZSET.encode()]
+            for i in range(start, min(members, start + batch)):
+                args += [b"%d" % i, b"m%d" % i]
+            sock.sendall(resp_command(*args))
+            reply = b""
+            while not reply.endswith(b"\r\n"):
+                chunk = sock.recv(100)
+                if not chunk:
+                    raise ConnectionError("server closed the connection while loading the zset")
+                reply += chunk
+            if not reply.startswith(b":"):
+                raise RuntimeError(f"ZADD failed: {reply!r}")
+
+
+_CORE_REDIS = tuple(RedisCase(t.upper(), test=t) for t in ("set", "get", "incr", "mset"))
+# Text `get` and meta `mg` both: memcached 1.6.18 answers pipelined text gets in many small writes
+# (about 3 replies per write) but meta gets in one, so the two rows differ a lot on the reference side.
+_CORE_MC = (McCase("mc set", "set"), McCase("mc get", "get"), McCase("mc mg (meta get)", "mg"))
+
+SUITES = {
+    "core": Suite("core", redis=_CORE_REDIS, memcached=_CORE_MC),
+    "memcached": Suite("memcached", memcached=_CORE_MC, notes="the memcached rows of core alone"),
+    "types": Suite(
+        "types",
+        redis=tuple(RedisCase(t.upper(), test=t, pipelines=(1,))
+                    for t in ("lpush", "lpop", "rpush", "rpop", "sadd", "spop", "hset", "zadd", "zpopmin",
+                              "lrange_100"))
+        + (RedisCase("ZADD rand", command=("ZADD", "bench:z", "__rand_int__", "m:__rand_int__"),
+                     pipelines=(1, 16)),
+           RedisCase("ZRANGEBYSCORE big", command=("ZRANGEBYSCORE", BIG_ZSET, "500000", "500100"),
+                     pipelines=(1,)),
+           RedisCase("ZRANGE big 0 10", command=("ZRANGE", BIG_ZSET, "0", "10"), pipelines=(1,))),
+        setup=load_big_zset),
+    "pubsub": Suite("pubsub", redis=(RedisCase("PUBLISH (no subscribers)", command=("PUBLISH", "chan", "hello")),),
+                    notes="fan-out to subscribers is in bench/features.py"),
+    "persistence": Suite(
+        "persistence",
+        redis=(RedisCase("SET", test="set"), RedisCase("INCR", test="incr")),
+        server_args=("--appendonly", "yes", "--appendfsync", "everysec"),
+        notes="both servers with appendonly yes, appendfsync everysec"),
+    "memory": Suite("memory", memory_probe=True),
+}
+
+SUITE_ORDER = ("core", "memcached", "types", "pubsub", "persistence", "memory")
