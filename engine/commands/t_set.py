@@ -330,8 +330,13 @@ def spop_command(c, argv):
     if s is None:
         c.reply.add_null()
         return
-    member = random.choice(s.ordered())
-    s.discard(member)
+    if s.hashtable:
+        # O(1): set.pop() takes the element at CPython's moving pop finger; with per-process randomized
+        # string hashing that is an unpredictable member, as redis's dictGetFairRandomKey is approximately
+        member = s.pop()
+    else:
+        member = random.choice(s.ordered())     # intset: at most set-max-intset-entries members
+        s.discard(member)
     c.dirty += 1
     notify(c, "s", b"spop", key)
     # the random pick is resolved here: replicas and the AOF remove that member
