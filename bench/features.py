@@ -103,6 +103,20 @@ def pubsub_fanout(port, messages, subscribers=50):
     return delivered / elapsed
 
 
+def streams(port, n):
+    """XADD and XREADGROUP (COUNT 10, new entries) throughput at -P1."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    command(sock, "DEL", "bench:s")
+    sock.close()
+    xadd = redis_benchmark(port, None, 1, n, ("XADD", "bench:s", "*", "field", "value"))
+    sock = socket.create_connection(("127.0.0.1", port))
+    command(sock, "XGROUP", "CREATE", "bench:s", "g", "0")
+    sock.close()
+    xread = redis_benchmark(port, None, 1, n // 10,
+                            ("XREADGROUP", "GROUP", "g", "c", "COUNT", "10", "STREAMS", "bench:s", ">"))
+    return xadd, xread
+
+
 def zset_scaling(port, sizes):
     out = {}
     sock = socket.create_connection(("127.0.0.1", port))
@@ -137,6 +151,7 @@ def main():
             results[kind] = {
                 "evalsha": evalsha(srv.port, 30000 if args.quick else 100000),
                 "pubsub": pubsub_fanout(srv.port, 2000 if args.quick else 10000),
+                "streams": streams(srv.port, 30000 if args.quick else 100000),
                 "zset": zset_scaling(srv.port, sizes),
             }
         finally:
@@ -147,6 +162,8 @@ def main():
           f"{c['evalsha'] / r['evalsha']:6.2f}")
     print(f"{'PUBLISH fan-out, msgs delivered/s (50 subs)':40} {c['pubsub']:12,.0f} {r['pubsub']:12,.0f} "
           f"{c['pubsub'] / r['pubsub']:6.2f}")
+    for i, name in enumerate(("XADD * req/s -P1", "XREADGROUP COUNT 10 > req/s -P1")):
+        print(f"{name:40} {c['streams'][i]:12,.0f} {r['streams'][i]:12,.0f} {c['streams'][i] / r['streams'][i]:6.2f}")
     for size in sizes:
         for i, name in enumerate(("ZADD", "ZRANK", "ZRANGEBYSCORE 10")):
             label = f"{name} at {size:,} members req/s"
