@@ -1,43 +1,148 @@
-"""Blocking commands (redis blocked.c): clients waiting for data on keys, woken by writes.
+"""Blocking commands (redis 7.0 blocked.c): clients waiting for data on keys, woken by writes.
 
-Contract, shared by every blocking family (lists, sorted sets, streams):
+Contract, shared by every blocking family (lists, sorted sets, streams); import it as ``server.blocking``
+(or ``server.blocked``, the same module):
 
-* A blocking handler that finds no data (and ``c.deny_blocking`` is false) calls
-  ``block(c, keys, timeout_ms, argv, value_type=None, ready_check=None, timeout_reply=None)`` and
-  writes no reply.  ``timeout_ms`` is relative, 0 = forever.  The client stops parsing its input
-  (``c.blocked``) and is queued, FIFO, on every (db id, key) it names.
-* A write that may give a waiting client data calls ``signal_key_ready(c, key)`` (cheap when nobody
-  waits on the key).  After the current command (a whole MULTI/EXEC or script included, since the
-  serving runs from the event loop with ``loop.call_soon``) each client waiting on a ready key is
-  served in FIFO order while the key is ready: its original argv is re-run through
-  ``server.dispatcher.call(client, spec, argv)``, so the handler itself pops, replies and rewrites its
-  effect (``c.propagate_as``: BLPOP -> LPOP ...).  A key is ready when it exists, holds a
-  non-empty value of ``value_type`` (b"list", b"zset"...; by default the command's COMMAND DOCS group), and
-  ``ready_check(db, key)`` (if given) agrees.
+* ``parse_timeout(c, arg)`` parses a blocking command's seconds timeout exactly as redis 7.0.15
+  (getTimeoutFromObjectOrReply: strtold, then ``(long long) ceill(t * 1000)``): relative ms, 0 = forever,
+  or None after replying ``ERR timeout is not a float or out of range`` / ``ERR timeout is negative``.
+* A blocking handler that finds no data (and ``c.deny_blocking`` is false: inside EXEC or a script it
+  answers at once as a timeout) calls
+  ``block(c, keys, timeout_ms, argv, value_type=None, ready_check=None, timeout_reply=None)`` and writes no
+  reply.  The client stops parsing its input (``c.blocked``) and is queued, FIFO, on every (db id, key).
+* A write that may give a waiting client data calls ``signal_key_ready(c, key)`` (cheap when nobody waits
+  on the key; redis signals when a list/zset/stream key is created).  Right after the current top-level
+  command (a whole MULTI/EXEC or script included) the clients waiting on each ready key are served in
+  FIFO order, keys in the order they became ready: a client is served when the key exists, holds a
+  value of ``value_type`` (b"list", b"zset"...; by default from the command's COMMAND DOCS group) and
+  ``ready_check(db, key)`` (if given) agrees, else non-empty.  Serving re-runs the client's ``argv``
+  through ``server.dispatcher.call``; while it runs, ``serving_key(c)`` returns the ready key, so a
+  handler can serve that key only, as redis 7.0 does (BLPOP a b served from b when b became ready).  The
+  handler pops, replies and rewrites its effect itself (``c.propagate_as``: BLPOP -> LPOP ...).
 * If the re-run handler calls ``block`` again (the data was not for it after all), the client stays
-  blocked with its original deadline and nothing is replied.
-* On timeout, or ``CLIENT UNBLOCK id TIMEOUT``, the client gets ``timeout_reply(reply_buffer)``
-  (default: a null array, Redis's answer for lists, sorted sets and streams); ``CLIENT UNBLOCK id
-  ERROR`` answers ``-UNBLOCKED client unblocked via CLIENT UNBLOCK``.  A disconnect drops it.
-* An unblocked client's reply is flushed and its pipelined input processing resumes.
+  blocked with its original deadline and queue positions, and nothing is replied.
+* On timeout, or ``CLIENT UNBLOCK id [TIMEOUT]``, the client gets ``timeout_reply(reply_buffer)``
+  (default: a null array, redis's answer for lists, sorted sets and streams); ``CLIENT UNBLOCK id ERROR``
+  answers ``-UNBLOCKED client unblocked via CLIENT UNBLOCK``.  A disconnect drops the client from the
+  queues, so the next waiter gets the data.
+* An unblocked client's reply is written at once; its pipelined input resumes from the event loop
+  (redis processUnblockedClients in beforeSleep).
 
-The per-server state is the ``Blocking`` object registered as ``server.extensions["blocking"]``.
+The per-server state is the ``Blocking`` object in ``server.extensions["blocking"]``, created on first use.
 """
-import importlib.util
-import sys
+import re
 from collections import OrderedDict
+from fractions import Fraction
 
 from engine.core import type_name
 
 UNBLOCKED_ERROR = b"UNBLOCKED client unblocked via CLIENT UNBLOCK"
+TIMEOUT_NOT_FLOAT = b"ERR timeout is not a float or out of range"
+TIMEOUT_NEGATIVE = b"ERR timeout is negative"
 # the value type a blocking command waits for, by its COMMAND DOCS group, when block() is not told
 GROUP_TYPES = {"list": b"list", "sorted-set": b"zset", "stream": b"stream"}
+LLONG_MAX = (1 << 63) - 1
+LLONG_MIN = -(1 << 63)
 
 
+# ---------------------------------------------------------------------------------------------------
+# timeouts: redis parses them as a C long double (x87: 64-bit mantissa) and rounds up to whole ms
+# ---------------------------------------------------------------------------------------------------
+_DECIMAL = re.compile(rb"([+-]?)(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?\Z")
+_HEX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP]([+-]?\d+))?\Z")
+_INFINITY = re.compile(rb"[+-]?(inf|infinity)\Z", re.IGNORECASE)
+MAX_LONG_DOUBLE_CHARS = 5 * 1024
+# long double range: values beyond these make strtold fail with ERANGE (redis: not a float)
+LD_MAX_EXP2 = 16384
+LD_MIN_EXP2 = -16445
+LD_MIN_NORMAL_EXP2 = -16382
+
+
+def _round_to_long_double(q):
+    """q rounded to the nearest x87 long double (64-bit mantissa, ties to even; subnormals below
+    2**-16382 keep a fixed 2**-16445 quantum); None when it overflows to infinity."""
+    if q == 0:
+        return q
+    sign = -1 if q < 0 else 1
+    q = abs(q)
+    exp = q.numerator.bit_length() - q.denominator.bit_length()
+    if Fraction(2) ** exp > q:
+        exp -= 1
+    exp = max(exp, LD_MIN_NORMAL_EXP2)
+    rounded = round(q * Fraction(2) ** (63 - exp)) * Fraction(2) ** (exp - 63)
+    if rounded >= Fraction(2) ** LD_MAX_EXP2:
+        return None
+    return sign * rounded
+
+
+def _parse_long_double(arg):
+    """string2ld: an exact Fraction (or +-inf as a float), None when redis refuses the text."""
+    if not arg or len(arg) >= MAX_LONG_DOUBLE_CHARS:
+        return None
+    m = _DECIMAL.match(arg)
+    if m is not None:
+        sign, digits, exp = m.group(1), m.group(2), int(m.group(3) or 0)
+        whole, _, frac = digits.partition(b".")
+        mantissa = int((whole + frac) or b"0")
+        exp -= len(frac)
+        base = 10
+    else:
+        m = _HEX.match(arg)
+        if m is None:
+            if _INFINITY.match(arg):
+                return float("-inf") if arg[:1] == b"-" else float("inf")
+            return None
+        sign, digits, exp = m.group(1), m.group(2), int(m.group(3) or 0)
+        whole, _, frac = digits.partition(b".")
+        mantissa = int((whole + frac) or b"0", 16)
+        exp -= 4 * len(frac)
+        base = 2
+    if mantissa == 0:
+        return Fraction(0)
+    # rough binary magnitude first, so that "1e999999999" costs nothing
+    magnitude = mantissa.bit_length() + (exp * 3.3219280948873626 if base == 10 else exp)
+    if magnitude > LD_MAX_EXP2 + 16 or magnitude < LD_MIN_EXP2 - 16:
+        return None                      # ERANGE: overflow, or underflow to zero
+    value = _round_to_long_double(Fraction(mantissa) * Fraction(base) ** exp)
+    if value is None or value == 0:
+        return None                      # ERANGE: overflow, or underflow to zero
+    return -value if sign == b"-" else value
+
+
+def timeout_ms_from_arg(arg):
+    """(ms, None) or (None, error text): redis 7.0.15 getTimeoutFromObjectOrReply with UNIT_SECONDS."""
+    value = _parse_long_double(arg)
+    if value is None:
+        return None, TIMEOUT_NOT_FLOAT
+    if isinstance(value, float):         # infinities: (long long) of an out-of-range value is LLONG_MIN
+        return None, TIMEOUT_NEGATIVE
+    product = _round_to_long_double(value * 1000)
+    if product is None:
+        return None, TIMEOUT_NEGATIVE
+    ms = -((-product.numerator) // product.denominator)      # ceill
+    if ms < LLONG_MIN or ms > LLONG_MAX:
+        ms = LLONG_MIN
+    if ms < 0:
+        return None, TIMEOUT_NEGATIVE
+    return ms, None
+
+
+def parse_timeout(c, arg):
+    """Relative timeout in ms (0 = forever), or None after replying the error."""
+    ms, error = timeout_ms_from_arg(arg)
+    if error is not None:
+        c.error(error)
+        return None
+    return ms
+
+
+# ---------------------------------------------------------------------------------------------------
+# state
+# ---------------------------------------------------------------------------------------------------
 class BlockedState:
     """What one blocked client waits for (kept in ``Client.blocked_state``)."""
     __slots__ = ("dbid", "keys", "argv", "spec", "timer", "value_type", "ready_check", "timeout_reply",
-                 "serving", "reblocked")
+                 "serving", "ready_key", "reblocked", "reply_muted")
 
     def __init__(self, dbid, keys, argv, spec, value_type, ready_check, timeout_reply):
         self.dbid = dbid
@@ -48,12 +153,23 @@ class BlockedState:
         self.value_type = value_type
         self.ready_check = ready_check
         self.timeout_reply = timeout_reply
-        self.serving = False
+        self.serving = False          # True while the blocked command is being re-run
+        self.ready_key = None         # the key being served, during the re-run
         self.reblocked = False
+        self.reply_muted = False      # CLIENT REPLY OFF or SKIP applied to the blocked command
 
 
 def null_array_reply(reply):
     reply.add_null_array()
+
+
+def _set_after_command(hook):
+    try:
+        from server.connection import set_after_command
+    except ImportError:               # an older build of the connection module: serve from the loop only
+        return False
+    set_after_command(hook)
+    return True
 
 
 class Blocking:
@@ -61,25 +177,29 @@ class Blocking:
         self.server = server
         self.waiting = {}            # (dbid, key) -> OrderedDict{client id: Client}, FIFO
         self.ready = OrderedDict()   # (dbid, key) -> None, in the order the keys became ready
-        self.scheduled = False
+        self.scheduled = False       # a loop callback will serve the ready keys
+        self.hooked = False          # the connections call after_command after each command (while keys are ready)
         self.serving = False
 
     # ------------------------------------------------------------------ blocking
     def block(self, c, keys, timeout_ms, argv, value_type=None, ready_check=None, timeout_reply=None):
         state = c.blocked_state
         if isinstance(state, BlockedState) and state.serving:
-            state.reblocked = True        # re-run found nothing for it: keep waiting as before
+            state.reblocked = True        # the re-run found nothing for it: keep waiting as before
             return
         if value_type is None:
             value_type = GROUP_TYPES.get(((c.cmd.docs or {}) if c.cmd is not None else {}).get("group"))
         state = BlockedState(c.db.id, list(dict.fromkeys(keys)), list(argv), c.cmd, value_type, ready_check,
                              timeout_reply or null_array_reply)
+        state.reply_muted = c.reply_mode != 0
         c.blocked_state = state
         c.blocked = True
         for key in state.keys:
             self.waiting.setdefault((state.dbid, key), OrderedDict())[c.id] = c
-        if timeout_ms > 0 and self.server.loop is not None:
-            state.timer = self.server.loop.call_later(timeout_ms / 1000.0, self._timed_out, c, state)
+        loop = self.server.loop
+        # a deadline past LLONG_MAX wraps around in redis and never fires: wait forever then
+        if 0 < timeout_ms <= LLONG_MAX - c.ks.now_ms and loop is not None:
+            state.timer = loop.call_later(timeout_ms / 1000.0, self._timed_out, c, state)
 
     def _forget(self, c):
         """Take c out of every wait queue and cancel its timer."""
@@ -98,19 +218,30 @@ class Blocking:
         c.blocked = False
         return state
 
-    def _resume(self, c):
+    def _resume(self, c, state):
+        """Write the unblocked client's reply now; run its pipelined commands from the loop."""
         conn = c.conn
         if conn is None or conn.closing:
             return
+        if state.reply_muted:
+            c.reply.truncate(0)           # CLIENT REPLY OFF/SKIP was in force for the blocked command
         conn.flush()
-        conn.process_input()
+        if self.server.loop is not None:
+            self.server.loop.call_soon(self._continue_input, conn)
+        else:
+            conn.process_input()
+
+    @staticmethod
+    def _continue_input(conn):
+        if not conn.closing and not conn.client.blocked:
+            conn.process_input()
 
     def _timed_out(self, c, state):
         if c.blocked_state is not state:
             return
         self._forget(c)
         state.timeout_reply(c.reply)
-        self._resume(c)
+        self._resume(c, state)
 
     # ------------------------------------------------------------------ waking
     def signal_key_ready(self, c, key):
@@ -118,9 +249,25 @@ class Blocking:
         if slot not in self.waiting or slot in self.ready:
             return
         self.ready[slot] = None
-        if not self.scheduled and not self.serving and self.server.loop is not None:
+        if not self.hooked:
+            self.hooked = _set_after_command(self.after_command)
+        loop = self.server.loop
+        if not self.scheduled and loop is not None:
+            # for writes made outside a client connection's command (or an old connection module)
             self.scheduled = True
-            self.server.loop.call_soon(self.serve_ready)
+            loop.call_soon(self._serve_from_loop)
+
+    def after_command(self):
+        """Called by every connection after each command while some key is ready."""
+        if self.ready:
+            self.serve_ready()
+        if not self.ready and self.hooked:
+            _set_after_command(None)      # installed again by the next signal_key_ready
+            self.hooked = False
+
+    def _serve_from_loop(self):
+        self.scheduled = False
+        self.serve_ready()
 
     def key_is_ready(self, dbid, key, state):
         db = self.server.ks.dbs[dbid]
@@ -139,40 +286,49 @@ class Blocking:
 
     def serve_ready(self):
         """Serve the clients waiting on ready keys, FIFO per key (redis handleClientsBlockedOnKeys)."""
-        self.scheduled = False
-        if self.serving:
+        # never in the middle of EXEC or a script (their writes are served once they complete)
+        if self.serving or self.server.ks.effects.unit_depth > 0:
             return
         self.serving = True
         try:
             self.server.ks.update_clock()
             while self.ready:
-                (dbid, key), _ = self.ready.popitem(last=False)
-                queue = self.waiting.get((dbid, key))
-                if not queue:
-                    continue
-                for c in list(queue.values()):
-                    state = c.blocked_state
-                    if not isinstance(state, BlockedState) or c.id not in queue:
+                # keys made ready while serving (BLMOVE pushing into a watched key) go to the next round
+                batch, self.ready = self.ready, OrderedDict()
+                for dbid, key in batch:
+                    queue = self.waiting.get((dbid, key))
+                    if not queue:
                         continue
-                    if not self.key_is_ready(dbid, key, state):
-                        break
-                    self._serve(c, state)
+                    for c in list(queue.values()):
+                        state = c.blocked_state
+                        if not isinstance(state, BlockedState) or c.id not in queue:
+                            continue
+                        if c.conn is not None and c.conn.closing:
+                            self._forget(c)       # going away: the data is for the next waiter
+                            continue
+                        if self.key_is_ready(dbid, key, state):
+                            self._serve(c, state, key)
         finally:
             self.serving = False
 
-    def _serve(self, c, state):
+    def _serve(self, c, state, key):
         state.serving = True
+        state.ready_key = key
         state.reblocked = False
         dispatcher = self.server.dispatcher
+        monitor_hook = dispatcher.monitor_hook
+        dispatcher.monitor_hook = None    # MONITOR showed the command when it was sent
         try:
             dispatcher.call(c, state.spec, state.argv)
             state.spec.calls -= 1         # redis counts a blocked command once, when it completes
         finally:
+            dispatcher.monitor_hook = monitor_hook
             state.serving = False
+            state.ready_key = None
         if state.reblocked:
             return
         self._forget(c)
-        self._resume(c)
+        self._resume(c, state)
 
     # ------------------------------------------------------------------ releasing
     def unblock(self, client_id, with_error):
@@ -186,7 +342,7 @@ class Blocking:
             c.error(UNBLOCKED_ERROR)
         else:
             state.timeout_reply(c.reply)
-        self._resume(c)
+        self._resume(c, state)
         return True
 
     def client_disconnected(self, c):
@@ -212,6 +368,12 @@ def block(c, keys, timeout_ms, argv, value_type=None, ready_check=None, timeout_
     blocking_of(c.server).block(c, keys, timeout_ms, argv, value_type, ready_check, timeout_reply)
 
 
+def serving_key(c):
+    """The key whose data is being offered to c (while its blocked command is re-run), else None."""
+    state = c.blocked_state
+    return state.ready_key if isinstance(state, BlockedState) else None
+
+
 def signal_key_ready(c, key):
     server = c.server if c.server is not None else c.ks.server
     if server is None:
@@ -219,10 +381,3 @@ def signal_key_ready(c, key):
     ext = server.extensions.get("blocking")
     if ext is not None:
         ext.signal_key_ready(c, key)
-
-
-# engine/commands/t_zset.py and persistence_cmds.py look for `server.blocking`: answer for it unless such a
-# module really exists.
-if "server.blocking" not in sys.modules and importlib.util.find_spec("server.blocking") is None:
-    sys.modules["server.blocking"] = sys.modules[__name__]
-    setattr(sys.modules["server"], "blocking", sys.modules[__name__])

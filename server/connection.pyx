@@ -20,6 +20,16 @@ def set_before_reply(hook):
     global _before_reply
     _before_reply = hook
 
+# Called after each command a connection executes while some blocked client may be served (redis runs
+# handleClientsBlockedOnKeys right after call()); None otherwise, so it costs nothing when nobody waits.
+# Set by server/blocked.py through set_after_command().
+cdef object _after_command = None
+
+
+def set_after_command(hook):
+    global _after_command
+    _after_command = hook
+
 
 def commit_before_write():
     """For writers outside RespConnection (memcached): make the batch's effects durable before replying."""
@@ -116,6 +126,8 @@ cdef class RespConnection:
                     c.reply_mode = 0
             else:
                 self.dispatcher.execute(c, <list>argv)
+            if _after_command is not None:
+                _after_command()
             self.parser.auth_required = not c.authenticated and self.dispatcher.auth_required
             if c.close_after_reply:
                 self.flush()

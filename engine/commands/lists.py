@@ -1,5 +1,4 @@
 """List commands (redis 7.0 t_list.c) and their blocking forms (served through server/blocked.py)."""
-import math
 
 from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER, NO_SUCH_KEY, OUT_OF_RANGE
 from engine.registry import command
@@ -64,32 +63,15 @@ def parse_where(c, arg):
 
 
 def parse_timeout(c, arg):
-    """getTimeoutFromObjectOrReply in seconds (strtold-like): relative ms, or None after replying."""
-    try:
-        text = arg.decode("ascii")
-        if not text or len(text) > 5000 or text[0].isspace() or text.rstrip() != text:
-            raise ValueError
-        lowered = text.lower().lstrip("+-")
-        if lowered.startswith("0x"):
-            value = float.fromhex(text)
-        else:
-            value = float(text)
-        if math.isnan(value):
-            raise ValueError
-    except (ValueError, UnicodeDecodeError, OverflowError):
-        c.error(b"ERR timeout is not a float or out of range")
-        return None
-    if math.isinf(value) or abs(value * 1000.0) >= 2.0 ** 63:
-        ms = LONG_MIN                    # (long long) of an out-of-range double on x86
-    else:
-        ms = int(value * 1000.0)
-    if ms < 0:
-        c.error(b"ERR timeout is negative")
-        return None
-    if ms > LONG_MAX - c.ks.now_ms:
-        c.error(b"ERR timeout is out of range")
-        return None
-    return ms
+    """getTimeoutFromObjectOrReply in seconds: relative ms (0 = forever), or None after replying."""
+    return blocked.parse_timeout(c, arg)
+
+
+def candidate_keys(c, keys):
+    """The keys a blocking pop looks at: all of them, or only the key being offered to a woken client
+    (redis 7.0 serves the key that became ready, whatever the other keys hold)."""
+    ready = blocked.serving_key(c)
+    return keys if ready is None else [ready]
 
 
 def signal_ready(c, key):
@@ -215,7 +197,8 @@ def move_generic(c, source, destination, from_head, to_head):
 
 
 def side_name(head):
-    return b"LEFT" if head else b"RIGHT"
+    """getStringObjectFromListPosition: how a served BLMOVE names the sides in its LMOVE effect."""
+    return b"left" if head else b"right"
 
 
 def parse_mpop(c, argv, numkeys_index):
@@ -259,8 +242,9 @@ def mpop_candidate(c, keys):
 
 
 def mpop_serve(c, key, lst, head, count):
+    popped = min(count, len(lst))
     pop_range_reply(c, key, lst, head, count, True)
-    c.propagate_as([b"LPOP" if head else b"RPOP", key, b"%d" % count])
+    c.propagate_as([b"LPOP" if head else b"RPOP", key, b"%d" % popped])
 
 
 def bpop_generic(c, argv, head):
@@ -269,7 +253,7 @@ def bpop_generic(c, argv, head):
     if timeout is None:
         return
     keys = argv[1:-1]
-    for key in keys:
+    for key in candidate_keys(c, keys):
         ok, lst = list_for_write(c, key)
         if not ok:
             return
@@ -300,7 +284,10 @@ def bmove_generic(c, argv, source, destination, from_head, to_head, timeout_arg,
         return
     if move_generic(c, source, destination, from_head, to_head):
         if effect_name == b"LMOVE":
-            c.propagate_as([b"LMOVE", source, destination, side_name(from_head), side_name(to_head)])
+            if blocked.serving_key(c) is None:     # redis rewrites with the sides as the client spelt them
+                c.propagate_as([b"LMOVE", source, destination, argv[3], argv[4]])
+            else:
+                c.propagate_as([b"LMOVE", source, destination, side_name(from_head), side_name(to_head)])
         else:
             c.propagate_as([b"RPOPLPUSH", source, destination])
 
@@ -1183,14 +1170,14 @@ def brpoplpush_command(c, argv):
     },
 )
 def blmpop_command(c, argv):
+    parsed = parse_mpop(c, argv, 2)       # redis checks numkeys, the side and COUNT before the timeout
+    if parsed is None:
+        return
     timeout = parse_timeout(c, argv[1])
     if timeout is None:
         return
-    parsed = parse_mpop(c, argv, 2)
-    if parsed is None:
-        return
     keys, head, count = parsed
-    ok, key, lst = mpop_candidate(c, keys)
+    ok, key, lst = mpop_candidate(c, candidate_keys(c, keys))
     if not ok:
         return
     if lst is not None:

@@ -82,9 +82,34 @@ BLOCKING_IN_MULTI = [
 ]
 
 
+# redis parses the timeout as a long double and rounds it up to whole ms (strtold syntax: hex, inf...);
+# a list with data makes every valid timeout answer at once
+TIMEOUT_TEXTS = ["0", "-0", "+2", "5.", ".5", "00.5", "1E2", "1e+2", "0X10", "0x.8", "0x1.8p1", "-0.0001", "-0.001",
+                 "-0.002", "0.0001", "4e-400", "1e-4940", "-1e-4940", "0e99999", "1e-5000", "1e5000", "1.1e4932",
+                 "1.2e4932", "0x1p16383", "0x1p16384", "0x1p-16445", "0x1p-16446", "inf", "-Infinity", "INF",
+                 "infinit", "nan", "-nan", "1e16", "9.3e15", "9223372036854775.807", "9223372036854775.808",
+                 "9223372036854775807", "1_0", "1,5", "0x", "0xp1", "1e", " ", "\t1", "1\n", "abc", ""]
+TIMEOUT_PARSING = [("DEL", "tk", "d")]
+for text in TIMEOUT_TEXTS:
+    TIMEOUT_PARSING += [("RPUSH", "tk", "v", "w", "x"), ("BLPOP", "tk", text), ("BLMPOP", text, "1", "tk", "LEFT"),
+                        ("BLMOVE", "tk", "d", "LEFT", "LEFT", text), ("BRPOPLPUSH", "d", "tk", text)]
+
+# BLMPOP checks numkeys, the side and COUNT before the timeout; BLMOVE the sides before it
+ARGUMENT_ORDER = [
+    ("BLMPOP", "x", "0", "a", "LEFT"), ("BLMPOP", "x", "1", "a", "MIDDLE"), ("BLMPOP", "-1", "1", "a", "LEFT", "COUNT", "0"),
+    ("BLMPOP", "x", "1", "a", "LEFT", "COUNT", "1", "BOGUS"), ("BLMPOP", "x", "5", "a", "LEFT"),
+    ("BLMOVE", "a", "d", "UP", "LEFT", "x"), ("BLMOVE", "a", "d", "LEFT", "DOWN", "-1"),
+    ("BRPOPLPUSH", "a", "d", "x"), ("BLPOP", "a", "x"), ("SET", "str", "v"), ("BLPOP", "str", "x"),
+    ("BLMOVE", "str", "d", "LEFT", "LEFT", "x"), ("BLMPOP", "x", "1", "str", "LEFT"), ("BLPOP", "str", "-1"),
+    ("LPOP", "str", "-1"), ("LPOP", "a", "-1"), ("RPOP", "str", "x"), ("LPOP", "str", "0"), ("DEL", "str"),
+]
+
+
 @pytest.mark.parametrize("resp", [2, 3])
-@pytest.mark.parametrize("sequence", [PUSH_POP, READS, WRITES, MPOP, BLOCKING_IMMEDIATE, BLOCKING_IN_MULTI],
-                         ids=["push_pop", "reads", "writes", "mpop", "blocking_immediate", "blocking_in_multi"])
+@pytest.mark.parametrize("sequence", [PUSH_POP, READS, WRITES, MPOP, BLOCKING_IMMEDIATE, BLOCKING_IN_MULTI,
+                                      TIMEOUT_PARSING, ARGUMENT_ORDER],
+                         ids=["push_pop", "reads", "writes", "mpop", "blocking_immediate", "blocking_in_multi",
+                              "timeout_parsing", "argument_order"])
 def test_list_commands(cachemere, redis_ref, sequence, resp):
     assert_same(cachemere.port, redis_ref.port, sequence, resp=resp)
 
