@@ -140,7 +140,10 @@ def zset_scaling(port, sizes):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="evalsha,pubsub,streams,zset",
+                    help="comma-separated subset of: evalsha, pubsub, streams, zset")
     args = ap.parse_args()
+    only = set(args.only.split(","))
     workdir = f"/tmp/cachemere-features-{os.getpid()}"
     os.makedirs(workdir, exist_ok=True)
     sizes = [1000, 10000, 100000] + ([] if args.quick else [1000000])
@@ -148,23 +151,26 @@ def main():
     for kind in ("cachemere", "redis"):
         srv = start(kind, workdir)
         try:
-            results[kind] = {
-                "evalsha": evalsha(srv.port, 30000 if args.quick else 100000),
-                "pubsub": pubsub_fanout(srv.port, 2000 if args.quick else 10000),
-                "streams": streams(srv.port, 30000 if args.quick else 100000),
-                "zset": zset_scaling(srv.port, sizes),
+            runs = {
+                "evalsha": lambda: evalsha(srv.port, 30000 if args.quick else 100000),
+                "pubsub": lambda: pubsub_fanout(srv.port, 2000 if args.quick else 10000),
+                "streams": lambda: streams(srv.port, 30000 if args.quick else 100000),
+                "zset": lambda: zset_scaling(srv.port, sizes),
             }
+            results[kind] = {name: run() for name, run in runs.items() if name in only}
         finally:
             srv.stop()
     c, r = results["cachemere"], results["redis"]
     print(f"{'test':40} {'cachemere':>12} {'redis':>12} {'ratio':>6}")
-    print(f"{'EVALSHA (incr script) req/s -P1':40} {c['evalsha']:12,.0f} {r['evalsha']:12,.0f} "
-          f"{c['evalsha'] / r['evalsha']:6.2f}")
-    print(f"{'PUBLISH fan-out, msgs delivered/s (50 subs)':40} {c['pubsub']:12,.0f} {r['pubsub']:12,.0f} "
-          f"{c['pubsub'] / r['pubsub']:6.2f}")
-    for i, name in enumerate(("XADD * req/s -P1", "XREADGROUP COUNT 10 > req/s -P1")):
+    if "evalsha" in only:
+        print(f"{'EVALSHA (incr script) req/s -P1':40} {c['evalsha']:12,.0f} {r['evalsha']:12,.0f} "
+              f"{c['evalsha'] / r['evalsha']:6.2f}")
+    if "pubsub" in only:
+        print(f"{'PUBLISH fan-out, msgs delivered/s (50 subs)':40} {c['pubsub']:12,.0f} {r['pubsub']:12,.0f} "
+              f"{c['pubsub'] / r['pubsub']:6.2f}")
+    for i, name in enumerate(("XADD * req/s -P1", "XREADGROUP COUNT 10 > req/s -P1") if "streams" in only else ()):
         print(f"{name:40} {c['streams'][i]:12,.0f} {r['streams'][i]:12,.0f} {c['streams'][i] / r['streams'][i]:6.2f}")
-    for size in sizes:
+    for size in sizes if "zset" in only else ():
         for i, name in enumerate(("ZADD", "ZRANK", "ZRANGEBYSCORE 10")):
             label = f"{name} at {size:,} members req/s"
             print(f"{label:40} {c['zset'][size][i]:12,.0f} {r['zset'][size][i]:12,.0f} "

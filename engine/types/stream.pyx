@@ -1,3 +1,4 @@
+# cython: language_level=3, wraparound=True, boundscheck=True, binding=True
 """The stream value type (redis t_stream.c data model).
 
 Entries live in a sorted list of ids ((ms, seq) tuples, bisect for O(log n) range starts) plus a dict
@@ -5,6 +6,7 @@ id -> flat [field, value, ...] list.  Redis stores entries in listpack "nodes" o
 ``~`` only drops whole nodes and XINFO reports node counts, so the node boundaries are modelled too
 (`Node`: master id, slots used including deleted entries, live count, estimated listpack bytes).
 """
+from libc.stdio cimport snprintf
 from bisect import bisect_left, bisect_right, insort
 
 from engine.core import register_value_type
@@ -15,8 +17,13 @@ MAX_ID = (U64_MAX, U64_MAX)
 SCG_INVALID_ENTRIES_READ = -1
 
 
-def format_id(stream_id):
-    return b"%d-%d" % stream_id
+cpdef bytes format_id(tuple stream_id):
+    """'<ms>-<seq>' (both unsigned 64-bit)."""
+    cdef char buf[48]
+    cdef unsigned long long ms = stream_id[0]
+    cdef unsigned long long seq = stream_id[1]
+    cdef int n = snprintf(buf, sizeof(buf), "%llu-%llu", ms, seq)
+    return buf[:n]
 
 
 def incr_id(stream_id):
@@ -83,9 +90,16 @@ class Node:
         self.nbytes = 7 + 2 + 2 + 2 + sum(_lp_str_size(f) for f in fields) + 2
 
 
-class NACK:
+def node_mem(node):
+    """A listpack node is preallocated to stream-node-max-bytes (4096) in redis."""
+    return node.nbytes if node.nbytes > 4096 else 4096
+
+
+cdef class NACK:
     """A pending entry: delivery time, delivery count, owning consumer."""
-    __slots__ = ("delivery_time", "delivery_count", "consumer")
+    cdef public long long delivery_time
+    cdef public long long delivery_count
+    cdef public object consumer
 
     def __init__(self, delivery_time, delivery_count, consumer):
         self.delivery_time = delivery_time
@@ -93,9 +107,10 @@ class NACK:
         self.consumer = consumer
 
 
-class SortedIds:
+cdef class SortedIds:
     """A rax-like map keyed by stream id: dict plus a sorted key list."""
-    __slots__ = ("keys", "map")
+    cdef public list keys
+    cdef public dict map
 
     def __init__(self):
         self.keys = []
@@ -111,11 +126,12 @@ class SortedIds:
         return self.map.get(k)
 
     def insert(self, k, v):
+        cdef list keys = self.keys
         if k not in self.map:
-            if not self.keys or k > self.keys[-1]:
-                self.keys.append(k)
+            if not keys or k > keys[len(keys) - 1]:
+                keys.append(k)
             else:
-                insort(self.keys, k)
+                insort(keys, k)
         self.map[k] = v
 
     def remove(self, k):
@@ -170,7 +186,8 @@ class ConsumerGroup:
 
 
 class StreamValue:
-    __slots__ = ("ids", "entries", "nodes", "last_id", "first_id", "max_deleted_id", "entries_added", "groups")
+    __slots__ = ("ids", "entries", "nodes", "last_id", "first_id", "max_deleted_id", "entries_added", "groups",
+                 "nodes_mem")
     type_name = b"stream"
 
     def __init__(self):
@@ -182,6 +199,7 @@ class StreamValue:
         self.max_deleted_id = MIN_ID
         self.entries_added = 0
         self.groups = {}             # name -> ConsumerGroup
+        self.nodes_mem = 0           # sum of node_mem(node) over nodes, kept as nodes change
 
     def __len__(self):
         return len(self.ids)
@@ -201,12 +219,15 @@ class StreamValue:
         if node is None:
             node = Node(entry_id, fields)
             self.nodes.append(node)
+        else:
+            self.nodes_mem -= node_mem(node)
         entry_bytes = 2 + _lp_int_size(entry_id[0] - node.master[0]) + _lp_int_size(entry_id[1] - node.master[1])
         if fields == node.master_fields:
             entry_bytes += sum(_lp_str_size(v) for v in fields_values[1::2])
         else:
             entry_bytes += 2 + sum(_lp_str_size(x) for x in fields_values)
         node.nbytes += entry_bytes + 2
+        self.nodes_mem += node_mem(node)
         node.slots += 1
         node.live += 1
         node.last = entry_id
@@ -235,6 +256,7 @@ class StreamValue:
         node = self.nodes[ni]
         node.live -= 1
         if node.live == 0:
+            self.nodes_mem -= node_mem(node)
             del self.nodes[ni]
 
     def delete(self, entry_id):
@@ -251,7 +273,7 @@ class StreamValue:
     def range(self, start, end, count=0, rev=False):
         """Entries (id, fields) with start <= id <= end, count 0 = all."""
         lo = bisect_left(self.ids, start)
-        hi = bisect_right(self.ids, end)
+        hi = len(self.ids) if end == MAX_ID else bisect_right(self.ids, end)
         if lo >= hi:
             return []
         if rev:
@@ -262,7 +284,8 @@ class StreamValue:
             if count:
                 hi = min(hi, lo + count)
             ids = self.ids[lo:hi]
-        return [(i, self.entries[i]) for i in ids]
+        entries = self.entries
+        return [(i, entries[i]) for i in ids]
 
     def trim(self, strategy, maxlen, minid, approx, limit):
         """streamTrim: returns the number of entries removed."""
@@ -283,6 +306,7 @@ class StreamValue:
                 for entry_id in self.ids[:hi]:
                     del self.entries[entry_id]
                 del self.ids[:hi]
+                self.nodes_mem -= node_mem(node)
                 del self.nodes[0]
                 deleted += entries
                 continue
@@ -428,9 +452,8 @@ class StreamValue:
     def mem_estimate(self):
         """What Redis would use: each listpack node is preallocated to stream-node-max-bytes (4096), plus
         the rax and the consumer groups' PEL entries (O(nodes + groups), no entry walk)."""
-        nodes = sum(max(node.nbytes, 4096) for node in self.nodes)
         pel = sum(len(g.pel) * 130 + len(g.consumers) * 100 for g in self.groups.values())
-        return 600 + nodes + len(self.nodes) * 40 + pel
+        return 600 + self.nodes_mem + len(self.nodes) * 40 + pel
 
     mem_usage = mem_estimate
 

@@ -1,3 +1,4 @@
+# cython: language_level=3, wraparound=True, boundscheck=True, binding=True
 """Stream commands (redis 7.0 t_stream.c): XADD, XRANGE, XREAD, consumer groups, XINFO...
 
 Effects follow Redis: XADD and XTRIM propagate with the generated id / exact trim threshold, and the
@@ -8,8 +9,10 @@ from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command, container
 from engine.notify import notify
 from engine.types.stream import (StreamValue, ConsumerGroup, NACK, U64_MAX, MIN_ID, MAX_ID,
-                                 SCG_INVALID_ENTRIES_READ, format_id, incr_id, decr_id)
+                                 SCG_INVALID_ENTRIES_READ, incr_id, decr_id)
+from engine.types.stream cimport format_id
 from protocol.resp import parse_ll
+from protocol.resp cimport ReplyBuffer
 
 INVALID_ID = b"ERR Invalid stream ID specified as stream command argument"
 NO_SUCH_KEY = b"ERR no such key"
@@ -168,15 +171,19 @@ def stream_for_write(c, key):
 
 
 def reply_id(c, entry_id):
-    c.reply.add_bulk(format_id(entry_id))
+    (<ReplyBuffer>c.reply).add_bulk(format_id(entry_id))
+
+
+cdef write_entry(ReplyBuffer reply, tuple entry_id, fields_values):
+    reply.add_array_len(2)
+    reply.add_bulk(format_id(entry_id))
+    reply.add_array_len(len(fields_values))
+    for x in fields_values:
+        reply.add_bulk(x)
 
 
 def reply_entry(c, entry_id, fields_values):
-    c.reply.add_array_len(2)
-    reply_id(c, entry_id)
-    c.reply.add_array_len(len(fields_values))
-    for x in fields_values:
-        c.reply.add_bulk(x)
+    write_entry(<ReplyBuffer>c.reply, entry_id, fields_values)
 
 
 def reply_entries(c, entries):
@@ -689,7 +696,7 @@ def xread_generic(c, argv, xreadgroup):
 
     now = c.ks.now_ms
     served = []          # (key, [(id, fields or None)])
-    effects = []
+    effects = [] if c.ks.effects.subscribers else None
     for k in range(streams_count):
         s = streams[k]
         if s is None:
@@ -716,7 +723,7 @@ def xread_generic(c, argv, xreadgroup):
                 consumer = group.create_consumer(consumer_name, now)
                 notify(c, "t", b"xgroup-createconsumer", key)
                 c.dirty += 1
-                if noack:
+                if noack and effects is not None:
                     # no XCLAIM will follow to create it on replicas (redis streamPropagateConsumerCreation)
                     effects.append([b"XGROUP", b"CREATECONSUMER", key, group_name, consumer_name])
             consumer.seen_time = now
@@ -729,7 +736,7 @@ def xread_generic(c, argv, xreadgroup):
         else:
             served.append((key, s.range(start, MAX_ID, count)))
     if xreadgroup:
-        propagate_effects(c, effects)
+        propagate_effects(c, effects or [])
     if not served:
         if timeout != -1 and block_for_streams(c, argv, streams_arg, streams_count, ids, group_name, timeout):
             return
@@ -743,14 +750,15 @@ def xread_generic(c, argv, xreadgroup):
         if c.reply.resp == 2:
             c.reply.add_array_len(2)
         c.reply.add_bulk(key)
-        c.reply.add_array_len(len(entries))
+        reply = <ReplyBuffer>c.reply
+        reply.add_array_len(len(entries))
         for entry_id, fields_values in entries:
             if fields_values is None:
-                c.reply.add_array_len(2)
-                reply_id(c, entry_id)
-                c.reply.add_null_array()
+                reply.add_array_len(2)
+                reply.add_bulk(format_id(entry_id))
+                reply.add_null_array()
             else:
-                reply_entry(c, entry_id, fields_values)
+                write_entry(reply, entry_id, fields_values)
 
 
 def blocking_module():
@@ -823,12 +831,18 @@ def read_consumer_history(s, consumer, start, count, now):
 
 
 def read_new_for_group(s, key, group_name, group, consumer, start, count, noack, now, effects):
-    """streamReplyWithRange for a group: advance last_id/entries_read, record NACKs, collect XCLAIM effects."""
+    """streamReplyWithRange for a group: advance last_id/entries_read, record NACKs, collect XCLAIM effects
+    (effects is None when nothing consumes the effect stream: no AOF, no replica)."""
     entries = s.range(start, MAX_ID, count)
     propagate_last_id = False
+    group_pel = group.pel
+    consumer_pel = consumer.pel
+    # redis checks streamRangeHasTombstones per entry; with no deletion ever, there are none
+    may_have_tombstones = s.max_deleted_id != MIN_ID
     for entry_id, _ in entries:
         if entry_id > group.last_id:
-            if group.entries_read != SCG_INVALID_ENTRIES_READ and not s.range_has_tombstones(entry_id):
+            if group.entries_read != SCG_INVALID_ENTRIES_READ and not (
+                    may_have_tombstones and s.range_has_tombstones(entry_id)):
                 group.entries_read += 1
             elif s.entries_added:
                 group.entries_read = s.estimate_distance_from_first_ever_entry(entry_id)
@@ -836,19 +850,20 @@ def read_new_for_group(s, key, group_name, group, consumer, start, count, noack,
             if noack:
                 propagate_last_id = True
         if not noack:
-            nack = group.pel.get(entry_id)
+            nack = group_pel.get(entry_id)
             if nack is None:
                 nack = NACK(now, 1, consumer)
-                group.pel.insert(entry_id, nack)
+                group_pel.insert(entry_id, nack)
             else:
                 # XGROUP SETID can make an entry deliverable again: it moves to this consumer
                 nack.consumer.pel.remove(entry_id)
                 nack.consumer = consumer
                 nack.delivery_time = now
                 nack.delivery_count = 1
-            consumer.pel.insert(entry_id, nack)
-            effects.append(xclaim_effect(key, group_name, group, entry_id, nack))
-    if propagate_last_id:
+            consumer_pel.insert(entry_id, nack)
+            if effects is not None:
+                effects.append(xclaim_effect(key, group_name, group, entry_id, nack))
+    if propagate_last_id and effects is not None:
         effects.append(setid_effect(key, group_name, group))
     return entries
 
