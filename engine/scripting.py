@@ -29,6 +29,8 @@ HOOK_INSTRUCTIONS = 100000          # Redis' count hook period
 MAX_REPLY_DEPTH = 7995              # depth where Redis answers "reached lua stack limit" (live)
 DEFAULT_MAX_MEMORY = 256 * 1024 * 1024
 _UNPACK_CHUNK = 4000                # values per lua unpack() call (LUAI_MAXCSTACK is 8000)
+_VARARG_LIMIT = 1000                # KEYS + ARGV passed as varargs up to this many, else as tables
+_INLINE_TOKENS = 64                 # replies of up to this many tokens come back from api.run itself
 _INT64_MIN = -(1 << 63)
 
 # Texts the engine's call_handler should use (as ErrorReply) to match Redis' scriptCall().
@@ -82,10 +84,11 @@ class ScriptError(Exception):
 
 
 class CompiledScript:
-    __slots__ = ("sha", "body", "function", "flags", "has_shebang")
+    __slots__ = ("sha", "sha_bytes", "body", "function", "flags", "has_shebang")
 
     def __init__(self, sha, body, function, flags, has_shebang):
         self.sha = sha
+        self.sha_bytes = sha.encode()
         self.body = body
         self.function = function
         self.flags = flags
@@ -181,6 +184,7 @@ class ScriptRuntime:
             unpack_returned_tuples=True, max_memory=max_memory,
             attribute_handlers=(_deny_python_attributes, _deny_python_attributes))
         self._api = self._bootstrap(redis_version, redis_version_num, hook_instructions)
+        self._run_api = self._api["run"]
 
     # ------------------------------------------------------------------ setup
     def _bootstrap(self, redis_version, redis_version_num, hook_instructions):
@@ -188,6 +192,7 @@ class ScriptRuntime:
                   .replace("__CJSON__", CJSON_LUA)
                   .replace("__MSGPACK__", MSGPACK_LUA)
                   .replace("__MAX_REPLY_DEPTH__", str(MAX_REPLY_DEPTH))
+                  .replace("__INLINE_TOKENS__", str(_INLINE_TOKENS))
                   .replace("__INTERNAL_SOURCE__", INTERNAL_CHUNKNAME))
         lua = self._lua
         loader = lua.eval("function(src, name) return assert(loadstring(src, name)) end")
@@ -203,7 +208,7 @@ class ScriptRuntime:
             python = nil; io = nil; os = nil; package = nil; require = nil; dofile = nil
             loadfile = nil; debug = nil; module = nil; print = nil; newproxy = nil
         """)
-        return {name: api[name.encode()] for name in ("compile", "run", "slice", "reset")}
+        return {name: api[name.encode()] for name in ("compile", "run", "run_tables", "slice", "reset")}
 
     # ------------------------------------------------------------------ public API
     def load(self, body):
@@ -258,9 +263,9 @@ class ScriptRuntime:
                 raise ScriptError(ERR_NOSCRIPT)
         else:
             script = self._scripts[self.load(sha_or_body)]
-        lua = self._lua
-        keys_table = lua.table_from([bytes(k) for k in keys])
-        args_table = lua.table_from([bytes(a) for a in args])
+        arguments = [bytes(k) for k in keys]
+        numkeys = len(arguments)
+        arguments += [bytes(a) for a in args]
         self.running = True
         self.busy = False
         self.wrote = False
@@ -269,11 +274,21 @@ class ScriptRuntime:
         self.resp = 2
         self.current_sha = script.sha
         self._started = time.monotonic()
+        finished = False
         try:
-            result = self._api["run"](script.function, keys_table, args_table, script.sha.encode())
+            if len(arguments) <= _VARARG_LIMIT:
+                result = self._run_api(script.function, script.sha_bytes, numkeys, *arguments)
+            else:
+                lua = self._lua
+                result = self._api["run_tables"](script.function, script.sha_bytes,
+                                                 lua.table_from(arguments[:numkeys]),
+                                                 lua.table_from(arguments[numkeys:]))
+            finished = True
             ok, payload = result[0], result[1]
             if not ok:
                 return ErrorReply(_crlf_to_spaces(payload))
+            if payload is False:        # a small reply: its tokens follow the count
+                return self._decode_tokens(result[3:])
             return self._decode_reply(payload, result[2])
         except lua51.LuaMemoryError:
             return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha.encode())
@@ -281,7 +296,8 @@ class ScriptRuntime:
             return ErrorReply(_crlf_to_spaces(("ERR Error running script %s, %s" % (
                 script.sha, str(exc)[:100])).encode()))
         finally:
-            self._api["reset"]()
+            if not finished:
+                self._api["reset"]()    # api.run ended abnormally: make sure the hook is off
             self.running = False
             self.busy = False
             self.current_sha = None
@@ -400,9 +416,11 @@ class ScriptRuntime:
         return tokens
 
     def _decode_reply(self, table, count):
+        return self._decode_tokens(self._read_tokens(table, count))
+
+    def _decode_tokens(self, tokens):
         """Flat tokens from the sandbox's emit() -> neutral reply tree (iterative: replies
         can nest deeper than Python's recursion limit)."""
-        tokens = self._read_tokens(table, count)
         pos = 0
         root = []
         # stack entries: [container, remaining, kind, pending_key]

@@ -584,7 +584,17 @@ function api.compile(body)
   return f, false
 end
 
-function api.run(fn, keys, argv, sha)
+-- One call from Python per script run (each Python<->Lua crossing costs microseconds): KEYS and ARGV
+-- arrive as varargs after their count, and a small reply comes back as its tokens directly.
+function api.run(fn, sha, numkeys, ...)
+  local args = {...}
+  local keys, argv = {}, {}
+  for i = 1, numkeys do keys[i] = args[i] end
+  for i = numkeys + 1, select('#', ...) do argv[i - numkeys] = args[i] end
+  return api.run_tables(fn, sha, keys, argv)
+end
+
+function api.run_tables(fn, sha, keys, argv)
   G.KEYS, G.ARGV = keys, argv
   killed, resp, hook_active = false, 2, true
   install_hook(nil)
@@ -594,6 +604,7 @@ function api.run(fn, keys, argv, sha)
   if not r[1] then return false, error_text(r[2], sha) end
   local out = {}
   local n = emit(out, 0, r[2], 0)
+  if n <= __INLINE_TOKENS__ then return true, false, n, unpack(out, 1, n) end
   return true, out, n
 end
 

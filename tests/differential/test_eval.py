@@ -34,6 +34,19 @@ SEQUENCES = {
         ("EVAL", "return 1"), ("EVALSHA", "abc", "-1"), ("EVALSHA", "f" * 40, "-1"), ("EVALSHA", "f" * 40, "0"),
         ("EVAL_RO", "return 1", "5"), ("EVALSHA_RO", "x", "0"),
     ],
+    # KEYS/ARGV cross into Lua as varargs up to 1000 values and as tables beyond; replies of up to 64 tokens
+    # come back from the run call itself, bigger ones through a second call: both sides of each limit
+    "argument and reply sizes": [
+        ("EVAL", "return {#KEYS, #ARGV, KEYS[1], KEYS[#KEYS], ARGV[1], ARGV[#ARGV]}", "500",
+         *["k%d" % i for i in range(500)], *["a%d" % i for i in range(500)]),
+        ("EVAL", "return {#KEYS, #ARGV, KEYS[1], KEYS[#KEYS], ARGV[1], ARGV[#ARGV]}", "700",
+         *["k%d" % i for i in range(700)], *["a%d" % i for i in range(2300)]),
+        ("EVAL", "return ARGV", "0", *["v%d" % i for i in range(31)]),
+        ("EVAL", "return ARGV", "0", *["v%d" % i for i in range(32)]),
+        ("EVAL", "return ARGV", "0", *["v%d" % i for i in range(33)]),
+        ("EVAL", "return ARGV", "0", *["v%d" % i for i in range(5000)]),
+        ("EVAL", "local t = {} for i = 1, 40 do t[i] = {i, tostring(i)} end return t", "0"),
+    ],
     "return types": [
         ("EVAL", "return 42", "0"), ("EVAL", "return 3.99", "0"), ("EVAL", "return -3.99", "0"),
         ("EVAL", "return 'str'", "0"), ("EVAL", "return {1, 'two', {3, {4}}, nil, 5}", "0"),
