@@ -4,12 +4,13 @@
   * PUBLISH fan-out: 1 publisher, 50 subscribers, messages delivered per second,
   * sorted-set scaling: ZADD / ZRANK / ZRANGEBYSCORE cost from 10^3 to 10^6 members (O(log n) check).
 
-    python bench/features.py [--quick]
+    python bench/features.py [--quick] [--rounds N] [--only evalsha,pubsub,streams,zset]
 """
 import argparse
 import os
 import selectors
 import socket
+import statistics
 import sys
 import time
 
@@ -137,29 +138,46 @@ def zset_scaling(port, sizes):
     return out
 
 
+def median_of(values):
+    """Median of numbers, element-wise for tuples; a single value (the zset table) is taken as is."""
+    if len(values) == 1:
+        return values[0]
+    if isinstance(values[0], tuple):
+        return tuple(median_of([v[i] for v in values]) for i in range(len(values[0])))
+    return statistics.median(values)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
     ap.add_argument("--only", default="evalsha,pubsub,streams,zset",
                     help="comma-separated subset of: evalsha, pubsub, streams, zset")
     args = ap.parse_args()
     only = set(args.only.split(","))
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     workdir = f"/tmp/cachemere-features-{os.getpid()}"
     os.makedirs(workdir, exist_ok=True)
     sizes = [1000, 10000, 100000] + ([] if args.quick else [1000000])
-    results = {}
-    for kind in ("cachemere", "redis"):
-        srv = start(kind, workdir)
-        try:
-            runs = {
-                "evalsha": lambda: evalsha(srv.port, 30000 if args.quick else 100000),
-                "pubsub": lambda: pubsub_fanout(srv.port, 2000 if args.quick else 10000),
-                "streams": lambda: streams(srv.port, 30000 if args.quick else 100000),
-                "zset": lambda: zset_scaling(srv.port, sizes),
-            }
-            results[kind] = {name: run() for name, run in runs.items() if name in only}
-        finally:
-            srv.stop()
+    rounds = {"cachemere": [], "redis": []}
+    for round_no in range(args.rounds):
+        # interleaved rounds: a noisy neighbour or a frequency change hits both servers alike
+        for kind in ("cachemere", "redis"):
+            srv = start(kind, workdir)
+            try:
+                runs = {
+                    "evalsha": lambda: evalsha(srv.port, 30000 if args.quick else 100000),
+                    "pubsub": lambda: pubsub_fanout(srv.port, 2000 if args.quick else 10000),
+                    "streams": lambda: streams(srv.port, 30000 if args.quick else 100000),
+                    "zset": lambda: zset_scaling(srv.port, sizes),
+                }
+                rounds[kind].append({name: run() for name, run in runs.items()
+                                     if name in only and (name != "zset" or round_no == 0)})
+            finally:
+                srv.stop()
+    results = {kind: {name: median_of([r[name] for r in done if name in r]) for name in done[0]}
+               for kind, done in rounds.items()}
     c, r = results["cachemere"], results["redis"]
     print(f"{'test':40} {'cachemere':>12} {'redis':>12} {'ratio':>6}")
     if "evalsha" in only:

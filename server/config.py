@@ -1144,6 +1144,11 @@ class Config:
             value = self._values["bind"]
         return _copy(value)
 
+    def scalar(self, name: str) -> Any:
+        """Hot-path read of a scalar directive (int, bool, str) by its canonical lowercase name:
+        no alias lookup and no copy."""
+        return self._values[name]
+
     def __contains__(self, name: str) -> bool:
         return name.lower() in self._by_name
 

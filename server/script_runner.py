@@ -69,7 +69,7 @@ class ScriptRunner:
         lua.db = c.db
         lua.user = c.user
         lua.reply.resp = 2
-        runtime.time_limit_ms = server.config["busy-reply-threshold"]
+        runtime.time_limit_ms = server.config.scalar("busy-reply-threshold")
         self.caller = c
         self._counted_errors = set()
         effects = c.ks.effects

@@ -24,20 +24,25 @@ NO_SUCH_KEY = b"ERR no such key"
 def config_value(c, name, default):
     if c.server is None:
         return default
-    return c.server.config[name]
+    return c.server.config.scalar(name)
 
 
 def node_limits(c):
     return config_value(c, "stream-node-max-bytes", 4096), config_value(c, "stream-node-max-entries", 100)
 
 
+_blocked = None
+
+
 def signal_key_ready(c, key):
     """Wake clients blocked on key (server/blocked.py when present)."""
-    try:
-        from server import blocked
-    except ImportError:
-        return
-    blocked.signal_key_ready(c, key)
+    global _blocked
+    if _blocked is None:
+        try:
+            from server import blocked as _blocked
+        except ImportError:
+            return
+    _blocked.signal_key_ready(c, key)
 
 
 def propagate_effects(c, effects):

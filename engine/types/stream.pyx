@@ -65,7 +65,8 @@ def _lp_int_size(v):
 
 def _lp_str_size(s):
     n = len(s)
-    if n <= 20 and s and (s == b"0" or (s[:1] != b"0" and s[:2] != b"-0")):
+    if n <= 20 and s and (s[1:] if s[0] == 45 else s).isdigit() and (
+            s == b"0" or (s[:1] != b"0" and s[:2] != b"-0")):
         try:
             v = int(s)
             if -(1 << 63) <= v < (1 << 63) and str(v).encode() == s:
