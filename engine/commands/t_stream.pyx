@@ -842,12 +842,9 @@ def read_new_for_group(s, key, group_name, group, consumer, start, count, noack,
     propagate_last_id = False
     group_pel = group.pel
     consumer_pel = consumer.pel
-    # redis checks streamRangeHasTombstones per entry; with no deletion ever, there are none
-    may_have_tombstones = s.max_deleted_id != MIN_ID
     for entry_id, _ in entries:
         if entry_id > group.last_id:
-            if group.entries_read != SCG_INVALID_ENTRIES_READ and not (
-                    may_have_tombstones and s.range_has_tombstones(entry_id)):
+            if group.entries_read != SCG_INVALID_ENTRIES_READ and not s.range_has_tombstones(entry_id):
                 group.entries_read += 1
             elif s.entries_added:
                 group.entries_read = s.estimate_distance_from_first_ever_entry(entry_id)

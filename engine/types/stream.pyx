@@ -67,12 +67,9 @@ def _lp_str_size(s):
     n = len(s)
     if n <= 20 and s and (s[1:] if s[0] == 45 else s).isdigit() and (
             s == b"0" or (s[:1] != b"0" and s[:2] != b"-0")):
-        try:
-            v = int(s)
-            if -(1 << 63) <= v < (1 << 63) and str(v).encode() == s:
-                return _lp_int_size(v)
-        except ValueError:
-            pass
+        v = int(s)              # cannot fail: an optional '-' then digits
+        if -(1 << 63) <= v < (1 << 63) and str(v).encode() == s:
+            return _lp_int_size(v)
     header = 1 if n < 64 else (2 if n < 4096 else 5)
     body = header + n
     return body + (1 if body < 128 else (2 if body < 16384 else 3))
