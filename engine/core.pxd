@@ -3,25 +3,92 @@ from protocol.resp cimport ReplyBuffer
 from engine.spec cimport CommandSpec
 
 
+# One key's record: a single allocation owned by its Db's hash table, with the key and (for strings of up
+# to INLINE_MAX bytes) the value inline; other values are a boxed PyObject* stored in the value area.
+# Per-key cost is the record plus one bucket pointer, with no Python object per key (see ARCHITECTURE.md).
+cdef extern from *:
+    """
+    #include <stddef.h>
+    typedef struct cm_rec {
+        struct cm_rec *next;      /* bucket chain */
+        unsigned long long cas;   /* memcached CAS id (engine/memcache_ops.pyx) */
+        unsigned int lru;         /* LRU clock (seconds, 24 bits) or LFU counter + decay time */
+        unsigned int mc_flags;    /* memcached client flags */
+        int vslot;                /* index in Db.vol (the expiry index), -1 when persistent */
+        unsigned int klen;
+        unsigned int vlen;        /* inline: the value's length; boxed: the bytes accounted for the value */
+        unsigned int vcap;        /* bytes after the key for the value, always >= sizeof(PyObject*) */
+        unsigned char flags;      /* CM_BOXED | CM_RAW | CM_DETACHED | CM_PINNED */
+        unsigned char spare;
+        unsigned short handles;   /* live Entry views; a deleted record is freed by its last view */
+        char data[];              /* key bytes, then the value area */
+    } cm_rec;
+    typedef struct cm_vol { cm_rec *rec; long long expire_at; } cm_vol;
+    #define CM_BOXED 1
+    #define CM_RAW 2
+    #define CM_DETACHED 4
+    #define CM_PINNED 8
+    #define CM_REC_HEADER (offsetof(cm_rec, data))
+    """
+    ctypedef struct cm_rec:
+        cm_rec* next
+        unsigned long long cas
+        unsigned int lru
+        unsigned int mc_flags
+        int vslot
+        unsigned int klen
+        unsigned int vlen
+        unsigned int vcap
+        unsigned char flags
+        unsigned short handles
+        char* data
+    ctypedef struct cm_vol:
+        cm_rec* rec
+        long long expire_at
+    int CM_BOXED
+    int CM_RAW
+    int CM_DETACHED
+    int CM_PINNED
+    size_t CM_REC_HEADER
+
+
+cdef class Db
+
+
 cdef class Entry:
-    cdef public object value          # bytes for strings; a type object (dict, set, deque, ZSet, Stream...) otherwise
-    cdef public long long expire_at   # absolute unix ms, -1 when persistent
-    cdef public unsigned int lru      # LRU clock (seconds, 24 bits) or LFU counter+decay time
-    cdef public unsigned int mc_flags # memcached client flags
-    cdef public unsigned long long cas  # memcached CAS id; 0 = not assigned yet (assigned on first gets)
-    cdef public int slot              # index in Db.keys
-    cdef public int vslot             # index in Db.volatile, -1 when persistent
-    cdef public unsigned char raw     # string created by APPEND/SETRANGE: OBJECT ENCODING says raw
-    cdef public unsigned int mem      # bytes this key is accounted for in Keyspace.used_memory
+    # A view of one record, made per lookup for code that works on keys through Python attributes
+    # (value, expire_at, lru, mc_flags, cas, raw). It keeps a deleted record readable until it goes.
+    cdef cm_rec* r
+    cdef Db db
 
 
 cdef class Db:
     cdef public int id
-    cdef public dict table            # key -> Entry
-    cdef public list keys             # dense key index: random sampling and SCAN
-    cdef public list volatile         # dense index of keys with an expiry: active expiry sampling
     cdef public Keyspace ks
     cdef public long long used_memory # this db's share of Keyspace.used_memory
+    cdef cm_rec** buckets             # chained hash table, size mask + 1 (a power of two), or NULL
+    cdef size_t mask
+    cdef size_t count
+    cdef cm_vol* vol                  # dense index of keys with an expiry: TTLs and active expiry sampling
+    cdef size_t vol_len
+    cdef size_t vol_cap
+
+    # record-level API for the compiled hot paths
+    cdef cm_rec* rec_find(self, bytes key)
+    cdef cm_rec* rec_lookup(self, bytes key, bint read) except? NULL
+    cdef cm_rec* rec_add(self, bytes key, object value) except NULL
+    cdef cm_rec* rec_set(self, bytes key, object value, long long expire_at, bint keep_ttl) except NULL
+    cdef int rec_assign(self, cm_rec* r, object value) except -1
+    cdef bint rec_expire_if_needed(self, bytes key, cm_rec* r) except -1
+    cdef int rec_set_expire(self, cm_rec* r, long long at) except -1
+    cdef void rec_remove_expire(self, cm_rec* r)
+    cdef void rec_account(self, cm_rec* r)
+    cdef bint rec_delete(self, bytes key) except -1
+    cdef Entry handle(self, cm_rec* r)
+    cdef int resize(self, size_t size) except -1
+    cdef void _free_all(self)
+    cdef cm_rec* rec_random(self)
+    cdef inline void touch(self, cm_rec* r)
 
     cpdef Entry find(self, bytes key)
     cpdef Entry lookup_read(self, bytes key)
@@ -35,8 +102,6 @@ cdef class Db:
     cpdef clear(self)
     cpdef long long size(self)
     cpdef account(self, bytes key, Entry e)
-    cdef inline void touch(self, Entry e)
-    cdef _volatile_remove(self, Entry e)
 
 
 cdef class EffectLog:

@@ -12,7 +12,14 @@ engine/commands/ that register through the same ``@command`` declaration.
 cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdio cimport snprintf
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memcmp, memset
+from cpython.object cimport PyObject, PyObject_Hash
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Realloc, PyMem_Free
+
+cdef extern from "Python.h":
+    ctypedef Py_ssize_t Py_hash_t
+    Py_hash_t _Py_HashBytes(const void* src, Py_ssize_t len)
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME, CLOCK_MONOTONIC
 
 from protocol.resp cimport ReplyBuffer
@@ -75,199 +82,637 @@ include "evict.pxi"
 # ---------------------------------------------------------------------------------------------------
 # Keyspace
 # ---------------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# Records: one allocation per key (key and small string value inline), chained in Db's bucket array
+# ---------------------------------------------------------------------------------------------------
+cdef unsigned int INLINE_MAX = 256        # longer strings are boxed bytes objects (GET sends them as they are)
+cdef size_t MIN_BUCKETS = 16
+
+
+cdef inline const char* rec_key(cm_rec* r):
+    return r.data
+
+
+cdef inline char* rec_val(cm_rec* r):
+    return r.data + r.klen
+
+
+cdef inline PyObject* rec_obj(cm_rec* r):
+    cdef PyObject* o
+    memcpy(&o, rec_val(r), sizeof(PyObject*))
+    return o
+
+
+cdef inline void rec_put_obj(cm_rec* r, PyObject* o):
+    memcpy(rec_val(r), &o, sizeof(PyObject*))
+
+
+cdef inline bytes rec_key_bytes(cm_rec* r):
+    return PyBytes_FromStringAndSize(r.data, r.klen)
+
+
+cdef inline object rec_value(cm_rec* r):
+    """The value as an object: the boxed one itself, or a new bytes object of the inline string."""
+    if r.flags & CM_BOXED:
+        return <object>rec_obj(r)
+    return PyBytes_FromStringAndSize(rec_val(r), r.vlen)
+
+
+cdef inline bint rec_is_string(cm_rec* r):
+    return not (r.flags & CM_BOXED) or type(<object>rec_obj(r)) is bytes
+
+
+cdef inline long long rec_base_cost(cm_rec* r):
+    """What the record itself costs (allocator rounding included) plus its bucket slot share."""
+    return alloc_size(<long long>(CM_REC_HEADER + r.klen + r.vcap)) + BUCKET_OVERHEAD
+
+
+cdef void rec_free(cm_rec* r):
+    if r.flags & CM_BOXED:
+        Py_XDECREF(rec_obj(r))
+    PyMem_Free(r)
+
+
+cdef cm_rec* rec_new(bytes key, object value) except NULL:
+    cdef Py_ssize_t klen = PyBytes_GET_SIZE(key)
+    cdef Py_ssize_t vlen = 0, need, cap
+    cdef bint inline_string = type(value) is bytes and PyBytes_GET_SIZE(value) <= INLINE_MAX
+    if inline_string:
+        vlen = PyBytes_GET_SIZE(value)
+    need = vlen if vlen > <Py_ssize_t>sizeof(PyObject*) else <Py_ssize_t>sizeof(PyObject*)
+    # take the allocator's rounding as spare value room: a same-size-class overwrite stays inline
+    cap = alloc_size(<long long>(CM_REC_HEADER + klen + need)) - <Py_ssize_t>CM_REC_HEADER - klen
+    if cap > INLINE_MAX + 8:
+        cap = need
+    cdef cm_rec* r = <cm_rec*>PyMem_Malloc(CM_REC_HEADER + klen + cap)
+    if r == NULL:
+        raise MemoryError()
+    memset(r, 0, CM_REC_HEADER)
+    r.vslot = -1
+    r.klen = <unsigned int>klen
+    r.vcap = <unsigned int>cap
+    memcpy(r.data, PyBytes_AS_STRING(key), klen)
+    if inline_string:
+        memcpy(rec_val(r), PyBytes_AS_STRING(value), vlen)
+        r.vlen = <unsigned int>vlen
+    else:
+        Py_INCREF(value)
+        rec_put_obj(r, <PyObject*>value)
+        r.flags = CM_BOXED
+    return r
+
+
 @cython.no_gc
+@cython.freelist(32)
 cdef class Entry:
-    # no_gc: an Entry holds a value (bytes or a container of bytes) and can never be part of a reference
-    # cycle, so the cyclic GC need not track millions of them (saves 16 B per key and GC scan time).
-    def __cinit__(self):
-        self.expire_at = -1
-        self.vslot = -1
+    # no_gc: a view holds only its Db, never part of a cycle.
+    def __dealloc__(self):
+        cdef cm_rec* r = self.r
+        if r == NULL or r.flags & CM_PINNED:
+            return
+        r.handles -= 1
+        if r.handles == 0 and r.flags & CM_DETACHED:
+            rec_free(r)
+
+    @property
+    def value(self):
+        return rec_value(self.r)
+
+    @value.setter
+    def value(self, object v):
+        self.db.rec_assign(self.r, v)
+
+    @property
+    def expire_at(self):
+        """Absolute unix ms, -1 when persistent."""
+        if self.r.vslot < 0:
+            return -1
+        return self.db.vol[self.r.vslot].expire_at
+
+    @expire_at.setter
+    def expire_at(self, long long at):
+        if at < 0:
+            self.db.rec_remove_expire(self.r)
+        elif not (self.r.flags & CM_DETACHED):
+            self.db.rec_set_expire(self.r, at)
+
+    @property
+    def lru(self):
+        return self.r.lru
+
+    @lru.setter
+    def lru(self, unsigned int v):
+        self.r.lru = v
+
+    @property
+    def mc_flags(self):
+        return self.r.mc_flags
+
+    @mc_flags.setter
+    def mc_flags(self, unsigned int v):
+        self.r.mc_flags = v
+
+    @property
+    def cas(self):
+        return self.r.cas
+
+    @cas.setter
+    def cas(self, unsigned long long v):
+        self.r.cas = v
+
+    @property
+    def raw(self):
+        """A string made by APPEND/SETRANGE: OBJECT ENCODING says raw."""
+        return 1 if self.r.flags & CM_RAW else 0
+
+    @raw.setter
+    def raw(self, v):
+        if v:
+            self.r.flags |= CM_RAW
+        else:
+            self.r.flags &= ~CM_RAW
+
+    @property
+    def key(self):
+        return rec_key_bytes(self.r)
 
     def __repr__(self):
         return f"<Entry {type(self.value).__name__} expire_at={self.expire_at}>"
+
+
+cdef inline unsigned long long rand64():
+    return ((<unsigned long long>rand()) << 33) ^ ((<unsigned long long>rand()) << 11) ^ <unsigned long long>rand()
+
+
+cdef inline size_t rev_bits(size_t v):
+    """Bit reversal (redis dict.c rev) for the SCAN cursor."""
+    cdef size_t s = sizeof(v) * 8
+    cdef size_t mask = ~(<size_t>0)
+    while True:
+        s >>= 1
+        if s == 0:
+            break
+        mask ^= (mask << s)
+        v = ((v >> s) & mask) | ((v << s) & ~mask)
+    return v
 
 
 cdef class Db:
     def __init__(self, int id, Keyspace ks):
         self.id = id
         self.ks = ks
-        self.table = {}
-        self.keys = []
-        self.volatile = []
+
+    def __dealloc__(self):
+        self._free_all()
+
+    cdef void _free_all(self):
+        cdef size_t i
+        cdef cm_rec* r
+        cdef cm_rec* nxt
+        if self.buckets != NULL:
+            for i in range(self.mask + 1):
+                r = self.buckets[i]
+                while r != NULL:
+                    nxt = r.next
+                    r.next = NULL
+                    r.vslot = -1
+                    if r.handles:
+                        r.flags |= CM_DETACHED      # a live view frees it
+                    else:
+                        rec_free(r)
+                    r = nxt
+            PyMem_Free(self.buckets)
+            self.buckets = NULL
+        self.mask = 0
+        self.count = 0
+        if self.vol != NULL:
+            PyMem_Free(self.vol)
+            self.vol = NULL
+        self.vol_len = 0
+        self.vol_cap = 0
+
+    def __len__(self):
+        return self.count
 
     cpdef long long size(self):
-        return len(self.table)
+        return self.count
 
-    cpdef Entry find(self, bytes key):
-        """The entry as stored, expired or not; None when absent."""
-        return <Entry>self.table.get(key)
+    # -- the table --------------------------------------------------------------------------------
 
-    cpdef bint expire_if_needed(self, bytes key, Entry e):
+    cdef int resize(self, size_t size) except -1:
+        """Rehash into `size` buckets at once (a power of two; 1M keys take a few ms)."""
+        cdef cm_rec** nb = <cm_rec**>PyMem_Calloc(size, sizeof(cm_rec*))
+        cdef size_t i, idx, nmask = size - 1
+        cdef cm_rec* r
+        cdef cm_rec* nxt
+        if nb == NULL:
+            raise MemoryError()
+        if self.buckets != NULL:
+            for i in range(self.mask + 1):
+                r = self.buckets[i]
+                while r != NULL:
+                    nxt = r.next
+                    idx = <size_t>_Py_HashBytes(r.data, r.klen) & nmask
+                    r.next = nb[idx]
+                    nb[idx] = r
+                    r = nxt
+            PyMem_Free(self.buckets)
+        self.buckets = nb
+        self.mask = nmask
+        return 0
+
+    cdef cm_rec* rec_find(self, bytes key):
+        """The record as stored, expired or not; NULL when absent."""
+        cdef cm_rec* r
+        cdef Py_ssize_t klen
+        cdef const char* p
+        if self.count == 0:
+            return NULL
+        r = self.buckets[<size_t>PyObject_Hash(key) & self.mask]
+        klen = PyBytes_GET_SIZE(key)
+        p = PyBytes_AS_STRING(key)
+        while r != NULL:
+            if r.klen == klen and memcmp(r.data, p, klen) == 0:
+                return r
+            r = r.next
+        return NULL
+
+    cdef Entry handle(self, cm_rec* r):
+        cdef Entry e
+        if r == NULL:
+            return None
+        e = Entry.__new__(Entry)
+        e.r = r
+        e.db = self
+        if r.handles == 0xFFFF:
+            r.flags |= CM_PINNED            # too many views to count: never freed (practically unreachable)
+        if not (r.flags & CM_PINNED):
+            r.handles += 1
+        return e
+
+    cdef cm_rec* rec_random(self):
+        """A uniformly chosen bucket's random record (redis dictGetRandomKey); NULL when empty."""
+        cdef cm_rec* r
+        cdef cm_rec* head
+        cdef size_t n, k
+        if self.count == 0:
+            return NULL
+        while True:
+            head = self.buckets[rand64() & self.mask]
+            if head != NULL:
+                break
+        n = 0
+        r = head
+        while r != NULL:
+            n += 1
+            r = r.next
+        k = rand64() % n
+        r = head
+        while k:
+            r = r.next
+            k -= 1
+        return r
+
+    # -- expiry index ------------------------------------------------------------------------------
+
+    cdef int rec_set_expire(self, cm_rec* r, long long at) except -1:
+        cdef cm_vol* nv
+        cdef size_t ncap
+        if r.vslot >= 0:
+            self.vol[r.vslot].expire_at = at
+            return 0
+        if self.vol_len == self.vol_cap:
+            ncap = self.vol_cap * 2 if self.vol_cap else 16
+            nv = <cm_vol*>PyMem_Realloc(self.vol, ncap * sizeof(cm_vol))
+            if nv == NULL:
+                raise MemoryError()
+            self.vol = nv
+            self.vol_cap = ncap
+        r.vslot = <int>self.vol_len
+        self.vol[self.vol_len].rec = r
+        self.vol[self.vol_len].expire_at = at
+        self.vol_len += 1
+        self.used_memory += VOLATILE_OVERHEAD
+        self.ks.used_memory += VOLATILE_OVERHEAD
+        return 0
+
+    cdef void rec_remove_expire(self, cm_rec* r):
+        cdef int slot = r.vslot
+        if slot < 0:
+            return
+        self.vol_len -= 1
+        if <size_t>slot < self.vol_len:
+            self.vol[slot] = self.vol[self.vol_len]
+            self.vol[slot].rec.vslot = slot
+        r.vslot = -1
+        self.used_memory -= VOLATILE_OVERHEAD
+        self.ks.used_memory -= VOLATILE_OVERHEAD
+
+    def expires_count(self):
+        return self.vol_len
+
+    def random_volatile_key(self):
+        """A uniformly random key with an expiry (active expiry sampling), or None."""
+        if self.vol_len == 0:
+            return None
+        return rec_key_bytes(self.vol[rand64() % self.vol_len].rec)
+
+    def volatile_keys(self):
+        """The keys with an expiry, in expiry-index order."""
+        cdef size_t i
+        return [rec_key_bytes(self.vol[i].rec) for i in range(self.vol_len)]
+
+    def volatile_expiries(self, Py_ssize_t limit):
+        """The expire_at of up to `limit` volatile keys (INFO keyspace avg_ttl sample)."""
+        cdef Py_ssize_t i, n = self.vol_len if <Py_ssize_t>self.vol_len < limit else limit
+        return [self.vol[i].expire_at for i in range(n)]
+
+    # -- lookups ------------------------------------------------------------------------------------
+
+    cdef bint rec_expire_if_needed(self, bytes key, cm_rec* r) except -1:
         """Lazy expiry (redis db.c expireIfNeeded): True when the key is logically gone.
 
         A replica reports the key as missing but leaves deletion to its primary's DEL.
         """
-        if e.expire_at < 0 or e.expire_at > self.ks.now_ms:
+        if r.vslot < 0 or self.vol[r.vslot].expire_at > self.ks.now_ms:
             return False
         if self.ks.is_replica:
             return True
         self.ks.stat_expired += 1
-        self.delete(key)
+        self.rec_delete(key)
         self.ks.effects.emit(self.id, [b"DEL", key])
         if self.ks.on_key_deleted is not None:
             self.ks.on_key_deleted(self, key, b"expired")
         return True
 
-    cdef inline void touch(self, Entry e):
+    cpdef bint expire_if_needed(self, bytes key, Entry e):
+        if e.r.flags & CM_DETACHED:
+            return True
+        return self.rec_expire_if_needed(key, e.r)
+
+    cdef inline void touch(self, cm_rec* r):
         """Record an access for LRU/LFU eviction (redis lookupKey's updateLFU / LRU_CLOCK)."""
         cdef Keyspace ks = self.ks
         if policy_is_lfu(ks.policy):
-            e.lru = (lfu_minutes(ks.now_ms) << 8) | lfu_log_incr(ks, lfu_decr_and_return(ks, e))
+            r.lru = (lfu_minutes(ks.now_ms) << 8) | lfu_log_incr(ks, lfu_decr_and_return(ks, r.lru))
         else:
-            e.lru = ks.lru_clock
+            r.lru = ks.lru_clock
+
+    cdef cm_rec* rec_lookup(self, bytes key, bint read) except? NULL:
+        """Lookup with lazy expiry and the LRU/LFU touch; a read also counts keyspace_hits/misses."""
+        cdef cm_rec* r = self.rec_find(key)
+        if r == NULL:
+            if read:
+                self.ks.stat_misses += 1
+            return NULL
+        if r.vslot >= 0 and self.rec_expire_if_needed(key, r):
+            if read:
+                self.ks.stat_misses += 1
+            return NULL
+        if read:
+            self.ks.stat_hits += 1
+        self.touch(r)
+        return r
+
+    cpdef Entry find(self, bytes key):
+        """The entry as stored, expired or not; None when absent."""
+        return self.handle(self.rec_find(key))
 
     cpdef Entry lookup_read(self, bytes key):
         """Lookup for a read: lazy expiry plus keyspace_hits/misses and the LRU/LFU touch."""
-        cdef Entry e = <Entry>self.table.get(key)
-        if e is None:
-            self.ks.stat_misses += 1
-            return None
-        if e.expire_at >= 0 and self.expire_if_needed(key, e):
-            self.ks.stat_misses += 1
-            return None
-        self.ks.stat_hits += 1
-        self.touch(e)
-        return e
+        return self.handle(self.rec_lookup(key, True))
 
     cpdef Entry lookup_write(self, bytes key):
         """Lookup for a write: lazy expiry, no hit/miss accounting."""
-        cdef Entry e = <Entry>self.table.get(key)
-        if e is None:
-            return None
-        if e.expire_at >= 0 and self.expire_if_needed(key, e):
-            return None
-        self.touch(e)
-        return e
+        return self.handle(self.rec_lookup(key, False))
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    cdef cm_rec* rec_add(self, bytes key, object value) except NULL:
+        """Insert a key known to be absent; the record is accounted at once, a boxed value's own cost by
+        the dispatcher after the command (or by `account` for writers outside it)."""
+        cdef cm_rec* r = rec_new(key, value)
+        cdef size_t idx
+        cdef long long cost
+        if policy_is_lfu(self.ks.policy):
+            r.lru = (lfu_minutes(self.ks.now_ms) << 8) | LFU_INIT_VAL
+        else:
+            r.lru = self.ks.lru_clock
+        if self.buckets == NULL:
+            self.resize(MIN_BUCKETS)
+        elif self.count >= self.mask + 1:
+            self.resize((self.mask + 1) * 2)
+        idx = <size_t>PyObject_Hash(key) & self.mask
+        r.next = self.buckets[idx]
+        self.buckets[idx] = r
+        self.count += 1
+        cost = rec_base_cost(r)
+        self.used_memory += cost
+        self.ks.used_memory += cost
+        return r
 
     cpdef Entry add(self, bytes key, object value):
-        """Insert a key known to be absent (memory is accounted by the dispatcher after the command,
-        or by `account` for writers outside it)."""
-        cdef Entry e = Entry()
-        e.value = value
-        e.slot = len(self.keys)
-        if policy_is_lfu(self.ks.policy):
-            e.lru = (lfu_minutes(self.ks.now_ms) << 8) | LFU_INIT_VAL
-        else:
-            e.lru = self.ks.lru_clock
-        self.keys.append(key)
-        self.table[key] = e
-        return e
+        return self.handle(self.rec_add(key, value))
 
-    cpdef account(self, bytes key, Entry e):
-        """Re-estimate what key costs and update used_memory by the difference."""
-        cdef long long cost = PER_KEY_OVERHEAD + bytes_cost(key) + value_cost(e.value)
-        cdef long long delta = cost - e.mem
-        e.mem = <unsigned int>cost if cost < 0xFFFFFFFF else 0xFFFFFFFF
+    cdef int rec_assign(self, cm_rec* r, object value) except -1:
+        """Replace a record's value in place (the record never moves: views stay valid)."""
+        cdef PyObject* old
+        cdef Py_ssize_t n
+        if type(value) is bytes and PyBytes_GET_SIZE(value) <= r.vcap and PyBytes_GET_SIZE(value) <= INLINE_MAX:
+            n = PyBytes_GET_SIZE(value)
+            if r.flags & CM_BOXED:
+                old = rec_obj(r)
+                if not (r.flags & CM_DETACHED):
+                    self.used_memory -= r.vlen
+                    self.ks.used_memory -= r.vlen
+                r.flags &= ~CM_BOXED
+                memcpy(rec_val(r), PyBytes_AS_STRING(value), n)
+                r.vlen = <unsigned int>n
+                Py_XDECREF(old)
+            else:
+                memcpy(rec_val(r), PyBytes_AS_STRING(value), n)
+                r.vlen = <unsigned int>n
+            return 0
+        Py_INCREF(value)
+        if r.flags & CM_BOXED:
+            old = rec_obj(r)
+            rec_put_obj(r, <PyObject*>value)
+            Py_XDECREF(old)                 # the accounted size stays until the next account()
+        else:
+            rec_put_obj(r, <PyObject*>value)
+            r.flags |= CM_BOXED
+            r.vlen = 0                      # nothing accounted for the boxed value yet
+        return 0
+
+    cdef void rec_account(self, cm_rec* r):
+        """Re-estimate a boxed value's cost and update used_memory by the difference (inline strings are
+        exact from the moment they are stored)."""
+        cdef long long cost, delta
+        if not (r.flags & CM_BOXED) or r.flags & CM_DETACHED:
+            return
+        cost = value_cost(<object>rec_obj(r)) + 8
+        if cost > 0xFFFFFFFF:
+            cost = 0xFFFFFFFF
+        delta = cost - r.vlen
+        r.vlen = <unsigned int>cost
         self.used_memory += delta
         self.ks.used_memory += delta
 
-    cpdef Entry set_value(self, bytes key, object value, long long expire_at=-1, bint keep_ttl=False):
-        """SET semantics: create or overwrite the value; the TTL is replaced unless keep_ttl."""
-        cdef Entry e = <Entry>self.table.get(key)
-        if e is None:
-            e = self.add(key, value)
-        else:
-            e.value = value
-            e.cas = 0
-            e.mc_flags = 0
-            e.raw = 0
-            if keep_ttl:
-                return e
-        if expire_at >= 0:
-            self.set_expire(key, e, expire_at)
-        elif e.vslot >= 0:
-            self.remove_expire(key, e)
-        return e
+    cpdef account(self, bytes key, Entry e):
+        self.rec_account(e.r)
 
-    cpdef bint delete(self, bytes key):
-        cdef Entry e = <Entry>self.table.pop(key, None)
-        cdef Entry moved
-        cdef object last
-        cdef int slot
-        if e is None:
+    cdef cm_rec* rec_set(self, bytes key, object value, long long expire_at, bint keep_ttl) except NULL:
+        """SET semantics: create or overwrite the value; the TTL is replaced unless keep_ttl."""
+        cdef cm_rec* r = self.rec_find(key)
+        if r == NULL:
+            r = self.rec_add(key, value)
+        else:
+            self.rec_assign(r, value)
+            r.cas = 0
+            r.mc_flags = 0
+            r.flags &= ~CM_RAW
+            if keep_ttl:
+                return r
+        if expire_at >= 0:
+            self.rec_set_expire(r, expire_at)
+        elif r.vslot >= 0:
+            self.rec_remove_expire(r)
+        return r
+
+    cpdef Entry set_value(self, bytes key, object value, long long expire_at=-1, bint keep_ttl=False):
+        return self.handle(self.rec_set(key, value, expire_at, keep_ttl))
+
+    cdef bint rec_delete(self, bytes key) except -1:
+        cdef cm_rec* r
+        cdef cm_rec** link
+        cdef Py_ssize_t klen
+        cdef const char* p
+        cdef long long cost
+        if self.count == 0:
             return False
-        if e.mem:
-            self.used_memory -= e.mem
-            self.ks.used_memory -= e.mem
-        if e.vslot >= 0:
-            self._volatile_remove(e)
-        slot = e.slot
-        last = self.keys.pop()
-        if slot < len(self.keys):
-            self.keys[slot] = last
-            moved = <Entry>self.table[last]
-            moved.slot = slot
+        link = &self.buckets[<size_t>PyObject_Hash(key) & self.mask]
+        klen = PyBytes_GET_SIZE(key)
+        p = PyBytes_AS_STRING(key)
+        r = link[0]
+        while r != NULL:
+            if r.klen == klen and memcmp(r.data, p, klen) == 0:
+                break
+            link = &r.next
+            r = r.next
+        if r == NULL:
+            return False
+        link[0] = r.next
+        r.next = NULL
+        self.count -= 1
+        self.rec_remove_expire(r)
+        cost = rec_base_cost(r) + (r.vlen if r.flags & CM_BOXED else 0)
+        self.used_memory -= cost
+        self.ks.used_memory -= cost
+        if r.handles:
+            r.flags |= CM_DETACHED          # the last view frees it
+        else:
+            rec_free(r)
+        if self.mask + 1 > MIN_BUCKETS and self.count * 8 < self.mask + 1:
+            self.resize((self.mask + 1) // 2)
         return True
 
-    cdef _volatile_remove(self, Entry e):
-        cdef int slot = e.vslot
-        cdef object last = self.volatile.pop()
-        cdef Entry moved
-        if slot < len(self.volatile):
-            self.volatile[slot] = last
-            moved = <Entry>self.table[last]
-            moved.vslot = slot
-        e.vslot = -1
+    cpdef bint delete(self, bytes key):
+        return self.rec_delete(key)
 
     cpdef set_expire(self, bytes key, Entry e, long long at):
-        e.expire_at = at
-        if e.vslot < 0:
-            e.vslot = len(self.volatile)
-            self.volatile.append(key)
+        self.rec_set_expire(e.r, at)
 
     cpdef remove_expire(self, bytes key, Entry e):
-        e.expire_at = -1
-        if e.vslot >= 0:
-            self._volatile_remove(e)
+        self.rec_remove_expire(e.r)
 
     cpdef clear(self):
-        self.table = {}
-        self.keys = []
-        self.volatile = []
+        self._free_all()
         self.ks.used_memory -= self.used_memory
         self.used_memory = 0
 
+    def _swap_contents(self, Db other):
+        """SWAPDB: exchange tables with another db (records keep their vslot: it indexes the moved vol)."""
+        self.buckets, other.buckets = other.buckets, self.buckets
+        self.mask, other.mask = other.mask, self.mask
+        self.count, other.count = other.count, self.count
+        self.vol, other.vol = other.vol, self.vol
+        self.vol_len, other.vol_len = other.vol_len, self.vol_len
+        self.vol_cap, other.vol_cap = other.vol_cap, self.vol_cap
+        self.used_memory, other.used_memory = other.used_memory, self.used_memory
+
+    # -- iteration ----------------------------------------------------------------------------------
+
+    def key_list(self):
+        """Every key (expired ones included), as a list."""
+        cdef list out = []
+        cdef size_t i
+        cdef cm_rec* r
+        if self.buckets == NULL:
+            return out
+        for i in range(self.mask + 1):
+            r = self.buckets[i]
+            while r != NULL:
+                out.append(rec_key_bytes(r))
+                r = r.next
+        return out
+
+    def items(self):
+        """(key, Entry) for every key; the table must not change during the iteration (the persistence
+        writers run it in a forked child or in one synchronous pass)."""
+        cdef size_t i
+        cdef cm_rec* r
+        if self.buckets == NULL:
+            return
+        for i in range(self.mask + 1):
+            r = self.buckets[i]
+            while r != NULL:
+                yield rec_key_bytes(r), self.handle(r)
+                r = r.next
+
+    def random_any_key(self):
+        """A uniformly random key, expired or not, or None."""
+        return rec_key_bytes(self.rec_random()) if self.count else None
+
     def random_key(self):
-        """A uniformly random key, or None (expired keys are skipped and reclaimed as redis does)."""
+        """A uniformly random live key, or None (expired keys are skipped and reclaimed as redis does)."""
         cdef int tries = 0
-        while self.keys:
-            key = self.keys[_random.randrange(len(self.keys))]
-            e = <Entry>self.table[key]
-            if e.expire_at >= 0 and e.expire_at <= self.ks.now_ms:
-                if len(self.volatile) == len(self.keys) and tries > 100:
+        cdef cm_rec* r
+        while self.count:
+            r = self.rec_random()
+            key = rec_key_bytes(r)
+            if r.vslot >= 0 and self.vol[r.vslot].expire_at <= self.ks.now_ms:
+                if self.vol_len == self.count and tries > 100:
                     return key    # every key is volatile: answer one rather than loop (redis does the same)
                 tries += 1
-                self.expire_if_needed(key, e)
+                self.rec_expire_if_needed(key, r)
                 continue
             return key
         return None
 
-    def scan(self, long long cursor, long long count, match=None, type_filter=None):
-        """SCAN over the dense key index from the top down (see ARCHITECTURE.md: every key present for the
-        whole scan is returned; swap-remove only moves an already visited key lower)."""
-        cdef long long n = len(self.keys)
-        cdef long long i
+    def scan(self, unsigned long long cursor, long long count, match=None, type_filter=None):
+        """SCAN with redis's reverse-binary cursor over the buckets (dict.c dictScan): every key present
+        for the whole scan is returned even when the table grows or shrinks in between."""
         cdef list out = []
-        cdef long long visited = 0
-        i = n if cursor == 0 or cursor > n else cursor
-        while i > 0 and visited < count:
-            i -= 1
-            visited += 1
-            out.append(self.keys[i])
-        return (i if i > 0 else 0), out
-
-    def expires_count(self):
-        return len(self.volatile)
+        cdef size_t v = <size_t>cursor
+        cdef size_t m
+        cdef cm_rec* r
+        cdef long long maxiter = count * 10
+        if self.count == 0:
+            return 0, out
+        m = self.mask
+        while True:
+            r = self.buckets[v & m]
+            while r != NULL:
+                out.append(rec_key_bytes(r))
+                r = r.next
+            v |= ~m
+            v = rev_bits(v)
+            v += 1
+            v = rev_bits(v)
+            maxiter -= 1
+            if v == 0 or len(out) >= count or maxiter <= 0:
+                break
+        return v, out
 
 
 cdef class EffectLog:
@@ -374,8 +819,8 @@ cdef class Keyspace:
         cdef bint volatile_only
         cdef list pool
         cdef tuple best
-        cdef Py_ssize_t total
-        cdef bytes key
+        cdef Py_ssize_t total, n
+        cdef cm_rec* r
         if self.maxmemory <= 0 or self.used_memory <= self.maxmemory:
             return EVICT_OK
         if self.policy == EVICT_NOEVICTION:
@@ -389,26 +834,27 @@ cdef class Keyspace:
             best = None
             if self.policy == EVICT_ALLKEYS_RANDOM or self.policy == EVICT_VOLATILE_RANDOM:
                 for db in self.dbs:
-                    candidates = db.volatile if volatile_only else db.keys
-                    if candidates:
-                        best = (0, db.id, candidates[rand() % len(candidates)])
+                    if volatile_only and db.vol_len:
+                        best = (0, db.id, rec_key_bytes(db.vol[rand64() % db.vol_len].rec))
+                        break
+                    if not volatile_only and db.count:
+                        best = (0, db.id, rec_key_bytes(db.rec_random()))
                         break
             else:
                 while best is None:
                     total = 0
                     for db in self.dbs:
-                        candidates = db.volatile if volatile_only else db.keys
-                        if candidates:
-                            pool_populate(self, db, candidates, pool)
-                            total += len(candidates)
+                        n = db.vol_len if volatile_only else db.count
+                        if n:
+                            pool_populate(self, db, volatile_only, pool)
+                            total += n
                     if total == 0:
                         break
                     while pool:
                         item = pool.pop()          # best candidate last
                         db = self.dbs[(<tuple>item)[1]]
-                        key = (<tuple>item)[2]
-                        e = db.table.get(key)
-                        if e is not None and (not volatile_only or (<Entry>e).expire_at >= 0):
+                        r = db.rec_find(<bytes>(<tuple>item)[2])
+                        if r != NULL and (not volatile_only or r.vslot >= 0):
                             best = item
                             break
             if best is None:
@@ -426,13 +872,10 @@ cdef class Keyspace:
     def swap(self, int a, int b):
         """SWAPDB: exchange the contents of two databases (clients keep their db index)."""
         cdef Db da = self.dbs[a], dbb = self.dbs[b]
-        da.table, dbb.table = dbb.table, da.table
-        da.keys, dbb.keys = dbb.keys, da.keys
-        da.volatile, dbb.volatile = dbb.volatile, da.volatile
-        da.used_memory, dbb.used_memory = dbb.used_memory, da.used_memory
+        da._swap_contents(dbb)
 
     def key_count(self):
-        return sum(len((<Db>d).table) for d in self.dbs)
+        return sum((<Db>d).count for d in self.dbs)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -590,13 +1033,13 @@ cdef class Dispatcher:
         cdef Py_ssize_t i, last, argc = len(argv)
         cdef int step
         cdef Db db = c.db
-        cdef Entry e
+        cdef cm_rec* r
         if spec.getkeys is not None:
             positions = [p[0] if isinstance(p, tuple) else p for p in spec.getkeys(argv)]
             for i in positions:
-                e = <Entry>db.table.get(argv[i])
-                if e is not None:
-                    db.account(<bytes>argv[i], e)
+                r = db.rec_find(<bytes>argv[i])
+                if r != NULL:
+                    db.rec_account(r)
             return
         if spec.first_key <= 0:
             return
@@ -606,9 +1049,9 @@ cdef class Dispatcher:
         step = spec.key_step if spec.key_step > 0 else 1
         i = spec.first_key
         while i <= last:
-            e = <Entry>db.table.get(argv[i])
-            if e is not None:
-                db.account(<bytes>argv[i], e)
+            r = db.rec_find(<bytes>argv[i])
+            if r != NULL:
+                db.rec_account(r)
             i += step
 
     cdef reject(self, Client c, CommandSpec spec, bytes message):

@@ -36,9 +36,11 @@ cdef int EVPOOL_SIZE = 16
 cdef unsigned int LRU_CLOCK_MAX = (1 << 24) - 1
 cdef unsigned int LFU_INIT_VAL = 5
 
-# What one key costs beyond its key and value objects: the Entry (64 B), its dict slot (24 B entry plus
-# index, at 2/3 load: ~48 B) and its slot in the dense key index (~9 B).
-cdef long long PER_KEY_OVERHEAD = 64 + 48 + 9
+# What one key costs beyond its record (core.pyx: key and small strings inline): its bucket pointer at the
+# table's average load (grown at load 1, so between 1/2 and 1: ~8/0.75 B).  A key with an expiry also has a
+# 16 B slot in the expiry index (grown by doubling: ~20 B).
+cdef long long BUCKET_OVERHEAD = 11
+cdef long long VOLATILE_OVERHEAD = 20
 
 
 cdef inline long long alloc_size(long long size):
@@ -95,18 +97,24 @@ cdef inline long long element_cost(object x):
 
 
 def memory_usage(bytes key, Entry e):
-    """MEMORY USAGE: the accounted cost of one key."""
-    return PER_KEY_OVERHEAD + bytes_cost(key) + value_cost(e.value)
+    """MEMORY USAGE: the cost of one key (its record, a boxed value, its expiry slot)."""
+    cdef cm_rec* r = e.r
+    cdef long long cost = rec_base_cost(r)
+    if r.flags & CM_BOXED:
+        cost += value_cost(<object>rec_obj(r)) + 8
+    if r.vslot >= 0:
+        cost += VOLATILE_OVERHEAD
+    return cost
 
 
 cdef inline unsigned int lfu_minutes(long long now_ms):
     return <unsigned int>((now_ms // 60000) & 65535)
 
 
-cdef inline unsigned int lfu_decr_and_return(Keyspace ks, Entry e):
+cdef inline unsigned int lfu_decr_and_return(Keyspace ks, unsigned int lru):
     """redis LFUDecrAndReturn: the counter after decay for the minutes elapsed since the last access."""
-    cdef unsigned int ldt = e.lru >> 8
-    cdef unsigned int counter = e.lru & 255
+    cdef unsigned int ldt = lru >> 8
+    cdef unsigned int counter = lru & 255
     cdef unsigned int now = lfu_minutes(ks.now_ms)
     cdef unsigned int elapsed = now - ldt if now >= ldt else 65535 - ldt + now
     cdef unsigned int periods = elapsed // ks.lfu_decay_time if ks.lfu_decay_time else 0
@@ -136,55 +144,57 @@ cdef inline bint policy_is_lfu(int policy):
 def object_idle_ms(Keyspace ks, Entry e):
     """OBJECT IDLETIME (redis estimateObjectIdleTime), in milliseconds."""
     cdef unsigned int clock = ks.lru_clock
-    if clock >= e.lru:
-        return (clock - e.lru) * 1000
-    return (clock + (LRU_CLOCK_MAX - e.lru)) * 1000
+    cdef unsigned int lru = e.r.lru
+    if clock >= lru:
+        return (clock - lru) * 1000
+    return (clock + (LRU_CLOCK_MAX - lru)) * 1000
 
 
 def object_freq(Keyspace ks, Entry e):
     """OBJECT FREQ: the LFU counter after decay."""
-    return lfu_decr_and_return(ks, e)
+    return lfu_decr_and_return(ks, e.r.lru)
 
 
 def policy_uses_lfu(Keyspace ks):
     return policy_is_lfu(ks.policy)
 
 
-cdef unsigned long long eviction_score(Keyspace ks, Entry e):
+cdef unsigned long long eviction_score(Keyspace ks, Db db, cm_rec* r):
     """Higher = better candidate (redis evictionPoolPopulate's `idle`)."""
     cdef unsigned int clock
     if ks.policy == EVICT_ALLKEYS_LRU or ks.policy == EVICT_VOLATILE_LRU:
         clock = ks.lru_clock
-        if clock >= e.lru:
-            return (clock - e.lru) * 1000
-        return (clock + (LRU_CLOCK_MAX - e.lru)) * 1000
+        if clock >= r.lru:
+            return (clock - r.lru) * 1000
+        return (clock + (LRU_CLOCK_MAX - r.lru)) * 1000
     if policy_is_lfu(ks.policy):
-        return 255 - lfu_decr_and_return(ks, e)
+        return 255 - lfu_decr_and_return(ks, r.lru)
     # volatile-ttl: the sooner it expires, the better
-    return 0xFFFFFFFFFFFFFFFF - <unsigned long long>e.expire_at
+    if r.vslot < 0:
+        return 0
+    return 0xFFFFFFFFFFFFFFFF - <unsigned long long>db.vol[r.vslot].expire_at
 
 
-cdef pool_populate(Keyspace ks, Db db, list candidates, list pool):
-    """Sample maxmemory-samples keys of db into the 16-entry pool kept sorted by score (ascending)."""
-    cdef Py_ssize_t n = len(candidates), j, k
+cdef pool_populate(Keyspace ks, Db db, bint volatile_only, list pool):
+    """Sample maxmemory-samples keys of db (all keys, or those with an expiry) into the 16-entry pool
+    kept sorted by score (ascending)."""
+    cdef Py_ssize_t n = db.vol_len if volatile_only else db.count, j, k
     cdef int samples = ks.samples if ks.samples < n else <int>n
-    cdef Entry e
+    cdef cm_rec* r
     cdef unsigned long long score
+    cdef bytes key
     for j in range(samples):
-        key = candidates[rand() % n]
-        e = <Entry>db.table.get(key)
-        if e is None:
-            continue
-        score = eviction_score(ks, e)
+        r = db.vol[rand64() % db.vol_len].rec if volatile_only else db.rec_random()
+        score = eviction_score(ks, db, r)
         k = 0
         while k < len(pool) and (<tuple>pool[k])[0] < score:
             k += 1
         if k == 0 and len(pool) >= EVPOOL_SIZE:
             continue          # worse than everything in a full pool
-        item = (score, db.id, key)
+        key = rec_key_bytes(r)
         if any((<tuple>p)[2] == key and (<tuple>p)[1] == db.id for p in pool):
             continue
-        pool.insert(k, item)
+        pool.insert(k, (score, db.id, key))
         if len(pool) > EVPOOL_SIZE:
             del pool[0]       # drop the worst candidate
 

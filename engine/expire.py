@@ -51,13 +51,12 @@ class ActiveExpire:
         for _ in range(len(dbs)):
             db = dbs[self.next_db % len(dbs)]
             self.next_db += 1
-            while db.volatile:
-                volatile = db.volatile
+            while db.expires_count():
                 sampled = expired = 0
-                for _ in range(min(keys_per_loop, len(volatile))):
-                    if not volatile:
+                for _ in range(min(keys_per_loop, db.expires_count())):
+                    key = db.random_volatile_key()
+                    if key is None:
                         break
-                    key = volatile[random.randrange(len(volatile))]
                     e = db.find(key)
                     sampled += 1
                     if e is not None and 0 <= e.expire_at <= now:

@@ -149,7 +149,7 @@ cdef class McEngine:
     # ------------------------------------------------------------------------------------ item access
     cdef Entry read_item(self, bytes key):
         """A read lookup: lazy expiry, keyspace hits/misses, LRU touch; non-strings are misses."""
-        cdef Entry e = <Entry>self.db.table.get(key)
+        cdef Entry e = self.db.find(key)
         if e is None:
             self.ks.stat_misses += 1
             return None
@@ -520,7 +520,7 @@ cdef class McEngine:
     # ------------------------------------------------------------------------------------ meta verbs
     cdef meta_get(self, object req, list out):
         cdef bytes key = <bytes>req.keys[0]
-        cdef Entry pre = <Entry>self.db.table.get(key)
+        cdef Entry pre = self.db.find(key)
         cdef Entry e
         cdef dict mf = req.meta_flags
         cdef bint won = False, token_sent, stale, fetched
@@ -686,7 +686,7 @@ cdef class McEngine:
 
     cdef meta_debug(self, object req, list out):
         cdef bytes key = <bytes>req.keys[0]
-        cdef Entry e = <Entry>self.db.table.get(key)
+        cdef Entry e = self.db.find(key)
         cdef unsigned int la = 0
         cdef long long exp
         cdef bytes value

@@ -188,11 +188,9 @@ def section_keyspace(server):
     for db in server.ks.dbs:
         n = db.size()
         if n:
-            volatile = db.volatile
-            sample = volatile[:64]
-            ttls = [db.find(k).expire_at - now for k in sample if db.find(k) is not None]
+            ttls = [at - now for at in db.volatile_expiries(64)]
             avg = int(sum(t for t in ttls if t > 0) / len(ttls)) if ttls else 0
-            out.append((f"db{db.id}", f"keys={n},expires={len(volatile)},avg_ttl={max(avg, 0)}"))
+            out.append((f"db{db.id}", f"keys={n},expires={db.expires_count()},avg_ttl={max(avg, 0)}"))
     return out
 
 

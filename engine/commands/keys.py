@@ -209,7 +209,7 @@ def keys_command(c, argv):
     now = c.ks.now_ms
     match_all = pattern == b"*"
     out = []
-    for key in list(db.keys):
+    for key in db.key_list():
         e = db.find(key)
         if e is None or 0 <= e.expire_at <= now:
             continue
@@ -298,12 +298,12 @@ def random_live_key(db):
     delete them: when every key is volatile it gives up after 100 tries and answers a stale key."""
     ks = db.ks
     tries = 100
-    while db.keys:
-        key = db.keys[random.randrange(len(db.keys))]
+    while db.size():
+        key = db.random_any_key()
         e = db.find(key)
         if 0 <= e.expire_at <= ks.now_ms:
             if ks.is_replica:
-                if len(db.volatile) == len(db.keys):
+                if db.expires_count() == db.size():
                     tries -= 1
                     if tries == 0:
                         return key

@@ -64,15 +64,31 @@ cdef long long expire_to_ms(Client c, bytes arg, int unit_flag, bytes cmdname) e
     return v
 
 
-cdef inline bint reply_string_or_wrongtype(Client c, Entry e):
-    """GET's reply for an entry (None -> nil); False after a WRONGTYPE error."""
-    if e is None:
+cdef inline int add_bulk_chars(ReplyBuffer out, const char* p, Py_ssize_t n) except -1:
+    out._header(b'$', n)
+    out._reserve(n + 2)
+    memcpy(out.buf + out.length, p, n)
+    out.length += n
+    out.buf[out.length] = b'\r'
+    out.buf[out.length + 1] = b'\n'
+    out.length += 2
+    return 0
+
+
+cdef inline bint reply_rec_string(Client c, cm_rec* r) except -1:
+    """GET's reply for a record (NULL -> nil); False after a WRONGTYPE error."""
+    cdef object v
+    if r == NULL:
         c.reply.add_null()
         return True
-    if type(e.value) is not bytes:
+    if not (r.flags & CM_BOXED):
+        add_bulk_chars(c.reply, rec_val(r), r.vlen)
+        return True
+    v = <object>rec_obj(r)
+    if type(v) is not bytes:
         c.error(WRONGTYPE)
         return False
-    c.reply.add_bulk(<bytes>e.value)
+    c.reply.add_bulk(<bytes>v)
     return True
 
 
@@ -98,7 +114,7 @@ def get_command(Client c, list argv):
 
 
 cdef object get_impl(Client c, list argv):
-    reply_string_or_wrongtype(c, c.db.lookup_read(<bytes>argv[1]))
+    reply_rec_string(c, c.db.rec_lookup(<bytes>argv[1], True))
 
 
 @command(
@@ -169,7 +185,7 @@ cdef object set_impl(Client c, list argv):
     cdef bytes opt
     cdef bytes expire_arg = None
     cdef long long expire_ms = -1
-    cdef Entry e
+    cdef cm_rec* r
     while j < argc:
         opt = <bytes>argv[j]
         if ieq(opt, b"nx", 2) and not flags & SET_XX:
@@ -196,15 +212,15 @@ cdef object set_impl(Client c, list argv):
         if expire_ms == -2:
             return
     if flags & SET_GET:
-        if not reply_string_or_wrongtype(c, c.db.lookup_read(key)):
+        if not reply_rec_string(c, c.db.rec_lookup(key, True)):
             return
     if flags & (SET_NX | SET_XX):
-        e = c.db.lookup_write(key)
-        if (flags & SET_NX and e is not None) or (flags & SET_XX and e is None):
+        r = c.db.rec_lookup(key, False)
+        if (flags & SET_NX and r != NULL) or (flags & SET_XX and r == NULL):
             if not flags & SET_GET:
                 c.reply.add_null()
             return
-    c.db.set_value(key, value, expire_ms, flags & SET_KEEPTTL)
+    c.db.rec_set(key, value, expire_ms, flags & SET_KEEPTTL)
     c.dirty += 1
     if c.ks.notify_flags:
         notify(c, "$", b"set", key)
@@ -218,13 +234,19 @@ cdef object set_impl(Client c, list argv):
 
 cdef incr_by(Client c, bytes key, long long incr):
     """redis incrDecrCommand: integer arithmetic on a string value, keeping its TTL."""
-    cdef Entry e = c.db.lookup_write(key)
+    cdef cm_rec* r = c.db.rec_lookup(key, False)
     cdef long long value = 0
-    if e is not None:
-        if type(e.value) is not bytes:
-            c.error(WRONGTYPE)
-            return
-        if not bytes_to_ll(<bytes>e.value, &value):
+    cdef object v
+    if r != NULL:
+        if r.flags & CM_BOXED:
+            v = <object>rec_obj(r)
+            if type(v) is not bytes:
+                c.error(WRONGTYPE)
+                return
+            if not bytes_to_ll(<bytes>v, &value):
+                c.error(NOT_INTEGER)
+                return
+        elif not string2ll(rec_val(r), r.vlen, &value):
             c.error(NOT_INTEGER)
             return
     if (incr < 0 and value < 0 and incr < LLONG_MIN - value) or (incr > 0 and value > 0 and incr > LLONG_MAX - value):
@@ -232,12 +254,12 @@ cdef incr_by(Client c, bytes key, long long incr):
         return
     value += incr
     result = b"%d" % value
-    if e is None:
-        c.db.add(key, result)
+    if r == NULL:
+        c.db.rec_add(key, result)
     else:
-        e.value = result
-        e.cas = 0
-        e.raw = 0
+        c.db.rec_assign(r, result)
+        r.cas = 0
+        r.flags &= ~CM_RAW
     c.dirty += 1
     if c.ks.notify_flags:
         notify(c, "$", b"incrby", key)
@@ -385,14 +407,14 @@ def mget_command(Client c, list argv):
 
 cdef object mget_impl(Client c, list argv):
     cdef Py_ssize_t i, n = len(argv)
-    cdef Entry e
+    cdef cm_rec* r
     c.reply.add_array_len(n - 1)
     for i in range(1, n):
-        e = c.db.lookup_read(<bytes>argv[i])
-        if e is None or type(e.value) is not bytes:
+        r = c.db.rec_lookup(<bytes>argv[i], True)
+        if r == NULL or not rec_is_string(r):
             c.reply.add_null()
         else:
-            c.reply.add_bulk(<bytes>e.value)
+            reply_rec_string(c, r)
 
 
 @command(
@@ -433,7 +455,7 @@ cdef object mset_impl(Client c, list argv):
         c.error(b"ERR wrong number of arguments for 'mset' command")
         return
     for i in range(1, n, 2):
-        c.db.set_value(<bytes>argv[i], <bytes>argv[i + 1])
+        c.db.rec_set(<bytes>argv[i], <bytes>argv[i + 1], -1, False)
         if c.ks.notify_flags:
             notify(c, "$", b"set", <bytes>argv[i])
     c.dirty += (n - 1) // 2

@@ -411,11 +411,11 @@ def write_keyspace_as_commands(ks, fileobj, per_key_delay_us=0):
     write = fileobj.write
     keys = 0
     for db in ks.dbs:
-        if not db.table:
+        if not db.size():
             continue
         write(encode_command([b"SELECT", _num(db.id)]))
         chunk = []
-        for key, e in db.table.items():
+        for key, e in db.items():
             kind, neutral = value_to_rdb(e.value)
             if kind != "string" and kind != "stream" and not neutral:
                 continue

@@ -138,11 +138,10 @@ def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us
     written = 0
     write_entry = writer.write_entry
     for db in ks.dbs:
-        table = db.table
-        if not table:
+        if not db.size():
             continue
-        writer.select_db(db.id, len(table), len(db.volatile))
-        for key, e in table.items():
+        writer.select_db(db.id, db.size(), db.expires_count())
+        for key, e in db.items():
             kind, neutral = value_to_rdb(e.value)
             if kind != "string" and not neutral and kind != "stream":
                 continue                      # an empty aggregate never reaches disk (redis deletes them)

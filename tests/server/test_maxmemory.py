@@ -45,6 +45,26 @@ def test_used_memory_tracks_rss_growth(fresh_cachemere):
     assert abs(grown_used - grown_rss) / grown_rss < 0.25, (grown_used, grown_rss)
 
 
+def test_small_keys_cost_what_rss_shows_and_fit_like_redis(fresh_cachemere):
+    """redis-cli --lru-test's shape (`lru:N` -> `val`): the accounted cost per key matches RSS growth and is
+    about what redis-server 7.0 charges (~90 B), so the same maxmemory holds as many keys."""
+    srv = fresh_cachemere()
+    r = redis.Redis(port=srv.port)
+    before = r.info("memory")
+    n = 300000
+    pipe = r.pipeline(transaction=False)
+    for i in range(n):
+        pipe.set(f"lru:{i}", "val")
+        if i % 2000 == 1999:
+            pipe.execute()
+    pipe.execute()
+    after = r.info("memory")
+    per_key_used = (after["used_memory"] - before["used_memory"]) / n
+    per_key_rss = (after["used_memory_rss"] - before["used_memory_rss"]) / n
+    assert abs(per_key_used - per_key_rss) / per_key_rss < 0.25, (per_key_used, per_key_rss)
+    assert per_key_used < 100, per_key_used
+
+
 def test_noeviction_refuses_writes_but_serves_reads_and_deletes(fresh_cachemere):
     srv = fresh_cachemere("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
     conn = RawConnection(srv.port)

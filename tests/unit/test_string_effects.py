@@ -70,7 +70,7 @@ def test_setex_and_psetex_propagate_as_set_pxat(h):
     assert h.db.find(b"k").expire_at == NOW + 100_000
     assert h.run("PSETEX", "p", 1500, "v") == (b"+OK\r\n", cmd("SET", "p", "v", "PXAT", NOW + 1500))
     assert h.db.find(b"p").expire_at == NOW + 1500
-    assert sorted(h.db.volatile) == [b"k", b"p"]
+    assert sorted(h.db.volatile_keys()) == [b"k", b"p"]
 
 
 def test_setex_errors_change_nothing(h):
@@ -94,7 +94,7 @@ def test_getset_propagates_as_set_and_clears_the_ttl(h):
     h.run("SETEX", "k", 100, "old")
     assert h.run("GETSET", "k", "new") == (b"$3\r\nold\r\n", cmd("SET", "k", "new"))
     e = h.db.find(b"k")
-    assert (e.value, e.expire_at, h.db.volatile) == (b"new", -1, [])
+    assert (e.value, e.expire_at, h.db.volatile_keys()) == (b"new", -1, [])
     assert h.run("GETSET", "fresh", "v") == (b"$-1\r\n", cmd("SET", "fresh", "v"))
 
 
@@ -122,13 +122,13 @@ def test_getex_expiry_propagates_as_pexpireat(h, options, at_ms):
     h.run("SET", "k", "v")
     assert h.run("GETEX", "k", *options) == (b"$1\r\nv\r\n", cmd("PEXPIREAT", "k", at_ms))
     assert h.db.find(b"k").expire_at == at_ms
-    assert h.db.volatile == [b"k"]
+    assert h.db.volatile_keys() == [b"k"]
 
 
 def test_getex_persist_propagates_only_when_a_ttl_was_removed(h):
     h.run("SETEX", "k", 100, "v")
     assert h.run("GETEX", "k", "PERSIST") == (b"$1\r\nv\r\n", cmd("PERSIST", "k"))
-    assert (h.db.find(b"k").expire_at, h.db.volatile) == (-1, [])
+    assert (h.db.find(b"k").expire_at, h.db.volatile_keys()) == (-1, [])
     assert h.run("GETEX", "k", "PERSIST") == (b"$1\r\nv\r\n", b"")
     assert h.run("GETEX", "k") == (b"$1\r\nv\r\n", b"")
 

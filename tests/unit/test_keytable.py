@@ -1,0 +1,124 @@
+"""The keyspace's record table (engine/core.pyx Db): a random workload checked against a dict model.
+
+Covers inline and boxed values and the moves between them, expiries, deletes while an Entry view is
+alive, growth and shrinking of the bucket array, SCAN coverage across resizes, and memory accounting
+returning to zero when every key is gone.
+"""
+import random
+
+from engine.core import Keyspace
+
+
+def _value(rnd):
+    kind = rnd.random()
+    if kind < 0.6:
+        return b"v" * rnd.randint(0, 40)
+    if kind < 0.8:
+        return bytes(rnd.getrandbits(8) for _ in range(rnd.randint(200, 600)))   # past INLINE_MAX: boxed
+    return {b"f%d" % rnd.randint(0, 9): b"x"}
+
+
+def test_random_operations_match_a_dict_model():
+    rnd = random.Random(11)
+    ks = Keyspace(1)
+    db = ks.db(0)
+    model, ttl = {}, {}
+    for step in range(30000):
+        key = b"k%d" % rnd.randint(0, 3000)
+        op = rnd.random()
+        if op < 0.45:
+            value = _value(rnd)
+            at = rnd.choice([-1, -1, 10 ** 13 + step])
+            db.set_value(key, value, at)
+            model[key] = value
+            ttl.pop(key, None)
+            if at >= 0:
+                ttl[key] = at
+        elif op < 0.6:
+            e = db.find(key)
+            if e is not None:
+                value = _value(rnd)
+                e.value = value                 # in place: the record must stay where views point
+                model[key] = value
+                db.account(key, e)
+        elif op < 0.8:
+            view = db.find(key)
+            assert db.delete(key) == (key in model)
+            if view is not None:
+                assert view.value == model[key]  # a deleted key's view still reads its last value
+            model.pop(key, None)
+            ttl.pop(key, None)
+        elif op < 0.9:
+            e = db.find(key)
+            if e is not None:
+                db.set_expire(key, e, 10 ** 13)
+                ttl[key] = 10 ** 13
+        else:
+            e = db.find(key)
+            if e is not None:
+                db.remove_expire(key, e)
+                ttl.pop(key, None)
+        if step % 3000 == 0:
+            assert db.size() == len(model)
+            assert sorted(db.key_list()) == sorted(model)
+            assert db.expires_count() == len(ttl) and sorted(db.volatile_keys()) == sorted(ttl)
+            for k, v in model.items():
+                e = db.find(k)
+                assert e.value == v and e.expire_at == ttl.get(k, -1)
+    for k in list(model):
+        db.delete(k)
+    assert db.size() == 0 and db.expires_count() == 0
+    assert ks.used_memory == 0 and db.used_memory == 0
+
+
+def test_scan_returns_every_key_present_for_the_whole_scan_across_resizes():
+    ks = Keyspace(1)
+    db = ks.db(0)
+    for i in range(5000):
+        db.set_value(b"stable:%d" % i, b"x")
+    rnd = random.Random(3)
+    seen = set()
+    cursor, calls = 0, 0
+    while True:
+        cursor, keys = db.scan(cursor, 50)
+        seen.update(keys)
+        calls += 1
+        # grow the table several times and shrink it again while the scan runs
+        if calls % 3 == 0:
+            for _ in range(2000 if calls < 60 else 0):
+                db.set_value(b"churn:%d" % rnd.randint(0, 10 ** 9), b"y")
+        if calls > 100:
+            for k in [k for k in db.key_list() if k.startswith(b"churn:")][:4000]:
+                db.delete(k)
+        if cursor == 0:
+            break
+        assert calls < 100000
+    assert all(b"stable:%d" % i in seen for i in range(5000))
+
+
+def test_values_read_back_exactly_and_account_is_exact_for_inline_strings():
+    ks = Keyspace(1)
+    db = ks.db(0)
+    for n in (0, 1, 7, 8, 9, 100, 256, 257, 5000):
+        db.set_value(b"s%d" % n, b"a" * n)
+    for n in (0, 1, 7, 8, 9, 100, 256, 257, 5000):
+        assert db.find(b"s%d" % n).value == b"a" * n
+    before = ks.used_memory
+    e = db.find(b"s9")
+    e.value = b"bb"                  # shorter inline overwrite: the record and its cost stay the same
+    assert ks.used_memory == before and db.find(b"s9").value == b"bb"
+    e.value = b"c" * 300             # too long for the record: boxed, then accounted
+    db.account(b"s9", e)
+    assert ks.used_memory > before + 300
+    e.value = b"d"                   # back inline: the boxed value's cost is given back
+    assert ks.used_memory == before and db.find(b"s9").value == b"d"
+
+
+def test_swapdb_moves_records_and_their_expiries():
+    ks = Keyspace(2)
+    a, b = ks.db(0), ks.db(1)
+    a.set_value(b"k", b"v", 10 ** 13)
+    b.set_value(b"other", b"w")
+    ks.swap(0, 1)
+    assert a.find(b"k") is None and a.find(b"other").value == b"w"
+    assert b.find(b"k").expire_at == 10 ** 13 and b.volatile_keys() == [b"k"]
