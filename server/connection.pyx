@@ -31,6 +31,16 @@ def set_after_command(hook):
     _after_command = hook
 
 
+# Called before a subscriber's commands run, so messages published earlier in this event-loop pass reach it
+# before its own replies (redis appends both to one output buffer).  Set by server/pubsub.py.
+cdef object _pubsub_flush = None
+
+
+def set_pubsub_flush(hook):
+    global _pubsub_flush
+    _pubsub_flush = hook
+
+
 def commit_before_write():
     """For writers outside RespConnection (memcached): make the batch's effects durable before replying."""
     if _before_reply is not None:
@@ -102,6 +112,8 @@ cdef class RespConnection:
         cdef Py_ssize_t mark
         self.ks.update_clock()
         c.last_ms = self.ks.now_ms
+        if c.pubsub is not None and _pubsub_flush is not None:
+            _pubsub_flush()
         while not c.blocked and not self.closing:
             if self.pending_argv is not None:
                 argv = self.pending_argv

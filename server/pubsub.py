@@ -1,8 +1,10 @@
 """Pub/sub state (redis pubsub.c): channel, pattern and shard-channel subscriptions, message delivery,
 and the output-buffer limit that disconnects slow subscribers (`client-output-buffer-limit pubsub`)."""
+import heapq
 import time
 
 from engine.glob import glob_match
+from server.connection import commit_before_write, set_pubsub_flush
 
 
 class ClientSubscriptions:
@@ -28,7 +30,12 @@ class PubSub:
         self.channels = {}          # channel -> {client: None} (ordered)
         self.patterns = {}          # pattern -> {client: None}
         self.shard_channels = {}
-        self.pending = {}           # subscriber -> messages not written yet (flushed once per event-loop pass)
+        # source name -> ([frames], [publish seq]) not written yet (flushed once per event-loop pass)
+        self.pend_channels = {}
+        self.pend_patterns = {}
+        self.pend_shard = {}
+        self.seq = 0
+        self.scheduled = False
 
     # ------------------------------------------------------------------ subscriptions
     @staticmethod
@@ -38,6 +45,7 @@ class PubSub:
         return c.pubsub
 
     def subscribe(self, c, channel, shard=False):
+        self.flush_now()
         st = self.state(c)
         mine = st.shard_channels if shard else st.channels
         table = self.shard_channels if shard else self.channels
@@ -48,6 +56,7 @@ class PubSub:
         return True
 
     def unsubscribe(self, c, channel, shard=False):
+        self.flush_now()
         st = self.state(c)
         mine = st.shard_channels if shard else st.channels
         table = self.shard_channels if shard else self.channels
@@ -62,6 +71,7 @@ class PubSub:
         return True
 
     def psubscribe(self, c, pattern):
+        self.flush_now()
         st = self.state(c)
         if pattern in st.patterns:
             return False
@@ -70,6 +80,7 @@ class PubSub:
         return True
 
     def punsubscribe(self, c, pattern):
+        self.flush_now()
         st = self.state(c)
         if pattern not in st.patterns:
             return False
@@ -82,6 +93,7 @@ class PubSub:
         return True
 
     def drop_client(self, c):
+        self.flush_now()
         st = c.pubsub
         if st is None:
             return
@@ -100,55 +112,103 @@ class PubSub:
         self.drop_client(c)
 
     # ------------------------------------------------------------------ delivery
+    # A publish does not touch subscribers: the frame is appended once to its source's pending list
+    # (channel, pattern or shard channel).  After the event-loop pass, each source's frames are joined once
+    # per RESP version and the same bytes go to every subscriber whose only subscription is that source;
+    # subscribers of several sources get their sources' frames merged back into publish order.  Subscriptions
+    # are fixed during a batch: every change flushes the pending frames first (flush_now).
     def publish(self, channel, message, shard=False):
         """Deliver to channel and pattern subscribers; returns the number of receivers."""
         receivers = 0
         table = self.shard_channels if shard else self.channels
         subs = table.get(channel)
         if subs:
-            # encoded once per publish and RESP version, not once per subscriber
-            body = encode_parts([b"smessage" if shard else b"message", channel, message])
-            for cl in list(subs):
-                self.deliver(cl, body)
-                receivers += 1
+            frame = b"*3\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+                8 if shard else 7, b"smessage" if shard else b"message", len(channel), channel,
+                len(message), message)
+            self.queue(self.pend_shard if shard else self.pend_channels, channel, frame)
+            receivers = len(subs)
         if not shard and self.patterns:
-            for pattern, psubs in list(self.patterns.items()):
+            for pattern, psubs in self.patterns.items():
                 if glob_match(pattern, channel):
-                    body = encode_parts([b"pmessage", pattern, channel, message])
-                    for cl in list(psubs):
-                        self.deliver(cl, body)
-                        receivers += 1
+                    frame = b"*4\r\n$8\r\npmessage\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+                        len(pattern), pattern, len(channel), channel, len(message), message)
+                    self.queue(self.pend_patterns, pattern, frame)
+                    receivers += len(psubs)
         return receivers
 
-    def deliver(self, cl, body):
-        """Queue a message (count, RESP-encoded elements) for a subscriber; all queued messages leave in one
-        write per subscriber after the publishing batch (as redis writes client buffers in beforeSleep), not
-        one syscall per message."""
-        conn = cl.conn
-        if conn is None or conn.closing:
-            return
-        count, elements = body
-        queued = self.pending.get(cl)
-        if queued is None:
-            if not self.pending:
+    def queue(self, pend, name, frame):
+        entries = pend.get(name)
+        if entries is None:
+            if not self.scheduled:
+                self.scheduled = True
                 self.server.loop.call_soon(self.flush_pending)
-            queued = self.pending[cl] = []
-        queued.append(PUSH_HEADERS[count] if cl.reply.resp >= 3 else ARRAY_HEADERS[count])
-        queued.append(elements)
+            entries = pend[name] = ([], [])
+        self.seq += 1
+        entries[0].append(frame)
+        entries[1].append(self.seq)
+
+    def flush_now(self):
+        """Write pending frames before a subscription change or a subscriber's own command (ordering)."""
+        if self.pend_channels or self.pend_patterns or self.pend_shard:
+            self.flush_pending()
 
     def flush_pending(self):
-        pending, self.pending = self.pending, {}
-        for cl, chunks in pending.items():
-            conn = cl.conn
-            if conn is None or conn.closing:
-                continue
-            conn.write_raw(b"".join(chunks))
-            self.check_output_limit(cl)
+        self.scheduled = False
+        sources = ((self.channels, self.pend_channels), (self.patterns, self.pend_patterns),
+                   (self.shard_channels, self.pend_shard))
+        self.pend_channels, self.pend_patterns, self.pend_shard = {}, {}, {}
+        limits = output_limits(self.server.config["client-output-buffer-limit"], "pubsub")
+        commit_before_write()   # the batch's effects are durable before anyone sees them (once, not per write)
+        multi = None
+        for table, pend in sources:
+            for name, entries in pend.items():
+                subs = table.get(name)
+                if not subs:
+                    continue
+                frames = entries[0]
+                data2 = data3 = None
+                for cl in list(subs):      # a copy: an aborted subscriber may unsubscribe while we write
+                    conn = cl.conn
+                    if conn is None or conn.closing:
+                        continue
+                    st = cl.pubsub
+                    if len(st.channels) + len(st.patterns) + len(st.shard_channels) != 1:
+                        if multi is None:
+                            multi = {}
+                        multi.setdefault(cl, []).append(entries)
+                        continue
+                    if cl.reply.resp >= 3:
+                        if data3 is None:
+                            data3 = b"".join([b">" + f[1:] for f in frames])
+                        data = data3
+                    else:
+                        if data2 is None:
+                            data2 = b"".join(frames)
+                        data = data2
+                    conn.net_out += len(data)
+                    conn.transport.write(data)
+                    self.check_output_limit(cl, limits)
+        if multi is not None:
+            for cl, lists in multi.items():
+                if len(lists) == 1:
+                    frames = lists[0][0]
+                else:       # several sources: back into publish order
+                    merged = heapq.merge(*[zip(seqs, frames) for frames, seqs in lists])
+                    frames = [f for _, f in merged]
+                if cl.reply.resp >= 3:
+                    frames = [b">" + f[1:] for f in frames]
+                data = b"".join(frames)
+                conn = cl.conn
+                conn.net_out += len(data)
+                conn.transport.write(data)
+                self.check_output_limit(cl, limits)
 
-    def check_output_limit(self, cl):
+    def check_output_limit(self, cl, limits=None):
         """client-output-buffer-limit pubsub <hard> <soft> <seconds>: disconnect a subscriber that does not read."""
-        limits = self.server.config["client-output-buffer-limit"]
-        hard, soft, seconds = output_limits(limits, "pubsub")
+        if limits is None:
+            limits = output_limits(self.server.config["client-output-buffer-limit"], "pubsub")
+        hard, soft, seconds = limits
         size = cl.conn.output_buffer_size()
         st = cl.pubsub
         over = False
@@ -177,15 +237,6 @@ class PubSub:
         return len(self.patterns)
 
 
-ARRAY_HEADERS = [b"*%d\r\n" % n for n in range(5)]
-PUSH_HEADERS = [b">%d\r\n" % n for n in range(5)]
-
-
-def encode_parts(parts):
-    """(element count, the elements as RESP bulk strings): the frame header depends on the subscriber."""
-    return len(parts), b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
-
-
 def output_limits(value, klass):
     """(hard, soft, seconds) for a class from the config value (list/dict/str forms tolerated)."""
     if isinstance(value, dict):
@@ -203,4 +254,5 @@ def pubsub(server):
     ps = server.extensions.get("pubsub")
     if ps is None:
         ps = server.extensions["pubsub"] = PubSub(server)
+        set_pubsub_flush(ps.flush_now)
     return ps

@@ -130,7 +130,17 @@ def punsubscribe_command(c, argv):
     },
 )
 def publish_command(c, argv):
-    c.reply.add_int(pubsub(c.server).publish(argv[1], argv[2]))
+    publish_generic(c, argv, False)
+
+
+def publish_generic(c, argv, shard):
+    ps = pubsub(c.server)
+    n = ps.publish(argv[1], argv[2], shard)
+    if c.pubsub is not None and c.conn is not None:
+        # a RESP3 subscriber publishing: its earlier replies, then its own copy, then the count (redis order)
+        c.conn.flush()
+        ps.flush_now()
+    c.reply.add_int(n)
 
 
 @command(
@@ -193,7 +203,7 @@ def sunsubscribe_command(c, argv):
     },
 )
 def spublish_command(c, argv):
-    c.reply.add_int(pubsub(c.server).publish(argv[1], argv[2], shard=True))
+    publish_generic(c, argv, True)
 
 
 container(

@@ -110,3 +110,65 @@ def test_keyspace_notifications(cachemere):
         p.close()
     finally:
         r.config_set("notify-keyspace-events", "")
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_pipelined_fan_out_order_matches_redis(cachemere, redis_ref, resp):
+    """Messages are written per source once per batch: subscribers of several sources (channel + patterns)
+    must still see publish order, each RESP version its own framing, and mid-batch (un)subscriptions apply
+    from that point on."""
+    def run(port):
+        multi = RawConnection(port)
+        single = RawConnection(port)
+        late = RawConnection(port)
+        for conn in (multi, single, late):
+            if resp == 3:
+                conn.command("HELLO", "3")
+                conn.read_until_quiet(settle=0.05)
+        # no channel matches both patterns: redis orders patterns by a randomly seeded hash
+        multi.send(encode("SUBSCRIBE", "a") + encode("PSUBSCRIBE", "a*", "x*"))
+        single.send(encode("SUBSCRIBE", "ab"))
+        multi.read_until_quiet(settle=0.1)
+        single.read_until_quiet(settle=0.1)
+        pub = RawConnection(port)
+        batch = b"".join(encode("PUBLISH", ch, f"m{i}") for i, ch in enumerate(["a", "ab", "b", "xb", "a", "ab"]))
+        pub.send(batch)
+        got = [pub.read_until_quiet(settle=0.1), multi.read_until_quiet(settle=0.1),
+               single.read_until_quiet(settle=0.1)]
+        # one pipelined write from a subscriber: earlier message, then (un)subscribe, then later messages
+        late.send(encode("SUBSCRIBE", "z"))
+        late.read_until_quiet(settle=0.1)
+        pub.send(encode("PUBLISH", "y", "before") + b"".join(encode("PUBLISH", "z", f"n{i}") for i in range(3)))
+        got.append(pub.read_until_quiet(settle=0.1))
+        got.append(late.read_until_quiet(settle=0.1))
+        if resp == 3:       # a RESP3 subscriber may publish: its own copy comes before the count
+            late.send(encode("PUBLISH", "y", "1") + encode("SUBSCRIBE", "y") + encode("PUBLISH", "y", "2")
+                      + encode("UNSUBSCRIBE", "y") + encode("PUBLISH", "y", "3"))
+            got.append(late.read_until_quiet(settle=0.2))
+        return got
+    assert run(cachemere.port) == run(redis_ref.port)
+
+
+def test_fan_out_many_messages_every_subscriber_complete(cachemere):
+    """A pipelined burst reaches every subscriber whole and in order (the joined per-channel bytes)."""
+    subs = []
+    for i in range(20):
+        conn = RawConnection(cachemere.port)
+        if i % 2:
+            conn.command("HELLO", "3")
+            conn.read_until_quiet(settle=0.05)
+        conn.send(encode("SUBSCRIBE", "burst"))
+        conn.read_until_quiet(settle=0.05)
+        subs.append(conn)
+    pub = RawConnection(cachemere.port)
+    n = 500
+    pub.send(b"".join(encode("PUBLISH", "burst", str(i)) for i in range(n)))
+    for i, conn in enumerate(subs):
+        head = b">3" if i % 2 else b"*3"
+        want = b"".join(head + b"\r\n$7\r\nmessage\r\n$5\r\nburst\r\n$%d\r\n%d\r\n" % (len(str(k)), k)
+                        for k in range(n))
+        data = b""
+        deadline = time.monotonic() + 10
+        while len(data) < len(want) and time.monotonic() < deadline:
+            data += conn.read_until_quiet(settle=0.1)
+        assert data == want
