@@ -1,5 +1,8 @@
 # The keyspace, the per-client command context, the effect log and the dispatcher.
 from protocol.resp cimport ReplyBuffer
+from cpython.object cimport PyObject
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.string cimport memcpy
 from engine.spec cimport CommandSpec
 
 
@@ -102,6 +105,44 @@ cdef class Db:
     cpdef clear(self)
     cpdef long long size(self)
     cpdef account(self, bytes key, Entry e)
+
+
+# record access shared by the compiled modules (C calls, no Python attribute lookups)
+cdef inline const char* rec_key(cm_rec* r):
+    return r.data
+
+
+cdef inline char* rec_val(cm_rec* r):
+    return r.data + r.klen
+
+
+cdef inline PyObject* rec_obj(cm_rec* r):
+    cdef PyObject* o
+    memcpy(&o, rec_val(r), sizeof(PyObject*))
+    return o
+
+
+cdef inline void rec_put_obj(cm_rec* r, PyObject* o):
+    memcpy(rec_val(r), &o, sizeof(PyObject*))
+
+
+cdef inline bytes rec_key_bytes(cm_rec* r):
+    return PyBytes_FromStringAndSize(r.data, r.klen)
+
+
+cdef inline object rec_value(cm_rec* r):
+    """The value as an object: the boxed one itself, or a new bytes object of the inline string."""
+    if r.flags & CM_BOXED:
+        return <object>rec_obj(r)
+    return PyBytes_FromStringAndSize(rec_val(r), r.vlen)
+
+
+cdef inline bint rec_is_string(cm_rec* r):
+    return not (r.flags & CM_BOXED) or type(<object>rec_obj(r)) is bytes
+
+
+cdef inline long long entry_expire_at(Entry e):
+    return -1 if e.r.vslot < 0 else e.db.vol[e.r.vslot].expire_at
 
 
 cdef class EffectLog:

@@ -89,39 +89,6 @@ cdef unsigned int INLINE_MAX = 256        # longer strings are boxed bytes objec
 cdef size_t MIN_BUCKETS = 16
 
 
-cdef inline const char* rec_key(cm_rec* r):
-    return r.data
-
-
-cdef inline char* rec_val(cm_rec* r):
-    return r.data + r.klen
-
-
-cdef inline PyObject* rec_obj(cm_rec* r):
-    cdef PyObject* o
-    memcpy(&o, rec_val(r), sizeof(PyObject*))
-    return o
-
-
-cdef inline void rec_put_obj(cm_rec* r, PyObject* o):
-    memcpy(rec_val(r), &o, sizeof(PyObject*))
-
-
-cdef inline bytes rec_key_bytes(cm_rec* r):
-    return PyBytes_FromStringAndSize(r.data, r.klen)
-
-
-cdef inline object rec_value(cm_rec* r):
-    """The value as an object: the boxed one itself, or a new bytes object of the inline string."""
-    if r.flags & CM_BOXED:
-        return <object>rec_obj(r)
-    return PyBytes_FromStringAndSize(rec_val(r), r.vlen)
-
-
-cdef inline bint rec_is_string(cm_rec* r):
-    return not (r.flags & CM_BOXED) or type(<object>rec_obj(r)) is bytes
-
-
 cdef inline long long rec_base_cost(cm_rec* r):
     """What the record itself costs (allocator rounding included) plus its bucket slot share."""
     return alloc_size(<long long>(CM_REC_HEADER + r.klen + r.vcap)) + BUCKET_OVERHEAD

@@ -19,7 +19,7 @@ from libc.stdlib cimport strtoull
 from libc cimport errno as c_errno
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
-from engine.core cimport Keyspace, Db, Entry
+from engine.core cimport Keyspace, Db, Entry, cm_rec, CM_RAW, CM_BOXED, rec_value, rec_is_string, entry_expire_at
 from protocol import memcache as mc
 
 cdef long long RELATIVE_MAX = 60 * 60 * 24 * 30          # memcached REALTIME_MAXDELTA: above it, absolute time
@@ -98,11 +98,11 @@ cdef inline long long exptime_to_ms(long long exptime, long long now_ms):
 
 cdef inline long long ttl_seconds(Entry e, long long now_ms):
     """memcached's remaining TTL in whole seconds, -1 for none."""
-    if e.expire_at < 0:
+    if entry_expire_at(e) < 0:
         return -1
-    if e.expire_at <= now_ms:
+    if entry_expire_at(e) <= now_ms:
         return 0
-    return (e.expire_at - now_ms + 999) // 1000
+    return (entry_expire_at(e) - now_ms + 999) // 1000
 
 
 cdef bint parse_counter(bytes value, unsigned long long *out):
@@ -149,36 +149,36 @@ cdef class McEngine:
     # ------------------------------------------------------------------------------------ item access
     cdef Entry read_item(self, bytes key):
         """A read lookup: lazy expiry, keyspace hits/misses, LRU touch; non-strings are misses."""
-        cdef Entry e = self.db.find(key)
-        if e is None:
+        cdef cm_rec* r = self.db.rec_find(key)
+        if r == NULL:
             self.ks.stat_misses += 1
             return None
-        if e.expire_at >= 0 and e.expire_at <= self.ks.now_ms:
+        if r.vslot >= 0 and self.db.vol[r.vslot].expire_at <= self.ks.now_ms:
             self.stats.get_expired += 1
-        e = self.db.lookup_read(key)
-        if e is None:
+        r = self.db.rec_lookup(key, True)
+        if r == NULL:
             return None
-        if type(e.value) is not bytes:
-            self.ks.stat_hits -= 1       # counted as a hit by lookup_read; for memcached it is a miss
+        if not rec_is_string(r):
+            self.ks.stat_hits -= 1       # counted as a hit by the lookup; for memcached it is a miss
             self.ks.stat_misses += 1
             return None
-        return e
+        return self.db.handle(r)
 
     cdef Entry write_item(self, bytes key):
         """A write lookup: lazy expiry, no hit/miss accounting; non-strings are absent."""
-        cdef Entry e = self.db.lookup_write(key)
-        if e is None or type(e.value) is not bytes:
+        cdef cm_rec* r = self.db.rec_lookup(key, False)
+        if r == NULL or not rec_is_string(r):
             return None
-        return e
+        return self.db.handle(r)
 
     cdef unsigned long long cas_of(self, Entry e):
-        if e.cas & CAS_MASK == 0:
-            e.cas = (e.cas & ~CAS_MASK) | self.ks.next_cas
+        if e.r.cas & CAS_MASK == 0:
+            e.r.cas = (e.r.cas & ~CAS_MASK) | self.ks.next_cas
             self.ks.next_cas += 1
-        return e.cas & CAS_MASK
+        return e.r.cas & CAS_MASK
 
     cdef void new_cas(self, Entry e):
-        e.cas = self.ks.next_cas
+        e.r.cas = self.ks.next_cas
         self.ks.next_cas += 1
 
     # ------------------------------------------------------------------------------------ effects
@@ -196,12 +196,12 @@ cdef class McEngine:
         if not ks.effects.subscribers:
             ks.effects.count += 2
             return
-        argv = [b"SET", key, e.value]
-        if e.expire_at >= 0:
+        argv = [b"SET", key, rec_value(e.r)]
+        if entry_expire_at(e) >= 0:
             argv.append(b"PXAT")
-            argv.append(b"%d" % e.expire_at)
+            argv.append(b"%d" % entry_expire_at(e))
         ks.effects.emit(0, argv)
-        ks.effects.emit(0, [b"_MCMETA", key, b"%d" % e.mc_flags, b"%d" % (e.cas & CAS_MASK)])
+        ks.effects.emit(0, [b"_MCMETA", key, b"%d" % e.r.mc_flags, b"%d" % (e.r.cas & CAS_MASK)])
 
     cdef emit_delete(self, bytes key):
         cdef Keyspace ks = self.ks
@@ -227,12 +227,12 @@ cdef class McEngine:
         """Flags/CAS/state changed without a new value (md I)."""
         self.ks.dirty += 1
         if self.ks.effects.subscribers:
-            self.ks.effects.emit(0, [b"_MCMETA", key, b"%d" % e.mc_flags, b"%d" % (e.cas & CAS_MASK)])
+            self.ks.effects.emit(0, [b"_MCMETA", key, b"%d" % e.r.mc_flags, b"%d" % (e.r.cas & CAS_MASK)])
 
     cdef set_ttl(self, bytes key, Entry e, long long at):
         """Apply a touch (at from exptime_to_ms; the caller handled EXPIRED) and emit its effect."""
         if at < 0:
-            if e.expire_at < 0:
+            if entry_expire_at(e) < 0:
                 return
             self.db.remove_expire(key, e)
             self.ks.effects.emit(0, [b"PERSIST", key])
@@ -262,8 +262,8 @@ cdef class McEngine:
                 self.emit_delete(key)
             return None
         e = self.db.set_value(key, value, at, False)
-        e.mc_flags = flags
-        e.cas = self.ks.next_cas
+        e.r.mc_flags = flags
+        e.r.cas = self.ks.next_cas
         self.ks.next_cas += 1
         self.stats.total_items += 1
         self.emit_store(key, e)
@@ -355,17 +355,17 @@ cdef class McEngine:
                 st.get_misses += 1
                 continue
             st.get_hits += 1
-            e.cas |= BIT_FETCHED
-            value = <bytes>e.value
+            e.r.cas |= BIT_FETCHED
+            value = <bytes>rec_value(e.r)
             n = PyBytes_GET_SIZE(value)
             out.append(VALUE_)
             out.append(key)
             if with_cas:
-                out.append(b" %d %d %d\r\n" % (e.mc_flags, n, self.cas_of(e)))
-            elif e.mc_flags == 0 and n < 1024:
+                out.append(b" %d %d %d\r\n" % (e.r.mc_flags, n, self.cas_of(e)))
+            elif e.r.mc_flags == 0 and n < 1024:
                 out.append(<bytes>FLAGS0_HEADERS[n])
             else:
-                out.append(b" %d %d\r\n" % (e.mc_flags, n))
+                out.append(b" %d %d\r\n" % (e.r.mc_flags, n))
             out.append(value)
             out.append(CRLF)
         out.append(END)
@@ -382,14 +382,14 @@ cdef class McEngine:
                 st.get_misses += 1
                 continue
             st.get_hits += 1
-            e.cas |= BIT_FETCHED
-            value = <bytes>e.value
+            e.r.cas |= BIT_FETCHED
+            value = <bytes>rec_value(e.r)
             out.append(VALUE_)
             out.append(key)
             if with_cas:
-                out.append(b" %d %d %d\r\n" % (e.mc_flags, len(value), self.cas_of(e)))
+                out.append(b" %d %d %d\r\n" % (e.r.mc_flags, len(value), self.cas_of(e)))
             else:
-                out.append(b" %d %d\r\n" % (e.mc_flags, len(value)))
+                out.append(b" %d %d\r\n" % (e.r.mc_flags, len(value)))
             out.append(value)
             out.append(CRLF)
         out.append(END)
@@ -417,7 +417,7 @@ cdef class McEngine:
         cdef unsigned long long cas
         if cmd == C_ADD:
             if e is not None:
-                e.lru = self.ks.lru_clock    # memcached bumps the existing item on a failed add
+                e.r.lru = self.ks.lru_clock    # memcached bumps the existing item on a failed add
                 return NOT_STORED
         elif cmd == C_REPLACE:
             if e is None:
@@ -427,7 +427,7 @@ cdef class McEngine:
                 self.stats.cas_misses += 1
                 return NOT_FOUND
             cas = req.cas_unique
-            if e.cas & CAS_MASK == 0 or e.cas & CAS_MASK != cas:
+            if e.r.cas & CAS_MASK == 0 or e.r.cas & CAS_MASK != cas:
                 self.stats.cas_badval += 1
                 return EXISTS
             self.stats.cas_hits += 1
@@ -442,8 +442,8 @@ cdef class McEngine:
             return NOT_STORED
         if self.out_of_memory():
             return ERR_NO_MEMORY
-        e.value = (<bytes>e.value + data) if append else (data + <bytes>e.value)
-        e.raw = 1
+        self.db.rec_assign(e.r, (<bytes>rec_value(e.r) + data) if append else (data + <bytes>rec_value(e.r)))
+        e.r.flags |= CM_RAW
         self.new_cas(e)
         self.stats.total_items += 1
         self.emit_store(key, e)
@@ -462,7 +462,7 @@ cdef class McEngine:
                    unsigned long long *result) except -1:
         """memcached do_add_delta on a live item: 0 ok, 1 non-numeric."""
         cdef unsigned long long value = 0
-        cdef bytes old = <bytes>e.value
+        cdef bytes old = <bytes>rec_value(e.r)
         cdef bytes digits
         cdef Py_ssize_t pad
         if not parse_counter(old, &value):
@@ -476,7 +476,7 @@ cdef class McEngine:
         digits = b"%d" % value
         pad = PyBytes_GET_SIZE(old) - PyBytes_GET_SIZE(digits)
         # memcached rewrites the number in place when it fits, padding with spaces
-        e.value = digits + b" " * pad if pad > 0 else digits
+        self.db.rec_assign(e.r, digits + b" " * pad if pad > 0 else digits)
         self.new_cas(e)
         self.emit_store(key, e)
         result[0] = value
@@ -529,8 +529,8 @@ cdef class McEngine:
         cdef McStats st = self.stats
         st.cmd_get += 1
         st.meta_cmds += 1
-        if pre is not None and pre.lru <= self.ks.lru_clock:
-            la = self.ks.lru_clock - pre.lru
+        if pre is not None and pre.r.lru <= self.ks.lru_clock:
+            la = self.ks.lru_clock - pre.r.lru
         e = self.read_item(key)
         if e is None:
             st.get_misses += 1
@@ -538,7 +538,7 @@ cdef class McEngine:
                 # N: a miss creates an empty item and this client wins the right to fill it
                 e = self.store(key, b"", 0, req.autoviv_exptime)
                 if e is not None:
-                    e.cas |= BIT_TOKEN
+                    e.r.cas |= BIT_TOKEN
                     out.append(mc.write_mg_hit(req, b"", 0, self.cas_of(e), ttl_seconds(e, self.ks.now_ms),
                                                0, False, True, False, False))
                     return
@@ -550,20 +550,20 @@ cdef class McEngine:
             st.cmd_touch += 1
             st.touch_hits += 1
             self.set_ttl(key, e, exptime_to_ms(req.exptime, self.ks.now_ms))
-        token_sent = (e.cas & BIT_TOKEN) != 0
-        stale = (e.cas & BIT_STALE) != 0
-        fetched = (e.cas & BIT_FETCHED) != 0
+        token_sent = (e.r.cas & BIT_TOKEN) != 0
+        stale = (e.r.cas & BIT_STALE) != 0
+        fetched = (e.r.cas & BIT_FETCHED) != 0
         if not token_sent:
             recache = req.recache_time
             if stale:
                 won = True
-            elif "R" in mf and e.expire_at >= 0 and ttl_seconds(e, self.ks.now_ms) < recache:
+            elif "R" in mf and entry_expire_at(e) >= 0 and ttl_seconds(e, self.ks.now_ms) < recache:
                 won = True
             if won:
-                e.cas |= BIT_TOKEN
+                e.r.cas |= BIT_TOKEN
         if "u" not in mf:
-            e.cas |= BIT_FETCHED
-        out.append(mc.write_mg_hit(req, <bytes>e.value, e.mc_flags, self.cas_of(e),
+            e.r.cas |= BIT_FETCHED
+        out.append(mc.write_mg_hit(req, <bytes>rec_value(e.r), e.r.mc_flags, self.cas_of(e),
                                    ttl_seconds(e, self.ks.now_ms), la, fetched, won, stale, token_sent))
 
     cdef meta_set(self, object req, list out):
@@ -581,8 +581,8 @@ cdef class McEngine:
                 self.stats.cas_misses += 1
                 out.append(mc.write_ms_result(req, NF))
                 return
-            if e.cas & CAS_MASK != cas:
-                if "I" in req.meta_flags and cas < (e.cas & CAS_MASK):
+            if e.r.cas & CAS_MASK != cas:
+                if "I" in req.meta_flags and cas < (e.r.cas & CAS_MASK):
                     mark_stale = True      # I: an older CAS may still store, as a stale item
                 else:
                     self.stats.cas_badval += 1
@@ -600,16 +600,16 @@ cdef class McEngine:
                 out.append(mc.write_ms_result(req, NS))     # 1.6.18 does not autovivify here (N is ignored)
                 return
             else:
-                e.value = (<bytes>e.value + value) if mode == "A" else (value + <bytes>e.value)
-                e.raw = 1
+                self.db.rec_assign(e.r, (<bytes>rec_value(e.r) + value) if mode == "A" else (value + <bytes>rec_value(e.r)))
+                e.r.flags |= CM_RAW
                 self.new_cas(e)
                 self.stats.total_items += 1
                 self.emit_store(key, e)
         else:
             e = self.store(key, value, req.flags, req.exptime if req.has_ttl else 0)
         if e is not None and mark_stale:
-            e.cas |= BIT_STALE
-        out.append(mc.write_ms_result(req, HD, (e.cas & CAS_MASK) if e is not None else 0))
+            e.r.cas |= BIT_STALE
+        out.append(mc.write_ms_result(req, HD, (e.r.cas & CAS_MASK) if e is not None else 0))
 
     cdef meta_delete(self, object req, list out):
         cdef bytes key = <bytes>req.keys[0]
@@ -623,13 +623,13 @@ cdef class McEngine:
             return
         if req.has_cas:
             cas = req.cas_unique
-            if e.cas & CAS_MASK != cas:
+            if e.r.cas & CAS_MASK != cas:
                 out.append(mc.write_md_result(req, EX))
                 return
         self.stats.delete_hits += 1
         if "I" in req.meta_flags:
             # I: invalidate instead of deleting: the item turns stale and the next mg wins a recache
-            e.cas = BIT_STALE | (e.cas & BIT_FETCHED)
+            e.r.cas = BIT_STALE | (e.r.cas & BIT_FETCHED)
             self.new_cas_keep_bits(e)
             if req.has_ttl:
                 at = exptime_to_ms(req.exptime, self.ks.now_ms)
@@ -646,7 +646,7 @@ cdef class McEngine:
         out.append(mc.write_md_result(req, HD))
 
     cdef void new_cas_keep_bits(self, Entry e):
-        e.cas = (e.cas & ~CAS_MASK) | self.ks.next_cas
+        e.r.cas = (e.r.cas & ~CAS_MASK) | self.ks.next_cas
         self.ks.next_cas += 1
 
     cdef meta_arith(self, object req, list out):
@@ -672,7 +672,7 @@ cdef class McEngine:
             return
         if req.has_cas:
             cas = req.cas_unique
-            if e.cas & CAS_MASK != cas:
+            if e.r.cas & CAS_MASK != cas:
                 out.append(mc.write_ma_result(req, EX))
                 return
         if self.arith(key, e, req.delta, incr, &result):
@@ -690,17 +690,17 @@ cdef class McEngine:
         cdef unsigned int la = 0
         cdef long long exp
         cdef bytes value
-        if e is not None and e.lru <= self.ks.lru_clock:
-            la = self.ks.lru_clock - e.lru
+        if e is not None and e.r.lru <= self.ks.lru_clock:
+            la = self.ks.lru_clock - e.r.lru
         e = self.write_item(key)      # me does not count as a fetch or bump the item
         if e is None:
             out.append(mc.EN)
             return
-        value = <bytes>e.value
+        value = <bytes>rec_value(e.r)
         # memcached 1.6.18 prints current_time - exptime: the remaining TTL negated
-        exp = -1 if e.expire_at < 0 else -ttl_seconds(e, self.ks.now_ms)
-        size = item_size(len(key), e.mc_flags, len(value))
-        out.append(mc.write_me(key, req.key_binary, exp, la, self.cas_of(e), (e.cas & BIT_FETCHED) != 0,
+        exp = -1 if entry_expire_at(e) < 0 else -ttl_seconds(e, self.ks.now_ms)
+        size = item_size(len(key), e.r.mc_flags, len(value))
+        out.append(mc.write_me(key, req.key_binary, exp, la, self.cas_of(e), (e.r.cas & BIT_FETCHED) != 0,
                                slab_class(size), size))
 
 
