@@ -45,6 +45,66 @@ def test_used_memory_tracks_rss_growth(fresh_cachemere):
     assert abs(grown_used - grown_rss) / grown_rss < 0.25, (grown_used, grown_rss)
 
 
+def _resp(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def test_used_memory_tracks_rss_growth_over_1gb_of_mixed_keys(fresh_cachemere):
+    """The issue's promise: loading 1 GB of mixed keys (strings from 10 B to 4 KB, hashes, sets, lists,
+    zsets, some with TTLs), used_memory grows within 25% of RSS. Sent as pipelined RESP over one socket;
+    every reply is counted so the load is known to have completed."""
+    import socket
+    import time
+    srv = fresh_cachemere()
+    r = redis.Redis(port=srv.port)
+    before = r.info("memory")
+    rnd = random.Random(5)
+    sock = socket.create_connection(("127.0.0.1", srv.port))
+    sock.settimeout(60)
+    sent = received = 0
+    deadline = time.monotonic() + 600
+    i = 0
+    while True:
+        batch = []
+        for _ in range(500):
+            kind = i % 10
+            if kind < 5:
+                cmd = _resp("SET", f"s:{i}", b"x" * rnd.randint(10, 4096))
+            elif kind == 5:
+                cmd = _resp("SET", f"t:{i}", b"y" * rnd.randint(10, 300), "EX", 100000)
+            elif kind == 6:
+                cmd = _resp("HSET", f"h:{i}", *[x for j in range(20) for x in (f"f{j}", "v" * rnd.randint(5, 80))])
+            elif kind == 7:
+                cmd = _resp("SADD", f"set:{i}", *[rnd.randint(0, 10 ** 12) for _ in range(20)])
+            elif kind == 8:
+                cmd = _resp("RPUSH", f"l:{i}", *["e" * rnd.randint(5, 60) for _ in range(20)])
+            else:
+                cmd = _resp("ZADD", f"z:{i}", *[x for j in range(20) for x in (rnd.random(), f"m{j}")])
+            batch.append(cmd)
+            i += 1
+        sock.sendall(b"".join(batch))
+        sent += len(batch)
+        buf = b""
+        while received < sent:
+            buf += sock.recv(1 << 20)
+            lines = buf.count(b"\r\n")
+            received += lines
+            buf = b""
+            assert time.monotonic() < deadline
+        if i % 20000 == 0 and r.info("memory")["used_memory_rss"] - before["used_memory_rss"] > 1 << 30:
+            break
+    sock.close()
+    after = r.info("memory")
+    grown_used = after["used_memory"] - before["used_memory"]
+    grown_rss = after["used_memory_rss"] - before["used_memory_rss"]
+    assert grown_rss > 1 << 30
+    assert abs(grown_used - grown_rss) / grown_rss < 0.25, (grown_used, grown_rss)
+
+
 def test_small_keys_cost_what_rss_shows_and_fit_like_redis(fresh_cachemere):
     """redis-cli --lru-test's shape (`lru:N` -> `val`): the accounted cost per key matches RSS growth and is
     about what redis-server 7.0 charges (~90 B), so the same maxmemory holds as many keys."""
