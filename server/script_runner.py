@@ -40,6 +40,7 @@ from engine.scripting import (
 CMD_WRITE = registry.FLAGS["write"]
 CMD_NOSCRIPT = registry.FLAGS["noscript"]
 CMD_ALLOW_BUSY = registry.FLAGS["allow_busy"]
+CMD_INTERNAL = registry.FLAGS["internal"]
 LUA_LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 READ_CHUNK = 65536
 
@@ -59,19 +60,21 @@ class ScriptRunner:
         self._busy_guests = []          # connections accepted while busy, on a temporary transport
         self._eof_fds = set()
         self._counted_errors = set()    # texts of errors from commands run by the current script
+        self._config_scalar = server.config.scalar
 
     # ------------------------------------------------------------------ EVAL / EVALSHA
     def eval(self, c, body_or_sha, keys, args, *, is_sha, read_only):
         """Run a script for client c and write its reply (or error) into c.reply."""
         runtime = self.runtime
-        server = self.server
         lua = self.lua_client
         lua.db = c.db
         lua.user = c.user
         lua.reply.resp = 2
-        runtime.time_limit_ms = server.config.scalar("busy-reply-threshold")
+        runtime.time_limit_ms = self._config_scalar("busy-reply-threshold")
         self.caller = c
-        self._counted_errors = set()
+        counted = self._counted_errors
+        if counted:
+            counted.clear()
         effects = c.ks.effects
         effects.begin_unit()
         try:
@@ -82,14 +85,23 @@ class ScriptRunner:
         finally:
             effects.end_unit()
             self.caller = None
-            self._end_busy()
-        counted, self._counted_errors = self._counted_errors, set()
-        if type(result) is ErrorReply and any(result.startswith(text) for text in counted):
+            if self._saved_before_call is not None or self._busy_guests or self._eof_fds:
+                self._end_busy()
+        kind = type(result)
+        if kind is int:                 # the common small replies, without write_reply's dispatch
+            c.reply.add_int(result)
+            return
+        if kind is bytes:
+            c.reply.add_bulk(result)
+            return
+        if kind is ErrorReply and counted and any(result.startswith(text) for text in counted):
             # the error of a redis.call the script passed on: errorstats already has it (redis
             # ignore_error_stats_update); failed_calls of EVAL still counts it
+            counted.clear()
             c.errors += 1
             c.reply.add_error(bytes(result))
             return
+        counted.clear()
         write_reply(c, result)
 
     # ------------------------------------------------------------------ redis.call / redis.pcall
@@ -111,7 +123,10 @@ class ScriptRunner:
         lua.reply.resp = runtime.resp
         lua.multi_queue = None
         self.server.dispatcher.call(lua, spec, argv)
-        reply = parse_reply(lua.reply.take())
+        data = lua.reply.take()
+        if data[0] == 58:               # an integer (INCR...): what parse_reply would return, without it
+            return int(data[1:data.index(b"\r\n")])
+        reply = parse_reply(data)
         if type(reply) is ErrorReply:
             self._counted_errors.add(_error_code_text(reply))
         return reply
@@ -128,7 +143,7 @@ class ScriptRunner:
         table = self.server.dispatcher.table
         name = argv[0]
         spec = table.get(name) or table.get(name.lower())
-        if spec is None or spec.flags & registry.FLAGS["internal"]:
+        if spec is None or spec.flags & CMD_INTERNAL:
             return None
         if spec.subcommands is not None:
             if len(argv) < 2:

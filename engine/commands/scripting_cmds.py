@@ -30,12 +30,22 @@ SCRIPT_HELP = [
 
 
 def _runner(c):
-    from server.script_runner import script_runner
-    return script_runner(c.server)
+    # the runner is cached in server.extensions; the import happens only on the first script
+    runner = c.server.extensions.get("scripting")
+    if runner is None:
+        from server.script_runner import script_runner
+        runner = script_runner(c.server)
+    return runner
+
+
+_SMALL_LL = {str(i).encode(): i for i in range(16)}   # common numkeys, no parse per call
 
 
 def _parse_ll(raw):
     """string2ll: an optional '-', digits, no leading zeros or spaces, within 64 bits."""
+    small = _SMALL_LL.get(raw)
+    if small is not None:
+        return small
     if not raw or len(raw) > 20:
         return None
     digits = raw[1:] if raw[:1] == b"-" else raw
