@@ -140,6 +140,14 @@ SEQUENCES = {
         ("EVAL", "return redis.call('strlen', KEYS[1]) + 0.5", "1", "ev:s"),
         ("EVAL", "redis.setresp(3); return redis.call('incr', KEYS[1])", "1", "ev:n"),
         ("EVAL", "redis.setresp(3); return redis.call('get', KEYS[1])", "1", "ev:missing"),
+        # redis.call runs on a coroutine that is replaced after each error: calls after errors, error texts
+        ("EVAL", "local n = 0 for i = 1, 3 do if not pcall(redis.call, 'incr', KEYS[1]) then n = n + 1 end end "
+         "return {n, redis.call('strlen', KEYS[1]), redis.call('echo', 'after')}", "1", "ev:s"),
+        ("EVAL", "pcall(redis.call, 'nosuchcmd'); return redis.call('incr', KEYS[1])", "1", "ev:s"),
+        ("EVAL", "local ok, e = pcall(redis.call); return {tostring(ok), e.err}", "0"),
+        ("EVAL", "return redis.call('echo', 'a', 'b')", "0"),
+        ("EVAL", "return redis.call('echo', 1.5)", "0"),
+        ("EVAL", "return {redis.call('echo', 'x'), redis.call('echo', '')}", "0"),
         ("EVAL", "return ARGV[1]", "0", ""),
         ("EVAL", "return KEYS[15]", "15", *["k%d" % i for i in range(15)]),
         ("EVAL", "return KEYS[16]", "16", *["k%d" % i for i in range(16)]),
