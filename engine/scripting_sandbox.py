@@ -50,14 +50,15 @@ end
 local G = {}          -- what scripts see as globals
 local ENV = {}        -- the proxy scripts run in
 proxy_view[ENV] = G
-setmetatable(ENV, {
+-- a global read goes ENV -> G as a table lookup inside the VM (no Lua call per `redis`, `KEYS`...);
+-- only a miss reaches the function, still called from the script's frame, hence level 2
+setmetatable(G, {
   __index = function(_, k)
-    local v = G[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
+})
+setmetatable(ENV, {
+  __index = G,
   __newindex = readonly_newindex,
   __metatable = META_STUB,
 })
