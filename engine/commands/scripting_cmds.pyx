@@ -1,3 +1,4 @@
+# cython: language_level=3, wraparound=True, boundscheck=True, binding=True
 """Scripting commands (redis eval.c): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH/KILL/HELP.
 
 The engine side of running a script (the internal client, reply conversions, effects as one unit, BUSY)

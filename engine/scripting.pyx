@@ -1,3 +1,4 @@
+# cython: language_level=3, wraparound=True, boundscheck=True, binding=True
 """Lua scripting runtime for EVAL / EVALSHA / SCRIPT / FUNCTION, independent of the engine.
 
 The engine is reached through one callback, ``call_handler(argv, raise_errors) -> Reply``;

@@ -1,3 +1,4 @@
+# cython: language_level=3, wraparound=True, boundscheck=True, binding=True
 """Glue between the Lua runtime (engine/scripting.py) and the server: EVAL's engine side.
 
 One ScriptRunner per server (``server.extensions["scripting"]``) owns the ScriptRuntime and an internal
@@ -61,6 +62,10 @@ class ScriptRunner:
         self._eof_fds = set()
         self._counted_errors = set()    # texts of errors from commands run by the current script
         self._config_scalar = server.config.scalar
+        # fixed for the server's life; looked up once instead of per redis.call
+        self._dispatcher = server.dispatcher
+        self._table = server.dispatcher.table
+        self._lua_reply = self.lua_client.reply
 
     # ------------------------------------------------------------------ EVAL / EVALSHA
     def eval(self, c, body_or_sha, keys, args, *, is_sha, read_only):
@@ -108,7 +113,9 @@ class ScriptRunner:
     def _call(self, argv, raise_errors):
         """redis scriptCall(): checks in redis order, then the dispatcher; returns the neutral reply."""
         runtime = self.runtime
-        spec = self._lookup(argv)
+        spec = self._table.get(argv[0])
+        if spec is None or spec.flags & CMD_INTERNAL or spec.subcommands is not None:
+            spec = self._lookup(argv)
         if spec is None:
             return self._rejected(None, ERR_UNKNOWN_COMMAND)
         if (spec.arity > 0 and spec.arity != len(argv)) or len(argv) < -spec.arity:
@@ -120,10 +127,11 @@ class ScriptRunner:
                 return self._rejected(spec, ERR_WRITE_IN_READONLY)
             runtime.wrote = True        # redis SCRIPT_WRITE_DIRTY: set before the call, SCRIPT KILL refuses
         lua = self.lua_client
-        lua.reply.resp = runtime.resp
+        reply_buffer = self._lua_reply
+        reply_buffer.resp = runtime.resp
         lua.multi_queue = None
-        self.server.dispatcher.call(lua, spec, argv)
-        data = lua.reply.take()
+        self._dispatcher.call(lua, spec, argv)
+        data = reply_buffer.take()
         if data[0] == 58:               # an integer (INCR...): what parse_reply would return, without it
             return int(data[1:data.index(b"\r\n")])
         reply = parse_reply(data)
