@@ -1,5 +1,5 @@
 # cython: language_level=3, wraparound=True, boundscheck=True, binding=True
-"""Glue between the Lua runtime (engine/scripting.py) and the server: EVAL's engine side.
+"""Glue between the Lua runtime (engine/scripting.pyx) and the server: EVAL's engine side.
 
 One ScriptRunner per server (``server.extensions["scripting"]``) owns the ScriptRuntime and an internal
 client, the "lua client" of Redis, through which scripts run commands with the dispatcher:

@@ -2,7 +2,7 @@
 """Scripting commands (redis eval.c): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH/KILL/HELP.
 
 The engine side of running a script (the internal client, reply conversions, effects as one unit, BUSY)
-lives in server/script_runner.py; this module parses the arguments exactly as redis does and replies.
+lives in server/script_runner.pyx; this module parses the arguments exactly as redis does and replies.
 """
 from engine.registry import command, container
 
