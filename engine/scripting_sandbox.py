@@ -50,14 +50,15 @@ end
 local G = {}          -- what scripts see as globals
 local ENV = {}        -- the proxy scripts run in
 proxy_view[ENV] = G
-setmetatable(ENV, {
+-- a global read goes ENV -> G as a table lookup inside the VM (no Lua call per `redis`, `KEYS`...);
+-- only a miss reaches the function, still called from the script's frame, hence level 2
+setmetatable(G, {
   __index = function(_, k)
-    local v = G[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
+})
+setmetatable(ENV, {
+  __index = G,
   __newindex = readonly_newindex,
   __metatable = META_STUB,
 })
@@ -73,20 +74,17 @@ local co_yield, co_wrap = coroutine.yield, coroutine.wrap
 local function cfunction(f)
   local obj, mt = {}, {__metatable = false, __newindex = readonly_newindex}
   proxy_view[obj] = {}              -- rawset/pairs treat it like any read-only table
-  local function spawn()
-    return co_wrap(function(_, ...)
-      local args = pack(...)
-      while true do
-        local r = pack(pcall(f, unpack(args, 1, args.n)))
-        if not r[1] then
-          mt.__call = spawn()       -- this coroutine dies with the error; the next call gets a new one
-          error(r[2], 0)
-        end
-        args = pack(co_yield(unpack(r, 2, r.n)))
-        args = pack(unpack(args, 2, args.n))   -- drop the callable table itself
-      end
-    end)
+  local spawn, step, after
+  -- proper tail calls instead of a loop over packed tables: no table per call (this is redis.call)
+  step = function(_, ...) return after(pcall(f, ...)) end      -- `_` drops the callable table itself
+  after = function(ok, ...)
+    if not ok then
+      mt.__call = spawn()           -- this coroutine dies with the error; the next call gets a new one
+      error((...), 0)
+    end
+    return step(co_yield(...))
   end
+  spawn = function() return co_wrap(step) end
   mt.__call = spawn()
   setmetatable(obj, mt)
   return obj

@@ -1,4 +1,4 @@
-"""Unit tests for engine/scripting.py: the Lua runtime behind EVAL/EVALSHA/SCRIPT.
+"""Unit tests for engine/scripting.pyx: the Lua runtime behind EVAL/EVALSHA/SCRIPT.
 
 The tests own a tiny engine (GET/SET/INCR/DEL over a dict) as call_handler. Where a real
 redis-server 7.0.15 is installed, the same scripts run there too and the raw RESP2 bytes of

@@ -1,4 +1,5 @@
-"""Glue between the Lua runtime (engine/scripting.py) and the server: EVAL's engine side.
+# cython: language_level=3, wraparound=True, boundscheck=True, binding=True
+"""Glue between the Lua runtime (engine/scripting.pyx) and the server: EVAL's engine side.
 
 One ScriptRunner per server (``server.extensions["scripting"]``) owns the ScriptRuntime and an internal
 client, the "lua client" of Redis, through which scripts run commands with the dispatcher:
@@ -40,6 +41,7 @@ from engine.scripting import (
 CMD_WRITE = registry.FLAGS["write"]
 CMD_NOSCRIPT = registry.FLAGS["noscript"]
 CMD_ALLOW_BUSY = registry.FLAGS["allow_busy"]
+CMD_INTERNAL = registry.FLAGS["internal"]
 LUA_LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 READ_CHUNK = 65536
 
@@ -59,19 +61,25 @@ class ScriptRunner:
         self._busy_guests = []          # connections accepted while busy, on a temporary transport
         self._eof_fds = set()
         self._counted_errors = set()    # texts of errors from commands run by the current script
+        self._config_scalar = server.config.scalar
+        # fixed for the server's life; looked up once instead of per redis.call
+        self._dispatcher = server.dispatcher
+        self._table = server.dispatcher.table
+        self._lua_reply = self.lua_client.reply
 
     # ------------------------------------------------------------------ EVAL / EVALSHA
     def eval(self, c, body_or_sha, keys, args, *, is_sha, read_only):
         """Run a script for client c and write its reply (or error) into c.reply."""
         runtime = self.runtime
-        server = self.server
         lua = self.lua_client
         lua.db = c.db
         lua.user = c.user
         lua.reply.resp = 2
-        runtime.time_limit_ms = server.config.scalar("busy-reply-threshold")
+        runtime.time_limit_ms = self._config_scalar("busy-reply-threshold")
         self.caller = c
-        self._counted_errors = set()
+        counted = self._counted_errors
+        if counted:
+            counted.clear()
         effects = c.ks.effects
         effects.begin_unit()
         try:
@@ -82,21 +90,32 @@ class ScriptRunner:
         finally:
             effects.end_unit()
             self.caller = None
-            self._end_busy()
-        counted, self._counted_errors = self._counted_errors, set()
-        if type(result) is ErrorReply and any(result.startswith(text) for text in counted):
+            if self._saved_before_call is not None or self._busy_guests or self._eof_fds:
+                self._end_busy()
+        kind = type(result)
+        if kind is int:                 # the common small replies, without write_reply's dispatch
+            c.reply.add_int(result)
+            return
+        if kind is bytes:
+            c.reply.add_bulk(result)
+            return
+        if kind is ErrorReply and counted and any(result.startswith(text) for text in counted):
             # the error of a redis.call the script passed on: errorstats already has it (redis
             # ignore_error_stats_update); failed_calls of EVAL still counts it
+            counted.clear()
             c.errors += 1
             c.reply.add_error(bytes(result))
             return
+        counted.clear()
         write_reply(c, result)
 
     # ------------------------------------------------------------------ redis.call / redis.pcall
     def _call(self, argv, raise_errors):
         """redis scriptCall(): checks in redis order, then the dispatcher; returns the neutral reply."""
         runtime = self.runtime
-        spec = self._lookup(argv)
+        spec = self._table.get(argv[0])
+        if spec is None or spec.flags & CMD_INTERNAL or spec.subcommands is not None:
+            spec = self._lookup(argv)
         if spec is None:
             return self._rejected(None, ERR_UNKNOWN_COMMAND)
         if (spec.arity > 0 and spec.arity != len(argv)) or len(argv) < -spec.arity:
@@ -108,10 +127,14 @@ class ScriptRunner:
                 return self._rejected(spec, ERR_WRITE_IN_READONLY)
             runtime.wrote = True        # redis SCRIPT_WRITE_DIRTY: set before the call, SCRIPT KILL refuses
         lua = self.lua_client
-        lua.reply.resp = runtime.resp
+        reply_buffer = self._lua_reply
+        reply_buffer.resp = runtime.resp
         lua.multi_queue = None
-        self.server.dispatcher.call(lua, spec, argv)
-        reply = parse_reply(lua.reply.take())
+        self._dispatcher.call(lua, spec, argv)
+        data = reply_buffer.take()
+        if data[0] == 58:               # an integer (INCR...): what parse_reply would return, without it
+            return int(data[1:data.index(b"\r\n")])
+        reply = parse_reply(data)
         if type(reply) is ErrorReply:
             self._counted_errors.add(_error_code_text(reply))
         return reply
@@ -128,7 +151,7 @@ class ScriptRunner:
         table = self.server.dispatcher.table
         name = argv[0]
         spec = table.get(name) or table.get(name.lower())
-        if spec is None or spec.flags & registry.FLAGS["internal"]:
+        if spec is None or spec.flags & CMD_INTERNAL:
             return None
         if spec.subcommands is not None:
             if len(argv) < 2:

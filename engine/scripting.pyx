@@ -1,3 +1,4 @@
+# cython: language_level=3, wraparound=True, boundscheck=True, binding=True
 """Lua scripting runtime for EVAL / EVALSHA / SCRIPT / FUNCTION, independent of the engine.
 
 The engine is reached through one callback, ``call_handler(argv, raise_errors) -> Reply``;
@@ -179,6 +180,7 @@ class ScriptRuntime:
         self._killed = False
         self._started = 0.0
         self._scripts = {}
+        self._by_sha_arg = {}           # lowercase sha as bytes -> script: EVALSHA without decode/lower per run
         self._lua = lua51.LuaRuntime(
             encoding=None, register_eval=False, register_builtins=False,
             unpack_returned_tuples=True, max_memory=max_memory,
@@ -226,7 +228,8 @@ class ScriptRuntime:
         if function is False:
             raise ScriptError("ERR Error compiling script (new function): %s"
                               % err.decode("utf-8", "replace"))
-        self._scripts[sha] = CompiledScript(sha, body, function, flags, flags is not None)
+        script = self._scripts[sha] = CompiledScript(sha, body, function, flags, flags is not None)
+        self._by_sha_arg[script.sha_bytes] = script
         return sha
 
     def exists(self, sha):
@@ -240,6 +243,7 @@ class ScriptRuntime:
 
     def flush(self):
         self._scripts.clear()
+        self._by_sha_arg.clear()
         self._lua.execute("collectgarbage()")
 
     def kill(self):
@@ -257,15 +261,18 @@ class ScriptRuntime:
         if self.running:
             raise ScriptError("ERR This Redis command is not allowed from script")
         if is_sha:
-            sha = sha_or_body.decode("latin-1") if isinstance(sha_or_body, bytes) else sha_or_body
-            script = self._scripts.get(sha.lower())
+            script = self._by_sha_arg.get(sha_or_body) if type(sha_or_body) is bytes else None
             if script is None:
-                raise ScriptError(ERR_NOSCRIPT)
+                sha = sha_or_body.decode("latin-1") if isinstance(sha_or_body, bytes) else sha_or_body
+                script = self._scripts.get(sha.lower())
+                if script is None:
+                    raise ScriptError(ERR_NOSCRIPT)
         else:
             script = self._scripts[self.load(sha_or_body)]
-        arguments = [bytes(k) for k in keys]
+        # argv items are usually bytes already: copy only what is not (bytearray, memoryview)
+        arguments = [k if type(k) is bytes else bytes(k) for k in keys]
         numkeys = len(arguments)
-        arguments += [bytes(a) for a in args]
+        arguments += [a if type(a) is bytes else bytes(a) for a in args]
         self.running = True
         self.busy = False
         self.wrote = False
@@ -288,6 +295,12 @@ class ScriptRuntime:
             if not ok:
                 return ErrorReply(_crlf_to_spaces(payload))
             if payload is False:        # a small reply: its tokens follow the count
+                if result[2] == 2:      # one scalar: skip the generic decoder
+                    tag = result[3]
+                    if tag == b"i":
+                        return _lua_number_to_int(result[4])
+                    if tag == b"s":
+                        return result[4]
                 return self._decode_tokens(result[3:])
             return self._decode_reply(payload, result[2])
         except lua51.LuaMemoryError:
@@ -308,8 +321,11 @@ class ScriptRuntime:
     # Lua would hand scripts a live Python object.
     def _lua_call(self, resp, raise_errors, *argv):
         try:
-            self.resp = int(resp)
+            self.resp = resp if type(resp) is int else int(resp)
             reply = self.call_handler(list(argv), bool(raise_errors))
+            kind = type(reply)
+            if kind is int or kind is bytes:    # the common replies are their own Lua value
+                return False, reply
             return isinstance(reply, ErrorReply), self._to_lua(reply)
         except BaseException as exc:  # noqa: BLE001 - must not cross into Lua
             text = ("ERR internal error: %s" % type(exc).__name__).encode()

@@ -1,7 +1,8 @@
+# cython: language_level=3, wraparound=True, boundscheck=True, binding=True
 """Scripting commands (redis eval.c): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH/KILL/HELP.
 
 The engine side of running a script (the internal client, reply conversions, effects as one unit, BUSY)
-lives in server/script_runner.py; this module parses the arguments exactly as redis does and replies.
+lives in server/script_runner.pyx; this module parses the arguments exactly as redis does and replies.
 """
 from engine.registry import command, container
 
@@ -30,12 +31,22 @@ SCRIPT_HELP = [
 
 
 def _runner(c):
-    from server.script_runner import script_runner
-    return script_runner(c.server)
+    # the runner is cached in server.extensions; the import happens only on the first script
+    runner = c.server.extensions.get("scripting")
+    if runner is None:
+        from server.script_runner import script_runner
+        runner = script_runner(c.server)
+    return runner
+
+
+_SMALL_LL = {str(i).encode(): i for i in range(16)}   # common numkeys, no parse per call
 
 
 def _parse_ll(raw):
     """string2ll: an optional '-', digits, no leading zeros or spaces, within 64 bits."""
+    small = _SMALL_LL.get(raw)
+    if small is not None:
+        return small
     if not raw or len(raw) > 20:
         return None
     digits = raw[1:] if raw[:1] == b"-" else raw
