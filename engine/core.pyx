@@ -28,8 +28,6 @@ from engine.spec cimport (CommandSpec, CMD_WRITE, CMD_NO_AUTH, CMD_INTERNAL, CMD
 from engine import registry
 from engine.registry import command, container
 
-import random as _random
-
 
 cdef inline long long wall_ms():
     cdef timespec ts

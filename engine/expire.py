@@ -5,7 +5,6 @@ Db.expire_if_needed); it repeats on a database while more than the acceptable sh
 within a CPU budget of a quarter of the tick. `active-expire-effort` (1..10) scales the sample size, the
 acceptable stale share and the budget as in redis.
 """
-import random
 import time
 
 KEYS_PER_LOOP = 20          # ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP

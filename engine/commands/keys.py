@@ -6,7 +6,6 @@ Each command reads the keyspace the way redis does (lookupKeyRead / LOOKUP_NOTOU
 because that decides INFO keyspace_hits/misses and what OBJECT IDLETIME reports afterwards.
 """
 import copy as _copy
-import random
 
 from engine.core import type_name, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command
