@@ -16,7 +16,8 @@ Lua runs in lupa's bundled Lua 5.1 (``lupa.lua51``), sandboxed by scripting_sand
 """
 
 import hashlib
-import time
+
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 import lupa.lua51 as lua51
 
@@ -33,6 +34,12 @@ _UNPACK_CHUNK = 4000                # values per lua unpack() call (LUAI_MAXCSTA
 _VARARG_LIMIT = 1000                # KEYS + ARGV passed as varargs up to this many, else as tables
 _INLINE_TOKENS = 64                 # replies of up to this many tokens come back from api.run itself
 _INT64_MIN = -(1 << 63)
+
+
+cdef inline double _monotonic_ms():
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1000000.0
 
 # Texts the engine's call_handler should use (as ErrorReply) to match Redis' scriptCall().
 ERR_UNKNOWN_COMMAND = b"ERR Unknown Redis command called from script"
@@ -84,9 +91,7 @@ class ScriptError(Exception):
         self.message = message
 
 
-class CompiledScript:
-    __slots__ = ("sha", "sha_bytes", "body", "function", "flags", "has_shebang")
-
+cdef class CompiledScript:
     def __init__(self, sha, body, function, flags, has_shebang):
         self.sha = sha
         self.sha_bytes = sha.encode()
@@ -153,7 +158,7 @@ def parse_shebang(body):
     return tuple(flags), b"--" + body[2:]
 
 
-class ScriptRuntime:
+cdef class ScriptRuntime:
     def __init__(self, call_handler, log_handler=None, time_limit_ms=5000, *,
                  busy_handler=None, acl_check_handler=None, max_memory=DEFAULT_MAX_MEMORY,
                  redis_version=REDIS_VERSION, redis_version_num=REDIS_VERSION_NUM,
@@ -253,11 +258,19 @@ class ScriptRuntime:
     def elapsed_ms(self):
         if not self.running:
             return 0.0
-        return (time.monotonic() - self._started) * 1000.0
+        return _monotonic_ms() - self._started
 
     def run(self, sha_or_body, keys, args, *, is_sha, read_only=False, resp=2):
         """EVAL/EVALSHA: run a script and return its reply tree (an ErrorReply when the
         script fails). Raises ScriptError for NOSCRIPT, compile and shebang errors."""
+        return self.execute(sha_or_body, keys, args, is_sha, read_only)
+
+    cpdef object execute(self, object sha_or_body, object keys, object args, bint is_sha, bint read_only):
+        """run() with positional arguments, callable at C level (the server's EVAL path)."""
+        cdef CompiledScript script
+        cdef list arguments
+        cdef tuple result
+        cdef Py_ssize_t numkeys
         if self.running:
             raise ScriptError("ERR This Redis command is not allowed from script")
         if is_sha:
@@ -272,7 +285,8 @@ class ScriptRuntime:
         # argv items are usually bytes already: copy only what is not (bytearray, memoryview)
         arguments = [k if type(k) is bytes else bytes(k) for k in keys]
         numkeys = len(arguments)
-        arguments += [a if type(a) is bytes else bytes(a) for a in args]
+        if args:
+            arguments += [a if type(a) is bytes else bytes(a) for a in args]
         self.running = True
         self.busy = False
         self.wrote = False
@@ -280,7 +294,7 @@ class ScriptRuntime:
         self.read_only = read_only or (script.flags is not None and "no-writes" in script.flags)
         self.resp = 2
         self.current_sha = script.sha
-        self._started = time.monotonic()
+        self._started = _monotonic_ms()
         finished = False
         try:
             if len(arguments) <= _VARARG_LIMIT:

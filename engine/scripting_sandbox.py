@@ -95,14 +95,19 @@ local killed = false
 local hook_active = false
 local resp = 2
 local hook
+-- the count hook stays on the main thread between runs (two debug.sethook calls per run cost
+-- more than the script); false once a kill switched it to a line hook or reset removed it
+local main_count_hook = false
 
 hook = function()
+  if not hook_active then return end
   if not killed and py_tick() then killed = true end
   -- never raise inside the sandbox's own code (error handler, wrappers, cleanup): the
   -- line hook fires again as soon as control is back in the script
   if killed and dbg_getinfo(2, 'S').source ~= INTERNAL_SOURCE then
     -- like Redis: from now on fire on every line so pcall cannot swallow the kill
     dbg_sethook(hook, 'l')
+    main_count_hook = false
     error({err = KILL_MSG}, 0)
   end
 end
@@ -286,13 +291,14 @@ local function push_error_buff(s)     -- luaPushErrorBuff
 end
 local function raise(msg) error(push_error_buff(msg), 0) end
 
-local function redis_command(raise_errors, ...)
-  local n = select('#', ...)
-  if n == 0 then
-    local e = push_error_buff('Please specify at least one argument for this redis lib call')
-    if raise_errors then error(e, 0) end
-    return e
-  end
+local function command_error(raise_errors, text)
+  local e = push_error_buff(text)
+  if raise_errors then error(e, 0) end
+  return e
+end
+
+-- the general case: numbers to convert, or too many arguments for the select() scan below
+local function redis_command_table(raise_errors, n, ...)
   local argv = {...}
   for i = 1, n do
     local a = argv[i]
@@ -300,12 +306,25 @@ local function redis_command(raise_errors, ...)
     if t == 'number' then
       argv[i] = s_format('%.17g', a)
     elseif t ~= 'string' then
-      local e = push_error_buff('Lua redis lib command arguments must be strings or integers')
-      if raise_errors then error(e, 0) end
-      return e
+      return command_error(raise_errors, 'Lua redis lib command arguments must be strings or integers')
     end
   end
   local is_error, reply = py_call(resp, raise_errors, unpack(argv, 1, n))
+  if is_error and raise_errors then error(reply, 0) end
+  return reply
+end
+
+local function redis_command(raise_errors, ...)
+  local n = select('#', ...)
+  if n == 0 then
+    return command_error(raise_errors, 'Please specify at least one argument for this redis lib call')
+  end
+  if n > 8 then return redis_command_table(raise_errors, n, ...) end
+  -- a few string arguments (the usual call) go straight through, without an argv table
+  for i = 1, n do
+    if type((select(i, ...))) ~= 'string' then return redis_command_table(raise_errors, n, ...) end
+  end
+  local is_error, reply = py_call(resp, raise_errors, ...)
   if is_error and raise_errors then error(reply, 0) end
   return reply
 end
@@ -585,23 +604,32 @@ end
 -- One call from Python per script run (each Python<->Lua crossing costs microseconds): KEYS and ARGV
 -- arrive as varargs after their count, and a small reply comes back as its tokens directly.
 function api.run(fn, sha, numkeys, ...)
+  local n = select('#', ...)
+  if numkeys == n then return api.run_tables(fn, sha, {...}, {}) end
+  if numkeys == 0 then return api.run_tables(fn, sha, {}, {...}) end
   local args = {...}
   local keys, argv = {}, {}
   for i = 1, numkeys do keys[i] = args[i] end
-  for i = numkeys + 1, select('#', ...) do argv[i - numkeys] = args[i] end
+  for i = numkeys + 1, n do argv[i - numkeys] = args[i] end
   return api.run_tables(fn, sha, keys, argv)
 end
 
 function api.run_tables(fn, sha, keys, argv)
   G.KEYS, G.ARGV = keys, argv
   killed, resp, hook_active = false, 2, true
-  install_hook(nil)
-  local r = pack(xpcall(fn, err_handler))
-  dbg_sethook()
+  if not main_count_hook then
+    dbg_sethook(hook, '', HOOK_COUNT)
+    main_count_hook = true
+  end
+  -- a script's reply is its first return value (redis calls it with nresults 1)
+  local ok, v = xpcall(fn, err_handler)
   hook_active = false
-  if not r[1] then return false, error_text(r[2], sha) end
+  if not ok then return false, error_text(v, sha) end
+  local t = type(v)
+  if t == 'number' then return true, false, 2, 'i', v end
+  if t == 'string' then return true, false, 2, 's', v end
   local out = {}
-  local n = emit(out, 0, r[2], 0)
+  local n = emit(out, 0, v, 0)
   if n <= __INLINE_TOKENS__ then return true, false, n, unpack(out, 1, n) end
   return true, out, n
 end
@@ -610,6 +638,7 @@ function api.slice(t, i, j) return unpack(t, i, j) end
 
 function api.reset()
   dbg_sethook()
+  main_count_hook = false
   hook_active, killed = false, false
 end
 

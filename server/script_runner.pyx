@@ -34,9 +34,13 @@ import socket
 
 from engine import registry
 from engine.core import Client
+from engine.core cimport Client as CClient, Dispatcher, EffectLog
+from engine.spec cimport CommandSpec
+from protocol.resp cimport ReplyBuffer
+from engine.scripting cimport ScriptRuntime
 from engine.scripting import (
     ERR_BUSY, ERR_NOSCRIPT_COMMAND, ERR_UNKNOWN_COMMAND, ERR_WRITE_IN_READONLY, ERR_WRONG_ARITY,
-    BigNumber, ErrorReply, ReplySet, ScriptError, ScriptRuntime, Status, Verbatim)
+    BigNumber, ErrorReply, ReplySet, ScriptError, Status, Verbatim)
 
 CMD_WRITE = registry.FLAGS["write"]
 CMD_NOSCRIPT = registry.FLAGS["noscript"]
@@ -46,7 +50,18 @@ LUA_LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 READ_CHUNK = 65536
 
 
-class ScriptRunner:
+cdef class ScriptRunner:
+    # C fields: eval() and _call() read them on every EVALSHA and every redis.call
+    cdef public object server, caller
+    cdef public CClient lua_client
+    cdef public ScriptRuntime runtime
+    cdef object _saved_before_call
+    cdef list _busy_guests
+    cdef set _eof_fds, _counted_errors
+    cdef Dispatcher _dispatcher
+    cdef ReplyBuffer _lua_reply
+    cdef dict _table
+
     def __init__(self, server):
         self.server = server
         self.runtime = ScriptRuntime(self._call, self._log, server.config["busy-reply-threshold"],
@@ -61,21 +76,21 @@ class ScriptRunner:
         self._busy_guests = []          # connections accepted while busy, on a temporary transport
         self._eof_fds = set()
         self._counted_errors = set()    # texts of errors from commands run by the current script
-        self._config_scalar = server.config.scalar
+        server.config.on_change("busy-reply-threshold", self._set_time_limit)
         # fixed for the server's life; looked up once instead of per redis.call
         self._dispatcher = server.dispatcher
         self._table = server.dispatcher.table
         self._lua_reply = self.lua_client.reply
 
     # ------------------------------------------------------------------ EVAL / EVALSHA
-    def eval(self, c, body_or_sha, keys, args, *, is_sha, read_only):
+    def eval(self, CClient c, body_or_sha, keys, args, *, is_sha, read_only):
         """Run a script for client c and write its reply (or error) into c.reply."""
-        runtime = self.runtime
-        lua = self.lua_client
+        cdef ScriptRuntime runtime = self.runtime
+        cdef CClient lua = self.lua_client
+        cdef EffectLog effects
         lua.db = c.db
         lua.user = c.user
         lua.reply.resp = 2
-        runtime.time_limit_ms = self._config_scalar("busy-reply-threshold")
         self.caller = c
         counted = self._counted_errors
         if counted:
@@ -83,7 +98,7 @@ class ScriptRunner:
         effects = c.ks.effects
         effects.begin_unit()
         try:
-            result = runtime.run(body_or_sha, keys, args, is_sha=is_sha, read_only=read_only)
+            result = runtime.execute(body_or_sha, keys, args, is_sha, read_only)
         except ScriptError as exc:
             c.error(exc.message.encode() if isinstance(exc.message, str) else exc.message)
             return
@@ -110,15 +125,18 @@ class ScriptRunner:
         write_reply(c, result)
 
     # ------------------------------------------------------------------ redis.call / redis.pcall
-    def _call(self, argv, raise_errors):
+    def _call(self, list argv, raise_errors):
         """redis scriptCall(): checks in redis order, then the dispatcher; returns the neutral reply."""
-        runtime = self.runtime
-        spec = self._table.get(argv[0])
+        cdef ScriptRuntime runtime = self.runtime
+        cdef CommandSpec spec = self._table.get(argv[0])
+        cdef Py_ssize_t argc = len(argv)
+        cdef ReplyBuffer reply_buffer
+        cdef CClient lua
         if spec is None or spec.flags & CMD_INTERNAL or spec.subcommands is not None:
             spec = self._lookup(argv)
         if spec is None:
             return self._rejected(None, ERR_UNKNOWN_COMMAND)
-        if (spec.arity > 0 and spec.arity != len(argv)) or len(argv) < -spec.arity:
+        if (spec.arity > 0 and spec.arity != argc) or argc < -spec.arity:
             return self._rejected(spec, ERR_WRONG_ARITY)
         if spec.flags & CMD_NOSCRIPT:
             return self._rejected(spec, ERR_NOSCRIPT_COMMAND)
@@ -131,13 +149,22 @@ class ScriptRunner:
         reply_buffer.resp = runtime.resp
         lua.multi_queue = None
         self._dispatcher.call(lua, spec, argv)
+        if reply_buffer.length > 3 and reply_buffer.buf[0] == 58:
+            # an integer (INCR...): what parse_reply would return, read in place
+            value = _small_int(reply_buffer.buf, reply_buffer.length)
+            if value is not None:
+                reply_buffer.length = 0
+                return value
         data = reply_buffer.take()
-        if data[0] == 58:               # an integer (INCR...): what parse_reply would return, without it
+        if data[0] == 58:
             return int(data[1:data.index(b"\r\n")])
         reply = parse_reply(data)
         if type(reply) is ErrorReply:
             self._counted_errors.add(_error_code_text(reply))
         return reply
+
+    def _set_time_limit(self, value):
+        self.runtime.time_limit_ms = value
 
     def _rejected(self, spec, message):
         """A command refused before running: counted in errorstats here, once (redis afterErrorReply)."""
@@ -289,6 +316,19 @@ class ScriptRunner:
                             self._busy_guests.append(conn)
                 finally:
                     listening.close()     # closes only our duplicate descriptor
+
+
+cdef object _small_int(const char* buf, Py_ssize_t length):
+    """The value of an integer reply ':<digits>\\r\\n' of up to 18 digits, else None (parsed the slow way)."""
+    cdef Py_ssize_t start = 2 if buf[1] == 45 else 1     # after ':' and an optional '-'
+    cdef Py_ssize_t i = start
+    cdef long long value = 0
+    while i < length and 48 <= buf[i] <= 57 and i - start < 18:
+        value = value * 10 + (buf[i] - 48)
+        i += 1
+    if i == start or i + 2 != length or buf[i] != 13:
+        return None
+    return -value if start == 2 else value
 
 
 def _error_code_text(reply):

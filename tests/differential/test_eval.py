@@ -159,6 +159,23 @@ SEQUENCES = {
         ("EVAL", "return ARGV[1]", "0", ""),
         ("EVAL", "return KEYS[15]", "15", *["k%d" % i for i in range(15)]),
         ("EVAL", "return KEYS[16]", "16", *["k%d" % i for i in range(16)]),
+        # integer replies read in place (18 digits at most) or parsed (longer), signs, zero
+        ("SET", "ev:i", "0"), ("EVAL", "return redis.call('incrby', KEYS[1], '0')", "1", "ev:i"),
+        ("EVAL", "return redis.call('incrby', KEYS[1], '-999999999999999999')", "1", "ev:i"),
+        ("EVAL", "return redis.call('incrby', KEYS[1], '-9223372036854775807')", "1", "ev:i"),
+        ("EVAL", "return redis.call('incrby', KEYS[1], '9223372036854775807')", "1", "ev:i"),
+        ("SET", "ev:i", "0"), ("EVAL", "return redis.call('incrby', KEYS[1], '9223372036854775807')", "1", "ev:i"),
+        # arguments: numbers (converted), more than 8 (the argv table path), KEYS/ARGV splits
+        ("EVAL", "return redis.call('incrby', KEYS[1], 5)", "1", "ev:n"),
+        ("EVAL", "return redis.call('rpush', KEYS[1], 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i')", "1", "ev:l9"),
+        ("EVAL", "return redis.call('rpush', KEYS[1], 'a', 'b', 'c', 'd', 'e', 'f', 'g', 2.5, 'i')", "1", "ev:l9"),
+        ("EVAL", "return redis.call('rpush', KEYS[1], 'a', {})", "1", "ev:l9"),
+        ("EVAL", "return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], #KEYS, #ARGV}", "2", "k1", "k2", "a1", "a2"),
+        ("EVAL", "return {#KEYS, #ARGV, ARGV[1]}", "0", "a1", "a2"),
+        ("EVAL", "return {#KEYS, #ARGV, KEYS[2]}", "2", "k1", "k2"),
+        # only the first return value is the reply; nothing returned is nil
+        ("EVAL", "return 1, 2", "0"), ("EVAL", "return 'a', 'b'", "0"), ("EVAL", "local x = 1", "0"),
+        ("EVAL", "return 3.99", "0"), ("EVAL", "return -3.99", "0"),
     ],
     "select inside a script": [
         ("SELECT", "0"),

@@ -505,6 +505,21 @@ def test_kill_cannot_be_swallowed_by_pcall():
     assert run(runtime, "return 5") == 5
 
 
+def test_the_hook_stays_armed_across_runs_and_kills():
+    # the count hook is installed once and kept between runs; a kill switches it to a line hook,
+    # after which the next run must get its count hook back (ticks, busy detection, killable again)
+    ticks = []
+    runtime, _ = make_runtime(time_limit_ms=20, busy_handler=lambda: (ticks.append(1), runtime.kill()))
+    for _ in range(3):
+        reply = run(runtime, "local i = 0 while true do i = i + 1 end")
+        assert bytes(reply).startswith(b"ERR Script killed by user with SCRIPT KILL... script: ")
+        assert run(runtime, "return 7") == 7
+    assert len(ticks) >= 3
+    quiet, _ = make_runtime(time_limit_ms=60000, busy_handler=lambda: ticks.append("unexpected"))
+    assert run(quiet, "local x = 0 for i = 1, 2000000 do x = x + 1 end return x") == 2000000
+    assert "unexpected" not in ticks
+
+
 def test_busy_flag_without_kill_lets_script_finish():
     seen = []
     runtime, _ = make_runtime(time_limit_ms=1, busy_handler=lambda: seen.append(runtime.busy))
