@@ -75,6 +75,7 @@ cdef class Db:
     cdef cm_vol* vol                  # dense index of keys with an expiry: TTLs and active expiry sampling
     cdef size_t vol_len
     cdef size_t vol_cap
+    cdef void _shrink_vol(self)
 
     # record-level API for the compiled hot paths
     cdef cm_rec* rec_find(self, bytes key)

@@ -372,9 +372,23 @@ cdef class Db:
         r.vslot = -1
         self.used_memory -= VOLATILE_OVERHEAD
         self.ks.used_memory -= VOLATILE_OVERHEAD
+        if self.vol_cap > 64 and self.vol_len < self.vol_cap // 4:
+            self._shrink_vol()
+
+    cdef void _shrink_vol(self):
+        """Halve the expiry index once it is a quarter full (it grew for a burst of TTL keys that are gone)."""
+        cdef size_t ncap = self.vol_cap // 2
+        cdef cm_vol* nv = <cm_vol*>PyMem_Realloc(self.vol, ncap * sizeof(cm_vol))
+        if nv != NULL:                  # a failed shrink keeps the larger array, still valid
+            self.vol = nv
+            self.vol_cap = ncap
 
     def expires_count(self):
         return self.vol_len
+
+    def expiry_index_capacity(self):
+        """Slots allocated for the expiry index (it grows by doubling, shrinks by halving at a quarter)."""
+        return self.vol_cap
 
     def random_volatile_key(self):
         """A uniformly random key with an expiry (active expiry sampling), or None."""

@@ -122,3 +122,24 @@ def test_swapdb_moves_records_and_their_expiries():
     ks.swap(0, 1)
     assert a.find(b"k") is None and a.find(b"other").value == b"w"
     assert b.find(b"k").expire_at == 10 ** 13 and b.volatile_keys() == [b"k"]
+
+
+def test_expiry_index_shrinks_after_a_burst_of_ttl_keys_and_keeps_the_rest():
+    ks = Keyspace(1)
+    db = ks.db(0)
+    far = 10 ** 13
+    for i in range(20000):
+        db.set_value(b"t%d" % i, b"v", far + i)
+    grown = db.expiry_index_capacity()
+    assert grown >= 20000 and db.expires_count() == 20000
+    for i in range(20000):
+        if i % 100:                                   # keep every hundredth key and its expiry
+            assert db.delete(b"t%d" % i)
+        elif i % 200 == 0:
+            db.remove_expire(b"t%d" % i, db.find(b"t%d" % i))   # some stay as persistent keys
+    assert db.expires_count() == 100
+    assert db.expiry_index_capacity() <= 512 < grown
+    for i in range(0, 20000, 100):
+        e = db.find(b"t%d" % i)
+        assert e is not None and e.expire_at == (-1 if i % 200 == 0 else far + i)
+    assert sorted(db.volatile_keys()) == sorted(b"t%d" % i for i in range(100, 20000, 200))
