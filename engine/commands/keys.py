@@ -548,6 +548,11 @@ def swapdb_command(c, argv):
         c.error(DB_RANGE_ERR)
         return
     if a != b:
+        watch = _watch_registry(c)
+        if watch is not None:
+            db_a, db_b = c.ks.dbs[a], c.ks.dbs[b]
+            watch.db_emptied(db_a, db_b)
+            watch.db_emptied(db_b, db_a)
         c.ks.swap(a, b)
     c.dirty += 1
     c.reply.add_ok()
@@ -565,6 +570,11 @@ def swapdb_command(c, argv):
 )
 def dbsize_command(c, argv):
     c.reply.add_int(c.db.size())
+
+
+def _watch_registry(c):
+    """The WATCH registry when some client has watched keys (it exists only after a first WATCH)."""
+    return c.server.extensions.get("watch") if c.server is not None else None
 
 
 def flush_mode_ok(c, argv):
@@ -603,6 +613,9 @@ def flushdb_command(c, argv):
     if not flush_mode_ok(c, argv):
         return
     removed = c.db.size()
+    watch = _watch_registry(c)
+    if watch is not None:
+        watch.db_emptied(c.db)
     c.db.clear()
     c.dirty += max(1, removed)     # redis propagates FLUSHDB even when the db was empty
     c.reply.add_ok()
@@ -637,8 +650,11 @@ def flushall_command(c, argv):
     if not flush_mode_ok(c, argv):
         return
     removed = 0
+    watch = _watch_registry(c)
     for db in c.ks.dbs:
         removed += db.size()
+        if watch is not None:
+            watch.db_emptied(db)
         db.clear()
     c.dirty += max(1, removed)
     hook = c.server.extensions.get("persistence") if c.server is not None else None

@@ -5,10 +5,32 @@ MULTI, WATCH, QUIT and RESET is checked, queued and answered +QUEUED; a command 
 flags the transaction so EXEC answers EXECABORT. EXEC runs the queue as one effect unit (wrapped in
 MULTI/EXEC for AOF and replicas when it holds several writes) with blocking commands answering at once.
 
-WATCH: a watched key is touched by any write to it (the dispatcher's on_key_modified hook, by key
-positions), by FLUSHDB/FLUSHALL/SWAPDB, and by expiry or eviction (the keyspace's deletion listeners).
+WATCH: a watched key is touched by any write to it (the dispatcher's on_key_modified hook, by the key
+positions the command's key specs do not mark read-only; MOVE and COPY ... DB also touch the other db), by
+FLUSHDB/FLUSHALL/SWAPDB when the key is present in the emptied or the incoming db (db_emptied, called by
+those commands before the change, as redis touchAllWatchedKeysInDb), and by expiry or eviction (the
+keyspace's deletion listeners).
 """
 from engine.registry import command
+
+
+# what a watched key was when WATCH ran (the value of c.watched[(db, key)])
+WATCHED_ABSENT, WATCHED_LIVE, WATCHED_EXPIRED = 0, 1, 2
+
+
+def _target_db(name, argv):
+    """The other db a MOVE (argv[2]) or COPY ... DB n writes to, as an int, else None."""
+    raw = None
+    if name == "move" and len(argv) > 2:
+        raw = argv[2]
+    elif name == "copy":
+        for i in range(3, len(argv) - 1):
+            if argv[i].lower() == b"db":
+                raw = argv[i + 1]
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
 
 
 class WatchRegistry:
@@ -27,8 +49,13 @@ class WatchRegistry:
         if slot in c.watched:
             return
         e = c.db.find(key)
-        existed = e is not None and not (0 <= e.expire_at <= c.ks.now_ms)
-        c.watched[slot] = existed
+        if e is None:
+            state = WATCHED_ABSENT
+        elif 0 <= e.expire_at <= c.ks.now_ms:
+            state = WATCHED_EXPIRED         # redis watchedKey.expired: logically gone already
+        else:
+            state = WATCHED_LIVE
+        c.watched[slot] = state
         self.watchers.setdefault(slot, set()).add(c)
 
     def unwatch_all(self, c):
@@ -49,29 +76,58 @@ class WatchRegistry:
                 cl.multi_dirty_cas = True
 
     def touch_db(self, dbid):
+        """Flag every watcher of db `dbid` (None: all dbs); memcached's flush_all."""
         for (wdb, _), clients in self.watchers.items():
             if dbid is None or wdb == dbid:
                 for cl in clients:
                     cl.multi_dirty_cas = True
 
+    def db_emptied(self, emptied, replaced_with=None):
+        """redis touchAllWatchedKeysInDb, called before `emptied` loses its keys (FLUSHDB, FLUSHALL) or
+        trades them for `replaced_with`'s (SWAPDB): only watchers of a key present in either are flagged."""
+        if not self.watchers:
+            return
+        now = emptied.ks.now_ms
+        for (wdb, key), clients in list(self.watchers.items()):
+            if wdb != emptied.id:
+                continue
+            in_emptied = emptied.find(key) is not None
+            incoming = replaced_with.find(key) if replaced_with is not None else None
+            if not in_emptied and incoming is None:
+                continue
+            incoming_expired = incoming is not None and 0 <= incoming.expire_at <= now
+            for cl in clients:
+                slot = (wdb, key)
+                if cl.watched.get(slot) == WATCHED_EXPIRED:
+                    if incoming is None:
+                        cl.watched[slot] = WATCHED_ABSENT   # an expired key deleted: no logical change
+                        continue
+                    if incoming_expired:
+                        continue                            # still expired
+                elif not in_emptied and incoming_expired:
+                    cl.watched[slot] = WATCHED_EXPIRED      # absent, replaced by an expired key
+                    continue
+                cl.multi_dirty_cas = True
+
     def on_key_modified(self, c, spec, argv):
+        """After a write: flag watchers of the keys it wrote (not those it only read, key-spec RO)."""
         if not self.watchers:
             return
         name = spec.name
-        if name == "flushall":
-            self.touch_db(None)
-            return
-        if name == "flushdb":
-            self.touch_db(c.db.id)
-            return
-        if name == "swapdb":
-            self.touch_db(None)
-            return
-        if name in ("move", "copy") and len(argv) > 2:
-            # the destination key lives in another db (MOVE key db / COPY src dst DB n)
-            self.touch_db(None)
-        for pos in key_positions(spec, argv):
-            self.touch(c.db.id, argv[pos])
+        if name in ("flushall", "flushdb", "swapdb"):
+            return                      # flagged before the change, by db_emptied
+        from engine.commands.introspection import get_keys
+        dbid = c.db.id
+        other_db = _target_db(name, argv)
+        for pos, flags in get_keys(spec, argv):
+            if "RO" in flags:
+                continue
+            if name == "copy" and pos == 2 and other_db is not None:
+                self.touch(other_db, argv[pos])     # COPY src dst DB n writes dst in db n
+                continue
+            self.touch(dbid, argv[pos])
+            if name == "move" and other_db is not None:
+                self.touch(other_db, argv[pos])     # MOVE key db: gone here, created there
 
     def on_key_deleted(self, db, key, reason):
         if self.watchers:
@@ -80,8 +136,8 @@ class WatchRegistry:
     def expired_since_watch(self, c):
         """redis 7.0 isWatchedKeyExpired: a key that existed when watched has expired since."""
         now = c.ks.now_ms
-        for (dbid, key), existed in c.watched.items():
-            if not existed:
+        for (dbid, key), state in c.watched.items():
+            if state != WATCHED_LIVE:
                 continue
             e = c.ks.dbs[dbid].find(key)
             if e is None or 0 <= e.expire_at <= now:
