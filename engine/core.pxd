@@ -71,7 +71,13 @@ cdef class Db:
     cdef public long long used_memory # this db's share of Keyspace.used_memory
     cdef cm_rec** buckets             # chained hash table, size mask + 1 (a power of two), or NULL
     cdef size_t mask
-    cdef size_t count
+    cdef size_t count                 # records in both tables
+    # incremental rehash (redis dict.c): while buckets1 is not NULL, records move bucket by bucket from
+    # `buckets` (below rehash_idx: already empty) to `buckets1`, a step per table operation and 1 ms per cron
+    cdef cm_rec** buckets1
+    cdef size_t mask1
+    cdef size_t rehash_idx
+    cdef int rehash_paused            # live items() iterations: no step may move records under them
     cdef cm_vol* vol                  # dense index of keys with an expiry: TTLs and active expiry sampling
     cdef size_t vol_len
     cdef size_t vol_cap
@@ -90,6 +96,9 @@ cdef class Db:
     cdef bint rec_delete(self, bytes key) except -1
     cdef Entry handle(self, cm_rec* r)
     cdef int resize(self, size_t size) except -1
+    cdef void _rehash_step(self, size_t n)
+    cdef void _rehash_all(self)
+    cdef cm_rec** _bucket_of(self, bytes key)
     cdef void _free_all(self)
     cdef cm_rec* rec_random(self)
     cdef inline void touch(self, cm_rec* r)

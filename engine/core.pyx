@@ -222,6 +222,49 @@ cdef inline size_t rev_bits(size_t v):
     return v
 
 
+cdef void _free_table(cm_rec** table, size_t mask):
+    cdef size_t i
+    cdef cm_rec* r
+    cdef cm_rec* nxt
+    if table == NULL:
+        return
+    for i in range(mask + 1):
+        r = table[i]
+        while r != NULL:
+            nxt = r.next
+            r.next = NULL
+            r.vslot = -1
+            if r.handles:
+                r.flags |= CM_DETACHED      # a live view frees it
+            else:
+                rec_free(r)
+            r = nxt
+    PyMem_Free(table)
+
+
+cdef int _collect_keys_chain(cm_rec* r, list out) except -1:
+    while r != NULL:
+        out.append(rec_key_bytes(r))
+        r = r.next
+    return 0
+
+
+cdef int _collect_keys(cm_rec** table, size_t mask, list out) except -1:
+    cdef size_t i
+    if table != NULL:
+        for i in range(mask + 1):
+            _collect_keys_chain(table[i], out)
+    return 0
+
+
+cdef inline size_t _shrunk_size(size_t count):
+    """The table size after a shrink: a power of two with room to double before the next grow."""
+    cdef size_t size = MIN_BUCKETS
+    while size < count * 2:
+        size *= 2
+    return size
+
+
 cdef class Db:
     def __init__(self, int id, Keyspace ks):
         self.id = id
@@ -231,24 +274,13 @@ cdef class Db:
         self._free_all()
 
     cdef void _free_all(self):
-        cdef size_t i
-        cdef cm_rec* r
-        cdef cm_rec* nxt
-        if self.buckets != NULL:
-            for i in range(self.mask + 1):
-                r = self.buckets[i]
-                while r != NULL:
-                    nxt = r.next
-                    r.next = NULL
-                    r.vslot = -1
-                    if r.handles:
-                        r.flags |= CM_DETACHED      # a live view frees it
-                    else:
-                        rec_free(r)
-                    r = nxt
-            PyMem_Free(self.buckets)
-            self.buckets = NULL
+        _free_table(self.buckets, self.mask)
+        _free_table(self.buckets1, self.mask1)
+        self.buckets = NULL
+        self.buckets1 = NULL
         self.mask = 0
+        self.mask1 = 0
+        self.rehash_idx = 0
         self.count = 0
         if self.vol != NULL:
             PyMem_Free(self.vol)
@@ -265,26 +297,90 @@ cdef class Db:
     # -- the table --------------------------------------------------------------------------------
 
     cdef int resize(self, size_t size) except -1:
-        """Rehash into `size` buckets at once (a power of two; 1M keys take a few ms)."""
-        cdef cm_rec** nb = <cm_rec**>PyMem_Calloc(size, sizeof(cm_rec*))
-        cdef size_t i, idx, nmask = size - 1
-        cdef cm_rec* r
-        cdef cm_rec* nxt
+        """Move to `size` buckets (a power of two): at once while the table is empty, else by starting an
+        incremental rehash (a whole rehash of 2M keys stalled the server for half a second)."""
+        cdef cm_rec** nb
+        if self.buckets1 != NULL:
+            return 0                    # one rehash at a time; the next table operation re-checks the load
+        if size == self.mask + 1 and self.buckets != NULL:
+            return 0
+        nb = <cm_rec**>PyMem_Calloc(size, sizeof(cm_rec*))
         if nb == NULL:
             raise MemoryError()
-        if self.buckets != NULL:
-            for i in range(self.mask + 1):
-                r = self.buckets[i]
-                while r != NULL:
-                    nxt = r.next
-                    idx = <size_t>_Py_HashBytes(r.data, r.klen) & nmask
-                    r.next = nb[idx]
-                    nb[idx] = r
-                    r = nxt
-            PyMem_Free(self.buckets)
-        self.buckets = nb
-        self.mask = nmask
+        if self.buckets == NULL or self.count == 0:
+            if self.buckets != NULL:
+                PyMem_Free(self.buckets)
+            self.buckets = nb
+            self.mask = size - 1
+            return 0
+        self.buckets1 = nb
+        self.mask1 = size - 1
+        self.rehash_idx = 0
+        self._rehash_step(1)
         return 0
+
+    cdef void _rehash_step(self, size_t n):
+        """redis dictRehash: move up to n buckets of the old table, visiting at most 10*n empty ones."""
+        cdef size_t empty_visits = n * 10
+        cdef size_t idx
+        cdef cm_rec* r
+        cdef cm_rec* nxt
+        if self.buckets1 == NULL or self.rehash_paused:
+            return
+        while n and self.rehash_idx <= self.mask:
+            r = self.buckets[self.rehash_idx]
+            if r == NULL:
+                self.rehash_idx += 1
+                empty_visits -= 1
+                if empty_visits == 0:
+                    break
+                continue
+            while r != NULL:
+                nxt = r.next
+                idx = <size_t>_Py_HashBytes(r.data, r.klen) & self.mask1
+                r.next = self.buckets1[idx]
+                self.buckets1[idx] = r
+                r = nxt
+            self.buckets[self.rehash_idx] = NULL
+            self.rehash_idx += 1
+            n -= 1
+        if self.rehash_idx > self.mask:
+            PyMem_Free(self.buckets)
+            self.buckets = self.buckets1
+            self.mask = self.mask1
+            self.buckets1 = NULL
+            self.mask1 = 0
+            self.rehash_idx = 0
+
+    cdef void _rehash_all(self):
+        while self.buckets1 != NULL and not self.rehash_paused:
+            self._rehash_step(1000)
+
+    def rehash_for(self, double ms):
+        """redis incrementallyRehash (the cron, activerehashing): rehash for about `ms`; True if it did work."""
+        cdef double deadline
+        if self.buckets1 == NULL or self.rehash_paused:
+            return False
+        deadline = mono_us() + ms * 1000.0
+        while self.buckets1 != NULL and mono_us() < deadline:
+            self._rehash_step(100)
+        return True
+
+    def is_rehashing(self):
+        return self.buckets1 != NULL
+
+    def bucket_counts(self):
+        """(main table size, rehash target size or 0): for tests and DEBUG-style introspection."""
+        return (self.mask + 1 if self.buckets != NULL else 0, self.mask1 + 1 if self.buckets1 != NULL else 0)
+
+    cdef cm_rec** _bucket_of(self, bytes key):
+        """The chain a key lives in or goes to. While rehashing, a key whose old bucket is below rehash_idx
+        is in the new table and any other in the old one (inserts follow the same rule, unlike redis, which
+        puts them in the new table): one chain to search, never two."""
+        cdef size_t h = <size_t>PyObject_Hash(key)
+        if self.buckets1 != NULL and (h & self.mask) < self.rehash_idx:
+            return &self.buckets1[h & self.mask1]
+        return &self.buckets[h & self.mask]
 
     cdef cm_rec* rec_find(self, bytes key):
         """The record as stored, expired or not; NULL when absent."""
@@ -293,7 +389,9 @@ cdef class Db:
         cdef const char* p
         if self.count == 0:
             return NULL
-        r = self.buckets[<size_t>PyObject_Hash(key) & self.mask]
+        if self.buckets1 != NULL:
+            self._rehash_step(1)
+        r = self._bucket_of(key)[0]
         klen = PyBytes_GET_SIZE(key)
         p = PyBytes_AS_STRING(key)
         while r != NULL:
@@ -320,12 +418,23 @@ cdef class Db:
         cdef cm_rec* r
         cdef cm_rec* head
         cdef size_t n, k
+        cdef size_t h, s0, slots
         if self.count == 0:
             return NULL
-        while True:
-            head = self.buckets[rand64() & self.mask]
-            if head != NULL:
-                break
+        if self.buckets1 != NULL:
+            # buckets below rehash_idx are empty: draw among the rest of the old table and the new one
+            s0 = self.mask + 1
+            slots = s0 + self.mask1 + 1 - self.rehash_idx
+            while True:
+                h = self.rehash_idx + rand64() % slots
+                head = self.buckets1[h - s0] if h >= s0 else self.buckets[h]
+                if head != NULL:
+                    break
+        else:
+            while True:
+                head = self.buckets[rand64() & self.mask]
+                if head != NULL:
+                    break
         n = 0
         r = head
         while r != NULL:
@@ -477,13 +586,16 @@ cdef class Db:
             r.lru = (lfu_minutes(self.ks.now_ms) << 8) | LFU_INIT_VAL
         else:
             r.lru = self.ks.lru_clock
+        cdef cm_rec** head
         if self.buckets == NULL:
             self.resize(MIN_BUCKETS)
+        elif self.buckets1 != NULL:
+            self._rehash_step(1)
         elif self.count >= self.mask + 1:
             self.resize((self.mask + 1) * 2)
-        idx = <size_t>PyObject_Hash(key) & self.mask
-        r.next = self.buckets[idx]
-        self.buckets[idx] = r
+        head = self._bucket_of(key)
+        r.next = head[0]
+        head[0] = r
         self.count += 1
         cost = rec_base_cost(r)
         self.used_memory += cost
@@ -569,7 +681,9 @@ cdef class Db:
         cdef long long cost
         if self.count == 0:
             return False
-        link = &self.buckets[<size_t>PyObject_Hash(key) & self.mask]
+        if self.buckets1 != NULL:
+            self._rehash_step(1)
+        link = self._bucket_of(key)
         klen = PyBytes_GET_SIZE(key)
         p = PyBytes_AS_STRING(key)
         r = link[0]
@@ -591,8 +705,8 @@ cdef class Db:
             r.flags |= CM_DETACHED          # the last view frees it
         else:
             rec_free(r)
-        if self.mask + 1 > MIN_BUCKETS and self.count * 8 < self.mask + 1:
-            self.resize((self.mask + 1) // 2)
+        if self.buckets1 == NULL and self.mask + 1 > MIN_BUCKETS and self.count * 8 < self.mask + 1:
+            self.resize(_shrunk_size(self.count))
         return True
 
     cpdef bint delete(self, bytes key):
@@ -613,6 +727,9 @@ cdef class Db:
         """SWAPDB: exchange tables with another db (records keep their vslot: it indexes the moved vol)."""
         self.buckets, other.buckets = other.buckets, self.buckets
         self.mask, other.mask = other.mask, self.mask
+        self.buckets1, other.buckets1 = other.buckets1, self.buckets1
+        self.mask1, other.mask1 = other.mask1, self.mask1
+        self.rehash_idx, other.rehash_idx = other.rehash_idx, self.rehash_idx
         self.count, other.count = other.count, self.count
         self.vol, other.vol = other.vol, self.vol
         self.vol_len, other.vol_len = other.vol_len, self.vol_len
@@ -624,15 +741,8 @@ cdef class Db:
     def key_list(self):
         """Every key (expired ones included), as a list."""
         cdef list out = []
-        cdef size_t i
-        cdef cm_rec* r
-        if self.buckets == NULL:
-            return out
-        for i in range(self.mask + 1):
-            r = self.buckets[i]
-            while r != NULL:
-                out.append(rec_key_bytes(r))
-                r = r.next
+        _collect_keys(self.buckets, self.mask, out)
+        _collect_keys(self.buckets1, self.mask1, out)
         return out
 
     def items(self):
@@ -640,13 +750,25 @@ cdef class Db:
         writers run it in a forked child or in one synchronous pass)."""
         cdef size_t i
         cdef cm_rec* r
+        cdef cm_rec** table
+        cdef size_t mask
+        cdef int t
         if self.buckets == NULL:
             return
-        for i in range(self.mask + 1):
-            r = self.buckets[i]
-            while r != NULL:
-                yield rec_key_bytes(r), self.handle(r)
-                r = r.next
+        self.rehash_paused += 1         # lookups made while this generator is suspended must not move records
+        try:
+            for t in range(2):
+                table = self.buckets if t == 0 else self.buckets1
+                mask = self.mask if t == 0 else self.mask1
+                if table == NULL:
+                    continue
+                for i in range(mask + 1):
+                    r = table[i]
+                    while r != NULL:
+                        yield rec_key_bytes(r), self.handle(r)
+                        r = r.next
+        finally:
+            self.rehash_paused -= 1
 
     def random_any_key(self):
         """A uniformly random key, expired or not, or None."""
@@ -676,18 +798,38 @@ cdef class Db:
         cdef size_t m
         cdef cm_rec* r
         cdef long long maxiter = count * 10
+        cdef cm_rec** small
+        cdef cm_rec** large
+        cdef size_t m1
         if self.count == 0:
             return 0, out
-        m = self.mask
+        if self.buckets1 == NULL:
+            m = self.mask
+            while True:
+                _collect_keys_chain(self.buckets[v & m], out)
+                v |= ~m
+                v = rev_bits(v)
+                v += 1
+                v = rev_bits(v)
+                maxiter -= 1
+                if v == 0 or len(out) >= count or maxiter <= 0:
+                    break
+            return v, out
+        # rehashing: the smaller table's bucket, then every bucket of the larger table it expands to
+        if self.mask <= self.mask1:
+            small, m, large, m1 = self.buckets, self.mask, self.buckets1, self.mask1
+        else:
+            small, m, large, m1 = self.buckets1, self.mask1, self.buckets, self.mask
         while True:
-            r = self.buckets[v & m]
-            while r != NULL:
-                out.append(rec_key_bytes(r))
-                r = r.next
-            v |= ~m
-            v = rev_bits(v)
-            v += 1
-            v = rev_bits(v)
+            _collect_keys_chain(small[v & m], out)
+            while True:
+                _collect_keys_chain(large[v & m1], out)
+                v |= ~m1
+                v = rev_bits(v)
+                v += 1
+                v = rev_bits(v)
+                if not (v & (m ^ m1)):
+                    break
             maxiter -= 1
             if v == 0 or len(out) >= count or maxiter <= 0:
                 break

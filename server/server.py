@@ -290,6 +290,11 @@ class Server:
             hz = max(1, min(500, self.config["hz"]))
             if self.active_expire_enabled:
                 self.expire.cycle(hz)
+            if self.config["activerehashing"]:
+                # redis databasesCron: 1 ms of incremental rehash per tick, on the first db that needs it
+                for db in self.ks.dbs:
+                    if db.rehash_for(1.0):
+                        break
             self._ops_samples.append((time.monotonic(), self.ks.stat_commands))
             if len(self._ops_samples) > 16:
                 del self._ops_samples[0]

@@ -143,3 +143,86 @@ def test_expiry_index_shrinks_after_a_burst_of_ttl_keys_and_keeps_the_rest():
         e = db.find(b"t%d" % i)
         assert e is not None and e.expire_at == (-1 if i % 200 == 0 else far + i)
     assert sorted(db.volatile_keys()) == sorted(b"t%d" % i for i in range(100, 20000, 200))
+
+
+def _grow_until_rehashing(db, prefix, start=0):
+    i = start
+    while not db.is_rehashing():
+        db.set_value(b"%s:%d" % (prefix, i), b"v%d" % i)
+        i += 1
+        assert i < start + 1_000_000
+    return i
+
+
+def test_incremental_rehash_keeps_every_operation_exact_mid_rehash():
+    """Growth starts an incremental rehash; while both tables hold records, finds, inserts, deletes, random
+    picks, key_list, items and SCAN all see exactly the model's keys, and the rehash finishes by steps."""
+    rnd = random.Random(5)
+    ks = Keyspace(2)
+    db = ks.db(0)
+    n = _grow_until_rehashing(db, b"g")
+    model = {b"g:%d" % i: b"v%d" % i for i in range(n)}
+    size, target = db.bucket_counts()
+    assert target == size * 2
+    steps = 0
+    while db.is_rehashing():
+        steps += 1
+        assert steps < 100_000
+        op = rnd.random()
+        key = b"g:%d" % rnd.randint(0, n + 500)
+        if op < 0.3:
+            db.set_value(key, b"new", -1)
+            model[key] = b"new"
+        elif op < 0.5:
+            assert db.delete(key) == (model.pop(key, None) is not None)
+        else:
+            e = db.find(key)
+            assert (e.value if e is not None else None) == model.get(key)
+        if steps % 97 == 0:
+            assert sorted(db.key_list()) == sorted(model)
+            assert sorted(k for k, _ in db.items()) == sorted(model)
+            assert db.random_any_key() in model
+            seen, cursor = set(), 0
+            while True:
+                cursor, keys = db.scan(cursor, 100)
+                seen.update(keys)
+                if cursor == 0:
+                    break
+            assert seen == set(model)
+    assert db.bucket_counts() == (target, 0) and len(db) == len(model)
+    assert all(db.find(k).value == v for k, v in model.items())
+
+
+def test_shrink_is_incremental_and_swapdb_carries_a_rehash():
+    ks = Keyspace(2)
+    db, other = ks.db(0), ks.db(1)
+    n = _grow_until_rehashing(db, b"s")
+    db.rehash_for(1000)
+    assert not db.is_rehashing()
+    big, _ = db.bucket_counts()
+    i = 0
+    while not db.is_rehashing():                  # below 1/8 full: a shrink starts
+        assert db.delete(b"s:%d" % i)
+        i += 1
+    assert db.bucket_counts()[1] < big and len(db) * 8 < big
+    left = {b"s:%d" % j for j in range(i, n)}
+    ks.swap(0, 1)                                 # the half-done rehash moves with the records
+    assert other.is_rehashing() and not db.is_rehashing() and len(db) == 0
+    assert set(other.key_list()) == left and all(other.find(k) is not None for k in left)
+    assert other.rehash_for(1000) and not other.is_rehashing()
+    assert set(other.key_list()) == left
+
+
+def test_items_pauses_the_rehash_under_it():
+    ks = Keyspace(1)
+    db = ks.db(0)
+    n = _grow_until_rehashing(db, b"p")
+    seen = []
+    for key, _ in db.items():
+        seen.append(key)
+        db.find(b"p:%d" % (len(seen) % n))        # a lookup would take a rehash step if not paused
+    assert sorted(seen) == sorted(b"p:%d" % i for i in range(n))
+    assert db.is_rehashing()                      # nothing moved while iterating
+    db.find(b"p:0")
+    db.rehash_for(1000)
+    assert not db.is_rehashing()
