@@ -77,8 +77,10 @@ SEQUENCES = {
         ("SET", "@a", "v"), ("GETEX", "@a"), ("TTL", "@a"),
         ("GETEX", "@a", "EX", "100"), ("TTL", "@a"), ("GETEX", "@a", "PERSIST"), ("TTL", "@a"),
         ("GETEX", "@a", "PERSIST"), ("GETEX", "@a", "px", "200000"), ("TTL", "@a"),
-        ("GETEX", "@a", "EXAT", "99999999999"), ("TTL", "@a"),
-        ("GETEX", "@a", "PXAT", "99999999999999"), ("TTL", "@a"),
+        # absolute deadlines are read back as EXPIRETIME: a TTL here would depend on the wall-clock second
+        # each server happened to answer in (the sequence runs on one server, then the other)
+        ("GETEX", "@a", "EXAT", "99999999999"), ("EXPIRETIME", "@a"),
+        ("GETEX", "@a", "PXAT", "99999999999999"), ("PEXPIRETIME", "@a"),
         ("GETEX", "@a", "EX", "10", "EX", "20"), ("TTL", "@a"),
         ("GETEX", "@a", "PX", "10000", "PX", "30000"), ("TTL", "@a"),
         ("GETEX", "@a", "PERSIST", "PERSIST"), ("TTL", "@a"),
