@@ -13,6 +13,9 @@ client, the "lua client" of Redis, through which scripts run commands with the d
 - effects: each inner write propagates itself through the dispatcher (redis 7 effects replication), the
   whole script being one EffectLog unit, so AOF/replicas get MULTI ... EXEC and never the EVAL.
 
+FCALL runs a function of ``self.functions`` (engine/functions.py) the same way; while a function is busy,
+clients get the FUNCTION KILL variant of -BUSY, SCRIPT KILL refuses it and FUNCTION KILL refuses an EVAL.
+
 BUSY, with a single-threaded asyncio server: the script runs inside the caller's data_received callback,
 so the event loop cannot serve anyone until it returns. Once the script runs past busy-reply-threshold,
 the runtime calls ``_serve_while_busy`` at every hook tick; it polls the sockets of the other connected
