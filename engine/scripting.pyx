@@ -182,8 +182,12 @@ cdef class ScriptRuntime:
         self.read_only = False
         self.resp = 2
         self.current_sha = None
+        self.is_function = False
         self._killed = False
+        self._loading = False
         self._started = 0.0
+        self._load_started = 0.0
+        self._load_timeout_ms = 0.0
         self._scripts = {}
         self._by_sha_arg = {}           # lowercase sha as bytes -> script: EVALSHA without decode/lower per run
         self._lua = lua51.LuaRuntime(
@@ -192,6 +196,9 @@ cdef class ScriptRuntime:
             attribute_handlers=(_deny_python_attributes, _deny_python_attributes))
         self._api = self._bootstrap(redis_version, redis_version_num, hook_instructions)
         self._run_api = self._api["run"]
+        self._run_tables_api = self._api["run_tables"]
+        self._fcall_api = self._api["fcall"]
+        self._fcall_tables_api = self._api["fcall_tables"]
 
     # ------------------------------------------------------------------ setup
     def _bootstrap(self, redis_version, redis_version_num, hook_instructions):
@@ -208,14 +215,15 @@ cdef class ScriptRuntime:
                                    for name, fnames in LIB_FUNCTIONS.items()})
         api = chunk(self._lua_call, self._lua_tick, self._lua_log, self._lua_sha1hex,
                     self._lua_acl_check, self._lua_library, lib_spec,
-                    hook_instructions, redis_version.encode(), redis_version_num)
+                    hook_instructions, redis_version.encode(), redis_version_num, self._lua_load_tick)
         # Nothing but the sandbox may keep the real environment: drop lupa's helpers and
         # every dangerous global from the real table too (defense in depth).
         lua.execute("""
             python = nil; io = nil; os = nil; package = nil; require = nil; dofile = nil
             loadfile = nil; debug = nil; module = nil; print = nil; newproxy = nil
         """)
-        return {name: api[name.encode()] for name in ("compile", "run", "run_tables", "slice", "reset")}
+        return {name: api[name.encode()] for name in ("compile", "run", "run_tables", "slice", "reset",
+                                                      "load_library", "fcall", "fcall_tables")}
 
     # ------------------------------------------------------------------ public API
     def load(self, body):
@@ -268,9 +276,6 @@ cdef class ScriptRuntime:
     cpdef object execute(self, object sha_or_body, object keys, object args, bint is_sha, bint read_only):
         """run() with positional arguments, callable at C level (the server's EVAL path)."""
         cdef CompiledScript script
-        cdef list arguments
-        cdef tuple result
-        cdef Py_ssize_t numkeys
         if self.running:
             raise ScriptError("ERR This Redis command is not allowed from script")
         if is_sha:
@@ -282,6 +287,56 @@ cdef class ScriptRuntime:
                     raise ScriptError(ERR_NOSCRIPT)
         else:
             script = self._scripts[self.load(sha_or_body)]
+        return self._invoke(script.function, script.sha_bytes, script.sha, keys, args,
+                            read_only or (script.flags is not None and "no-writes" in script.flags), False)
+
+    # ------------------------------------------------------------------ functions (FUNCTION LOAD / FCALL)
+    def load_library(self, body, timeout_ms=0):
+        """FUNCTION LOAD's engine part (redis luaEngineCreate): run a library's code, the part after its
+        shebang line (starting with that line's newline, so line numbers hold), with the load-time API.
+        Returns [(name: bytes, function, flags bitmask, description: bytes | None)] in registration order;
+        raises ScriptError with redis's text (bytes, no error code), e.g. b"Error compiling function: ...".
+        timeout_ms > 0 limits the run (redis: 500 ms, none when loading from AOF or a master)."""
+        if self.running:
+            raise ScriptError(b"This Redis command is not allowed from script")
+        if isinstance(body, str):
+            body = body.encode()
+        self._load_timeout_ms = timeout_ms
+        self._load_started = _monotonic_ms()
+        self._loading = True
+        try:
+            result = self._api["load_library"](body)
+        except lua51.LuaMemoryError:
+            self._api["reset"]()
+            raise ScriptError(b"Error registering functions: ERR not enough memory")
+        except lua51.LuaError as exc:
+            self._api["reset"]()
+            raise ScriptError(("Error registering functions: ERR %s" % str(exc)[:100]).encode())
+        finally:
+            self._loading = False
+        if result[0] is False:
+            raise ScriptError(bytes(result[1]))
+        flat = self._read_tokens(result[1], int(result[2]))
+        out = []
+        for i in range(0, len(flat), 4):
+            desc = flat[i + 3]
+            out.append((bytes(flat[i]), flat[i + 1], int(flat[i + 2]),
+                        None if desc is False or desc is None else bytes(desc)))
+        return out
+
+    cpdef object call_function(self, object function, bytes name, object keys, object args, bint read_only):
+        """FCALL: run a registered function with (keys, args); returns its reply tree (an ErrorReply when
+        it fails, with redis's "script: <name>, on @user_function:N." position)."""
+        if self.running:
+            raise ScriptError("ERR This Redis command is not allowed from script")
+        return self._invoke(function, name, name.decode("latin-1"), keys, args, read_only, True)
+
+    cdef object _invoke(self, object function, bytes name, str label, object keys, object args,
+                        bint read_only, bint is_function):
+        """One run of an EVAL script or a function: arguments into Lua, hook state, the reply back."""
+        cdef list arguments
+        cdef tuple result
+        cdef Py_ssize_t numkeys
         # argv items are usually bytes already: copy only what is not (bytearray, memoryview)
         arguments = [k if type(k) is bytes else bytes(k) for k in keys]
         numkeys = len(arguments)
@@ -291,19 +346,22 @@ cdef class ScriptRuntime:
         self.busy = False
         self.wrote = False
         self._killed = False
-        self.read_only = read_only or (script.flags is not None and "no-writes" in script.flags)
+        self.read_only = read_only
+        self.is_function = is_function
         self.resp = 2
-        self.current_sha = script.sha
+        self.current_sha = label
         self._started = _monotonic_ms()
         finished = False
         try:
             if len(arguments) <= _VARARG_LIMIT:
-                result = self._run_api(script.function, script.sha_bytes, numkeys, *arguments)
+                if is_function:
+                    result = self._fcall_api(function, name, numkeys, *arguments)
+                else:
+                    result = self._run_api(function, name, numkeys, *arguments)
             else:
                 lua = self._lua
-                result = self._api["run_tables"](script.function, script.sha_bytes,
-                                                 lua.table_from(arguments[:numkeys]),
-                                                 lua.table_from(arguments[numkeys:]))
+                result = (self._fcall_tables_api if is_function else self._run_tables_api)(
+                    function, name, lua.table_from(arguments[:numkeys]), lua.table_from(arguments[numkeys:]))
             finished = True
             ok, payload = result[0], result[1]
             if not ok:
@@ -318,15 +376,16 @@ cdef class ScriptRuntime:
                 return self._decode_tokens(result[3:])
             return self._decode_reply(payload, result[2])
         except lua51.LuaMemoryError:
-            return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha.encode())
+            return ErrorReply(b"ERR Error running script %s, not enough memory" % name)
         except lua51.LuaError as exc:
             return ErrorReply(_crlf_to_spaces(("ERR Error running script %s, %s" % (
-                script.sha, str(exc)[:100])).encode()))
+                label, str(exc)[:100])).encode()))
         finally:
             if not finished:
                 self._api["reset"]()    # api.run ended abnormally: make sure the hook is off
             self.running = False
             self.busy = False
+            self.is_function = False
             self.current_sha = None
             self.resp = 2
 
@@ -359,6 +418,13 @@ cdef class ScriptRuntime:
             return self._killed
         except BaseException:
             return self._killed
+
+    def _lua_load_tick(self):
+        try:
+            return (self._loading and self._load_timeout_ms > 0
+                    and _monotonic_ms() - self._load_started > self._load_timeout_ms)
+        except BaseException:
+            return False
 
     def _lua_log(self, level, message):
         try:

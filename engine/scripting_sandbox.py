@@ -6,6 +6,9 @@ callbacks) in local upvalues: user code only ever sees the read-only proxy envir
 here, so nothing Python is reachable from a script (lupa's `python` object gives full Python
 access, see GHSA-69v7-xpr6-6gjm / CVE-2022-0543 for what an escape costs).
 
+Functions (FUNCTION LOAD / FCALL) share this VM with EVAL but get globals of their own (no KEYS/ARGV), and
+library code runs with redis's load-time API only: see "functions" below and engine/functions.py.
+
 Read-only emulation: Redis patches its Lua VM with per-table read-only flags; lupa's stock
 Lua 5.1 has none, so scripts see empty proxy tables whose metatable forwards reads and raises
 "Attempt to modify a readonly table" on writes; raw accessors are wrapped to see through
@@ -16,7 +19,7 @@ INTERNAL_CHUNKNAME = "=cachemere_sandbox"
 
 SANDBOX_LUA = r"""
 local py_call, py_tick, py_log, py_sha1hex, py_acl_check, py_lib, lib_spec,
-      HOOK_COUNT, REDIS_VERSION, REDIS_VERSION_NUM = ...
+      HOOK_COUNT, REDIS_VERSION, REDIS_VERSION_NUM, py_load_tick = ...
 
 local rawget, rawset, rawequal, next, type, tostring, tonumber, select, error, pcall, xpcall =
       rawget, rawset, rawequal, next, type, tostring, tonumber, select, error, pcall, xpcall
@@ -24,6 +27,7 @@ local setmetatable, getmetatable, unpack, setfenv, loadstring, real_pairs, real_
       setmetatable, getmetatable, unpack, setfenv, loadstring, pairs, ipairs
 local string, table, math, coroutine = string, table, math, coroutine
 local s_format, s_sub, s_byte, s_find, s_gsub = string.format, string.sub, string.byte, string.find, string.gsub
+local s_lower = string.lower
 local t_concat, t_insert, t_remove = table.concat, table.insert, table.remove
 local m_floor, m_ceil = math.floor, math.ceil
 local dbg_sethook, dbg_getinfo = debug.sethook, debug.getinfo
@@ -154,12 +158,13 @@ local function sb_setmetatable(t, mt)
   return setmetatable(t, mt)
 end
 
+local run_env = ENV     -- the globals of what runs now: EVAL's (ENV) or the functions' (FENV)
 local function sb_loadstring(s, chunkname)
   -- precompiled bytecode can break the VM: refuse it like Redis does
   if type(s) == 'string' and s_byte(s, 1) == 27 then return nil, 'binary chunks are not allowed' end
   local f, err
   if chunkname == nil then f, err = loadstring(s) else f, err = loadstring(s, chunkname) end
-  if f then setfenv(f, ENV) end
+  if f then setfenv(f, run_env) end
   return f, err
 end
 local function sb_load(reader, chunkname)
@@ -587,11 +592,159 @@ G.ARGV = {}
 local string_mt = getmetatable('')
 rawset(string_mt, '__metatable', readonly({__index = G.string}))
 
+-- ---------------------------------------------------------------- functions (FUNCTION LOAD / FCALL)
+-- Redis runs functions in a Lua state of their own; here they share the VM with EVAL but not its globals.
+-- FENV is the environment of every library chunk, and so of the closures a library registers. Its reads
+-- go to LOAD_G while a library loads (redis luaEngineCreate: only redis.register_function, redis.log, the
+-- LOG_* and version constants exist then) and to FG otherwise: EVAL's globals without KEYS, ARGV and
+-- __redis__err__handler (a function gets its keys and args as arguments).
+local function missing_global(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+
+local FG = {}
+for k, v in next, G do
+  if k ~= 'KEYS' and k ~= 'ARGV' and k ~= '__redis__err__handler' then FG[k] = v end
+end
+setmetatable(FG, {__index = missing_global})
+local FENV = {}
+proxy_view[FENV] = FG
+FG._G = FENV
+local fenv_mt = {__index = FG, __newindex = readonly_newindex, __metatable = META_STUB}
+setmetatable(FENV, fenv_mt)
+
+local FLAG_BITS = {['no-writes'] = 1, ['allow-oom'] = 2, ['allow-stale'] = 4, ['no-cluster'] = 8,
+                   ['allow-cross-slot-keys'] = 16}
+local NAME_ERROR = 'Library names can only contain letters, numbers, or underscores(_) and must be at ' ..
+                   'least one character long'
+local registering = nil        -- while a library loads: {n = count, names = {}, flat list of 4 per function}
+
+local function is_str(v) local t = type(v) return t == 'string' or t == 'number' end
+
+local function read_flags(t)   -- luaRegisterFunctionReadFlags: a bitmask, nil on any unknown flag
+  local mask, j = 0, 1
+  while true do
+    local f = t[j]
+    if f == nil then return mask end
+    if not is_str(f) then return nil end
+    local b = FLAG_BITS[s_lower(tostring(f))]
+    if not b then return nil end
+    if mask % (2 * b) < b then mask = mask + b end
+    j = j + 1
+  end
+end
+
+-- luaRegisterFunction with its argument readers; errors are tables without a position, as redis raises them
+local function register_function(...)
+  if not registering then raise('redis.register_function can only be called on FUNCTION LOAD command') end
+  local argc = select('#', ...)
+  if argc < 1 or argc > 2 then raise('wrong number of arguments to redis.register_function') end
+  local name, callback, flags, desc = nil, nil, 0, false
+  if argc == 1 then
+    local t = ...
+    if type(t) ~= 'table' then
+      raise('calling redis.register_function with a single argument is only applicable to Lua table ' ..
+            '(representing named arguments).')
+    end
+    for k, v in next, proxy_view[t] or t do
+      if not is_str(k) then raise('named argument key given to redis.register_function is not a string') end
+      local key = s_lower(tostring(k))
+      if key == 'function_name' then
+        if not is_str(v) then raise('function_name argument given to redis.register_function must be a string') end
+        name = tostring(v)
+      elseif key == 'description' then
+        if not is_str(v) then raise('description argument given to redis.register_function must be a string') end
+        desc = tostring(v)
+      elseif key == 'callback' then
+        if type(v) ~= 'function' then
+          raise('callback argument given to redis.register_function must be a function')
+        end
+        callback = v
+      elseif key == 'flags' then
+        if type(v) ~= 'table' then
+          raise('flags argument to redis.register_function must be a table representing function flags')
+        end
+        flags = read_flags(v)
+        if not flags then raise('unknown flag given') end
+      else
+        raise('unknown argument given to redis.register_function')
+      end
+    end
+    if not name then raise('redis.register_function must get a function name argument') end
+    if not callback then raise('redis.register_function must get a callback argument') end
+  else
+    local n, f = ...
+    if not is_str(n) then raise('first argument to redis.register_function must be a string') end
+    if type(f) ~= 'function' then raise('second argument to redis.register_function must be a function') end
+    name, callback = tostring(n), f
+  end
+  if name == '' or s_find(name, '[^%w_]') then raise(NAME_ERROR) end
+  local reg = registering
+  if reg.names[name] then raise('Function already exists in the library') end
+  reg.names[name] = true
+  local n = reg.n
+  reg[n + 1], reg[n + 2], reg[n + 3], reg[n + 4] = name, callback, flags, desc
+  reg.n = n + 4
+end
+
+local load_redis = {
+  register_function = cfunction(register_function),
+  log = redis.log,
+  LOG_DEBUG = redis.LOG_DEBUG, LOG_VERBOSE = redis.LOG_VERBOSE,
+  LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
+  REDIS_VERSION = REDIS_VERSION, REDIS_VERSION_NUM = REDIS_VERSION_NUM,
+}
+setmetatable(load_redis, {__index = missing_global})
+local LOAD_G = setmetatable({redis = readonly(load_redis)}, {__index = missing_global})
+
+-- FUNCTION LOAD's time limit (redis luaEngineLoadHook): py_load_tick says when it is over
+local load_timed_out = false
+local load_hook
+load_hook = function()
+  if not load_timed_out and py_load_tick() then load_timed_out = true end
+  if load_timed_out and dbg_getinfo(2, 'S').source ~= INTERNAL_SOURCE then
+    dbg_sethook(load_hook, 'l')
+    error(push_error_buff('FUNCTION LOAD timeout'), 0)
+  end
+end
+
 -- ---------------------------------------------------------------- entry points for Python
 local api = {}
 
 function api.install_library(name, lib)
   G[name] = readonly(lib)
+  FG[name] = G[name]
+end
+
+-- Run a library's code (what follows its shebang line) with the load-time API. Returns true, a flat list
+-- (name, callback, flags bitmask, description or false per function) and its length, or false and
+-- redis's error text.
+function api.load_library(body)
+  local f, err = loadstring(body, '@user_function')
+  if not f then return false, 'Error compiling function: ' .. tostring(err) end
+  setfenv(f, FENV)
+  registering = {n = 0, names = {}}
+  fenv_mt.__index = LOAD_G
+  load_timed_out = false
+  dbg_sethook(load_hook, '', HOOK_COUNT)
+  main_count_hook = false
+  local ok, e = pcall(f)
+  dbg_sethook()
+  fenv_mt.__index = FG
+  local reg = registering
+  registering = nil
+  if not ok then
+    local msg
+    if is_str(e) then
+      msg = 'ERR ' .. tostring(e)
+    elseif type(e) == 'table' and is_str(rawget(e, 'err')) then
+      msg = tostring(rawget(e, 'err'))
+    else
+      msg = 'ERR unknown error'
+    end
+    return false, 'Error registering functions: ' .. msg
+  end
+  return true, reg, reg.n
 end
 
 function api.compile(body)
@@ -614,6 +767,17 @@ function api.run(fn, sha, numkeys, ...)
   return api.run_tables(fn, sha, keys, argv)
 end
 
+local function finish(ok, v, name)
+  if not ok then return false, error_text(v, name) end
+  local t = type(v)
+  if t == 'number' then return true, false, 2, 'i', v end
+  if t == 'string' then return true, false, 2, 's', v end
+  local out = {}
+  local n = emit(out, 0, v, 0)
+  if n <= __INLINE_TOKENS__ then return true, false, n, unpack(out, 1, n) end
+  return true, out, n
+end
+
 function api.run_tables(fn, sha, keys, argv)
   G.KEYS, G.ARGV = keys, argv
   killed, resp, hook_active = false, 2, true
@@ -624,14 +788,37 @@ function api.run_tables(fn, sha, keys, argv)
   -- a script's reply is its first return value (redis calls it with nresults 1)
   local ok, v = xpcall(fn, err_handler)
   hook_active = false
-  if not ok then return false, error_text(v, sha) end
-  local t = type(v)
-  if t == 'number' then return true, false, 2, 'i', v end
-  if t == 'string' then return true, false, 2, 's', v end
-  local out = {}
-  local n = emit(out, 0, v, 0)
-  if n <= __INLINE_TOKENS__ then return true, false, n, unpack(out, 1, n) end
-  return true, out, n
+  return finish(ok, v, sha)
+end
+
+-- FCALL: the registered callback gets (keys, args); errors name the function ("script: <name>, on
+-- @user_function:N.")
+function api.fcall(fn, name, numkeys, ...)
+  local n = select('#', ...)
+  local keys, args = {}, {}
+  if numkeys == n then
+    keys = {...}
+  elseif numkeys == 0 then
+    args = {...}
+  else
+    local all = {...}
+    for i = 1, numkeys do keys[i] = all[i] end
+    for i = numkeys + 1, n do args[i - numkeys] = all[i] end
+  end
+  return api.fcall_tables(fn, name, keys, args)
+end
+
+function api.fcall_tables(fn, name, keys, args)
+  killed, resp, hook_active = false, 2, true
+  run_env = FENV
+  if not main_count_hook then
+    dbg_sethook(hook, '', HOOK_COUNT)
+    main_count_hook = true
+  end
+  local ok, v = xpcall(function() return fn(keys, args) end, err_handler)
+  hook_active = false
+  run_env = ENV
+  return finish(ok, v, name)
 end
 
 function api.slice(t, i, j) return unpack(t, i, j) end
@@ -640,6 +827,8 @@ function api.reset()
   dbg_sethook()
   main_count_hook = false
   hook_active, killed = false, false
+  run_env, registering = ENV, nil
+  fenv_mt.__index = FG
 end
 
 function api.sandbox_env() return ENV end

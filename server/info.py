@@ -66,6 +66,11 @@ def used_memory(server):
     return server.ks.used_memory + client_memory(server)
 
 
+def _function_count(server):
+    runner = server.extensions.get("scripting")
+    return runner.functions.function_count() if runner is not None else 0
+
+
 def section_memory(server):
     used = used_memory(server)
     rss = server.rss_bytes()
@@ -88,7 +93,8 @@ def section_memory(server):
         ("used_memory_dataset_perc", f"{(dataset * 100.0 / used) if used else 0:.2f}%"),
         ("total_system_memory", total), ("total_system_memory_human", human_bytes(total)),
         ("used_memory_lua", 31744), ("used_memory_lua_human", "31.00K"), ("used_memory_scripts", 0),
-        ("number_of_cached_scripts", 0), ("maxmemory", maxmemory), ("maxmemory_human", human_bytes(maxmemory)),
+        ("number_of_cached_scripts", 0), ("number_of_functions", _function_count(server)),
+        ("maxmemory", maxmemory), ("maxmemory_human", human_bytes(maxmemory)),
         ("maxmemory_policy", server.config["maxmemory-policy"]),
         ("mem_fragmentation_ratio", f"{((rss - startup) / used) if used else 1:.2f}"),
         ("mem_fragmentation_bytes", rss - startup - used), ("mem_not_counted_for_evict", 0),

@@ -86,6 +86,7 @@ class Persistence:
         self._gate_prev = None
         self._gate_installed = False
         self.deny_message = None
+        self.loading_allows_dup = False
         self._read_fsync_policy()
 
     # ------------------------------------------------------------------ paths
@@ -183,7 +184,7 @@ class Persistence:
             elif key == b"aof-base" and value == b"1":
                 log.notice("RDB is base AOF")
         try:
-            stats = load_keyspace(self.ks, source, self.config, on_aux=on_aux)
+            stats = load_keyspace(self.ks, source, self.config, on_aux=on_aux, on_function=self.load_function)
         except RdbError as exc:
             message = str(exc)
             if message.startswith("Wrong RDB checksum"):
@@ -196,6 +197,28 @@ class Persistence:
             raise FatalLoadError("Fatal error loading the DB: %s. Exiting." % message) from None
         log.notice("Done loading RDB, keys loaded: %d, keys expired: %d." % (stats.keys_loaded, stats.keys_expired))
         return stats
+
+    # ------------------------------------------------------------------ function libraries
+    def function_codes(self):
+        """The code of every function library (saved in RDB files and AOF rewrites)."""
+        runner = self.server.extensions.get("scripting")
+        return runner.functions.codes() if runner is not None else []
+
+    def load_function(self, code, replace=False):
+        """A FUNCTION2 record read from an RDB: load the library (redis rdbFunctionLoad), no time limit."""
+        from engine.functions import FunctionError
+        from server.script_runner import script_runner
+        try:
+            script_runner(self.server).functions.create(code, replace or self.loading_allows_dup, 0)
+        except FunctionError as exc:
+            message = "Failed loading library, %s" % exc.message.decode("utf-8", "replace")
+            self.log.warning(message)
+            raise RdbError(message) from None
+
+    def flush_functions(self):
+        runner = self.server.extensions.get("scripting")
+        if runner is not None:
+            runner.functions.flush()
 
     # ------------------------------------------------------------------ AOF loading
     def _load_manifest(self):
@@ -314,9 +337,9 @@ class Persistence:
         temp = path + ".tmp"
         with open(temp, "wb", buffering=1 << 20) as f:
             if self.config["aof-use-rdb-preamble"]:
-                write_keyspace(self.ks, f, self.config, aof_base=True)
+                write_keyspace(self.ks, f, self.config, aof_base=True, functions=self.function_codes())
             else:
-                aoflib.write_keyspace_as_commands(self.ks, f)
+                aoflib.write_keyspace_as_commands(self.ks, f, functions=self.function_codes())
             f.flush()
             os.fsync(f.fileno())
         os.rename(temp, path)
@@ -661,7 +684,8 @@ class Persistence:
         temp = os.path.join(self.dir(), "temp-%d.rdb" % os.getpid())
         try:
             with open(temp, "wb", buffering=1 << 20) as f:
-                write_keyspace(self.ks, f, self.config, per_key_delay_us=self._key_save_delay())
+                write_keyspace(self.ks, f, self.config, per_key_delay_us=self._key_save_delay(),
+                               functions=self.function_codes())
                 f.flush()
                 os.fsync(f.fileno())
             os.rename(temp, final)
@@ -762,9 +786,11 @@ class Persistence:
             temp = os.path.join(self.dir(), "temp-rewriteaof-bg-%d.aof" % os.getpid())
             with open(temp, "wb", buffering=1 << 20) as f:
                 if preamble:
-                    write_keyspace(self.ks, f, self.config, aof_base=True, per_key_delay_us=delay)
+                    write_keyspace(self.ks, f, self.config, aof_base=True, per_key_delay_us=delay,
+                                   functions=self.function_codes())
                 else:
-                    aoflib.write_keyspace_as_commands(self.ks, f, per_key_delay_us=delay)
+                    aoflib.write_keyspace_as_commands(self.ks, f, per_key_delay_us=delay,
+                                                      functions=self.function_codes())
                 f.flush()
                 os.fsync(f.fileno())
             self.log.notice("Successfully created the temporary AOF base file %s" % os.path.basename(temp))
@@ -992,10 +1018,14 @@ class Persistence:
         if flush and not merge:
             for db in self.ks.dbs:
                 db.clear()
+            self.flush_functions()        # redis emptyData: the libraries go with the data
+        self.loading_allows_dup = merge   # RDBFLAGS_ALLOW_DUP: a library read again replaces the loaded one
         try:
-            load_keyspace(self.ks, self.rdb_path(), self.config)
+            load_keyspace(self.ks, self.rdb_path(), self.config, on_function=self.load_function)
         except (RdbError, OSError):
             return b"ERR Error trying to load the RDB dump, check server logs."
+        finally:
+            self.loading_allows_dup = False
         self.log.notice("DB reloaded by DEBUG RELOAD")
         return None
 
@@ -1004,6 +1034,7 @@ class Persistence:
             self.fsync_now()
         for db in self.ks.dbs:
             db.clear()
+        self.flush_functions()
         manifest = self._load_manifest_quiet()
         if manifest is not None:
             try:

@@ -13,6 +13,9 @@ client, the "lua client" of Redis, through which scripts run commands with the d
 - effects: each inner write propagates itself through the dispatcher (redis 7 effects replication), the
   whole script being one EffectLog unit, so AOF/replicas get MULTI ... EXEC and never the EVAL.
 
+FCALL runs a function of ``self.functions`` (engine/functions.py) the same way; while a function is busy,
+clients get the FUNCTION KILL variant of -BUSY, SCRIPT KILL refuses it and FUNCTION KILL refuses an EVAL.
+
 BUSY, with a single-threaded asyncio server: the script runs inside the caller's data_received callback,
 so the event loop cannot serve anyone until it returns. Once the script runs past busy-reply-threshold,
 the runtime calls ``_serve_while_busy`` at every hook tick; it polls the sockets of the other connected
@@ -38,6 +41,7 @@ from engine.core cimport Client as CClient, Dispatcher, EffectLog
 from engine.spec cimport CommandSpec
 from protocol.resp cimport ReplyBuffer
 from engine.scripting cimport ScriptRuntime
+from engine.functions import Functions
 from engine.scripting import (
     ERR_BUSY, ERR_NOSCRIPT_COMMAND, ERR_UNKNOWN_COMMAND, ERR_WRITE_IN_READONLY, ERR_WRONG_ARITY,
     BigNumber, ErrorReply, ReplySet, ScriptError, Status, Verbatim)
@@ -47,12 +51,15 @@ CMD_NOSCRIPT = registry.FLAGS["noscript"]
 CMD_ALLOW_BUSY = registry.FLAGS["allow_busy"]
 CMD_INTERNAL = registry.FLAGS["internal"]
 LUA_LOG_LEVELS = ("debug", "verbose", "notice", "warning")
+# shared.slowscripterr: what clients get while a function (not an EVAL script) is busy
+ERR_BUSY_FUNCTION = b"BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
 READ_CHUNK = 65536
 
 
 cdef class ScriptRunner:
     # C fields: eval() and _call() read them on every EVALSHA and every redis.call
-    cdef public object server, caller
+    cdef public object server, caller, caller_argv
+    cdef public object functions          # engine.functions.Functions: the loaded libraries
     cdef public CClient lua_client
     cdef public ScriptRuntime runtime
     cdef object _saved_before_call
@@ -72,6 +79,8 @@ cdef class ScriptRunner:
         self.lua_client.deny_blocking = True
         self.lua_client.authenticated = True
         self.caller = None
+        self.caller_argv = None
+        self.functions = Functions(self.runtime)
         self._saved_before_call = None
         self._busy_guests = []          # connections accepted while busy, on a temporary transport
         self._eof_fds = set()
@@ -107,6 +116,39 @@ cdef class ScriptRunner:
             self.caller = None
             if self._saved_before_call is not None or self._busy_guests or self._eof_fds:
                 self._end_busy()
+        self._reply(c, result)
+
+    def fcall(self, CClient c, info, list argv, keys, args, bint read_only):
+        """Run function ``info`` (engine.functions.FunctionInfo) for client c, as eval() runs a script;
+        argv is the caller's command (FUNCTION STATS shows it)."""
+        cdef ScriptRuntime runtime = self.runtime
+        cdef CClient lua = self.lua_client
+        cdef EffectLog effects
+        lua.db = c.db
+        lua.user = c.user
+        lua.reply.resp = 2
+        self.caller = c
+        self.caller_argv = argv
+        counted = self._counted_errors
+        if counted:
+            counted.clear()
+        effects = c.ks.effects
+        effects.begin_unit()
+        try:
+            result = runtime.call_function(info.function, info.name, keys, args, read_only)
+        except ScriptError as exc:
+            c.error(exc.message.encode() if isinstance(exc.message, str) else exc.message)
+            return
+        finally:
+            effects.end_unit()
+            self.caller = None
+            self.caller_argv = None
+            if self._saved_before_call is not None or self._busy_guests or self._eof_fds:
+                self._end_busy()
+        self._reply(c, result)
+
+    cdef _reply(self, CClient c, result):
+        counted = self._counted_errors
         kind = type(result)
         if kind is int:                 # the common small replies, without write_reply's dispatch
             c.reply.add_int(result)
@@ -201,7 +243,8 @@ cdef class ScriptRunner:
         getattr(self.server.log, LUA_LOG_LEVELS[level])(message.decode("utf-8", "replace"))
 
     # ------------------------------------------------------------------ SCRIPT subcommands
-    def kill(self, c):
+    def kill(self, c, is_eval=True):
+        """SCRIPT KILL (is_eval) and FUNCTION KILL (redis scriptKill): each kills only its own kind."""
         runtime = self.runtime
         if not runtime.running:
             c.error(b"NOTBUSY No scripts in execution right now.")
@@ -209,9 +252,20 @@ cdef class ScriptRunner:
             c.error(b"UNKILLABLE Sorry the script already executed write commands against the dataset. "
                     b"You can either wait the script termination or kill the server in a hard way using "
                     b"the SHUTDOWN NOSAVE command.")
+        elif is_eval and runtime.is_function:
+            c.error(ERR_BUSY_FUNCTION)
+        elif not is_eval and not runtime.is_function:
+            c.error(ERR_BUSY)
         else:
             runtime.kill()
             c.reply.add_ok()
+
+    def running_function(self):
+        """(name, caller argv, duration ms) of the function running now, or None (FUNCTION STATS)."""
+        runtime = self.runtime
+        if not runtime.running or not runtime.is_function:
+            return None
+        return runtime.current_sha.encode("latin-1"), self.caller_argv or [], int(runtime.elapsed_ms())
 
     # ------------------------------------------------------------------ BUSY
     def _serve_while_busy(self):
@@ -233,10 +287,13 @@ cdef class ScriptRunner:
         runtime = self.runtime
         server.log.warning(
             "Slow script detected: still in execution after %d milliseconds. You can try killing the script "
-            "using the SCRIPT KILL command. Script name is: %s." % (int(runtime.elapsed_ms()), runtime.current_sha))
+            "using the %s command. Script name is: %s." % (
+                int(runtime.elapsed_ms()), "FUNCTION KILL" if runtime.is_function else "SCRIPT KILL",
+                runtime.current_sha))
         dispatcher = server.dispatcher
         original = dispatcher.before_call
         self._saved_before_call = (original,)
+        busy_error = ERR_BUSY_FUNCTION if runtime.is_function else ERR_BUSY
 
         def refuse_while_busy(c, spec, argv):
             if original is not None and not original(c, spec, argv):
@@ -246,7 +303,7 @@ cdef class ScriptRunner:
             spec.rejected_calls += 1
             if c.multi_queue is not None:
                 c.multi_error = True
-            c.error(ERR_BUSY)
+            c.error(busy_error)
             return False
         dispatcher.before_call = refuse_while_busy
 

@@ -404,11 +404,14 @@ def commands_for_value(key, kind, value):
     raise ValueError("cannot rewrite values of kind %r" % kind)
 
 
-def write_keyspace_as_commands(ks, fileobj, per_key_delay_us=0):
-    """An AOF base without RDB preamble: SELECT, then the commands rebuilding each key, plus PEXPIREAT."""
+def write_keyspace_as_commands(ks, fileobj, per_key_delay_us=0, functions=()):
+    """An AOF base without RDB preamble: FUNCTION LOAD per function library (redis rewriteFunctions), then
+    per database SELECT and the commands rebuilding each key, plus PEXPIREAT."""
     import time
     delay = per_key_delay_us / 1e6 if per_key_delay_us and per_key_delay_us > 0 else 0
     write = fileobj.write
+    for code in functions:
+        write(encode_command([b"FUNCTION", b"LOAD", code]))
     keys = 0
     for db in ks.dbs:
         if not db.size():

@@ -118,11 +118,13 @@ def _policy(config):
         return "noeviction"
 
 
-def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us=0, redis_ver="7.0.15"):
+def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us=0, redis_ver="7.0.15",
+                   functions=()):
     """Write every database of ``ks`` as an RDB (redis rdbSaveRio); returns the number of keys written.
 
     ``aof_base`` marks the file as an AOF base (the "aof-base" aux field).  ``per_key_delay_us`` is
-    redis's hidden rdb-key-save-delay, used by tests to slow a child down.
+    redis's hidden rdb-key-save-delay, used by tests to slow a child down.  ``functions`` is the code of
+    every function library, written as FUNCTION2 records before the databases (redis rdbSaveFunctions).
     """
     compress = bool(config["rdbcompression"]) if config is not None else True
     checksum = bool(config["rdbchecksum"]) if config is not None else True
@@ -131,6 +133,8 @@ def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us
     aux = default_aux(redis_ver, used_mem=ks.used_memory)
     aux["aof-base"] = 1 if aof_base else 0
     writer.write_header(aux)
+    for code in functions:
+        writer.write_function(code)
     policy = _policy(config)
     save_lru = "lru" in policy
     save_lfu = "lfu" in policy
@@ -167,9 +171,10 @@ class LoadStats:
         self.end_offset = None
 
 
-def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on_aux=None):
+def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on_aux=None, on_function=None):
     """Load an RDB (path, bytes or file object) into ``ks`` (redis rdbLoadRio); returns LoadStats.
 
+    ``on_function(code)`` receives each function library (FUNCTION2 record); without it they are skipped.
     Keys already present are replaced.  Expired keys are skipped when ``drop_expired`` (a master
     loading its own file).  Raises RdbError on malformed data; the keyspace then holds what was read
     before the error.
@@ -211,7 +216,7 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
             raise RdbError("FATAL: Data file was created with a Redis server configured to handle more "
                            "than %d databases. Exiting" % ndbs)
 
-    reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key)
+    reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function)
     stats.version = reader.version
     stats.end_offset = reader.end_offset
     return stats
