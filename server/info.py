@@ -133,7 +133,7 @@ def section_stats(server):
         ("keyspace_misses", ks.stat_misses),
         ("pubsub_channels", pubsub.channel_count() if pubsub is not None else 0),
         ("pubsub_patterns", pubsub.pattern_count() if pubsub is not None else 0),
-        ("pubsubshard_channels", 0), ("latest_fork_usec", 0), ("total_forks", 0),
+        ("pubsubshard_channels", pubsub.shard_channel_count() if pubsub is not None else 0), ("latest_fork_usec", 0), ("total_forks", 0),
         ("total_error_replies", server.total_error_replies),
         ("client_query_buffer_limit_disconnections", server.stat_qbuf_limit_disconnections),
         ("client_output_buffer_limit_disconnections", getattr(server, "stat_obuf_limit_disconnections", 0)),

@@ -15,10 +15,17 @@ class ClientSubscriptions:
         self.channels = {}
         self.patterns = {}
         self.shard_channels = {}
-        self.soft_limit_since = 0.0
+        self.soft_limit_since = 0
 
     def count(self):
+        """Channels + patterns: the figure (P)(UN)SUBSCRIBE replies carry (redis clientSubscriptionsCount)."""
         return len(self.channels) + len(self.patterns)
+
+    def active(self):
+        """Subscriber mode (redis CLIENT_PUBSUB): any channel, pattern or shard channel.  Redis sets the flag on
+        every (P|S)SUBSCRIBE and clears it when an unsubscribe leaves the total at zero, so a client with only
+        shard channels is in subscriber mode too (RESP2 command restriction, PING, CLIENT LIST, timeout)."""
+        return bool(self.channels or self.patterns or self.shard_channels)
 
     def counts(self):
         return len(self.channels), len(self.patterns), len(self.shard_channels)
@@ -215,13 +222,15 @@ class PubSub:
         if hard and size >= hard:
             over = True
         elif soft and size >= soft:
-            now = time.monotonic()
+            # redis checkClientOutputBufferLimits: whole unix seconds, and over only once strictly more than
+            # <seconds> have passed since the soft limit was first seen (so 1 s means 1-2 s of real time)
+            now = int(time.time())
             if not st.soft_limit_since:
                 st.soft_limit_since = now
-            elif now - st.soft_limit_since >= seconds:
+            elif now - st.soft_limit_since > seconds:
                 over = True
         elif st is not None:
-            st.soft_limit_since = 0.0
+            st.soft_limit_since = 0
         if over:
             self.server.log.warning(f"Client id={cl.id} addr={cl.conn.peer} scheduled to be closed ASAP for "
                                     f"overcoming of output buffer limits.")
@@ -235,6 +244,9 @@ class PubSub:
 
     def pattern_count(self):
         return len(self.patterns)
+
+    def shard_channel_count(self):
+        return len(self.shard_channels)
 
 
 def output_limits(value, klass):

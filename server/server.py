@@ -307,7 +307,7 @@ class Server:
                 now = self.ks.update_clock()
                 for conn in list(self.clients.values()):
                     c = conn.client
-                    if not c.blocked and c.pubsub is None and now - c.last_ms > timeout * 1000:
+                    if not c.blocked and (c.pubsub is None or not c.pubsub.active()) and now - c.last_ms > timeout * 1000:
                         self.log.verbose("Closing idle client")
                         conn.close()
         finally:

@@ -28,7 +28,7 @@ def help_lines(cmd, lines):
     },
 )
 def ping_command(c, argv):
-    if c.pubsub is not None and c.reply.resp == 2 and c.pubsub.count():
+    if c.pubsub is not None and c.reply.resp == 2 and c.pubsub.active():
         c.reply.add_array_len(2)
         c.reply.add_bulk(b"pong")
         c.reply.add_bulk(argv[1] if len(argv) == 2 else b"")
@@ -315,7 +315,7 @@ def client_type(client):
         return "master"
     if client.flags & FLAG_REPLICA:
         return "replica"
-    if client.pubsub is not None and client.pubsub.count():
+    if client.pubsub is not None and client.pubsub.active():
         return "pubsub"
     return "normal"
 
@@ -331,7 +331,7 @@ def client_flags(client):
         flags += "S"
     if client.is_master:
         flags += "M"
-    if client.pubsub is not None and client.pubsub.count():
+    if client.pubsub is not None and client.pubsub.active():
         flags += "P"
     if client.multi_queue is not None:
         flags += "x"

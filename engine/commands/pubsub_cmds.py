@@ -161,6 +161,11 @@ def publish_generic(c, argv, shard):
     },
 )
 def ssubscribe_command(c, argv):
+    if c.deny_blocking:
+        # redis ssubscribeCommand: inside EXEC the client is DENY_BLOCKING, and unlike (P)SUBSCRIBE there is no
+        # exception for MULTI
+        c.error(b"ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+        return
     subscribe_generic(c, argv, True)
 
 

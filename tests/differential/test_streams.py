@@ -446,3 +446,79 @@ def test_blocking_inside_multi_or_script_answers_at_once(cachemere, redis_ref):
            ("EVAL", "return redis.call('XREADGROUP','GROUP','g','c','BLOCK','0','STREAMS','bm','>')", "0"),
            ("EVAL", "return redis.call('XREAD','STREAMS','bm','0')", "0")]
     assert run_sequence(cachemere.port, seq)[1:] == run_sequence(redis_ref.port, seq)[1:]
+
+
+def several_consumers_run(port, resp, count):
+    """Three consumers block on XREADGROUP ... BLOCK 0 STREAMS s > (in that order); another client adds one entry,
+    then two more (three with COUNT 1) in one EXEC, then one last entry.  Returns every reply and state seen."""
+    from tests.support.servers import RawConnection, encode, wait_for
+    other = RawConnection(port)
+    out = {}
+    consumers = []
+    try:
+        other.command("DEL", "mc")
+        out["create"] = other.command("XGROUP", "CREATE", "mc", "g", "$", "MKSTREAM")
+        before = blocked_count(other)
+        for i in range(1, 4):
+            conn = RawConnection(port)
+            consumers.append(conn)
+            if resp == 3:
+                conn.command("HELLO", "3")
+            conn.send(encode("XREADGROUP", "GROUP", "g", f"c{i}", *(("COUNT", "1") if count else ()),
+                             "BLOCK", "0", "STREAMS", "mc", ">"))
+            wait_for(lambda: blocked_count(other) == before + i, timeout=5)    # blocked in this order
+        out["blocked_0"] = blocked_count(other) - before
+        out["xadd"] = other.command("XADD", "mc", "1-0", "f", "a")
+        out["served_1"] = [conn.read_until_quiet(settle=0.15) for conn in consumers]
+        out["blocked_1"] = blocked_count(other) - before
+        extra = [("XADD", "mc", "2-1", "f", "b2")] if count else []
+        other.send(b"".join(encode(*cmd) for cmd in [("MULTI",), ("XADD", "mc", "2-0", "f", "b")] + extra +
+                            [("XADD", "mc", "3-0", "f", "c"), ("EXEC",)]))
+        out["exec"] = other.read_until_quiet(settle=0.15)
+        out["served_2"] = [conn.read_until_quiet(settle=0.15) for conn in consumers]
+        out["blocked_2"] = blocked_count(other) - before
+        out["xpending"] = other.command("XPENDING", "mc", "g")
+        out["xpending_rows"] = mask_times(parse(other.command("XPENDING", "mc", "g", "-", "+", "10")))
+        out["xinfo_consumers"] = mask_times(parse(other.command("XINFO", "CONSUMERS", "mc", "g")))
+        out["xinfo_groups"] = other.command("XINFO", "GROUPS", "mc")
+        out["xadd_last"] = other.command("XADD", "mc", "4-0", "f", "d")
+        out["served_3"] = [conn.read_until_quiet(settle=0.15) for conn in consumers]
+        out["blocked_3"] = blocked_count(other) - before
+        out["xpending_last"] = other.command("XPENDING", "mc", "g")
+    finally:
+        for conn in consumers + [other]:
+            conn.close()
+    return out
+
+
+@pytest.mark.parametrize("count", [False, True], ids=["nocount", "count1"])
+@pytest.mark.parametrize("resp", [2, 3])
+def test_several_blocked_xreadgroup_consumers(cachemere, redis_ref, resp, count):
+    ours = several_consumers_run(cachemere.port, resp, count)
+    theirs = several_consumers_run(redis_ref.port, resp, count)
+    for key in theirs:
+        assert ours[key] == theirs[key], (key, ours[key], theirs[key])
+    # what redis does, so that the comparison cannot be vacuous: the first blocked consumer takes 1-0, the
+    # others stay blocked on ">" until entries newer than the group's last id arrive
+    assert theirs["blocked_0"] == 3 and theirs["blocked_1"] == 2
+    assert theirs["served_1"][0] and not theirs["served_1"][1] and not theirs["served_1"][2]
+    assert theirs["blocked_2"] == (0 if count else 1) and theirs["blocked_3"] == 0
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_xreadgroup_block_inside_multi_does_not_block(cachemere, redis_ref, resp):
+    seq = [("DEL", "mb"), ("XGROUP", "CREATE", "mb", "g", "$", "MKSTREAM"),
+           ("MULTI",), ("XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "mb", ">"), ("EXEC",),
+           ("XADD", "mb", "1-0", "f", "v"),
+           ("MULTI",), ("XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "mb", ">"),
+           ("XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "mb", ">"),
+           ("XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "mb", "0"), ("EXEC",),
+           ("XPENDING", "mb", "g"), ("XINFO", "CONSUMERS", "mb", "g")]
+    # a server that blocked there would never answer EXEC: run_sequence's read times out and the test fails
+    ours = run_sequence(cachemere.port, seq, resp)[1:]
+    theirs = run_sequence(redis_ref.port, seq, resp)[1:]
+    for cmd, a, b in zip(seq[1:], ours, theirs):
+        if cmd[0] == "XINFO":
+            a, b = mask_times(parse(a, resp)), mask_times(parse(b, resp))
+        assert a == b, (cmd, a, b)
+    assert theirs[3] == (b"*1\r\n_\r\n" if resp == 3 else b"*1\r\n*-1\r\n")
