@@ -166,8 +166,8 @@ def pair():
     ours.stop()
 
 
-def read_until_sentinel(sub, deadline):
-    """The raw keyspace messages before the sentinel message (bounded by deadline)."""
+def read_until_sentinel(sub, deadline, pattern=b"__key*__:*"):
+    """The raw keyspace messages (of `pattern`) before the sentinel message (bounded by deadline)."""
     msgs = []
     while True:
         if time.monotonic() > deadline:
@@ -177,7 +177,7 @@ def read_until_sentinel(sub, deadline):
         if value[0] == b"message":
             assert value[1] == b"sentinel", value
             return msgs
-        assert value[0] == b"pmessage" and value[1] == b"__key*__:*", value
+        assert value[0] == b"pmessage" and value[1] == pattern, value
         msgs.append(raw)
 
 
@@ -470,3 +470,30 @@ def test_evicted_events(pair):
         assert set(written) - set(keys) == still_there
         names.append({m[2] for m in msgs})
     assert names[0] == names[1] == {b"__keyevent@0__:evicted"}
+
+
+def test_flags_from_the_config_file_include_new_under_all(tmp_path):
+    """notify-keyspace-events from the config file: "KEAnm" sends "new" and "keymiss" from the start, although
+    CONFIG GET shows "AKEm" as redis does."""
+    conf = tmp_path / "notify.conf"
+    conf.write_text('notify-keyspace-events "KEAnm"\n')
+    srv = start_cachemere(config_file=str(conf))
+    try:
+        sub, cli = RawConnection(srv.port), RawConnection(srv.port)
+        try:
+            assert cli.command("CONFIG", "GET", "notify-keyspace-events") == \
+                b"*2\r\n$22\r\nnotify-keyspace-events\r\n$4\r\nAKEm\r\n"
+            sub.command("PSUBSCRIBE", "__keyevent@0__:*")
+            sub.command("SUBSCRIBE", "sentinel")
+            cli.command("GET", "fresh")
+            cli.command("SET", "fresh", "v")
+            cli.command("PUBLISH", "sentinel", "x")
+            events = [parse(m)[2:] for m in read_until_sentinel(sub, time.monotonic() + 10, b"__keyevent@0__:*")]
+            assert events == [[b"__keyevent@0__:keymiss", b"fresh"], [b"__keyevent@0__:new", b"fresh"],
+                              [b"__keyevent@0__:set", b"fresh"]]
+        finally:
+            sub.close()
+            cli.close()
+    finally:
+        srv.stop()
+
