@@ -87,6 +87,7 @@ cdef class Db:
     cdef cm_rec* rec_find(self, bytes key)
     cdef cm_rec* rec_lookup(self, bytes key, bint read) except? NULL
     cdef cm_rec* rec_add(self, bytes key, object value) except NULL
+    cdef cm_rec* rec_insert(self, bytes key, object value) except NULL
     cdef cm_rec* rec_set(self, bytes key, object value, long long expire_at, bint keep_ttl) except NULL
     cdef int rec_assign(self, cm_rec* r, object value) except -1
     cdef bint rec_expire_if_needed(self, bytes key, cm_rec* r) except -1
@@ -108,6 +109,7 @@ cdef class Db:
     cpdef Entry lookup_write(self, bytes key)
     cpdef bint expire_if_needed(self, bytes key, Entry e)
     cpdef Entry set_value(self, bytes key, object value, long long expire_at=*, bint keep_ttl=*)
+    cpdef Entry load_value(self, bytes key, object value, long long expire_at=*)
     cpdef Entry add(self, bytes key, object value)
     cpdef bint delete(self, bytes key)
     cpdef set_expire(self, bytes key, Entry e, long long at)

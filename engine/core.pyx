@@ -76,6 +76,13 @@ cpdef bytes type_name(object value):
 
 include "evict.pxi"
 
+# keyspace notification classes the keyspace raises itself (engine/notify.py); the hot paths test these
+# bits of Keyspace.notify_flags and call into Python only when one is on
+from engine import notify as _notify
+cdef int NOTIFY_KEY_MISS = _notify.NOTIFY_KEY_MISS
+cdef int NOTIFY_NEW = _notify.NOTIFY_NEW
+_notify_db = _notify.notify_db
+
 
 # ---------------------------------------------------------------------------------------------------
 # Keyspace
@@ -547,15 +554,14 @@ cdef class Db:
             r.lru = ks.lru_clock
 
     cdef cm_rec* rec_lookup(self, bytes key, bint read) except? NULL:
-        """Lookup with lazy expiry and the LRU/LFU touch; a read also counts keyspace_hits/misses."""
+        """Lookup with lazy expiry and the LRU/LFU touch; a read also counts keyspace_hits/misses and a read
+        miss raises the "keymiss" notification (redis lookupKey)."""
         cdef cm_rec* r = self.rec_find(key)
-        if r == NULL:
+        if r == NULL or (r.vslot >= 0 and self.rec_expire_if_needed(key, r)):
             if read:
                 self.ks.stat_misses += 1
-            return NULL
-        if r.vslot >= 0 and self.rec_expire_if_needed(key, r):
-            if read:
-                self.ks.stat_misses += 1
+                if self.ks.notify_flags & NOTIFY_KEY_MISS:
+                    _notify_db(self.ks, "m", b"keymiss", key, self.id)
             return NULL
         if read:
             self.ks.stat_hits += 1
@@ -577,8 +583,16 @@ cdef class Db:
     # -- writes -------------------------------------------------------------------------------------
 
     cdef cm_rec* rec_add(self, bytes key, object value) except NULL:
-        """Insert a key known to be absent; the record is accounted at once, a boxed value's own cost by
-        the dispatcher after the command (or by `account` for writers outside it)."""
+        """Insert a key known to be absent (redis dbAdd, "new" notification included); the record is
+        accounted at once, a boxed value's own cost by the dispatcher after the command (or by `account` for
+        writers outside it)."""
+        cdef cm_rec* r = self.rec_insert(key, value)
+        if self.ks.notify_flags & NOTIFY_NEW:
+            _notify_db(self.ks, "n", b"new", key, self.id)
+        return r
+
+    cdef cm_rec* rec_insert(self, bytes key, object value) except NULL:
+        """rec_add without the notification (loading a snapshot: redis dbAddRDBLoad)."""
         cdef cm_rec* r = rec_new(key, value)
         cdef size_t idx
         cdef long long cost
@@ -653,8 +667,12 @@ cdef class Db:
         self.rec_account(e.r)
 
     cdef cm_rec* rec_set(self, bytes key, object value, long long expire_at, bint keep_ttl) except NULL:
-        """SET semantics: create or overwrite the value; the TTL is replaced unless keep_ttl."""
+        """SET semantics: create or overwrite the value; the TTL is replaced unless keep_ttl. An expired key is
+        reclaimed first (redis setKey's lookupKeyWrite: DEL effect, "expired", then "new" for the key)."""
         cdef cm_rec* r = self.rec_find(key)
+        if r != NULL and r.vslot >= 0 and not self.ks.is_replica and self.vol[r.vslot].expire_at <= self.ks.now_ms:
+            self.rec_expire_if_needed(key, r)
+            r = NULL
         if r == NULL:
             r = self.rec_add(key, value)
         else:
@@ -672,6 +690,16 @@ cdef class Db:
 
     cpdef Entry set_value(self, bytes key, object value, long long expire_at=-1, bint keep_ttl=False):
         return self.handle(self.rec_set(key, value, expire_at, keep_ttl))
+
+    cpdef Entry load_value(self, bytes key, object value, long long expire_at=-1):
+        """set_value for loaders (RDB, replica sync): a created key raises no "new" notification."""
+        cdef cm_rec* r = self.rec_find(key)
+        if r != NULL:
+            return self.handle(self.rec_set(key, value, expire_at, False))
+        r = self.rec_insert(key, value)
+        if expire_at >= 0:
+            self.rec_set_expire(r, expire_at)
+        return self.handle(r)
 
     cdef bint rec_delete(self, bytes key) except -1:
         cdef cm_rec* r

@@ -152,6 +152,8 @@ cdef class McEngine:
         cdef cm_rec* r = self.db.rec_find(key)
         if r == NULL:
             self.ks.stat_misses += 1
+            if self.ks.notify_flags:
+                self.key_event("m", b"keymiss", key)    # as rec_lookup does for RESP reads
             return None
         if r.vslot >= 0 and self.db.vol[r.vslot].expire_at <= self.ks.now_ms:
             self.stats.get_expired += 1

@@ -4,6 +4,13 @@ With `notify-keyspace-events` set (config file or CONFIG SET), every write publi
 `__keyspace@<db>__:<key>` -> <event> (class K) and `__keyevent@<db>__:<event>` -> <key> (class E).
 Commands call ``notify(c, cls, event, key)`` where Redis calls notifyKeyspaceEvent; the cost when
 notifications are off is one integer test (``Keyspace.notify_flags``).
+
+Two classes are raised by the keyspace itself rather than by commands (engine/core.pyx), as redis db.c
+does: ``n`` ("new") when a key is created (Db.rec_add, redis dbAdd: before the creating command's own
+event; loading a snapshot is silent, as redis's dbAddRDBLoad), and ``m`` ("keymiss") when a read lookup
+misses (Db.rec_lookup for a read and keys.lookup_notouch, wherever keyspace_misses is counted; redis
+lookupKey without LOOKUP_WRITE / LOOKUP_NONOTIFY, so OBJECT and write lookups stay silent).
+Neither is part of 'A'.
 """
 K_KEYSPACE = 1 << 0
 K_KEYEVENT = 1 << 1
@@ -31,6 +38,10 @@ def parse_flags(text: str) -> int:
     return flags
 
 
+NOTIFY_NEW = CLASSES["n"]          # engine/core.pyx tests these bits itself
+NOTIFY_KEY_MISS = CLASSES["m"]
+
+
 def notify(c, cls: str, event: bytes, key: bytes, dbid=None):
     """Publish a keyspace event for `key` if its class is enabled (c: a Client, or the Server)."""
     ks = c.ks
@@ -40,6 +51,18 @@ def notify(c, cls: str, event: bytes, key: bytes, dbid=None):
     server = c if ks.server is None else ks.server
     if dbid is None:
         dbid = c.db.id
+    _publish(server, flags, event, key, dbid)
+
+
+def notify_db(ks, cls: str, event: bytes, key: bytes, dbid: int):
+    """The same for code that has no client (the keyspace itself: new keys, key misses)."""
+    flags = ks.notify_flags
+    if not flags & CLASSES[cls] or not flags & (K_KEYSPACE | K_KEYEVENT) or ks.server is None:
+        return
+    _publish(ks.server, flags, event, key, dbid)
+
+
+def _publish(server, flags, event, key, dbid):
     from server.pubsub import pubsub
     ps = pubsub(server)
     db = str(dbid).encode()
@@ -66,7 +89,9 @@ def install(server):
     server.ks.server = server
 
     def apply(value):
-        server.ks.notify_flags = max(0, parse_flags(value if isinstance(value, str) else value.decode()))
+        flags = max(0, parse_flags(value if isinstance(value, str) else value.decode()))
+        # classes without K or E publish nothing: keep the hot paths' test at zero then
+        server.ks.notify_flags = flags if flags & (K_KEYSPACE | K_KEYEVENT) else 0
     apply(server.config["notify-keyspace-events"])
     server.config.on_change("notify-keyspace-events", apply)
     server.add_key_deleted_listener(_Deleted(server))

@@ -475,7 +475,9 @@ _NOTIFY_CLASSES = "g$lshzxetd"  # the classes 'A' stands for, in rendering order
 
 
 class _NotifyKeyspaceEvents(_Special):
-    """Value: the canonical flag string Redis renders (e.g. "AKE", "gxE")."""
+    """Value: the canonical flag string (e.g. "AKE", "gxE", "AnKEm"). Redis 7.0 renders 'A' without 'n'
+    (keyspaceEventsFlagsToString writes 'n' only in its not-'A' branch) although the flag stays on, so the
+    value keeps the 'n' and render() drops it after an 'A', for CONFIG GET and CONFIG REWRITE alike."""
 
     def parse(self, cfg, d, args, loading):
         if len(args) != 1:
@@ -489,16 +491,16 @@ class _NotifyKeyspaceEvents(_Special):
             else:
                 raise _Invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
         if set(_NOTIFY_CLASSES) <= flags:
-            out = "A"
+            out = "An" if "n" in flags else "A"
         else:
             out = "".join(c for c in _NOTIFY_CLASSES + "n" if c in flags)
         return out + "".join(c for c in "KEm" if c in flags)
 
     def render(self, cfg, value):
-        return value
+        return "A" + value[2:] if value.startswith("An") else value
 
     def rewrite(self, cfg, d, value, state):
-        state.rewrite_line(d.name, f"{d.name} {_dec(repr_arg(_enc(value)))}", value != "")
+        state.rewrite_line(d.name, f"{d.name} {_dec(repr_arg(_enc(self.render(cfg, value))))}", value != "")
 
 
 class _AddressList(_Special):

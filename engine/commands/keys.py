@@ -9,7 +9,7 @@ import copy as _copy
 
 from engine.core import type_name, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command
-from engine.notify import notify
+from engine.notify import notify, notify_db, NOTIFY_KEY_MISS
 from engine.glob import glob_match
 from engine.commands.scan_util import ScanArgs, parse_cursor, parse_options
 from protocol.resp import parse_ll
@@ -42,14 +42,17 @@ def copy_value(value):
     return _copy.deepcopy(value)
 
 
-def lookup_notouch(db, key):
+def lookup_notouch(db, key, notify_miss=True):
     """redis lookupKeyReadWithFlags(LOOKUP_NOTOUCH): lazy expiry and hit/miss stats, but the key's
-    LRU/LFU data is left alone (EXISTS, TYPE, the TTL family and OBJECT must not change OBJECT IDLETIME)."""
+    LRU/LFU data is left alone (EXISTS, TYPE, the TTL family and OBJECT must not change OBJECT IDLETIME).
+    A miss raises "keymiss" unless notify_miss is False (OBJECT: redis adds LOOKUP_NONOTIFY)."""
     e = db.find(key)
     if e is not None and e.expire_at >= 0 and db.expire_if_needed(key, e):
         e = None
     if e is None:
         db.ks.stat_misses += 1
+        if notify_miss and db.ks.notify_flags & NOTIFY_KEY_MISS:
+            notify_db(db.ks, "m", b"keymiss", key, db.id)
     else:
         db.ks.stat_hits += 1
     return e

@@ -87,7 +87,7 @@ container(
     },
 )
 def object_encoding_command(c, argv):
-    e = lookup_notouch(c.db, argv[2])
+    e = lookup_notouch(c.db, argv[2], notify_miss=False)
     if e is None:
         c.reply.add_null()
     else:
@@ -113,7 +113,7 @@ def object_encoding_command(c, argv):
     },
 )
 def object_refcount_command(c, argv):
-    e = lookup_notouch(c.db, argv[2])
+    e = lookup_notouch(c.db, argv[2], notify_miss=False)
     if e is None:
         c.reply.add_null()
         return
@@ -139,7 +139,7 @@ def object_refcount_command(c, argv):
     },
 )
 def object_idletime_command(c, argv):
-    e = lookup_notouch(c.db, argv[2])
+    e = lookup_notouch(c.db, argv[2], notify_miss=False)
     if e is None:
         c.reply.add_null()
         return
@@ -169,7 +169,7 @@ def object_idletime_command(c, argv):
     },
 )
 def object_freq_command(c, argv):
-    e = lookup_notouch(c.db, argv[2])
+    e = lookup_notouch(c.db, argv[2], notify_miss=False)
     if e is None:
         c.reply.add_null()
         return

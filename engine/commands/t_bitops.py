@@ -628,6 +628,7 @@ def bitfield_generic(c, argv, readonly_cmd):
             return
         buf = bytearray(b"" if e is None else e.value)
         need = (highest >> 3) + 1
+        grown = e is None or len(buf) < need     # redis lookupStringForBitCommand's "dirty"
         if len(buf) < need:
             buf.extend(bytes(need - len(buf)))
     r = c.reply
@@ -637,7 +638,6 @@ def bitfield_generic(c, argv, readonly_cmd):
         if opcode == b"get":
             r.add_int(get_field(buf, offset, bits, signed))
             continue
-        changes += 1
         old = get_field(buf, offset, bits, signed)
         if signed:
             if opcode == b"incrby":
@@ -662,6 +662,8 @@ def bitfield_generic(c, argv, readonly_cmd):
         else:
             r.add_int(to_int64(retval))
             set_field(buf, offset, bits, newval)
+            if grown or old != newval:
+                changes += 1        # redis 7.0: a write that changes nothing is no change (no event, no effect)
     if not readonly:
         # Redis has already grown the string before running the operations
         store_bits(c, key, e, bytes(buf))

@@ -120,7 +120,7 @@ def pfcount_command(c, argv):
         c.reply.add_int(card)
         return
     key = argv[1]
-    e = c.db.lookup_write(key)
+    e = c.db.lookup_read(key)        # redis 7.0: a read lookup (hits/misses, keymiss) even though it may rewrite the cache
     if e is None:
         c.reply.add_int(0)
         return

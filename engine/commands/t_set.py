@@ -358,6 +358,7 @@ def spop_with_count(c, argv):
         c.reply.add_set_len(0)
         return
     if count >= len(s):
+        c.ks.stat_hits += 1         # redis answers this case through sunionDiffGenericCommand's read lookup
         members = s.ordered()
         c.db.delete(key)
         c.dirty += len(members)
@@ -438,11 +439,13 @@ def srandmember_command(c, argv):
     reply_members(c, picks, as_set=False)
 
 
-def gather_sets(c, keys, for_write):
-    """The set values of keys in order (None for missing ones); None after a WRONGTYPE."""
+def gather_sets(c, keys):
+    """The set values of keys in order (None for missing ones); None after a WRONGTYPE. Read lookups, the
+    *STORE variants included (redis 7.0 sinterGenericCommand / sunionDiffGenericCommand: keyspace_misses and
+    "keymiss" count their sources)."""
     out = []
     for key in keys:
-        e = c.db.lookup_write(key) if for_write else c.db.lookup_read(key)
+        e = c.db.lookup_read(key)
         if e is None:
             out.append(None)
         elif type(e.value) is not SetValue:
@@ -477,7 +480,7 @@ def compute(op, sets):
 
 
 def set_op(c, keys, op, dstkey=None):
-    sets = gather_sets(c, keys, dstkey is not None)
+    sets = gather_sets(c, keys)
     if sets is None:
         return
     members = compute(op, sets)
@@ -703,7 +706,7 @@ def sintercard_command(c, argv):
         else:
             c.error(SYNTAX_ERR)
             return
-    sets = gather_sets(c, argv[2:2 + numkeys], False)
+    sets = gather_sets(c, argv[2:2 + numkeys])
     if sets is None:
         return
     n = len(compute("inter", sets))

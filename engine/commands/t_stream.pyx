@@ -7,7 +7,7 @@ instead of XREADGROUP itself, so replicas and the AOF reach the same PEL state d
 """
 from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command, container
-from engine.notify import notify
+from engine.notify import notify, notify_db, NOTIFY_KEY_MISS
 from engine.types.stream import (StreamValue, ConsumerGroup, NACK, U64_MAX, MIN_ID, MAX_ID,
                                  SCG_INVALID_ENTRIES_READ, incr_id, decr_id)
 from engine.types.stream cimport format_id
@@ -662,11 +662,15 @@ def xread_generic(c, argv, xreadgroup):
         c.error(b"ERR Missing GROUP option for XREADGROUP")
         return
 
+    # redis looks each stream up twice (lookupKeyRead while parsing the IDs, again while serving), so a missing
+    # stream counts two keyspace_misses and raises "keymiss" twice; serving a blocked client looks up nothing
+    # (serveClientsBlockedOnStreamKey), so the re-run of a blocked command counts nothing either
+    retry = is_blocked_retry(c)
     streams, groups, ids = [], [], []
     for k in range(streams_count):
         key = argv[streams_arg + k]
         id_arg = argv[streams_arg + streams_count + k]
-        ok, s = stream_for_read(c, key)
+        ok, s = stream_for_write(c, key) if retry else stream_for_read(c, key)
         if not ok:
             return
         group = None
@@ -704,9 +708,16 @@ def xread_generic(c, argv, xreadgroup):
     effects = [] if c.ks.effects.subscribers else None
     for k in range(streams_count):
         s = streams[k]
+        key = argv[streams_arg + k]
+        if not retry:
+            if s is None:
+                c.ks.stat_misses += 1
+                if c.ks.notify_flags & NOTIFY_KEY_MISS:
+                    notify_db(c.ks, "m", b"keymiss", key, c.db.id)
+            else:
+                c.ks.stat_hits += 1
         if s is None:
             continue
-        key = argv[streams_arg + k]
         group = groups[k]
         gt = ids[k]
         serve = history = False

@@ -1549,7 +1549,7 @@ def zsetop_generic(c, argv, dstkey, numkeys_idx, op, cardinality_only=False):
     sources = []
     j = numkeys_idx + 1
     for _ in range(setnum):
-        e = c.db.lookup_write(argv[j]) if dstkey is not None else c.db.lookup_read(argv[j])
+        e = c.db.lookup_read(argv[j])    # the *STORE variants too (redis 7.0: keyspace_misses, "keymiss")
         if e is not None and type(e.value) is not ZSetValue and type(e.value) is not SetValue:
             c.error(WRONGTYPE)
             return

@@ -198,7 +198,7 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
             return
         db = ks.dbs[dbid]
         value = value_from_rdb(kind, neutral, config)
-        e = db.set_value(key, value, expire_ms if expire_ms is not None else -1)
+        e = db.load_value(key, value, expire_ms if expire_ms is not None else -1)
         if use_lfu and lfu_freq is not None:
             e.lru = (lfu_minutes << 8) | (lfu_freq & 255)
         elif not use_lfu and lru_idle is not None:

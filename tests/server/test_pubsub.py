@@ -112,6 +112,45 @@ def test_keyspace_notifications(cachemere):
         r.config_set("notify-keyspace-events", "")
 
 
+def test_keyspace_notifications_from_memcached(cachemere):
+    """The memcached verbs share db 0 and its change feed: a get miss raises "keymiss", a set of a new key
+    "new" then "set", a delete "del" (Cachemere only: redis has no memcached side)."""
+    r = redis.Redis(port=cachemere.port)
+    r.config_set("notify-keyspace-events", "Eg$nm")
+    mc = socket.create_connection(("127.0.0.1", cachemere.mc_port), timeout=5)
+    try:
+        p = r.pubsub()
+        p.psubscribe("__keyevent@0__:*")
+        assert p.get_message(timeout=2)["type"] == "psubscribe"
+
+        def ask(line, expect):
+            mc.sendall(line)
+            data = b""
+            deadline = time.monotonic() + 5
+            while not data.endswith(expect) and time.monotonic() < deadline:
+                data += mc.recv(4096)
+            assert data == expect
+        ask(b"get mc:notify:k\r\n", b"END\r\n")
+        ask(b"set mc:notify:k 0 0 1\r\nv\r\n", b"STORED\r\n")
+        ask(b"set mc:notify:k 0 0 1\r\nw\r\n", b"STORED\r\n")
+        ask(b"delete mc:notify:k\r\n", b"DELETED\r\n")
+        seen = []
+
+        def collect():
+            m = p.get_message(timeout=0.2)
+            if m and m["type"] == "pmessage":
+                seen.append((m["channel"], m["data"]))
+            return len(seen) >= 5
+        wait_for(collect, timeout=5)
+        key = b"mc:notify:k"
+        assert seen == [(b"__keyevent@0__:keymiss", key), (b"__keyevent@0__:new", key), (b"__keyevent@0__:set", key),
+                        (b"__keyevent@0__:set", key), (b"__keyevent@0__:del", key)]
+        p.close()
+    finally:
+        mc.close()
+        r.config_set("notify-keyspace-events", "")
+
+
 @pytest.mark.parametrize("resp", [2, 3])
 def test_pipelined_fan_out_order_matches_redis(cachemere, redis_ref, resp):
     """Messages are written per source once per batch: subscribers of several sources (channel + patterns)

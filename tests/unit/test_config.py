@@ -278,7 +278,10 @@ def test_config_set_updates_typed_values():
     assert get(cfg, "notify-keyspace-events") == [("notify-keyspace-events", "g$xE")]
     assert cfg["client-output-buffer-limit"]["replica"] == (1024 * 1024, 2, 3)
     cset(cfg, "notify-keyspace-events", "g$lshzxetdKEn")
-    assert cfg["notify-keyspace-events"] == "AKE"
+    assert cfg["notify-keyspace-events"] == "AnKE"         # 'n' stays on ...
+    assert get(cfg, "notify-keyspace-events") == [("notify-keyspace-events", "AKE")]   # ... redis shows "AKE"
+    cset(cfg, "notify-keyspace-events", "nK")
+    assert get(cfg, "notify-keyspace-events") == [("notify-keyspace-events", "nK")]
 
 
 def test_config_set_is_atomic():
