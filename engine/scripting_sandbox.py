@@ -75,9 +75,28 @@ local co_yield, co_wrap = coroutine.yield, coroutine.wrap
 -- "user_script:1:" position Redis reports) if the callee were a Lua function. A callable
 -- table whose __call is a coroutine.wrap() C function keeps the caller's frame, and for
 -- string errors auxwrap prepends the caller's position exactly like luaL_error does.
+-- Scripts must still see them as functions (type, tostring, getmetatable answer as for a C function):
+-- the callable tables are remembered here, and the sandbox's type/tostring/getmetatable consult it.
+local cfunction_objs = setmetatable({}, {__mode = 'k'})
+local real_type, real_tostring, real_getmetatable = type, tostring, getmetatable
+local function script_type(v)
+  local t = real_type(v)
+  if t == 'table' and cfunction_objs[v] then return 'function' end
+  return t
+end
+local function script_tostring(v)
+  if cfunction_objs[v] then return 'function: ' .. s_sub(real_tostring(v), 8) end   -- "table: 0x..."
+  return real_tostring(v)
+end
+local function script_getmetatable(v)
+  if cfunction_objs[v] then return nil end
+  return real_getmetatable(v)
+end
+
 local function cfunction(f)
   local obj, mt = {}, {__metatable = false, __newindex = readonly_newindex}
   proxy_view[obj] = {}              -- rawset/pairs treat it like any read-only table
+  cfunction_objs[obj] = true
   local spawn, step, after
   -- proper tail calls instead of a loop over packed tables: no table per call (this is redis.call)
   step = function(_, ...) return after(pcall(f, ...)) end      -- `_` drops the callable table itself
@@ -97,6 +116,7 @@ end
 -- ---------------------------------------------------------------- state of the current run
 local killed = false
 local hook_active = false
+local err_handler                 -- the script error handler (defined below; sb_load needs it too)
 local resp = 2
 local hook
 -- the count hook stays on the main thread between runs (two debug.sethook calls per run cost
@@ -168,12 +188,16 @@ local function sb_loadstring(s, chunkname)
   return f, err
 end
 local function sb_load(reader, chunkname)
-  if type(reader) ~= 'function' then
+  if script_type(reader) ~= 'function' then
     error("bad argument #1 to 'load' (function expected, got " .. type(reader) .. ")", 2)
   end
   local parts = {}
   while true do
-    local piece = reader()
+    -- lua_load runs the reader protected, with the running error handler (Lua 5.1 luaD_protectedparser
+    -- passes L->errfunc): the error becomes load's second result as the handler shaped it
+    local ok, piece = xpcall(reader, err_handler)
+    if killed then error({err = KILL_MSG}, 0) end
+    if not ok then return nil, piece end
     if piece == nil or piece == '' then break end
     if type(piece) ~= 'string' then return nil, 'reader function must return a string' end
     parts[#parts + 1] = piece
@@ -408,7 +432,7 @@ redis.acl_check_cmd = cfunction(function(...)
 end)
 
 -- ---------------------------------------------------------------- error handler
-local function err_handler(err)
+err_handler = function(err)
   -- report the user frame that raised: skip C functions and this sandbox's own wrappers
   local level = 2
   local i = dbg_getinfo(level, 'nSl')
@@ -523,7 +547,7 @@ G.assert = assert
 G.collectgarbage = collectgarbage
 G.error = error
 G.gcinfo = gcinfo
-G.getmetatable = getmetatable
+G.getmetatable = script_getmetatable
 G.ipairs = sb_ipairs
 G.load = sb_load
 G.loadstring = sb_loadstring
@@ -536,8 +560,8 @@ G.rawset = sb_rawset
 G.select = select
 G.setmetatable = sb_setmetatable
 G.tonumber = tonumber
-G.tostring = tostring
-G.type = type
+G.tostring = script_tostring
+G.type = script_type
 G.unpack = unpack
 G.xpcall = sb_xpcall
 G.__redis__err__handler = err_handler
@@ -656,7 +680,7 @@ local function register_function(...)
         if not is_str(v) then raise('description argument given to redis.register_function must be a string') end
         desc = tostring(v)
       elseif key == 'callback' then
-        if type(v) ~= 'function' then
+        if script_type(v) ~= 'function' then
           raise('callback argument given to redis.register_function must be a function')
         end
         callback = v
@@ -675,7 +699,7 @@ local function register_function(...)
   else
     local n, f = ...
     if not is_str(n) then raise('first argument to redis.register_function must be a string') end
-    if type(f) ~= 'function' then raise('second argument to redis.register_function must be a function') end
+    if script_type(f) ~= 'function' then raise('second argument to redis.register_function must be a function') end
     name, callback = tostring(n), f
   end
   if name == '' or s_find(name, '[^%w_]') then raise(NAME_ERROR) end

@@ -173,6 +173,18 @@ SEQUENCES = {
         ("EVAL", "return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], #KEYS, #ARGV}", "2", "k1", "k2", "a1", "a2"),
         ("EVAL", "return {#KEYS, #ARGV, ARGV[1]}", "0", "a1", "a2"),
         ("EVAL", "return {#KEYS, #ARGV, KEYS[2]}", "2", "k1", "k2"),
+        # the library functions are callable tables inside (to keep the caller's frame): scripts still
+        # see C functions
+        ("EVAL", "return {type(redis.call), type(redis.pcall), type(redis.log), type(redis.sha1hex), "
+         "type(bit.band), type(cjson.encode), type(cmsgpack.pack), type(struct.pack), type(math.random), "
+         "type(redis.setresp), type(getmetatable(redis.call)), tostring(redis.call):sub(1, 10), "
+         "tostring(bit.tohex):sub(1, 10), type({}), type(print), type(nil)}", "0"),
+        ("EVAL", "return type(load(redis.call))", "0"),
+        ("EVAL", "local f, e = load(function() error('in reader') end) return {type(f), e}", "0"),
+        ("EVAL", "local f, e = load(function() error('in reader') end) return {e.err, e.source, e.line}", "0"),
+        ("EVAL", "local f, e = load(function() error({err='boom'}) end) return e", "0"),
+        ("EVAL", "local n = 0 local f = load(function() n = n + 1 if n == 1 then return 'return 7' end end) "
+         "return f()", "0"),
         # only the first return value is the reply; nothing returned is nil
         ("EVAL", "return 1, 2", "0"), ("EVAL", "return 'a', 'b'", "0"), ("EVAL", "local x = 1", "0"),
         ("EVAL", "return 3.99", "0"), ("EVAL", "return -3.99", "0"),

@@ -248,6 +248,10 @@ SEQUENCES = {
         ("EVAL", "return redis.call('fcall', 'ret', '0')", "0"),
         # SCRIPT FLUSH leaves the libraries alone
         ("SCRIPT", "FLUSH"), ("FCALL", "ret", "0"),
+        # library functions are C functions in redis: accepted as callbacks, called with (keys, args)
+        ("FUNCTION", "LOAD", "#!lua name=cb\nredis.register_function('logcb', redis.log)\n"
+         "redis.register_function{function_name='shacb', callback=redis.sha1hex}"),
+        ("FCALL", "logcb", "0"), ("FCALL", "shacb", "0"), ("FUNCTION", "DELETE", "cb"),
     ],
     "read-only": [
         ("FUNCTION", "LOAD", "\n".join([
