@@ -250,6 +250,18 @@ cdef class ScriptRuntime:
             sha = sha.decode("latin-1")
         return sha.lower() in self._scripts
 
+    def cached_flags(self, sha):
+        """Shebang flags of the cached script with this sha (bytes, any case): None when it has no shebang
+        or is not cached (EVALSHA's pre-run checks; cheap for the usual lower-case sha)."""
+        cdef CompiledScript script = self._by_sha_arg.get(sha) if type(sha) is bytes else None
+        if script is None:
+            if len(sha) != 40:
+                return None
+            script = self._scripts.get((sha.decode("latin-1") if type(sha) is bytes else sha).lower())
+            if script is None:
+                return None
+        return script.flags
+
     def script_flags(self, sha):
         """Shebang flags of a cached script: None for a plain (compat) script, else a tuple."""
         return self._scripts[sha.lower()].flags

@@ -47,6 +47,8 @@ from engine.scripting import (
     BigNumber, ErrorReply, ReplySet, ScriptError, Status, Verbatim)
 
 CMD_WRITE = registry.FLAGS["write"]
+CMD_DENYOOM = registry.FLAGS["denyoom"]
+ERR_OOM = b"OOM command not allowed when used memory > 'maxmemory'."
 CMD_NOSCRIPT = registry.FLAGS["noscript"]
 CMD_ALLOW_BUSY = registry.FLAGS["allow_busy"]
 CMD_INTERNAL = registry.FLAGS["internal"]
@@ -59,6 +61,9 @@ READ_CHUNK = 65536
 cdef class ScriptRunner:
     # C fields: eval() and _call() read them on every EVALSHA and every redis.call
     cdef public object server, caller, caller_argv
+    # set by EVAL/FCALL before a run: over maxmemory at the start (redis server.script_oom), and whether
+    # the script declared allow-oom
+    cdef public bint script_oom, allow_oom
     cdef public object functions          # engine.functions.Functions: the loaded libraries
     cdef public CClient lua_client
     cdef public ScriptRuntime runtime
@@ -182,9 +187,12 @@ cdef class ScriptRunner:
             return self._rejected(spec, ERR_WRONG_ARITY)
         if spec.flags & CMD_NOSCRIPT:
             return self._rejected(spec, ERR_NOSCRIPT_COMMAND)
+        if spec.flags & CMD_WRITE and runtime.read_only:
+            return self._rejected(spec, ERR_WRITE_IN_READONLY)
+        if spec.flags & CMD_DENYOOM and self.script_oom and not self.allow_oom and not runtime.wrote:
+            # redis scriptVerifyOOM: refused only before the script's first write, or atomicity would break
+            return self._rejected(spec, ERR_OOM)
         if spec.flags & CMD_WRITE:
-            if runtime.read_only:
-                return self._rejected(spec, ERR_WRITE_IN_READONLY)
             runtime.wrote = True        # redis SCRIPT_WRITE_DIRTY: set before the call, SCRIPT KILL refuses
         lua = self.lua_client
         reply_buffer = self._lua_reply

@@ -5,6 +5,7 @@ FCALL, FCALL_RO and FUNCTION LOAD/DELETE/FLUSH/LIST/STATS/KILL/DUMP/RESTORE/HELP
 The engine side of running a script (the internal client, reply conversions, effects as one unit, BUSY)
 lives in server/script_runner.pyx; this module parses the arguments exactly as redis does and replies.
 """
+from engine.core import EVICT_RESULT_FAIL
 from engine.registry import command, container
 
 NOT_INTEGER = b"ERR value is not an integer or out of range"
@@ -74,8 +75,43 @@ def _feed_monitors(c, argv):
         hook(c, argv)
 
 
+def _shebang_flags(c, argv, is_sha):
+    """The flags a script declared in its shebang (redis evalGetCommandFlags), None for a script without
+    one (compat mode: checked per command as it runs) or one that cannot be found or parsed yet."""
+    body_or_sha = argv[1]
+    if is_sha:
+        return _runner(c).runtime.cached_flags(body_or_sha)
+    if body_or_sha[:2] != b"#!":
+        return None
+    from engine.scripting import ScriptError, parse_shebang
+    try:
+        return parse_shebang(body_or_sha)[0]
+    except ScriptError:
+        return None                     # reported when the script is compiled
+
+
+def _script_oom(c):
+    """redis server.script_oom: over maxmemory at script start and eviction could not make room."""
+    ks = c.ks
+    return bool(ks.maxmemory > 0 and ks.used_memory > ks.maxmemory and not c.is_master
+                and ks.perform_evictions() == EVICT_RESULT_FAIL)
+
+
 def _eval_generic(c, argv, is_sha, read_only):
     _feed_monitors(c, argv)
+    flags = _shebang_flags(c, argv, is_sha)
+    may_write = flags is not None and "no-writes" not in flags
+    oom = _script_oom(c)
+    if may_write:
+        # a script declaring flags is treated by them (scriptFlagsToCmdFlags): without no-writes it is a
+        # write command, without allow-oom a deny-oom one
+        if oom and "allow-oom" not in flags:
+            c.error(OOM_ERROR)
+            return
+        denied = _write_denied(c)
+        if denied is not None:
+            c.error(denied)
+            return
     if is_sha and len(argv[1]) != 40:
         c.error(NOSCRIPT)            # redis answers before even reading numkeys
         return
@@ -89,9 +125,15 @@ def _eval_generic(c, argv, is_sha, read_only):
     if numkeys < 0:
         c.error(b"ERR Number of keys can't be negative")
         return
+    if may_write and read_only:
+        c.error(b"ERR Can not execute a script with write flag using *_ro command.")
+        return
     keys = argv[3:3 + numkeys]
     args = argv[3 + numkeys:]
-    _runner(c).eval(c, argv[1], keys, args, is_sha=is_sha, read_only=read_only)
+    runner = _runner(c)
+    runner.script_oom = oom
+    runner.allow_oom = flags is not None and "allow-oom" in flags
+    runner.eval(c, argv[1], keys, args, is_sha=is_sha, read_only=read_only)
     # the script's commands propagated themselves, as one unit: EVAL is never an effect
     c.dirty = 0
     c.effect_override = None
@@ -442,9 +484,9 @@ def _fcall_generic(c, argv, read_only):
         c.error(b"ERR Number of keys can't be negative")
         return
     flags = info.flags
+    oom = _script_oom(c)
     if not flags & 1:                   # may write (no 'no-writes' flag)
-        ks = c.ks
-        if not flags & 2 and ks.maxmemory > 0 and ks.used_memory > ks.maxmemory and not c.is_master:
+        if not flags & 2 and oom:
             c.error(OOM_ERROR)          # redis: such an FCALL is denyoom (scriptFlagsToCmdFlags)
             return
         denied = _write_denied(c)
@@ -454,7 +496,10 @@ def _fcall_generic(c, argv, read_only):
         if read_only:
             c.error(b"ERR Can not execute a script with write flag using *_ro command.")
             return
-    _runner(c).fcall(c, info, argv, argv[3:3 + numkeys], argv[3 + numkeys:], read_only or bool(flags & 1))
+    runner = _runner(c)
+    runner.script_oom = oom
+    runner.allow_oom = bool(flags & 2)
+    runner.fcall(c, info, argv, argv[3:3 + numkeys], argv[3 + numkeys:], read_only or bool(flags & 1))
     # the function's commands propagated themselves, as one unit: FCALL is never an effect
     c.dirty = 0
     c.effect_override = None
