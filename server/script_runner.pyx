@@ -99,48 +99,32 @@ cdef class ScriptRunner:
     # ------------------------------------------------------------------ EVAL / EVALSHA
     def eval(self, CClient c, body_or_sha, keys, args, *, is_sha, read_only):
         """Run a script for client c and write its reply (or error) into c.reply."""
-        cdef ScriptRuntime runtime = self.runtime
-        cdef CClient lua = self.lua_client
-        cdef EffectLog effects
-        lua.db = c.db
-        lua.user = c.user
-        lua.reply.resp = 2
-        self.caller = c
-        counted = self._counted_errors
-        if counted:
-            counted.clear()
-        effects = c.ks.effects
-        effects.begin_unit()
-        try:
-            result = runtime.execute(body_or_sha, keys, args, is_sha, read_only)
-        except ScriptError as exc:
-            c.error(exc.message.encode() if isinstance(exc.message, str) else exc.message)
-            return
-        finally:
-            effects.end_unit()
-            self.caller = None
-            if self._saved_before_call is not None or self._busy_guests or self._eof_fds:
-                self._end_busy()
-        self._reply(c, result)
+        self._run(c, None, None, body_or_sha, keys, args, is_sha, read_only)
 
     def fcall(self, CClient c, info, list argv, keys, args, bint read_only):
         """Run function ``info`` (engine.functions.FunctionInfo) for client c, as eval() runs a script;
         argv is the caller's command (FUNCTION STATS shows it)."""
+        self._run(c, argv, info, None, keys, args, False, read_only)
+
+    cdef _run(self, CClient c, list caller_argv, info, body_or_sha, keys, args, bint is_sha, bint read_only):
+        """A script (info None) or a function run for c: the lua client takes the caller's db and user,
+        the run is one effect unit, BUSY state is undone after it, and the reply goes to c."""
         cdef ScriptRuntime runtime = self.runtime
         cdef CClient lua = self.lua_client
-        cdef EffectLog effects
+        cdef EffectLog effects = c.ks.effects
         lua.db = c.db
         lua.user = c.user
         lua.reply.resp = 2
         self.caller = c
-        self.caller_argv = argv
-        counted = self._counted_errors
-        if counted:
-            counted.clear()
-        effects = c.ks.effects
+        self.caller_argv = caller_argv
+        if self._counted_errors:
+            self._counted_errors.clear()
         effects.begin_unit()
         try:
-            result = runtime.call_function(info.function, info.name, keys, args, read_only)
+            if info is None:
+                result = runtime.execute(body_or_sha, keys, args, is_sha, read_only)
+            else:
+                result = runtime.call_function(info.function, info.name, keys, args, read_only)
         except ScriptError as exc:
             c.error(exc.message.encode() if isinstance(exc.message, str) else exc.message)
             return

@@ -30,6 +30,21 @@ def memcached_ref():
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def debug_pair():
+    """A Cachemere and a redis-server of the module's own with DEBUG allowed (DEBUG SET-ACTIVE-EXPIRE 0 keeps
+    expired keys in place; both servers refuse DEBUG by default), as (ours, theirs)."""
+    ours = start_cachemere("--enable-debug-command", "yes")
+    try:
+        theirs = start_redis("--enable-debug-command", "yes")
+    except Exception:
+        ours.stop()
+        raise
+    yield ours, theirs
+    theirs.stop()
+    ours.stop()
+
+
 @pytest.fixture
 def fresh_cachemere():
     """A server of the test's own (for tests that change config or kill it)."""

@@ -5,6 +5,7 @@ FCALL, FCALL_RO and FUNCTION LOAD/DELETE/FLUSH/LIST/STATS/KILL/DUMP/RESTORE/HELP
 The engine side of running a script (the internal client, reply conversions, effects as one unit, BUSY)
 lives in server/script_runner.pyx; this module parses the arguments exactly as redis does and replies.
 """
+from engine.commands.connection import reply_help
 from engine.core import EVICT_RESULT_FAIL
 from engine.registry import command, container
 
@@ -352,9 +353,7 @@ def script_flush_command(c, argv):
     },
 )
 def script_help_command(c, argv):
-    c.reply.add_array_len(len(SCRIPT_HELP))
-    for line in SCRIPT_HELP:
-        c.reply.add_simple(line.encode())
+    reply_help(c, SCRIPT_HELP)
 
 
 @command(
@@ -656,9 +655,7 @@ def function_flush_command(c, argv):
     },
 )
 def function_help_command(c, argv):
-    c.reply.add_array_len(len(FUNCTION_HELP))
-    for line in FUNCTION_HELP:
-        c.reply.add_simple(line.encode())
+    reply_help(c, FUNCTION_HELP)
 
 
 @command(

@@ -14,7 +14,7 @@ import hiredis
 import pytest
 
 from tests.support.diff import parse
-from tests.support.servers import RawConnection, encode, start_cachemere, start_redis, wait_for
+from tests.support.servers import RawConnection, encode, start_cachemere, wait_for
 
 RESTORE_PAYLOAD = b"\x00\x01v\n\x00\x91\x08\xce\xb2\x198\x8a\xce"     # DUMP of the string "v" (redis 7.0, RDB 10)
 SLEEP = "SLEEP"          # pseudo-command: the client waits (keys set with PX 1 are then logically expired)
@@ -153,17 +153,9 @@ FLAG_CLASSES = ["Kg", "Eg", "E$", "El", "Es", "Eh", "Ez", "Et", "Ex", "Ee", "Kn"
 
 
 @pytest.fixture(scope="module")
-def pair():
-    """A Cachemere and a redis-server of this module's own (DEBUG enabled for SET-ACTIVE-EXPIRE)."""
-    ours = start_cachemere("--enable-debug-command", "yes")
-    try:
-        theirs = start_redis("--enable-debug-command", "yes")
-    except Exception:
-        ours.stop()
-        raise
-    yield ours, theirs
-    theirs.stop()
-    ours.stop()
+def pair(debug_pair):
+    """This module's own Cachemere and redis-server, DEBUG enabled for SET-ACTIVE-EXPIRE."""
+    return debug_pair
 
 
 def read_until_sentinel(sub, deadline, pattern=b"__key*__:*"):

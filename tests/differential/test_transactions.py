@@ -200,21 +200,6 @@ EXPIRED_WATCH_CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def debug_pair():
-    """A Cachemere and a redis-server with DEBUG allowed (SET-ACTIVE-EXPIRE), both refuse it by default."""
-    from tests.support.servers import start_cachemere, start_redis
-    ours = start_cachemere("--enable-debug-command", "yes")
-    try:
-        theirs = start_redis("--enable-debug-command", "yes")
-    except Exception:
-        ours.stop()
-        raise
-    yield ours, theirs
-    theirs.stop()
-    ours.stop()
-
-
 @pytest.mark.parametrize("case", sorted(EXPIRED_WATCH_CASES))
 def test_watch_of_an_already_expired_key(debug_pair, case):
     def transcript(port):
