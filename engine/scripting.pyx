@@ -579,7 +579,7 @@ cdef class ScriptRuntime:
         container, _, kind, key = frame
         if kind == "m":
             if key is _NO_KEY:
-                frame[3] = _hashable(value)
+                frame[3] = hashable_reply(value)
             else:
                 container[key] = value
                 frame[3] = _NO_KEY
@@ -598,11 +598,12 @@ cdef class ScriptRuntime:
 _NO_KEY = object()
 
 
-def _hashable(value):
+def hashable_reply(value):
+    """A reply value usable as a dict key or set member (RESP3 map keys may be arrays or maps)."""
     if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
+        return tuple(hashable_reply(v) for v in value)
     if isinstance(value, dict):
-        return tuple((k, _hashable(v)) for k, v in value.items())
+        return tuple((k, hashable_reply(v)) for k, v in value.items())
     if isinstance(value, set):
         return frozenset(value)
     return value

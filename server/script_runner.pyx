@@ -44,7 +44,7 @@ from engine.scripting cimport ScriptRuntime
 from engine.functions import Functions
 from engine.scripting import (
     ERR_BUSY, ERR_NOSCRIPT_COMMAND, ERR_UNKNOWN_COMMAND, ERR_WRITE_IN_READONLY, ERR_WRONG_ARITY,
-    BigNumber, ErrorReply, ReplySet, ScriptError, Status, Verbatim)
+    BigNumber, ErrorReply, ReplySet, ScriptError, Status, Verbatim, hashable_reply)
 
 CMD_WRITE = registry.FLAGS["write"]
 CMD_DENYOOM = registry.FLAGS["denyoom"]
@@ -531,7 +531,7 @@ def _parse(data, pos):
         for _ in range(int(line)):
             key, pos = _parse(data, pos)
             val, pos = _parse(data, pos)
-            out[_hashable(key)] = val
+            out[hashable_reply(key)] = val
         return out, pos
     if kind == 126:     # ~
         items = []
@@ -559,16 +559,6 @@ def _parse(data, pos):
             _, pos = _parse(data, pos)
         return _parse(data, pos)
     raise ValueError("unexpected RESP type byte %r" % chr(kind))
-
-
-def _hashable(value):
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple((k, _hashable(v)) for k, v in value.items())
-    if isinstance(value, set):
-        return frozenset(value)
-    return value
 
 
 # ---------------------------------------------------------------------------------------------------
