@@ -250,6 +250,19 @@ cdef class ScriptRuntime:
             sha = sha.decode("latin-1")
         return sha.lower() in self._scripts
 
+    def cache_stats(self):
+        """(cached EVAL scripts, bytes they hold): INFO number_of_cached_scripts, used_memory_scripts_eval
+        (redis counts each body plus its dict entry and sha key, about 100 bytes)."""
+        cdef CompiledScript script
+        cdef Py_ssize_t total = 0
+        for script in self._scripts.values():
+            total += len(script.body) + 104
+        return len(self._scripts), total
+
+    def vm_memory(self):
+        """Bytes the Lua VM holds (collectgarbage('count')): INFO used_memory_lua / used_memory_vm_eval."""
+        return int(self._lua.eval("collectgarbage('count')") * 1024)
+
     def cached_flags(self, sha):
         """Shebang flags of the cached script with this sha (bytes, any case): None when it has no shebang
         or is not cached (EVALSHA's pre-run checks; cheap for the usual lower-case sha)."""

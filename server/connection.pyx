@@ -60,6 +60,8 @@ cdef class RespConnection:
     cdef public bint reading_paused
     cdef public long long net_in
     cdef public long long net_out
+    cdef public long long reads       # read events and socket writes (INFO total_reads/writes_processed)
+    cdef public long long writes
     cdef public object pending_argv   # a command held back by CLIENT PAUSE
 
     def __init__(self, server):
@@ -88,6 +90,7 @@ cdef class RespConnection:
         if self.closing:
             return
         self.net_in += len(data)
+        self.reads += 1
         self.parser.feed(data)
         self.process_input()
 
@@ -154,6 +157,7 @@ cdef class RespConnection:
                 return
             data = c.reply.take()
             self.net_out += len(data)
+            self.writes += 1
             self.transport.write(data)
 
     cpdef write_raw(self, bytes data):
@@ -162,6 +166,7 @@ cdef class RespConnection:
             if _before_reply is not None:
                 _before_reply(None)
             self.net_out += len(data)
+            self.writes += 1
             self.transport.write(data)
 
     cpdef close(self):

@@ -66,9 +66,17 @@ def used_memory(server):
     return server.ks.used_memory + client_memory(server)
 
 
-def _function_count(server):
+def _scripting_memory(server):
+    """(Lua VM bytes, cached scripts, their bytes, functions, libraries, library code bytes); before the
+    first script the VM does not exist yet and redis's figure for an empty VM stands in (31744)."""
     runner = server.extensions.get("scripting")
-    return runner.functions.function_count() if runner is not None else 0
+    if runner is None:
+        return 31744, 0, 0, 0, 0, 0
+    scripts, script_bytes = runner.runtime.cache_stats()
+    functions = runner.functions
+    code_bytes = sum(len(code) for code in functions.codes())
+    return (runner.runtime.vm_memory(), scripts, script_bytes, functions.function_count(),
+            functions.library_count(), code_bytes)
 
 
 def section_memory(server):
@@ -84,6 +92,11 @@ def section_memory(server):
     startup = getattr(server, "startup_rss", 0)
     clients = client_memory(server)
     dataset = server.ks.used_memory
+    vm_eval, scripts, script_bytes, functions, libraries, code_bytes = _scripting_memory(server)
+    # one Lua VM serves EVAL and functions here (redis has two): its memory is reported under eval
+    vm_functions = 0
+    # pymalloc has no jemalloc-style allocated/active/resident split: allocated = active = the accounted
+    # memory, resident = RSS, so the allocator ratios carry what mem_fragmentation_* says
     return [
         ("used_memory", used), ("used_memory_human", human_bytes(used)), ("used_memory_rss", rss),
         ("used_memory_rss_human", human_bytes(rss)), ("used_memory_peak", peak),
@@ -91,15 +104,24 @@ def section_memory(server):
         ("used_memory_peak_perc", f"{(used * 100.0 / peak) if peak else 100:.2f}%"),
         ("used_memory_overhead", clients), ("used_memory_startup", startup), ("used_memory_dataset", dataset),
         ("used_memory_dataset_perc", f"{(dataset * 100.0 / used) if used else 0:.2f}%"),
+        ("allocator_allocated", used), ("allocator_active", used), ("allocator_resident", rss),
         ("total_system_memory", total), ("total_system_memory_human", human_bytes(total)),
-        ("used_memory_lua", 31744), ("used_memory_lua_human", "31.00K"), ("used_memory_scripts", 0),
-        ("number_of_cached_scripts", 0), ("number_of_functions", _function_count(server)),
+        ("used_memory_lua", vm_eval), ("used_memory_vm_eval", vm_eval), ("used_memory_lua_human", human_bytes(vm_eval)),
+        ("used_memory_scripts_eval", script_bytes), ("number_of_cached_scripts", scripts),
+        ("number_of_functions", functions), ("number_of_libraries", libraries),
+        ("used_memory_vm_functions", vm_functions), ("used_memory_vm_total", vm_eval + vm_functions),
+        ("used_memory_vm_total_human", human_bytes(vm_eval + vm_functions)),
+        ("used_memory_functions", code_bytes), ("used_memory_scripts", script_bytes + code_bytes),
+        ("used_memory_scripts_human", human_bytes(script_bytes + code_bytes)),
         ("maxmemory", maxmemory), ("maxmemory_human", human_bytes(maxmemory)),
         ("maxmemory_policy", server.config["maxmemory-policy"]),
+        ("allocator_frag_ratio", "1.00"), ("allocator_frag_bytes", 0),
+        ("allocator_rss_ratio", f"{(rss / used) if used else 1:.2f}"), ("allocator_rss_bytes", rss - used),
+        ("rss_overhead_ratio", "1.00"), ("rss_overhead_bytes", 0),
         ("mem_fragmentation_ratio", f"{((rss - startup) / used) if used else 1:.2f}"),
         ("mem_fragmentation_bytes", rss - startup - used), ("mem_not_counted_for_evict", 0),
-        ("mem_replication_backlog", 0), ("mem_clients_slaves", 0), ("mem_clients_normal", clients),
-        ("mem_aof_buffer", 0),
+        ("mem_replication_backlog", 0), ("mem_total_replication_buffers", 0), ("mem_clients_slaves", 0),
+        ("mem_clients_normal", clients), ("mem_cluster_links", 0), ("mem_aof_buffer", 0),
         ("mem_allocator", "pymalloc"), ("active_defrag_running", 0), ("lazyfree_pending_objects", 0),
         ("lazyfreed_objects", 0),
     ]
@@ -118,23 +140,40 @@ def section_persistence(server):
 
 def section_stats(server):
     ks = server.ks
-    net_in = server.stat_net_in + sum(conn.net_in for conn in server.clients.values())
-    net_out = server.stat_net_out + sum(conn.net_out for conn in server.clients.values())
+    conns = list(server.clients.values())
+    net_in = server.stat_net_in + sum(conn.net_in for conn in conns)
+    net_out = server.stat_net_out + sum(conn.net_out for conn in conns)
+    reads = server.stat_reads + sum(getattr(conn, "reads", 0) for conn in conns)
+    writes = server.stat_writes + sum(getattr(conn, "writes", 0) for conn in conns)
     pubsub = server.extensions.get("pubsub")
+    # redis 7.0.15's fields in its order; what Cachemere has no machinery for (replication links, active
+    # defrag, client tracking, io threads, MIGRATE) reads 0, as on a redis where that is unused
     return [
         ("total_connections_received", server.stat_connections), ("total_commands_processed", ks.stat_commands),
         ("instantaneous_ops_per_sec", server.ops_per_sec()), ("total_net_input_bytes", net_in),
         ("total_net_output_bytes", net_out), ("total_net_repl_input_bytes", 0), ("total_net_repl_output_bytes", 0),
         ("instantaneous_input_kbps", "0.00"), ("instantaneous_output_kbps", "0.00"),
+        ("instantaneous_input_repl_kbps", "0.00"), ("instantaneous_output_repl_kbps", "0.00"),
         ("rejected_connections", server.stat_rejected), ("sync_full", 0), ("sync_partial_ok", 0),
         ("sync_partial_err", 0), ("expired_keys", ks.stat_expired),
         ("expired_stale_perc", f"{server.expire.stale_perc * 100:.2f}"), ("expired_time_cap_reached_count", 0),
-        ("evicted_keys", ks.stat_evicted), ("evicted_clients", 0), ("keyspace_hits", ks.stat_hits),
+        ("expire_cycle_cpu_milliseconds", int(server.stat_expire_cycle_ms)),
+        ("evicted_keys", ks.stat_evicted), ("evicted_clients", 0), ("total_eviction_exceeded_time", 0),
+        ("current_eviction_exceeded_time", 0), ("keyspace_hits", ks.stat_hits),
         ("keyspace_misses", ks.stat_misses),
         ("pubsub_channels", pubsub.channel_count() if pubsub is not None else 0),
         ("pubsub_patterns", pubsub.pattern_count() if pubsub is not None else 0),
-        ("pubsubshard_channels", pubsub.shard_channel_count() if pubsub is not None else 0), ("latest_fork_usec", 0), ("total_forks", 0),
-        ("total_error_replies", server.total_error_replies),
+        ("pubsubshard_channels", pubsub.shard_channel_count() if pubsub is not None else 0),
+        ("latest_fork_usec", 0), ("total_forks", 0), ("migrate_cached_sockets", 0),
+        ("slave_expires_tracked_keys", 0), ("active_defrag_hits", 0), ("active_defrag_misses", 0),
+        ("active_defrag_key_hits", 0), ("active_defrag_key_misses", 0), ("total_active_defrag_time", 0),
+        ("current_active_defrag_time", 0), ("tracking_total_keys", 0), ("tracking_total_items", 0),
+        ("tracking_total_prefixes", 0), ("unexpected_error_replies", 0),
+        ("total_error_replies", server.total_error_replies), ("dump_payload_sanitizations", 0),
+        ("total_reads_processed", reads), ("total_writes_processed", writes),
+        ("io_threaded_reads_processed", 0), ("io_threaded_writes_processed", 0),
+        ("reply_buffer_shrinks", 0), ("reply_buffer_expands", 0),
+        # not in redis 7.0 (they arrived in 7.2): Cachemere's limit disconnections, kept for operators
         ("client_query_buffer_limit_disconnections", server.stat_qbuf_limit_disconnections),
         ("client_output_buffer_limit_disconnections", getattr(server, "stat_obuf_limit_disconnections", 0)),
     ]

@@ -44,6 +44,9 @@ class Server:
         self.stat_rejected = 0
         self.stat_qbuf_limit_disconnections = 0
         self.stat_net_in = 0
+        self.stat_reads = 0                    # of connections already gone (live ones count their own)
+        self.stat_writes = 0
+        self.stat_expire_cycle_ms = 0.0
         self.stat_net_out = 0
         self.shutdown_requested = None         # None, or (save: bool|None, reason)
         self.stopped = None
@@ -94,6 +97,8 @@ class Server:
         client = conn.client
         self.clients.pop(client.id, None)
         self.stat_net_in += conn.net_in
+        self.stat_reads += getattr(conn, "reads", 0)
+        self.stat_writes += getattr(conn, "writes", 0)
         self.stat_net_out += conn.net_out
         for ext in self.extensions.values():
             hook = getattr(ext, "client_disconnected", None)
@@ -151,8 +156,12 @@ class Server:
         self.total_error_replies = 0
         self.stat_connections = self.stat_rejected = self.stat_qbuf_limit_disconnections = 0
         self.stat_net_in = self.stat_net_out = 0
+        self.stat_reads = self.stat_writes = 0
+        self.stat_expire_cycle_ms = 0.0
         for conn in self.clients.values():
             conn.net_in = conn.net_out = 0
+            if hasattr(conn, "reads"):
+                conn.reads = conn.writes = 0
         for spec in registry.all_specs(include_internal=True):
             spec.calls = spec.usec = spec.rejected_calls = spec.failed_calls = 0
         self.slowlog.clear()
@@ -289,7 +298,9 @@ class Server:
         try:
             hz = max(1, min(500, self.config["hz"]))
             if self.active_expire_enabled:
+                started = time.monotonic()
                 self.expire.cycle(hz)
+                self.stat_expire_cycle_ms += (time.monotonic() - started) * 1000.0
             if self.config["activerehashing"]:
                 # redis databasesCron: 1 ms of incremental rehash per tick, on the first db that needs it
                 for db in self.ks.dbs:

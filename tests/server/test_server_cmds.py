@@ -228,3 +228,43 @@ def test_redis_cli_tools(cachemere):
     assert sorted(out.split()) == [b"scan:a", b"scan:b"]
     out = subprocess.run(cli + ["-n", "3", "--bigkeys"], capture_output=True, timeout=20).stdout
     assert b"Biggest string found" in out and b"3 strings with" in out
+
+
+CACHEMERE_ONLY_FIELDS = {"cachemere_version", "memcached_port", "python_version",
+                         "client_query_buffer_limit_disconnections", "client_output_buffer_limit_disconnections"}
+
+
+def _fields(text):
+    lines = [line for line in text.decode().split("\r\n")[1:] if line and not line.startswith("#")]
+    return [line.split(":", 1)[0] for line in lines]
+
+
+@pytest.mark.parametrize("section", ["server", "clients", "memory", "persistence", "stats", "replication", "cpu"])
+def test_info_fields_are_redis_fields_in_redis_order(cachemere, redis_ref, section):
+    """Monitoring tools read INFO by field name: every redis 7.0.15 field is there, in redis's order."""
+    ours = [f for f in _fields(RawConnection(cachemere.port).command("INFO", section)) if f not in CACHEMERE_ONLY_FIELDS]
+    theirs = _fields(RawConnection(redis_ref.port).command("INFO", section))
+    assert ours == theirs
+
+
+def test_info_scripting_memory_and_io_counters_move(fresh_cachemere):
+    srv = fresh_cachemere()
+    r = redis.Redis(port=srv.port)
+    before = r.info("stats")
+    assert r.info("memory")["number_of_cached_scripts"] == 0
+    r.script_load("return 'a fairly long script body to be cached' .. string.rep('x', 10)")
+    r.function_load("#!lua name=infolib\nredis.register_function('infof', function() return 1 end)")
+    memory = r.info("memory")
+    assert memory["number_of_cached_scripts"] == 1 and memory["number_of_libraries"] == 1
+    assert memory["number_of_functions"] == 1 and memory["used_memory_scripts_eval"] > 50
+    assert memory["used_memory_functions"] > 50 and memory["used_memory_vm_eval"] > 10_000
+    assert memory["used_memory_scripts"] == memory["used_memory_scripts_eval"] + memory["used_memory_functions"]
+    for _ in range(20):
+        r.ping()
+    after = r.info("stats")
+    assert after["total_reads_processed"] >= before["total_reads_processed"] + 20
+    assert after["total_writes_processed"] >= before["total_writes_processed"] + 20
+    r.script_flush()
+    assert r.info("memory")["number_of_cached_scripts"] == 0
+    r.config_resetstat()
+    assert r.info("stats")["total_reads_processed"] <= 2
