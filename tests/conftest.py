@@ -46,6 +46,15 @@ def debug_pair():
 
 
 @pytest.fixture
+def busy_pair(fresh_cachemere):
+    """A Cachemere and a redis-server of the test's own that answer -BUSY after 100 ms of script, (ours, theirs)."""
+    ours = fresh_cachemere("--busy-reply-threshold", "100")
+    theirs = start_redis("--busy-reply-threshold", "100")
+    yield ours, theirs
+    theirs.stop()
+
+
+@pytest.fixture
 def fresh_cachemere():
     """A server of the test's own (for tests that change config or kill it)."""
     started = []

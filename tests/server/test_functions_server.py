@@ -226,17 +226,9 @@ def test_monitor_shows_fcall_before_its_commands(fresh_cachemere):
     assert b' lua] "incr" "mon:c"' in lines[2]
 
 
-@pytest.fixture
-def pair(fresh_cachemere):
-    ours = fresh_cachemere("--busy-reply-threshold", "100")
-    theirs = start_redis("--busy-reply-threshold", "100")
-    yield ours, theirs
-    theirs.stop()
-
-
 @pytest.mark.parametrize("which", [0, 1], ids=["cachemere", "redis"])
-def test_oom_refuses_functions_that_may_write(pair, which):
-    conn = RawConnection(pair[which].port)
+def test_oom_refuses_functions_that_may_write(busy_pair, which):
+    conn = RawConnection(busy_pair[which].port)
     lib = ("#!lua name=oom\nredis.register_function('w', function(keys) return redis.call('get', keys[1]) end)\n"
            "redis.register_function{function_name='ro', callback=function(keys) return 'ro' end, flags={'no-writes'}}\n"
            "redis.register_function{function_name='oomok', callback=function(keys) return 'ok' end, "
@@ -268,8 +260,8 @@ def _start_busy_function(port, name, *keys):
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["cachemere", "redis"])
-def test_busy_function_then_function_kill(pair, which):
-    port = pair[which].port
+def test_busy_function_then_function_kill(busy_pair, which):
+    port = busy_pair[which].port
     runner, probe = _start_busy_function(port, "spin")
     assert probe.command("GET", "x") == BUSY_FUNCTION
     assert probe.command("FCALL", "spin", "0") == BUSY_FUNCTION
@@ -291,8 +283,8 @@ def test_busy_function_then_function_kill(pair, which):
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["cachemere", "redis"])
-def test_function_kill_refuses_a_busy_eval(pair, which):
-    port = pair[which].port
+def test_function_kill_refuses_a_busy_eval(busy_pair, which):
+    port = busy_pair[which].port
     runner = RawConnection(port, timeout=10)
     probe = RawConnection(port, timeout=10)
     assert probe.command("PING") == b"+PONG\r\n"
@@ -305,8 +297,8 @@ def test_function_kill_refuses_a_busy_eval(pair, which):
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["cachemere", "redis"])
-def test_unkillable_function_then_shutdown_nosave(pair, which):
-    srv = pair[which]
+def test_unkillable_function_then_shutdown_nosave(busy_pair, which):
+    srv = busy_pair[which]
     runner, probe = _start_busy_function(srv.port, "spin_after_write", "busy:k")
     assert probe.command("FUNCTION", "KILL") == UNKILLABLE
     assert probe.command("SCRIPT", "KILL") == UNKILLABLE

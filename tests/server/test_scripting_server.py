@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("lupa")
 redis = pytest.importorskip("redis")
 
-from tests.support.servers import RawConnection, encode, start_redis, wait_for  # noqa: E402
+from tests.support.servers import RawConnection, encode, wait_for  # noqa: E402
 
 INFINITE_LOOP = "local i = 0 while true do i = i + 1 end"
 LOCK_COMMANDS = ["del", "pexpire", "pttl"]
@@ -182,14 +182,6 @@ def _start_busy(port, body, *keys):
     conn.send(encode("EVAL", body, len(keys), *keys))
     wait_for(lambda: probe.command("PING").startswith(b"-BUSY"), timeout=5, interval=0.05)
     return conn, probe
-
-
-@pytest.fixture
-def busy_pair(fresh_cachemere):
-    ours = fresh_cachemere("--busy-reply-threshold", "100")
-    theirs = start_redis("--busy-reply-threshold", "100")
-    yield ours, theirs
-    theirs.stop()
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["cachemere", "redis"])
