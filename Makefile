@@ -7,7 +7,7 @@ APT_PACKAGES := redis-tools redis-server memcached libmemcached-tools
 CONF ?= conf/cachemere.conf
 PYTEST_ARGS ?=
 
-.PHONY: run test build install deps-apt bench clean
+.PHONY: run test drill build install deps-apt bench clean
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,10 @@ deps-apt:
 
 test: install deps-apt
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Long drills (failover, psync2-style, fuzz, cluster): marked `drill`, kept out of `make test`.
+drill: install deps-apt
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m drill $(PYTEST_ARGS)
 
 bench: install deps-apt
 	$(VPY) bench/run.py
