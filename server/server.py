@@ -13,6 +13,7 @@ from engine.expire import ActiveExpire
 from engine import notify
 from engine import registry
 import engine.commands  # noqa: F401  (registers every command family)
+import services  # noqa: F401  (registers the services' command families the same way)
 from server.connection import RespProtocol
 from server.log import Log
 
