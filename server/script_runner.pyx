@@ -1,5 +1,5 @@
 # cython: language_level=3, wraparound=True, boundscheck=True, binding=True
-"""Glue between the Lua runtime (engine/scripting.pyx) and the server: EVAL's engine side.
+"""Glue between the Lua runtime (engine/scripting/runtime.pyx) and the server: EVAL's engine side.
 
 One ScriptRunner per server (``server.extensions["scripting"]``) owns the ScriptRuntime and an internal
 client, the "lua client" of Redis, through which scripts run commands with the dispatcher:
@@ -13,7 +13,7 @@ client, the "lua client" of Redis, through which scripts run commands with the d
 - effects: each inner write propagates itself through the dispatcher (redis 7 effects replication), the
   whole script being one EffectLog unit, so AOF/replicas get MULTI ... EXEC and never the EVAL.
 
-FCALL runs a function of ``self.functions`` (engine/functions.py) the same way; while a function is busy,
+FCALL runs a function of ``self.functions`` (engine/scripting/functions.py) the same way; while a function is busy,
 clients get the FUNCTION KILL variant of -BUSY, SCRIPT KILL refuses it and FUNCTION KILL refuses an EVAL.
 
 BUSY, with a single-threaded asyncio server: the script runs inside the caller's data_received callback,
@@ -40,9 +40,9 @@ from engine.core import Client
 from engine.core cimport Client as CClient, Dispatcher, EffectLog
 from engine.spec cimport CommandSpec
 from protocol.resp cimport ReplyBuffer
-from engine.scripting cimport ScriptRuntime
-from engine.functions import Functions
-from engine.scripting import (
+from engine.scripting.runtime cimport ScriptRuntime
+from engine.scripting.functions import Functions
+from engine.scripting.runtime import (
     ERR_BUSY, ERR_NOSCRIPT_COMMAND, ERR_UNKNOWN_COMMAND, ERR_WRITE_IN_READONLY, ERR_WRONG_ARITY,
     BigNumber, ErrorReply, ReplySet, ScriptError, Status, Verbatim, hashable_reply)
 
@@ -64,7 +64,7 @@ cdef class ScriptRunner:
     # set by EVAL/FCALL before a run: over maxmemory at the start (redis server.script_oom), and whether
     # the script declared allow-oom
     cdef public bint script_oom, allow_oom
-    cdef public object functions          # engine.functions.Functions: the loaded libraries
+    cdef public object functions          # engine.scripting.functions.Functions: the loaded libraries
     cdef public CClient lua_client
     cdef public ScriptRuntime runtime
     cdef object _saved_before_call
@@ -102,7 +102,7 @@ cdef class ScriptRunner:
         self._run(c, None, None, body_or_sha, keys, args, is_sha, read_only)
 
     def fcall(self, CClient c, info, list argv, keys, args, bint read_only):
-        """Run function ``info`` (engine.functions.FunctionInfo) for client c, as eval() runs a script;
+        """Run function ``info`` (engine.scripting.functions.FunctionInfo) for client c, as eval() runs a script;
         argv is the caller's command (FUNCTION STATS shows it)."""
         self._run(c, argv, info, None, keys, args, False, read_only)
 

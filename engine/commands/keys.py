@@ -1,7 +1,7 @@
 """Generic keyspace commands (redis 7.0 db.c): DEL, UNLINK, EXISTS, TYPE, KEYS, SCAN, RANDOMKEY, RENAME,
 RENAMENX, COPY, MOVE, SWAPDB, DBSIZE, FLUSHDB, FLUSHALL and TOUCH.
 
-The TTL family lives in expire_cmds.py and OBJECT in object_cmd.py; both use the lookup helpers here.
+The TTL family lives in expire.py and OBJECT in object.py; both use the lookup helpers here.
 Each command reads the keyspace the way redis does (lookupKeyRead / LOOKUP_NOTOUCH / lookupKeyWrite),
 because that decides INFO keyspace_hits/misses and what OBJECT IDLETIME reports afterwards.
 """
@@ -11,7 +11,7 @@ from engine.core import type_name, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command
 from engine.notify import notify, notify_db, NOTIFY_KEY_MISS
 from engine.glob import glob_match
-from engine.commands.scan_util import ScanArgs, parse_cursor, parse_options
+from engine.commands._scan import ScanArgs, parse_cursor, parse_options
 from protocol.resp import parse_ll
 
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1

@@ -7,7 +7,7 @@ from engine.notify import notify
 from engine.ldouble import incr_by_float, OK as LD_OK, BAD_CURRENT, BAD_INCREMENT
 from engine.types.hash import HashValue
 from protocol.resp import parse_ll
-from engine.commands.scan_util import scan_collection
+from engine.commands._scan import scan_collection
 
 LLONG_MAX = (1 << 63) - 1
 LLONG_MIN = -(1 << 63)

@@ -5,7 +5,7 @@ from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command
 from engine.notify import notify
 from engine.types.set import SetValue, new_set
-from engine.commands.scan_util import scan_collection
+from engine.commands._scan import scan_collection
 from protocol.resp import parse_ll
 
 LONG_MAX = (1 << 63) - 1

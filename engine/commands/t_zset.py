@@ -12,7 +12,7 @@ from engine.notify import notify
 from engine.types.zset import ZSetValue, new_zset, build_zset
 from engine.types.set import SetValue
 from engine.types.zskiplist import parse_score, parse_score_bound, parse_lex_bound, format_score
-from engine.commands.scan_util import parse_cursor, parse_options, reply_whole_collection, ScanArgs, EMPTY_SCAN
+from engine.commands._scan import parse_cursor, parse_options, reply_whole_collection, ScanArgs, EMPTY_SCAN
 from protocol.resp import parse_ll
 
 LONG_MAX = (1 << 63) - 1
@@ -23,7 +23,7 @@ EMPTY_ARRAY = b"*0\r\n"
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# shared helpers (also used by t_geo and sort)
+# shared helpers (also used by geo and sort)
 # ---------------------------------------------------------------------------------------------------------------
 def config_of(c):
     return c.server.config if c.server is not None else None

@@ -1,4 +1,4 @@
-"""The rest of the string family (engine/commands/strings.py): Cachemere's replies equal redis-server 7.0.15's
+"""The rest of the string family (engine/commands/t_string.py): Cachemere's replies equal redis-server 7.0.15's
 byte for byte, for every command, every error path, arity errors and WRONGTYPE.
 
 Each sequence runs on one connection per server, so state built by earlier commands is checked by later ones.

@@ -1,4 +1,4 @@
-"""Unit tests for engine/functions.py and the function side of engine/scripting.pyx, without a server.
+"""Unit tests for engine/scripting/functions.py and the function side of engine/scripting/runtime.pyx, without a server.
 
 The replies' bytes are compared with redis-server 7.0.15 in tests/differential/test_functions.py; here the
 library registry's rules, the load time limit and the hook state shared with EVAL are checked directly.
@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("lupa")
 
-from engine.functions import FLAG_ALLOW_OOM, FLAG_NO_WRITES, FunctionError, Functions  # noqa: E402
-from engine.scripting import ErrorReply, ScriptError  # noqa: E402
+from engine.scripting.functions import FLAG_ALLOW_OOM, FLAG_NO_WRITES, FunctionError, Functions  # noqa: E402
+from engine.scripting.runtime import ErrorReply, ScriptError  # noqa: E402
 from tests.unit.test_scripting import make_runtime, run  # noqa: E402
 
 

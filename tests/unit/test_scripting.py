@@ -1,4 +1,4 @@
-"""Unit tests for engine/scripting.pyx: the Lua runtime behind EVAL/EVALSHA/SCRIPT.
+"""Unit tests for engine/scripting/runtime.pyx: the Lua runtime behind EVAL/EVALSHA/SCRIPT.
 
 The tests own a tiny engine (GET/SET/INCR/DEL over a dict) as call_handler. Where a real
 redis-server 7.0.15 is installed, the same scripts run there too and the raw RESP2 bytes of
@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("lupa")
 
-from engine.scripting import (  # noqa: E402
+from engine.scripting.runtime import (  # noqa: E402
     ERR_UNKNOWN_COMMAND, ERR_WRONG_ARITY, BigNumber, ErrorReply, ScriptError, ScriptRuntime,
     Status, Verbatim)
 

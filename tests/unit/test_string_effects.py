@@ -289,7 +289,7 @@ def test_lcs_replies(h):
 
 def test_lcs_table_matches_the_textbook_dynamic_programme():
     import random
-    from engine.commands.strings import LcsTable
+    from engine.commands.t_string import LcsTable
     rng = random.Random(3)
     for _ in range(150):
         a = bytes(rng.choice(b"abc") for _ in range(rng.randint(0, 12)))

@@ -1,6 +1,6 @@
 """`bit`, `struct` and `cmsgpack` for the script sandbox, as Redis 7.0 bundles them.
 
-Each script-visible function is a Lua closure (built in scripting_sandbox.py) that calls
+Each script-visible function is a Lua closure (built in engine/scripting/sandbox.py) that calls
 ``call_library`` with plain values only; results go back as plain values or flat token
 tables, so no Python object is ever reachable from a script. A function answers
 ``(True, results...)`` or ``(False, error_text)``; the Lua side raises the text with the

@@ -1,10 +1,10 @@
 """Function libraries (redis 7.0 functions.c): FUNCTION LOAD/DELETE/FLUSH/DUMP/RESTORE state, FCALL lookup.
 
 A library is the code given to FUNCTION LOAD, starting with its ``#!<engine> name=<library>`` shebang line;
-running that code with the load-time API (engine/scripting.pyx ``ScriptRuntime.load_library``) registers its
+running that code with the load-time API (engine/scripting/runtime.pyx ``ScriptRuntime.load_library``) registers its
 functions. ``Functions`` holds the libraries by name and every function by case-insensitive name (FCALL
 looks names up without case, as redis's functions dict does, while one library may register both "f" and
-"F"). It does not touch the server: the command handlers (engine/commands/scripting_cmds.pyx) reply, and
+"F"). It does not touch the server: the command handlers (engine/commands/scripting.pyx) reply, and
 persistence stores ``codes()`` (the RDB FUNCTION2 records, FUNCTION LOAD commands in an AOF rewrite).
 
 Error texts are redis 7.0.15's, checked live; a ``FunctionError`` carries one without its error code (the
@@ -14,7 +14,7 @@ import struct
 
 from engine.persistence._rdbfast import Cursor, crc64, encode_string
 from engine.persistence.rdb import OPCODE_FUNCTION2, OPCODE_FUNCTION_PRE_GA, RDB_VERSION, RdbError
-from engine.scripting import ScriptError
+from engine.scripting.runtime import ScriptError
 from protocol.resp import split_args
 
 ENGINE_NAME = b"LUA"

@@ -12,7 +12,7 @@ replies travel as a neutral Python value tree:
     BigNumber    RESP3 big number       Verbatim     RESP3 verbatim string
 
 Conversions both ways, error texts and the sandbox follow redis-server 7.0.15 (checked live).
-Lua runs in lupa's bundled Lua 5.1 (``lupa.lua51``), sandboxed by scripting_sandbox.py.
+Lua runs in lupa's bundled Lua 5.1 (``lupa.lua51``), sandboxed by engine/scripting/sandbox.py.
 """
 
 import hashlib
@@ -21,9 +21,9 @@ from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 import lupa.lua51 as lua51
 
-from engine.scripting_cjson import CJSON_LUA
-from engine.scripting_libs import LIB_FUNCTIONS, MSGPACK_LUA, call_library
-from engine.scripting_sandbox import INTERNAL_CHUNKNAME, SANDBOX_LUA
+from engine.scripting.cjson import CJSON_LUA
+from engine.scripting.libs import LIB_FUNCTIONS, MSGPACK_LUA, call_library
+from engine.scripting.sandbox import INTERNAL_CHUNKNAME, SANDBOX_LUA
 
 REDIS_VERSION = "7.0.15"
 REDIS_VERSION_NUM = 0x07000F

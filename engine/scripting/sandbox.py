@@ -7,7 +7,7 @@ here, so nothing Python is reachable from a script (lupa's `python` object gives
 access, see GHSA-69v7-xpr6-6gjm / CVE-2022-0543 for what an escape costs).
 
 Functions (FUNCTION LOAD / FCALL) share this VM with EVAL but get globals of their own (no KEYS/ARGV), and
-library code runs with redis's load-time API only: see "functions" below and engine/functions.py.
+library code runs with redis's load-time API only: see "functions" below and engine/scripting/functions.py.
 
 Read-only emulation: Redis patches its Lua VM with per-table read-only flags; lupa's stock
 Lua 5.1 has none, so scripts see empty proxy tables whose metatable forwards reads and raises

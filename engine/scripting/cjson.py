@@ -1,7 +1,7 @@
 """Lua source of the `cjson` library as Redis 7.0 ships it (lua-cjson 2.1.0 semantics).
 
 Pure Lua so no Python object ever crosses into script space. Spliced into the sandbox
-bootstrap (see scripting_sandbox.py), where `G`, `readonly` and the saved builtins exist.
+bootstrap (see engine/scripting/sandbox.py), where `G`, `readonly` and the saved builtins exist.
 Error texts, number format (%.14g), escaping ('/' -> '\\/'), sparse-array and nesting rules
 were checked against redis-server 7.0.15.
 """

@@ -84,7 +84,7 @@ def _shebang_flags(c, argv, is_sha):
         return _runner(c).runtime.cached_flags(body_or_sha)
     if body_or_sha[:2] != b"#!":
         return None
-    from engine.scripting import ScriptError, parse_shebang
+    from engine.scripting.runtime import ScriptError, parse_shebang
     try:
         return parse_shebang(body_or_sha)[0]
     except ScriptError:
@@ -382,7 +382,7 @@ def script_kill_command(c, argv):
     },
 )
 def script_load_command(c, argv):
-    from engine.scripting import ScriptError
+    from engine.scripting.runtime import ScriptError
     try:
         sha = _runner(c).runtime.load(argv[2])
     except ScriptError as exc:
@@ -394,7 +394,7 @@ def script_load_command(c, argv):
 # ---------------------------------------------------------------------------------------------------
 # Functions (redis 7.0 functions.c): FCALL, FCALL_RO and the FUNCTION container
 # ---------------------------------------------------------------------------------------------------
-NO_WRITES_OR_OOM = 1 | 2                 # engine.functions FLAG_NO_WRITES | FLAG_ALLOW_OOM
+NO_WRITES_OR_OOM = 1 | 2                 # engine.scripting.functions FLAG_NO_WRITES | FLAG_ALLOW_OOM
 OOM_ERROR = b"OOM command not allowed when used memory > 'maxmemory'."
 
 FUNCTION_HELP = [
@@ -447,7 +447,7 @@ def _functions(c):
 
 
 def _load_timeout(c):
-    from engine.functions import LOAD_TIMEOUT_MS
+    from engine.scripting.functions import LOAD_TIMEOUT_MS
     return 0 if c.is_master else LOAD_TIMEOUT_MS    # redis mustObeyClient: no limit for the AOF / a master
 
 
@@ -583,7 +583,7 @@ container(
     },
 )
 def function_delete_command(c, argv):
-    from engine.functions import FunctionError
+    from engine.scripting.functions import FunctionError
     try:
         _functions(c).delete(argv[2])
     except FunctionError as exc:
@@ -753,7 +753,7 @@ def function_list_command(c, argv):
     },
 )
 def function_load_command(c, argv):
-    from engine.functions import FunctionError
+    from engine.scripting.functions import FunctionError
     replace = False
     pos = 2
     while pos < len(argv) - 1:
@@ -797,7 +797,7 @@ def function_load_command(c, argv):
     },
 )
 def function_restore_command(c, argv):
-    from engine.functions import FunctionError
+    from engine.scripting.functions import FunctionError
     if len(argv) > 4:
         _subcommand_syntax_error(c, argv)
         return
@@ -827,7 +827,7 @@ def function_restore_command(c, argv):
     },
 )
 def function_stats_command(c, argv):
-    from engine.scripting import ERR_BUSY
+    from engine.scripting.runtime import ERR_BUSY
     runner = _runner(c)
     if runner.runtime.running and not runner.runtime.is_function:
         c.error(ERR_BUSY)              # an EVAL script is busy: redis answers shared.slowevalerr
