@@ -12,6 +12,7 @@ import os
 
 from engine.core import encode_command
 from engine.persistence.snapshot import value_to_rdb
+from engine.persistence.rdb import dump_value
 
 BASE_SUFFIX = ".base"
 INCR_SUFFIX = ".incr"
@@ -359,6 +360,8 @@ def commands_for_value(key, kind, value):
     """The commands that rebuild one value (redis rewriteAppendOnlyFileRio), as argv lists."""
     if kind == "string":
         return [[b"SET", key, value]]
+    if kind == "module":      # a service value: its DUMP payload (redis leaves this to the module's aof_rewrite)
+        return [[b"RESTORE", key, b"0", dump_value(kind, value)]]
     out = []
     if kind in ("list", "set", "hash", "zset"):
         if kind == "hash":

@@ -108,6 +108,12 @@ STREAM_ITEM_FLAG_DELETED = 1
 STREAM_ITEM_FLAG_SAMEFIELDS = 2
 
 _U64_MASK = (1 << 64) - 1
+
+# Module values (redis module.c): the 64-bit id packs a 9-character type name (6 bits per character from
+# this charset) and a 10-bit encoding version; the payload is opcode-framed fields ending with EOF.
+MODULE_NAME_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+MODULE_OPCODE_EOF = 0
+MODULE_OPCODE_STRING = 5
 _STREAM_ID = struct.Struct(">QQ")
 
 _OBJECT_TYPES = frozenset(range(0, 8)) | frozenset(range(9, 22))
@@ -373,6 +379,38 @@ def _read_stream(cur: Cursor, rdbtype: int) -> dict:
             "max_deleted_id": max_deleted_id, "entries_added": entries_added, "groups": groups}
 
 
+def module_type_id(name: str, encoding_version: int) -> int:
+    """redis moduleTypeEncodeId: 9 name characters of 6 bits each, then the 10-bit encoding version."""
+    if len(name) != 9 or not 0 <= encoding_version < 1024:
+        raise ValueError("module type names are 9 characters, encoding versions 0..1023")
+    module_id = 0
+    for char in name:
+        position = MODULE_NAME_CHARSET.find(char)
+        if position < 0:
+            raise ValueError("module type name %r has a character outside [A-Za-z0-9-_]" % name)
+        module_id = (module_id << 6) | position
+    return (module_id << 10) | encoding_version
+
+
+def module_type_name(module_id: int) -> tuple:
+    """(name, encoding version) from a module type id (redis moduleTypeNameByID)."""
+    name = "".join(MODULE_NAME_CHARSET[(module_id >> (10 + 6 * (8 - j))) & 63] for j in range(9))
+    return name, module_id & 1023
+
+
+def _read_module_value(cur: Cursor) -> tuple:
+    """A MODULE_2 value as (type name, encoding version, state bytes).  Cachemere's own module types
+    save their whole state as one STRING field; anything else is a module we do not have."""
+    name, encoding_version = module_type_name(cur.read_length())
+    if cur.read_length() != MODULE_OPCODE_STRING:
+        raise RdbError("The RDB file contains module data I can't load: no matching module type '%s'" % name)
+    state = cur.read_string()
+    if cur.read_length() != MODULE_OPCODE_EOF:
+        raise RdbError("The RDB file contains module data for the module type '%s', that the responsible "
+                       "module is not able to load. Check for modules log above for additional clues." % name)
+    return name, encoding_version, state
+
+
 def read_object(cur: Cursor, rdbtype: int):
     """Decode one serialized value of ``rdbtype``; returns (kind, value), or None for an empty one."""
     if rdbtype == TYPE_STRING:
@@ -417,8 +455,11 @@ def read_object(cur: Cursor, rdbtype: int):
     if rdbtype == TYPE_STREAM_LISTPACKS or rdbtype == TYPE_STREAM_LISTPACKS_2 \
             or rdbtype == TYPE_STREAM_LISTPACKS_3:
         return "stream", _read_stream(cur, rdbtype)
-    if rdbtype in (TYPE_MODULE_PRE_GA, TYPE_MODULE_2):
-        raise RdbError("Module value (type %d) cannot be loaded: modules are not supported" % rdbtype)
+    if rdbtype == TYPE_MODULE_2:
+        return "module", _read_module_value(cur)
+    if rdbtype == TYPE_MODULE_PRE_GA:
+        raise RdbError("Module value (type %d) cannot be loaded: pre-GA module values are not supported"
+                       % rdbtype)
     if rdbtype in (TYPE_HASH_ZIPMAP, TYPE_LIST_ZIPLIST, TYPE_SET_INTSET, TYPE_ZSET_ZIPLIST,
                    TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK, TYPE_ZSET_LISTPACK, TYPE_SET_LISTPACK):
         blob = cur.read_string()
@@ -702,6 +743,11 @@ def encode_value(kind: str, value, *, version: int = RDB_VERSION, compress: bool
         else:
             rdbtype = TYPE_STREAM_LISTPACKS
         return rdbtype, _encode_stream(value, rdbtype, compress, limits)
+    if kind == "module":
+        name, encoding_version, state = value
+        return TYPE_MODULE_2, b"".join((encode_length(module_type_id(name, encoding_version)),
+                                        encode_length(MODULE_OPCODE_STRING), encode_string(state, compress),
+                                        encode_length(MODULE_OPCODE_EOF)))
     if not value:
         raise ValueError("Redis never stores an empty %s" % kind)
     if kind == "list":

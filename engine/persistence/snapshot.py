@@ -20,7 +20,7 @@ from engine.persistence.rdb import (
     EncodingLimits, RdbReader, RdbWriter, RdbError, RDB_VERSION, load_rdb, default_aux,
 )
 
-__all__ = ["register_rdb_kind", "class_for_kind", "value_to_rdb", "value_from_rdb", "encoding_limits",
+__all__ = ["register_rdb_kind", "register_module_type", "class_for_kind", "value_to_rdb", "value_from_rdb", "encoding_limits",
            "write_keyspace", "load_keyspace", "LoadStats", "RdbError"]
 
 LRU_CLOCK_MAX = (1 << 24) - 1
@@ -32,6 +32,15 @@ _FROM_RDB_TAKES_CONFIG = {}  # class -> whether from_rdb accepts the config argu
 def register_rdb_kind(kind, cls):
     """Make ``cls.from_rdb`` the loader for RDB values of ``kind`` ("list", "zset", "stream"...)."""
     _CLASSES[kind] = cls
+
+
+_MODULE_TYPES = {}         # 9-character module type name -> class with load_state(data, encoding_version)
+
+
+def register_module_type(name, cls):
+    """Make ``cls.load_state`` the loader for module values (RDB_TYPE_MODULE_2) of type ``name``: how the
+    services' value classes (services/base.py ServiceValue) reach RDB, DUMP/RESTORE and AOF rewrite."""
+    _MODULE_TYPES[name] = cls
 
 
 def _find_in_module(module, kind):
@@ -75,6 +84,12 @@ def value_from_rdb(kind, neutral, config=None):
     """An engine value from a neutral form (the inverse of value_to_rdb)."""
     if kind == "string":
         return bytes(neutral)
+    if kind == "module":
+        name, encoding_version, state = neutral
+        cls = _MODULE_TYPES.get(name)
+        if cls is None:
+            raise RdbError("The RDB file contains module data I can't load: no matching module type '%s'" % name)
+        return cls.load_state(state, encoding_version)
     cls = class_for_kind(kind)
     takes_config = _FROM_RDB_TAKES_CONFIG.get(cls)
     if takes_config is None:
