@@ -27,9 +27,8 @@ def replicaof(c, argv):
     try:
         p = int(port)
     except ValueError:
-        c.error(b"ERR value is not an integer or out of range")
-        return
-    if not 0 <= p <= 65535:
+        p = -1
+    if not 0 <= p <= 65535:           # getRangeLongFromObjectOrReply(..., "Invalid master port")
         c.error(b"ERR Invalid master port")
         return
     h = host.decode("latin-1")

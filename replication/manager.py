@@ -87,6 +87,7 @@ class Replication:
         self.cron_loops = 0
         self.failover_state = "no-failover"
         self.failover = None
+        self.psync_failover = False
 
     # ------------------------------------------------------------------ install
     def register(self):
@@ -189,13 +190,22 @@ class Replication:
         conn = c.conn
         if conn is None or c.flags & FLAG_REPLICA:
             return
-        if self.master_host is not None and not self.link_connected():
-            c.error(b"NOMASTERLINK Can't SYNC while not connected with my master")
-            return
         limit = self.config["max-replicas"]
         if len(self.replicas) >= limit:
             self.log.warning("Replica %s refused: max-replicas %d reached" % (conn.peer, limit))
             c.error(b"ERR max number of replicas reached (max-replicas %d)" % limit)
+            return
+        if psync and len(argv) > 3 and argv[3].lower() == b"failover":
+            if self.master_host is None:
+                c.error(b"ERR PSYNC FAILOVER can't be sent to a master.")
+                return
+            if argv[1].decode("latin-1") != self.replid:
+                c.error(b"ERR PSYNC FAILOVER replid must match my replid.")
+                return
+            self.log.notice("Promoting replica as requested by the master (failover)")
+            self.unset_master()
+        elif self.master_host is not None and not self.link_connected():
+            c.error(b"NOMASTERLINK Can't SYNC while not connected with my master")
             return
         link = ReplicaLink(self, conn)
         self.log.notice("Replica %s asks for synchronization" % link.name)
@@ -334,8 +344,9 @@ class Replication:
         c.reply.add_ok()
 
     # ------------------------------------------------------------------ replica side
-    def set_master(self, host, port, startup=False):
+    def set_master(self, host, port, startup=False, failover=False):
         was_master = self.master_host is None
+        self.psync_failover = failover
         self.master_host = host
         self.master_port = port
         self.config._values["replicaof"] = (host, port)
@@ -359,9 +370,10 @@ class Replication:
         if self.server.loop is not None:
             self.server.loop.call_soon(self._connect)
 
-    def unset_master(self):
+    def unset_master(self, shift=True):
         if self.master_host is None:
             return
+        self.psync_failover = False
         if self.link is not None:
             self.link.abort(None)
         self.link = None
@@ -370,7 +382,8 @@ class Replication:
         self.config._values["replicaof"] = None
         self.ks.is_replica = False
         self.log.role = "M"
-        self.shift_replid()
+        if shift:
+            self.shift_replid()
         if self.backlog is None:
             self._create_backlog()
         self.master_client = None
@@ -409,6 +422,11 @@ class Replication:
     def link_lost(self, link, message):
         if message:
             self.log.warning(message)
+        if self.failover is not None and self.failover_state == "failover-in-progress" and self.link is link:
+            from replication.failover import failover_link_result
+            self.link = None
+            failover_link_result(self, False, message or "link closed")
+            return
         if self.link is link:
             self.link = None
             if link.state == ST_CONNECTED:
@@ -421,6 +439,10 @@ class Replication:
             self.next_connect = time.time() + 1.0
 
     def partial_resync_accepted(self, link, newid):
+        if self.failover is not None:
+            from replication.failover import failover_link_result
+            self.psync_failover = False
+            failover_link_result(self, True)
         if newid and newid != self.replid:
             self.replid2 = self.replid
             self.second_offset = self.offset + 1
@@ -491,6 +513,10 @@ class Replication:
         self.down_since = None
         self.log.notice("MASTER <-> REPLICA sync: Finished with success (%.3f s)" % (time.monotonic() - started))
         link._start_stream(offset)
+        if self.failover is not None:
+            from replication.failover import failover_link_result
+            self.psync_failover = False
+            failover_link_result(self, True)
         if persistence is not None and getattr(persistence, "aof_state", 0):
             try:
                 persistence.rewrite_background()

@@ -158,7 +158,10 @@ class MasterLink(asyncio.Protocol):
         else:
             replid, offset = "?", -1
             self.log.notice("Partial resynchronization not possible (no cached master)")
-        self.transport.write(encode("PSYNC", replid, offset))
+        if repl.psync_failover:
+            self.transport.write(encode("PSYNC", replid, offset, "FAILOVER"))
+        else:
+            self.transport.write(encode("PSYNC", replid, offset))
 
     def _on_psync(self, line):
         repl = self.repl
