@@ -625,6 +625,37 @@ class Replication:
         c.conn.flush()
         self.server.loop.call_soon(c.conn.process_input)
 
+    # ------------------------------------------------------------------ shutdown
+    def delay_shutdown(self, finish):
+        """redis 7 shutdown: pause writes and give lagging replicas up to shutdown-timeout seconds to ACK the
+        whole stream; True when finish() will be called later."""
+        timeout = self.config["shutdown-timeout"]
+        if not timeout or self.master_host is not None or not self.replicas:
+            return False
+        target = self.offset
+        if all(r.state == STATE_ONLINE and r.ack_offset >= target for r in self.replicas):
+            return False
+        self.log.notice("Waiting for replicas before shutting down.")
+        server = self.server
+        server.pause_clients(server.ks.update_clock() + timeout * 1000 + 1000, "write")
+        self.feed_stream(GETACK)
+        self.flush_replicas()
+        deadline = time.monotonic() + timeout
+
+        def check():
+            lagging = [r for r in self.replicas if r.state != STATE_ONLINE or r.ack_offset < target]
+            if lagging and time.monotonic() < deadline:
+                server.loop.call_later(0.01, check)
+                return
+            for r in lagging:
+                self.log.warning("Lagging replica %s reported offset %d behind master, lag=%d, state=%s."
+                                 % (r.name, target - r.ack_offset, r.lag(), r.state))
+            total = len(self.replicas)
+            self.log.notice("%d of %d replicas are in sync when shutting down." % (total - len(lagging), total))
+            finish()
+        server.loop.call_later(0.01, check)
+        return True
+
     # ------------------------------------------------------------------ cron
     def cron(self):
         now = time.time()

@@ -200,3 +200,19 @@ def test_command_docs_like_redis(procs):
     for name in ("replconf", "psync", "sync", "replicaof", "slaveof", "wait", "failover"):
         for sub in ("INFO", "DOCS"):
             assert ours.call_raw("COMMAND", sub, name) == theirs.call_raw("COMMAND", sub, name), (sub, name)
+
+
+def test_config_rewrite_keeps_the_role(procs, tmp_path):
+    cm, _ = procs
+    primary = cm()
+    conf = tmp_path / "replica.conf"
+    conf.write_text("replica-priority 50\n")
+    replica = cm(config_file=str(conf))
+    assert client(replica).replicaof("127.0.0.1", primary.port)
+    wait_link_up(replica)
+    client(replica).config_rewrite()
+    assert "replicaof 127.0.0.1 %d" % primary.port in conf.read_text()
+    assert client(replica).config_get("replicaof") == {"replicaof": "127.0.0.1 %d" % primary.port}
+    client(replica).replicaof("NO", "ONE")
+    client(replica).config_rewrite()
+    assert "replicaof" not in conf.read_text()

@@ -346,3 +346,40 @@ def test_wrong_masterauth(procs):
     assert redis.Redis(port=primary.port, password="secret").info("replication")["connected_slaves"] == 0
     fixed = cm(*replica_of(primary), "--masterauth", "secret")
     wait_link_up(fixed)
+
+
+# ---------------------------------------------------------------------------------------------- shutdown
+def test_shutdown_waits_for_lagging_replica(procs):
+    cm, _ = procs
+    primary = cm("--shutdown-timeout", "5")
+    replica = cm(*replica_of(primary))
+    wait_link_up(replica)
+    wait_caught_up(primary, replica)
+    os.kill(replica.proc.pid, signal.SIGSTOP)
+    client(primary).set("last", "write")
+    primary.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert primary.proc.poll() is None                   # still waiting for the replica
+    os.kill(replica.proc.pid, signal.SIGCONT)
+    primary.proc.wait(5)
+    assert client(replica).get("last") == b"write"
+    log = primary.log()
+    assert "Waiting for replicas before shutting down." in log
+    assert "1 of 1 replicas are in sync when shutting down." in log
+
+
+def test_shutdown_gives_up_after_shutdown_timeout(procs):
+    cm, _ = procs
+    primary = cm("--shutdown-timeout", "1")
+    replica = cm(*replica_of(primary))
+    wait_link_up(replica)
+    wait_caught_up(primary, replica)
+    os.kill(replica.proc.pid, signal.SIGSTOP)
+    client(primary).set("last", "write")
+    started = time.monotonic()
+    primary.proc.send_signal(signal.SIGTERM)
+    primary.proc.wait(5)
+    assert 0.9 <= time.monotonic() - started < 3
+    os.kill(replica.proc.pid, signal.SIGCONT)
+    log = primary.log()
+    assert "Lagging replica" in log and "0 of 1 replicas are in sync when shutting down." in log
