@@ -113,11 +113,20 @@ class Replication:
         cfg.on_change("repl-backlog-size", lambda v: self.backlog.resize(v) if self.backlog else None)
         cfg.on_change("min-replicas-to-write", lambda v: self._install_gate() if v else None)
         cfg.on_change("replica-serve-stale-data", lambda v: self._install_gate())
+        for name in ("maxmemory", "memcached-memory", "replica-ignore-maxmemory"):
+            cfg.on_change(name, lambda v: server.loop.call_soon(self._apply_maxmemory) if server.loop else None)
         target = cfg["replicaof"]
         if cfg["min-replicas-to-write"]:
             self._install_gate()
         if target is not None:
             self.set_master(target[0], target[1], startup=True)
+
+    def _apply_maxmemory(self):
+        """replica-ignore-maxmemory: a replica never evicts by itself (its primary's DELs do)."""
+        if self.master_host is not None and self.config["replica-ignore-maxmemory"]:
+            self.ks.maxmemory = 0
+        else:
+            self.ks.maxmemory = self.config.effective_maxmemory()
 
     # ------------------------------------------------------------------ role helpers
     @property
@@ -351,6 +360,7 @@ class Replication:
         self.master_port = port
         self.config._values["replicaof"] = (host, port)
         self.ks.is_replica = True
+        self._apply_maxmemory()
         self.log.role = "S"
         self._install_gate()
         if self.link is not None:
@@ -381,6 +391,7 @@ class Replication:
         self.master_port = 0
         self.config._values["replicaof"] = None
         self.ks.is_replica = False
+        self._apply_maxmemory()
         self.log.role = "M"
         if shift:
             self.shift_replid()

@@ -383,3 +383,19 @@ def test_shutdown_gives_up_after_shutdown_timeout(procs):
     os.kill(replica.proc.pid, signal.SIGCONT)
     log = primary.log()
     assert "Lagging replica" in log and "0 of 1 replicas are in sync when shutting down." in log
+
+
+def test_replica_does_not_evict_by_itself(procs):
+    cm, _ = procs
+    primary = cm()
+    replica = cm(*replica_of(primary), "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-random")
+    wait_link_up(replica)
+    p = client(primary).pipeline(transaction=False)
+    for i in range(3000):
+        p.set("k%d" % i, "x" * 1000)
+    p.execute()
+    wait_caught_up(primary, replica)
+    for i in range(50):
+        client(replica).get("k%d" % i)          # reads over maxmemory: no eviction on a replica
+    assert client(replica).dbsize() == 3000
+    assert client(replica).info("stats")["evicted_keys"] == 0
