@@ -17,7 +17,8 @@ from engine.core import Keyspace
 from engine.persistence.rdb import RdbError
 from engine.persistence.snapshot import load_keyspace
 from replication.backlog import Backlog
-from replication.primary import (ReplicaLink, rdb_payload, frame_payload, STATE_ONLINE, STATE_SEND_BULK)
+from replication.primary import (ReplicaLink, RdbChild, rdb_payload, frame_payload, STATE_ONLINE, STATE_SEND_BULK,
+                                 STATE_WAIT_BGSAVE)
 from replication.replica import MasterLink, ST_CONNECTED, ST_TRANSFER, ST_HANDSHAKE, encode
 
 WRITE = registry.FLAGS["write"]
@@ -269,15 +270,58 @@ class Replication:
             self.ks.effects.last_dbid = -1        # the stream after the snapshot starts with a SELECT
         elif self.master_client is not None:
             stream_db = self.master_client.db.id
-        started = time.monotonic()
-        payload = rdb_payload(self.server, {"repl-stream-db": stream_db, "repl-id": self.replid,
-                                            "repl-offset": self.offset})
+        aux = {"repl-stream-db": stream_db, "repl-id": self.replid, "repl-offset": self.offset}
         head = b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), self.offset) if psync else b""
-        # diskless: the stream starts only after the replica's first ACK, so the EOF mark ends its read
-        self._attach(c, link, head + frame_payload(payload, eof), STATE_SEND_BULK if eof else STATE_ONLINE)
         self.sync_full += 1
-        self.log.notice("Synchronization with replica %s succeeded (%d bytes RDB in %.3f s)"
-                        % (link.name, len(payload), time.monotonic() - started))
+        child = RdbChild.start(self, aux)
+        if child is None:
+            # in-process snapshot (also the fallback when fork fails): exact at this offset, blocks while it runs
+            started = time.monotonic()
+            payload = rdb_payload(self.server, aux)
+            # diskless: the stream starts only after the replica's first ACK, so the EOF mark ends its read
+            self._attach(c, link, head + frame_payload(payload, eof), STATE_SEND_BULK if eof else STATE_ONLINE)
+            self.log.notice("Synchronization with replica %s succeeded (%d bytes RDB in %.3f s)"
+                            % (link.name, len(payload), time.monotonic() - started))
+            return
+        self.log.notice("Background RDB transfer started by pid %d" % child.pid)
+        child.link = link
+        child.eof = eof
+        link.state = STATE_WAIT_BGSAVE
+        if eof:
+            child.mark = os.urandom(20).hex().encode()
+            head += b"$EOF:" + child.mark + b"\r\n"
+        self._attach(c, link, head, STATE_WAIT_BGSAVE)
+
+    def rdb_child_done(self, child, ok, data_len):
+        link = child.link
+        if link is None or link not in self.replicas:
+            return
+        if not ok:
+            self.log.warning("Background RDB transfer for replica %s failed: closing its link" % link.name)
+            link.close()
+            return
+        if child.eof:
+            link.write(child.mark)
+            link.state = STATE_SEND_BULK           # online at its first ACK
+            self.log.notice("Streamed RDB transfer with replica %s succeeded (socket). %d bytes in %.3f s"
+                            % (link.name, data_len, time.monotonic() - child.started))
+        else:
+            payload = b"".join(child.chunks)
+            child.chunks = []
+            link.write(b"$%d\r\n" % len(payload) + payload)
+            link.state = STATE_ONLINE
+            self.log.notice("Synchronization with replica %s succeeded (%d bytes RDB in %.3f s)"
+                            % (link.name, len(payload), time.monotonic() - child.started))
+            self.flush_replicas()
+
+    def rdb_child_data(self, child, data):
+        link = child.link
+        if child.eof:
+            if link is not None and link in self.replicas:
+                link.state = STATE_SEND_BULK
+                link.write(data)
+        else:
+            child.chunks.append(data)
 
     def _attach(self, c, link, data, state):
         pending = c.reply.take() if c.reply.size() else b""

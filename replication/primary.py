@@ -65,3 +65,79 @@ def frame_payload(payload, eof_form):
         mark = os.urandom(20).hex().encode()
         return b"$EOF:" + mark + b"\r\n" + payload + mark
     return b"$%d\r\n" % len(payload) + payload
+
+
+class RdbChild:
+    """A forked child writing the RDB of a full sync into a pipe (redis rdbSaveToSlavesSockets): the snapshot is
+    the dataset at fork time, i.e. at the offset in +FULLRESYNC; the parent keeps serving and relays the bytes
+    ($EOF: form) or collects them for the `$<len>` form, while the replica's stream waits in its pending list."""
+
+    READ = 1 << 20
+
+    def __init__(self, repl, pid, rfd):
+        self.repl = repl
+        self.pid = pid
+        self.rfd = rfd
+        self.link = None
+        self.eof = False
+        self.mark = None
+        self.chunks = []
+        self.total = 0
+        self.started = time.monotonic()
+
+    @classmethod
+    def start(cls, repl, aux):
+        server = repl.server
+        persistence = server.extensions.get("persistence")
+        rfd, wfd = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(rfd)
+            os.close(wfd)
+            repl.log.warning("Can't fork for the replication RDB: %s" % exc.strerror)
+            return None
+        if pid == 0:
+            code = 1
+            try:
+                os.close(rfd)
+                if persistence is not None:
+                    persistence._child_setup()
+                with os.fdopen(wfd, "wb", buffering=1 << 20) as out:
+                    functions = persistence.function_codes() if persistence is not None else []
+                    write_keyspace(server.ks, out, server.config, functions=functions, extra_aux=aux)
+                code = 0
+            except BaseException:
+                pass
+            finally:
+                os._exit(code)
+        os.close(wfd)
+        os.set_blocking(rfd, False)
+        child = cls(repl, pid, rfd)
+        server.loop.add_reader(rfd, child._readable)
+        return child
+
+    def _readable(self):
+        while True:
+            try:
+                data = os.read(self.rfd, self.READ)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._finish()
+                return
+            self.total += len(data)
+            self.repl.rdb_child_data(self, data)
+
+    def _finish(self):
+        loop = self.repl.server.loop
+        loop.remove_reader(self.rfd)
+        os.close(self.rfd)
+        try:
+            _, status = os.waitpid(self.pid, 0)     # the child closed its pipe: it is exiting
+            ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        except ChildProcessError:
+            ok = False
+        self.repl.rdb_child_done(self, ok, self.total)
