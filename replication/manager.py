@@ -379,8 +379,8 @@ class Replication:
                     link.ack_time = time.time()
                     if link.state == STATE_SEND_BULK:
                         link.state = STATE_ONLINE
-                        self.log.notice("Streamed RDB transfer with replica %s succeeded (socket), streaming "
-                                        "enabled by its first REPLCONF ACK" % link.name)
+                        self.log.notice("Replica %s is online: streaming starts at its first REPLCONF ACK"
+                                        % link.name)
                         self.flush_replicas()
                     if self.waiters:
                         self._check_waiters()

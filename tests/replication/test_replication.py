@@ -399,3 +399,34 @@ def test_replica_does_not_evict_by_itself(procs):
         client(replica).get("k%d" % i)          # reads over maxmemory: no eviction on a replica
     assert client(replica).dbsize() == 3000
     assert client(replica).info("stats")["evicted_keys"] == 0
+
+
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_writes_during_a_large_full_sync_arrive_and_the_primary_keeps_serving(procs, diskless):
+    import subprocess
+    cm, _ = procs
+    primary = cm("--repl-diskless-sync", diskless)
+    n = 200000
+    data = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nkey:%d\r\n$16\r\n%s\r\n" % (len(b"key:%d" % i), i, b"v" * 16)
+                    for i in range(n))
+    subprocess.run(["redis-cli", "-p", str(primary.port), "--pipe"], input=data, check=True,
+                   stdout=subprocess.DEVNULL, timeout=120)
+    p = client(primary)
+    replica = cm(*replica_of(primary))
+    worst = 0.0
+    i = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        t0 = time.monotonic()
+        p.incr("during")
+        worst = max(worst, time.monotonic() - t0)
+        i += 1
+        if info_repl(replica).get("master_link_status") == "up" and i > 50:
+            break
+    for _ in range(20):
+        p.incr("during")
+        i += 1
+    wait_for(lambda: client(replica).get("during") == str(i).encode(), timeout=20)
+    assert client(replica).dbsize() == n + 1
+    assert "Background RDB transfer started by pid" in primary.log()
+    assert worst < 0.5, worst
