@@ -216,3 +216,19 @@ def test_config_rewrite_keeps_the_role(procs, tmp_path):
     client(replica).replicaof("NO", "ONE")
     client(replica).config_rewrite()
     assert "replicaof" not in conf.read_text()
+
+
+def test_replica_serve_stale_data_no_like_redis(procs):
+    cm, rd = procs
+    ours = cm("--replicaof", "127.0.0.1", "1", "--replica-serve-stale-data", "no")
+    theirs = rd("--replicaof", "127.0.0.1", "1", "--replica-serve-stale-data", "no")
+    for srv in (ours, theirs):
+        raw = socket.create_connection(("127.0.0.1", srv.port))
+        raw.sendall(b"GET a\r\nPING\r\nSET a 1\r\n")
+        time.sleep(0.3)
+        got = raw.recv(4096)
+        raw.close()
+        down = b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+        assert got == down + down + b"-READONLY You can't write against a read only replica.\r\n", got
+        assert info_repl(srv)["master_link_down_since_seconds"] == -1
+        assert client(srv).execute_command("ROLE") == [b"slave", b"127.0.0.1", 1, b"connect", -1]
