@@ -232,3 +232,17 @@ def test_replica_serve_stale_data_no_like_redis(procs):
         assert got == down + down + b"-READONLY You can't write against a read only replica.\r\n", got
         assert info_repl(srv)["master_link_down_since_seconds"] == -1
         assert client(srv).execute_command("ROLE") == [b"slave", b"127.0.0.1", 1, b"connect", -1]
+
+
+@pytest.mark.drill
+def test_sixth_replica_refused_by_default(procs):
+    cm, rd = procs
+    primary = cm()
+    five = [cm(*replica_of(primary)) for _ in range(5)]
+    for r in five:
+        wait_link_up(r)
+    sixth = rd(*replica_of(primary))
+    wait_for(lambda: "max number of replicas reached (max-replicas 5)" in sixth.log(), timeout=10)
+    assert info_repl(primary)["connected_slaves"] == 5
+    assert "refused: max-replicas 5 reached" in primary.log()
+    assert all(info_repl(r)["master_link_status"] == "up" for r in five)
