@@ -110,6 +110,18 @@ class Replication:
                 out.append((name, value))
             return out
         server.info_sections["stats"] = stats_with_sync
+        memory_provider = server.info_sections.get("memory") or info.SECTIONS["memory"]
+
+        def memory_with_backlog(srv):
+            out = []
+            for name, value in memory_provider(srv):
+                if name == "mem_replication_backlog" or name == "mem_total_replication_buffers":
+                    value = len(self.backlog.buf) if self.backlog is not None else 0
+                elif name == "mem_clients_slaves":
+                    value = sum(r.conn.output_buffer_size() for r in self.replicas)
+                out.append((name, value))
+            return out
+        server.info_sections["memory"] = memory_with_backlog
         cfg = self.config
         cfg.on_change("repl-backlog-size", lambda v: self.backlog.resize(v) if self.backlog else None)
         cfg.on_change("min-replicas-to-write", lambda v: self._install_gate() if v else None)

@@ -246,3 +246,13 @@ def test_sixth_replica_refused_by_default(procs):
     assert info_repl(primary)["connected_slaves"] == 5
     assert "refused: max-replicas 5 reached" in primary.log()
     assert all(info_repl(r)["master_link_status"] == "up" for r in five)
+
+
+def test_info_memory_counts_the_backlog(procs):
+    cm, _ = procs
+    primary = cm()
+    assert client(primary).info("memory")["mem_replication_backlog"] == 0
+    replica = cm(*replica_of(primary))
+    wait_link_up(replica)
+    client(primary).set("k", "x" * 5000)
+    wait_for(lambda: client(primary).info("memory")["mem_replication_backlog"] >= 5000)
