@@ -33,7 +33,7 @@ deps-apt:
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
-	    $$SUDO systemctl stop redis-server memcached >/dev/null 2>&1 || true; \
+	    $$SUDO systemctl stop redis-server redis-sentinel memcached >/dev/null 2>&1 || true; \
 	  else echo "install $(APT_PACKAGES) to run the differential tests" >&2; fi; \
 	fi
 
