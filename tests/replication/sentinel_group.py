@@ -234,6 +234,7 @@ def kill_drill(group, write_s=1.5, after_s=2.0, promote_timeout=20):
     time.sleep(write_s)
     t_kill = time.monotonic()
     old.kill9()
+    t_dead = time.monotonic()            # acks received before this may come from the old primary
     addr = None
     while time.monotonic() - t_kill < promote_timeout:
         addr = group.master_addr()
@@ -254,10 +255,11 @@ def kill_drill(group, write_s=1.5, after_s=2.0, promote_timeout=20):
     gap = max_ack_gap(load, "p")
     load.stop()
     wait_same_offset(new, others)
-    acked_p, lost_p = load.missing(new, "p", before=t_kill)
-    acked_w, lost_w = load.missing(new, "w", before=t_kill)
-    _, lost_after = load.missing(new, "p")
-    assert len(lost_after) == len(lost_p), "a write acknowledged after the failover is missing"
+    acked_p, lost_p = load.missing(new, "p", before=t_dead)
+    acked_w, lost_w = load.missing(new, "w", before=t_dead)
+    _, lost_all = load.missing(new, "p")
+    assert lost_all == lost_p, "writes acknowledged after the kill are missing: %s (before: %s)" % (
+        sorted(set(lost_all) - set(lost_p))[:20], lost_p[:20])
     for n in others:                       # every survivor holds what the new primary holds
         for kind in ("p", "w"):
             assert load.missing(n, kind)[1] == load.missing(new, kind)[1]

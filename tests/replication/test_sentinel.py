@@ -216,8 +216,9 @@ def test_kill_primary_sentinel_fails_over_short():
         g.stop()
     report(fig)
     assert fig["promotion_s"] < 10
-    assert fig["full_resyncs_after_kill"] == 0     # the other replica continued partially (PSYNC2)
-    assert fig["partial_resyncs_after_kill"] == 1
+    # the other replica reconnected to the new primary: partially (PSYNC2), or fully when it had received more of
+    # the old stream than the replica Sentinel chose (Sentinel picks by offset from INFO that may be a second old)
+    assert fig["partial_resyncs_after_kill"] + fig["full_resyncs_after_kill"] == 1
     assert fig["reads_ok_after_repoint"] > 0
 
 
@@ -255,3 +256,28 @@ def test_drill_sentinel_failover_loses_no_acknowledged_write(kind):
     report(fig)
     assert fig["acked_wait_all"] > 100
     assert fig["lost_wait_all"] == 0
+
+
+def publish_view(kind, procs):
+    p = procs(kind)
+    s = procs(kind, "--replicaof", "127.0.0.1", p.port)
+    s2 = procs(kind, "--replicaof", "127.0.0.1", s.port)          # chained
+    for x in (s, s2):
+        wait_for(lambda: rc(x).info("replication").get("master_link_status") == "up", timeout=10)
+    subs = [RawConnection(x.port) for x in (p, s, s2)]
+    for x in subs:
+        x.command("SUBSCRIBE", "__sentinel__:hello")
+    r = rc(p)
+    counts = [r.publish("__sentinel__:hello", "plain"), r.execute_command("SPUBLISH", "__sentinel__:hello", "s")]
+    with r.pipeline(transaction=True) as t:
+        counts.append(t.set("k", 1).publish("__sentinel__:hello", "in-multi").execute())
+    counts.append(r.eval("return redis.call('publish', '__sentinel__:hello', 'lua')", 0))
+    wait_for(lambda: rc(s2).get("k") == b"1", timeout=5)
+    return counts, [x.read_until_quiet(0.3) for x in subs]
+
+
+def test_publish_reaches_subscribers_of_replicas(procs):
+    """PUBLISH on a primary is propagated to its replicas (and theirs), not to the AOF, as in redis."""
+    ours, theirs = publish_view("cachemere", procs), publish_view("redis", procs)
+    assert ours == theirs
+    assert theirs[1][2].count(b"message") == 3
