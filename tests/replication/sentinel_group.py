@@ -45,14 +45,15 @@ def rc(srv, timeout=2):
 class Group:
     """primary + replicas + sentinels; stop() stops every process it started (SIGCONT first)."""
 
-    def __init__(self, kind="cachemere", replicas=2, sentinels=3, node_args=(), **sentinel_kw):
+    def __init__(self, kind="cachemere", replicas=2, sentinels=3, node_args=(), replica_args=None, **sentinel_kw):
         self.kind = kind
         self.nodes = []
         self.sentinels = []
         try:
             self.primary = self._node(*node_args)
-            self.replicas = [self._node("--replicaof", "127.0.0.1", self.primary.port, *node_args)
-                             for _ in range(replicas)]
+            self.replicas = [self._node("--replicaof", "127.0.0.1", self.primary.port, *node_args,
+                                        *(replica_args[i] if replica_args else ()))
+                             for i in range(replicas)]
             for r in self.replicas:
                 wait_for(lambda: rc(r).info("replication").get("master_link_status") == "up", timeout=15)
             for _ in range(sentinels):
@@ -268,7 +269,7 @@ def kill_drill(group, write_s=1.5, after_s=2.0, promote_timeout=20):
     reads_after = [t for t in load.reads_ok if t > t_repointed]
     assert reads_after, "no read through slave_for() after the failover"
     return {
-        "kind": group.kind, "replicas": len(survivors),
+        "kind": group.kind, "replicas": len(survivors), "promoted_port": new.port,
         "promotion_s": round(t_promoted - t_kill, 2),
         "repointed_s": round(t_repointed - t_kill, 2),
         "write_outage_s": round(gap, 2),

@@ -208,13 +208,16 @@ def test_sentinel_script_kill_on_busy_primary(procs):
 
 
 def test_kill_primary_sentinel_fails_over_short():
-    """kill -9 of the primary of a primary + 2 replicas group under a write load (the short drill)."""
-    g = Group("cachemere", replicas=2)
+    """kill -9 of the primary of a primary + 2 replicas group under a write load (the short drill). The first
+    replica has replica-priority 0: Sentinel must promote the other one."""
+    g = Group("cachemere", replicas=2, replica_args=[("--replica-priority", "0"), ()])
+    never = g.replicas[0].port
     try:
         fig = kill_drill(g, write_s=1.0, after_s=0.5)
     finally:
         g.stop()
     report(fig)
+    assert fig["promoted_port"] != never
     assert fig["promotion_s"] < 10
     # the other replica reconnected to the new primary: partially (PSYNC2), or fully when it had received more of
     # the old stream than the replica Sentinel chose (Sentinel picks by offset from INFO that may be a second old)
