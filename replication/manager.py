@@ -110,6 +110,18 @@ class Replication:
                 out.append((name, value))
             return out
         server.info_sections["stats"] = stats_with_sync
+        memory_provider = server.info_sections.get("memory") or info.SECTIONS["memory"]
+
+        def memory_with_backlog(srv):
+            out = []
+            for name, value in memory_provider(srv):
+                if name == "mem_replication_backlog" or name == "mem_total_replication_buffers":
+                    value = len(self.backlog.buf) if self.backlog is not None else 0
+                elif name == "mem_clients_slaves":
+                    value = sum(r.conn.output_buffer_size() for r in self.replicas)
+                out.append((name, value))
+            return out
+        server.info_sections["memory"] = memory_with_backlog
         cfg = self.config
         cfg.on_change("repl-backlog-size", lambda v: self.backlog.resize(v) if self.backlog else None)
         cfg.on_change("min-replicas-to-write", lambda v: self._install_gate() if v else None)
@@ -410,8 +422,9 @@ class Replication:
         if self.link is not None:
             self.link.abort(None)
         self.link = None
-        self.disconnect_replicas()
+        # our replicas stay attached (redis 7.0): they are dropped only if the history changes (new replid)
         if was_master:
+            self.down_since = None
             self._update_subscription()
             for w in list(self.waiters):
                 self._end_wait(w)
@@ -419,7 +432,6 @@ class Replication:
                 self.cached_replid = self.replid        # redis replicationCacheMasterUsingMyself
                 self.cached_offset = self.offset
         self.master_client = None if startup else self.master_client
-        self.down_since = self.down_since or time.time()
         self.next_connect = 0.0
         if self.server.loop is not None:
             self.server.loop.call_soon(self._connect)
@@ -487,10 +499,10 @@ class Replication:
             if link.state == ST_CONNECTED:
                 self.cached_replid = self.replid
                 self.cached_offset = self.offset
+                self.down_since = time.time()
             if self.master_client is not None and self.master_client.multi_queue is not None:
                 self.master_client.multi_queue = None     # a cut transaction is resent whole
                 self.master_client.multi_error = False
-            self.down_since = self.down_since or time.time()
             self.next_connect = time.time() + 1.0
 
     def partial_resync_accepted(self, link, newid):
@@ -788,8 +800,9 @@ class Replication:
                 ("master_link_status", "up" if connected else "down"),
                 ("master_last_io_seconds_ago", int(now - link.last_io) if connected else -1),
                 ("master_sync_in_progress", 1 if link is not None and link.state == ST_TRANSFER else 0),
-                ("slave_read_repl_offset", link.read_offset if connected else self.offset if self.master_client else 1),
-                ("slave_repl_offset", self.offset if (connected or self.master_client) else 1),
+                ("slave_read_repl_offset", link.read_offset if connected else
+                 self.offset if self.cached_replid is not None else 1),
+                ("slave_repl_offset", self.offset if (connected or self.cached_replid is not None) else 1),
             ]
             if link is not None and link.state == ST_TRANSFER:
                 total = link.transfer_size

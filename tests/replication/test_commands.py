@@ -216,3 +216,43 @@ def test_config_rewrite_keeps_the_role(procs, tmp_path):
     client(replica).replicaof("NO", "ONE")
     client(replica).config_rewrite()
     assert "replicaof" not in conf.read_text()
+
+
+def test_replica_serve_stale_data_no_like_redis(procs):
+    cm, rd = procs
+    ours = cm("--replicaof", "127.0.0.1", "1", "--replica-serve-stale-data", "no")
+    theirs = rd("--replicaof", "127.0.0.1", "1", "--replica-serve-stale-data", "no")
+    for srv in (ours, theirs):
+        raw = socket.create_connection(("127.0.0.1", srv.port))
+        raw.sendall(b"GET a\r\nPING\r\nSET a 1\r\n")
+        time.sleep(0.3)
+        got = raw.recv(4096)
+        raw.close()
+        down = b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+        assert got == down + down + b"-READONLY You can't write against a read only replica.\r\n", got
+        assert info_repl(srv)["master_link_down_since_seconds"] == -1
+        assert client(srv).execute_command("ROLE") == [b"slave", b"127.0.0.1", 1, b"connect", -1]
+
+
+@pytest.mark.drill
+def test_sixth_replica_refused_by_default(procs):
+    cm, rd = procs
+    primary = cm()
+    five = [cm(*replica_of(primary)) for _ in range(5)]
+    for r in five:
+        wait_link_up(r)
+    sixth = rd(*replica_of(primary))
+    wait_for(lambda: "max number of replicas reached (max-replicas 5)" in sixth.log(), timeout=10)
+    assert info_repl(primary)["connected_slaves"] == 5
+    assert "refused: max-replicas 5 reached" in primary.log()
+    assert all(info_repl(r)["master_link_status"] == "up" for r in five)
+
+
+def test_info_memory_counts_the_backlog(procs):
+    cm, _ = procs
+    primary = cm()
+    assert client(primary).info("memory")["mem_replication_backlog"] == 0
+    replica = cm(*replica_of(primary))
+    wait_link_up(replica)
+    client(primary).set("k", "x" * 5000)
+    wait_for(lambda: client(primary).info("memory")["mem_replication_backlog"] >= 5000)
