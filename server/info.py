@@ -35,7 +35,7 @@ def section_server(server):
         ("arch_bits", "64"), ("monotonic_clock", "POSIX clock_gettime"), ("multiplexing_api", "epoll"),
         ("atomicvar_api", "c11-builtin"), ("gcc_version", "0.0.0"),
         ("python_version", platform.python_version()), ("process_id", os.getpid()),
-        ("process_supervised", "no"), ("run_id", server.run_id), ("tcp_port", cfg["port"]),
+        ("process_supervised", "no"), ("run_id", server.run_id), ("tcp_port", cfg["port"] or cfg["tls-port"]),
         ("memcached_port", cfg["memcached-port"]),
         ("server_time_usec", int(time.time() * 1e6)), ("uptime_in_seconds", uptime),
         ("uptime_in_days", uptime // 86400), ("hz", cfg["hz"]), ("configured_hz", cfg["hz"]),

@@ -35,6 +35,8 @@ class Server:
         self.loop = None
         self.listeners = []
         self.mc_listeners = []
+        self.tls_listeners = []                # RESP over TLS (server/tls.py); kept apart from the plaintext
+        self.tls_contexts = (None, None)       # (RESP, memcached) SSLContexts, built and checked at startup
         self.clients = {}                      # client id -> connection
         self.next_client_id = 1
         self.start_time = time.time()
@@ -92,6 +94,9 @@ class Server:
         client = self.new_client(conn)
         self.clients[client.id] = conn
         self.stat_connections += 1
+        keepalive = self.config.scalar("tcp-keepalive")
+        if keepalive:
+            _set_keepalive(conn.transport, keepalive)
         return client
 
     def client_disconnected(self, conn):
@@ -269,13 +274,16 @@ class Server:
                         continue
                     raise
                 self.listeners.append(srv)
+        from server import tls
+        await tls.start_resp_listeners(self)
         mc_port = self.config["memcached-port"]
         if mc_port:
             from server.mc_connection import McProtocol
-            for addr in binds:
+            mc_ssl = self.tls_contexts[1]       # memcached-tls yes: the port speaks TLS only (memcached -Z)
+            for addr in self.config["memcached-bind"] or ["127.0.0.1"]:     # follows bind when unset
                 addr = addr.lstrip("-")
                 try:
-                    srv = await self.loop.create_server(lambda: McProtocol(self), addr, mc_port,
+                    srv = await self.loop.create_server(lambda: McProtocol(self), addr, mc_port, ssl=mc_ssl,
                                                         backlog=self.config["tcp-backlog"], reuse_address=True)
                 except OSError as exc:
                     if ":" in addr:
@@ -329,7 +337,9 @@ class Server:
     def _on_signal(self, sig):
         name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
         self.log.raw(f"{os.getpid()}:signal-handler ({int(time.time())}) Received {name} scheduling shutdown...")
-        self.request_shutdown(save=None, reason=name)
+        flags = self.config["shutdown-on-sigterm" if sig == signal.SIGTERM else "shutdown-on-sigint"].split()
+        save = True if "save" in flags else False if "nosave" in flags else None
+        self.request_shutdown(save=save, reason=name)
 
     def request_shutdown(self, save=None, reason="SHUTDOWN"):
         """Stop accepting, flush replies, run shutdown hooks (final save), then exit 0."""
@@ -341,7 +351,7 @@ class Server:
     def _finish_shutdown(self):
         save, _ = self.shutdown_requested
         self.log.warning("User requested shutdown...")
-        for srv in self.listeners + self.mc_listeners:
+        for srv in self.listeners + self.mc_listeners + self.tls_listeners:
             srv.close()
         for hook in self.hooks_on_shutdown:
             try:
@@ -377,7 +387,8 @@ class Server:
         else:
             log.warning("Warning: no config file specified, using the default config. In order to specify a "
                         "config file use cachemere-server /path/to/cachemere.conf")
-        log.notice(f"Running mode=standalone, port={cfg['port']}, memcached-port={cfg['memcached-port']}.")
+        log.notice(f"Running mode=standalone, port={cfg['port']}, memcached-port={cfg['memcached-port']}"
+                   + (f", tls-port={cfg['tls-port']}" if cfg['tls-port'] else "") + ".")
         log.notice("Server initialized")
         log.notice("Ready to accept connections tcp")
 
@@ -399,6 +410,20 @@ class Server:
                 return int(f.read().split()[1]) * resource.getpagesize()
         except OSError:
             return 0
+
+
+def _set_keepalive(transport, interval):
+    """redis anetKeepAlive: SO_KEEPALIVE, first probe after `interval` s, then every interval/3 s, 3 probes."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, interval // 3))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    except (OSError, AttributeError):
+        pass
 
 
 def quote_arg(arg: bytes) -> bytes:
