@@ -3,7 +3,7 @@
 Until a connection authenticates, memcached reads it with try_read_command_asciiauth instead of the normal
 parser, and so does this gate (same replies, byte for byte, tests/security/test_mc_sasl.py):
 
-* a line (up to ``\\n``; more than 1024 bytes without one closes the connection) that is not
+* a line (up to ``\\n``; more than 2048 bytes without one closes the connection) that is not
   ``set <key> <flags> <exptime> <bytes> ...`` with a valid ``<bytes>`` gets ``CLIENT_ERROR unauthenticated``
   (every other command, ``quit`` included);
 * otherwise ``<bytes>+2`` bytes are read: not ending in ``\\r\\n`` -> ``CLIENT_ERROR bad command line
@@ -11,7 +11,8 @@ parser, and so does this gate (same replies, byte for byte, tests/security/test_
   ``user pass`` found in the authfile -> ``STORED`` (also with noreply: the gate never looks at it) and the
   connection is served normally from the next byte on; else ``CLIENT_ERROR authentication failure``.
 
-The authfile holds ``user:password`` lines.  stats: ``auth_cmds`` / ``auth_errors`` and
+Of the replies to the commands of one read (in runs of 20, memcached's reqs_per_event) only the last one is
+sent, as memcached's auth path reuses one response object.  The authfile holds ``user:password`` lines.  stats: ``auth_cmds`` / ``auth_errors`` and
 ``auth_enabled_ascii yes``.
 """
 from __future__ import annotations
@@ -22,7 +23,8 @@ BAD_FORMAT = b"CLIENT_ERROR bad authentication token format\r\n"
 FAILURE = b"CLIENT_ERROR authentication failure\r\n"
 STORED = b"STORED\r\n"
 
-MAX_LINE = 1024                     # memcached: no newline after 1 KiB of input: close
+MAX_LINE = 2048                     # memcached: no newline after 2 KiB of input: close
+REQS_PER_EVENT = 20                 # memcached -R default
 MAX_PAYLOAD = 16384                 # memcached's read buffer: a longer token block can never complete
 
 STATS = {"auth_cmds": 0, "auth_errors": 0}
@@ -95,6 +97,10 @@ class McAuthGate:
     def feed(self, data: bytes):
         buf = self.buf + data if self.buf else data
         out = []
+        # memcached answers the commands of one event from a single response object that this path never
+        # renews: of every run of up to reqs_per_event (20) commands, only the last reply is sent
+        last = None
+        done = 0
         while True:
             if self.need < 0:
                 if len(buf) < 2:
@@ -109,7 +115,11 @@ class McAuthGate:
                 toks = _tokens(line)
                 size = _strtoul(toks[4]) if len(toks) >= 5 and toks[0] == b"set" else None
                 if size is None:
-                    out.append(UNAUTHENTICATED)
+                    last = UNAUTHENTICATED
+                    done += 1
+                    if done % REQS_PER_EVENT == 0:
+                        out.append(last)
+                        last = None
                     continue
                 if size + 2 > MAX_PAYLOAD:
                     self.buf = b""
@@ -119,20 +129,25 @@ class McAuthGate:
                 break
             block, buf = buf[:self.need], buf[self.need:]
             self.need = -1
-            if block[-2:] != b"\r\n":
-                out.append(BAD_TERMINATION)
-                continue
+            done += 1
             toks = _tokens(block[:-2])
-            if len(toks) < 2:
-                out.append(BAD_FORMAT)
-                continue
-            STATS["auth_cmds"] += 1
-            if (toks[0], toks[1]) in self.entries:
-                out.append(STORED)
-                self.authenticated = True
-                self.buf = b""
-                return b"".join(out), buf, False
-            STATS["auth_errors"] += 1
-            out.append(FAILURE)
+            if block[-2:] != b"\r\n":
+                last = BAD_TERMINATION
+            elif len(toks) < 2:
+                last = BAD_FORMAT
+            else:
+                STATS["auth_cmds"] += 1
+                if (toks[0], toks[1]) in self.entries:
+                    out.append(STORED)
+                    self.authenticated = True
+                    self.buf = b""
+                    return b"".join(out), buf, False
+                STATS["auth_errors"] += 1
+                last = FAILURE
+            if done % REQS_PER_EVENT == 0:
+                out.append(last)
+                last = None
+        if last is not None:
+            out.append(last)
         self.buf = buf
         return b"".join(out), b"", False

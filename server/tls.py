@@ -142,16 +142,25 @@ def _opt(cfg, name):
 def _load_pair(ctx, cert, key, password, what=""):
     try:
         ctx.load_cert_chain(cert, key, password=password if password else None)
-    except FileNotFoundError as exc:
-        missing = cert if not os.path.exists(cert) else key
+    except ssl.SSLError as exc:
+        label = "private key" if exc.reason in ("KEY_VALUES_MISMATCH", "BAD_DECRYPT") else "certificate"
+        raise TLSConfigError(f"Failed to load {what}{label}: {cert if label == 'certificate' else key}: "
+                             f"{_reason(exc)}") from None
+    except OSError as exc:
+        missing = key if os.path.exists(cert) else cert
         label = "certificate" if missing == cert else "private key"
-        raise TLSConfigError(f"Failed to load {what}{label}: {missing}: {exc.strerror}") from None
-    except (ssl.SSLError, OSError) as exc:
-        raise TLSConfigError(f"Failed to load {what}certificate: {cert}: {_reason(exc)}") from None
+        raise TLSConfigError(f"Failed to load {what}{label}: {missing}: {_reason(exc)}") from None
 
 
 def _reason(exc):
-    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+    """OpenSSL's ERR_error_string as redis logs it: system errors as error:8000XXXX:system library::text."""
+    if not isinstance(exc, ssl.SSLError) and getattr(exc, "errno", None):
+        return f"error:{0x80000000 | exc.errno:08X}:system library::{os.strerror(exc.errno)}"
+    lib = getattr(exc, "library", None)
+    reason = getattr(exc, "reason", None)
+    if lib and reason:
+        return f"{lib} routines::{reason.lower().replace('_', ' ')}"
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def _load_ca(ctx, ca_file, ca_dir):
