@@ -28,6 +28,7 @@ def run(server):
         except mc_auth.AuthfileError as exc:
             server.log.warning(str(exc))
             return False
+    _refuse_at_runtime(cfg)
     if cfg["oom-score-adj"] != "no":
         apply_oom_score_adj(cfg, server.log)
     for name in ("oom-score-adj", "oom-score-adj-values"):
@@ -58,3 +59,22 @@ def apply_oom_score_adj(cfg, log=None):
     except OSError as exc:
         if log is not None:
             log.warning(f"Unable to write oom_score_adj: {exc}")
+
+
+def _refuse_at_runtime(cfg):
+    """CONFIG SET of a value the server cannot honour fails (and is rolled back) with the audit's reason."""
+    from server.config import ConfigError
+    from server.directive_audit import REFUSED
+
+    def check(name):
+        def callback(_value):
+            accepted, reason = REFUSED[name]
+            if not accepted(cfg[name], cfg):
+                raise ConfigError(f"not supported by Cachemere: {reason}")
+        return callback
+    for name in REFUSED:
+        d = cfg.lookup(name)
+        if not d.immutable:
+            cfg.on_change(name, check(name))
+    cfg.on_change("requirepass", check("protected-mode"))
+    cfg.on_change("bind", check("protected-mode"))

@@ -140,3 +140,15 @@ def test_oom_score_adj_absolute(fresh_cachemere):
     redis.Redis(port=srv.port).config_set("oom-score-adj-values", "321 200 800")
     with open(f"/proc/{srv.proc.pid}/oom_score_adj") as f:
         assert f.read().strip() == "321"
+
+
+def test_refused_values_fail_config_set(fresh_cachemere):
+    srv = fresh_cachemere()
+    r = redis.Redis(port=srv.port)
+    for name, value in (("min-replicas-to-write", "1"), ("maxmemory-clients", "5%"),
+                        ("latency-monitor-threshold", "10"), ("aof-timestamp-enabled", "yes")):
+        before = r.config_get(name)[name]
+        with pytest.raises(redis.ResponseError, match=f"argument '{name}'.*not supported by Cachemere"):
+            r.config_set(name, value)
+        assert r.config_get(name)[name] == before
+    assert r.set("still", "writable")
