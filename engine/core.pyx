@@ -1138,6 +1138,7 @@ cdef class Dispatcher:
                 # cross-protocol scripting defence (redis securityWarningCommand): close without a reply
                 if c.server is not None:
                     c.server.security_warning()
+                c.reply.truncate(0)         # redis frees the client: replies still buffered are never sent
                 c.close_after_reply = True
                 return None
             c.error(b"ERR unknown command '" + _cstr(name)[:128] + b"', with args beginning with: " + quote_args_for_unknown(argv))

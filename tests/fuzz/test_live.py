@@ -106,7 +106,10 @@ def _bin_header(opcode, keylen, extlen, bodylen, magic=0x80):
 def test_memcached_binary_headers_with_lying_lengths(pair, opcode, keylen, extlen, bodylen, body, magic):
     ours, _ = pair
     reply, elapsed = exchange(ours.mc_port, _bin_header(opcode, keylen, extlen, bodylen, magic) + body)
-    assert reply == b"" and elapsed < 5            # the binary protocol is not served: closed at once
+    assert elapsed < 5
+    if magic == 0x80:
+        assert reply == b""         # the binary protocol is not served: closed at once, as the codec says
+    # (0x81 is a response magic: memcached reads such bytes as text, and so does Cachemere)
     mc_case(pair, b"mn\r\n")
 
 
