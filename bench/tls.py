@@ -69,6 +69,9 @@ def main(argv=None):
         for tls in (True, False):
             for kind in ("cachemere", "redis"):
                 servers[(kind, tls)] = start(kind, certs, tls, cachemere_cmd)
+        for (kind, tls), srv in servers.items():        # warm-up, not counted (first handshakes, caches)
+            subprocess.run(bench_argv(srv.port, certs, tls, "set", 1, args.clients, 20000), capture_output=True,
+                           timeout=120)
         for rnd in range(args.rounds):
             order = ("cachemere", "redis") if rnd % 2 == 0 else ("redis", "cachemere")
             for tls, test, pipeline in cases:
