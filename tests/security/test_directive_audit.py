@@ -68,6 +68,9 @@ def test_refused_at_start(args, needle):
     code, out = _start(*args)
     assert code == 1, out
     assert needle in out, out
+
+
+def test_unhandled_extra_lines_refused():
     if "rename-command" not in HANDLED_EXTRA:
         code, out = _start("--rename-command", "FLUSHALL", '""')
         assert code == 1 and "rename-command" in out
