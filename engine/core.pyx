@@ -1158,6 +1158,12 @@ cdef class Dispatcher:
         if self.auth_required and not c.authenticated and not (spec.flags & CMD_NO_AUTH):
             self.reject(c, spec, b"NOAUTH Authentication required.")
             return
+        user = c.acl_user
+        if user is not None and not user.unrestricted:
+            denied = user.check(spec, argv)
+            if denied is not None:
+                self.reject(c, spec, self.acl_denied(c, spec, argv, denied))
+                return
         if c.pubsub is not None and c.reply.resp == 2 and c.pubsub.active() and spec.name not in PUBSUB_CONTEXT_ALLOWED:
             self.reject(c, spec, b"ERR Can't execute '" + spec.name_bytes + b"': only (P|S)SUBSCRIBE / "
                         b"(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")

@@ -51,6 +51,9 @@ def main(argv=None):
     gc.set_threshold(50000, 20, 100)
     from server.server import Server
     server = Server(config)
+    from server import security
+    if not security.load_at_startup(server):    # bad users / aclfile / rename-command: refuse to start
+        return 1
     from server import persistence
     if persistence.install(server) is None:      # the data on disk cannot be loaded: refuse to start
         return 1

@@ -16,6 +16,7 @@ import engine.commands  # noqa: F401  (registers every command family)
 import services  # noqa: F401  (registers the services' command families the same way)
 from server.connection import RespProtocol
 from server.log import Log
+from server import security
 
 CACHEMERE_VERSION = "0.1.0"
 REDIS_VERSION = "7.0.15"
@@ -67,6 +68,7 @@ class Server:
         self.latency_events = {}               # LATENCY: event -> [(unix_ts, ms)]
         self.active_expire_enabled = True
         self.executable = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+        security.install(self)                 # ACL users, requirepass, protected mode (server/security.py)
 
     # ------------------------------------------------------------------ logging shortcuts
     def log_verbose(self, msg):
@@ -80,6 +82,7 @@ class Server:
         client = Client(self.ks, self, conn, self.next_client_id)
         self.next_client_id += 1
         client.authenticated = not self.dispatcher.auth_required
+        client.acl_user = self.acl.default
         return client
 
     def client_connected(self, conn):
@@ -88,6 +91,11 @@ class Server:
             conn.transport.write(b"-ERR max number of clients reached\r\n")
             conn.transport.close()
             self.count_error(b"ERR")
+            return None
+        if security.protected_mode_denies(self, getattr(conn, "peer", "")):
+            self.stat_rejected += 1
+            conn.transport.write(security.DENIED)
+            conn.transport.close()
             return None
         client = self.new_client(conn)
         self.clients[client.id] = conn

@@ -1,0 +1,2 @@
+cpdef bint glob_match(bytes pattern, bytes subject, bint nocase=*)
+cpdef bint is_match_all(bytes pattern)
