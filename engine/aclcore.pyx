@@ -7,8 +7,12 @@ keeps the hot path short: a command bit is one bytearray index, key positions of
 are plain index/range specs come from a plan computed once per command, and key/channel patterns are
 matched with redis stringmatchlen (engine/glob.pyx).
 """
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcmp
 from engine.spec cimport CommandSpec, CMD_NO_AUTH
-from engine.glob cimport glob_match
+from engine.glob cimport glob_match, _match
 
 # redis server.h ACL_* results (the order matters: the "most relevant" error wins across selectors)
 DEF OK = 0
@@ -39,7 +43,7 @@ CHANNEL_ARGS = {
     "psubscribe": (1, True, CH_PATTERN),
 }
 
-cdef dict _plans = {}          # CommandSpec -> plan (see key_plan) or False when the generic path is needed
+cdef list _plans = []          # CommandSpec.id -> KeyPlan (computed on first use)
 cdef object _generic_keys = None   # callable(spec, argv) -> [(pos, rw)] (set by engine.acl)
 
 
@@ -49,10 +53,10 @@ def set_generic_keys(fn):
 
 
 def reset_plans():
-    _plans.clear()
+    del _plans[:]
 
 
-cdef inline int rw_of(list flags):
+cdef int rw_of(list flags):
     cdef int rw = 0
     for f in flags:
         if f == "access":
@@ -62,48 +66,87 @@ cdef inline int rw_of(list flags):
     return rw
 
 
-cdef object key_plan(CommandSpec spec):
-    """A tuple of (first, lastkey, step, limit, rw) per key spec when every usable spec is a plain
-    index/range one (most commands), () for a command without keys, False otherwise."""
-    plan = []
-    if spec.getkeys is not None:
-        return False
+cdef class KeyPlan:
+    pass
+
+
+cdef KeyPlan make_plan(CommandSpec spec):
+    """The key positions of a command whose usable key specs are all plain index/range ones (most
+    commands), in C; anything else (keynum, keyword, incomplete specs, legacy triples) takes the generic
+    path, engine.commands.introspection.get_keys, as COMMAND GETKEYSANDFLAGS does."""
+    cdef KeyPlan plan = KeyPlan.__new__(KeyPlan)
+    cdef int n = 0
+    plan.n = 0
+    plan.ch_first = 0
+    ch = CHANNEL_ARGS.get(spec.name)
+    if ch is not None:
+        plan.ch_first = ch[0]
+        plan.ch_every = ch[1]
+        plan.ch_pattern = ch[2] == CH_PATTERN
     if not spec.key_specs:
-        if spec.first_key > 0:
-            return False
-        return ()
+        if spec.first_key > 0 or spec.getkeys is not None:
+            plan.n = -1
+        return plan
+    variable = any("variable_flags" in ks.get("flags", []) for ks in spec.key_specs)
     for ks in spec.key_specs:
         flags = ks.get("flags", [])
         if "not_key" in flags:
             continue
-        if "incomplete" in flags or "variable_flags" in flags:
-            return False
+        if "incomplete" in flags or n >= 8:
+            plan.n = -1
+            return plan
         begin = ks["begin_search"]
         find = ks["find_keys"]
         if begin["type"] != "index" or find["type"] != "range":
-            return False
+            plan.n = -1
+            return plan
         fs = find["spec"]
-        plan.append((begin["spec"]["index"], fs["lastkey"], fs["keystep"] or 1, fs["limit"], rw_of(flags)))
-    return tuple(plan)
+        plan.first[n] = begin["spec"]["index"]
+        plan.lastkey[n] = fs["lastkey"]
+        plan.step[n] = fs["keystep"] or 1
+        plan.limit[n] = fs["limit"]
+        plan.rw[n] = -1 if (variable and spec.getkeys is not None) else rw_of(flags)
+        n += 1
+    plan.n = n
+    return plan
+
+
+cdef inline KeyPlan plan_for(CommandSpec spec):
+    cdef int i = spec.id
+    cdef KeyPlan plan
+    if i < len(_plans):
+        plan = <KeyPlan>_plans[i]
+        if plan is not None:
+            return plan
+    else:
+        _plans.extend([None] * (i + 1 - len(_plans)))
+    plan = make_plan(spec)
+    _plans[i] = plan
+    return plan
+
+
+cdef int rw_at(CommandSpec spec, list argv, Py_ssize_t pos):
+    """The access flags of the key at argv[pos] for a variable_flags command (SET ... GET)."""
+    for p, rw in _generic_keys(spec, argv):
+        if p == pos:
+            return rw
+    return PERM_ALL
 
 
 cdef class Selector:
-    cdef public bint root
-    cdef public bint allkeys
-    cdef public bint allchannels
-    cdef public bint allcommands
-    cdef public bint future          # the reserved "future commands" bit (+@all / allcommands)
-    cdef public bytearray bits       # command id -> allowed
-    cdef public dict firstargs       # command id -> [lower-case first args] (+cmd|arg on a plain command)
-    cdef public list patterns        # [[pattern bytes, PERM_*]]
-    cdef public list channels        # [pattern bytes]
-
     def __init__(self, int size, bint root=False):
         self.root = root
         self.bits = bytearray(size)
         self.firstargs = {}
         self.patterns = []
         self.channels = []
+        self.cpats = NULL
+        self.ncpats = 0
+        self.refs = ()
+
+    def __dealloc__(self):
+        if self.cpats != NULL:
+            free(self.cpats)
 
     def copy(self):
         cdef Selector s = Selector.__new__(Selector)
@@ -116,20 +159,57 @@ cdef class Selector:
         s.firstargs = {k: list(v) for k, v in self.firstargs.items()}
         s.patterns = [list(p) for p in self.patterns]
         s.channels = list(self.channels)
+        s.cpats = NULL
+        s.ncpats = 0
+        s.refs = ()
+        s.compile()
         return s
 
-    cdef inline bint has_bit(self, int cid):
-        if cid < 0 or cid >= len(self.bits):
-            return self.future
-        return self.bits[cid] != 0
+    cdef compile(self):
+        """The key patterns as a C array (after every change: User.refresh)."""
+        cdef int i, n = len(self.patterns)
+        cdef Py_ssize_t j
+        if self.cpats != NULL:
+            free(self.cpats)
+            self.cpats = NULL
+        self.ncpats = 0
+        self.refs = tuple(bytes(p[0]) for p in self.patterns)
+        if n == 0:
+            return
+        self.cpats = <pat_t*>malloc(n * sizeof(pat_t))
+        for i in range(n):
+            b = <bytes>self.refs[i]
+            self.cpats[i].p = PyBytes_AS_STRING(b)
+            self.cpats[i].n = PyBytes_GET_SIZE(b)
+            self.cpats[i].flags = <int>self.patterns[i][1]
+            j = 0
+            while j < len(b) and b[j] not in b"*?[\\":
+                j += 1
+            self.cpats[i].plen = j
+        self.ncpats = n
 
-    cdef int check_key(self, bytes key, int rw):
-        if self.allkeys:
-            return OK
-        for p in self.patterns:
-            if (<int>p[1] & rw) != rw:
+    def recompile(self):
+        self.compile()
+
+    cdef int check_key(self, CommandSpec spec, list argv, Py_ssize_t pos, int rw):
+        cdef int i
+        cdef bytes key = <bytes>argv[pos]
+        cdef const char* k = PyBytes_AS_STRING(key)
+        cdef Py_ssize_t kn = PyBytes_GET_SIZE(key)
+        cdef pat_t* pt
+        for i in range(self.ncpats):
+            pt = &self.cpats[i]
+            # the literal prefix must match byte for byte: most patterns are rejected here
+            if pt.plen > kn or (pt.plen and memcmp(pt.p, k, pt.plen) != 0):
                 continue
-            if glob_match(<bytes>p[0], key, False):
+            if pt.plen == pt.n and pt.n != kn:
+                continue
+            if self.cpats[i].flags != PERM_ALL:
+                if rw < 0:
+                    rw = rw_at(spec, argv, pos)
+                if (self.cpats[i].flags & rw) != rw:
+                    continue
+            if string_match(self.cpats[i].p, self.cpats[i].n, k, kn):
                 return OK
         return DENIED_KEY
 
@@ -145,66 +225,73 @@ cdef class Selector:
     cdef int check_cmd(self, CommandSpec spec, list argv, int* errpos):
         """redis ACLSelectorCheckCmd."""
         cdef Py_ssize_t argc = len(argv), i, first, last
-        cdef int r, step
+        cdef int r, j, cid
+        cdef KeyPlan plan
         if not self.allcommands and not (spec.flags & CMD_NO_AUTH):
-            if not self.has_bit(spec.id):
+            cid = spec.id
+            if cid >= 0 and cid < PyByteArray_GET_SIZE(self.bits):
+                allowed = PyByteArray_AS_STRING(self.bits)[cid] != 0
+            else:
+                allowed = self.future
+            if not allowed:
                 fa = self.firstargs.get(spec.id) if self.firstargs else None
                 if argc < 2 or not fa:
                     return DENIED_CMD
                 if (<bytes>argv[1]).lower() not in fa:
                     return DENIED_CMD
+        if self.allkeys and self.allchannels:
+            return OK
+        plan = plan_for(spec)
         if not self.allkeys:
-            plan = _plans.get(spec)
-            if plan is None:
-                plan = key_plan(spec)
-                _plans[spec] = plan
-            if plan is False:
+            if plan.n < 0:
                 for pos, rw in _generic_keys(spec, argv):
-                    r = self.check_key(<bytes>argv[pos], rw)
+                    r = self.check_key(spec, argv, pos, rw)
                     if r != OK:
                         errpos[0] = pos
                         return r
             else:
-                for first, lastkey, step, limit, rw in plan:
-                    if lastkey >= 0:
-                        last = first + lastkey
-                    elif not limit:
-                        last = argc + lastkey
+                for j in range(plan.n):
+                    first = plan.first[j]
+                    if plan.lastkey[j] >= 0:
+                        last = first + plan.lastkey[j]
+                    elif not plan.limit[j]:
+                        last = argc + plan.lastkey[j]
                     else:
-                        last = first + ((argc - first) // limit + lastkey)
+                        last = first + ((argc - first) // plan.limit[j] + plan.lastkey[j])
                     if last >= argc or last < first or first >= argc:
-                        continue
+                        # not a plain match for this argv: let the generic extraction decide
+                        for pos, rw in _generic_keys(spec, argv):
+                            r = self.check_key(spec, argv, pos, rw)
+                            if r != OK:
+                                errpos[0] = pos
+                                return r
+                        break
                     i = first
                     while i <= last:
-                        r = self.check_key(<bytes>argv[i], rw)
+                        r = self.check_key(spec, argv, i, plan.rw[j])
                         if r != OK:
                             errpos[0] = i
                             return r
-                        i += step
-        if not self.allchannels:
-            ch = CHANNEL_ARGS.get(spec.name)
-            if ch is not None:
-                first, every, kind = ch
-                last = argc - 1 if every else first
-                i = first
-                while i <= last and i < argc:
-                    r = self.check_channel(<bytes>argv[i], kind == CH_PATTERN)
-                    if r != OK:
-                        errpos[0] = i
-                        return r
-                    i += 1
+                        i += plan.step[j]
+        if not self.allchannels and plan.ch_first:
+            last = argc - 1 if plan.ch_every else plan.ch_first
+            i = plan.ch_first
+            while i <= last and i < argc:
+                r = self.check_channel(<bytes>argv[i], plan.ch_pattern)
+                if r != OK:
+                    errpos[0] = i
+                    return r
+                i += 1
         return OK
 
 
-cdef class User:
-    cdef public bytes name
-    cdef public bint enabled
-    cdef public bint nopass
-    cdef public int sanitize          # 0 unset, 1 skip-sanitize-payload, 2 sanitize-payload
-    cdef public list passwords        # SHA-256 hex digests (str)
-    cdef public list selectors        # root selector first
-    cdef public bint unrestricted     # one selector with allcommands + allkeys + allchannels: no check needed
+cdef inline int string_match(const char* p, Py_ssize_t pn, const char* s, Py_ssize_t sn):
+    """redis stringmatchlen, case-sensitive (engine/glob.pyx)."""
+    cdef int skip = 0
+    return _match(<const unsigned char*>p, pn, <const unsigned char*>s, sn, False, &skip, 0)
 
+
+cdef class User:
     def __init__(self, bytes name, int size):
         self.name = name
         self.enabled = False
@@ -218,27 +305,38 @@ cdef class User:
         return self.selectors[0]
 
     def refresh(self):
+        """Recompute the fast-path state after a change of rules."""
         cdef Selector s
         self.unrestricted = False
         for s in self.selectors:
+            s.compile()
             if s.allcommands and s.allkeys and s.allchannels:
                 self.unrestricted = True
 
-    cpdef tuple check(self, CommandSpec spec, list argv):
-        """redis ACLCheckAllUserCommandPerm: None when allowed, else (reason, argv position)."""
+    cdef int check_c(self, CommandSpec spec, list argv, int* pos):
+        """redis ACLCheckAllUserCommandPerm: OK, or the most relevant refusal with its argv position."""
         cdef Selector s
-        cdef int r, pos = 0, relevant = DENIED_CMD, last_idx = 0
+        cdef int r, p, relevant = DENIED_CMD, last_idx = 0
+        for s in self.selectors:
+            p = 0
+            r = s.check_cmd(spec, argv, &p)
+            if r == OK:
+                return OK
+            if r > relevant or (r == relevant and p > last_idx):
+                relevant = r
+                last_idx = p
+        pos[0] = last_idx
+        return relevant
+
+    cpdef tuple check(self, CommandSpec spec, list argv):
+        """None when allowed, else (reason, argv position)."""
+        cdef int pos = 0, r
         if self.unrestricted:
             return None
-        for s in self.selectors:
-            pos = 0
-            r = s.check_cmd(spec, argv, &pos)
-            if r == OK:
-                return None
-            if r > relevant or (r == relevant and pos > last_idx):
-                relevant = r
-                last_idx = pos
-        return (relevant, last_idx)
+        r = self.check_c(spec, argv, &pos)
+        if r == OK:
+            return None
+        return (r, pos)
 
     cpdef bint check_channel(self, bytes channel, bint is_pattern):
         """redis ACLUserCheckChannelPerm."""

@@ -152,7 +152,7 @@ class WatchRegistry:
 
 
 def key_positions(spec, argv):
-    if spec.getkeys is not None:
+    if spec.getkeys is not None and spec.has_flag("movablekeys"):
         out = []
         for item in spec.getkeys(argv):
             out.append(item[0] if isinstance(item, tuple) else item)
