@@ -71,6 +71,11 @@ def hash_password(password: bytes) -> str:
     return hashlib.sha256(password).hexdigest()
 
 
+def cstr(s: bytes) -> str:
+    """What redis prints for a %s of an sds: up to the first NUL."""
+    return s.split(b"\x00", 1)[0].decode("latin-1")
+
+
 def has_spaces(s: bytes) -> bool:
     """ACLStringHasSpaces: isspace() or NUL."""
     return any(ch in b" \t\n\v\f\r\x00" for ch in s)
@@ -458,6 +463,18 @@ def describe_user(user) -> bytes:
     return out
 
 
+def user_has_unrestricted_key_access(user, spec, argv, rw):
+    """ACLUserCheckCmdWithUnrestrictedKeyAccess: one selector runs the command and reaches every key."""
+    for sel in user.selectors:
+        probe = User(b"__probe__", 1)
+        probe.selectors = [sel]
+        if probe.check(spec, argv) is not None:
+            continue
+        if sel.allkeys or any(p[0] == b"*" and (p[1] & rw) == rw for p in sel.patterns):
+            return True
+    return False
+
+
 # ---------------------------------------------------------------------------------------------- key positions
 def _generic_keys(spec, argv):
     from engine.commands.introspection import get_keys
@@ -524,7 +541,7 @@ class Acl:
         """ACL SETUSER after the name: None on success, else the error text (nothing applied)."""
         merged, bad = merge_selector_args(ops)
         if merged is None:
-            return "Unmatched parenthesis in acl selector starting at '%s'." % ops[bad].decode("latin-1")
+            return "Unmatched parenthesis in acl selector starting at '%s'." % cstr(ops[bad])
         temp = self.new_user(b"__fakeuser__")
         existing = self.users.get(name)
         if existing is not None:
@@ -533,7 +550,7 @@ class Acl:
             try:
                 set_user(self, temp, op)
             except AclError as e:
-                return "Error in ACL SETUSER modifier '%s': %s" % (op.decode("latin-1"), e.text)
+                return "Error in ACL SETUSER modifier '%s': %s" % (cstr(op), e.text)
         if existing is not None:
             self.kill_pubsub_clients_if_needed(temp, existing)
         else:

@@ -411,7 +411,7 @@ def _acl_dryrun_command(c, argv):
     acl = get_acl(c)
     u = acl.get(argv[2])
     if u is None:
-        c.error(b"ERR User '" + argv[2] + b"' not found")
+        c.error(b"ERR User '" + argv[2].split(b"\x00")[0] + b"' not found")
         return
     target = argv[3:]
     table = c.server.dispatcher.table
@@ -421,7 +421,7 @@ def _acl_dryrun_command(c, argv):
     if spec is not None and spec.subcommands is not None and len(target) >= 2:
         spec = spec.subcommands.get(target[1].lower())
     if spec is None:
-        c.error(b"ERR Command '" + target[0] + b"' not found")
+        c.error(b"ERR Command '" + target[0].split(b"\x00")[0] + b"' not found")
         return
     if (spec.arity > 0 and spec.arity != len(target)) or len(target) < -spec.arity:
         c.error(b"ERR wrong number of arguments for '" + spec.name_bytes + b"' command")

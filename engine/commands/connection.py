@@ -175,7 +175,7 @@ def hello_command(c, argv):
         return
     if not c.authenticated:
         c.error(b"NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
-                b"<proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
+                b"AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
                 b"protocol version at the same time")
         return
     if name is not None:
