@@ -803,7 +803,9 @@ class Acl:
             return False
 
     def conf_lines(self):
-        """CONFIG REWRITE: one 'user' line per user (redis rewriteConfigUserOption)."""
+        """CONFIG REWRITE: one 'user' line per user (redis rewriteConfigUserOption; none with an aclfile)."""
+        if self.server is not None and self.server.config["aclfile"]:
+            return []
         return ["user %s %s" % (name.decode("latin-1"), describe_user(self.users[name]).decode("latin-1"))
                 for name in sorted(self.users)]
 

@@ -5,6 +5,7 @@ cdef struct pat_t:
     Py_ssize_t n
     int flags
     Py_ssize_t plen          # length of the literal prefix (before the first * ? [ or backslash)
+    int kind                 # 0 any glob, 1 a literal, 2 a literal prefix then one final '*'
 
 
 cdef class KeyPlan:

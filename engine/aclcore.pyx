@@ -186,6 +186,12 @@ cdef class Selector:
             while j < len(b) and b[j] not in b"*?[\\":
                 j += 1
             self.cpats[i].plen = j
+            if j == len(b):
+                self.cpats[i].kind = 1
+            elif j == len(b) - 1 and b[j] == 42:      # "prefix*"
+                self.cpats[i].kind = 2
+            else:
+                self.cpats[i].kind = 0
         self.ncpats = n
 
     def recompile(self):
@@ -202,14 +208,16 @@ cdef class Selector:
             # the literal prefix must match byte for byte: most patterns are rejected here
             if pt.plen > kn or (pt.plen and memcmp(pt.p, k, pt.plen) != 0):
                 continue
-            if pt.plen == pt.n and pt.n != kn:
+            if pt.kind == 1 and pt.n != kn:
                 continue
-            if self.cpats[i].flags != PERM_ALL:
+            if pt.flags != PERM_ALL:
                 if rw < 0:
                     rw = rw_at(spec, argv, pos)
-                if (self.cpats[i].flags & rw) != rw:
+                if (pt.flags & rw) != rw:
                     continue
-            if string_match(self.cpats[i].p, self.cpats[i].n, k, kn):
+            if pt.kind != 0:                      # a literal or "prefix*": the prefix test decided
+                return OK
+            if string_match(pt.p + pt.plen, pt.n - pt.plen, k + pt.plen, kn - pt.plen):
                 return OK
         return DENIED_KEY
 
