@@ -1160,7 +1160,7 @@ cdef class Dispatcher:
             self.reject(c, spec, b"NOAUTH Authentication required.")
             return
         cdef int acl_pos = 0, acl_result
-        if c.acl_user is not None and not (<User>c.acl_user).unrestricted:
+        if c.acl_user is not None and not (<User>c.acl_user).unrestricted and not c.is_master:
             acl_result = (<User>c.acl_user).check_c(spec, argv, &acl_pos)
             if acl_result != 0:
                 self.reject(c, spec, self.acl_denied(c, spec, argv, (acl_result, acl_pos)))

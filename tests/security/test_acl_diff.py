@@ -150,7 +150,8 @@ def _auth_conn(port, user, password):
 
 USER_RULES = ["on", ">pw", "~k*", "%R~r*", "%W~w*", "&ch*", "+get", "+set", "+multi", "+exec", "+eval",
               "+evalsha", "+publish", "+subscribe", "+psubscribe", "+acl", "+client|list", "+hset", "+hget",
-              "+xadd", "+lpush", "+rpoplpush", "+copy", "+sort", "+getdel", "+bitfield"]
+              "+xadd", "+lpush", "+rpoplpush", "+copy", "+sort", "+getdel", "+bitfield", "+spublish", "+ssubscribe",
+              "+unsubscribe", "+mset", "+zunionstore", "+fcall", "+function|load", "+object|encoding"]
 
 
 def test_noperm_texts_and_checks(pair, both):
@@ -165,7 +166,10 @@ def test_noperm_texts_and_checks(pair, both):
         ("xadd", "x", "*", "f", "v"), ("xadd", "k3", "1-1", "f", "v"), ("lpush", "k4", "a"),
         ("rpoplpush", "k4", "r4"), ("rpoplpush", "k4", "w4"), ("copy", "k4", "x"), ("sort", "k4", "store", "x"),
         ("sort", "k4", "by", "x*"), ("client", "info"), ("client", "list", "id", "1"),
-        ("subscribe", "zz"), ("psubscribe", "ch*x"),
+        ("subscribe", "zz"), ("psubscribe", "ch*x"), ("spublish", "zz", "m"), ("spublish", "ch2", "m"),
+        ("mset", "k1", "a", "w1", "b"), ("mset", "k1", "a", "x", "b"), ("zunionstore", "k5", "2", "k6", "r6"),
+        ("zunionstore", "k5", "2", "k6", "x"), ("object", "encoding", "x"), ("object", "encoding", "k1"),
+        ("object", "freq", "k1"), ("fcall", "nosuchfn", "1", "x"), ("fcall", "nosuchfn", "1", "k1"),
         ("eval", "return redis.call('del','k1')", "0"), ("eval", "return redis.call('get','x')", "0"),
         ("eval", "return redis.pcall('get','x')", "0"), ("eval", "return redis.call('publish','x','y')", "0"),
         ("eval", "return redis.call('get',KEYS[1])", "1", "x"),
@@ -179,7 +183,7 @@ def test_noperm_texts_and_checks(pair, both):
         ("acl", "dryrun", "nouser", "get", "x"), ("acl", "dryrun", "u1", "nocmd", "x"),
         ("acl", "dryrun", "u1", "get"), ("acl", "dryrun", "u1", "config", "get", "x"),
         ("acl", "dryrun", "default", "config", "get", "x"), ("acl", "dryrun", "u1", "config", "nosub"),
-        ("subscribe", "ch1"), ("ping",),
+        ("subscribe", "ch1"), ("ping",), ("ssubscribe", "zz"), ("unsubscribe", "zz"),
     ]
     for args in cases:
         ra, rb = a.command(*args), b.command(*args)
