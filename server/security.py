@@ -101,3 +101,55 @@ def protected_mode_denies(server, peer: str) -> bool:
     if acl is None or not acl.default.nopass:
         return False
     return not is_local_peer(peer)
+
+
+REDACTED = b"(redacted)"
+
+
+def redact(spec, argv):
+    """The argv MONITOR and SLOWLOG show (redis redactClientCommandArgument): passwords and ACL rules hidden."""
+    name = spec.name if spec is not None else ""
+    if name not in _REDACTORS:
+        return argv
+    out = list(argv)
+    _REDACTORS[name](out)
+    return out
+
+
+def _redact_auth(argv):
+    for j in range(1, min(len(argv), 3)):
+        argv[j] = REDACTED
+
+
+def _redact_hello(argv):
+    j = 2
+    while j < len(argv):
+        if argv[j].lower() == b"auth" and j + 2 < len(argv):
+            argv[j + 1] = argv[j + 2] = REDACTED
+            j += 3
+        elif argv[j].lower() == b"setname" and j + 1 < len(argv):
+            j += 2
+        else:
+            break
+
+
+def _redact_setuser(argv):
+    for j in range(2, len(argv)):
+        argv[j] = REDACTED
+
+
+_SENSITIVE = None
+
+
+def _redact_config_set(argv):
+    global _SENSITIVE
+    if _SENSITIVE is None:
+        from server.config import DIRECTIVES
+        _SENSITIVE = {name.encode() for d in DIRECTIVES if d.sensitive for name in d.names}
+    for j in range(2, len(argv) - 1, 2):
+        if argv[j].lower() in _SENSITIVE:
+            argv[j + 1] = REDACTED
+
+
+_REDACTORS = {"auth": _redact_auth, "hello": _redact_hello, "acl|setuser": _redact_setuser,
+              "config|set": _redact_config_set}

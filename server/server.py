@@ -147,6 +147,7 @@ class Server:
 
     def _slowlog_add(self, c, argv, usec):
         max_len = self.config["slowlog-max-len"]
+        argv = security.redact(c.cmd, argv)
         # redis keeps at most 32 arguments and 128 bytes per argument
         args = list(argv[:32])
         if len(argv) > 32:
@@ -191,6 +192,7 @@ class Server:
             self.dispatcher.monitor_hook = None
             return
         peer = c.conn.peer if c.conn is not None else ("master" if c.is_master else "lua")
+        argv = security.redact(spec, argv)
         line = b"+%.6f [%d %s]" % (time.time(), c.db.id, peer.encode()) + b"".join(b" " + quote_arg(a) for a in argv) + b"\r\n"
         for m in live:
             if m is not c.conn:

@@ -282,3 +282,33 @@ def test_resp3_getuser_shape(pair):
         replies.append(c.command("ACL", "GETUSER", "r3"))
         c.close()
     assert replies[0] == replies[1]
+
+
+def test_secrets_redacted_in_monitor_and_slowlog(pair, both):
+    ours, theirs = pair
+    monitors = []
+    for srv in pair:
+        m = RawConnection(srv.port)
+        assert m.command("MONITOR") == b"+OK\r\n"
+        monitors.append(m)
+    both.same("CONFIG", "SET", "slowlog-log-slower-than", "0")
+    both.same("SLOWLOG", "RESET")
+    both.same("ACL", "SETUSER", "mm", "on", ">secretpw", "~*", "+@all")
+    both.same("AUTH", "nouser", "pw")
+    both.same("AUTH", "mm", "secretpw")
+    a, b = both.cmd("HELLO", "2", "AUTH", "mm", "secretpw", "SETNAME", "x")
+    both.same("CONFIG", "SET", "masterauth", "topsecret")
+    lines = []
+    for m in monitors:
+        text = m.read_until_quiet(0.3).decode()
+        lines.append([line.split("]", 1)[1] for line in text.splitlines() if "]" in line])
+        assert "secretpw" not in text and "topsecret" not in text
+        m.close()
+    assert lines[0] == lines[1]
+    logs = []
+    for srv in pair:
+        entries = raw(srv.port, "SLOWLOG", "GET", "20")
+        logs.append([e[3] for e in entries])
+    assert logs[0] == logs[1]
+    assert not any("secretpw" in arg or "topsecret" in arg for entry in logs[0] for arg in entry)
+    both.same("CONFIG", "SET", "slowlog-log-slower-than", "10000")
