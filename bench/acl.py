@@ -1,6 +1,6 @@
 """Cost of ACL checks: redis-benchmark -P 16 AUTH'd as a 20-rule user vs the default user, same server.
 
-    python bench/acl.py [--rounds 5] [--requests 400000] [--tests set,get,incr,lpush,sadd,hset]
+    python bench/acl.py [--rounds 5] [--requests 400000] [--tests set,get,incr,mset]
                         [--cachemere CMD] [--redis]
 
 Both loads run against one Cachemere (pinned to core 0, redis-benchmark to core 1), interleaved round by
@@ -69,7 +69,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=400000)
-    ap.add_argument("--tests", default="set,get,incr,lpush,sadd,hset")
+    ap.add_argument("--tests", default="set,get,incr,mset")
     ap.add_argument("--redis", action="store_true")
     args = ap.parse_args()
     tests = args.tests.split(",")

@@ -312,3 +312,10 @@ def test_secrets_redacted_in_monitor_and_slowlog(pair, both):
     assert logs[0] == logs[1]
     assert not any("secretpw" in arg or "topsecret" in arg for entry in logs[0] for arg in entry)
     both.same("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+
+
+def test_variable_key_flags_like_redis(both):
+    for args in [("SET", "k", "v"), ("SET", "k", "v", "GET"), ("SET", "k", "v", "NX", "get"),
+                 ("BITFIELD", "k", "GET", "u8", "0"), ("BITFIELD", "k", "SET", "u8", "0", "1"), ("BITFIELD", "k"),
+                 ("BITFIELD", "k", "OVERFLOW", "SAT", "GET", "u8", "0"), ("BITFIELD", "k", "bogus")]:
+        both.same("COMMAND", "GETKEYSANDFLAGS", *args)
