@@ -30,11 +30,16 @@ cdef class Selector:
     cdef public dict firstargs
     cdef public list patterns
     cdef public list channels
-    cdef pat_t* cpats
+    cdef pat_t* cpats        # patterns without a literal prefix first, then grouped by first byte
     cdef int ncpats
+    cdef int nwild           # cpats[0:nwild] start with a glob character
+    cdef int bstart[256]     # cpats[bstart[b]:bend[b]] have a literal prefix starting with byte b
+    cdef int bend[256]
     cdef tuple refs
     cdef compile(self)
     cdef int check_key(self, CommandSpec spec, list argv, Py_ssize_t pos, int rw)
+    cdef int match_range(self, CommandSpec spec, list argv, Py_ssize_t pos, int* rw, const char* k,
+                         Py_ssize_t kn, int lo, int hi)
     cdef int check_channel(self, bytes channel, bint is_pattern)
     cdef int check_cmd(self, CommandSpec spec, list argv, int* errpos)
 

@@ -11,6 +11,13 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcmp
+from cpython.object cimport PyObject
+
+cdef extern from "Python.h":
+    PyObject* list_item "PyList_GET_ITEM" (object lst, Py_ssize_t i)
+    Py_ssize_t list_len "PyList_GET_SIZE" (object lst)
+    const char* bytes_str "PyBytes_AS_STRING" (PyObject* b)
+    Py_ssize_t bytes_len "PyBytes_GET_SIZE" (PyObject* b)
 from engine.spec cimport CommandSpec, CMD_NO_AUTH
 from engine.glob cimport glob_match, _match
 
@@ -27,9 +34,10 @@ ACL_DENIED_AUTH = DENIED_AUTH
 ACL_DENIED_CHANNEL = DENIED_CHANNEL
 
 # key pattern permissions (redis ACL_READ_PERMISSION / ACL_WRITE_PERMISSION)
+DEF C_PERM_ALL = 3
 PERM_READ = 1
 PERM_WRITE = 2
-PERM_ALL = 3
+PERM_ALL = C_PERM_ALL
 
 # channel arguments, redis getChannelsFromCommand (db.c): name -> (first arg, every arg after it, kind)
 CH_PUBLISH = 1
@@ -130,7 +138,7 @@ cdef int rw_at(CommandSpec spec, list argv, Py_ssize_t pos):
     for p, rw in _generic_keys(spec, argv):
         if p == pos:
             return rw
-    return PERM_ALL
+    return C_PERM_ALL
 
 
 cdef class Selector:
@@ -166,25 +174,36 @@ cdef class Selector:
         return s
 
     cdef compile(self):
-        """The key patterns as a C array (after every change: User.refresh)."""
-        cdef int i, n = len(self.patterns)
+        """The key patterns as a C array (after every change: User.refresh). A key is matched only against
+        the patterns whose literal prefix starts with its first byte, and those without a literal prefix:
+        any one pattern matching is enough, so the order does not matter."""
+        cdef int i, n = len(self.patterns), at
         cdef Py_ssize_t j
         if self.cpats != NULL:
             free(self.cpats)
             self.cpats = NULL
         self.ncpats = 0
-        self.refs = tuple(bytes(p[0]) for p in self.patterns)
+        self.nwild = 0
+        for i in range(256):
+            self.bstart[i] = self.bend[i] = 0
+        entries = []
+        for pat, flags in self.patterns:
+            b = bytes(pat)
+            j = 0
+            while j < len(b) and b[j] not in b"*?[\\":
+                j += 1
+            entries.append((b[0] if j else -1, b, flags, j))
+        entries.sort(key=lambda e: e[0])
+        self.refs = tuple(e[1] for e in entries)
         if n == 0:
             return
         self.cpats = <pat_t*>malloc(n * sizeof(pat_t))
         for i in range(n):
+            first, b, flags, j = entries[i]
             b = <bytes>self.refs[i]
             self.cpats[i].p = PyBytes_AS_STRING(b)
             self.cpats[i].n = PyBytes_GET_SIZE(b)
-            self.cpats[i].flags = <int>self.patterns[i][1]
-            j = 0
-            while j < len(b) and b[j] not in b"*?[\\":
-                j += 1
+            self.cpats[i].flags = <int>flags
             self.cpats[i].plen = j
             if j == len(b):
                 self.cpats[i].kind = 1
@@ -192,33 +211,47 @@ cdef class Selector:
                 self.cpats[i].kind = 2
             else:
                 self.cpats[i].kind = 0
+            if first < 0:
+                self.nwild = i + 1
+            else:
+                if self.bend[first] == 0:
+                    self.bstart[first] = i
+                self.bend[first] = i + 1
         self.ncpats = n
 
     def recompile(self):
         self.compile()
 
     cdef int check_key(self, CommandSpec spec, list argv, Py_ssize_t pos, int rw):
-        cdef int i
-        cdef bytes key = <bytes>argv[pos]
-        cdef const char* k = PyBytes_AS_STRING(key)
-        cdef Py_ssize_t kn = PyBytes_GET_SIZE(key)
-        cdef pat_t* pt
-        for i in range(self.ncpats):
-            pt = &self.cpats[i]
-            # the literal prefix must match byte for byte: most patterns are rejected here
-            if pt.plen > kn or (pt.plen and memcmp(pt.p, k, pt.plen) != 0):
+        cdef PyObject* key = list_item(argv, pos)       # borrowed: argv holds it
+        cdef const char* k = bytes_str(key)
+        cdef Py_ssize_t kn = bytes_len(key)
+        cdef int r = self.match_range(spec, argv, pos, &rw, k, kn, 0, self.nwild)
+        if r == OK or kn == 0:
+            return r
+        cdef unsigned char b0 = <unsigned char>k[0]
+        return self.match_range(spec, argv, pos, &rw, k, kn, self.bstart[b0], self.bend[b0])
+
+    cdef inline int match_range(self, CommandSpec spec, list argv, Py_ssize_t pos, int* rw, const char* k,
+                                Py_ssize_t kn, int lo, int hi):
+        cdef pat_t* pt = self.cpats + lo
+        cdef pat_t* end = self.cpats + hi
+        while pt < end:
+            # the literal prefix must match byte for byte (the first byte already does)
+            if pt.plen > kn or (pt.plen > 1 and memcmp(pt.p, k, pt.plen) != 0) or (pt.kind == 1 and pt.n != kn):
+                pt += 1
                 continue
-            if pt.kind == 1 and pt.n != kn:
-                continue
-            if pt.flags != PERM_ALL:
-                if rw < 0:
-                    rw = rw_at(spec, argv, pos)
-                if (pt.flags & rw) != rw:
+            if pt.flags != C_PERM_ALL:
+                if rw[0] < 0:
+                    rw[0] = rw_at(spec, argv, pos)
+                if (pt.flags & rw[0]) != rw[0]:
+                    pt += 1
                     continue
             if pt.kind != 0:                      # a literal or "prefix*": the prefix test decided
                 return OK
-            if string_match(pt.p + pt.plen, pt.n - pt.plen, k + pt.plen, kn - pt.plen):
+            if string_match(pt.p, pt.n, k, kn):
                 return OK
+            pt += 1
         return DENIED_KEY
 
     cdef int check_channel(self, bytes channel, bint is_pattern):
@@ -232,8 +265,9 @@ cdef class Selector:
 
     cdef int check_cmd(self, CommandSpec spec, list argv, int* errpos):
         """redis ACLSelectorCheckCmd."""
-        cdef Py_ssize_t argc = len(argv), i, first, last
+        cdef Py_ssize_t argc = list_len(argv), i, first, last
         cdef int r, j, cid
+        cdef bint allowed
         cdef KeyPlan plan
         if not self.allcommands and not (spec.flags & CMD_NO_AUTH):
             cid = spec.id
@@ -323,11 +357,11 @@ cdef class User:
 
     cdef int check_c(self, CommandSpec spec, list argv, int* pos):
         """redis ACLCheckAllUserCommandPerm: OK, or the most relevant refusal with its argv position."""
-        cdef Selector s
         cdef int r, p, relevant = DENIED_CMD, last_idx = 0
-        for s in self.selectors:
+        cdef Py_ssize_t j, n = list_len(self.selectors)
+        for j in range(n):
             p = 0
-            r = s.check_cmd(spec, argv, &p)
+            r = (<Selector>list_item(self.selectors, j)).check_cmd(spec, argv, &p)
             if r == OK:
                 return OK
             if r > relevant or (r == relevant and p > last_idx):
