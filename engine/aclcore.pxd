@@ -37,11 +37,11 @@ cdef class Selector:
     cdef int bend[256]
     cdef tuple refs
     cdef compile(self)
-    cdef int check_key(self, CommandSpec spec, list argv, Py_ssize_t pos, int rw)
+    cdef int check_key(self, CommandSpec spec, list argv, Py_ssize_t pos, int rw) except -1
     cdef int match_range(self, CommandSpec spec, list argv, Py_ssize_t pos, int* rw, const char* k,
-                         Py_ssize_t kn, int lo, int hi)
-    cdef int check_channel(self, bytes channel, bint is_pattern)
-    cdef int check_cmd(self, CommandSpec spec, list argv, int* errpos)
+                         Py_ssize_t kn, int lo, int hi) except -1
+    cdef int check_channel(self, bytes channel, bint is_pattern) except -1
+    cdef int check_cmd(self, CommandSpec spec, list argv, int* errpos) except -1
 
 
 cdef class User:
@@ -52,6 +52,6 @@ cdef class User:
     cdef public list passwords
     cdef public list selectors
     cdef public bint unrestricted
-    cdef int check_c(self, CommandSpec spec, list argv, int* pos)
+    cdef int check_c(self, CommandSpec spec, list argv, int* pos) except -1
     cpdef tuple check(self, CommandSpec spec, list argv)
     cpdef bint check_channel(self, bytes channel, bint is_pattern)

@@ -222,7 +222,7 @@ cdef class Selector:
     def recompile(self):
         self.compile()
 
-    cdef int check_key(self, CommandSpec spec, list argv, Py_ssize_t pos, int rw):
+    cdef int check_key(self, CommandSpec spec, list argv, Py_ssize_t pos, int rw) except -1:
         cdef PyObject* key = list_item(argv, pos)       # borrowed: argv holds it
         cdef const char* k = bytes_str(key)
         cdef Py_ssize_t kn = bytes_len(key)
@@ -233,7 +233,7 @@ cdef class Selector:
         return self.match_range(spec, argv, pos, &rw, k, kn, self.bstart[b0], self.bend[b0])
 
     cdef inline int match_range(self, CommandSpec spec, list argv, Py_ssize_t pos, int* rw, const char* k,
-                                Py_ssize_t kn, int lo, int hi):
+                                Py_ssize_t kn, int lo, int hi) except -1:
         cdef pat_t* pt = self.cpats + lo
         cdef pat_t* end = self.cpats + hi
         while pt < end:
@@ -254,7 +254,7 @@ cdef class Selector:
             pt += 1
         return DENIED_KEY
 
-    cdef int check_channel(self, bytes channel, bint is_pattern):
+    cdef int check_channel(self, bytes channel, bint is_pattern) except -1:
         for p in self.channels:
             if is_pattern:
                 if p == channel:
@@ -263,7 +263,7 @@ cdef class Selector:
                 return OK
         return DENIED_CHANNEL
 
-    cdef int check_cmd(self, CommandSpec spec, list argv, int* errpos):
+    cdef int check_cmd(self, CommandSpec spec, list argv, int* errpos) except -1:
         """redis ACLSelectorCheckCmd."""
         cdef Py_ssize_t argc = list_len(argv), i, first, last
         cdef int r, j, cid
@@ -355,7 +355,7 @@ cdef class User:
             if s.allcommands and s.allkeys and s.allchannels:
                 self.unrestricted = True
 
-    cdef int check_c(self, CommandSpec spec, list argv, int* pos):
+    cdef int check_c(self, CommandSpec spec, list argv, int* pos) except -1:
         """redis ACLCheckAllUserCommandPerm: OK, or the most relevant refusal with its argv position."""
         cdef int r, p, relevant = DENIED_CMD, last_idx = 0
         cdef Py_ssize_t j, n = list_len(self.selectors)
