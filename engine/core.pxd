@@ -214,6 +214,7 @@ cdef class Client:
     cdef public ReplyBuffer reply
     cdef public bint authenticated
     cdef public object user
+    cdef public object acl_user       # engine.aclcore.User the client runs as (None: internal, unrestricted)
     cdef public object name
     cdef public object conn           # the connection owning this client, or None for internal clients
     cdef public bint close_after_reply
@@ -249,6 +250,7 @@ cdef class Dispatcher:
     cdef public Keyspace ks
     cdef public object requirepass_check  # callable(Client) -> bool: whether auth is required
     cdef public bint auth_required
+    cdef public object acl_denied         # callable(c, spec, argv, (reason, pos)) -> bytes -NOPERM text (engine/acl.py)
     cdef public object before_call        # hooks (MULTI queueing, ACL, OOM) set by the server: callable(c, spec, argv) -> bool(proceed)
     cdef public object monitor_hook       # callable(c, argv) when MONITOR clients exist
     cdef public object slowlog_hook       # callable(c, argv, usec)

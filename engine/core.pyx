@@ -23,8 +23,9 @@ cdef extern from "Python.h":
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME, CLOCK_MONOTONIC
 
 from protocol.resp cimport ReplyBuffer
+from engine.aclcore cimport User
 from engine.spec cimport (CommandSpec, CMD_WRITE, CMD_NO_AUTH, CMD_INTERNAL, CMD_MAY_REPLICATE, CMD_NO_MULTI,
-                          CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG, CMD_READONLY, CMD_DENYOOM)
+                          CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG, CMD_READONLY, CMD_DENYOOM, CMD_MOVABLE_KEYS)
 from engine import registry
 from engine.registry import command, container
 
@@ -1173,6 +1174,12 @@ cdef class Dispatcher:
         if self.auth_required and not c.authenticated and not (spec.flags & CMD_NO_AUTH):
             self.reject(c, spec, b"NOAUTH Authentication required.")
             return
+        cdef int acl_pos = 0, acl_result
+        if c.acl_user is not None and not (<User>c.acl_user).unrestricted and not c.is_master:
+            acl_result = (<User>c.acl_user).check_c(spec, argv, &acl_pos)
+            if acl_result != 0:
+                self.reject(c, spec, self.acl_denied(c, spec, argv, (acl_result, acl_pos)))
+                return
         if c.pubsub is not None and c.reply.resp == 2 and c.pubsub.active() and spec.name not in PUBSUB_CONTEXT_ALLOWED:
             self.reject(c, spec, b"ERR Can't execute '" + spec.name_bytes + b"': only (P|S)SUBSCRIBE / "
                         b"(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
@@ -1198,7 +1205,7 @@ cdef class Dispatcher:
         cdef int step
         cdef Db db = c.db
         cdef cm_rec* r
-        if spec.getkeys is not None:
+        if spec.getkeys is not None and spec.flags & CMD_MOVABLE_KEYS:   # SET/BITFIELD: only their flags vary
             positions = [p[0] if isinstance(p, tuple) else p for p in spec.getkeys(argv)]
             for i in positions:
                 r = db.rec_find(<bytes>argv[i])

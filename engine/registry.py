@@ -100,6 +100,35 @@ def container(name, *, docs=None, acl="", flags="", arity=-2, tips=(), handler=N
     return _register(spec)
 
 
+_ORIG_COMMANDS = None       # the table before rename-command, when the conf renamed something
+
+
+def next_id() -> int:
+    """The highest command id handed out (ACL bitmaps are sized from it)."""
+    return _next_id
+
+
+def orig_commands() -> dict:
+    """The command table under the original names (redis server.orig_commands): ACL rules resolve here."""
+    return _ORIG_COMMANDS if _ORIG_COMMANDS is not None else COMMANDS
+
+
+def rename_command(old: bytes, new: bytes) -> bool:
+    """rename-command: dispatch and COMMAND see ``new`` (nothing for b""), the spec keeps its name."""
+    global _ORIG_COMMANDS
+    if _ORIG_COMMANDS is None:
+        _ORIG_COMMANDS = dict(COMMANDS)
+    spec = COMMANDS.get(old.lower())
+    if spec is None:
+        return False
+    if new and new.lower() in COMMANDS:
+        return False
+    del COMMANDS[old.lower()]
+    if new:
+        COMMANDS[new.lower()] = spec
+    return True
+
+
 def lookup(name: bytes):
     """Top-level spec by name (any case), or None."""
     return COMMANDS.get(name.lower())

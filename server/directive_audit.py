@@ -80,6 +80,9 @@ IMPLEMENTED = {
         "repl-backlog-size", "repl-backlog-ttl", "repl-ping-replica-period", "repl-timeout", "repl-diskless-sync",
         "replica-announce-ip", "replica-announce-port", "replica-announced", "replica-priority",
         "replica-read-only", "replica-serve-stale-data", "replica-ignore-maxmemory", "shutdown-timeout")},
+    # access control (engine/acl.py, server/security.py)
+    "aclfile": "server/security.py", "protected-mode": "server/security.py", "acllog-max-len": "engine/acl.py",
+    "acl-pubsub-default": "engine/acl.py", "enable-module-command": "engine/commands/acl.py",
     # operations
     "metrics-port": "server/dashboard.py", "metrics-bind": "server/dashboard.py",
 }
@@ -98,12 +101,8 @@ REFUSED = {
     "latency-monitor-threshold": (lambda v, c: v == 0, "the latency monitor does not record events"),
     "activedefrag": (lambda v, c: not v, "no active defragmentation without redis's jemalloc (the config "
                      "validator refuses it as a Debian redis-server does)"),
-    "aclfile": (lambda v, c: not v, "ACL files are not read by this build (ACL is another part of issue 16)"),
     "memcached-sasl": (lambda v, c: not v, "the memcached binary protocol (and so its SASL) is not served; "
                        "use memcached-authfile (text protocol auth, memcached -Y)"),
-    "protected-mode": (lambda v, c: not v or c["requirepass"] or all(_is_loopback(a) for a in c["bind"] or ["127.0.0.1"]),
-                       "protected mode is not enforced by this build: with bind to a non-loopback address "
-                       "set requirepass, or protected-mode no"),
 }
 
 NOOP = {
@@ -135,9 +134,6 @@ NOOP = {
     "latency-tracking": "per-command latency histograms feed INFO latencystats only",
     "latency-tracking-info-percentiles": "see latency-tracking",
     "sanitize-dump-payload": "RESTORE payloads are always fully decoded and checked (the deepest level)",
-    "acl-pubsub-default": "applies to users made by ACL SETUSER (another part of issue 16); none here",
-    "acllog-max-len": "ACL LOG (another part of issue 16); nothing is logged here",
-    "enable-module-command": "there is no MODULE command (loadmodule is refused)",
     # replication timing and memory knobs: every value gives the same data on every replica
     "rdb-del-sync-files": "deletes RDB files made only for replication; full syncs go through a pipe, none are made",
     "repl-disable-tcp-nodelay": "Nagle on replication links: latency only",
@@ -159,7 +155,7 @@ NOOP = {
 
 # ExtraDirective names a subsystem handles; others are refused at start.  The ACL part of issue 16 adds
 # "user" and "rename-command" here when it reads them.
-HANDLED_EXTRA: set[str] = set()
+HANDLED_EXTRA: set[str] = {"user", "rename-command"}      # server/security.py reads both
 
 
 def refused_settings(cfg) -> list[str]:

@@ -54,6 +54,9 @@ def main(argv=None):
     from server import startup_checks
     if not startup_checks.run(server):           # a directive the server cannot honour: refuse to start
         return 1
+    from server import security
+    if not security.load_at_startup(server):    # bad users / aclfile / rename-command: refuse to start
+        return 1
     from server import persistence
     if persistence.install(server) is None:      # the data on disk cannot be loaded: refuse to start
         return 1

@@ -248,6 +248,7 @@ class Persistence:
         c = self.server.new_client(None)
         c.is_master = True
         c.authenticated = True
+        c.acl_user = None                      # redis: the AOF client runs without a user (no ACL checks)
         return c
 
     def _load_one_aof(self, info, client, last):

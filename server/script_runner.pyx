@@ -171,6 +171,12 @@ cdef class ScriptRunner:
             return self._rejected(spec, ERR_WRONG_ARITY)
         if spec.flags & CMD_NOSCRIPT:
             return self._rejected(spec, ERR_NOSCRIPT_COMMAND)
+        caller = self.caller
+        if caller is not None and (<CClient>caller).acl_user is not None \
+                and not (<CClient>caller).acl_user.unrestricted:
+            denied = self.server.extensions["acl"].check_script(caller, spec, argv)
+            if denied is not None:                # redis scriptVerifyACL
+                return self._rejected(spec, denied)
         if spec.flags & CMD_WRITE and runtime.read_only:
             return self._rejected(spec, ERR_WRITE_IN_READONLY)
         if spec.flags & CMD_DENYOOM and self.script_oom and not self.allow_oom and not runtime.wrote:

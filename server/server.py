@@ -17,7 +17,7 @@ import engine.commands  # noqa: F401  (registers every command family)
 import services  # noqa: F401  (registers the services' command families the same way)
 from server.connection import RespProtocol
 from server.log import Log
-from server import blocked, info, mc_stats, supervise
+from server import blocked, info, mc_stats, security, supervise
 from server.pubsub import pubsub as pubsub_of
 from server.script_runner import script_runner as script_runner_of
 
@@ -76,6 +76,7 @@ class Server(ServerContext):
         self.latency_events = {}               # LATENCY: event -> [(unix_ts, ms)]
         self.active_expire_enabled = True
         self.executable = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+        security.install(self)                 # ACL users, requirepass, protected mode (server/security.py)
 
     # ------------------------------------------------------------------ logging shortcuts
     def log_verbose(self, msg):
@@ -122,6 +123,7 @@ class Server(ServerContext):
         client = Client(self.ks, self, conn, self.next_client_id)
         self.next_client_id += 1
         client.authenticated = not self.dispatcher.auth_required
+        client.acl_user = self.acl.default
         return client
 
     def client_connected(self, conn):
@@ -130,6 +132,11 @@ class Server(ServerContext):
             conn.transport.write(b"-ERR max number of clients reached\r\n")
             conn.transport.close()
             self.count_error(b"ERR")
+            return None
+        if security.protected_mode_denies(self, getattr(conn, "peer", "")):
+            self.stat_rejected += 1
+            conn.transport.write(security.DENIED)
+            conn.transport.close()
             return None
         client = self.new_client(conn)
         self.clients[client.id] = conn
@@ -184,6 +191,7 @@ class Server(ServerContext):
 
     def _slowlog_add(self, c, argv, usec):
         max_len = self.config["slowlog-max-len"]
+        argv = security.redact(c.cmd, argv)
         # redis keeps at most 32 arguments and 128 bytes per argument
         args = list(argv[:32])
         if len(argv) > 32:
@@ -229,6 +237,7 @@ class Server(ServerContext):
             self.dispatcher.monitor_hook = None
             return
         peer = c.conn.peer if c.conn is not None else ("master" if c.is_master else "lua")
+        argv = security.redact(spec, argv)
         line = b"+%.6f [%d %s]" % (time.time(), c.db.id, peer.encode()) + b"".join(b" " + quote_arg(a) for a in argv) + b"\r\n"
         for m in live:
             if m is not c.conn:

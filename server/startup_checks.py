@@ -76,5 +76,3 @@ def _refuse_at_runtime(cfg):
         d = cfg.lookup(name)
         if not d.immutable:
             cfg.on_change(name, check(name))
-    cfg.on_change("requirepass", check("protected-mode"))
-    cfg.on_change("bind", check("protected-mode"))

@@ -672,8 +672,29 @@ def bitfield_generic(c, argv, readonly_cmd):
             c.dirty += changes
 
 
+def bitfield_getkeys(argv):
+    """redis bitfieldGetKeys: read-only access when every operation is a GET."""
+    readonly = True
+    i, argc = 2, len(argv)
+    while i < argc:
+        rem = argc - i - 1
+        arg = argv[i].lower()
+        if arg == b"get" and rem >= 2:
+            i += 2
+        elif arg in (b"set", b"incrby") and rem >= 3:
+            readonly = False
+            break
+        elif arg == b"overflow" and rem >= 1:
+            i += 1
+        else:
+            readonly = False
+            break
+        i += 1
+    return [(1, ("RO", "access") if readonly else ("RW", "access", "update"))]
+
+
 @command(
-    "bitfield", -2, "write denyoom", acl="bitmap", keys=(1, 1, 1),
+    "bitfield", -2, "write denyoom", acl="bitmap", keys=(1, 1, 1), getkeys=bitfield_getkeys,
     key_specs=[
         {
             "notes": "This command allows both access and modification of the key",

@@ -86,9 +86,13 @@ def quit_command(c, argv):
     c.close_after_reply = True
 
 
-def authenticate(c, username, password):
-    """Check credentials for the default user (requirepass); True marks the client authenticated."""
+def authenticate(c, username, password, argv0=b"AUTH"):
+    """Check credentials against the ACL users (engine/acl.py); True marks the client authenticated as
+    that user, a failure goes to the ACL LOG. Without the ACL subsystem (bare engine): requirepass only."""
     server = c.server
+    acl = server.extensions.get("acl") if server is not None else None
+    if acl is not None:
+        return acl.authenticate(c, username, password, argv0)
     required = server.config["requirepass"] if server is not None else ""
     if username != b"default":
         return False
@@ -166,12 +170,12 @@ def hello_command(c, argv):
         else:
             c.error(b"ERR Syntax error in HELLO option '" + argv[j] + b"'")
             return
-    if creds is not None and not authenticate(c, *creds):
+    if creds is not None and not authenticate(c, creds[0], creds[1], argv[0]):
         c.error(b"WRONGPASS invalid username-password pair or user is disabled.")
         return
     if not c.authenticated:
         c.error(b"NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
-                b"<proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
+                b"AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
                 b"protocol version at the same time")
         return
     if name is not None:
@@ -207,7 +211,11 @@ def auth_command(c, argv):
         c.error(SYNTAX_ERR)
         return
     if len(argv) == 2:
-        required = c.server.config["requirepass"] if c.server is not None else ""
+        acl = c.server.extensions.get("acl") if c.server is not None else None
+        if acl is not None:
+            required = not acl.default.nopass
+        else:
+            required = c.server.config["requirepass"] if c.server is not None else ""
         if not required:
             c.error(b"ERR AUTH <password> called without any password configured for the default user. "
                     b"Are you sure your configuration is correct?")
@@ -215,7 +223,7 @@ def auth_command(c, argv):
         username, password = b"default", argv[1]
     else:
         username, password = argv[1], argv[2]
-    if authenticate(c, username, password):
+    if authenticate(c, username, password, argv[0]):
         c.reply.add_ok()
     else:
         if c.server is not None:
@@ -243,6 +251,10 @@ def reset_command(c, argv):
     c.reply_mode = 0
     c.flags = 0
     c.authenticated = not (server is not None and server.dispatcher.auth_required)
+    acl = server.extensions.get("acl") if server is not None else None
+    if acl is not None:
+        c.acl_user = acl.default
+        c.user = "default"
     c.reply.add_simple(b"RESET")
 
 
@@ -575,6 +587,10 @@ def client_kill_command(c, argv):
         elif opt == b"laddr":
             filters["laddr"] = val.decode("latin-1")
         elif opt == b"user":
+            acl = server.extensions.get("acl")
+            if acl is not None and acl.get(val) is None:
+                c.error(b"ERR No such user '" + val + b"'")
+                return
             filters["user"] = val.decode("latin-1")
         elif opt == b"skipme":
             if val.lower() == b"yes":

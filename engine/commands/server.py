@@ -86,7 +86,9 @@ def config_set_command(c, argv):
         c.error(b"ERR wrong number of arguments for 'config|set' command")
         return
     try:
-        c.server.config.set_many([(args[i], args[i + 1]) for i in range(0, len(args), 2)])
+        from server.security import is_local_peer
+        local = c.conn is None or is_local_peer(getattr(c.conn, "peer", ""))
+        c.server.config.set_many([(args[i], args[i + 1]) for i in range(0, len(args), 2)], local_client=local)
     except ConfigError as exc:
         c.error(str(exc).encode())
         return

@@ -73,6 +73,15 @@ def new_list(items):
     raise RuntimeError("no list value type is registered")
 
 
+def unrestricted_read_access(c, argv):
+    """Whether the client's user may read any key with this command (SORT BY/GET patterns name other keys)."""
+    user = getattr(c, "acl_user", None)
+    if user is None or user.unrestricted:
+        return True
+    from engine.acl import user_has_unrestricted_key_access
+    return user_has_unrestricted_key_access(user, c.cmd, argv, 1)
+
+
 def sort_generic(c, argv, readonly):
     desc = alpha = dontsort = False
     limit_start, limit_count = 0, -1
@@ -80,9 +89,12 @@ def sort_generic(c, argv, readonly):
     getops = []
     j = 2
     argc = len(argv)
+    full_access = None      # redis: ACLUserCheckCmdWithUnrestrictedKeyAccess(..., CMD_KEY_ACCESS), asked once
     while j < argc:
         left = argc - j - 1
         opt = argv[j].lower()
+        if opt in (b"by", b"get") and left >= 1 and full_access is None:
+            full_access = unrestricted_read_access(c, argv)
         if opt == b"asc":
             desc = False
         elif opt == b"desc":
@@ -103,8 +115,14 @@ def sort_generic(c, argv, readonly):
             sortby = argv[j + 1]
             if b"*" not in sortby:
                 dontsort = True
+            elif not full_access:
+                c.error(b"ERR BY option of SORT denied due to insufficient ACL permissions.")
+                return
             j += 1
         elif opt == b"get" and left >= 1:
+            if not full_access:
+                c.error(b"ERR GET option of SORT denied due to insufficient ACL permissions.")
+                return
             getops.append(argv[j + 1])
             j += 1
         else:

@@ -117,8 +117,16 @@ cdef object get_impl(Client c, list argv):
     reply_rec_string(c, c.db.rec_lookup(<bytes>argv[1], True))
 
 
+def set_getkeys(argv):
+    """redis setGetKeys: the key's flags depend on GET (read + write) or not (overwrite)."""
+    for a in argv[3:]:
+        if (<bytes>a).lower() == b"get":
+            return [(1, ("RW", "access", "update"))]
+    return [(1, ("OW", "update"))]
+
+
 @command(
-    "set", -3, "write denyoom", acl="string", keys=(1, 1, 1),
+    "set", -3, "write denyoom", acl="string", keys=(1, 1, 1), getkeys=set_getkeys,
     key_specs=[
         {
             "notes": "RW and ACCESS due to the optional `GET` argument",

@@ -152,7 +152,7 @@ class WatchRegistry:
 
 
 def key_positions(spec, argv):
-    if spec.getkeys is not None:
+    if spec.getkeys is not None and spec.has_flag("movablekeys"):
         out = []
         for item in spec.getkeys(argv):
             out.append(item[0] if isinstance(item, tuple) else item)
@@ -231,7 +231,14 @@ def exec_command(c, argv):
     effects.begin_unit()
     c.deny_blocking = True
     try:
+        acl = c.server.extensions.get("acl")
         for spec, args in queue:
+            if acl is not None and c.acl_user is not None and not c.acl_user.unrestricted:
+                # redis execCommand: ACL rules may have changed since the command was queued
+                denied = acl.check_exec(c, spec, args)
+                if denied is not None:
+                    c.error(denied)
+                    continue
             dispatcher.call(c, spec, args)
     finally:
         c.deny_blocking = False
