@@ -252,6 +252,7 @@ cdef class Dispatcher:
     cdef public object before_call        # hooks (MULTI queueing, ACL, OOM) set by the server: callable(c, spec, argv) -> bool(proceed)
     cdef public object monitor_hook       # callable(c, argv) when MONITOR clients exist
     cdef public object slowlog_hook       # callable(c, argv, usec)
+    cdef public object tracking_hook      # callable(c, spec, argv) after every call while a client tracks keys
     cdef public long long slowlog_threshold_us
     cdef bytes last_name
     cdef CommandSpec last_spec

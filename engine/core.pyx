@@ -1251,6 +1251,8 @@ cdef class Dispatcher:
                 and not (spec.flags & CMD_SKIP_SLOWLOG):
             self.slowlog_hook(c, argv, elapsed)
         c.last_cmd = spec
+        if self.tracking_hook is not None:
+            self.tracking_hook(c, spec, argv)     # client tracking (server/tracking.py): keys read, CACHING
 
 
 # The hot command families, compiled into this module.

@@ -217,9 +217,14 @@ cdef class McEngine:
 
     cdef touch_watched(self, bytes key):
         """WATCH: a memcached write to a watched key aborts the watcher's EXEC."""
-        watch = self.server.extensions.get("watch") if self.server is not None else None
+        if self.server is None:
+            return
+        watch = self.server.extensions.get("watch")
         if watch is not None and watch.watchers:
             watch.touch(0, key)
+        tracking = self.server.extensions.get("tracking")
+        if tracking is not None:
+            tracking.invalidate(None, key)      # client-side caching readers of the key (server/tracking.py)
 
     cdef key_event(self, str cls, bytes event, bytes key):
         from engine.notify import notify
@@ -517,6 +522,9 @@ cdef class McEngine:
         watch = self.server.extensions.get("watch") if self.server is not None else None
         if watch is not None and watch.watchers:
             watch.touch_db(0)
+        tracking = self.server.extensions.get("tracking") if self.server is not None else None
+        if tracking is not None:
+            tracking.flushed(None)
         self.ks.effects.emit(0, [b"FLUSHDB"])
 
     # ------------------------------------------------------------------------------------ meta verbs
