@@ -177,6 +177,7 @@ cdef class Keyspace:
     cdef public long long now_ms      # command time snapshot: one per batch, like redis commandTimeSnapshot
     cdef public EffectLog effects
     cdef public bint is_replica       # replicas never expire keys themselves
+    cdef public bint paused           # CLIENT PAUSE in force: no expiry deletions, no eviction (redis 7.0)
     cdef public long long dirty       # changes since last save
     cdef public long long stat_hits
     cdef public long long stat_misses

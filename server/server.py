@@ -197,11 +197,13 @@ class Server:
             self.pause_mode = "all"                # overlapping pauses keep the stricter mode
         if until_ms > self.pause_until_ms:
             self.pause_until_ms = until_ms
+        self.ks.paused = True                      # redis 7.0: no expiry or eviction while paused
         delay = max(0.0, (self.pause_until_ms - self.ks.update_clock()) / 1000.0)
         self.loop.call_later(delay + 0.001, self._pause_expired)
 
     def unpause_clients(self):
         self.pause_until_ms = 0
+        self.ks.paused = False
         self.loop.call_soon(self._resume_paused)
 
     def _pause_expired(self):
