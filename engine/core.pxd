@@ -254,6 +254,8 @@ cdef class Dispatcher:
     cdef public object monitor_hook       # callable(c, argv) when MONITOR clients exist
     cdef public object slowlog_hook       # callable(c, argv, usec)
     cdef public object tracking_hook      # callable(c, spec, argv) after every call while a client tracks keys
+    cdef public object latency_hook       # callable(spec, usec) for a call >= latency_threshold_us (LATENCY)
+    cdef public long long latency_threshold_us   # latency-monitor-threshold in us, 0 = off
     cdef public long long slowlog_threshold_us
     cdef bytes last_name
     cdef CommandSpec last_spec

@@ -1264,6 +1264,8 @@ cdef class Dispatcher:
         if self.slowlog_threshold_us >= 0 and elapsed >= self.slowlog_threshold_us and self.slowlog_hook is not None \
                 and not (spec.flags & CMD_SKIP_SLOWLOG):
             self.slowlog_hook(c, argv, elapsed)
+        if self.latency_threshold_us > 0 and elapsed >= self.latency_threshold_us and self.latency_hook is not None:
+            self.latency_hook(spec, elapsed)     # LATENCY "command" / "fast-command" (server/latency.py)
         c.last_cmd = spec
         if self.tracking_hook is not None:
             self.tracking_hook(c, spec, argv)     # client tracking (server/tracking.py): keys read, CACHING

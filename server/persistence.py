@@ -599,6 +599,9 @@ class Persistence:
             finally:
                 os._exit(code)
         self.latest_fork_usec = (time.perf_counter_ns() - start) // 1000
+        latency = getattr(self.server, "latency", None)
+        if latency is not None:
+            latency.add_if_needed("fork", self.latest_fork_usec // 1000)
         self.total_forks += 1
         self.child_pid = pid
         self.child_type = kind

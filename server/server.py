@@ -64,7 +64,8 @@ class Server:
         self.last_save_time = time.time()
         self._ops_samples = []
         self.startup_rss = 0
-        self.latency_events = {}               # LATENCY: event -> [(unix_ts, ms)]
+        from server import latency
+        latency.install(self)                  # LATENCY: self.latency, self.latency_events
         self.active_expire_enabled = True
         self.executable = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
 
@@ -303,7 +304,9 @@ class Server:
             if self.active_expire_enabled:
                 started = time.monotonic()
                 self.expire.cycle(hz)
-                self.stat_expire_cycle_ms += (time.monotonic() - started) * 1000.0
+                elapsed_ms = (time.monotonic() - started) * 1000.0
+                self.stat_expire_cycle_ms += elapsed_ms
+                self.latency.add_if_needed("expire-cycle", int(elapsed_ms))
             if self.config["activerehashing"]:
                 # redis databasesCron: 1 ms of incremental rehash per tick, on the first db that needs it
                 for db in self.ks.dbs:
