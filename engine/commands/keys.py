@@ -316,6 +316,13 @@ def random_live_key(db):
     return None
 
 
+def _key_ready(c, dbid, key):
+    """redis dbAdd -> signalKeyAsReady: clients blocked on the key (BLPOP, BZPOPMIN, XREAD...) may be served."""
+    ext = c.server.extensions.get("blocking") if c.server is not None else None
+    if ext is not None and ext.waiting:
+        ext.signal_slot(dbid, key)
+
+
 def rename_generic(c, argv, nx):
     src, dst = argv[1], argv[2]
     db = c.db
@@ -340,6 +347,7 @@ def rename_generic(c, argv, nx):
         db.set_expire(dst, moved, expire_at)
     notify(c, "g", b"rename_from", src)
     notify(c, "g", b"rename_to", dst)
+    _key_ready(c, db.id, dst)
     c.dirty += 1
     c.reply.add_int(1) if nx else c.reply.add_ok()
 
@@ -475,6 +483,7 @@ def copy_command(c, argv):
         target.set_expire(dst, new, e.expire_at)
     target.account(dst, new)
     notify(c, "g", b"copy_to", dst, target.id)
+    _key_ready(c, target.id, dst)
     c.dirty += 1
     c.reply.add_int(1)
 
@@ -520,6 +529,7 @@ def move_command(c, argv):
     target.account(key, new)
     notify(c, "g", b"move_from", key)
     notify(c, "g", b"move_to", key, target.id)
+    _key_ready(c, target.id, key)
     c.dirty += 1
     c.reply.add_int(1)
 
@@ -557,6 +567,10 @@ def swapdb_command(c, argv):
             watch.db_emptied(db_a, db_b)
             watch.db_emptied(db_b, db_a)
         c.ks.swap(a, b)
+        ext = c.server.extensions.get("blocking") if c.server is not None else None
+        if ext is not None and ext.waiting:
+            ext.signal_db_ready(c.ks.dbs[a])
+            ext.signal_db_ready(c.ks.dbs[b])
     c.dirty += 1
     c.reply.add_ok()
 
