@@ -343,8 +343,9 @@ cdef class McEngine:
         elif cmd == C_SHUTDOWN:
             out.append(mc.ERR_SHUTDOWN_DISABLED)
         elif cmd == C_ADMIN:
+            reply = admin_reply(self, req)
             if not req.noreply:
-                out.append(admin_reply(req.name))
+                out.append(reply)
         else:
             out.append(mc.ERR_ERROR)
         return 0
@@ -455,6 +456,12 @@ cdef class McEngine:
         self.stats.total_items += 1
         self.emit_store(key, e)
         return STORED
+
+    cpdef drop_item(self, bytes key):
+        """Unlink key without a reply (a SET refused as too large, as memcached does)."""
+        if self.write_item(key) is not None:
+            self.db.delete(key)
+            self.emit_delete(key)
 
     cdef bytes delete(self, bytes key):
         if self.write_item(key) is None:
@@ -734,9 +741,13 @@ def slab_class(Py_ssize_t size):
     return cls
 
 
-cdef bytes admin_reply(bytes name):
+cdef bytes admin_reply(McEngine engine, object req):
     # slabs/lru/lru_crawler/extstore need memcached's allocator; the harmless ones acknowledge
-    if name == b"cache_memlimit" or name == b"watch":
+    cdef bytes name = req.name
+    if name == b"cache_memlimit":
+        from server import mc_stats
+        return mc_stats.cache_memlimit(engine, req.args[0] if req.args else b"")
+    if name == b"watch":
         return OK
     if name == b"refresh_certs":
         return b"Error TLS not enabled\r\n"
