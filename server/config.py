@@ -1066,8 +1066,13 @@ class Config:
             if directive is not None:
                 if not directive.multi_arg and len(argv) != 2:
                     raise ConfigError(_fatal_text("wrong number of arguments", line_number, line))
+                args = argv[1:]
+                if directive.multi_arg and len(argv) == 2 and argv[1]:
+                    # redis 7.0: one non-empty argument of a multi-arg config is split on single spaces, so
+                    # `--save "3600 1"` (and `save "3600 1"` in a file) mean `save 3600 1`
+                    args = argv[1].split(" ")
                 try:
-                    value = self._parse(directive, argv[1:], loading=True)
+                    value = self._parse(directive, args, loading=True)
                 except _Invalid as e:
                     raise ConfigError(_fatal_text(str(e), line_number, line)) from None
                 self._values[directive.name] = value

@@ -124,9 +124,9 @@ def section_memory(server):
         ("mem_fragmentation_bytes", rss - startup - used), ("mem_not_counted_for_evict", 0),
         ("mem_replication_backlog", 0), ("mem_total_replication_buffers", 0), ("mem_clients_slaves", 0),
         ("mem_clients_normal", clients), ("mem_cluster_links", 0), ("mem_aof_buffer", 0),
-        ("mem_allocator", "pymalloc"), ("active_defrag_running", 0), ("lazyfree_pending_objects", 0),
-        ("lazyfreed_objects", 0),
-    ]
+        ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
+    ] + (server.extensions["lazyfree"].info_fields() if "lazyfree" in server.extensions else
+         [("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0)])
 
 
 def section_persistence(server):

@@ -336,23 +336,41 @@ class Server:
         self.log.raw(f"{os.getpid()}:signal-handler ({int(time.time())}) Received {name} scheduling shutdown...")
         self.request_shutdown(save=None, reason=name)
 
-    def request_shutdown(self, save=None, reason="SHUTDOWN"):
-        """Stop accepting, flush replies, run shutdown hooks (final save), then exit 0."""
+    def request_shutdown(self, save=None, reason="SHUTDOWN", prepared=False, force=False):
+        """Stop accepting, flush replies, run shutdown hooks (final save), then exit 0.  `prepared`: the
+        SHUTDOWN command already ran the hooks (prepare_shutdown); `force`: exit even if the save fails."""
         if self.shutdown_requested is not None:
             return
         self.shutdown_requested = (save, reason)
+        self._shutdown_prepared = prepared
+        self._shutdown_force = force
         self.loop.call_soon(self._finish_shutdown)
+
+    def prepare_shutdown(self, save, force=False):
+        """redis prepareForShutdown: the hooks (children, AOF fsync, final save); False when one failed and
+        the shutdown must not go ahead (a failed final save without FORCE)."""
+        self.log.warning("User requested shutdown...")
+        ok = True
+        for hook in self.hooks_on_shutdown:
+            try:
+                if hook(save) is False:
+                    ok = False
+            except Exception as exc:
+                self.log.warning(f"Error during shutdown: {exc}")
+                ok = False
+        if not ok and not force:
+            self.log.warning("Errors trying to shut down the server. Check the logs for more information.")
+            return False
+        return True
 
     def _finish_shutdown(self):
         save, _ = self.shutdown_requested
-        self.log.warning("User requested shutdown...")
+        if not getattr(self, "_shutdown_prepared", False):
+            if not self.prepare_shutdown(save, getattr(self, "_shutdown_force", False)):
+                self.shutdown_requested = None      # redis keeps running after a failed final save
+                return
         for srv in self.listeners + self.mc_listeners:
             srv.close()
-        for hook in self.hooks_on_shutdown:
-            try:
-                hook(save)
-            except Exception as exc:  # a failing save must still let the process stop
-                self.log.warning(f"Error during shutdown: {exc}")
         pidfile = self.config["pidfile"]
         if pidfile:
             try:

@@ -8,6 +8,7 @@ because that decides INFO keyspace_hits/misses and what OBJECT IDLETIME reports 
 import copy as _copy
 
 from engine.core import type_name, SYNTAX_ERR, NOT_INTEGER
+from engine.commands._lazyfree import delete_maybe_lazy, flush_is_async, lazyfree
 from engine.registry import command
 from engine.notify import notify, notify_db, NOTIFY_KEY_MISS
 from engine.glob import glob_match
@@ -83,8 +84,10 @@ def db_index(c, arg):
 
 def del_generic(c, argv, lazy):
     deleted = 0
+    if not lazy and c.server is not None and c.server.config["lazyfree-lazy-user-del"]:
+        lazy = True         # DEL behaves as UNLINK (redis delCommand with lazyfree_lazy_user_del)
     for key in argv[1:]:
-        if c.db.lookup_write(key) is not None and c.db.delete(key):
+        if c.db.lookup_write(key) is not None and delete_maybe_lazy(c, key, lazy):
             deleted += 1
             notify(c, "g", b"del", key)
     c.dirty += deleted
@@ -634,6 +637,8 @@ def flushdb_command(c, argv):
     if watch is not None:
         watch.db_emptied(c.db)
     c.db.clear()
+    if flush_is_async(c, argv) and c.server is not None:
+        lazyfree(c.server).flushed(removed)
     c.dirty += max(1, removed)     # redis propagates FLUSHDB even when the db was empty
     c.reply.add_ok()
 
@@ -673,6 +678,8 @@ def flushall_command(c, argv):
         if watch is not None:
             watch.db_emptied(db)
         db.clear()
+    if flush_is_async(c, argv) and c.server is not None:
+        lazyfree(c.server).flushed(removed)
     c.dirty += max(1, removed)
     hook = c.server.extensions.get("persistence") if c.server is not None else None
     if hook is not None and hasattr(hook, "after_flushall"):

@@ -213,13 +213,16 @@ def time_command(c, argv):
 )
 def shutdown_command(c, argv):
     save = None
+    force = False
     for arg in argv[1:]:
         a = arg.lower()
         if a == b"nosave":
             save = False
         elif a == b"save":
             save = True
-        elif a in (b"now", b"force"):
+        elif a == b"force":
+            force = True
+        elif a == b"now":
             continue
         elif a == b"abort":
             c.error(b"ERR No shutdown in progress.")
@@ -230,7 +233,13 @@ def shutdown_command(c, argv):
     if save is True and not c.server.hooks_on_shutdown:
         # nothing can save yet: refuse rather than pretend (redis: "Errors trying to SHUTDOWN")
         pass
-    c.server.request_shutdown(save=save, reason="SHUTDOWN")
+    if c.server.shutdown_requested is None:
+        # redis prepareForShutdown runs inside SHUTDOWN: a failed final save answers an error and the
+        # server goes on, unless FORCE
+        if not c.server.prepare_shutdown(save, force):
+            c.error(b"ERR Errors trying to SHUTDOWN. Check logs.")
+            return
+    c.server.request_shutdown(save=save, reason="SHUTDOWN", prepared=True, force=force)
     # redis closes the connection without a reply when the shutdown goes ahead
     c.close_after_reply = True
 
