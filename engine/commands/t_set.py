@@ -5,6 +5,7 @@ from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command
 from engine.notify import notify
 from engine.types.set import SetValue, new_set
+from engine.types.setpick import random_member
 from engine.commands._scan import scan_collection
 from protocol.resp import parse_ll
 
@@ -414,6 +415,8 @@ def srandmember_command(c, argv):
             return
         if s is None:
             c.reply.add_null()
+        elif len(s) > 64:
+            c.reply.add_bulk(random_member(s))     # O(1): a random slot of the set's table
         else:
             c.reply.add_bulk(random.choice(s.ordered()))
         return
