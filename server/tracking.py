@@ -140,6 +140,16 @@ class Tracking:
             if owner not in ids:
                 ids[owner] = None
                 self.items += 1
+        limit = self.server.config["tracking-table-max-keys"]
+        if limit and len(table) > limit:
+            self.limit_used_slots(limit)
+
+    def limit_used_slots(self, limit):
+        """redis trackingLimitUsedSlots: over tracking-table-max-keys, keys leave the table with an
+        invalidation to their readers (here the longest-tracked first; redis picks them at random)."""
+        while len(self.table) > limit:
+            key = next(iter(self.table))
+            self.invalidate(None, key, bcast=False)
 
     # ------------------------------------------------------------------ invalidation
     def key_modified(self, c, spec, argv):

@@ -377,7 +377,8 @@ def client_info_line(client, now_ms):
     return (f"id={client.id} addr={peer} laddr={local} fd=8 name={name} age={age} idle={idle} "
             f"flags={client_flags(client)} db={client.db.id} sub={sub} psub={psub} ssub={ssub} multi={multi} "
             f"qbuf={qbuf} qbuf-free={max(0, 20474 - qbuf)} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={obl} "
-            f"oll=0 omem={obl} tot-mem={37000 + qbuf + obl} events=r cmd={last} user={client.user} redir={tracking_redirect(client)} "
+            f"oll=0 omem={obl} tot-mem={37000 + qbuf + obl} events=r cmd={last} user={client.user} "
+            f"redir={tracking_redirect(client)} "
             f"resp={client.reply.resp}")
 
 

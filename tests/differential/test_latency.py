@@ -42,7 +42,8 @@ def test_latency_monitor_matches_redis(debug_pair):
             assert ours == theirs, (cmds, ours, theirs)
         assert b"1. command: 4 latency spikes" in _both(conns, ["LATENCY", "DOCTOR"])[0]
         ours, theirs = _both(conns, ["HELLO", "3"], ["LATENCY", "GRAPH", "command"], ["LATENCY", "GRAPH", "x"],
-                             ["LATENCY", "RESET", "command", "x"], ["LATENCY", "RESET"], ["LATENCY", "GRAPH", "command"],
+                             ["LATENCY", "RESET", "command", "x"], ["LATENCY", "RESET"],
+                             ["LATENCY", "GRAPH", "command"],
                              ["LATENCY", "DOCTOR"], ["CONFIG", "SET", "latency-monitor-threshold", "0"],
                              ["LATENCY", "DOCTOR"], ["HELLO", "2"])
         strip = [re.sub(rb"\$2\r\nid\r\n:\d+\r\n", b"", re.sub(rb"high \d+ ms, low \d+ ms \(all time high \d+",

@@ -106,7 +106,8 @@ def _effort_run(port):
         time.sleep(0.03)
         return r.info("memory")["lazyfreed_objects"]
     base = lf()
-    steps = [("list", lambda: r.rpush("x", *range(5000))), ("hash500", lambda: r.hset("x", mapping={str(i): i for i in range(500)})),
+    steps = [("list", lambda: r.rpush("x", *range(5000))),
+             ("hash500", lambda: r.hset("x", mapping={str(i): i for i in range(500)})),
              ("zset500", lambda: r.zadd("x", {str(i): i for i in range(500)})),
              ("zset65", lambda: r.zadd("x", {str(i): i for i in range(65)})),
              ("zset129", lambda: r.zadd("x", {str(i): i for i in range(129)})),

@@ -288,3 +288,18 @@ def test_redis_py_invalidation_push(pair):
             w.close()
     assert results[0] == results[1]
     assert results[0][3] == [[b"invalidate", [b"csc"]]]
+
+
+def test_tracking_table_max_keys(fresh_cachemere):
+    """Over tracking-table-max-keys the oldest tracked keys are dropped with an invalidation, as redis's
+    trackingLimitUsedSlots does (redis picks random keys, so only the counts are compared)."""
+    srv = fresh_cachemere("--tracking-table-max-keys", "5")
+    a = RawConnection(srv.port)
+    a.command("HELLO", "3")
+    a.command("CLIENT", "TRACKING", "ON")
+    a.send(b"".join(encode("GET", "t%d" % i) for i in range(8)))
+    got = a.read_until_quiet(0.2)
+    assert got.count(b"invalidate") == 3
+    info = a.command("INFO", "stats")
+    assert b"tracking_total_keys:5\r\n" in info
+    a.close()
