@@ -51,7 +51,8 @@ class Tracking:
     def __init__(self, server):
         self.server = server
         self.states = {}        # client -> TrackingState (tracking on)
-        self.table = {}         # key -> {client: None} that read it (default mode)
+        self.by_id = {}         # client id -> client, for the tracking clients
+        self.table = {}         # key -> {client id: None} that read it (ids, as redis: no client kept alive)
         self.items = 0          # redis TrackingTableTotalItems
         self.prefix_table = {}  # prefix -> BcastPrefix
         self.pending = []       # (target client, frame) waiting for the end of the current command
@@ -74,6 +75,7 @@ class Tracking:
         st = self.states.get(c)
         if st is None:
             st = self.states[c] = TrackingState()
+            self.by_id[c.id] = c
         st.broken = st.bcast = st.optin = st.optout = st.noloop = False
         st.redirect = redirect
         if bcast:
@@ -90,6 +92,7 @@ class Tracking:
         st = self.states.pop(c, None)
         if st is None:
             return
+        self.by_id.pop(c.id, None)
         for prefix in st.prefixes:
             bs = self.prefix_table.get(prefix)
             if bs is not None:
@@ -137,8 +140,8 @@ class Tracking:
             ids = table.get(key)
             if ids is None:
                 ids = table[key] = {}
-            if owner not in ids:
-                ids[owner] = None
+            if owner.id not in ids:
+                ids[owner.id] = None
                 self.items += 1
         limit = self.server.config["tracking-table-max-keys"]
         if limit and len(table) > limit:
@@ -180,8 +183,9 @@ class Tracking:
             return
         self.items -= len(ids)
         frame = None
-        for target in ids:
-            st = self.states.get(target)
+        for cid in ids:
+            target = self.by_id.get(cid)
+            st = self.states.get(target) if target is not None else None
             if st is None or st.bcast:
                 continue
             if st.noloop and target is writer:
