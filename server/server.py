@@ -334,7 +334,10 @@ class Server:
     def _on_signal(self, sig):
         name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
         self.log.raw(f"{os.getpid()}:signal-handler ({int(time.time())}) Received {name} scheduling shutdown...")
-        self.request_shutdown(save=None, reason=name)
+        flags = self.config["shutdown-on-sigterm" if sig == signal.SIGTERM else "shutdown-on-sigint"]
+        words = (flags if isinstance(flags, str) else " ".join(map(str, flags or ()))).split()
+        save = False if "nosave" in words else (True if "save" in words else None)
+        self.request_shutdown(save=save, reason=name, force="force" in words)
 
     def request_shutdown(self, save=None, reason="SHUTDOWN", prepared=False, force=False):
         """Stop accepting, flush replies, run shutdown hooks (final save), then exit 0.  `prepared`: the
@@ -368,6 +371,9 @@ class Server:
         if not getattr(self, "_shutdown_prepared", False):
             if not self.prepare_shutdown(save, getattr(self, "_shutdown_force", False)):
                 self.shutdown_requested = None      # redis keeps running after a failed final save
+                if self.cron_handle is not None:
+                    self.cron_handle.cancel()
+                self._schedule_cron()
                 return
         for srv in self.listeners + self.mc_listeners:
             srv.close()

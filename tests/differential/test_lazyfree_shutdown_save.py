@@ -123,3 +123,27 @@ def _effort_run(port):
 
 def test_lazyfree_effort_by_encoding(cachemere, redis_ref):
     assert _effort_run(cachemere.port) == _effort_run(redis_ref.port)
+
+
+def _sigterm_with_failing_save(srv):
+    import signal
+    os.makedirs(os.path.join(srv.argv[srv.argv.index("--dir") + 1], "dump.rdb", "x"))
+    c = RawConnection(srv.port)
+    c.command("SET", "a", "1")
+    srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.7)
+    alive = srv.proc.poll() is None
+    pong = c.command("PING") if alive else None
+    c.close()
+    return alive, pong
+
+
+def test_sigterm_with_a_failing_final_save_keeps_serving(fresh_cachemere):
+    ours = fresh_cachemere("--save", "3600 1")
+    theirs = start_redis("--save", "3600 1")
+    try:
+        got = _sigterm_with_failing_save(ours)
+        assert got == _sigterm_with_failing_save(theirs) == (True, b"+PONG\r\n")
+    finally:
+        ours.kill9()
+        theirs.kill9()
