@@ -165,6 +165,13 @@ class Tracking:
             return
         if name == "swapdb":
             return                          # redis 7.0 sends nothing for SWAPDB
+        if not self.prefix_table:
+            table = self.table
+            for a in argv[1:]:
+                if a in table:
+                    break
+            else:
+                return                      # no argument names a tracked key: nothing to find out
         for pos, flags in get_keys(spec, argv):
             if "RO" in flags:
                 continue
