@@ -4,9 +4,23 @@ argument, and SHUTDOWN refusing to exit when the final save fails (unless FORCE)
 import os
 import time
 
+import pytest
 import redis
 
 from tests.support.servers import RawConnection, start_cachemere, start_redis
+
+
+def _settled(r):
+    """(pending, freed) once nothing is pending and two reads agree (redis frees in a background thread)."""
+    deadline = time.time() + 3
+    last = None
+    while True:
+        time.sleep(0.02)
+        info = r.info("memory")
+        now = (info["lazyfree_pending_objects"], info["lazyfreed_objects"])
+        if (now == last and now[0] == 0) or time.time() > deadline:
+            return now
+        last = now
 
 
 def _lazyfree_run(port):
@@ -14,9 +28,7 @@ def _lazyfree_run(port):
     out = []
 
     def snap(label):
-        time.sleep(0.05)
-        info = r.info("memory")
-        out.append((label, info["lazyfree_pending_objects"], info["lazyfreed_objects"]))
+        out.append((label,) + _settled(r))
     r.sadd("bigset", *range(1000))
     r.sadd("small", 1, 2)
     r.set("s", "x")
@@ -57,8 +69,17 @@ def _lazyfree_run(port):
     return out
 
 
-def test_lazyfree_counters(cachemere, redis_ref):
-    assert _lazyfree_run(cachemere.port) == _lazyfree_run(redis_ref.port)
+@pytest.fixture
+def fresh_pair(fresh_cachemere):
+    """Servers of the test's own: FLUSHDB ASYNC counts every key of the db, so no leftovers of other tests."""
+    theirs = start_redis()
+    yield fresh_cachemere(), theirs
+    theirs.stop()
+
+
+def test_lazyfree_counters(fresh_pair):
+    ours, theirs = fresh_pair
+    assert _lazyfree_run(ours.port) == _lazyfree_run(theirs.port)
 
 
 def test_save_rule_as_one_argument(fresh_cachemere):
@@ -103,8 +124,7 @@ def _effort_run(port):
     out = []
 
     def lf():
-        time.sleep(0.03)
-        return r.info("memory")["lazyfreed_objects"]
+        return _settled(r)[1]
     base = lf()
     steps = [("list", lambda: r.rpush("x", *range(5000))),
              ("hash500", lambda: r.hset("x", mapping={str(i): i for i in range(500)})),
@@ -121,8 +141,9 @@ def _effort_run(port):
     return out
 
 
-def test_lazyfree_effort_by_encoding(cachemere, redis_ref):
-    assert _effort_run(cachemere.port) == _effort_run(redis_ref.port)
+def test_lazyfree_effort_by_encoding(fresh_pair):
+    ours, theirs = fresh_pair
+    assert _effort_run(ours.port) == _effort_run(theirs.port)
 
 
 def _sigterm_with_failing_save(srv):
