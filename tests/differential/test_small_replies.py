@@ -8,13 +8,13 @@ from tests.support.servers import RawConnection, encode
 def test_numkeys_limit_and_float_errors(cachemere, redis_ref):
     cmds = []
     for nk in ["x", "0", "-1", "99999999999999999999", "5"]:
-        cmds += [["SINTERCARD", nk, "a"], ["ZINTERCARD", nk, "a"], ["LMPOP", nk, "a", "LEFT"],
-                 ["ZMPOP", nk, "a", "MIN"], ["EVAL", "return 1", nk]]
+        cmds += [["SINTERCARD", nk, "sr:a"], ["ZINTERCARD", nk, "sr:a"], ["LMPOP", nk, "sr:a", "LEFT"],
+                 ["ZMPOP", nk, "sr:a", "MIN"], ["EVAL", "return 1", nk]]
     for lim in ["x", "-1", "0"]:
-        cmds += [["SINTERCARD", "1", "a", "LIMIT", lim], ["ZINTERCARD", "1", "a", "LIMIT", lim]]
-    cmds += [["DEL", "h"], ["HSET", "h", "f", "1"]]
-    cmds += [["HINCRBYFLOAT", "h", "f", v] for v in ["inf", "-inf", "+inf", "INFINITY", "1e5000", "nan", "0x10"]]
-    cmds += [["HSET", "h", "g", "inf"], ["HINCRBYFLOAT", "h", "g", "1"], ["HGETALL", "h"], ["DEL", "h"]]
+        cmds += [["SINTERCARD", "1", "sr:a", "LIMIT", lim], ["ZINTERCARD", "1", "sr:a", "LIMIT", lim]]
+    cmds += [["DEL", "sr:h", "sr:a"], ["HSET", "sr:h", "f", "1"]]
+    cmds += [["HINCRBYFLOAT", "sr:h", "f", v] for v in ["inf", "-inf", "+inf", "INFINITY", "1e5000", "nan", "0x10"]]
+    cmds += [["HSET", "sr:h", "g", "inf"], ["HINCRBYFLOAT", "sr:h", "g", "1"], ["HGETALL", "sr:h"], ["DEL", "sr:h"]]
     assert_same(cachemere.port, redis_ref.port, cmds)
 
 
@@ -30,14 +30,14 @@ def test_xread_block_from_script_keeps_the_typed_name(cachemere, redis_ref):
 def test_lua_conversions_and_script_flush(cachemere, redis_ref):
     cmds = [
         ["EVAL", "local t={} for i=1,8000 do t[i]=tostring(i) end return #{unpack(t)}", "0"],
-        ["EVAL", "local t={'del'} for i=1,7999 do t[i+1]='k'..i end return redis.call(unpack(t))", "0"],
-        ["EVAL", "local r = redis.call('set','k','v') return {type(r), r['ok']}", "0"],
+        ["EVAL", "local t={'del'} for i=1,7999 do t[i+1]='sr:k'..i end return redis.call(unpack(t))", "0"],
+        ["EVAL", "local r = redis.call('set','sr:k','v') return {type(r), r['ok']}", "0"],
         ["EVAL", "local r = redis.call('ping') return {type(r), r['ok']}", "0"],
         ["EVAL", "local r = redis.pcall('get') return {type(r), r['err']}", "0"],
-        ["EVAL", "local t = setmetatable({}, {__index=function(t,k) return redis.call('get',k) end}) return t.k",
-         "0"],
+        ["EVAL", "local t = setmetatable({}, {__index=function(t,k) return redis.call('get','sr:'..k) end}) "
+                 "return t.k", "0"],
         ["SCRIPT", "FLUSH", "ASYNC"], ["SCRIPT", "FLUSH", "SYNC"], ["SCRIPT", "FLUSH", "FOO"],
-        ["SCRIPT", "FLUSH", "ASYNC", "SYNC"], ["DEL", "k"],
+        ["SCRIPT", "FLUSH", "ASYNC", "SYNC"], ["DEL", "sr:k"],
     ]
     assert_same(cachemere.port, redis_ref.port, cmds)
 
@@ -45,12 +45,13 @@ def test_lua_conversions_and_script_flush(cachemere, redis_ref):
 def _smove_events(port):
     a, sub = RawConnection(port), RawConnection(port)
     try:
-        a.command("DEL", "src", "dst", "x")     # before subscribing: earlier tests may have left them
+        a.command("DEL", "sr:src", "sr:dst", "sr:x")     # before subscribing: earlier tests may have left them
         a.command("CONFIG", "SET", "notify-keyspace-events", "KEA")
         sub.command("PSUBSCRIBE", "__key*__:*")
         a.send(b"".join(encode(*c) for c in (
-            ["SADD", "src", "m", "n"], ["SADD", "dst", "m"], ["SMOVE", "src", "dst", "m"], ["SMOVE", "src", "dst", "n"],
-            ["SMOVE", "dst", "dst", "m"], ["SMOVE", "x", "dst", "m"], ["DEL", "dst"])))
+            ["SADD", "sr:src", "m", "n"], ["SADD", "sr:dst", "m"], ["SMOVE", "sr:src", "sr:dst", "m"],
+            ["SMOVE", "sr:src", "sr:dst", "n"], ["SMOVE", "sr:dst", "sr:dst", "m"], ["SMOVE", "sr:x", "sr:dst", "m"],
+            ["DEL", "sr:dst"])))
         replies = a.read_until_quiet(0.15)
         return replies, sub.read_until_quiet(0.2)
     finally:
@@ -66,10 +67,10 @@ def test_smove_notifies_sadd_only_on_a_real_addition(cachemere, redis_ref):
 def test_used_memory_lua_does_not_grow_per_eval(cachemere):
     r = redis.Redis(port=cachemere.port)
     for _ in range(100):
-        r.eval("return redis.call('set', KEYS[1], ARGV[1])", 1, "k", "v" * 100)
+        r.eval("return redis.call('set', KEYS[1], ARGV[1])", 1, "sr:k", "v" * 100)
     mid = r.info("memory")["used_memory_lua"]
     for _ in range(600):
-        r.eval("return redis.call('set', KEYS[1], ARGV[1])", 1, "k", "v" * 100)
+        r.eval("return redis.call('set', KEYS[1], ARGV[1])", 1, "sr:k", "v" * 100)
     end = r.info("memory")["used_memory_lua"]
     assert end <= mid * 1.15, (mid, end)
-    r.delete("k")
+    r.delete("sr:k")
