@@ -177,6 +177,7 @@ cdef class Keyspace:
     cdef public long long now_ms      # command time snapshot: one per batch, like redis commandTimeSnapshot
     cdef public EffectLog effects
     cdef public bint is_replica       # replicas never expire keys themselves
+    cdef public bint paused           # CLIENT PAUSE in force: no expiry deletions, no eviction (redis 7.0)
     cdef public long long dirty       # changes since last save
     cdef public long long stat_hits
     cdef public long long stat_misses
@@ -254,6 +255,9 @@ cdef class Dispatcher:
     cdef public object before_call        # hooks (MULTI queueing, ACL, OOM) set by the server: callable(c, spec, argv) -> bool(proceed)
     cdef public object monitor_hook       # callable(c, argv) when MONITOR clients exist
     cdef public object slowlog_hook       # callable(c, argv, usec)
+    cdef public object tracking_hook      # callable(c, spec, argv) after every call while a client tracks keys
+    cdef public object latency_hook       # callable(spec, usec) for a call >= latency_threshold_us (LATENCY)
+    cdef public long long latency_threshold_us   # latency-monitor-threshold in us, 0 = off
     cdef public long long slowlog_threshold_us
     cdef bytes last_name
     cdef CommandSpec last_spec

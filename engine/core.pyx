@@ -540,7 +540,7 @@ cdef class Db:
         """
         if r.vslot < 0 or self.vol[r.vslot].expire_at > self.ks.now_ms:
             return False
-        if self.ks.is_replica:
+        if self.ks.is_replica or self.ks.paused:
             return True
         self.ks.stat_expired += 1
         self.rec_delete(key)
@@ -979,7 +979,7 @@ cdef class Keyspace:
         cdef tuple best
         cdef Py_ssize_t total, n
         cdef cm_rec* r
-        if self.maxmemory <= 0 or self.used_memory <= self.maxmemory:
+        if self.maxmemory <= 0 or self.used_memory <= self.maxmemory or self.paused:
             return EVICT_OK
         if self.policy == EVICT_NOEVICTION:
             self.stat_evict_fail += 1
@@ -1106,6 +1106,14 @@ cdef bytes quote_args_for_unknown(list argv):
 ctypedef object (*HandlerFunc)(Client, list)
 
 
+def exec_abort(Client c, bytes message):
+    """redis execCommandAbort: an EXEC refused before it runs (arity, NOAUTH, BUSY...) discards the transaction,
+    if any, and answers EXECABORT with the refusal's text."""
+    from engine.commands.transactions import discard_transaction
+    discard_transaction(c)
+    c.error(b"EXECABORT Transaction discarded because of: " + message)
+
+
 cdef bind_fast(bytes name, HandlerFunc fn):
     """Let the dispatcher call a compiled family's handler as a C function (no Python call)."""
     cdef CommandSpec spec = registry.COMMANDS[name]
@@ -1160,6 +1168,9 @@ cdef class Dispatcher:
             spec = sub
         if (spec.arity > 0 and spec.arity != len(argv)) or len(argv) < -spec.arity:
             spec.rejected_calls += 1
+            if spec.name == "exec":
+                exec_abort(c, b"wrong number of arguments for 'exec' command")
+                return None
             c.error(b"ERR wrong number of arguments for '" + spec.name_bytes + b"' command")
             return None
         return spec
@@ -1227,6 +1238,9 @@ cdef class Dispatcher:
 
     cdef reject(self, Client c, CommandSpec spec, bytes message):
         spec.rejected_calls += 1
+        if spec.name == "exec":
+            exec_abort(c, message)
+            return
         if c.multi_queue is not None:
             c.multi_error = True
         c.error(message)
@@ -1273,7 +1287,11 @@ cdef class Dispatcher:
         if self.slowlog_threshold_us >= 0 and elapsed >= self.slowlog_threshold_us and self.slowlog_hook is not None \
                 and not (spec.flags & CMD_SKIP_SLOWLOG):
             self.slowlog_hook(c, argv, elapsed)
+        if self.latency_threshold_us > 0 and elapsed >= self.latency_threshold_us and self.latency_hook is not None:
+            self.latency_hook(spec, elapsed)     # LATENCY "command" / "fast-command" (server/latency.py)
         c.last_cmd = spec
+        if self.tracking_hook is not None:
+            self.tracking_hook(c, spec, argv)     # client tracking (server/tracking.py): keys read, CACHING
 
 
 # The hot command families, compiled into this module.

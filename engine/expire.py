@@ -34,8 +34,8 @@ class ActiveExpire:
     def cycle(self, hz):
         """One slow cycle over every database; returns the number of keys expired."""
         ks = self.ks
-        if ks.is_replica:
-            return 0                 # a replica waits for its primary's DELs
+        if ks.is_replica or ks.paused:
+            return 0                 # a replica waits for its primary's DELs; CLIENT PAUSE freezes the dataset
         effort = effort_of(ks) - 1   # 0..9 as in redis
         keys_per_loop = KEYS_PER_LOOP + KEYS_PER_LOOP // 4 * effort
         acceptable_stale = ACCEPTABLE_STALE - effort

@@ -24,6 +24,7 @@ cdef class McEngine:
     cdef unsigned long long cas_of(self, Entry e)
     cdef emit_store(self, bytes key, Entry e)
     cdef emit_delete(self, bytes key)
+    cpdef drop_item(self, bytes key)
     cdef Entry store(self, bytes key, bytes value, unsigned int flags, long long exptime)
     cdef bint out_of_memory(self)
     cdef void new_cas(self, Entry e)

@@ -217,9 +217,14 @@ cdef class McEngine:
 
     cdef touch_watched(self, bytes key):
         """WATCH: a memcached write to a watched key aborts the watcher's EXEC."""
-        watch = self.server.extensions.get("watch") if self.server is not None else None
+        if self.server is None:
+            return
+        watch = self.server.extensions.get("watch")
         if watch is not None and watch.watchers:
             watch.touch(0, key)
+        tracking = self.server.extensions.get("tracking")
+        if tracking is not None:
+            tracking.invalidate(None, key)      # client-side caching readers of the key (server/tracking.py)
 
     cdef key_event(self, str cls, bytes event, bytes key):
         from engine.notify import notify
@@ -337,8 +342,9 @@ cdef class McEngine:
         elif cmd == C_SHUTDOWN:
             out.append(mc.ERR_SHUTDOWN_DISABLED)
         elif cmd == C_ADMIN:
+            reply = admin_reply(self, req)
             if not req.noreply:
-                out.append(admin_reply(req.name))
+                out.append(reply)
         else:
             out.append(mc.ERR_ERROR)
         return 0
@@ -450,6 +456,12 @@ cdef class McEngine:
         self.emit_store(key, e)
         return STORED
 
+    cpdef drop_item(self, bytes key):
+        """Unlink key without a reply (a SET refused as too large, as memcached does)."""
+        if self.write_item(key) is not None:
+            self.db.delete(key)
+            self.emit_delete(key)
+
     cdef bytes delete(self, bytes key):
         if self.write_item(key) is None:
             self.stats.delete_misses += 1
@@ -516,6 +528,9 @@ cdef class McEngine:
         watch = self.server.extensions.get("watch") if self.server is not None else None
         if watch is not None and watch.watchers:
             watch.touch_db(0)
+        tracking = self.server.extensions.get("tracking") if self.server is not None else None
+        if tracking is not None:
+            tracking.flushed(None)
         self.ks.effects.emit(0, [b"FLUSHDB"])
 
     # ------------------------------------------------------------------------------------ meta verbs
@@ -725,9 +740,13 @@ def slab_class(Py_ssize_t size):
     return cls
 
 
-cdef bytes admin_reply(bytes name):
+cdef bytes admin_reply(McEngine engine, object req):
     # slabs/lru/lru_crawler/extstore need memcached's allocator; the harmless ones acknowledge
-    if name == b"cache_memlimit" or name == b"watch":
+    cdef bytes name = req.name
+    if name == b"cache_memlimit":
+        from server import mc_stats
+        return mc_stats.cache_memlimit(engine, req.args[0] if req.args else b"")
+    if name == b"watch":
         return OK
     if name == b"refresh_certs":
         return b"Error TLS not enabled\r\n"

@@ -801,6 +801,10 @@ cdef class McParser:
             return _error(ERR_BAD_FORMAT, noreply)
         if self._too_large(self.tok_len[1], flags, vlen):
             r = _error(ERR_TOO_LARGE, noreply)
+            if command == C_SET:
+                # memcached process_update_command: a refused SET also unlinks the old item (no stale data)
+                r.command = C_SET
+                r.keys = [self._tok(1)]
             self._start_swallow(r, vlen + 2)
             return r
         r = self._new(command)

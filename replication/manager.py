@@ -695,15 +695,19 @@ class Replication:
         self.server.loop.call_soon(c.conn.process_input)
 
     # ------------------------------------------------------------------ shutdown
+    def shutdown_would_wait(self):
+        """Whether a shutdown now has replicas to wait for (a primary with replicas not at its offset)."""
+        if not self.config["shutdown-timeout"] or self.master_host is not None or not self.replicas:
+            return False
+        return not all(r.state == STATE_ONLINE and r.ack_offset >= self.offset for r in self.replicas)
+
     def delay_shutdown(self, finish):
         """redis 7 shutdown: pause writes and give lagging replicas up to shutdown-timeout seconds to ACK the
         whole stream; True when finish() will be called later."""
+        if not self.shutdown_would_wait():
+            return False
         timeout = self.config["shutdown-timeout"]
-        if not timeout or self.master_host is not None or not self.replicas:
-            return False
         target = self.offset
-        if all(r.state == STATE_ONLINE and r.ack_offset >= target for r in self.replicas):
-            return False
         self.log.notice("Waiting for replicas before shutting down.")
         server = self.server
         server.pause_clients(server.ks.update_clock() + timeout * 1000 + 1000, "write")

@@ -90,7 +90,18 @@ class Blocking:
 
     # ------------------------------------------------------------------ waking
     def signal_key_ready(self, c, key):
-        slot = (c.db.id, key)
+        self.signal_slot(c.db.id, key)
+
+    def signal_db_ready(self, db):
+        """redis scanDatabaseForReadyKeys (SWAPDB): every waited-on key of db that exists now is ready."""
+        for dbid, key in list(self.waiting):
+            if dbid == db.id and db.find(key) is not None:
+                self.signal_slot(dbid, key)
+
+    def signal_slot(self, dbid, key):
+        """A key of db `dbid` was created or changed (redis signalKeyAsReady; also for another db than the
+        writer's: MOVE, COPY ... DB)."""
+        slot = (dbid, key)
         if slot not in self.waiting or slot in self.ready:
             return
         self.ready[slot] = None

@@ -512,6 +512,32 @@ class _Percentiles(_Special):
         state.rewrite_line(d.name, f"{d.name} {body}", True)
 
 
+class _McItemSize(_Special):
+    """memcached -I: a byte count with an optional k/m/g suffix (kb/mb/gb too) in binary units, so 2m is
+    2097152 as memcached reads it (redis's memory units would make it 2000000), from 1024 bytes to 1 GiB."""
+
+    UNITS = {"": 1, "k": 1024, "kb": 1024, "m": 1024 ** 2, "mb": 1024 ** 2, "g": 1024 ** 3, "gb": 1024 ** 3}
+
+    def parse(self, cfg, d, args, loading):
+        if len(args) != 1:
+            raise _Invalid("wrong number of arguments")
+        text = args[0].strip().lower()
+        digits = text.rstrip("kmgb")
+        unit = text[len(digits):]
+        if not digits.isdigit() or unit not in self.UNITS:
+            raise _Invalid("argument must be a memory value")
+        value = int(digits) * self.UNITS[unit]
+        if not 1024 <= value <= 1024 ** 3:
+            raise _Invalid("argument must be between 1024 and 1073741824 inclusive")
+        return value
+
+    def render(self, cfg, value):
+        return str(value)
+
+    def rewrite(self, cfg, d, value, state):
+        state.rewrite_line(d.name, f"{d.name} {value}", value != d.default)
+
+
 class _Dir(_Special):
     """Stored as an absolute path; Cachemere does not chdir (persistence joins paths)."""
 
@@ -745,7 +771,7 @@ DIRECTIVES: tuple[Directive, ...] = (
     _special("latency-tracking-info-percentiles", [50.0, 99.0, 99.9], _Percentiles(), multi_arg=True),
     # --- Cachemere's own
     _int("memcached-port", 0, 65535, 11211, cachemere_only=True),
-    _mem("memcached-max-item-size", 1024, 1024**3, 1024 * 1024, cachemere_only=True),
+    _special("memcached-max-item-size", 1024 * 1024, _McItemSize(), cachemere_only=True),
     _int("memcached-memory", 0, 2**44, 0, cachemere_only=True),
     _special("memcached-bind", None, _AddressList(default_is_unset=True), multi_arg=True, cachemere_only=True),
     _int("metrics-port", 0, 65535, 0, immutable=True, cachemere_only=True),
@@ -991,8 +1017,13 @@ class Config:
             if directive is not None:
                 if not directive.multi_arg and len(argv) != 2:
                     raise ConfigError(_fatal_text("wrong number of arguments", line_number, line))
+                args = argv[1:]
+                if directive.multi_arg and len(argv) == 2 and argv[1]:
+                    # redis 7.0: one non-empty argument of a multi-arg config is split on single spaces, so
+                    # `--save "3600 1"` (and `save "3600 1"` in a file) mean `save 3600 1`
+                    args = argv[1].split(" ")
                 try:
-                    value = self._parse(directive, argv[1:], loading=True)
+                    value = self._parse(directive, args, loading=True)
                 except _Invalid as e:
                     raise ConfigError(_fatal_text(str(e), line_number, line)) from None
                 self._values[directive.name] = value

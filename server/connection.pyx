@@ -135,9 +135,9 @@ cdef class RespConnection:
                 mark = c.reply.size()
                 self.dispatcher.execute(c, <list>argv)
                 if c.reply_mode == 1:
-                    c.reply.truncate(mark)
+                    _drop_replies(c, mark)
                 elif c.reply_mode == 2 and (c.last_cmd is None or c.last_cmd.name != "client|reply"):
-                    c.reply.truncate(mark)      # CLIENT REPLY SKIP: drop the next command's reply only
+                    _drop_replies(c, mark)      # CLIENT REPLY SKIP: drop the next command's reply only
                     c.reply_mode = 0
             else:
                 self.dispatcher.execute(c, <list>argv)
@@ -188,6 +188,52 @@ cdef class RespConnection:
 
     def output_buffer_size(self):
         return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+
+cdef _drop_replies(Client c, Py_ssize_t mark):
+    """CLIENT REPLY OFF/SKIP: drop what the command answered since mark, except RESP3 push frames (pub/sub
+    messages and confirmations, tracking invalidations), which redis 7.0 sends regardless (CLIENT_PUSHING)."""
+    if c.reply.resp < 3 or c.reply.size() <= mark:
+        c.reply.truncate(mark)
+        return
+    data = c.reply.take()
+    tail = data[mark:]
+    kept = [data[:mark]]
+    pos = 0
+    while pos < len(tail):
+        end = _frame_end(tail, pos)
+        if end < 0:
+            break
+        if tail[pos] == 62:     # '>'
+            kept.append(tail[pos:end])
+        pos = end
+    c.reply.add_raw(b"".join(kept))
+
+
+cdef Py_ssize_t _frame_end(bytes buf, Py_ssize_t pos):
+    """Index just past the complete RESP2/RESP3 frame at pos (the buffer holds whole frames only), or -1."""
+    cdef Py_ssize_t nl = buf.find(b"\r\n", pos)
+    cdef Py_ssize_t n, i
+    if nl < 0:
+        return -1
+    kind = buf[pos]
+    if kind in (43, 45, 58, 44, 35, 95, 40):        # + - : , # _ (
+        return nl + 2
+    n = int(buf[pos + 1:nl])
+    if kind in (36, 61, 33):                        # $ = !
+        return nl + 2 if n < 0 else nl + 2 + n + 2
+    if n < 0:
+        return nl + 2
+    if kind in (37, 124):                           # % |
+        n *= 2
+    pos = nl + 2
+    for i in range(n):
+        pos = _frame_end(buf, pos)
+        if pos < 0:
+            return -1
+    if kind == 124:                                 # an attribute precedes the value it describes
+        return _frame_end(buf, pos)
+    return pos
 
 
 class RespProtocol(RespConnection, asyncio.Protocol):

@@ -83,6 +83,8 @@ IMPLEMENTED = {
     # access control (engine/acl.py, server/security.py)
     "aclfile": "server/security.py", "protected-mode": "server/security.py", "acllog-max-len": "engine/acl.py",
     "acl-pubsub-default": "engine/acl.py", "enable-module-command": "engine/commands/acl.py",
+    # introspection (server/latency.py, server/tracking.py)
+    "latency-monitor-threshold": "server/latency.py", "tracking-table-max-keys": "server/tracking.py",
     # operations
     "metrics-port": "server/dashboard.py", "metrics-bind": "server/dashboard.py",
 }
@@ -98,7 +100,6 @@ REFUSED = {
                    "systemd and auto are (server/supervise.py)"),
     "aof-timestamp-enabled": (lambda v, c: not v, "the AOF writer does not write timestamp annotations"),
     "maxmemory-clients": (lambda v, c: v == 0, "client eviction is not built in this server"),
-    "latency-monitor-threshold": (lambda v, c: v == 0, "the latency monitor does not record events"),
     "activedefrag": (lambda v, c: not v, "no active defragmentation without redis's jemalloc (the config "
                      "validator refuses it as a Debian redis-server does)"),
     "memcached-sasl": (lambda v, c: not v, "the memcached binary protocol (and so its SASL) is not served; "
@@ -124,7 +125,6 @@ NOOP = {
     "aof_rewrite_cpulist": "see server_cpulist", "bgsave_cpulist": "see server_cpulist",
     "disable-thp": "transparent huge pages: a latency knob", "loading-process-events-interval-bytes": "load pacing",
     "key-load-delay": "a redis test hook (hidden)", "watchdog-period": "a redis debugging aid (hidden)",
-    "tracking-table-max-keys": "CLIENT TRACKING keeps no table here (no tracking clients)",
     # cosmetic
     "always-show-logo": "the ASCII logo", "set-proc-title": "the process title",
     "crash-log-enabled": "redis's crash report; Python prints a traceback", "crash-memcheck-enabled": "see above",

@@ -50,12 +50,14 @@ def section_server(server):
 def section_clients(server):
     clients = [conn.client for conn in server.clients.values()]
     blocked = sum(1 for c in clients if c.blocked)
+    tr = server.extensions.get("tracking")
     max_in = max((conn.parser.buffered() for conn in server.clients.values()), default=0)
     max_out = max((conn.output_buffer_size() for conn in server.clients.values()), default=0)
     return [
         ("connected_clients", len(clients)), ("cluster_connections", 0), ("maxclients", server.config["maxclients"]),
         ("client_recent_max_input_buffer", max_in), ("client_recent_max_output_buffer", max_out),
-        ("blocked_clients", blocked), ("tracking_clients", 0), ("clients_in_timeout_table", blocked),
+        ("blocked_clients", blocked),
+        ("tracking_clients", len(tr.states) if tr is not None else 0), ("clients_in_timeout_table", blocked),
     ]
 
 
@@ -125,9 +127,9 @@ def section_memory(server):
         ("mem_fragmentation_bytes", rss - startup - used), ("mem_not_counted_for_evict", 0),
         ("mem_replication_backlog", 0), ("mem_total_replication_buffers", 0), ("mem_clients_slaves", 0),
         ("mem_clients_normal", clients), ("mem_cluster_links", 0), ("mem_aof_buffer", 0),
-        ("mem_allocator", "pymalloc"), ("active_defrag_running", 0), ("lazyfree_pending_objects", 0),
-        ("lazyfreed_objects", 0),
-    ]
+        ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
+    ] + (server.extensions["lazyfree"].info_fields() if "lazyfree" in server.extensions else
+         [("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0)])
 
 
 def section_persistence(server):
@@ -149,6 +151,7 @@ def section_stats(server):
     reads = server.stat_reads + sum(getattr(conn, "reads", 0) for conn in conns)
     writes = server.stat_writes + sum(getattr(conn, "writes", 0) for conn in conns)
     pubsub = server.extensions.get("pubsub")
+    tr = server.extensions.get("tracking")
     # redis 7.0.15's fields in its order; what Cachemere has no machinery for (replication links, active
     # defrag, client tracking, io threads, MIGRATE) reads 0, as on a redis where that is unused
     return [
@@ -170,8 +173,9 @@ def section_stats(server):
         ("latest_fork_usec", 0), ("total_forks", 0), ("migrate_cached_sockets", 0),
         ("slave_expires_tracked_keys", 0), ("active_defrag_hits", 0), ("active_defrag_misses", 0),
         ("active_defrag_key_hits", 0), ("active_defrag_key_misses", 0), ("total_active_defrag_time", 0),
-        ("current_active_defrag_time", 0), ("tracking_total_keys", 0), ("tracking_total_items", 0),
-        ("tracking_total_prefixes", 0), ("unexpected_error_replies", 0),
+        ("current_active_defrag_time", 0), ("tracking_total_keys", len(tr.table) if tr is not None else 0),
+        ("tracking_total_items", tr.items if tr is not None else 0),
+        ("tracking_total_prefixes", tr.prefix_count() if tr is not None else 0), ("unexpected_error_replies", 0),
         ("total_error_replies", server.total_error_replies), ("dump_payload_sanitizations", 0),
         ("total_reads_processed", reads), ("total_writes_processed", writes),
         ("io_threaded_reads_processed", 0), ("io_threaded_writes_processed", 0),

@@ -13,7 +13,7 @@ from server.connection import commit_before_write
 from engine.core cimport Keyspace
 from engine.memcache_ops cimport McEngine, McStats
 from engine.memcache_ops import engine_for
-from protocol.memcache import McParser
+from protocol.memcache import McParser, MC_SET
 
 cdef int C_QUIT = 19     # protocol.memcache.MC_QUIT
 cdef bytes TOO_MANY_CONNECTIONS = b"SERVER_ERROR Too many open connections\r\n"
@@ -109,6 +109,8 @@ cdef class McConnection:
             if req is None:
                 break
             if req.error is not None or req.close:
+                if req.keys and req.command == MC_SET:  # a SET refused as too large: the old item goes
+                    engine.drop_item(req.keys[0])
                 if req.error is not None and not req.noreply:
                     out.append(req.error)
                 if req.close:

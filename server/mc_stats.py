@@ -65,12 +65,24 @@ def general_stats(engine):
     ]
 
 
+def _interface(cfg):
+    """memcached's `inter`: the -l address list as given (NULL when listening everywhere)."""
+    try:
+        addrs = cfg.memcached_bind() if hasattr(cfg, "memcached_bind") else None
+    except Exception:
+        addrs = None
+    if addrs is None:
+        addrs = cfg["memcached-bind"] or cfg["bind"]
+    addrs = [a.lstrip("-") for a in (addrs or []) if a]
+    return ",".join(addrs) if addrs else "NULL"
+
+
 def settings_stats(engine):
     cfg = engine.server.config
     ks = engine.ks
     return [
         ("maxbytes", _limit(engine)), ("maxconns", cfg["maxclients"]), ("tcpport", cfg["memcached-port"]),
-        ("udpport", 0), ("inter", "NULL"), ("verbosity", 0), ("oldest", 0),
+        ("udpport", 0), ("inter", _interface(cfg)), ("verbosity", 0), ("oldest", 0),
         ("evictions", "off" if ks.policy == 0 and ks.maxmemory else "on"),
         ("domain_socket", "NULL"), ("umask", 700), ("shutdown_command", "no"), ("growth_factor", "1.25"),
         ("chunk_size", 48), ("num_threads", 1), ("num_threads_per_udp", 1), ("stat_key_prefix", ":"),
@@ -88,40 +100,160 @@ def settings_stats(engine):
         ("ext_item_size", 512), ("ext_item_age", 4294967295), ("ext_low_ttl", 0), ("ext_recache_rate", 2000),
         ("ext_wbuf_size", 4194304), ("ext_compact_under", 0), ("ext_drop_under", 0), ("ext_max_sleep", 1000000),
         ("ext_max_frag", "0.80"), ("slab_automove_freeratio", "0.010"), ("ext_drop_unread", "no"),
-        ("ssl_enabled", "no"), ("ssl_session_cache", "no"), ("ssl_kernel_tls", "no"),
+        ("ssl_enabled", "no"), ("ssl_chain_cert", "(null)"), ("ssl_key", "(null)"), ("ssl_verify_mode", 0),
+        ("ssl_keyformat", 1), ("ssl_ciphers", "NULL"), ("ssl_ca_cert", "NULL"), ("ssl_wbuf_size", 16384),
+        ("ssl_session_cache", "no"), ("ssl_kernel_tls", "no"), ("ssl_min_version", "tlsv1.2"),
         ("num_napi_ids", "(null)"), ("memory_file", "(null)"),
     ]
 
 
+SLAB_PAGE = 1024 * 1024
+SLAB_CHUNK_MAX = 524288
+MAX_SLAB_CLASSES = 64                # memcached MAX_NUMBER_OF_SLAB_CLASSES
+
+
+def _class_sizes():
+    """memcached slabs_init with -n 48 -f 1.25 and slab_chunk_max 512 KiB: {class id: chunk size}."""
+    sizes = {}
+    size, i = 96, 0
+    while i < MAX_SLAB_CLASSES - 2:
+        i += 1
+        if size >= SLAB_CHUNK_MAX / 1.25:
+            break
+        if size % 8:
+            size += 8 - size % 8
+        sizes[i] = size
+        size = int(size * 1.25)
+    sizes[i] = SLAB_CHUNK_MAX
+    return sizes
+
+
+CLASS_SIZES = _class_sizes()
+LARGEST_CLASS = max(CLASS_SIZES)
+
+
+def slab_of(total):
+    """memcached slabs_clsid: the first class whose chunks hold `total` bytes (chunked items: the largest)."""
+    for cls in sorted(CLASS_SIZES):
+        if total <= CLASS_SIZES[cls]:
+            return cls
+    return LARGEST_CLASS
+
+
+def _items_by_class(engine):
+    """{class: [(key, entry, total size)]} for the string items of db 0 (what memcached can serve)."""
+    from engine.memcache_ops import item_size
+    out = {}
+    for key, e in engine.db.items():
+        v = e.value
+        if not isinstance(v, bytes):
+            continue
+        total = item_size(len(key), e.mc_flags, len(v))
+        out.setdefault(slab_of(total), []).append((key, e, total))
+    return out
+
+
+def _counters_class(by_class):
+    """Per-class hit counters are not kept: they are reported on the class holding the most items."""
+    return max(by_class, key=lambda cls: (len(by_class[cls]), -cls)) if by_class else None
+
+
 def items_stats(engine):
-    n = engine.db.size()
-    if not n:
-        return []
+    by_class = _items_by_class(engine)
     ks = engine.ks
-    return [("items:1:%s" % name, value) for name, value in (
-        ("number", n), ("number_hot", 0), ("number_warm", 0), ("number_cold", n), ("age_hot", 0),
-        ("age_warm", 0), ("age", 0), ("mem_requested", engine.db.used_memory), ("evicted", ks.stat_evicted),
-        ("evicted_nonzero", 0), ("evicted_time", 0), ("outofmemory", engine.stats.store_no_memory),
-        ("tailrepairs", 0), ("reclaimed", ks.stat_expired), ("expired_unfetched", 0), ("evicted_unfetched", 0),
-        ("evicted_active", 0), ("crawler_reclaimed", 0), ("crawler_items_checked", 0), ("lrutail_reflocked", 0),
-        ("moves_to_cold", 0), ("moves_to_warm", 0), ("moves_within_lru", 0), ("direct_reclaims", 0),
-        ("hits_to_hot", 0), ("hits_to_warm", 0), ("hits_to_cold", engine.stats.get_hits), ("hits_to_temp", 0))]
+    counters = _counters_class(by_class)
+    rows = []
+    for cls in sorted(by_class):
+        items = by_class[cls]
+        n = len(items)
+        oldest = min(e.lru for _, e, _ in items)
+        lfu = "lfu" in str(engine.server.config["maxmemory-policy"])
+        age = (ks.lru_clock - oldest) & 0xFFFFFF if not lfu else 0
+        mine = cls == counters
+        rows += [("items:%d:%s" % (cls, name), value) for name, value in (
+            ("number", n), ("number_hot", 0), ("number_warm", 0), ("number_cold", n), ("age_hot", 0),
+            ("age_warm", 0), ("age", age), ("mem_requested", sum(t for _, _, t in items)),
+            ("evicted", ks.stat_evicted if mine else 0), ("evicted_nonzero", 0), ("evicted_time", 0),
+            ("outofmemory", engine.stats.store_no_memory if mine else 0), ("tailrepairs", 0),
+            ("reclaimed", ks.stat_expired if mine else 0), ("expired_unfetched", 0), ("evicted_unfetched", 0),
+            ("evicted_active", 0), ("crawler_reclaimed", 0), ("crawler_items_checked", 0),
+            ("lrutail_reflocked", 0), ("moves_to_cold", n), ("moves_to_warm", 0), ("moves_within_lru", 0),
+            ("direct_reclaims", 0), ("hits_to_hot", 0), ("hits_to_warm", 0),
+            ("hits_to_cold", engine.stats.get_hits if mine else 0), ("hits_to_temp", 0))]
+    return rows
 
 
 def slabs_stats(engine):
-    """One synthetic slab class holding every item (the keyspace has no slab allocator)."""
-    n = engine.db.size()
+    """memcached's per-class rows, from each item's total size (the keyspace has no slab allocator: pages
+    are the fewest that hold the class's chunks)."""
+    by_class = _items_by_class(engine)
     s = engine.stats
+    counters = _counters_class(by_class)
     rows = []
-    if n:
-        rows = [("1:%s" % name, value) for name, value in (
-            ("chunk_size", 96), ("chunks_per_page", 10922), ("total_pages", n // 10922 + 1),
-            ("total_chunks", (n // 10922 + 1) * 10922), ("used_chunks", n),
-            ("free_chunks", (n // 10922 + 1) * 10922 - n), ("free_chunks_end", 0), ("get_hits", s.get_hits),
-            ("cmd_set", s.cmd_set), ("delete_hits", s.delete_hits), ("incr_hits", s.incr_hits),
-            ("decr_hits", s.decr_hits), ("cas_hits", s.cas_hits), ("cas_badval", s.cas_badval),
-            ("touch_hits", s.touch_hits))]
-    return rows + [("active_slabs", 1 if n else 0), ("total_malloced", engine.db.used_memory)]
+    malloced = 0
+    for cls in sorted(by_class):
+        size = CLASS_SIZES[cls]
+        per_page = SLAB_PAGE // size
+        used = sum(-(-t // size) if t > size else 1 for _, _, t in by_class[cls])
+        pages = -(-used // per_page)
+        malloced += pages * SLAB_PAGE
+        mine = cls == counters
+        rows += [("%d:%s" % (cls, name), value) for name, value in (
+            ("chunk_size", size), ("chunks_per_page", per_page), ("total_pages", pages),
+            ("total_chunks", pages * per_page), ("used_chunks", used), ("free_chunks", pages * per_page - used),
+            ("free_chunks_end", 0), ("get_hits", s.get_hits if mine else 0), ("cmd_set", s.cmd_set if mine else 0),
+            ("delete_hits", s.delete_hits if mine else 0), ("incr_hits", s.incr_hits if mine else 0),
+            ("decr_hits", s.decr_hits if mine else 0), ("cas_hits", s.cas_hits if mine else 0),
+            ("cas_badval", s.cas_badval if mine else 0), ("touch_hits", s.touch_hits if mine else 0))]
+    return rows + [("active_slabs", len(by_class)), ("total_malloced", malloced)]
+
+
+def _strtoul(raw):
+    """memcached safe_strtoul: decimal digits (a leading '-' only for 0), within uint32."""
+    text = raw.decode("latin-1")
+    if not text or not text.strip().lstrip("+").isdigit():
+        return None
+    value = int(text)
+    return value if value < 1 << 32 else None
+
+
+def cachedump(engine, args):
+    """stats cachedump <class> <limit> (memcached item_cachedump): most recently used first, limit 0 = all,
+    at most 2 MB of lines."""
+    if len(args) < 3:
+        return b"CLIENT_ERROR bad command line\r\n"
+    cls, limit = _strtoul(args[1]), _strtoul(args[2])
+    if cls is None or limit is None:
+        return b"CLIENT_ERROR bad command line format\r\n"
+    if cls >= MAX_SLAB_CLASSES:
+        return b"CLIENT_ERROR Illegal slab id\r\n"
+    items = _items_by_class(engine).get(cls, [])
+    items.sort(key=lambda item: -item[1].lru)
+    out = []
+    size = 0
+    for key, e, _ in items:
+        if limit and len(out) >= limit:
+            break
+        exp = e.expire_at
+        line = b"ITEM %s [%d b; %d s]\r\n" % (key, len(e.value), exp // 1000 if exp >= 0 else 0)
+        if size + len(line) + 6 > 2 * 1024 * 1024:
+            break
+        out.append(line)
+        size += len(line)
+    return b"".join(out) + b"END\r\n"
+
+
+def cache_memlimit(engine, raw):
+    """cache_memlimit <MB> (memcached process_memlimit_command): the memory limit, as memcached -m."""
+    mb = _strtoul(raw)
+    if mb is None:
+        return b"ERROR\r\n"
+    if mb < 8:
+        return b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n"
+    if mb > 1000000000:
+        return b"MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n"
+    engine.server.config.set_many([(b"memcached-memory", b"%d" % mb)])
+    return b"OK\r\n"
 
 
 def mc_version():
@@ -152,6 +284,8 @@ def stats_reply(engine, args):
         return mc.write_stats(slabs_stats(engine))
     if sub == b"sizes":
         return b"STAT sizes_status disabled\r\nEND\r\n"
+    if sub == b"cachedump":
+        return cachedump(engine, args)
     if sub in (b"conns", b"extstore"):
         return mc.END
     if sub == b"reset":

@@ -559,11 +559,12 @@ class Persistence:
         if self.aof_fd >= 0:
             self._bio_submit(("close", self.aof_fd))
             self.aof_fd = -1
-        if self.aof_state == AOF_WAIT_REWRITE:
+        if self.aof_state == AOF_WAIT_REWRITE and not failed:
             try:
                 os.unlink(os.path.join(self.aof_dir(), self._temp_incr_name()))
             except OSError:
                 pass
+        return not failed
         if self.child_type == "aof":
             self._kill_child()
         self.aof_state = AOF_OFF
@@ -600,6 +601,9 @@ class Persistence:
             finally:
                 os._exit(code)
         self.latest_fork_usec = (time.perf_counter_ns() - start) // 1000
+        latency = getattr(self.server, "latency", None)
+        if latency is not None:
+            latency.add_if_needed("fork", self.latest_fork_usec // 1000)
         self.total_forks += 1
         self.child_pid = pid
         self.child_type = kind
@@ -927,16 +931,20 @@ class Persistence:
             if self.held_replies:
                 self._group_commit()
             self.fsync_now()
-            self._set_before_reply(None)      # the last replies go out without waiting for a commit
+        failed = False
         if save is True or (save is None and self.save_rules()):
             self.log.notice("Saving the final RDB snapshot before exiting.")
             if not self.rdb_save():
                 self.log.warning("Error trying to save the DB, can't exit.")
-        if self.aof_state == AOF_WAIT_REWRITE:
+                failed = True
+        if self.aof_state != AOF_OFF and not failed:
+            self._set_before_reply(None)      # the last replies go out without waiting for a commit
+        if self.aof_state == AOF_WAIT_REWRITE and not failed:
             try:
                 os.unlink(os.path.join(self.aof_dir(), self._temp_incr_name()))
             except OSError:
                 pass
+        return not failed
 
     # ------------------------------------------------------------------ MISCONF
     def update_write_gate(self):

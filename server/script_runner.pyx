@@ -36,7 +36,7 @@ import select
 import socket
 
 from engine import registry
-from engine.core import Client
+from engine.core import Client, exec_abort
 from engine.core cimport Client as CClient, Dispatcher, EffectLog
 from engine.spec cimport CommandSpec
 from protocol.resp cimport ReplyBuffer
@@ -299,6 +299,9 @@ cdef class ScriptRunner:
             if spec.flags & CMD_ALLOW_BUSY and not (spec.name == "shutdown" and not _has_nosave(argv)):
                 return True
             spec.rejected_calls += 1
+            if spec.name == "exec":
+                exec_abort(c, busy_error)       # redis rejectCommand -> execCommandAbort
+                return False
             if c.multi_queue is not None:
                 c.multi_error = True
             c.error(busy_error)

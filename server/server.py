@@ -73,7 +73,8 @@ class Server(ServerContext):
         self.last_save_time = time.time()
         self._ops_samples = []
         self.startup_rss = 0
-        self.latency_events = {}               # LATENCY: event -> [(unix_ts, ms)]
+        from server import latency
+        latency.install(self)                  # LATENCY: self.latency, self.latency_events
         self.active_expire_enabled = True
         self.executable = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
         security.install(self)                 # ACL users, requirepass, protected mode (server/security.py)
@@ -252,11 +253,13 @@ class Server(ServerContext):
             self.pause_mode = "all"                # overlapping pauses keep the stricter mode
         if until_ms > self.pause_until_ms:
             self.pause_until_ms = until_ms
+        self.ks.paused = True                      # redis 7.0: no expiry or eviction while paused
         delay = max(0.0, (self.pause_until_ms - self.ks.update_clock()) / 1000.0)
         self.loop.call_later(delay + 0.001, self._pause_expired)
 
     def unpause_clients(self):
         self.pause_until_ms = 0
+        self.ks.paused = False
         self.loop.call_soon(self._resume_paused)
 
     def _pause_expired(self):
@@ -361,7 +364,9 @@ class Server(ServerContext):
             if self.active_expire_enabled:
                 started = time.monotonic()
                 self.expire.cycle(hz)
-                self.stat_expire_cycle_ms += (time.monotonic() - started) * 1000.0
+                elapsed_ms = (time.monotonic() - started) * 1000.0
+                self.stat_expire_cycle_ms += elapsed_ms
+                self.latency.add_if_needed("expire-cycle", int(elapsed_ms))
             if self.config["activerehashing"]:
                 # redis databasesCron: 1 ms of incremental rehash per tick, on the first db that needs it
                 for db in self.ks.dbs:
@@ -389,32 +394,58 @@ class Server(ServerContext):
     def _on_signal(self, sig):
         name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
         self.log.raw(f"{os.getpid()}:signal-handler ({int(time.time())}) Received {name} scheduling shutdown...")
-        flags = self.config["shutdown-on-sigterm" if sig == signal.SIGTERM else "shutdown-on-sigint"].split()
-        save = True if "save" in flags else False if "nosave" in flags else None
-        self.request_shutdown(save=save, reason=name)
+        flags = self.config["shutdown-on-sigterm" if sig == signal.SIGTERM else "shutdown-on-sigint"]
+        words = (flags if isinstance(flags, str) else " ".join(map(str, flags or ()))).split()
+        save = False if "nosave" in words else (True if "save" in words else None)
+        self.request_shutdown(save=save, reason=name, force="force" in words)
 
-    def request_shutdown(self, save=None, reason="SHUTDOWN", now=False):
-        """Stop accepting, flush replies, run shutdown hooks (final save), then exit 0."""
+    def shutdown_waits_for_replicas(self):
+        replication = self.extensions.get("replication")
+        return replication is not None and replication.shutdown_would_wait()
+
+    def request_shutdown(self, save=None, reason="SHUTDOWN", now=False, prepared=False, force=False):
+        """Stop accepting, flush replies, run shutdown hooks (final save), then exit 0.  `prepared`: the
+        SHUTDOWN command already ran the hooks (prepare_shutdown); `force`: exit even if the save fails."""
         if self.shutdown_requested is not None:
             return
         self.shutdown_requested = (save, reason)
+        self._shutdown_prepared = prepared
+        self._shutdown_force = force
         # replication: lagging replicas get up to shutdown-timeout to catch up first (unless SHUTDOWN NOW)
         waiter = self.extensions.get("replication")
         if waiter is not None and not now and waiter.delay_shutdown(self._finish_shutdown):
             return
         self.loop.call_soon(self._finish_shutdown)
 
+    def prepare_shutdown(self, save, force=False):
+        """redis prepareForShutdown: the hooks (children, AOF fsync, final save); False when one failed and
+        the shutdown must not go ahead (a failed final save without FORCE)."""
+        self.log.warning("User requested shutdown...")
+        ok = True
+        for hook in self.hooks_on_shutdown:
+            try:
+                if hook(save) is False:
+                    ok = False
+            except Exception as exc:
+                self.log.warning(f"Error during shutdown: {exc}")
+                ok = False
+        if not ok and not force:
+            self.log.warning("Errors trying to shut down the server. Check the logs for more information.")
+            return False
+        return True
+
     def _finish_shutdown(self):
         save, _ = self.shutdown_requested
-        self.log.warning("User requested shutdown...")
+        if not getattr(self, "_shutdown_prepared", False):
+            if not self.prepare_shutdown(save, getattr(self, "_shutdown_force", False)):
+                self.shutdown_requested = None      # redis keeps running after a failed final save
+                if self.cron_handle is not None:
+                    self.cron_handle.cancel()
+                self._schedule_cron()
+                return
         supervise.notify_stopping(self)
         for srv in self.listeners + self.mc_listeners + self.tls_listeners + self.http_listeners:
             srv.close()
-        for hook in self.hooks_on_shutdown:
-            try:
-                hook(save)
-            except Exception as exc:  # a failing save must still let the process stop
-                self.log.warning(f"Error during shutdown: {exc}")
         pidfile = self.config["pidfile"]
         if pidfile:
             try:

@@ -349,11 +349,26 @@ def client_flags(client):
         flags += "x"
     if client.blocked:
         flags += "b"
+    ext = client.server.extensions.get("tracking") if client.server is not None else None
+    st = ext.states.get(client) if ext is not None else None
+    if st is not None:
+        flags += "t"
+        if st.broken:
+            flags += "R"
+        if st.bcast:
+            flags += "B"
     if client.flags & FLAG_MONITOR:
         flags += "O"
     if client.flags & FLAG_NO_EVICT:
         flags += "e"
     return flags or "N"
+
+
+def tracking_redirect(client):
+    """CLIENT LIST redir=: the redirection id while tracking is on (0 without one), else -1."""
+    ext = client.server.extensions.get("tracking") if client.server is not None else None
+    st = ext.states.get(client) if ext is not None else None
+    return st.redirect if st is not None else -1
 
 
 def client_info_line(client, now_ms):
@@ -374,7 +389,8 @@ def client_info_line(client, now_ms):
     return (f"id={client.id} addr={peer} laddr={local} fd=8 name={name} age={age} idle={idle} "
             f"flags={client_flags(client)} db={client.db.id} sub={sub} psub={psub} ssub={ssub} multi={multi} "
             f"qbuf={qbuf} qbuf-free={max(0, 20474 - qbuf)} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={obl} "
-            f"oll=0 omem={obl} tot-mem={37000 + qbuf + obl} events=r cmd={last} user={client.user} redir=-1 "
+            f"oll=0 omem={obl} tot-mem={37000 + qbuf + obl} events=r cmd={last} user={client.user} "
+            f"redir={tracking_redirect(client)} "
             f"resp={client.reply.resp}")
 
 

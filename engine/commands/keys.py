@@ -8,6 +8,7 @@ because that decides INFO keyspace_hits/misses and what OBJECT IDLETIME reports 
 import copy as _copy
 
 from engine.core import type_name, SYNTAX_ERR, NOT_INTEGER
+from engine.commands._lazyfree import delete_maybe_lazy, flush_is_async, lazyfree
 from engine.registry import command
 from engine.notify import notify, notify_db, NOTIFY_KEY_MISS
 from engine.glob import glob_match
@@ -83,8 +84,10 @@ def db_index(c, arg):
 
 def del_generic(c, argv, lazy):
     deleted = 0
+    if not lazy and c.server is not None and c.server.config["lazyfree-lazy-user-del"]:
+        lazy = True         # DEL behaves as UNLINK (redis delCommand with lazyfree_lazy_user_del)
     for key in argv[1:]:
-        if c.db.lookup_write(key) is not None and c.db.delete(key):
+        if c.db.lookup_write(key) is not None and delete_maybe_lazy(c, key, lazy):
             deleted += 1
             notify(c, "g", b"del", key)
     c.dirty += deleted
@@ -316,6 +319,13 @@ def random_live_key(db):
     return None
 
 
+def _key_ready(c, dbid, key):
+    """redis dbAdd -> signalKeyAsReady: clients blocked on the key (BLPOP, BZPOPMIN, XREAD...) may be served."""
+    ext = c.server.extensions.get("blocking") if c.server is not None else None
+    if ext is not None and ext.waiting:
+        ext.signal_slot(dbid, key)
+
+
 def rename_generic(c, argv, nx):
     src, dst = argv[1], argv[2]
     db = c.db
@@ -340,6 +350,7 @@ def rename_generic(c, argv, nx):
         db.set_expire(dst, moved, expire_at)
     notify(c, "g", b"rename_from", src)
     notify(c, "g", b"rename_to", dst)
+    _key_ready(c, db.id, dst)
     c.dirty += 1
     c.reply.add_int(1) if nx else c.reply.add_ok()
 
@@ -475,6 +486,7 @@ def copy_command(c, argv):
         target.set_expire(dst, new, e.expire_at)
     target.account(dst, new)
     notify(c, "g", b"copy_to", dst, target.id)
+    _key_ready(c, target.id, dst)
     c.dirty += 1
     c.reply.add_int(1)
 
@@ -520,6 +532,7 @@ def move_command(c, argv):
     target.account(key, new)
     notify(c, "g", b"move_from", key)
     notify(c, "g", b"move_to", key, target.id)
+    _key_ready(c, target.id, key)
     c.dirty += 1
     c.reply.add_int(1)
 
@@ -557,6 +570,10 @@ def swapdb_command(c, argv):
             watch.db_emptied(db_a, db_b)
             watch.db_emptied(db_b, db_a)
         c.ks.swap(a, b)
+        ext = c.server.extensions.get("blocking") if c.server is not None else None
+        if ext is not None and ext.waiting:
+            ext.signal_db_ready(c.ks.dbs[a])
+            ext.signal_db_ready(c.ks.dbs[b])
     c.dirty += 1
     c.reply.add_ok()
 
@@ -620,6 +637,8 @@ def flushdb_command(c, argv):
     if watch is not None:
         watch.db_emptied(c.db)
     c.db.clear()
+    if flush_is_async(c, argv) and c.server is not None:
+        lazyfree(c.server).flushed(removed)
     c.dirty += max(1, removed)     # redis propagates FLUSHDB even when the db was empty
     c.reply.add_ok()
 
@@ -659,6 +678,8 @@ def flushall_command(c, argv):
         if watch is not None:
             watch.db_emptied(db)
         db.clear()
+    if flush_is_async(c, argv) and c.server is not None:
+        lazyfree(c.server).flushed(removed)
     c.dirty += max(1, removed)
     hook = c.server.extensions.get("persistence") if c.server is not None else None
     if hook is not None and hasattr(hook, "after_flushall"):

@@ -214,6 +214,7 @@ def time_command(c, argv):
 def shutdown_command(c, argv):
     save = None
     now = False
+    force = False
     for arg in argv[1:]:
         a = arg.lower()
         if a == b"nosave":
@@ -223,17 +224,22 @@ def shutdown_command(c, argv):
         elif a == b"now":
             now = True
         elif a == b"force":
-            continue
+            force = True
         elif a == b"abort":
             c.error(b"ERR No shutdown in progress.")
             return
         else:
             c.error(SYNTAX_ERR)
             return
-    if save is True and not c.server.hooks_on_shutdown:
-        # nothing can save yet: refuse rather than pretend (redis: "Errors trying to SHUTDOWN")
-        pass
-    c.server.request_shutdown(save=save, reason="SHUTDOWN", now=now)
+    prepared = False
+    if c.server.shutdown_requested is None and (now or not c.server.shutdown_waits_for_replicas()):
+        # redis prepareForShutdown runs inside SHUTDOWN: a failed final save answers an error and the
+        # server goes on, unless FORCE (with lagging replicas it runs after the wait, as in redis)
+        if not c.server.prepare_shutdown(save, force):
+            c.error(b"ERR Errors trying to SHUTDOWN. Check logs.")
+            return
+        prepared = True
+    c.server.request_shutdown(save=save, reason="SHUTDOWN", now=now, prepared=prepared, force=force)
     # redis closes the connection without a reply when the shutdown goes ahead
     c.close_after_reply = True
 
@@ -385,185 +391,6 @@ def slowlog_help_command(c, argv):
         "    Return the length of the slowlog.",
         "RESET",
         "    Reset the slowlog.",
-    ]))
-
-
-container(
-    "latency",
-    docs={
-        "summary": "A container for latency diagnostics commands",
-        "since": "2.8.13",
-        "group": "server",
-        "complexity": "Depends on subcommand.",
-    },
-)
-@command(
-    "latency|latest", 2, "admin noscript loading stale",
-    tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"),
-    docs={
-        "summary": "Return the latest latency samples for all events.",
-        "since": "2.8.13",
-        "group": "server",
-        "complexity": "O(1)",
-    },
-)
-def latency_latest_command(c, argv):
-    events = c.server.latency_events
-    c.reply.add_array_len(len(events))
-    for name, samples in events.items():
-        ts, latest = samples[-1]
-        c.reply.add_array_len(4)
-        c.reply.add_bulk(name.encode())
-        c.reply.add_int(ts)
-        c.reply.add_int(latest)
-        c.reply.add_int(max(ms for _, ms in samples))
-
-
-@command(
-    "latency|history", 3, "admin noscript loading stale",
-    tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"),
-    docs={
-        "summary": "Return timestamp-latency samples for the event.",
-        "since": "2.8.13",
-        "group": "server",
-        "complexity": "O(1)",
-        "arguments": [{"name": "event", "type": "string"}],
-    },
-)
-def latency_history_command(c, argv):
-    samples = c.server.latency_events.get(argv[2].decode("latin-1"), [])
-    c.reply.add_array_len(len(samples))
-    for ts, ms in samples:
-        c.reply.add_array_len(2)
-        c.reply.add_int(ts)
-        c.reply.add_int(ms)
-
-
-@command(
-    "latency|reset", -2, "admin noscript loading stale",
-    tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
-    docs={
-        "summary": "Reset latency data for one or more events.",
-        "since": "2.8.13",
-        "group": "server",
-        "complexity": "O(1)",
-        "arguments": [{"name": "event", "type": "string", "flags": ["optional", "multiple"]}],
-    },
-)
-def latency_reset_command(c, argv):
-    events = c.server.latency_events
-    names = [a.decode("latin-1") for a in argv[2:]] or list(events)
-    n = 0
-    for name in names:
-        if events.pop(name, None) is not None:
-            n += 1
-    c.reply.add_int(n)
-
-
-@command(
-    "latency|histogram", -2, "admin noscript loading stale",
-    tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"),
-    docs={
-        "summary": "Return the cumulative distribution of latencies of a subset of commands or all.",
-        "since": "7.0.0",
-        "group": "server",
-        "complexity": "O(N) where N is the number of commands with latency information being retrieved.",
-        "arguments": [{"name": "command", "type": "string", "flags": ["optional", "multiple"]}],
-    },
-)
-def latency_histogram_command(c, argv):
-    from engine import registry
-    specs = []
-    if len(argv) == 2:
-        specs = [s for s in registry.all_specs() if s.calls]
-    else:
-        for name in argv[2:]:
-            spec = registry.lookup(name)
-            if spec is not None and spec.calls:
-                specs.append(spec)
-    c.reply.add_map_len(len(specs))
-    for spec in specs:
-        c.reply.add_bulk(spec.name.encode())
-        c.reply.add_map_len(2)
-        c.reply.add_bulk(b"calls")
-        c.reply.add_int(spec.calls)
-        c.reply.add_bulk(b"histogram_usec")
-        # one bucket: the mean rounded up to a power of two, since per-call samples are not kept
-        mean = max(1, spec.usec // max(1, spec.calls))
-        bucket = 1
-        while bucket < mean:
-            bucket *= 2
-        c.reply.add_map_len(1)
-        c.reply.add_int(bucket)
-        c.reply.add_int(spec.calls)
-
-
-@command(
-    "latency|doctor", 2, "admin noscript loading stale",
-    tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"),
-    docs={
-        "summary": "Return a human readable latency analysis report.",
-        "since": "2.8.13",
-        "group": "server",
-        "complexity": "O(1)",
-    },
-)
-def latency_doctor_command(c, argv):
-    if not c.server.latency_events:
-        text = ("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the "
-                "slightest bit. I honestly think you ought to sleep tonight.\n")
-    else:
-        text = "".join(f"{name}: {len(s)} latency spikes (max {max(ms for _, ms in s)} ms)\n"
-                       for name, s in c.server.latency_events.items())
-    c.reply.add_verbatim(text.encode())
-
-
-@command(
-    "latency|graph", 3, "admin noscript loading stale",
-    tips=("nondeterministic_output", "request_policy:all_nodes", "response_policy:special"),
-    docs={
-        "summary": "Return a latency graph for the event.",
-        "since": "2.8.13",
-        "group": "server",
-        "complexity": "O(1)",
-        "arguments": [{"name": "event", "type": "string"}],
-    },
-)
-def latency_graph_command(c, argv):
-    name = argv[2].decode("latin-1")
-    samples = c.server.latency_events.get(name)
-    if not samples:
-        c.error(b"ERR No samples available for event '" + argv[2] + b"'")
-        return
-    lines = [f"{name} - high {max(ms for _, ms in samples)} ms, low {min(ms for _, ms in samples)} ms"]
-    c.reply.add_verbatim(("\n".join(lines) + "\n").encode())
-
-
-@command(
-    "latency|help", 2, "loading stale",
-    docs={
-        "summary": "Show helpful text about the different subcommands.",
-        "since": "2.8.13",
-        "group": "server",
-        "complexity": "O(1)",
-    },
-)
-def latency_help_command(c, argv):
-    reply_help(c, help_lines("LATENCY", [
-        "DOCTOR",
-        "    Return a human readable latency analysis report.",
-        "GRAPH <event>",
-        "    Return an ASCII latency graph for the <event> class.",
-        "HISTORY <event>",
-        "    Return time-latency samples for the <event> class.",
-        "LATEST",
-        "    Return the latest latency samples for all events.",
-        "RESET [<event> ...]",
-        "    Reset latency data of one or more <event> classes.",
-        "    (default: reset all data for all event classes)",
-        "HISTOGRAM [COMMAND ...]",
-        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
-        "    If no commands are specified then all histograms are replied.",
     ]))
 
 

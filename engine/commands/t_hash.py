@@ -499,6 +499,9 @@ def hincrbyfloat_command(c, argv):
     if not is_valid_float(argv[3]):
         c.error(b"ERR value is not a valid float")
         return
+    if argv[3].lower().lstrip(b"+-") in (b"inf", b"infinity"):
+        c.error(b"ERR value is NaN or Infinity")     # redis checks the increment itself first
+        return
     ok, h = hash_for_write(c, argv[1], True)
     if not ok:
         return

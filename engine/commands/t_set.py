@@ -5,6 +5,7 @@ from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command
 from engine.notify import notify
 from engine.types.set import SetValue, new_set
+from engine.types.setpick import random_member
 from engine.commands._scan import scan_collection
 from protocol.resp import parse_ll
 
@@ -178,11 +179,15 @@ def smove_command(c, argv):
     src.discard(member)
     notify(c, "s", b"srem", src_key)
     remove_if_empty(c, src_key, src)
+    c.dirty += 1
     if dst_e is None:
         dst = new_set(config_of(c), [member])
         c.db.add(dst_key, dst)
     else:
         dst = dst_e.value
+        if member in dst:
+            c.reply.add_int(1)      # redis: "sadd" (and the extra dirty) only on a real addition
+            return
         dst.add(member)
         dst.note_write(config_of(c), [member])
     c.dirty += 1
@@ -410,6 +415,8 @@ def srandmember_command(c, argv):
             return
         if s is None:
             c.reply.add_null()
+        elif len(s) > 64:
+            c.reply.add_bulk(random_member(s))     # O(1): a random slot of the set's table
         else:
             c.reply.add_bulk(random.choice(s.ordered()))
         return
@@ -682,10 +689,7 @@ def sdiffstore_command(c, argv):
 )
 def sintercard_command(c, argv):
     numkeys = parse_ll(argv[1])
-    if numkeys is None:
-        c.error(NOT_INTEGER)
-        return
-    if numkeys <= 0:
+    if numkeys is None or numkeys <= 0:     # redis getRangeLongFromObjectOrReply with its own message
         c.error(b"ERR numkeys should be greater than 0")
         return
     if numkeys > len(argv) - 2:
@@ -696,10 +700,7 @@ def sintercard_command(c, argv):
     while i < len(argv):
         if argv[i].lower() == b"limit" and i + 1 < len(argv):
             limit = parse_ll(argv[i + 1])
-            if limit is None:
-                c.error(NOT_INTEGER)
-                return
-            if limit < 0:
+            if limit is None or limit < 0:     # redis getPositiveLongFromObjectOrReply with its own message
                 c.error(b"ERR LIMIT can't be negative")
                 return
             i += 2

@@ -607,7 +607,7 @@ def xread_generic(c, argv, xreadgroup):
         opt = argv[i].lower()
         if opt == b"block" and more:
             if running_in_script(c):
-                c.error(b"ERR " + c.cmd.name_bytes.upper() + b" command is not allowed with BLOCK option from scripts")
+                c.error(b"ERR " + argv[0] + b" command is not allowed with BLOCK option from scripts")  # as typed
                 return
             i += 1
             timeout = parse_ll(argv[i])

@@ -18,6 +18,8 @@ cdef class ScriptRuntime:
     cdef public int resp
     cdef public object current_sha    # the sha of the running script, or the name of the running function
     cdef bint _killed, _loading
+    cdef int _gc_count                # runs since the last GC step (redis LUA_GC_CYCLE_PERIOD)
+    cdef object _gc_step
     cdef double _started, _load_started, _load_timeout_ms
     cdef dict _scripts, _by_sha_arg
     cdef readonly object _lua

@@ -413,6 +413,14 @@ cdef class ScriptRuntime:
             self.is_function = False
             self.current_sha = None
             self.resp = 2
+            self._gc_count += 1
+            if self._gc_count >= 50:
+                # redis evalGenericCommand: lua_gc(LUA_GCSTEP, 50) every 50 runs keeps the VM from growing
+                # between Lua's own (200% pause) collections
+                self._gc_count = 0
+                if self._gc_step is None:
+                    self._gc_step = self._lua.eval("function() collectgarbage('step', 50) end")
+                self._gc_step()
 
     # ------------------------------------------------------------------ callbacks from Lua
     # Each returns only plain values and never raises: a Python exception object reaching

@@ -218,9 +218,9 @@ def test_cachemere_declarations_match_redis(cachemere_conns, redis_conns, resp):
     assert not mismatches, "\n".join(mismatches)
 
 
-# Subcommands deliberately not implemented yet (client-side caching is not part of any open issue).
+# Subcommands deliberately not implemented yet.
 # The test fails when another one goes missing, and when one of these gets implemented without updating it.
-NOT_IMPLEMENTED = ["client|caching", "client|getredir", "client|tracking", "client|trackinginfo"]
+NOT_IMPLEMENTED = []
 
 
 def test_cachemere_containers_have_every_redis_subcommand(cachemere_conns, redis_conns):

@@ -57,7 +57,6 @@ def _start(*args, timeout=20):
     (["--syslog-enabled", "yes"], "'syslog-enabled yes'"),
     (["--supervised", "upstart"], "'supervised upstart'"),
     (["--maxmemory-clients", "10%"], "'maxmemory-clients 10%'"),
-    (["--latency-monitor-threshold", "100"], "'latency-monitor-threshold 100'"),
     (["--aof-timestamp-enabled", "yes"], "'aof-timestamp-enabled yes'"),
     (["--memcached-sasl", "yes"], "'memcached-sasl yes'"),
     (["--loadmodule", "/tmp/x.so"], "'loadmodule' is not supported"),
@@ -147,7 +146,7 @@ def test_refused_values_fail_config_set(fresh_cachemere):
     srv = fresh_cachemere()
     r = redis.Redis(port=srv.port)
     for name, value in (("maxmemory-clients", "5%"),
-                        ("latency-monitor-threshold", "10"), ("aof-timestamp-enabled", "yes")):
+                        ("aof-timestamp-enabled", "yes")):
         before = r.config_get(name)[name]
         with pytest.raises(redis.ResponseError, match=f"argument '{name}'.*not supported by Cachemere"):
             r.config_set(name, value)

@@ -181,7 +181,8 @@ def test_shipped_conf_loads_with_documented_defaults():
 def test_memcached_directives():
     cfg = load("memcached-memory 64\nmemcached-max-item-size 2m\nmemcached-bind 10.0.0.1\n")
     assert cfg.effective_maxmemory() == 64 * 1024 * 1024
-    assert cfg["memcached-max-item-size"] == 2_000_000 and cfg["memcached-bind"] == ["10.0.0.1"]
+    # memcached -I units: 2m is 2 MiB (issue 17: "-I 2m" as memcached 1.6.18 reads it)
+    assert cfg["memcached-max-item-size"] == 2 * 1024 * 1024 and cfg["memcached-bind"] == ["10.0.0.1"]
     assert load("memcached-memory 64\nmaxmemory 1000\n").effective_maxmemory() == 1000
     assert error_of(load, "memcached-max-item-size 10\n") == fatal(
         1, "memcached-max-item-size 10", "argument must be between 1024 and 1073741824 inclusive")

@@ -367,7 +367,7 @@ def test_too_large_is_swallowed():
     assert one(b"set k 0 0 1048516\r\n" + b"x" * 1048516 + b"\r\n").value == b"x" * 1048516
     reqs = parse(b"set k 0 0 1048517\r\n" + b"x" * 1048517 + b"\r\nversion\r\n")
     assert [(r.error, r.swallow, r.command) for r in reqs] == [
-        (mc.ERR_TOO_LARGE, 1048519, mc.MC_ERROR), (None, 0, mc.MC_VERSION)]
+        (mc.ERR_TOO_LARGE, 1048519, mc.MC_SET), (None, 0, mc.MC_VERSION)]   # SET: the old item is unlinked
     assert one(b"set k 5 0 1048513\r\n" + b"x" * 1048513 + b"\r\n").error == mc.ERR_TOO_LARGE
     reqs = parse(b"set k 0 0 100 noreply\r\n" + b"y" * 102 + b"version\r\n", max_item_size=100)
     assert [(r.error, r.noreply) for r in reqs] == [(mc.ERR_TOO_LARGE, True), (None, False)]
