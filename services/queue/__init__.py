@@ -1,0 +1,2 @@
+"""The queue service: SQS-semantics queues (QUEUE.*) and SNS-style topics (TOPIC.*), one key each."""
+from services.queue import commands  # noqa: F401  (declares QUEUE.*)
