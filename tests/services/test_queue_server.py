@@ -351,3 +351,35 @@ def _persistence_scenario(s, args):
     time.sleep(1)
     r.execute_command("DEBUG", "LOADAOF")
     assert {k: _state(r, k) for k in before} == before
+
+
+def test_kill9_under_load_loses_no_acked_send_and_revives_no_acked_delete():
+    args = ("--appendonly", "yes", "--appendfsync", "always")
+    s = start_cachemere(*args)
+    try:
+        r = redis.Redis(port=s.port, socket_timeout=5)
+        q(r, "QUEUE.CREATE", "load", "VISIBILITY", "600")
+        sent, deleted, in_doubt = set(), set(), set()
+        stop = time.monotonic() + 1.5
+        killer = threading.Timer(1.0, s.kill9)
+        killer.start()
+        try:
+            while time.monotonic() < stop:
+                sent.add(q(r, "QUEUE.SEND", "load", "m")[b"MessageId"])
+                for m in recv(r, "load", "COUNT", "2")[:1]:
+                    in_doubt.add(m[b"MessageId"])         # applied or not if the ack never comes
+                    q(r, "QUEUE.DELETE", "load", m[b"ReceiptHandle"])
+                    in_doubt.discard(m[b"MessageId"])
+                    deleted.add(m[b"MessageId"])
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass
+        killer.join()
+        assert len(sent) > 20
+        s2 = start_cachemere(*args, workdir=s.dir)
+        s.proc, s.port, s._log = s2.proc, s2.port, s2._log
+        r = redis.Redis(port=s.port)
+        present = {m[b"MessageId"] for m in q(r, "QUEUE.PEEK", "load", "COUNT", "1000", "STATE", "ALL")}
+        assert sent - deleted - in_doubt <= present                  # every acknowledged send survived
+        assert not (deleted & present)                    # no acknowledged delete came back
+    finally:
+        s.stop()
