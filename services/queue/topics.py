@@ -53,6 +53,9 @@ class TopicValue(ServiceValue):
             raise ValueError("bad topic payload: %s" % exc) from None
         return t
 
+    def dashboard_summary(self):
+        return {"kind": "fifo" if self.fifo else "standard", "subscriptions": len(self.subs)}
+
     def memory_usage(self):
         return 256 + 200 * len(self.subs) + 100 * len(self.dedup)
 

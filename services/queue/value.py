@@ -363,6 +363,23 @@ class QueueValue(ServiceValue):
             raise ValueError("bad queue payload: %s" % exc) from None
         return q
 
+    # /metrics and the dashboard (services/base.py hooks); a reader at the wall clock, like LEN
+    metric_families = {"queue_messages": ("gauge", "Messages in a queue by state (visible, inflight, delayed)")}
+
+    def metric_samples(self, key):
+        from engine.core import now_ms
+        return [("queue_messages", {"queue": key, "state": st}, n) for st, n in self.counts(now_ms()).items()]
+
+    def dashboard_summary(self):
+        from engine.core import now_ms
+        out = {"kind": "fifo" if self.fifo else "standard"}
+        out.update(self.counts(now_ms()))
+        pol = self.redrive()
+        if pol is not None:
+            out["dlq"] = pol[0].decode("utf-8", "replace")
+            out["maxReceiveCount"] = pol[1]
+        return out
+
     def memory_usage(self) -> int:
         return 512 + self.bytes + 200 * len(self.messages) + 100 * len(self.dedup)
 

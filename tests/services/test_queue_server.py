@@ -383,3 +383,20 @@ def test_kill9_under_load_loses_no_acked_send_and_revives_no_acked_delete():
         assert not (deleted & present)                    # no acknowledged delete came back
     finally:
         s.stop()
+
+
+def test_metrics_and_dashboard_summary():
+    import urllib.request
+    from tests.support.servers import free_port
+    mport = free_port()
+    s = start_cachemere("--metrics-port", mport)
+    try:
+        r = redis.Redis(port=s.port)
+        q(r, "QUEUE.CREATE", "mq")
+        q(r, "QUEUE.SEND", "mq", "a")
+        q(r, "QUEUE.SEND", "mq", "b", "DELAY", "60")
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5).read().decode()
+        assert 'queue_messages{queue="mq",state="visible"} 1' in text
+        assert 'queue_messages{queue="mq",state="delayed"} 1' in text
+    finally:
+        s.stop()
