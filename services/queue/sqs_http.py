@@ -87,6 +87,10 @@ class Facade:
             blocking = server.extensions.get("blocking")
             if blocking is not None and blocking.ready:
                 blocking.serve_ready()
+        # the AOF before the answer, as a RESP reply waits for it (fsynced under appendfsync always)
+        persistence = server.extensions.get("persistence")
+        if persistence is not None and getattr(persistence, "pending", None):
+            persistence.write_pending()
         reader = hiredis.Reader()
         reader.feed(data)
         rep = reader.gets()

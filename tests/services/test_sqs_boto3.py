@@ -98,7 +98,7 @@ def scenario(sqs):
 @pytest.fixture(scope="module")
 def ours():
     port = free_port()
-    srv = start_cachemere("--sqs-port", port)
+    srv = start_cachemere("--sqs-port", port, "--appendonly", "yes", "--appendfsync", "always")
     srv.sqs_port = port
     yield srv
     srv.stop()
