@@ -486,11 +486,20 @@ def queue_send(c, argv):
         return
     if m is not None:
         q.gc(now)
+        effects = retention_effects(key, q, now)
         q.put(m)
-        c.dirty += 1
-        c.propagate_as(put_effect(key, [m]))
+        effects.append(put_effect(key, [m]))
+        c.dirty += len(effects)
+        emit_effects(c, effects)
         after_put(c, key, q, [m], now)
     reply_value(c.reply, rep)
+
+
+def retention_effects(key, q, now):
+    """Messages past the retention period, dropped from the oldest end by a write (a primary's decision,
+    propagated as QUEUE._DEL like redis's expiry DEL)."""
+    gone = q.expire_oldest(now)
+    return [[b"QUEUE._DEL", key] + [mid.encode() for mid in gone]] if gone else []
 
 
 @declare("queue.sendbatch", -5, "write denyoom", "Send up to 10 messages with per-entry results (SQS SendMessageBatch)",
@@ -544,8 +553,9 @@ def queue_sendbatch(c, argv):
         rep["Id"] = s(eid)
         results.append(rep)
     if puts:
-        c.dirty += len(puts)
-        c.propagate_as(put_effect(key, puts))
+        effects = retention_effects(key, q, now) + [put_effect(key, puts)]
+        c.dirty += len(effects)
+        emit_effects(c, effects)
         after_put(c, key, q, puts, now)
     reply_value(c.reply, results)
 
@@ -655,7 +665,7 @@ def queue_recv(c, argv):
             if msgs:
                 reply_value(c.reply, [message_reply(q, m) for m in msgs])
                 return
-    effects = []
+    effects = retention_effects(key, q, now)
     picked, expired = q.pick(now, count)
     for mid in expired:
         q.remove(mid)

@@ -229,6 +229,20 @@ class QueueValue(ServiceValue):
             self.heap = [(m.visible_at, m.seq, m.id) for m in self.messages.values()]
             heapq.heapify(self.heap)
 
+    def expire_oldest(self, now, limit=100):
+        """Drop up to limit messages past the retention period from the oldest end (messages are kept in
+        sequence order, which is send order but for moved messages, which the receive path still catches).
+        Returns the removed ids, for the caller's QUEUE._DEL effect."""
+        out = []
+        retention = self.retention_ms
+        for m in self.messages.values():
+            if len(out) >= limit or m.sent + retention > now:
+                break
+            out.append(m.id)
+        for mid in out:
+            self.remove(mid)
+        return out
+
     # ---------------------------------------------------------------------------------- queries (pure)
     def expired(self, m, now):
         return m.sent + self.retention_ms <= now

@@ -111,3 +111,21 @@ def test_md5_attributes_order_independent_and_typed():
     assert a == md5_attributes([("a", "Number", "1"), ("b", "String", "1")])
     assert a != md5_attributes([("a", "String", "1"), ("b", "String", "1")])
     assert md5_attributes([]) == ""
+
+
+def test_retention_drops_oldest_on_writes_with_a_del_effect():
+    a = Engine(NOW)
+    a.run("QUEUE.CREATE", "r", "RETENTION", "60")
+    a.run("QUEUE.SEND", "r", "old")
+    a.ks.now_ms += 30_000
+    a.run("QUEUE.SEND", "r", "mid")
+    a.ks.now_ms += 31_000                        # "old" is past 60 s, "mid" is not
+    assert a.run("QUEUE.LEN", "r")[b"visible"] == 1
+    before = len(a.stream)
+    a.run("QUEUE.SEND", "r", "new")
+    assert b"QUEUE._DEL" in b"".join(a.stream[before:])
+    q = a.client.db.find(b"r").value
+    assert [m.body for m in q.messages.values()] == [b"mid", b"new"]
+    assert [m[b"Body"] for m in a.run("QUEUE.RECV", "r", "COUNT", "10")] == [b"mid", b"new"]
+    b = replay(a.stream, NOW)
+    assert b.state(b"r") == a.state(b"r")
