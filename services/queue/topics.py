@@ -5,10 +5,10 @@ subscriptions match the filter policies) and propagates only the resulting ``QUE
 subscribed queues (plus ``TOPIC._DEDUP`` for FIFO topics), in MULTI/EXEC when several keys are written.
 Channel deliveries are ephemeral, as PUBLISH is (not written to the AOF).
 """
+import base64
 import datetime
 import hashlib
 import json
-import re
 import uuid
 
 from services.base import ServiceValue
@@ -320,7 +320,7 @@ def envelope(key, mid, message, subject, attrs, now, arn, seq=None):
                 "UnsubscribeURL": "unsubscribe:" + arn})
     if attrs:
         env["MessageAttributes"] = {n: {"Type": t, "Value": v if isinstance(v, str) else
-                                        __import__("base64").b64encode(v).decode()} for n, t, v in attrs}
+                                        base64.b64encode(v).decode()} for n, t, v in attrs}
     return json.dumps(env)
 
 

@@ -1,6 +1,5 @@
 """TOPIC.* against the real server: fan-out to queues and channels, filter policies, raw vs envelope, FIFO."""
 import json
-import os
 import time
 
 import pytest
