@@ -95,7 +95,24 @@ def validate_attrs(c, key, fifo, attrs, existing=None):
             if dlq.fifo != fifo:
                 raise AwsError("InvalidParameterValue", "Value %s for parameter RedrivePolicy is invalid. Reason: "
                                "Dead-letter queue must be same type of queue as the source." % value)
+            allow = json.loads(dlq.attrs.get("RedriveAllowPolicy") or '{"redrivePermission": "allowAll"}')
+            perm = allow.get("redrivePermission")
+            if perm == "denyAll" or (perm == "byQueue" and queue_arn(key) not in allow.get("sourceQueueArns", [])):
+                raise AwsError("InvalidParameterValue", "Value %s for parameter RedrivePolicy is invalid. Reason: "
+                               "The dead-letter queue's RedriveAllowPolicy does not allow %s as a source queue."
+                               % (value, queue_arn(key)))
             value = json.dumps({"deadLetterTargetArn": str(arn), "maxReceiveCount": mrc}, separators=(",", ":"))
+        elif name == "RedriveAllowPolicy":
+            try:
+                pol = json.loads(value)
+                perm = pol["redrivePermission"]
+                arns = pol.get("sourceQueueArns", [])
+                ok = perm in ("allowAll", "denyAll") or (perm == "byQueue" and isinstance(arns, list)
+                                                        and 1 <= len(arns) <= 10)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                ok = False
+            if not ok:
+                raise AwsError("InvalidAttributeValue", "Invalid value for the parameter RedriveAllowPolicy.")
         out[name] = value
     return out
 

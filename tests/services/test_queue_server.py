@@ -400,3 +400,14 @@ def test_metrics_and_dashboard_summary():
         assert 'queue_messages{queue="mq",state="delayed"} 1' in text
     finally:
         s.stop()
+
+
+def test_redrive_allow_policy(r):
+    q(r, "QUEUE.CREATE", "guarded")
+    assert err(r, "QUEUE.SETATTR", "guarded", "RedriveAllowPolicy", '{"redrivePermission": "some"}').startswith(
+        "InvalidAttributeValue")
+    q(r, "QUEUE.SETATTR", "guarded", "RedriveAllowPolicy", json.dumps(
+        {"redrivePermission": "byQueue", "sourceQueueArns": ["arn:aws:sqs:us-east-1:000000000000:allowed"]}))
+    assert err(r, "QUEUE.CREATE", "other", "DLQ", "guarded", "MAXRECEIVE", "3").startswith("InvalidParameterValue")
+    assert q(r, "QUEUE.CREATE", "allowed", "DLQ", "guarded", "MAXRECEIVE", "3") == b"OK"
+    assert r.exists("other") == 0
