@@ -12,6 +12,7 @@ import re
 import uuid
 
 from engine import blocking
+from engine.registry import command, container
 from services.queue.common import (AwsError, declare, dumps, emit_effects, empty_array, fail, find_value,
                                    invalid, key_arg, lookup, parse_int, reply_value, signal, tok, wake_at)
 from services.queue.value import (ATTEMPT_WINDOW_MS, Message, QueueValue, key_from_arn, md5_attributes,
@@ -911,14 +912,29 @@ def queue_dlqsources(c, argv):
     reply_value(c.reply, sorted(out))
 
 
-@declare("queue.movetask", -3, "write", "Move messages from a dead-letter queue back to their source or to DEST "
-         "(SQS StartMessageMoveTask; runs to completion at once)",
-         [{"name": "start", "type": "pure-token", "token": "START"}, key_arg("source"), tok("DEST", "string"),
-          tok("MAXRATE", "integer")])
-def queue_movetask(c, argv):
-    if argv[1].upper() != b"START":
-        c.error(b"ERR syntax error")
-        return
+KEY2_RW = [{"flags": ["RW", "update"], "begin_search": {"type": "index", "spec": {"index": 2}},
+            "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}}]
+KEY2_RO = [{"flags": ["RO", "access"], "begin_search": {"type": "index", "spec": {"index": 2}},
+            "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}}]
+container("queue.movetask", docs={"summary": "Dead-letter queue move tasks (SQS Start/List/CancelMessageMoveTask)",
+                                  "since": "1.0.0", "group": "module", "complexity": "Depends on subcommand."})
+
+
+def _task_source(c, src_key):
+    e = c.db.lookup_write(src_key)
+    if e is None or not isinstance(e.value, QueueValue):
+        fail(c, AwsError("ResourceNotFoundException", "The resource that you specified for the SourceArn parameter "
+                         "doesn't exist."))
+        return None
+    return e.value
+
+
+@command("queue.movetask|start", -3, "write", acl="keyspace", keys=(2, 2, 1), key_specs=KEY2_RW,
+         docs={"summary": "Move the messages of a dead-letter queue back to their source queues or to DEST; the "
+                          "task runs to completion at once", "since": "1.0.0", "group": "module",
+               "complexity": "O(N) with N the messages moved",
+               "arguments": [key_arg("source"), tok("DEST", "key", "destination"), tok("MAXRATE", "integer")]})
+def queue_movetask_start(c, argv):
     src_key = argv[2]
     dest_key = None
     i = 3
@@ -936,20 +952,25 @@ def queue_movetask(c, argv):
             c.error(b"ERR syntax error")
             return
         i += 2
-    e = c.db.lookup_write(src_key)
-    if e is None or not isinstance(e.value, QueueValue):
-        fail(c, AwsError("ResourceNotFoundException", "The resource that you specified for the SourceArn parameter "
-                         "doesn't exist."))
+    src = _task_source(c, src_key)
+    if src is None:
         return
-    src = e.value
+    is_dlq = False
+    for key in c.db.key_list():
+        e = c.db.find(key)
+        if e is not None and isinstance(e.value, QueueValue) and key != src_key:
+            pol = e.value.redrive()
+            if pol is not None and pol[0] == src_key:
+                is_dlq = True
+                break
+    if not is_dlq:
+        fail(c, invalid("Source queue must be configured as a Dead Letter Queue."))
+        return
+    if dest_key is not None and find_value(c, dest_key, QueueValue) is None:
+        fail(c, AwsError("ResourceNotFoundException", "The resource that you specified for the DestinationArn "
+                         "parameter doesn't exist."))
+        return
     now = c.ks.now_ms
-    targets = {}
-    if dest_key is not None:
-        dq = find_value(c, dest_key, QueueValue)
-        if dq is None:
-            fail(c, AwsError("ResourceNotFoundException", "The resource that you specified for the DestinationArn "
-                             "parameter doesn't exist."))
-            return
     moves = []
     for m in list(src.messages.values()):
         if src.expired(m, now) or m.visible_at > now:
@@ -959,9 +980,7 @@ def queue_movetask(c, argv):
         if tq is None or tk == src_key:
             continue
         moves.append((m, tk, tq))
-    if dest_key is None and not moves and not any(m.src for m in src.messages.values()):
-        pass
-    effects, dels = [], []
+    effects, dels, targets = [], [], {}
     for m, tk, tq in moves:
         src.remove(m.id)
         dels.append(m.id.encode())
@@ -973,10 +992,53 @@ def queue_movetask(c, argv):
         for tk, msgs in targets.items():
             effects.append(put_effect(tk, msgs))
             signal(c, tk)
-        c.dirty += len(effects)
-        emit_effects(c, effects)
     handle = base64.urlsafe_b64encode(("%s:%d:%s" % (s(src_key), now, uuid.uuid4().hex)).encode()).decode()
+    task = {"TaskHandle": handle, "Status": "COMPLETED", "SourceArn": queue_arn(src_key),
+            "ApproximateNumberOfMessagesMoved": len(dels), "ApproximateNumberOfMessagesToMove": len(dels),
+            "StartedTimestamp": now}
+    if dest_key is not None:
+        task["DestinationArn"] = queue_arn(dest_key)
+    src.tasks = ([task] + src.tasks)[:10]
+    effects.append([b"QUEUE._TASKS", src_key, dumps(src.tasks)])
+    c.dirty += len(effects)
+    emit_effects(c, effects)
     reply_value(c.reply, {"TaskHandle": handle, "Status": "COMPLETED", "ApproximateNumberOfMessagesMoved": len(dels)})
+
+
+@command("queue.movetask|list", -3, "readonly", acl="keyspace", keys=(2, 2, 1), key_specs=KEY2_RO,
+         docs={"summary": "The most recent move tasks of a dead-letter queue, newest first", "since": "1.0.0",
+               "group": "module", "complexity": "O(1)", "arguments": [key_arg("source"), tok("MAX", "integer")]})
+def queue_movetask_list(c, argv):
+    e = c.db.lookup_read(argv[2])
+    if e is None or not isinstance(e.value, QueueValue):
+        fail(c, AwsError("ResourceNotFoundException", "The resource that you specified for the SourceArn parameter "
+                         "doesn't exist."))
+        return
+    limit = 1
+    if len(argv) == 5 and argv[3].upper() == b"MAX":
+        try:
+            limit = parse_int(argv[4], "MaxResults", 1, 10)
+        except AwsError as err:
+            fail(c, err)
+            return
+    elif len(argv) != 3:
+        c.error(b"ERR syntax error")
+        return
+    reply_value(c.reply, e.value.tasks[:limit])
+
+
+@command("queue.movetask|cancel", 4, "write", acl="keyspace", keys=(2, 2, 1), key_specs=KEY2_RW,
+         docs={"summary": "Cancel a running move task", "since": "1.0.0", "group": "module", "complexity": "O(1)",
+               "arguments": [key_arg("source"), {"name": "handle", "type": "string"}]})
+def queue_movetask_cancel(c, argv):
+    src = _task_source(c, argv[2])
+    if src is None:
+        return
+    for t in src.tasks:
+        if t["TaskHandle"] == s(argv[3]):
+            fail(c, AwsError("UnsupportedOperation", "The task is not running: it has status %s." % t["Status"]))
+            return
+    fail(c, AwsError("ResourceNotFoundException", "The task handle does not exist."))
 
 
 # ================================================================================ internal effects
@@ -1068,6 +1130,20 @@ def queue_del_effect(c, argv):
         return
     for mid in argv[2:]:
         q.remove(s(mid))
+    c.dirty += 1
+    c.reply.add_ok()
+
+
+@declare("queue._tasks", 3, "write", "", internal=True)
+def queue_tasks_effect(c, argv):
+    q = _internal_queue(c, argv[1])
+    if q is None:
+        return
+    try:
+        q.tasks = list(json.loads(argv[2]))
+    except ValueError:
+        c.error(b"ERR bad tasks")
+        return
     c.dirty += 1
     c.reply.add_ok()
 

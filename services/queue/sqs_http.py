@@ -198,6 +198,20 @@ class Facade:
         rep = _decode(await self.run(*argv))
         return {"TaskHandle": rep["TaskHandle"]}
 
+    async def op_ListMessageMoveTasks(self, b):
+        src = b.get("SourceArn", "").rsplit(":", 1)[-1]
+        argv = ["QUEUE.MOVETASK", "LIST", src] + (["MAX", b["MaxResults"]] if b.get("MaxResults") else [])
+        return {"Results": _decode(await self.run(*argv))}
+
+    async def op_CancelMessageMoveTask(self, b):
+        handle = b.get("TaskHandle", "")
+        try:
+            src = base64.urlsafe_b64decode(handle).decode().split(":", 1)[0]
+        except (ValueError, UnicodeDecodeError):
+            raise SqsError("ResourceNotFoundException", "The task handle does not exist.")
+        await self.run("QUEUE.MOVETASK", "CANCEL", src, handle)
+        return {}
+
     # ------------------------------------------------------------------ messages
     @staticmethod
     def send_opts(e):

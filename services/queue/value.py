@@ -127,6 +127,7 @@ class QueueValue(ServiceValue):
         self.next_seq = 1
         self.last_purge = 0
         self.bytes = 0
+        self.tasks = []               # the last move tasks (MOVETASK START), newest first
 
     # ---------------------------------------------------------------------------------- configuration
     def num(self, name):
@@ -357,7 +358,7 @@ class QueueValue(ServiceValue):
     def dump_state(self) -> bytes:
         return json.dumps({
             "v": 1, "fifo": self.fifo, "attrs": self.attrs, "next_seq": self.next_seq,
-            "last_purge": self.last_purge, "dedup": self.dedup, "attempts": self.attempts,
+            "last_purge": self.last_purge, "dedup": self.dedup, "attempts": self.attempts, "tasks": self.tasks,
             "messages": [m.to_json() for m in self.messages.values()],
         }, separators=(",", ":")).encode()
 
@@ -373,6 +374,7 @@ class QueueValue(ServiceValue):
             q.attempts = {str(k): [int(v[0]), list(v[1]), list(v[2])] for k, v in j["attempts"].items()}
             q.next_seq = max(q.next_seq, int(j["next_seq"]))
             q.last_purge = int(j["last_purge"])
+            q.tasks = [dict(t) for t in j.get("tasks", [])]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError("bad queue payload: %s" % exc) from None
         return q

@@ -269,6 +269,13 @@ def test_dlq_redrive_on_receive_after_max_and_move_back(r):
     res = q(r, "QUEUE.MOVETASK", "START", "dead")
     assert res[b"ApproximateNumberOfMessagesMoved"] == 1
     assert [x[b"Body"] for x in recv(r, "src")] == [b"poison"]
+    [task] = q(r, "QUEUE.MOVETASK", "LIST", "dead")
+    assert task[b"TaskHandle"] == res[b"TaskHandle"] and task[b"Status"] == b"COMPLETED"
+    assert task[b"SourceArn"] == b"arn:aws:sqs:us-east-1:000000000000:dead"
+    assert err(r, "QUEUE.MOVETASK", "CANCEL", "dead", res[b"TaskHandle"]).startswith("UnsupportedOperation")
+    assert err(r, "QUEUE.MOVETASK", "START", "src").startswith(
+        "InvalidParameterValue Source queue must be configured as a Dead Letter Queue.")
+    assert err(r, "QUEUE.MOVETASK", "START", "nosuch").startswith("ResourceNotFoundException")
 
 
 # ------------------------------------------------------------------------------------------------ commands
