@@ -854,7 +854,8 @@ def queue_purge(c, argv):
     c.reply.add_ok()
 
 
-@declare("queue.len", 2, "readonly fast", "Message counts {visible, inflight, delayed}", [key_arg()], readonly=True)
+@declare("queue.len", 2, "readonly", "Message counts {visible, inflight, delayed}", [key_arg()], readonly=True,
+         complexity="O(N) with N the messages of the queue")
 def queue_len(c, argv):
     q = lookup(c, argv[1], QueueValue, False, NO_QUEUE)
     if q is None:
