@@ -4,10 +4,11 @@ ElasticMQ-style use of Redis lists on the same server, and with redis-server's l
   * cycle: QUEUE.SEND + QUEUE.RECV + QUEUE.DELETE vs LPUSH + LMOVE (to a processing list) + LREM,
     per cycle: wall time on one connection and server CPU (utime+stime from /proc), and the ratio
     (issue 14's goal: <= 3x);
+  * boto3 SendMessage+ReceiveMessage+DeleteMessage: moto in process vs the sqs-port facade;
   * long-poll wake latency: a client blocked in QUEUE.RECV ... WAIT 5 (vs BLMOVE) is woken by a send
     from another connection; p50/p99 of send -> reply, in ms (goal: p99 < 2 ms).
 
-    python bench/queue.py [--cycles 20000] [--wakes 300] [--pipeline 1]
+    python bench/queue.py [--cycles 20000] [--wakes 300] [--boto3-cycles 300]
 """
 import argparse
 import os
@@ -107,10 +108,51 @@ def wake_latency(port, n, queue):
     return out
 
 
+def boto3_cycles(sqs, n):
+    url = sqs.create_queue(QueueName="bq")["QueueUrl"]
+    t0 = time.perf_counter()
+    for _ in range(n):
+        sqs.send_message(QueueUrl=url, MessageBody="payload-0123456789")
+        m = sqs.receive_message(QueueUrl=url)["Messages"][0]
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def boto3_compare(n):
+    """The same SendMessage+ReceiveMessage+DeleteMessage cycle through boto3: moto in process vs the server's
+    sqs-port facade (both pay boto3's own cost, which dominates)."""
+    try:
+        import boto3
+        import moto
+    except ImportError:
+        print("boto3/moto not installed: skipping the moto comparison")
+        return
+    creds = dict(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with moto.mock_aws():
+        boto3_cycles(boto3.client("sqs", **creds), 20)
+        theirs = boto3_cycles(boto3.client("sqs", **creds), n)
+    import tempfile
+    port, sqs_port = free_port(), free_port()
+    wd = tempfile.mkdtemp(prefix="qbench-")
+    srv = ServerProcess(pinned([CACHEMERE, "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", "0",
+                                "--save", "", "--appendonly", "no", "--dir", wd, "--sqs-port", str(sqs_port)],
+                               SERVER_CORE), port, wd, os.path.join(wd, "log"), extra_ports=(sqs_port,))
+    try:
+        client = boto3.client("sqs", endpoint_url="http://127.0.0.1:%d" % sqs_port, **creds)
+        boto3_cycles(client, 20)
+        ours = boto3_cycles(client, n)
+    finally:
+        srv.stop()
+    print("boto3 Send+Receive+Delete cycle (us, %d cycles)" % n)
+    print("  moto in process                         %7.1f" % theirs)
+    print("  cachemere sqs-port                      %7.1f   (%.2fx moto's rate)" % (ours, theirs / ours))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cycles", type=int, default=20000)
     ap.add_argument("--wakes", type=int, default=300)
+    ap.add_argument("--boto3-cycles", type=int, default=300)
     a = ap.parse_args()
     os.sched_setaffinity(0, {int(LOAD_CORE)}) if hasattr(os, "sched_setaffinity") else None
     ours = start("cachemere")
@@ -146,6 +188,7 @@ def main():
     finally:
         ours.stop()
         theirs.stop()
+    boto3_compare(a.boto3_cycles)
 
 
 if __name__ == "__main__":
