@@ -418,3 +418,21 @@ def test_redrive_allow_policy(r):
     assert err(r, "QUEUE.CREATE", "other", "DLQ", "guarded", "MAXRECEIVE", "3").startswith("InvalidParameterValue")
     assert q(r, "QUEUE.CREATE", "allowed", "DLQ", "guarded", "MAXRECEIVE", "3") == b"OK"
     assert r.exists("other") == 0
+
+
+def test_two_waiters_one_message_each_in_arrival_order(r, srv):
+    q(r, "QUEUE.CREATE", "two")
+    out1, out2 = [], []
+    t1 = threading.Thread(target=_timed_recv, args=(srv.port, "two", "5", out1))
+    t1.start()
+    time.sleep(0.2)
+    t2 = threading.Thread(target=_timed_recv, args=(srv.port, "two", "5", out2))
+    t2.start()
+    time.sleep(0.2)
+    q(r, "QUEUE.SEND", "two", "first")
+    t1.join(10)
+    assert [m[b"Body"] for m in out1[0][0]] == [b"first"]     # the first waiter is served first
+    assert not out2                                            # the second still waits
+    q(r, "QUEUE.SEND", "two", "second")
+    t2.join(10)
+    assert [m[b"Body"] for m in out2[0][0]] == [b"second"] and out2[0][1] < 2
