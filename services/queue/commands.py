@@ -659,6 +659,35 @@ def redrive_moves(c, key, q, ids, now, effects):
     return keep
 
 
+def lease_messages(c, key, q, count, vis_ms, attempt, now, effects):
+    """Pick and lease up to count messages of q (retention drops and DLQ moves first); appends the effects,
+    returns the leased messages."""
+    effects += retention_effects(key, q, now)
+    picked, expired = q.pick(now, count)
+    for mid in expired:
+        q.remove(mid)
+    if expired:
+        effects.append([b"QUEUE._DEL", key] + [mid.encode() for mid in expired])
+    picked = redrive_moves(c, key, q, picked, now, effects)
+    out = []
+    if picked:
+        lease = [b"QUEUE._LEASE", key]
+        for mid in picked:
+            m = q.messages[mid]
+            q.lease(mid, make_receipt(mid), now + vis_ms, m.count + 1, m.first_recv or now)
+            lease += [mid.encode(), m.receipt.encode(), b"%d" % m.visible_at, b"%d" % m.count, b"%d" % m.first_recv]
+            out.append(m)
+        if attempt is not None and q.fifo:
+            q.attempts[attempt] = [now + ATTEMPT_WINDOW_MS, [m.id for m in out], [m.receipt for m in out]]
+            lease += [b"ATTEMPT", attempt.encode(), b"%d" % (now + ATTEMPT_WINDOW_MS)]
+        effects.append(lease)
+        if vis_ms == 0:
+            signal(c, key)
+        else:
+            wake_at(c, key, now + vis_ms)
+    return out
+
+
 @declare("queue.recv", -2, "write blocking", "Receive messages, leasing them for the visibility timeout; long polls "
          "with WAIT (SQS ReceiveMessage)",
          [key_arg(), tok("COUNT", "integer"), tok("VISIBILITY", "integer"), tok("WAIT", "integer"),
@@ -683,29 +712,8 @@ def queue_recv(c, argv):
             if msgs:
                 reply_value(c.reply, [message_reply(q, m) for m in msgs])
                 return
-    effects = retention_effects(key, q, now)
-    picked, expired = q.pick(now, count)
-    for mid in expired:
-        q.remove(mid)
-    if expired:
-        effects.append([b"QUEUE._DEL", key] + [mid.encode() for mid in expired])
-    picked = redrive_moves(c, key, q, picked, now, effects)
-    out = []
-    if picked:
-        lease = [b"QUEUE._LEASE", key]
-        for mid in picked:
-            m = q.messages[mid]
-            q.lease(mid, make_receipt(mid), now + vis_ms, m.count + 1, m.first_recv or now)
-            lease += [mid.encode(), m.receipt.encode(), b"%d" % m.visible_at, b"%d" % m.count, b"%d" % m.first_recv]
-            out.append(m)
-        if attempt is not None and q.fifo:
-            q.attempts[attempt] = [now + ATTEMPT_WINDOW_MS, [m.id for m in out], [m.receipt for m in out]]
-            lease += [b"ATTEMPT", attempt.encode(), b"%d" % (now + ATTEMPT_WINDOW_MS)]
-        effects.append(lease)
-        if vis_ms == 0:
-            signal(c, key)
-        else:
-            wake_at(c, key, now + vis_ms)
+    effects = []
+    out = lease_messages(c, key, q, count, vis_ms, attempt, now, effects)
     if effects:
         c.dirty += len(effects)
         emit_effects(c, effects)
@@ -715,6 +723,79 @@ def queue_recv(c, argv):
     blocking.block(c, [key], wait_ms, argv, value_type=b"queue", ready_check=queue_ready_check,
                    timeout_reply=empty_array)
     wake_at(c, key, q.next_change(now))
+
+
+def mrecv_keys(argv):
+    for i in range(1, len(argv)):
+        if argv[i].upper() == b"FROM":
+            return list(range(i + 1, len(argv)))
+    return []
+
+
+@command("queue.mrecv", -5, "write blocking", acl="keyspace", getkeys=mrecv_keys,
+         key_specs=[{"flags": ["RW", "update"], "begin_search": {"type": "keyword", "spec": {"keyword": "FROM",
+                                                                                          "startfrom": 1}},
+                     "find_keys": {"type": "range", "spec": {"lastkey": -1, "keystep": 1, "limit": 0}}}],
+         docs={"summary": "Receive from the first of several queues that has messages, blocking up to TIMEOUT ms "
+                          "(Disque GETJOB style); replies [queue, messages] or an empty array",
+               "since": "1.0.0", "group": "module", "complexity": "O(K + N) for K queues and N messages",
+               "arguments": [{"name": "timeout", "type": "integer", "token": "TIMEOUT"}, tok("COUNT", "integer"),
+                             tok("VISIBILITY", "integer"),
+                             {"name": "key", "type": "key", "key_spec_index": 0, "token": "FROM",
+                              "flags": ["multiple"]}]})
+def queue_mrecv(c, argv):
+    positions = mrecv_keys(argv)
+    if not positions or argv[1].upper() != b"TIMEOUT":
+        c.error(b"ERR syntax error")
+        return
+    count, vis = 1, None
+    try:
+        timeout_ms = parse_int(argv[2], "TIMEOUT", 0, 20000)
+        i = 3
+        while i < positions[0] - 1:
+            opt = argv[i].upper()
+            if opt == b"COUNT" and i + 1 < positions[0] - 1:
+                count = parse_int(argv[i + 1], "MaxNumberOfMessages", 1, 10, "Must be between 1 and 10, if provided.")
+            elif opt == b"VISIBILITY" and i + 1 < positions[0] - 1:
+                vis = parse_int(argv[i + 1], "VisibilityTimeout", 0, 43200)
+            else:
+                raise AwsError("ERR", "syntax error")
+            i += 2
+    except AwsError as err:
+        c.error(b"ERR syntax error") if err.name == "ERR" else fail(c, err)
+        return
+    keys = [argv[p] for p in positions]
+    queues = []
+    for key in keys:
+        qv = lookup(c, key, QueueValue, True, NO_QUEUE)
+        if qv is None:
+            return
+        queues.append((key, qv))
+    now = c.ks.now_ms
+    serving = blocking.serving_key(c)
+    effects = []
+    for key, qv in queues:
+        if serving is not None and key != serving:
+            continue
+        if not qv.has_visible(now):
+            continue
+        out = lease_messages(c, key, qv, count, (qv.num("VisibilityTimeout") if vis is None else vis) * 1000,
+                             None, now, effects)
+        if out:
+            c.dirty += len(effects)
+            emit_effects(c, effects)
+            reply_value(c.reply, [key, [message_reply(qv, m) for m in out]])
+            return
+    if effects:
+        c.dirty += len(effects)
+        emit_effects(c, effects)
+    if timeout_ms == 0 or c.deny_blocking:
+        c.reply.add_array_len(0)
+        return
+    blocking.block(c, keys, timeout_ms, argv, value_type=b"queue", ready_check=queue_ready_check,
+                   timeout_reply=empty_array)
+    for key, qv in queues:
+        wake_at(c, key, qv.next_change(now))
 
 
 # ================================================================================ DELETE / visibility

@@ -436,3 +436,32 @@ def test_two_waiters_one_message_each_in_arrival_order(r, srv):
     q(r, "QUEUE.SEND", "two", "second")
     t2.join(10)
     assert [m[b"Body"] for m in out2[0][0]] == [b"second"] and out2[0][1] < 2
+
+
+def test_mrecv_several_queues(r, srv):
+    q(r, "QUEUE.CREATE", "mA")
+    q(r, "QUEUE.CREATE", "mB")
+    q(r, "QUEUE.SEND", "mB", "b1")
+    key, msgs = q(r, "QUEUE.MRECV", "TIMEOUT", "0", "COUNT", "5", "FROM", "mA", "mB")
+    assert key == b"mB" and [m[b"Body"] for m in msgs] == [b"b1"]
+    assert q(r, "QUEUE.MRECV", "TIMEOUT", "0", "FROM", "mA", "mB") == []
+    assert err(r, "QUEUE.MRECV", "TIMEOUT", "20001", "FROM", "mA").startswith("InvalidParameterValue")
+    assert err(r, "QUEUE.MRECV", "TIMEOUT", "0", "FROM", "mA", "nosuch").startswith("QueueDoesNotExist")
+    out = []
+
+    def waiter():
+        c = redis.Redis(port=srv.port)
+        t = time.monotonic()
+        out.append((c.execute_command("QUEUE.MRECV", "TIMEOUT", "5000", "FROM", "mA", "mB"), time.monotonic() - t))
+    th = threading.Thread(target=waiter)
+    th.start()
+    time.sleep(0.2)
+    q(r, "QUEUE.SEND", "mA", "a1")
+    th.join(10)
+    (key, msgs), elapsed = out[0]
+    assert key == b"mA" and msgs[0][b"Body"] == b"a1" and elapsed < 1.5
+    t = time.monotonic()
+    assert q(r, "QUEUE.MRECV", "TIMEOUT", "300", "FROM", "mA", "mB") == [] and time.monotonic() - t >= 0.29
+    raw = redis.Redis(port=srv.port)
+    raw.response_callbacks.pop("COMMAND", None)
+    assert raw.execute_command("COMMAND", "GETKEYS", "QUEUE.MRECV", "TIMEOUT", "0", "FROM", "x", "y") == [b"x", b"y"]
