@@ -82,6 +82,7 @@ IMPLEMENTED = {
         "replica-read-only", "replica-serve-stale-data", "replica-ignore-maxmemory", "shutdown-timeout")},
     # operations
     "metrics-port": "server/dashboard.py", "metrics-bind": "server/dashboard.py",
+    "sqs-port": "services/queue/sqs_http.py",
 }
 
 REFUSED = {
