@@ -775,6 +775,7 @@ DIRECTIVES: tuple[Directive, ...] = (
     _int("memcached-memory", 0, 2**44, 0, cachemere_only=True),
     _special("memcached-bind", None, _AddressList(default_is_unset=True), multi_arg=True, cachemere_only=True),
     _int("metrics-port", 0, 65535, 0, immutable=True, cachemere_only=True),
+    _int("sqs-port", 0, 65535, 0, immutable=True, cachemere_only=True),     # services/queue/sqs_http.py
     _special("metrics-bind", None, _AddressList(default_is_unset=True), multi_arg=True, immutable=True,
              cachemere_only=True),
     # memcached 1.6's -Z / -o ssl_* (server/tls.py): unset certificate options follow the tls-* ones

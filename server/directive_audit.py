@@ -87,6 +87,7 @@ IMPLEMENTED = {
     "latency-monitor-threshold": "server/latency.py", "tracking-table-max-keys": "server/tracking.py",
     # operations
     "metrics-port": "server/dashboard.py", "metrics-bind": "server/dashboard.py",
+    "sqs-port": "services/queue/sqs_http.py",
 }
 
 REFUSED = {

@@ -346,6 +346,9 @@ class Server(ServerContext):
                 self.mc_listeners.append(srv)
         from server import dashboard
         self.http_listeners = await dashboard.start(self)
+        import services
+        for start_facade in services.HTTP_FACADES:        # sqs-port... (services/queue/sqs_http.py)
+            self.http_listeners += await start_facade(self)
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self._on_signal, sig)
         try:

@@ -9,6 +9,10 @@ topic, stream or state machine, so DEL/EXPIRE/RENAME/SCAN TYPE, RDB, AOF and rep
 import importlib
 import pkgutil
 
+# async start(server) -> [asyncio servers]: the services' optional HTTP facades (sqs-port...), started by the
+# server with its other listeners; a service appends its own when imported
+HTTP_FACADES = []
+
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if not _info.name.startswith("_") and _info.name != "base":
         importlib.import_module(f"{__name__}.{_info.name}")
