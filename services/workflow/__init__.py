@@ -1,0 +1,1 @@
+"""The workflow service (Amazon States Language) as WF.* commands; see services/workflow/commands.py."""
