@@ -333,8 +333,7 @@ cdef class McEngine:
             if not req.noreply:
                 out.append(OK)
         elif cmd == C_STATS:
-            from server import mc_stats
-            out.append(mc_stats.stats_reply(self, req.args))
+            out.append(self.server.memcached_stats(self, req.args))
         elif cmd == C_SHUTDOWN:
             out.append(mc.ERR_SHUTDOWN_DISABLED)
         elif cmd == C_ADMIN:

@@ -63,8 +63,7 @@ def notify_db(ks, cls: str, event: bytes, key: bytes, dbid: int):
 
 
 def _publish(server, flags, event, key, dbid):
-    from server.pubsub import pubsub
-    ps = pubsub(server)
+    ps = server.pubsub
     db = str(dbid).encode()
     if flags & K_KEYSPACE:
         ps.publish(b"__keyspace@" + db + b"__:" + key, event)

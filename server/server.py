@@ -12,16 +12,22 @@ from engine.core import Keyspace, Dispatcher, Client
 from engine.expire import ActiveExpire
 from engine import notify
 from engine import registry
+from engine.context import ServerContext
 import engine.commands  # noqa: F401  (registers every command family)
 import services  # noqa: F401  (registers the services' command families the same way)
 from server.connection import RespProtocol
 from server.log import Log
+from server import blocked, info, mc_stats
+from server.pubsub import pubsub as pubsub_of
+from server.script_runner import script_runner as script_runner_of
 
 CACHEMERE_VERSION = "0.1.0"
 REDIS_VERSION = "7.0.15"
 
 
-class Server:
+class Server(ServerContext):
+    """The process: listeners, clients, timers; to command families it is their ServerContext."""
+
     def __init__(self, config):
         self.config = config
         self.log = Log(config["loglevel"], config["logfile"])
@@ -74,6 +80,34 @@ class Server:
 
     def log_warning(self, msg):
         self.log.warning(msg)
+
+    # ------------------------------------------------------------------ the ServerContext (engine/context.py)
+    def block(self, c, keys, timeout_ms, argv, value_type=None, ready_check=None, timeout_reply=None):
+        blocked.blocking_of(self).block(c, keys, timeout_ms, argv, value_type, ready_check, timeout_reply)
+
+    def signal_key_ready(self, c, key):
+        waiting = self.extensions.get("blocking")
+        if waiting is not None:                # cheap when nobody ever blocked
+            waiting.signal_key_ready(c, key)
+
+    @property
+    def pubsub(self):
+        return pubsub_of(self)
+
+    def info_text(self, sections):
+        return info.render(self, sections)
+
+    def used_memory(self):
+        return info.used_memory(self)
+
+    def client_memory(self):
+        return info.client_memory(self)
+
+    def memcached_stats(self, engine, args):
+        return mc_stats.stats_reply(engine, args)
+
+    def script_runner(self):
+        return script_runner_of(self)
 
     # ------------------------------------------------------------------ clients
     def new_client(self, conn=None):

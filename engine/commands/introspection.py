@@ -4,6 +4,7 @@ Every reply is rendered from the declarations in engine.registry (never from a d
 Redis 7.0 builds them (server.c addReplyCommandInfo / addReplyCommandDocs, db.c getKeysUsingKeySpecs).
 Declarations below were printed by ``tools/specgen.py command``.
 """
+from engine.glob import glob_match
 from engine import registry
 from engine.registry import command, container
 from engine.spec import FLAGS
@@ -283,14 +284,7 @@ def _getkeys_reply(c, argv, with_flags):
 
 # -- COMMAND LIST filters ---------------------------------------------------------------------------------------
 def _pattern_matcher(pattern: bytes):
-    try:
-        from server.config import string_match
-        text_pattern = pattern.decode("latin-1")
-        return lambda name: string_match(text_pattern, name, True)
-    except ImportError:                          # server package absent (unit tests of this module alone)
-        import fnmatch
-        lowered = pattern.decode("latin-1").lower()
-        return lambda name: fnmatch.fnmatchcase(name.lower(), lowered)
+    return lambda name: glob_match(pattern, name.encode("latin-1"), True)
 
 
 def _list_filter(kind: bytes, arg: bytes):

@@ -49,15 +49,14 @@ def memory_usage_command(c, argv):
 
 
 def stats_pairs(server):
-    from server import info
     ks = server.ks
-    used = info.used_memory(server)
+    used = server.used_memory()
     startup = server.startup_rss
     keys = ks.key_count()
     pairs = [
         (b"peak.allocated", max(getattr(server, "peak_memory", 0), used)), (b"total.allocated", used),
         (b"startup.allocated", startup), (b"replication.backlog", 0), (b"clients.slaves", 0),
-        (b"clients.normal", info.client_memory(server)), (b"cluster.links", 0), (b"aof.buffer", 0),
+        (b"clients.normal", server.client_memory()), (b"cluster.links", 0), (b"aof.buffer", 0),
         (b"lua.caches", 0), (b"functions.caches", 0),
     ]
     for db in ks.dbs:
@@ -65,7 +64,7 @@ def stats_pairs(server):
             pairs.append((b"db.%d" % db.id, [(b"overhead.hashtable.main", db.size() * 57),
                                              (b"overhead.hashtable.expires", db.expires_count() * 8)]))
     pairs += [
-        (b"overhead.total", info.client_memory(server)), (b"keys.count", keys),
+        (b"overhead.total", server.client_memory()), (b"keys.count", keys),
         (b"keys.bytes-per-key", ks.used_memory // keys if keys else 0), (b"dataset.bytes", ks.used_memory),
         (b"dataset.percentage", 100.0 if used else 0.0),
         (b"peak.percentage", 100.0 * used / max(1, getattr(server, "peak_memory", used) or used)),

@@ -8,6 +8,7 @@ import re
 from engine.registry import command
 from engine.notify import notify
 from engine.persistence.errors import DumpPayloadError
+from engine import blocking
 from engine.persistence.rdb import dump_value, restore_value, RdbError
 from engine.persistence.snapshot import value_to_rdb, value_from_rdb, encoding_limits
 
@@ -325,18 +326,8 @@ def restore_command(c, argv):
     c.reply.add_ok()
 
 
-_blocking = None
-
-
 def _signal_ready(c, key, value):
     """Wake clients blocked on the key when it is a list, sorted set or stream (redis dbAdd)."""
-    global _blocking
     if isinstance(value, bytes) or getattr(value, "type_name", None) not in (b"list", b"zset", b"stream"):
         return
-    if _blocking is None:
-        try:
-            import server.blocking as module
-        except ImportError:
-            return
-        _blocking = module
-    _blocking.signal_key_ready(c, key)
+    blocking.signal_key_ready(c, key)

@@ -1,8 +1,7 @@
-"""Pub/sub commands (redis pubsub.c). State and delivery live in server/pubsub.py."""
+"""Pub/sub commands (redis pubsub.c). State and delivery live in the server (c.server.pubsub, server/pubsub.py)."""
 from engine.registry import command, container
 from engine.commands.connection import reply_help, help_lines
 from engine.glob import glob_match
-from server.pubsub import pubsub
 
 
 def reply_subscription(c, kind, name, count):
@@ -18,7 +17,7 @@ def reply_subscription(c, kind, name, count):
 
 
 def subscribe_generic(c, argv, shard):
-    ps = pubsub(c.server)
+    ps = c.server.pubsub
     kind = b"ssubscribe" if shard else b"subscribe"
     for ch in argv[1:]:
         ps.subscribe(c, ch, shard)
@@ -27,7 +26,7 @@ def subscribe_generic(c, argv, shard):
 
 
 def unsubscribe_generic(c, argv, shard):
-    ps = pubsub(c.server)
+    ps = c.server.pubsub
     kind = b"sunsubscribe" if shard else b"unsubscribe"
     st = ps.state(c)
     targets = argv[1:] or list(st.shard_channels if shard else st.channels)
@@ -85,7 +84,7 @@ def unsubscribe_command(c, argv):
     },
 )
 def psubscribe_command(c, argv):
-    ps = pubsub(c.server)
+    ps = c.server.pubsub
     for pattern in argv[1:]:
         ps.psubscribe(c, pattern)
         reply_subscription(c, b"psubscribe", pattern, c.pubsub.count())
@@ -105,7 +104,7 @@ def psubscribe_command(c, argv):
     },
 )
 def punsubscribe_command(c, argv):
-    ps = pubsub(c.server)
+    ps = c.server.pubsub
     st = ps.state(c)
     targets = argv[1:] or list(st.patterns)
     if not targets:
@@ -134,7 +133,7 @@ def publish_command(c, argv):
 
 
 def publish_generic(c, argv, shard):
-    ps = pubsub(c.server)
+    ps = c.server.pubsub
     n = ps.publish(argv[1], argv[2], shard)
     if c.pubsub is not None and c.conn is not None:
         # a RESP3 subscriber publishing: its earlier replies, then its own copy, then the count (redis order)
@@ -234,7 +233,7 @@ container(
     },
 )
 def pubsub_channels_command(c, argv):
-    channels_reply(c, pubsub(c.server).channels, argv)
+    channels_reply(c, c.server.pubsub.channels, argv)
 
 
 def channels_reply(c, table, argv):
@@ -256,7 +255,7 @@ def channels_reply(c, table, argv):
     },
 )
 def pubsub_numsub_command(c, argv):
-    numsub_reply(c, pubsub(c.server).channels, argv)
+    numsub_reply(c, c.server.pubsub.channels, argv)
 
 
 def numsub_reply(c, table, argv):
@@ -276,7 +275,7 @@ def numsub_reply(c, table, argv):
     },
 )
 def pubsub_numpat_command(c, argv):
-    c.reply.add_int(len(pubsub(c.server).patterns))
+    c.reply.add_int(len(c.server.pubsub.patterns))
 
 
 @command(
@@ -293,7 +292,7 @@ def pubsub_numpat_command(c, argv):
     },
 )
 def pubsub_shardchannels_command(c, argv):
-    channels_reply(c, pubsub(c.server).shard_channels, argv)
+    channels_reply(c, c.server.pubsub.shard_channels, argv)
 
 
 @command(
@@ -309,7 +308,7 @@ def pubsub_shardchannels_command(c, argv):
     },
 )
 def pubsub_shardnumsub_command(c, argv):
-    numsub_reply(c, pubsub(c.server).shard_channels, argv)
+    numsub_reply(c, c.server.pubsub.shard_channels, argv)
 
 
 @command(

@@ -34,11 +34,10 @@ SCRIPT_HELP = [
 
 
 def _runner(c):
-    # the runner is cached in server.extensions; the import happens only on the first script
+    # the runner is cached in server.extensions; the context builds it on the first script
     runner = c.server.extensions.get("scripting")
     if runner is None:
-        from server.script_runner import script_runner
-        runner = script_runner(c.server)
+        runner = c.server.script_runner()
     return runner
 
 

@@ -1,6 +1,7 @@
 """Server commands (redis: INFO, CONFIG, TIME, SHUTDOWN, DEBUG, SLOWLOG, LATENCY, MONITOR, ROLE)."""
 import time
 
+from engine.context import ConfigError
 from engine.registry import command, container
 from engine.commands.connection import reply_help, help_lines, FLAG_MONITOR
 
@@ -21,8 +22,7 @@ NOT_INTEGER = b"ERR value is not an integer or out of range"
     },
 )
 def info_command(c, argv):
-    from server import info
-    text = info.render(c.server, [a.decode("latin-1").lower() for a in argv[1:]])
+    text = c.server.info_text([a.decode("latin-1").lower() for a in argv[1:]])
     c.reply.add_verbatim(text.encode())
 
 
@@ -81,7 +81,6 @@ def config_get_command(c, argv):
     },
 )
 def config_set_command(c, argv):
-    from server.config import ConfigError
     args = argv[2:]
     if len(args) % 2:
         c.error(b"ERR wrong number of arguments for 'config|set' command")
@@ -118,7 +117,6 @@ def config_resetstat_command(c, argv):
     },
 )
 def config_rewrite_command(c, argv):
-    from server.config import ConfigError
     if not c.server.config.config_file:
         c.error(b"ERR The server is running without a config file")
         return

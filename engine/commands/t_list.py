@@ -1,11 +1,11 @@
-"""List commands (redis 7.0 t_list.c) and their blocking forms (served through server/blocked.py)."""
+"""List commands (redis 7.0 t_list.c) and their blocking forms (the contract in engine/blocking.py)."""
 
 from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER, NO_SUCH_KEY, OUT_OF_RANGE
 from engine.registry import command
 from engine.notify import notify
 from engine.types.listvalue import ListValue
 from protocol.resp import parse_ll
-from server import blocked
+from engine import blocking
 
 LONG_MAX = (1 << 63) - 1
 LONG_MIN = -(1 << 63)
@@ -64,18 +64,18 @@ def parse_where(c, arg):
 
 def parse_timeout(c, arg):
     """getTimeoutFromObjectOrReply in seconds: relative ms (0 = forever), or None after replying."""
-    return blocked.parse_timeout(c, arg)
+    return blocking.parse_timeout(c, arg)
 
 
 def candidate_keys(c, keys):
     """The keys a blocking pop looks at: all of them, or only the key being offered to a woken client
     (redis 7.0 serves the key that became ready, whatever the other keys hold)."""
-    ready = blocked.serving_key(c)
+    ready = blocking.serving_key(c)
     return keys if ready is None else [ready]
 
 
 def signal_ready(c, key):
-    blocked.signal_key_ready(c, key)
+    blocking.signal_key_ready(c, key)
 
 
 def push_into(c, key, lst, elements, head):
@@ -266,7 +266,7 @@ def bpop_generic(c, argv, head):
     if c.deny_blocking:
         c.reply.add_null_array()
         return
-    blocked.block(c, keys, timeout, argv, b"list")
+    blocking.block(c, keys, timeout, argv, b"list")
 
 
 def bmove_generic(c, argv, source, destination, from_head, to_head, timeout_arg, effect_name):
@@ -280,11 +280,11 @@ def bmove_generic(c, argv, source, destination, from_head, to_head, timeout_arg,
         if c.deny_blocking:
             c.reply.add_null()
             return
-        blocked.block(c, [source], timeout, argv, b"list")
+        blocking.block(c, [source], timeout, argv, b"list")
         return
     if move_generic(c, source, destination, from_head, to_head):
         if effect_name == b"LMOVE":
-            if blocked.serving_key(c) is None:     # redis rewrites with the sides as the client spelt them
+            if blocking.serving_key(c) is None:     # redis rewrites with the sides as the client spelt them
                 c.propagate_as([b"LMOVE", source, destination, argv[3], argv[4]])
             else:
                 c.propagate_as([b"LMOVE", source, destination, side_name(from_head), side_name(to_head)])
@@ -1186,4 +1186,4 @@ def blmpop_command(c, argv):
     if c.deny_blocking:
         c.reply.add_null_array()
         return
-    blocked.block(c, keys, timeout, argv, b"list")
+    blocking.block(c, keys, timeout, argv, b"list")

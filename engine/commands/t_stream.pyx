@@ -5,6 +5,7 @@ Effects follow Redis: XADD and XTRIM propagate with the generated id / exact tri
 consumer-group reads propagate as XCLAIM ... FORCE JUSTID (plus XGROUP SETID after a NOACK read)
 instead of XREADGROUP itself, so replicas and the AOF reach the same PEL state deterministically.
 """
+from engine import blocking
 from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command, container
 from engine.notify import notify, notify_db, NOTIFY_KEY_MISS
@@ -31,18 +32,9 @@ def node_limits(c):
     return config_value(c, "stream-node-max-bytes", 4096), config_value(c, "stream-node-max-entries", 100)
 
 
-_blocked = None
-
-
 def signal_key_ready(c, key):
-    """Wake clients blocked on key (server/blocked.py when present)."""
-    global _blocked
-    if _blocked is None:
-        try:
-            from server import blocked as _blocked
-        except ImportError:
-            return
-    _blocked.signal_key_ready(c, key)
+    """Wake clients blocked on key (engine/blocking.py)."""
+    blocking.signal_key_ready(c, key)
 
 
 def propagate_effects(c, effects):
@@ -777,15 +769,6 @@ def xread_generic(c, argv, xreadgroup):
                 write_entry(reply, entry_id, fields_values)
 
 
-def blocking_module():
-    """server/blocked.py (block / signal_key_ready) when this tree has it, else None."""
-    try:
-        from server import blocked
-    except ImportError:
-        return None
-    return blocked if hasattr(blocked, "block") else None
-
-
 def running_in_script(c):
     """Whether c is the scripting engine's client (EVAL/FCALL), where BLOCK is refused."""
     if c.server is None:
@@ -795,15 +778,14 @@ def running_in_script(c):
 
 
 def is_blocked_retry(c):
-    """True while server/blocked.py re-runs this client's blocked command."""
+    """True while the server re-runs this client's blocked command (engine/blocking.py)."""
     return getattr(c.blocked_state, "serving", False)
 
 
 def block_for_streams(c, argv, streams_arg, streams_count, ids, group_name, timeout):
     """Park the client until one of the streams has something for it (False when it cannot block:
     inside MULTI/scripts Redis answers as if timed out at once)."""
-    blocking = blocking_module()
-    if blocking is None or c.deny_blocking:
+    if c.server is None or c.deny_blocking:
         return False
     retry = list(argv)
     waits = {}

@@ -6,6 +6,7 @@ Ranges, counts and pops run in the Cython skiplist core; this layer parses argum
 import math
 import random
 
+from engine import blocking
 from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER, NOT_FLOAT
 from engine.registry import command
 from engine.notify import notify
@@ -50,19 +51,9 @@ def zset_for_write(c, key):
     return True, e.value
 
 
-_blocking = None
-
-
 def signal_ready(c, key):
-    """Wake clients blocked on key (server/blocking.py, when that module is present)."""
-    global _blocking
-    if _blocking is None:
-        try:
-            import server.blocking as module
-            _blocking = module
-        except ImportError:
-            return
-    _blocking.signal_key_ready(c, key)
+    """Wake clients blocked on key (engine/blocking.py)."""
+    blocking.signal_key_ready(c, key)
 
 
 def delete_if_empty(c, key, zs):
@@ -1334,30 +1325,8 @@ def zmpop_command(c, argv):
     c.propagate_as([b"ZPOPMAX" if use_max else b"ZPOPMIN", key, b"%d" % count])
 
 
-def parse_timeout(c, arg):
-    """getTimeoutFromObjectOrReply (seconds, as a float): relative ms, or None after replying."""
-    try:
-        text = arg.decode("ascii")
-        if not text or text[0].isspace() or text.strip() != text:
-            raise ValueError
-        value = float(text)
-        if math.isnan(value) or math.isinf(value):
-            raise ValueError
-    except (ValueError, UnicodeDecodeError):
-        c.error(b"ERR timeout is not a float or out of range")
-        return None
-    ms = int(value * 1000.0)
-    if ms < 0:
-        c.error(b"ERR timeout is negative")
-        return None
-    if ms > LONG_MAX - c.ks.now_ms:
-        c.error(b"ERR timeout is out of range")
-        return None
-    return ms
-
-
 def blocking_pop(c, argv, keys, timeout_ms, use_max, count, mpop):
-    """Serve at once when a key has elements; otherwise block (server/blocking.py) or, inside
+    """Serve at once when a key has elements; otherwise block (engine/blocking.py) or, inside
     MULTI/scripts, answer a null array as if the timeout had expired."""
     ok, key, zs = find_pop_candidate(c, keys)
     if not ok:
@@ -1373,16 +1342,11 @@ def blocking_pop(c, argv, keys, timeout_ms, use_max, count, mpop):
     if c.deny_blocking:
         c.reply.add_null_array()
         return
-    try:
-        from server.blocking import block
-    except ImportError:
-        c.reply.add_null_array()          # no blocking support loaded: behave as an immediate timeout
-        return
-    block(c, keys, timeout_ms, argv)
+    blocking.block(c, keys, timeout_ms, argv)
 
 
 def bzpop_minmax(c, argv, use_max):
-    timeout = parse_timeout(c, argv[-1])
+    timeout = blocking.parse_timeout(c, argv[-1])
     if timeout is None:
         return
     blocking_pop(c, argv, argv[1:-1], timeout, use_max, 1, False)
@@ -1478,7 +1442,7 @@ def bzpopmax_command(c, argv):
     },
 )
 def bzmpop_command(c, argv):
-    timeout = parse_timeout(c, argv[1])
+    timeout = blocking.parse_timeout(c, argv[1])
     if timeout is None:
         return
     parsed = parse_mpop(c, argv, 2)
