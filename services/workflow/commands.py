@@ -11,7 +11,7 @@ import uuid
 
 from engine.core import WRONGTYPE, SYNTAX_ERR
 from engine.registry import command
-from server.blocking import block, signal_key_ready
+from engine.blocking import block, signal_key_ready
 
 from .asl import StatesError, advance, apply_patch, next_due, pending_tasks, validate
 from .asl.runtime import TERMINAL, new_execution

@@ -7,6 +7,7 @@ stale entry (key gone, execution finished, due moved) is skipped when it fires. 
 the transition with the interpreter and applies it through the dispatcher as ``WF._APPLY key patch``
 from an internal primary client, so AOF and replicas get the resolved patch.  Replicas never fire.
 """
+import asyncio
 import base64
 import heapq
 import json
@@ -15,6 +16,7 @@ import secrets
 import time
 
 from engine import registry
+from engine.core import Client
 from .asl import Env, advance, next_due
 from .asl.runtime import HISTORY_LIMIT
 from .values import LOAD_GEN, ActivityValue, ExecutionValue
@@ -60,7 +62,7 @@ class Workflow:
 
     def internal_client(self):
         if self.client is None:
-            c = self.server.new_client(None)
+            c = Client(self.server.ks, self.server, None, 0)
             c.is_master = True
             c.authenticated = True
             c.name = "workflow"
@@ -74,8 +76,15 @@ class Workflow:
         heapq.heappush(self.heap, (due, dbid, key))
         self._arm()
 
+    @staticmethod
+    def loop():
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            return None          # loading at startup: server_started arms the heap once the loop runs
+
     def _arm(self):
-        loop = self.server.loop
+        loop = self.loop()
         if loop is None or not self.heap:
             return
         due = self.heap[0][0]
@@ -150,10 +159,7 @@ class Workflow:
         c.select(dbid)
         spec = registry.COMMANDS[b"wf._apply"]
         self.server.dispatcher.call(c, spec, [b"WF._APPLY", key, msg])
-        c.reply.truncate(0)
-        blocking = self.server.extensions.get("blocking")
-        if blocking is not None:
-            blocking.serve_ready()
+        c.reply.truncate(0)          # waiters on the changed keys are served from the loop (engine/blocking.py)
 
 
 def workflow_of(server):
