@@ -19,6 +19,7 @@ import secrets
 from . import jsonpath
 from .dataflow import (choose, dumps, input_path, iso, output_path, parse_timestamp, result_path, template)
 from .errors import StatesError, matches
+from . import jsonata_ql
 
 PAYLOAD_LIMIT = 262144
 HISTORY_LIMIT = 25000
@@ -166,6 +167,29 @@ class Step:
             c["Map"] = {"Item": item}
         return c
 
+    def ql(self, f, st):
+        return st.get("QueryLanguage") or self.ex["def"].get("QueryLanguage") or "JSONPath"
+
+    def states_var(self, f, ctx, **extra):
+        d = {"input": f["input"], "context": ctx}
+        d.update(extra)
+        return d
+
+    def jev(self, f, v, states):
+        return jsonata_ql.evaluate(v, states, f.get("vars"))
+
+    def assign(self, f, values):
+        if values:
+            f["vars"] = dict(f.get("vars") or {})
+            f["vars"].update(values)
+
+    def jsonata_assign(self, f, spec, states):
+        return self.jev(f, spec, states) if spec else None
+
+    def jsonpath_assign(self, f, st, result, ctx):
+        if "Assign" in st:
+            self.assign(f, template(st["Assign"], result, ctx, self.env.rng, "Assign"))
+
     def scaled(self, seconds):
         return int(round(seconds * 1000.0 * self.env.time_scale))
 
@@ -181,7 +205,8 @@ class Step:
         self.rt["seq"] += 1
         fid = str(self.rt["seq"])
         f = {"id": fid, "parent": parent["id"] if parent else None, "slot": slot, "path": path, "state": state,
-             "input": value, "wait": None, "last": parent["last"] if parent else 0}
+             "input": value, "wait": None, "last": parent["last"] if parent else 0,
+             "vars": dict(parent.get("vars") or {}) if parent else {}}
         self.frames[fid] = f
         self.queue.append(fid)
         return f
@@ -364,12 +389,15 @@ class Step:
         typ = st["Type"]
         raw = f["input"]
         ctx = self.ctx(f)
+        if self.ql(f, st) == "JSONata":
+            return self.execute_jsonata(f, st, typ, raw, ctx)
         if typ == "Pass":
             eff = input_path(st, raw, ctx)
             if "Parameters" in st:
                 eff = template(st["Parameters"], eff, ctx, self.env.rng)
             result = st["Result"] if "Result" in st else eff
             out = output_path(st, result_path(st, raw, result, ctx), ctx)
+            self.jsonpath_assign(f, st, result, ctx)
             self.exit(f, st, out)
         elif typ == "Choice":
             eff = input_path(st, raw, ctx)
@@ -414,6 +442,69 @@ class Step:
         elif typ == "Map":
             self.map_start(f, st, raw, ctx)
 
+    def execute_jsonata(self, f, st, typ, raw, ctx):
+        states = self.states_var(f, ctx)
+        if typ == "Pass":
+            out = self.jev(f, st.get("Output", raw), states) if "Output" in st else raw
+            values = self.jsonata_assign(f, st.get("Assign"), states)
+            self.assign(f, values)
+            self.exit(f, st, out)
+        elif typ == "Choice":
+            for rule in st.get("Choices", ()):
+                cond = self.jev(f, rule.get("Condition"), states)
+                if not isinstance(cond, bool):
+                    raise StatesError("States.QueryEvaluationError",
+                                      f"The Condition of a choice rule must be a boolean, got {dumps(cond)}")
+                if cond:
+                    out = self.jev(f, rule["Output"], states) if "Output" in rule else raw
+                    self.assign(f, self.jsonata_assign(f, rule.get("Assign"), states))
+                    self.exit(f, st, out, rule["Next"])
+                    return
+            if st.get("Default") is None:
+                raise StatesError("States.NoChoiceMatched", f"No Choice Rules matched and no Default is specified "
+                                  f"in state '{f['state']}'.")
+            out = self.jev(f, st["Output"], states) if "Output" in st else raw
+            self.assign(f, self.jsonata_assign(f, st.get("Assign"), states))
+            self.exit(f, st, out, st["Default"])
+        elif typ == "Wait":
+            if "Seconds" in st:
+                secs = self.jev(f, st["Seconds"], states)
+                if not isinstance(secs, (int, float)) or isinstance(secs, bool) or secs < 0:
+                    raise StatesError("States.QueryEvaluationError", f"Seconds must be a non-negative number, got "
+                                      f"{dumps(secs)}")
+                due = self.now + self.scaled(secs)
+            else:
+                ts = self.jev(f, st.get("Timestamp"), states)
+                ms = parse_timestamp(ts)
+                if ms is None:
+                    raise StatesError("States.QueryEvaluationError", f"Timestamp {dumps(ts)} is not a timestamp")
+                due = self.now + int(round(max(0.0, ms - self.now) * self.env.time_scale))
+            out = self.jev(f, st["Output"], states) if "Output" in st else raw
+            self.assign(f, self.jsonata_assign(f, st.get("Assign"), states))
+            f["wait"] = {"k": "timer", "due": due, "why": "wait", "out": out}
+        elif typ == "Succeed":
+            self.exit(f, st, self.jev(f, st["Output"], states) if "Output" in st else raw)
+        elif typ == "Fail":
+            try:
+                error = self.jev(f, st.get("Error"), states)
+                cause = self.jev(f, st.get("Cause"), states)
+            except StatesError as e:
+                error, cause = e.error, e.cause
+            self.frame_failed(f, error, cause)
+        elif typ == "Task":
+            self.task(f, st, raw, ctx)
+        elif typ == "Parallel":
+            eff = self.jev(f, st["Arguments"], states) if "Arguments" in st else raw
+            self.event(f, "ParallelStateStarted")
+            kids = {}
+            for i, br in enumerate(st["Branches"]):
+                k = self.new_frame(f, i, f["path"] + [f["state"], i], br["StartAt"], eff)
+                kids[str(i)] = k["id"]
+            f["wait"] = {"k": "kids", "typ": "parallel", "kids": kids, "res": [None] * len(st["Branches"]),
+                         "left": len(st["Branches"])}
+        elif typ == "Map":
+            self.map_start(f, st, raw, ctx)
+
     def str_path(self, p, raw, ctx, field):
         if isinstance(p, str) and p.startswith("States."):
             from .intrinsics import evaluate, IntrinsicError
@@ -428,9 +519,15 @@ class Step:
                 raise StatesError("States.Runtime", str(exc))
         return v if isinstance(v, str) else dumps(v)
 
-    def num_field(self, st, name, eff, ctx, default=None):
+    def num_field(self, st, name, eff, ctx, default=None, f=None):
         if name in st:
-            return st[name]
+            v = st[name]
+            if jsonata_ql.is_expr(v) and f is not None:
+                v = self.jev(f, v, self.states_var(f, ctx))
+                if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+                    raise StatesError("States.QueryEvaluationError", f"{name} must be a non-negative number, got "
+                                      f"{dumps(v)}")
+            return v
         if name + "Path" in st:
             p = st[name + "Path"]
             try:
@@ -476,7 +573,8 @@ class Step:
 
     # ------------------------------------------------------------ Task
     def task(self, f, st, raw, ctx):
-        eff = input_path(st, raw, ctx)
+        jsonata = self.ql(f, st) == "JSONata"
+        eff = raw if jsonata else input_path(st, raw, ctx)
         res = st["Resource"]
         callback = res.endswith(".waitForTaskToken")
         act = None
@@ -487,9 +585,12 @@ class Step:
             self.rt["tok"] = self.rt.get("tok", 0) + 1
             token = self.env.token_prefix + "%s.%d.%s" % (f["id"], self.rt["tok"], "%016x" % self.env.rng.getrandbits(64))
             ctx = self.ctx(f, token=token)
-        params = template(st["Parameters"], eff, ctx, self.env.rng) if "Parameters" in st else eff
-        timeout = self.num_field(st, "TimeoutSeconds", eff, ctx, None)
-        hb = self.num_field(st, "HeartbeatSeconds", eff, ctx, None)
+        if jsonata:
+            params = self.jev(f, st["Arguments"], self.states_var(f, ctx)) if "Arguments" in st else eff
+        else:
+            params = template(st["Parameters"], eff, ctx, self.env.rng) if "Parameters" in st else eff
+        timeout = self.num_field(st, "TimeoutSeconds", eff, ctx, None, f)
+        hb = self.num_field(st, "HeartbeatSeconds", eff, ctx, None, f)
         rtype, resname = _resource_type(res)
         name = f["state"]
         calls = self.rt["calls"]
@@ -545,6 +646,13 @@ class Step:
 
     def task_result(self, f, st, result):
         ctx = self.ctx(f)
+        if self.ql(f, st) == "JSONata":
+            states = self.states_var(f, ctx, result=result)
+            out = self.jev(f, st["Output"], states) if "Output" in st else result
+            self.assign(f, self.jsonata_assign(f, st.get("Assign"), states))
+            self.exit(f, st, out)
+            return
+        self.jsonpath_assign(f, st, result, ctx)
         if "ResultSelector" in st:
             result = template(st["ResultSelector"], result, ctx, self.env.rng, "ResultSelector")
         out = output_path(st, result_path(st, f["input"], result, ctx), ctx)
@@ -552,25 +660,34 @@ class Step:
 
     # ------------------------------------------------------------ Map
     def map_start(self, f, st, raw, ctx):
-        eff = input_path(st, raw, ctx)
-        ip = st.get("ItemsPath", "$")
-        try:
-            items = jsonpath.get(ip, eff, ctx)
-        except jsonpath.PathError as exc:
-            raise StatesError("States.Runtime", str(exc))
+        jsonata = self.ql(f, st) == "JSONata"
+        if jsonata:
+            eff = raw
+            ip = "Items"
+            items = self.jev(f, st["Items"], self.states_var(f, ctx)) if "Items" in st else raw
+        else:
+            eff = input_path(st, raw, ctx)
+            ip = st.get("ItemsPath", "$")
+            try:
+                items = jsonpath.get(ip, eff, ctx)
+            except jsonpath.PathError as exc:
+                raise StatesError("States.Runtime", str(exc))
         if not isinstance(items, list):
             raise StatesError("States.Runtime", f"Invalid path '{ip}': the value at ItemsPath must be an array, "
                               f"got {dumps(items)}")
         sel = st.get("ItemSelector", st.get("Parameters"))
         inputs = []
         for i, v in enumerate(items):
-            if sel is not None:
+            if sel is not None and jsonata:
+                ictx = self.ctx(f, item={"Index": i, "Value": v})
+                inputs.append(self.jev(f, sel, self.states_var(f, ictx)))
+            elif sel is not None:
                 inputs.append(template(sel, eff, self.ctx(f, item={"Index": i, "Value": v}), self.env.rng))
             else:
                 inputs.append(v)
-        maxc = self.num_field(st, "MaxConcurrency", eff, ctx, 0) or 0
-        tol_n = self.num_field(st, "ToleratedFailureCount", eff, ctx, None)
-        tol_p = self.num_field(st, "ToleratedFailurePercentage", eff, ctx, None)
+        maxc = self.num_field(st, "MaxConcurrency", eff, ctx, 0, f) or 0
+        tol_n = self.num_field(st, "ToleratedFailureCount", eff, ctx, None, f)
+        tol_p = self.num_field(st, "ToleratedFailurePercentage", eff, ctx, None, f)
         self.event(f, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
         f["wait"] = {"k": "kids", "typ": "map", "kids": {}, "res": [None] * len(items), "left": len(items),
                      "items": inputs, "next": 0, "max": int(maxc), "fails": 0, "tn": tol_n, "tp": tol_p}
@@ -686,7 +803,12 @@ class Step:
                 ctx = self.ctx(f)
                 value = {"Error": error, "Cause": cause if cause is not None else ""}
                 try:
-                    out = result_path(c, f["input"], value, ctx)
+                    if self.ql(f, st) == "JSONata":
+                        states = self.states_var(f, ctx, errorOutput=value)
+                        out = self.jev(f, c["Output"], states) if "Output" in c else value
+                        self.assign(f, self.jsonata_assign(f, c.get("Assign"), states))
+                    else:
+                        out = result_path(c, f["input"], value, ctx)
                 except StatesError as e:
                     self.frame_failed(f, e.error, e.cause)
                     return

@@ -10,6 +10,10 @@ from . import jsonpath
 from .dataflow import COMPARISONS, TYPE_TESTS, parse_timestamp
 from .errors import ERROR_NAMES
 from .intrinsics import IntrinsicError, looks_intrinsic, parse as parse_intrinsic
+from .jsonata_ql import is_expr
+
+JSONPATH_ONLY = ("InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath")
+JSONATA_ONLY = ("Arguments", "Output", "Items")
 
 STATE_TYPES = ("Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
 COMMON = {"Type", "Comment", "QueryLanguage"}
@@ -37,6 +41,7 @@ MAX_STATES = 10000
 class _V:
     def __init__(self):
         self.out = []
+        self.jsonata = False
 
     def err(self, loc, msg, code="SCHEMA_VALIDATION_FAILED"):
         self.out.append({"severity": "ERROR", "code": code, "message": msg, "location": loc or "/"})
@@ -57,6 +62,8 @@ class _V:
             self.err(loc, f"The value '{v}' is not a valid Reference Path")
 
     def number(self, loc, v, integer=False, minimum=None):
+        if self.jsonata and is_expr(v):
+            return
         if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not float(v).is_integer()):
             self.err(loc, "Field must be " + ("an integer" if integer else "a number"))
             return
@@ -147,6 +154,19 @@ class _V:
         if not isinstance(r, dict):
             self.err(loc, "A choice rule must be an object")
             return
+        if self.jsonata and top:
+            if "Condition" not in r:
+                self.err(loc, "Missing required field 'Condition'")
+            elif not (is_expr(r["Condition"]) or isinstance(r["Condition"], bool)):
+                self.err(loc + "/Condition", "Condition must be a JSONata expression {% ... %} or a boolean")
+            if "Next" not in r:
+                self.err(loc, "Missing required field 'Next'")
+            elif r["Next"] not in names:
+                self.err(loc + "/Next", f"Missing 'Next' target: {r['Next']}", "MISSING_TRANSITION_TARGET")
+            for k in r:
+                if k not in ("Condition", "Next", "Comment", "Output", "Assign"):
+                    self.err(f"{loc}/{k}", f"Field '{k}' is not supported in a JSONata choice rule")
+            return
         if top:
             if "Next" not in r:
                 self.err(loc, "Missing required field 'Next'")
@@ -204,6 +224,8 @@ class _V:
                 self.err(f"{loc}/{k}", f"Field '{k}' is not supported")
         if m.get("QueryLanguage", "JSONPath") not in ("JSONPath", "JSONata"):
             self.err(loc + "/QueryLanguage", "QueryLanguage must be JSONPath or JSONata")
+        elif top:
+            self.jsonata = m.get("QueryLanguage") == "JSONata"
         if "TimeoutSeconds" in m:
             self.number(loc + "/TimeoutSeconds", m["TimeoutSeconds"], True, 1)
         states = m.get("States")
@@ -221,11 +243,14 @@ class _V:
         if len(states) > MAX_STATES:
             self.err(loc + "/States", f"A state machine may have at most {MAX_STATES} states")
         names = set(states)
+        saved_names = getattr(self, "_names", None)
+        self._names = names
         for name, st in states.items():
             sloc = f"{loc}/States/{name}"
             if len(name) > 80:
                 self.err(sloc, "State names must be at most 80 characters")
             self.state(sloc, name, st, names)
+        self._names = saved_names
         # reachability (statelint: "No transition found to state")
         if states and m.get("StartAt") in states:
             seen, todo = set(), [m["StartAt"]]
@@ -243,6 +268,55 @@ class _V:
                 if n not in seen:
                     self.err(f"{loc}/States/{n}", f"No transition found to state {n}", "UNREACHABLE_STATE")
 
+    def jsonata_checks(self, loc, st, typ):
+        from .jsonata_ql import compile_expr
+        from .errors import StatesError
+
+        def walk(l, v):
+            if isinstance(v, str) and is_expr(v):
+                try:
+                    compile_expr(v.strip()[2:-2].strip())
+                except StatesError as exc:
+                    self.err(l, exc.cause)
+            elif isinstance(v, dict):
+                for k, x in v.items():
+                    walk(f"{l}/{k}", x)
+            elif isinstance(v, list):
+                for i, x in enumerate(v):
+                    walk(f"{l}/{i}", x)
+        for k in ("Arguments", "Output", "Assign", "Items", "ItemSelector", "Error", "Cause", "Seconds",
+                  "Timestamp", "TimeoutSeconds", "HeartbeatSeconds", "MaxConcurrency"):
+            if k in st:
+                walk(f"{loc}/{k}", st[k])
+        if typ == "Task" and "Resource" not in st:
+            self.err(loc, "Missing required field 'Resource'")
+        if typ in ("Task", "Parallel", "Map"):
+            self.retriers(loc, st, self._names)
+        if typ == "Choice":
+            ch = st.get("Choices")
+            if not isinstance(ch, list) or not ch:
+                self.err(loc + ("/Choices" if "Choices" in st else ""), "Choices must be a non-empty array")
+            else:
+                for i, r in enumerate(ch):
+                    self.rule(f"{loc}/Choices/{i}", r, True, self._names)
+                    if isinstance(r, dict):
+                        walk(f"{loc}/Choices/{i}/Condition", r.get("Condition"))
+        if typ == "Wait":
+            forms = [k for k in ("Seconds", "Timestamp") if k in st]
+            if len(forms) != 1:
+                self.err(loc, "A JSONata Wait state must have exactly one of Seconds, Timestamp")
+        if typ == "Parallel":
+            for i, b in enumerate(st.get("Branches") or []):
+                self.machine(f"{loc}/Branches/{i}", b)
+            if not st.get("Branches"):
+                self.err(loc, "Branches must be a non-empty array")
+        if typ == "Map":
+            proc_field = "ItemProcessor" if "ItemProcessor" in st else "Iterator"
+            if proc_field not in st:
+                self.err(loc, "Missing required field 'ItemProcessor'")
+            else:
+                self.machine(f"{loc}/{proc_field}", st[proc_field])
+
     def state(self, loc, name, st, names):
         if not isinstance(st, dict):
             self.err(loc, "A state must be a JSON object")
@@ -255,9 +329,29 @@ class _V:
             self.err(loc + "/Type", f"Unknown state type '{typ}'")
             return
         allowed = FIELDS[typ] | COMMON
+        outer = self.jsonata
+        ql = st.get("QueryLanguage")
+        if ql is not None:
+            if ql not in ("JSONPath", "JSONata"):
+                self.err(loc + "/QueryLanguage", "QueryLanguage must be JSONPath or JSONata")
+            elif ql == "JSONPath" and outer:
+                self.err(loc + "/QueryLanguage", "A JSONPath state is not allowed in a JSONata state machine")
+            self.jsonata = ql == "JSONata"
+        try:
+            self._state(loc, name, st, names, typ, allowed)
+        finally:
+            self.jsonata = outer
+
+    def _state(self, loc, name, st, names, typ, allowed):
+        if typ == "Map" and "Items" in st:
+            allowed = allowed | {"Items"}
         for k in st:
             if k not in allowed:
                 self.err(f"{loc}/{k}", f"Field '{k}' is not supported in a {typ} state")
+            elif self.jsonata and k in JSONPATH_ONLY:
+                self.err(f"{loc}/{k}", f"Field '{k}' is not supported with QueryLanguage JSONata")
+            elif not self.jsonata and k in JSONATA_ONLY:
+                self.err(f"{loc}/{k}", f"Field '{k}' needs QueryLanguage JSONata")
         if typ in ("Choice", "Succeed", "Fail"):
             pass
         else:
@@ -273,6 +367,9 @@ class _V:
         for f in ("InputPath", "OutputPath"):
             if f in st:
                 self.path(f"{loc}/{f}", st[f])
+        if self.jsonata:
+            self.jsonata_checks(loc, st, typ)
+            return
         if "ResultPath" in st:
             self.path(loc + "/ResultPath", st["ResultPath"], reference=True)
         for f in ("Parameters", "ResultSelector", "ItemSelector"):
