@@ -141,7 +141,7 @@ def unstarted_activity_tokens(ex_rt_frames):
 
 
 def build_msg(ex, patch, new=None, sm=None):
-    """The WF._APPLY payload: the patch plus the activity-queue changes it implies."""
+    """The WF._APPLY payload (a dict): the patch plus the activity-queue changes it implies."""
     before = unstarted_activity_tokens(ex["rt"]["frames"]) if new is None else {}
     after = unstarted_activity_tokens(patch.get("rt", ex["rt"])["frames"])
     acts = [["push", a, t] for t, a in after.items() if t not in before]
@@ -152,6 +152,10 @@ def build_msg(ex, patch, new=None, sm=None):
         msg["sm"] = sm.decode("latin-1")
     if acts:
         msg["acts"] = acts
+    return msg
+
+
+def encode_msg(msg):
     return dumps(msg).encode()
 
 
@@ -170,6 +174,8 @@ def apply_msg(c, key, msg):
             return False
         ex = e.value.ex
     apply_patch(ex, msg["patch"])
+    e = c.db.find(key)
+    c.db.account(key, e)                  # the execution key is not the command's key: account it here
     for op, act, token in msg.get("acts", ()):
         a = c.db.find(act.encode())
         if a is None or not isinstance(a.value, ActivityValue):
@@ -190,10 +196,14 @@ def apply_msg(c, key, msg):
 
 
 def commit(c, key, ex, patch, new=None, sm=None):
-    """Apply a patch computed on the primary and propagate it as WF._APPLY."""
+    """Apply a patch computed on the primary and propagate it as WF._APPLY (encoded only when the effect
+    stream has a consumer: AOF or a replica)."""
     msg = build_msg(ex, patch, new, sm)
-    apply_msg(c, key, json.loads(msg))
-    c.also_propagate([b"WF._APPLY", key, msg])
+    if c.ks.effects.subscribers:
+        c.also_propagate([b"WF._APPLY", key, encode_msg(msg)])
+    else:
+        c.prevent_propagation()
+    apply_msg(c, key, msg)
 
 
 def env_for(c, key):
@@ -382,7 +392,7 @@ def start_execution(c, argv, sync):
     env = env_for(c, key)
     env.now = c.ks.now_ms
     patch = advance(ex, ("start",), env)
-    commit(c, key, ex, patch, new=json.loads(dumps(ex)), sm=argv[1])
+    commit(c, key, ex, patch, new=ex, sm=argv[1])
     if not sync:
         got = c.db.find(key).value.ex
         reply(c.reply, {"executionArn": got["arn"], "exec": key, "startDate": got["start"]})

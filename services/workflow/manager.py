@@ -113,6 +113,8 @@ class Workflow:
         self._arm()
 
     def cron(self):
+        if self.server.ks.is_replica:
+            return                      # a replica applies WF._APPLY effects only; a promotion re-arms below
         if LOAD_GEN[0] != self.seen_gen:
             self.rebuild()
         elif self.heap and self.handle is None:
@@ -153,8 +155,8 @@ class Workflow:
         self.apply_internal(dbid, key, ex, patch)
 
     def apply_internal(self, dbid, key, ex, patch):
-        from .commands import build_msg
-        msg = build_msg(ex, patch)
+        from .commands import build_msg, encode_msg
+        msg = encode_msg(build_msg(ex, patch))
         c = self.internal_client()
         c.select(dbid)
         spec = registry.COMMANDS[b"wf._apply"]

@@ -74,7 +74,7 @@ class ExecutionValue(ServiceValue):
 
     def memory_usage(self):
         ex = self.ex
-        return 1500 + 260 * len(ex["history"]) + 300 * len(ex["rt"]["frames"])
+        return 2400 + 300 * len(ex["history"]) + 300 * len(ex["rt"]["frames"])    # ~RSS per execution (bench)
 
 
 class ActivityValue(ServiceValue):

@@ -1,5 +1,6 @@
 """JSONPath data flow (InputPath, Parameters, ResultSelector, ResultPath, OutputPath), payload templates,
 Choice rules and timestamps: the pure pieces a state evaluation is made of."""
+import functools
 import json
 import re
 from datetime import datetime, timezone
@@ -9,8 +10,7 @@ from .errors import StatesError
 from .intrinsics import IntrinsicError, evaluate as eval_intrinsic, looks_intrinsic
 
 
-def dumps(v):
-    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def input_path(st, raw, ctx):
@@ -108,6 +108,7 @@ def parse_timestamp(s):
     return ms
 
 
+@functools.lru_cache(maxsize=4096)
 def iso(ms):
     dt = datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (int(ms) % 1000)

@@ -120,6 +120,7 @@ class Step:
         self.result = {}
         self.done = False
         self._defs = {}
+        self._last = (None, None)     # (value, its JSON text): a state's output is the next one's input
 
     # ------------------------------------------------------------ plumbing
     def patch(self):
@@ -194,11 +195,14 @@ class Step:
         return int(round(seconds * 1000.0 * self.env.time_scale))
 
     def check_size(self, f, value, what="output"):
+        if self._last[0] is value and value is not None:
+            return self._last[1]
         s = dumps(value)
-        if len(s.encode()) > self.env.payload_limit:
+        if len(s) * 4 > self.env.payload_limit and len(s.encode()) > self.env.payload_limit:
             raise StatesError("States.DataLimitExceeded",
                               f"The state/task '{f['state']}' returned a result with a size exceeding the maximum "
                               f"number of bytes service limit.")
+        self._last = (value, s)
         return s
 
     def new_frame(self, parent, slot, path, state, value, item=None):
