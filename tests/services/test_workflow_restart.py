@@ -5,6 +5,7 @@ import time
 
 import redis
 
+from services.workflow.asl.runtime import fold
 from tests.support.servers import start_cachemere, wait_for
 
 WAIT = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "Next": "P"},
@@ -18,9 +19,16 @@ def client(s):
     return redis.Redis(port=s.port, decode_responses=True, protocol=3)
 
 
-def check_history(r, key):
+def check_history(r, key, open_states=None):
     h = r.execute_command("WF.HISTORY", key)
     assert [e["id"] for e in h] == list(range(1, len(h) + 1))          # nothing doubled, nothing lost
+    d = r.execute_command("WF.EXEC", key)
+    folded = fold(h)                                                     # the history says what the runtime says
+    assert folded["status"] == d["status"] and folded["error"] == d["error"]
+    if d["status"] == "SUCCEEDED":
+        assert folded["output"] == json.loads(d["output"])
+    if open_states is not None:
+        assert folded["open"] == open_states
     types = [e["type"] for e in h]
     assert types.count("ExecutionStarted") == 1 and types.count("WaitStateExited") <= 1
     return types
@@ -74,6 +82,8 @@ def test_aof_restart_after_kill9_resumes_and_overdue_timers_fire_at_once():
         assert time.monotonic() - t0 < 1.0            # fired at once after the load
         assert r.execute_command("WF.EXEC", long_key)["status"] == "RUNNING"
         assert r.execute_command("WF.HISTORY", long_key) == before
+        check_history(r, long_key, {"W": 1})
+        check_history(r, act_key, {"T": 1})
         assert wait_for(lambda: finished(r, long_key), timeout=5)["status"] == "SUCCEEDED"
         for k in (short_key, long_key):
             check_history(r, k)

@@ -881,3 +881,55 @@ def run_to_completion(definition, input_value, now_ms=0, rng=None, max_rounds=10
         now = max(now, due)
         apply_patch(ex, advance(ex, ("timers",), Env(now, rng, time_scale)))
     return ex
+
+
+def fold(history):
+    """What the history alone says about an execution: status, output/error/cause, and the multiset of
+    states entered and not yet left.  ``fold(ex["history"]) == snapshot(ex)`` holds for every stored
+    execution (asserted by the tests after restarts): the history is the durable record."""
+    from collections import Counter
+    status, out, error, cause = "RUNNING", None, None, None
+    open_states = []              # [(name, event index)]
+    markers = []
+    for i, e in enumerate(history):
+        t = e["type"]
+        if t.endswith("StateEntered"):
+            name = e["stateEnteredEventDetails"]["name"]
+            if t != "FailStateEntered":
+                open_states.append((name, i))
+        elif t.endswith("StateExited"):
+            name = e["stateExitedEventDetails"]["name"]
+            for k in range(len(open_states) - 1, -1, -1):
+                if open_states[k][0] == name:
+                    del open_states[k]
+                    break
+        elif t in ("ParallelStateStarted", "MapStateStarted"):
+            markers.append(i)
+        elif t in ("ParallelStateSucceeded", "MapStateSucceeded"):
+            if markers:
+                markers.pop()
+        elif t in ("ParallelStateFailed", "MapStateFailed"):
+            m = markers.pop() if markers else -1
+            open_states = [s for s in open_states if s[1] < m]
+        elif t == "ExecutionSucceeded":
+            status = "SUCCEEDED"
+            out = json.loads(e["executionSucceededEventDetails"]["output"])
+        elif t in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+            status = {"ExecutionFailed": "FAILED", "ExecutionTimedOut": "TIMED_OUT",
+                      "ExecutionAborted": "ABORTED"}[t]
+            d = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+            error, cause = d.get("error"), d.get("cause")
+    if status != "RUNNING":
+        open_states = []
+    return {"status": status, "output": out, "error": error, "cause": cause,
+            "open": dict(Counter(s[0] for s in open_states))}
+
+
+def snapshot(ex):
+    """The same view read from the runtime snapshot (the frames) instead of the history."""
+    from collections import Counter
+    frames = ex["rt"]["frames"].values()
+    entered = [f["state"] for f in frames if not (f.get("wait") and f["wait"].get("why") == "enter")]
+    return {"status": ex["status"], "output": ex["output"], "error": ex["error"], "cause": ex["cause"],
+            "open": dict(Counter(entered)) if ex["status"] == "RUNNING" else {}}
+

@@ -527,3 +527,33 @@ def test_intrinsic_failure_in_a_state_is_catchable():
         "S": {"Type": "Pass", "Parameters": {"x.$": "States.ArrayGetItem($.a, 9)"}, "End": True}}}
     ex = run(d, {"a": []})
     assert ex["error"] == "States.IntrinsicFailure"
+
+
+# ------------------------------------------------------------------ the history is the durable record
+FOLD_MACHINES = [
+    one({"Type": "Wait", "Seconds": 3}),
+    {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True}}},
+        {"StartAt": "X", "States": {"X": {"Type": "Wait", "Seconds": 2, "Next": "Y"},
+                                    "Y": {"Type": "Pass", "End": True}}}]}}},
+    one({"Type": "Map", "MaxConcurrency": 2, "ItemProcessor": {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "SecondsPath": "$", "End": True}}}}),
+    task_with(retry=[{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 2}],
+              catch=[{"ErrorEquals": ["States.ALL"], "Next": "H"}]),
+]
+
+
+@pytest.mark.parametrize("d", FOLD_MACHINES)
+def test_fold_of_history_equals_runtime_snapshot_at_every_step(d):
+    from services.workflow.asl.runtime import fold, new_execution, snapshot
+    ex = new_execution(d, [1, 3, 2], arn="a", name="n", sm_arn="s", sm_name="m", now_ms=0)
+    apply_patch(ex, advance(ex, ("start",), Env(0, random.Random(1))))
+    steps = 0
+    while True:
+        assert fold(ex["history"]) == snapshot(ex)
+        due = next_due(ex)
+        if due is None:
+            break
+        apply_patch(ex, advance(ex, ("timers",), Env(due, random.Random(1))))
+        steps += 1
+    assert ex["status"] != "RUNNING" and steps >= 1
