@@ -172,5 +172,13 @@ def workflow_of(server):
 
 
 def server_started(server):
-    """Called once the server's loop runs (services.started): build the heap from the loaded keys."""
+    """Called once the server's loop runs (services.started): build the heap from the loaded keys, and
+    open the optional Step Functions HTTP facade (``stepfunctions-port``)."""
     workflow_of(server).rebuild()
+    try:
+        port = server.config["stepfunctions-port"]
+    except (KeyError, TypeError):
+        port = 0
+    if port:
+        from . import http
+        server.extensions["stepfunctions-http"] = http.start(server, port)
