@@ -120,8 +120,31 @@ def parse_json(c, data, code=b"INVALIDEXECUTIONINPUT Invalid execution input"):
         return False, None
 
 
-def check_definition(c, text):
+def _express_problems(m, loc=""):
+    """Express workflows allow no activities, .sync or .waitForTaskToken (AWS; LocalStack ExpressStaticAnalyser)."""
+    out = []
+    for name, st in (m.get("States") or {}).items():
+        if not isinstance(st, dict):
+            continue
+        sloc = f"{loc}/States/{name}"
+        res = st.get("Resource", "")
+        if st.get("Type") == "Task" and isinstance(res, str) and (
+                ":activity:" in res or res.endswith(".waitForTaskToken") or ".sync" in res):
+            out.append({"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "location": sloc + "/Resource",
+                        "message": "Express state machines do not support activities, .sync or .waitForTaskToken"})
+        for i, b in enumerate(st.get("Branches") or []):
+            if isinstance(b, dict):
+                out += _express_problems(b, f"{sloc}/Branches/{i}")
+        proc = st.get("ItemProcessor") or st.get("Iterator")
+        if isinstance(proc, dict):
+            out += _express_problems(proc, f"{sloc}/ItemProcessor")
+    return out
+
+
+def check_definition(c, text, typ="STANDARD"):
     diags = validate(text)
+    if not diags and typ == "EXPRESS":
+        diags = _express_problems(json.loads(text))
     if diags:
         d = diags[0]
         c.error(("INVALIDDEFINITION Invalid State Machine Definition: '%s: %s at %s'"
@@ -252,7 +275,7 @@ def wf_create_command(c, argv):
             return
         c.error(b"STATEMACHINEALREADYEXISTS State Machine Already Exists: '" + sm.sm["arn"].encode() + b"'")
         return
-    if check_definition(c, text) is None:
+    if check_definition(c, text, typ.decode()) is None:
         return
     name = argv[1].decode("latin-1")
     value = StateMachineValue({"name": name, "arn": sm_arn(name), "definition": text, "type": typ.decode(),
@@ -294,7 +317,7 @@ def wf_update_command(c, argv):
     except UnicodeDecodeError:
         c.error(b"INVALIDDEFINITION Invalid State Machine Definition: not UTF-8")
         return
-    if check_definition(c, text) is None:
+    if check_definition(c, text, sm.sm["type"]) is None:
         return
     sm.set_definition(text)
     sm.sm["revision"] += 1

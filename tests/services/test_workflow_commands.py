@@ -81,6 +81,10 @@ def test_bad_input_gets_exact_errors_and_changes_nothing(r):
         r.execute_command("WF.CREATE", "bad", '{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Q"}}}')
     with pytest.raises(redis.ResponseError, match="^INVALIDDEFINITION"):
         r.execute_command("WF.CREATE", "bad", "{not json")
+    act = json.dumps({"StartAt": "T", "States": {"T": {"Type": "Task", "End": True,
+                      "Resource": "arn:aws:states:::activity:a"}}})
+    with pytest.raises(redis.ResponseError, match="^INVALIDDEFINITION .*Express.* at /States/T/Resource"):
+        r.execute_command("WF.CREATE", "bad", act, "TYPE", "EXPRESS")
     assert r.exists("bad") == 0
     with pytest.raises(redis.ResponseError, match="^STATEMACHINEDOESNOTEXIST"):
         r.execute_command("WF.START", "nope")
