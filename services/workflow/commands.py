@@ -797,3 +797,28 @@ def wf_config_command(c, argv):
         c.error(b"ERR invalid value for workflow setting '" + argv[2] + b"'")
         return
     c.reply.add_ok()
+
+
+def _list_of(c, cls, shape):
+    out = []
+    for key, e in list(c.db.items()):
+        if isinstance(e.value, cls):
+            out.append(shape(key, e.value))
+    out.sort(key=lambda d: d["name"])
+    return out
+
+
+@command("wf.list", 1, "readonly", acl="keyspace",
+         docs=_docs("Lists the state machines of the current database (ListStateMachines)", []))
+def wf_list_command(c, argv):
+    reply(c.reply, _list_of(c, StateMachineValue, lambda k, v: {
+        "stateMachineArn": v.sm["arn"], "name": v.sm["name"], "key": k, "type": v.sm["type"],
+        "creationDate": v.sm["created"]}))
+
+
+@command("wf.activities", 1, "readonly", acl="keyspace",
+         docs=_docs("Lists the activities of the current database (ListActivities)", []))
+def wf_activities_command(c, argv):
+    reply(c.reply, _list_of(c, ActivityValue, lambda k, v: {
+        "activityArn": v.act["arn"], "name": v.act["name"], "creationDate": v.act["created"],
+        "pending": len(v.act["queue"])}))

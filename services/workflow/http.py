@@ -106,6 +106,12 @@ class Facade:
         if op == "DeleteStateMachine":
             self.run(b"DEL", sm_key(b["stateMachineArn"]))
             return {}
+        if op == "ListStateMachines":
+            return {"stateMachines": [{"stateMachineArn": x["stateMachineArn"], "name": x["name"], "type": x["type"],
+                                       "creationDate": _secs(x["creationDate"])} for x in self.run(b"WF.LIST")]}
+        if op == "ListActivities":
+            return {"activities": [{"activityArn": x["activityArn"], "name": x["name"],
+                                    "creationDate": _secs(x["creationDate"])} for x in self.run(b"WF.ACTIVITIES")]}
         if op == "ValidateStateMachineDefinition":
             return self.run(b"WF.VALIDATE", b["definition"])
         if op in ("StartExecution", "StartSyncExecution"):

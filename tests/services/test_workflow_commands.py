@@ -64,6 +64,9 @@ def test_create_start_describe_history(r):
     lst = r.execute_command("WF.EXECUTIONS", "sm1")
     assert [x["name"] for x in lst] == ["run1"]
     assert r.execute_command("WF.DESCRIBE", "sm1")["definition"] == PASS_CHOICE
+    assert [x["name"] for x in r.execute_command("WF.LIST")] == ["sm1"]
+    r.execute_command("WF.ACTIVITY", "CREATE", "act1")
+    assert [x["name"] for x in r.execute_command("WF.ACTIVITIES")] == ["act1"]
 
 
 def test_start_is_idempotent_by_name(r):

@@ -86,6 +86,7 @@ def test_errors_activities_and_validation(sfn):
     v = sfn.validate_state_machine_definition(definition='{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}')
     assert v["result"] == "FAIL" and v["diagnostics"][0]["location"] == "/States/A/Next"
     act = sfn.create_activity(name="jobs")["activityArn"]
+    assert "jobs" in [a["name"] for a in sfn.list_activities()["activities"]]
     sm = sfn.create_state_machine(name="actsm", roleArn="arn:aws:iam::0:role/x", definition=json.dumps(
         {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": act, "End": True}}}))["stateMachineArn"]
     got = {}
@@ -97,5 +98,7 @@ def test_errors_activities_and_validation(sfn):
     assert json.loads(got["input"]) == {"job": 1}
     sfn.send_task_success(taskToken=got["taskToken"], output='{"ok":true}')
     assert json.loads(sfn.describe_execution(executionArn=ex)["output"]) == {"ok": True}
+    assert "actsm" in [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
+    assert [e["status"] for e in sfn.list_executions(stateMachineArn=sm)["executions"]] == ["SUCCEEDED"]
     with pytest.raises(sfn.exceptions.TaskTimedOut):
         sfn.send_task_success(taskToken=got["taskToken"], output="{}")
