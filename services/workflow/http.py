@@ -23,6 +23,8 @@ ERRORS = {
     b"INVALIDNAME": "InvalidName",
 }
 MAX_BODY = 1 << 20
+MAX_HEAD = 16 * 1024
+REQUEST_TIMEOUT = 10.0         # a request must arrive whole within this (slowloris gets a close)
 
 
 class AwsError(Exception):
@@ -216,12 +218,25 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        self.timer = None
+
+    def connection_lost(self, exc):
+        if self.timer is not None:
+            self.timer.cancel()
+        self.transport = None
+
+    def _timed_out(self):
+        self.timer = None
+        if self.transport is not None and self.buf and not self.busy:
+            self.transport.close()
 
     def data_received(self, data):
         self.buf += data
-        if len(self.buf) > MAX_BODY + 65536:
+        if len(self.buf) > MAX_BODY + MAX_HEAD or (b"\r\n\r\n" not in self.buf and len(self.buf) > MAX_HEAD):
             self.transport.close()
             return
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(REQUEST_TIMEOUT, self._timed_out)
         self._next()
 
     def _next(self):
@@ -245,6 +260,9 @@ class HttpProtocol(asyncio.Protocol):
         if len(rest) < n:
             return
         body, self.buf = rest[:n], rest[n:]
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         target = headers.get(b"x-amz-target", b"").decode("latin-1")
         self.busy = True
         asyncio.ensure_future(self._serve(target, body))
