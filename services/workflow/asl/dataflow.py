@@ -51,7 +51,7 @@ def result_path(st, raw, result, ctx):
                           f"An error occurred while executing the state '{ctx['State']['Name']}'. {exc}")
 
 
-def template(t, value, ctx, rng, field="Parameters"):
+def template(t, value, ctx, rng, field="Parameters", variables=None):
     """A payload template (Parameters, ResultSelector, ItemSelector) evaluated against value and ctx."""
     if isinstance(t, dict):
         out = {}
@@ -60,7 +60,7 @@ def template(t, value, ctx, rng, field="Parameters"):
                 name = k[:-2]
                 if v.startswith("$"):
                     try:
-                        out[name] = jsonpath.get(v, value, ctx)
+                        out[name] = jsonpath.get(v, value, ctx, variables=variables)
                     except jsonpath.PathError:
                         raise StatesError("States.ParameterPathFailure" if field != "ResultSelector" else "States.Runtime",
                                           f"The JSONPath '{v}' specified for the field '{k}' could not be found in "
@@ -76,10 +76,10 @@ def template(t, value, ctx, rng, field="Parameters"):
                     raise StatesError("States.Runtime", f"The value of the field '{k}' must be a path or an "
                                       f"intrinsic function, got '{v}'")
             else:
-                out[k] = template(v, value, ctx, rng, field)
+                out[k] = template(v, value, ctx, rng, field, variables)
         return out
     if isinstance(t, list):
-        return [template(v, value, ctx, rng, field) for v in t]
+        return [template(v, value, ctx, rng, field, variables) for v in t]
     return t
 
 

@@ -26,6 +26,7 @@ _NODEFAULT = object()
 
 _NAME = re.compile(r"[^.\[\]()\s'\"@=<>!,*?]+")
 _INT = re.compile(r"-?\d+")
+_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _cache = {}
 
 
@@ -47,6 +48,10 @@ def parse(text):
         raise PathError(f"The path '{text}' must start with '$'")
     i = 2 if text.startswith("$$") else 1
     root = text[:i]
+    m = _VAR.match(text, 1) if i == 1 else None
+    if m:                          # $name...: a variable (Assign) as the root
+        root = "var:" + m.group(0)
+        i = m.end()
     steps = []
     n = len(text)
     while i < n:
@@ -282,11 +287,19 @@ def _eval(p, value):
     return nodes
 
 
-def get(path, value, context=None, default=_NODEFAULT):
-    """The value at ``path`` (``$$`` paths read ``context``); a definite path that matches nothing
-    returns ``default`` or raises PathError."""
+def get(path, value, context=None, default=_NODEFAULT, variables=None):
+    """The value at ``path`` (``$$`` paths read ``context``, ``$name`` paths the variable ``name``); a
+    definite path that matches nothing returns ``default`` or raises PathError."""
     p = parse(path) if isinstance(path, str) else path
-    root = context if p.root == "$$" else value
+    if p.root.startswith("var:"):
+        name = p.root[4:]
+        if not variables or name not in variables:
+            if default is not _NODEFAULT:
+                return default
+            raise PathError(f"Invalid path '{p.text}': the variable '{name}' is not assigned")
+        root = variables[name]
+    else:
+        root = context if p.root == "$$" else value
     if p.definite:
         v = root
         for step in p.steps:

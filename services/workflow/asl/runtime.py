@@ -189,7 +189,7 @@ class Step:
 
     def jsonpath_assign(self, f, st, result, ctx):
         if "Assign" in st:
-            self.assign(f, template(st["Assign"], result, ctx, self.env.rng, "Assign"))
+            self.assign(f, template(st["Assign"], result, ctx, self.env.rng, "Assign", f.get("vars")))
 
     def scaled(self, seconds):
         return int(round(seconds * 1000.0 * self.env.time_scale))
@@ -398,7 +398,7 @@ class Step:
         if typ == "Pass":
             eff = input_path(st, raw, ctx)
             if "Parameters" in st:
-                eff = template(st["Parameters"], eff, ctx, self.env.rng)
+                eff = template(st["Parameters"], eff, ctx, self.env.rng, variables=f.get("vars"))
             result = st["Result"] if "Result" in st else eff
             out = output_path(st, result_path(st, raw, result, ctx), ctx)
             self.jsonpath_assign(f, st, result, ctx)
@@ -432,7 +432,7 @@ class Step:
         elif typ == "Parallel":
             eff = input_path(st, raw, ctx)
             if "Parameters" in st:
-                eff = template(st["Parameters"], eff, ctx, self.env.rng)
+                eff = template(st["Parameters"], eff, ctx, self.env.rng, variables=f.get("vars"))
             self.event(f, "ParallelStateStarted")
             branches = st["Branches"]
             kids = {}
@@ -592,7 +592,8 @@ class Step:
         if jsonata:
             params = self.jev(f, st["Arguments"], self.states_var(f, ctx)) if "Arguments" in st else eff
         else:
-            params = template(st["Parameters"], eff, ctx, self.env.rng) if "Parameters" in st else eff
+            params = template(st["Parameters"], eff, ctx, self.env.rng, variables=f.get("vars")) \
+                if "Parameters" in st else eff
         timeout = self.num_field(st, "TimeoutSeconds", eff, ctx, None, f)
         hb = self.num_field(st, "HeartbeatSeconds", eff, ctx, None, f)
         rtype, resname = _resource_type(res)
@@ -658,7 +659,7 @@ class Step:
             return
         self.jsonpath_assign(f, st, result, ctx)
         if "ResultSelector" in st:
-            result = template(st["ResultSelector"], result, ctx, self.env.rng, "ResultSelector")
+            result = template(st["ResultSelector"], result, ctx, self.env.rng, "ResultSelector", f.get("vars"))
         out = output_path(st, result_path(st, f["input"], result, ctx), ctx)
         self.exit(f, st, out)
 
@@ -686,7 +687,8 @@ class Step:
                 ictx = self.ctx(f, item={"Index": i, "Value": v})
                 inputs.append(self.jev(f, sel, self.states_var(f, ictx)))
             elif sel is not None:
-                inputs.append(template(sel, eff, self.ctx(f, item={"Index": i, "Value": v}), self.env.rng))
+                inputs.append(template(sel, eff, self.ctx(f, item={"Index": i, "Value": v}), self.env.rng,
+                                       variables=f.get("vars")))
             else:
                 inputs.append(v)
         maxc = self.num_field(st, "MaxConcurrency", eff, ctx, 0, f) or 0

@@ -557,3 +557,13 @@ def test_fold_of_history_equals_runtime_snapshot_at_every_step(d):
         apply_patch(ex, advance(ex, ("timers",), Env(due, random.Random(1))))
         steps += 1
     assert ex["status"] != "RUNNING" and steps >= 1
+
+
+def test_jsonpath_assign_and_variable_references():
+    d = {"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Result": {"id": 7, "tags": ["x"]}, "Assign": {"order.$": "$", "n": 1}, "Next": "B"},
+        "B": {"Type": "Pass", "Parameters": {"id.$": "$order.id", "first.$": "$order.tags[0]", "n.$": "$n"},
+              "End": True}}}
+    assert out(d, {}) == {"id": 7, "first": "x", "n": 1}
+    d["States"]["B"]["Parameters"] = {"x.$": "$nope"}
+    assert run(d, {})["error"] == "States.ParameterPathFailure"
