@@ -77,6 +77,11 @@ def exec_key(smkey, name):
     return b"{" + smkey + b"}:" + name
 
 
+def exec_sm_key(key):
+    """The state machine key of an execution key {sm}:name."""
+    return key[1:key.rfind(b"}:")] if key.startswith(b"{") else b""
+
+
 def get_typed(c, key, cls, write=False):
     """(ok, value): value None when missing; ok False after WRONGTYPE."""
     e = c.db.lookup_write(key) if write else c.db.lookup_read(key)
@@ -191,12 +196,18 @@ def apply_msg(c, key, msg):
         sm = c.db.find(msg["sm"].encode("latin-1"))
         if sm is not None and isinstance(sm.value, StateMachineValue):
             sm.value.sm["execs"].append(ex["name"])
+            sm.value.count("RUNNING")
     else:
         e = c.db.lookup_write(key)
         if e is None or not isinstance(e.value, ExecutionValue):
             return False
         ex = e.value.ex
+    was = ex["status"]
     apply_patch(ex, msg["patch"])
+    if ex["status"] != was:
+        sm = c.db.find(exec_sm_key(key))
+        if sm is not None and isinstance(sm.value, StateMachineValue):
+            sm.value.count(ex["status"])
     e = c.db.find(key)
     c.db.account(key, e)                  # the execution key is not the command's key: account it here
     for op, act, token in msg.get("acts", ()):

@@ -20,6 +20,23 @@ def _loads(data):
     return v
 
 
+def graph(definition):
+    """{"nodes": [{"id", "type"}], "edges": [[from, to]]} of a definition's top-level states."""
+    states = definition.get("States", {}) if isinstance(definition, dict) else {}
+    nodes, edges = [], []
+    for name, st in states.items():
+        if not isinstance(st, dict):
+            continue
+        nodes.append({"id": name, "type": st.get("Type")})
+        targets = [st.get("Next"), st.get("Default")]
+        targets += [c.get("Next") for c in st.get("Choices", []) if isinstance(c, dict)]
+        targets += [c.get("Next") for c in st.get("Catch", []) if isinstance(c, dict)]
+        for t in targets:
+            if isinstance(t, str) and [name, t] not in edges:
+                edges.append([name, t])
+    return {"nodes": nodes, "edges": edges}
+
+
 class StateMachineValue(ServiceValue):
     type_name = b"statemachine"
     rdb_module_name = "cm-wf-sm-"
@@ -52,6 +69,27 @@ class StateMachineValue(ServiceValue):
     def memory_usage(self):
         return 200 + len(self.sm["definition"]) + 48 * len(self.sm.get("execs", ()))
 
+    # /metrics and the dashboard (services/base.py): executions started and ended, by status
+    metric_families = {"workflow_executions_total": ("counter", "Executions of a state machine by status "
+                                                     "(RUNNING counts starts; the others, ends)")}
+
+    def count(self, status):
+        counts = self.sm.setdefault("counts", {})
+        counts[status] = counts.get(status, 0) + 1
+
+    def metric_samples(self, key):
+        return [("workflow_executions_total", {"state_machine": key, "status": st}, n)
+                for st, n in sorted(self.sm.get("counts", {}).items())]
+
+    def dashboard_summary(self):
+        return {"name": self.sm["name"], "type": self.sm["type"], "revision": self.sm["revision"],
+                "executions": len(self.sm.get("execs", ())), "counts": dict(self.sm.get("counts", {}))}
+
+    def dashboard_detail(self):
+        d = self.dashboard_summary()
+        d.update(graph(self.definition))
+        return d
+
 
 class ExecutionValue(ServiceValue):
     type_name = b"execution"
@@ -71,6 +109,31 @@ class ExecutionValue(ServiceValue):
                 raise ValueError("bad execution value")
         LOAD_GEN[0] += 1
         return cls(ex)
+
+    def dashboard_summary(self):
+        ex = self.ex
+        return {"name": ex["name"], "stateMachine": ex["smName"], "status": ex["status"], "events": len(ex["history"]),
+                "startDate": ex["start"], "stopDate": ex["stop"]}
+
+    def dashboard_detail(self):
+        """The execution graph: each top-level state with the status its history gives it."""
+        d = self.dashboard_summary()
+        g = graph(self.ex["def"])
+        status = {}
+        for e in self.ex["history"]:
+            t = e["type"]
+            if t.endswith("StateEntered"):
+                status[e["stateEnteredEventDetails"]["name"]] = "failed" if t == "FailStateEntered" else "running"
+            elif t.endswith("StateExited"):
+                status[e["stateExitedEventDetails"]["name"]] = "succeeded"
+        if self.ex["status"] in ("FAILED", "TIMED_OUT", "ABORTED"):
+            for k, v in status.items():
+                if v == "running":
+                    status[k] = "failed"
+        for n in g["nodes"]:
+            n["status"] = status.get(n["id"], "pending")
+        d.update(g)
+        return d
 
     def memory_usage(self):
         ex = self.ex

@@ -276,3 +276,36 @@ def test_command_docs_and_acl_categories(srv):
         assert b"GetExecutionHistory" in body[b"summary"] and body[b"group"] == b"module"
     finally:
         conn.disconnect()
+
+
+def test_metrics_and_dashboard_views():
+    import urllib.request
+    from tests.support.servers import free_port, wait_for_port
+    port = free_port()
+    s = start_cachemere("--metrics-port", port)
+    try:
+        wait_for_port(port)
+        c = redis.Redis(port=s.port, decode_responses=True, protocol=3)
+        c.execute_command("WF.CREATE", "sm", PASS_CHOICE)
+        c.execute_command("WF.START", "sm", "NAME", "a")
+        c.execute_command("WF.START", "sm", "NAME", "b")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        assert 'workflow_executions_total{state_machine="sm",status="SUCCEEDED"} 2' in text
+        assert 'workflow_executions_total{state_machine="sm",status="RUNNING"} 2' in text
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/services", timeout=5) as resp:
+            rows = json.loads(resp.read())["services"]
+        byk = {r["key"]: r for r in rows}
+        assert byk["sm"]["type"] == "statemachine" and byk["sm"]["summary"]["executions"] == 2
+        assert byk["{sm}:a"]["summary"]["status"] == "SUCCEEDED"
+        import urllib.parse
+        url = f"http://127.0.0.1:{port}/api/service?db=0&key=" + urllib.parse.quote("{sm}:a")
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            detail = json.loads(resp.read())
+        detail = detail.get("detail", detail)
+        status = {n["id"]: n["status"] for n in detail["nodes"]}
+        assert status == {"A": "succeeded", "C": "succeeded", "Big": "succeeded", "Small": "pending",
+                          "Done": "succeeded"}
+        assert ["C", "Small"] in detail["edges"]
+    finally:
+        s.stop()
