@@ -85,6 +85,8 @@ IMPLEMENTED = {
     "acl-pubsub-default": "engine/acl.py", "enable-module-command": "engine/commands/acl.py",
     # introspection (server/latency.py, server/tracking.py)
     "latency-monitor-threshold": "server/latency.py", "tracking-table-max-keys": "server/tracking.py",
+    # services' HTTP facades
+    "stepfunctions-port": "services/workflow/http.py",
     # operations
     "metrics-port": "server/dashboard.py", "metrics-bind": "server/dashboard.py",
     "sqs-port": "services/queue/sqs_http.py",

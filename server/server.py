@@ -356,6 +356,7 @@ class Server(ServerContext):
         except (ValueError, OSError):
             pass
         self._schedule_cron()
+        services.started(self)                 # the services rebuild their timers from the loaded keys
 
     def _schedule_cron(self):
         hz = max(1, min(500, self.config["hz"]))

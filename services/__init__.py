@@ -16,3 +16,14 @@ HTTP_FACADES = []
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if not _info.name.startswith("_") and _info.name != "base":
         importlib.import_module(f"{__name__}.{_info.name}")
+
+
+def started(server):
+    """Called by Server.start once the event loop runs: each service subpackage's ``server_started(server)``
+    (if it has one) rebuilds its timers from the loaded keys."""
+    import sys
+    for name, mod in list(sys.modules.items()):
+        if name.startswith(__name__ + ".") and name.count(".") == 1:
+            hook = getattr(mod, "server_started", None)
+            if hook is not None:
+                hook(server)

@@ -1,0 +1,6 @@
+"""The workflow service (Amazon States Language) as WF.* commands.
+
+asl/ is the pure interpreter; values.py the keyspace values; manager.py the primary's timer heap;
+commands.py the command family."""
+from . import commands  # noqa: F401  (registers the WF.* commands)
+from .manager import server_started  # noqa: F401

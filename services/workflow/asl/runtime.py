@@ -1,0 +1,937 @@
+"""The execution runtime as data: a frame tree advanced by deterministic transitions.
+
+An execution is a JSON-able dict (see ``new_execution``): its definition, input, status, the append-only
+AWS-shaped ``history`` and ``rt``, the runtime snapshot: ``frames`` (one per running (sub)state machine:
+the root, a Parallel branch, a Map iteration) each with the current state, its raw input, retry counters
+and ``wait`` (what it is blocked on: a timer ``due`` ms, a task token with timeout/heartbeat deadlines, or
+children).  ``advance(ex, signal, env)`` computes a *patch* ``{events, rt, status...}`` from the stored
+execution without changing it; ``apply_patch(ex, patch)`` applies one.  The server runs ``advance`` on the
+primary only and propagates the patch (``WF._APPLY``), so AOF replay and replicas apply resolved
+timestamps, ids and random draws and never evaluate ASL.  Nothing sleeps: a step runs until every frame
+is blocked, or until its transition budget is spent (the rest continues from a timer due at once).
+"""
+import copy
+import json
+import math
+import random
+import secrets
+
+from . import jsonpath
+from .dataflow import (choose, dumps, input_path, iso, output_path, parse_timestamp, result_path, template)
+from .errors import StatesError, matches
+from . import jsonata_ql
+
+PAYLOAD_LIMIT = 262144
+HISTORY_LIMIT = 25000
+STEP_BUDGET = 2000           # state transitions per advance
+DEFAULT_TASK_TIMEOUT = 99999999
+
+PREFIX = {"Pass": "Pass", "Task": "Task", "Choice": "Choice", "Wait": "Wait", "Succeed": "Succeed",
+          "Fail": "Fail", "Parallel": "Parallel", "Map": "Map"}
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+class Env:
+    """What the caller supplies: the clock, randomness, time scale and lookups (activity existence)."""
+
+    def __init__(self, now_ms, rng=None, time_scale=1.0, activity_exists=None, token_prefix="",
+                 history_limit=HISTORY_LIMIT, payload_limit=PAYLOAD_LIMIT, step_budget=STEP_BUDGET):
+        self.now = int(now_ms)
+        self.rng = rng or random.Random(secrets.randbits(64))
+        self.time_scale = time_scale
+        self.activity_exists = activity_exists
+        self.token_prefix = token_prefix
+        self.history_limit = history_limit
+        self.payload_limit = payload_limit
+        self.step_budget = step_budget
+
+
+def new_execution(definition, input_value, *, arn, name, sm_arn, sm_name, now_ms, mocks=None, sm_type="STANDARD"):
+    return {"arn": arn, "name": name, "sm": sm_arn, "smName": sm_name, "type": sm_type, "def": definition,
+            "input": input_value, "start": int(now_ms), "stop": None, "status": "RUNNING", "output": None,
+            "error": None, "cause": None, "history": [], "mocks": mocks or {},
+            "rt": {"frames": {}, "seq": 0, "deadline": None, "calls": {}, "started": False}}
+
+
+def apply_patch(ex, patch):
+    """Apply one transition (deterministic: every value is resolved in the patch)."""
+    ex["history"].extend(patch.get("events", ()))
+    if "rt" in patch:
+        ex["rt"] = patch["rt"]
+    for k in ("status", "output", "error", "cause", "stop"):
+        if k in patch:
+            ex[k] = patch[k]
+    return ex
+
+
+def next_due(ex):
+    """The earliest ms at which a timer of this execution is due, or None."""
+    if ex["status"] != "RUNNING":
+        return None
+    rt = ex["rt"]
+    due = rt.get("deadline")
+    for f in rt["frames"].values():
+        w = f.get("wait")
+        if not w:
+            continue
+        for k in ("due", "hb"):
+            d = w.get(k)
+            if d is not None and (due is None or d < due):
+                due = d
+    return due
+
+
+def pending_tasks(ex):
+    out = []
+    for fid, f in sorted(ex["rt"]["frames"].items(), key=lambda kv: int(kv[0])):
+        w = f.get("wait")
+        if w and w.get("k") == "task":
+            out.append({"token": w["token"], "state": f["state"], "activity": w.get("act"),
+                        "started": w.get("started", False), "input": w.get("in")})
+    return out
+
+
+def states_of(definition, path):
+    d = definition
+    for i in range(0, len(path), 2):
+        st = d["States"][path[i]]
+        br = path[i + 1]
+        if br >= 0:
+            d = st["Branches"][br]
+        else:
+            d = st.get("ItemProcessor") or st.get("Iterator")
+    return d
+
+
+class _Stop(Exception):
+    pass
+
+
+class Step:
+    def __init__(self, ex, env):
+        self.ex = ex
+        self.env = env
+        self.now = env.now
+        self.rt = copy.deepcopy(ex["rt"])
+        self.frames = self.rt["frames"]
+        self.events = []
+        self.next_id = len(ex["history"]) + 1
+        self.queue = []
+        self.result = {}
+        self.done = False
+        self._defs = {}
+        self._last = (None, None)     # (value, its JSON text): a state's output is the next one's input
+
+    # ------------------------------------------------------------ plumbing
+    def patch(self):
+        p = {"events": self.events, "rt": self.rt}
+        p.update(self.result)
+        return p
+
+    def event(self, f, typ, key=None, details=None):
+        if self.next_id >= self.env.history_limit and not self.done:
+            self.finish("FAILED", error="States.Runtime",
+                        cause=f"The execution reached the maximum number of history events "
+                              f"({self.env.history_limit}).")
+            raise _Stop()
+        prev = f.get("last", 0) if f is not None else (self.next_id - 1)
+        ev = {"id": self.next_id, "previousEventId": prev, "timestamp": self.now, "type": typ}
+        if key is not None:
+            ev[key] = details
+        self.events.append(ev)
+        if f is not None:
+            f["last"] = self.next_id
+        self.next_id += 1
+        return ev
+
+    def sdef(self, f):
+        key = tuple(f["path"])
+        d = self._defs.get(key)
+        if d is None:
+            d = self._defs[key] = states_of(self.ex["def"], f["path"])
+        return d
+
+    def state(self, f):
+        return self.sdef(f)["States"][f["state"]]
+
+    def ctx(self, f, token=None, item=None):
+        ex = self.ex
+        c = {"Execution": {"Id": ex["arn"], "Input": ex["input"], "Name": ex["name"],
+                           "RoleArn": "arn:aws:iam::000000000000:role/cachemere", "StartTime": iso(ex["start"]),
+                           "RedriveCount": 0},
+             "State": {"EnteredTime": iso(f.get("entered", self.now)), "Name": f["state"],
+                       "RetryCount": f.get("rc", 0)},
+             "StateMachine": {"Id": ex["sm"], "Name": ex["smName"]}}
+        if token is not None:
+            c["Task"] = {"Token": token}
+        if item is not None:
+            c["Map"] = {"Item": item}
+        return c
+
+    def ql(self, f, st):
+        return st.get("QueryLanguage") or self.ex["def"].get("QueryLanguage") or "JSONPath"
+
+    def states_var(self, f, ctx, **extra):
+        d = {"input": f["input"], "context": ctx}
+        d.update(extra)
+        return d
+
+    def jev(self, f, v, states):
+        return jsonata_ql.evaluate(v, states, f.get("vars"))
+
+    def assign(self, f, values):
+        if values:
+            f["vars"] = dict(f.get("vars") or {})
+            f["vars"].update(values)
+
+    def jsonata_assign(self, f, spec, states):
+        return self.jev(f, spec, states) if spec else None
+
+    def jsonpath_assign(self, f, st, result, ctx):
+        if "Assign" in st:
+            self.assign(f, template(st["Assign"], result, ctx, self.env.rng, "Assign", f.get("vars")))
+
+    def scaled(self, seconds):
+        return int(round(seconds * 1000.0 * self.env.time_scale))
+
+    def check_size(self, f, value, what="output"):
+        if self._last[0] is value and value is not None:
+            return self._last[1]
+        s = dumps(value)
+        if len(s) * 4 > self.env.payload_limit and len(s.encode()) > self.env.payload_limit:
+            raise StatesError("States.DataLimitExceeded",
+                              f"The state/task '{f['state']}' returned a result with a size exceeding the maximum "
+                              f"number of bytes service limit.")
+        self._last = (value, s)
+        return s
+
+    def new_frame(self, parent, slot, path, state, value, item=None):
+        self.rt["seq"] += 1
+        fid = str(self.rt["seq"])
+        f = {"id": fid, "parent": parent["id"] if parent else None, "slot": slot, "path": path, "state": state,
+             "input": value, "wait": None, "last": parent["last"] if parent else 0,
+             "vars": dict(parent.get("vars") or {}) if parent else {}}
+        self.frames[fid] = f
+        self.queue.append(fid)
+        return f
+
+    def finish(self, status, output=None, error=None, cause=None):
+        self.done = True
+        typ = {"SUCCEEDED": "ExecutionSucceeded", "FAILED": "ExecutionFailed", "TIMED_OUT": "ExecutionTimedOut",
+               "ABORTED": "ExecutionAborted"}[status]
+        last = max([f.get("last", 0) for f in self.frames.values()] or [self.next_id - 1])
+        if status == "SUCCEEDED":
+            details = ("executionSucceededEventDetails",
+                       {"output": dumps(output), "outputDetails": {"truncated": False}})
+        else:
+            d = {}
+            if error is not None:
+                d["error"] = error
+            if cause is not None:
+                d["cause"] = cause
+            details = ({"FAILED": "executionFailedEventDetails", "TIMED_OUT": "executionTimedOutEventDetails",
+                        "ABORTED": "executionAbortedEventDetails"}[status], d)
+        self.frames.clear()
+        self.queue = []
+        self.rt["deadline"] = None
+        self.event({"last": last}, typ, *details)
+        self.result.update(status=status, stop=self.now, output=output if status == "SUCCEEDED" else None,
+                           error=error, cause=cause)
+
+    # ------------------------------------------------------------ driving
+    def run_queue(self):
+        steps = 0
+        while self.queue and not self.done:
+            fid = self.queue.pop(0)
+            f = self.frames.get(fid)
+            if f is None:
+                continue
+            if steps >= self.env.step_budget:
+                # budget spent: the rest continues from a timer due now (the server's next tick)
+                for rest in [fid] + self.queue:
+                    if rest in self.frames:
+                        self.frames[rest]["wait"] = {"k": "timer", "due": self.now, "why": "enter"}
+                self.queue = []
+                return
+            steps += 1
+            self.enter(f)
+
+    def signal(self, sig):
+        try:
+            kind = sig[0]
+            if kind == "start":
+                self.start()
+            elif kind == "timers":
+                self.fire_timers()
+            elif kind == "task":
+                self.task_signal(*sig[1:])
+            elif kind == "stop":
+                if self.ex["status"] == "RUNNING":
+                    self.finish("ABORTED", error=sig[1], cause=sig[2])
+            self.run_queue()
+        except _Stop:
+            pass
+        return self.patch()
+
+    def start(self):
+        ex = self.ex
+        defn = ex["def"]
+        self.event(None, "ExecutionStarted", "executionStartedEventDetails",
+                   {"input": dumps(ex["input"]), "inputDetails": {"truncated": False},
+                    "roleArn": "arn:aws:iam::000000000000:role/cachemere"})
+        self.rt["started"] = True
+        t = defn.get("TimeoutSeconds")
+        if t is not None:
+            self.rt["deadline"] = self.now + self.scaled(t)
+        root = self.new_frame(None, 0, [], defn["StartAt"], ex["input"])
+        root["last"] = 1
+
+    def fire_timers(self):
+        dl = self.rt.get("deadline")
+        if dl is not None and dl <= self.now:
+            self.finish("TIMED_OUT", error="States.Timeout", cause="The execution timed out.")
+            return
+        for fid in sorted(self.frames, key=int):
+            f = self.frames.get(fid)
+            if f is None or not f.get("wait"):
+                continue
+            w = f["wait"]
+            if w["k"] == "timer" and w["due"] <= self.now:
+                f["wait"] = None
+                why = w["why"]
+                if why == "enter":
+                    self.queue.append(fid)
+                elif why == "wait":
+                    self.guard(f, lambda: self.exit(f, self.state(f), w["out"]))
+                elif why == "retry":
+                    self.guard(f, lambda: self.execute(f, self.state(f), retry=True))
+            elif w["k"] == "task":
+                if w.get("due") is not None and w["due"] <= self.now:
+                    self.task_timeout(f, w, "States.Timeout", "")
+                elif w.get("hb") is not None and w["hb"] <= self.now:
+                    self.task_timeout(f, w, "States.HeartbeatTimeout", "")
+            if self.done:
+                return
+
+    def task_timeout(self, f, w, error, cause):
+        f["wait"] = None
+        st = self.state(f)
+        typ = "ActivityTimedOut" if w.get("act") else "TaskTimedOut"
+        key = "activityTimedOutEventDetails" if w.get("act") else "taskTimedOutEventDetails"
+        d = {"error": error, "cause": cause}
+        if not w.get("act"):
+            d = {"resourceType": w.get("rtype", ""), "resource": w.get("res", ""), "error": error, "cause": cause}
+        self.event(f, typ, key, d)
+        self.state_failed(f, st, error, cause)
+
+    def find_token(self, token):
+        for f in self.frames.values():
+            w = f.get("wait")
+            if w and w.get("k") == "task" and w.get("token") == token:
+                return f, w
+        return None, None
+
+    def task_signal(self, token, what, *args):
+        f, w = self.find_token(token)
+        if f is None:
+            raise StatesError("TaskDoesNotExist", "Task Timed Out")
+        st = self.state(f)
+        act = w.get("act")
+        if what == "started":
+            w["started"] = True
+            if w.get("hbs") is not None:
+                w["hb"] = self.now + self.scaled(w["hbs"])
+            self.event(f, "ActivityStarted", "activityStartedEventDetails", {"workerName": args[0] or ""})
+            return
+        if what == "heartbeat":
+            if w.get("hbs") is not None:
+                w["hb"] = self.now + self.scaled(w["hbs"])
+            return
+        f["wait"] = None
+        if what == "success":
+            out = args[0]
+            if act:
+                self.event(f, "ActivitySucceeded", "activitySucceededEventDetails",
+                           {"output": dumps(out), "outputDetails": {"truncated": False}})
+            else:
+                self.event(f, "TaskSucceeded", "taskSucceededEventDetails",
+                           {"resourceType": w["rtype"], "resource": w["res"], "output": dumps(out),
+                            "outputDetails": {"truncated": False}})
+            self.guard(f, lambda: self.task_result(f, st, out))
+        else:
+            error, cause = args[0], args[1]
+            if act:
+                self.event(f, "ActivityFailed", "activityFailedEventDetails", {"error": error, "cause": cause})
+            else:
+                self.event(f, "TaskFailed", "taskFailedEventDetails",
+                           {"resourceType": w["rtype"], "resource": w["res"], "error": error, "cause": cause})
+            self.state_failed(f, st, error, cause)
+
+    def guard(self, f, fn):
+        try:
+            fn()
+        except StatesError as e:
+            self.state_failed(f, self.state(f), e.error, e.cause)
+
+    # ------------------------------------------------------------ states
+    def enter(self, f):
+        st = self.state(f)
+        f["entered"] = self.now
+        f["retries"] = {}
+        f["rc"] = 0
+        typ = st["Type"]
+        try:
+            s = self.check_size(f, f["input"], "input")
+        except StatesError as e:
+            self.frame_failed(f, e.error, e.cause)
+            return
+        self.event(f, PREFIX[typ] + "StateEntered", "stateEnteredEventDetails",
+                   {"name": f["state"], "input": s, "inputDetails": {"truncated": False}})
+        self.guard(f, lambda: self.execute(f, st))
+
+    def execute(self, f, st, retry=False):
+        typ = st["Type"]
+        raw = f["input"]
+        ctx = self.ctx(f)
+        if self.ql(f, st) == "JSONata":
+            return self.execute_jsonata(f, st, typ, raw, ctx)
+        if typ == "Pass":
+            eff = input_path(st, raw, ctx)
+            if "Parameters" in st:
+                eff = template(st["Parameters"], eff, ctx, self.env.rng, variables=f.get("vars"))
+            result = st["Result"] if "Result" in st else eff
+            out = output_path(st, result_path(st, raw, result, ctx), ctx)
+            self.jsonpath_assign(f, st, result, ctx)
+            self.exit(f, st, out)
+        elif typ == "Choice":
+            eff = input_path(st, raw, ctx)
+            nxt = choose(st, eff, ctx)
+            if nxt is None:
+                raise StatesError("States.NoChoiceMatched", f"No Choice Rules matched and no Default is specified "
+                                  f"in state '{f['state']}'.")
+            self.exit(f, st, output_path(st, eff, ctx), nxt)
+        elif typ == "Wait":
+            eff = input_path(st, raw, ctx)
+            due = self.wait_due(st, eff, ctx)
+            f["wait"] = {"k": "timer", "due": due, "why": "wait", "out": output_path(st, eff, ctx)}
+        elif typ == "Succeed":
+            eff = input_path(st, raw, ctx)
+            self.exit(f, st, output_path(st, eff, ctx))
+        elif typ == "Fail":
+            error, cause = st.get("Error"), st.get("Cause")
+            try:
+                if "ErrorPath" in st:
+                    error = self.str_path(st["ErrorPath"], raw, ctx, "ErrorPath")
+                if "CausePath" in st:
+                    cause = self.str_path(st["CausePath"], raw, ctx, "CausePath")
+            except StatesError as e:
+                error, cause = e.error, e.cause
+            self.frame_failed(f, error, cause)
+        elif typ == "Task":
+            self.task(f, st, raw, ctx)
+        elif typ == "Parallel":
+            eff = input_path(st, raw, ctx)
+            if "Parameters" in st:
+                eff = template(st["Parameters"], eff, ctx, self.env.rng, variables=f.get("vars"))
+            self.event(f, "ParallelStateStarted")
+            branches = st["Branches"]
+            kids = {}
+            for i, br in enumerate(branches):
+                k = self.new_frame(f, i, f["path"] + [f["state"], i], br["StartAt"], eff)
+                kids[str(i)] = k["id"]
+            f["wait"] = {"k": "kids", "typ": "parallel", "kids": kids, "res": [None] * len(branches),
+                         "left": len(branches)}
+            if not branches:
+                self.kids_done(f, st)
+        elif typ == "Map":
+            self.map_start(f, st, raw, ctx)
+
+    def execute_jsonata(self, f, st, typ, raw, ctx):
+        states = self.states_var(f, ctx)
+        if typ == "Pass":
+            out = self.jev(f, st.get("Output", raw), states) if "Output" in st else raw
+            values = self.jsonata_assign(f, st.get("Assign"), states)
+            self.assign(f, values)
+            self.exit(f, st, out)
+        elif typ == "Choice":
+            for rule in st.get("Choices", ()):
+                cond = self.jev(f, rule.get("Condition"), states)
+                if not isinstance(cond, bool):
+                    raise StatesError("States.QueryEvaluationError",
+                                      f"The Condition of a choice rule must be a boolean, got {dumps(cond)}")
+                if cond:
+                    out = self.jev(f, rule["Output"], states) if "Output" in rule else raw
+                    self.assign(f, self.jsonata_assign(f, rule.get("Assign"), states))
+                    self.exit(f, st, out, rule["Next"])
+                    return
+            if st.get("Default") is None:
+                raise StatesError("States.NoChoiceMatched", f"No Choice Rules matched and no Default is specified "
+                                  f"in state '{f['state']}'.")
+            out = self.jev(f, st["Output"], states) if "Output" in st else raw
+            self.assign(f, self.jsonata_assign(f, st.get("Assign"), states))
+            self.exit(f, st, out, st["Default"])
+        elif typ == "Wait":
+            if "Seconds" in st:
+                secs = self.jev(f, st["Seconds"], states)
+                if not isinstance(secs, (int, float)) or isinstance(secs, bool) or secs < 0:
+                    raise StatesError("States.QueryEvaluationError", f"Seconds must be a non-negative number, got "
+                                      f"{dumps(secs)}")
+                due = self.now + self.scaled(secs)
+            else:
+                ts = self.jev(f, st.get("Timestamp"), states)
+                ms = parse_timestamp(ts)
+                if ms is None:
+                    raise StatesError("States.QueryEvaluationError", f"Timestamp {dumps(ts)} is not a timestamp")
+                due = self.now + int(round(max(0.0, ms - self.now) * self.env.time_scale))
+            out = self.jev(f, st["Output"], states) if "Output" in st else raw
+            self.assign(f, self.jsonata_assign(f, st.get("Assign"), states))
+            f["wait"] = {"k": "timer", "due": due, "why": "wait", "out": out}
+        elif typ == "Succeed":
+            self.exit(f, st, self.jev(f, st["Output"], states) if "Output" in st else raw)
+        elif typ == "Fail":
+            try:
+                error = self.jev(f, st.get("Error"), states)
+                cause = self.jev(f, st.get("Cause"), states)
+            except StatesError as e:
+                error, cause = e.error, e.cause
+            self.frame_failed(f, error, cause)
+        elif typ == "Task":
+            self.task(f, st, raw, ctx)
+        elif typ == "Parallel":
+            eff = self.jev(f, st["Arguments"], states) if "Arguments" in st else raw
+            self.event(f, "ParallelStateStarted")
+            kids = {}
+            for i, br in enumerate(st["Branches"]):
+                k = self.new_frame(f, i, f["path"] + [f["state"], i], br["StartAt"], eff)
+                kids[str(i)] = k["id"]
+            f["wait"] = {"k": "kids", "typ": "parallel", "kids": kids, "res": [None] * len(st["Branches"]),
+                         "left": len(st["Branches"])}
+        elif typ == "Map":
+            self.map_start(f, st, raw, ctx)
+
+    def str_path(self, p, raw, ctx, field):
+        if isinstance(p, str) and p.startswith("States."):
+            from .intrinsics import evaluate, IntrinsicError
+            try:
+                v = evaluate(p, raw, ctx, self.env.rng)
+            except IntrinsicError as exc:
+                raise StatesError("States.IntrinsicFailure", str(exc))
+        else:
+            try:
+                v = jsonpath.get(p, raw, ctx)
+            except jsonpath.PathError as exc:
+                raise StatesError("States.Runtime", str(exc))
+        return v if isinstance(v, str) else dumps(v)
+
+    def num_field(self, st, name, eff, ctx, default=None, f=None):
+        if name in st:
+            v = st[name]
+            if jsonata_ql.is_expr(v) and f is not None:
+                v = self.jev(f, v, self.states_var(f, ctx))
+                if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+                    raise StatesError("States.QueryEvaluationError", f"{name} must be a non-negative number, got "
+                                      f"{dumps(v)}")
+            return v
+        if name + "Path" in st:
+            p = st[name + "Path"]
+            try:
+                v = jsonpath.get(p, eff, ctx)
+            except jsonpath.PathError:
+                raise StatesError("States.Runtime", f"Invalid path '{p}' for {name}Path")
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+                raise StatesError("States.Runtime", f"The {name}Path '{p}' must point to a non-negative number, "
+                                  f"got {dumps(v)}")
+            return v
+        return default
+
+    def wait_due(self, st, eff, ctx):
+        secs = self.num_field(st, "Seconds", eff, ctx)
+        if secs is not None:
+            return self.now + self.scaled(secs)
+        ts = st.get("Timestamp")
+        if ts is None and "TimestampPath" in st:
+            try:
+                ts = jsonpath.get(st["TimestampPath"], eff, ctx)
+            except jsonpath.PathError:
+                raise StatesError("States.Runtime", f"Invalid path '{st['TimestampPath']}' for TimestampPath")
+        ms = parse_timestamp(ts)
+        if ms is None:
+            raise StatesError("States.Runtime", f"The TimestampPath value {dumps(ts)} is not a valid timestamp")
+        remaining = max(0.0, ms - self.now)
+        return self.now + int(round(remaining * self.env.time_scale))
+
+    def exit(self, f, st, out, nxt=None):
+        typ = st["Type"]
+        s = self.check_size(f, out)
+        self.event(f, PREFIX[typ] + "StateExited", "stateExitedEventDetails",
+                   {"name": f["state"], "output": s, "outputDetails": {"truncated": False}})
+        if nxt is None and typ != "Choice":
+            nxt = None if (st.get("End") or typ == "Succeed") else st.get("Next")
+        if nxt is None:
+            self.frame_succeeded(f, out)
+        else:
+            f["state"] = nxt
+            f["input"] = out
+            f["wait"] = None
+            self.queue.append(f["id"])
+
+    # ------------------------------------------------------------ Task
+    def task(self, f, st, raw, ctx):
+        jsonata = self.ql(f, st) == "JSONata"
+        eff = raw if jsonata else input_path(st, raw, ctx)
+        res = st["Resource"]
+        callback = res.endswith(".waitForTaskToken")
+        act = None
+        if ":activity:" in res:
+            act = res.rsplit(":activity:", 1)[1]
+        token = None
+        if callback or act:
+            self.rt["tok"] = self.rt.get("tok", 0) + 1
+            token = self.env.token_prefix + "%s.%d.%s" % (f["id"], self.rt["tok"], "%016x" % self.env.rng.getrandbits(64))
+            ctx = self.ctx(f, token=token)
+        if jsonata:
+            params = self.jev(f, st["Arguments"], self.states_var(f, ctx)) if "Arguments" in st else eff
+        else:
+            params = template(st["Parameters"], eff, ctx, self.env.rng, variables=f.get("vars")) \
+                if "Parameters" in st else eff
+        timeout = self.num_field(st, "TimeoutSeconds", eff, ctx, None, f)
+        hb = self.num_field(st, "HeartbeatSeconds", eff, ctx, None, f)
+        rtype, resname = _resource_type(res)
+        name = f["state"]
+        calls = self.rt["calls"]
+        n = calls.get(name, 0)
+        calls[name] = n + 1
+        mock = _mocked(self.ex.get("mocks", {}).get(name), n)
+        if act is not None and mock is None:
+            if self.env.activity_exists is not None and not self.env.activity_exists(act):
+                self.frame_failed(f, "States.Runtime", f"The activity {res} does not exist.", fatal=True)
+                return
+            d = {"resource": res, "input": dumps(params), "inputDetails": {"truncated": False}}
+            if timeout is not None:
+                d["timeoutInSeconds"] = timeout
+            if hb is not None:
+                d["heartbeatInSeconds"] = hb
+            self.event(f, "ActivityScheduled", "activityScheduledEventDetails", d)
+            f["wait"] = {"k": "task", "token": token, "act": act, "in": params, "started": False,
+                         "due": self.now + self.scaled(timeout if timeout is not None else DEFAULT_TASK_TIMEOUT),
+                         "hb": self.now + self.scaled(hb) if hb is not None else None, "hbs": hb}
+            return
+        d = {"resourceType": rtype, "resource": resname, "region": "us-east-1", "parameters": dumps(params)}
+        if timeout is not None:
+            d["timeoutInSeconds"] = timeout
+        if hb is not None:
+            d["heartbeatInSeconds"] = hb
+        self.event(f, "TaskScheduled", "taskScheduledEventDetails", d)
+        self.event(f, "TaskStarted", "taskStartedEventDetails", {"resourceType": rtype, "resource": resname})
+        if mock is not None:
+            if "Throw" in mock:
+                err = mock["Throw"].get("Error", "States.TaskFailed")
+                cause = mock["Throw"].get("Cause", "")
+                self.event(f, "TaskFailed", "taskFailedEventDetails",
+                           {"resourceType": rtype, "resource": resname, "error": err, "cause": cause})
+                raise StatesError(err, cause)
+            out = mock.get("Return")
+            self.event(f, "TaskSucceeded", "taskSucceededEventDetails",
+                       {"resourceType": rtype, "resource": resname, "output": dumps(out),
+                        "outputDetails": {"truncated": False}})
+            self.task_result(f, st, out)
+            return
+        if callback:
+            self.event(f, "TaskSubmitted", "taskSubmittedEventDetails",
+                       {"resourceType": rtype, "resource": resname, "output": "{}",
+                        "outputDetails": {"truncated": False}})
+            f["wait"] = {"k": "task", "token": token, "act": None, "in": params, "rtype": rtype, "res": resname,
+                         "due": self.now + self.scaled(timeout) if timeout is not None else None,
+                         "hb": self.now + self.scaled(hb) if hb is not None else None, "hbs": hb}
+            return
+        err, cause = "States.TaskFailed", f"No local integration or mocked response for the resource '{res}'."
+        self.event(f, "TaskFailed", "taskFailedEventDetails",
+                   {"resourceType": rtype, "resource": resname, "error": err, "cause": cause})
+        raise StatesError(err, cause)
+
+    def task_result(self, f, st, result):
+        ctx = self.ctx(f)
+        if self.ql(f, st) == "JSONata":
+            states = self.states_var(f, ctx, result=result)
+            out = self.jev(f, st["Output"], states) if "Output" in st else result
+            self.assign(f, self.jsonata_assign(f, st.get("Assign"), states))
+            self.exit(f, st, out)
+            return
+        self.jsonpath_assign(f, st, result, ctx)
+        if "ResultSelector" in st:
+            result = template(st["ResultSelector"], result, ctx, self.env.rng, "ResultSelector", f.get("vars"))
+        out = output_path(st, result_path(st, f["input"], result, ctx), ctx)
+        self.exit(f, st, out)
+
+    # ------------------------------------------------------------ Map
+    def map_start(self, f, st, raw, ctx):
+        jsonata = self.ql(f, st) == "JSONata"
+        if jsonata:
+            eff = raw
+            ip = "Items"
+            items = self.jev(f, st["Items"], self.states_var(f, ctx)) if "Items" in st else raw
+        else:
+            eff = input_path(st, raw, ctx)
+            ip = st.get("ItemsPath", "$")
+            try:
+                items = jsonpath.get(ip, eff, ctx)
+            except jsonpath.PathError as exc:
+                raise StatesError("States.Runtime", str(exc))
+        if not isinstance(items, list):
+            raise StatesError("States.Runtime", f"Invalid path '{ip}': the value at ItemsPath must be an array, "
+                              f"got {dumps(items)}")
+        sel = st.get("ItemSelector", st.get("Parameters"))
+        inputs = []
+        for i, v in enumerate(items):
+            if sel is not None and jsonata:
+                ictx = self.ctx(f, item={"Index": i, "Value": v})
+                inputs.append(self.jev(f, sel, self.states_var(f, ictx)))
+            elif sel is not None:
+                inputs.append(template(sel, eff, self.ctx(f, item={"Index": i, "Value": v}), self.env.rng,
+                                       variables=f.get("vars")))
+            else:
+                inputs.append(v)
+        maxc = self.num_field(st, "MaxConcurrency", eff, ctx, 0, f) or 0
+        tol_n = self.num_field(st, "ToleratedFailureCount", eff, ctx, None, f)
+        tol_p = self.num_field(st, "ToleratedFailurePercentage", eff, ctx, None, f)
+        self.event(f, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+        f["wait"] = {"k": "kids", "typ": "map", "kids": {}, "res": [None] * len(items), "left": len(items),
+                     "items": inputs, "next": 0, "max": int(maxc), "fails": 0, "tn": tol_n, "tp": tol_p}
+        if not items:
+            self.kids_done(f, st)
+            return
+        self.map_launch(f, st)
+
+    def map_launch(self, f, st):
+        w = f["wait"]
+        proc = st.get("ItemProcessor") or st.get("Iterator")
+        while w["next"] < len(w["items"]) and (w["max"] <= 0 or len(w["kids"]) < w["max"]):
+            i = w["next"]
+            w["next"] += 1
+            self.event(f, "MapIterationStarted", "mapIterationStartedEventDetails", {"name": f["state"], "index": i})
+            k = self.new_frame(f, i, f["path"] + [f["state"], -1], proc["StartAt"], w["items"][i])
+            w["kids"][str(i)] = k["id"]
+        if w["next"] >= len(w["items"]):
+            w["items"] = []          # every item launched: keep no copies
+            w["next"] = len(w["res"])
+
+    # ------------------------------------------------------------ frames
+    def drop_frame(self, fid):
+        f = self.frames.pop(fid, None)
+        if f is None:
+            return
+        w = f.get("wait")
+        if w and w.get("k") == "kids":
+            for kid in list(w["kids"].values()):
+                self.drop_frame(kid)
+
+    def frame_succeeded(self, f, out):
+        if f["parent"] is None:
+            self.finish("SUCCEEDED", output=out)
+            return
+        p = self.frames[f["parent"]]
+        del self.frames[f["id"]]
+        w = p["wait"]
+        slot = f["slot"]
+        w["kids"].pop(str(slot), None)
+        w["res"][slot] = out
+        w["left"] -= 1
+        p["last"] = max(p.get("last", 0), f.get("last", 0))
+        st = self.state(p)
+        if w["typ"] == "map":
+            self.event(p, "MapIterationSucceeded", "mapIterationSucceededEventDetails",
+                       {"name": p["state"], "index": slot})
+            self.map_launch(p, st)
+        if w["left"] == 0:
+            self.guard(p, lambda: self.kids_done(p, st))
+
+    def kids_done(self, p, st):
+        w = p["wait"]
+        p["wait"] = None
+        typ = st["Type"]
+        self.event(p, typ + "StateSucceeded")
+        self.task_result(p, st, w["res"])
+
+    def frame_failed(self, f, error, cause, fatal=False):
+        if f["parent"] is None or fatal:
+            self.finish("FAILED", error=error, cause=cause)
+            return
+        p = self.frames[f["parent"]]
+        self.drop_frame(f["id"])
+        w = p["wait"]
+        slot = f["slot"]
+        w["kids"].pop(str(slot), None)
+        p["last"] = max(p.get("last", 0), f.get("last", 0))
+        st = self.state(p)
+        if w["typ"] == "map":
+            self.event(p, "MapIterationFailed", "mapIterationFailedEventDetails", {"name": p["state"], "index": slot})
+            w["fails"] += 1
+            w["left"] -= 1
+            w["res"][slot] = {"Error": error, "Cause": cause}
+            tn, tp = w.get("tn"), w.get("tp")
+            total = len(w["res"])
+            tolerated = (tn is not None or tp is not None) and \
+                (tn is None or w["fails"] <= tn) and (tp is None or w["fails"] * 100.0 / total <= tp)
+            if tolerated:
+                self.map_launch(p, st)
+                if w["left"] == 0:
+                    self.guard(p, lambda: self.kids_done(p, st))
+                return
+            if tn is not None or tp is not None:
+                error, cause = "States.ExceedToleratedFailureThreshold", \
+                    "The specified tolerated failure threshold was exceeded"
+        for kid in list(w["kids"].values()):
+            self.drop_frame(kid)
+        p["wait"] = None
+        self.event(p, st["Type"] + "StateFailed")
+        self.state_failed(p, st, error, cause)
+
+    def state_failed(self, f, st, error, cause):
+        """Retry (first matching retrier), then Catch (first matching catcher), else the frame fails."""
+        if self.done:
+            return
+        for i, r in enumerate(st.get("Retry", ())):
+            if matches(r["ErrorEquals"], error):
+                n = f["retries"].get(str(i), 0)
+                if n < r.get("MaxAttempts", 3):
+                    delay = r.get("IntervalSeconds", 1) * (r.get("BackoffRate", 2.0) ** n)
+                    if "MaxDelaySeconds" in r:
+                        delay = min(delay, r["MaxDelaySeconds"])
+                    if r.get("JitterStrategy") == "FULL":
+                        delay = self.env.rng.uniform(0, delay)
+                    f["retries"][str(i)] = n + 1
+                    f["rc"] = f.get("rc", 0) + 1
+                    f["wait"] = {"k": "timer", "due": self.now + self.scaled(delay), "why": "retry"}
+                    return
+                break
+        for c in st.get("Catch", ()):
+            if matches(c["ErrorEquals"], error):
+                ctx = self.ctx(f)
+                value = {"Error": error, "Cause": cause if cause is not None else ""}
+                try:
+                    if self.ql(f, st) == "JSONata":
+                        states = self.states_var(f, ctx, errorOutput=value)
+                        out = self.jev(f, c["Output"], states) if "Output" in c else value
+                        self.assign(f, self.jsonata_assign(f, c.get("Assign"), states))
+                    else:
+                        out = result_path(c, f["input"], value, ctx)
+                except StatesError as e:
+                    self.frame_failed(f, e.error, e.cause)
+                    return
+                self.exit(f, st, out, c["Next"])
+                return
+        self.frame_failed(f, error, cause)
+
+
+def _mocked(responses, n):
+    if not responses:
+        return None
+    for k, v in responses.items():
+        if "-" in k:
+            lo, hi = k.split("-", 1)
+            if int(lo) <= n <= int(hi):
+                return v
+        elif int(k) == n:
+            return v
+    return None
+
+
+def _resource_type(res):
+    parts = res.split(":")
+    if len(parts) >= 6 and parts[2] == "states" and not parts[3] and not parts[4]:
+        svc = parts[5]
+        name = ":".join(parts[6:]) if len(parts) > 6 else ""
+        return svc, name
+    if len(parts) >= 3 and parts[2] == "lambda":
+        return "lambda", res
+    return parts[2] if len(parts) > 2 else "unknown", res
+
+
+def advance(ex, signal, env):
+    """The patch one signal causes: ("start",), ("timers",), ("task", token, "success", out) /
+    ("task", token, "failure", error, cause) / ("task", token, "heartbeat") / ("task", token, "started",
+    worker), ("stop", error, cause).  Raises StatesError("TaskDoesNotExist") for an unknown token."""
+    return Step(ex, env).signal(signal)
+
+
+def run_to_completion(definition, input_value, now_ms=0, rng=None, max_rounds=100000, mocks=None,
+                      on_task=None, time_scale=1.0):
+    """Test helper: run an execution with a virtual clock, jumping to each due timer; ``on_task(ex, task)``
+    may answer pending tasks with a signal tuple.  Returns the execution dict."""
+    ex = new_execution(definition, input_value, arn="arn:aws:states:us-east-1:000000000000:execution:t:e",
+                       name="e", sm_arn="arn:aws:states:us-east-1:000000000000:stateMachine:t", sm_name="t",
+                       now_ms=now_ms, mocks=mocks)
+    rng = rng or random.Random(7)
+    now = now_ms
+    apply_patch(ex, advance(ex, ("start",), Env(now, rng, time_scale)))
+    for _ in range(max_rounds):
+        if ex["status"] != "RUNNING":
+            return ex
+        acted = False
+        if on_task is not None:
+            for t in pending_tasks(ex):
+                sig = on_task(ex, t)
+                if sig is not None:
+                    apply_patch(ex, advance(ex, sig, Env(now, rng, time_scale)))
+                    acted = True
+                    break
+        if acted:
+            continue
+        due = next_due(ex)
+        if due is None:
+            return ex
+        now = max(now, due)
+        apply_patch(ex, advance(ex, ("timers",), Env(now, rng, time_scale)))
+    return ex
+
+
+def fold(history):
+    """What the history alone says about an execution: status, output/error/cause, and the multiset of
+    states entered and not yet left.  ``fold(ex["history"]) == snapshot(ex)`` holds for every stored
+    execution (asserted by the tests after restarts): the history is the durable record."""
+    from collections import Counter
+    status, out, error, cause = "RUNNING", None, None, None
+    open_states = []              # [(name, event index)]
+    markers = []
+    for i, e in enumerate(history):
+        t = e["type"]
+        if t.endswith("StateEntered"):
+            name = e["stateEnteredEventDetails"]["name"]
+            if t != "FailStateEntered":
+                open_states.append((name, i))
+        elif t.endswith("StateExited"):
+            name = e["stateExitedEventDetails"]["name"]
+            for k in range(len(open_states) - 1, -1, -1):
+                if open_states[k][0] == name:
+                    del open_states[k]
+                    break
+        elif t in ("ParallelStateStarted", "MapStateStarted"):
+            markers.append(i)
+        elif t in ("ParallelStateSucceeded", "MapStateSucceeded"):
+            if markers:
+                markers.pop()
+        elif t in ("ParallelStateFailed", "MapStateFailed"):
+            m = markers.pop() if markers else -1
+            open_states = [s for s in open_states if s[1] < m]
+        elif t == "ExecutionSucceeded":
+            status = "SUCCEEDED"
+            out = json.loads(e["executionSucceededEventDetails"]["output"])
+        elif t in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+            status = {"ExecutionFailed": "FAILED", "ExecutionTimedOut": "TIMED_OUT",
+                      "ExecutionAborted": "ABORTED"}[t]
+            d = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
+            error, cause = d.get("error"), d.get("cause")
+    if status != "RUNNING":
+        open_states = []
+    return {"status": status, "output": out, "error": error, "cause": cause,
+            "open": dict(Counter(s[0] for s in open_states))}
+
+
+def snapshot(ex):
+    """The same view read from the runtime snapshot (the frames) instead of the history."""
+    from collections import Counter
+    frames = ex["rt"]["frames"].values()
+    entered = [f["state"] for f in frames if not (f.get("wait") and f["wait"].get("why") == "enter")]
+    return {"status": ex["status"], "output": ex["output"], "error": ex["error"], "cause": ex["cause"],
+            "open": dict(Counter(entered)) if ex["status"] == "RUNNING" else {}}
+
