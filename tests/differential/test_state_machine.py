@@ -139,6 +139,12 @@ class Differential(RuleBasedStateMachine):
 
     @rule(k=KEYS, n=st.sampled_from(["100", "-1", "0", "x"]), opt=st.sampled_from([(), ("NX",), ("GT",)]))
     def expire(self, k, n, opt):
+        if opt == ("GT",) and n == "100":
+            # EXPIRE k 100 GT after EXPIRE k 100 compares now+100s with the earlier now+100s: 1 or 0 by whether
+            # a millisecond passed in between, on each server separately. A strictly growing timeout keeps the
+            # GT comparison meaningful and the same on both servers.
+            self.gt_seconds = getattr(self, "gt_seconds", 1000) + 1
+            n = str(self.gt_seconds)
         self.same("EXPIRE", k, n, *opt)
 
     @rule(k=KEYS)
