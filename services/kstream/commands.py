@@ -283,7 +283,7 @@ def stream_create(c, argv):
     c.reply.add_ok()
 
 
-@command("stream._create", 10, "write internal", keys=(1, 1, 1))
+@command("stream._create", 9, "write internal", keys=(1, 1, 1))
 def stream_create_effect(c, argv):
     """The CREATE effect, with the creation time and iterator secret resolved (idempotent)."""
     e = c.db.lookup_write(argv[1])
@@ -1065,7 +1065,7 @@ def stream_checkpointget(c, argv):
     emit(c.reply, {sid: row[3] for sid, row in rows.items() if row[3] is not None})
 
 
-@command("stream._lease", 10, "write internal", keys=(1, 1, 1))
+@command("stream._lease", 9, "write internal", keys=(1, 1, 1))
 def stream_lease_effect(c, argv):
     """STREAM._LEASE key app shardId owner counter expires_ms checkpoint subseq: the whole lease row."""
     e = c.db.lookup_write(argv[1])
