@@ -147,7 +147,7 @@ def test_load_state_refuses_malformed_payloads():
     blob = v.dump_state()
     again = KStreamValue.load_state(blob, 1)
     assert again.dump_state() == blob and again.memory_usage() > 0
-    for bad in (b"", b"junk", blob[:-1], blob + b"x", blob[:12] + b"{" + blob[13:]):
+    for bad in (b"", b"junk", blob[:-1], blob + b"x", blob[:13] + b"\xff" + blob[14:]):
         with pytest.raises(ValueError):
             KStreamValue.load_state(bad, 1)
     with pytest.raises(ValueError):
