@@ -744,6 +744,7 @@ DIRECTIVES: tuple[Directive, ...] = (
     _special("latency-tracking-info-percentiles", [50.0, 99.0, 99.9], _Percentiles(), multi_arg=True),
     # --- Cachemere's own
     _int("memcached-port", 0, 65535, 11211, cachemere_only=True),
+    _int("kinesis-port", 0, 65535, 0, cachemere_only=True),
     _mem("memcached-max-item-size", 1024, 1024**3, 1024 * 1024, cachemere_only=True),
     _int("memcached-memory", 0, 2**44, 0, cachemere_only=True),
     _special("memcached-bind", None, _AddressList(default_is_unset=True), multi_arg=True, cachemere_only=True),

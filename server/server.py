@@ -317,6 +317,9 @@ class Server(ServerContext):
                         continue
                     raise
                 self.mc_listeners.append(srv)
+        if self.config["kinesis-port"]:       # services/kstream/http.py: the Kinesis JSON facade
+            from services.kstream.http import start_facade
+            self.listeners += await start_facade(self, binds, self.config["kinesis-port"])
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self._on_signal, sig)
         try:

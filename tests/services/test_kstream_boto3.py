@@ -1,0 +1,140 @@
+"""The same boto3 Kinesis scenario against moto (in process) and against the server's Kinesis facade
+(kinesis-port), compared field by field. moto is not a full oracle (services.md 3.3: its sequence numbers
+are "1","2"..., its iterators plain base64), so sequence numbers and timestamps are compared by shape, and
+the server alone is checked for what moto gets wrong."""
+import base64
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+moto = pytest.importorskip("moto")
+from botocore.config import Config  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
+from tests.support.servers import free_port, start_cachemere  # noqa: E402
+
+CREDS = dict(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture(scope="module")
+def facade():
+    port = free_port()
+    srv = start_cachemere("--kinesis-port", port)
+    srv.kinesis_port = port
+    yield srv
+    srv.stop()
+
+
+def scenario(k):
+    """A boto3 session; returns what both implementations must agree on."""
+    out = {}
+    k.create_stream(StreamName="orders", ShardCount=2)
+    d = k.describe_stream(StreamName="orders")["StreamDescription"]
+    out["status"] = d["StreamStatus"]
+    out["shards"] = [(s["ShardId"], s["HashKeyRange"]) for s in d["Shards"]]
+    out["put"] = []
+    seqs = {}
+    for i in range(20):
+        res = k.put_record(StreamName="orders", PartitionKey=f"customer-{i}", Data=f"order {i}".encode())
+        out["put"].append(res["ShardId"])
+        seqs.setdefault(res["ShardId"], []).append(res["SequenceNumber"])
+    res = k.put_records(StreamName="orders", Records=[
+        {"PartitionKey": f"batch-{i}", "Data": bytes([i]) * 10} for i in range(10)] + [
+        {"PartitionKey": "x", "Data": b"explicit", "ExplicitHashKey": "0"}])
+    out["put_records"] = (res["FailedRecordCount"], [r["ShardId"] for r in res["Records"]])
+    out["read"] = {}
+    for sid, _ in out["shards"]:
+        it = k.get_shard_iterator(StreamName="orders", ShardId=sid, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        page = k.get_records(ShardIterator=it, Limit=100)
+        out["read"][sid] = [(r["PartitionKey"], r["Data"]) for r in page["Records"]]
+        first = page["Records"][0]["SequenceNumber"]
+        it = k.get_shard_iterator(StreamName="orders", ShardId=sid, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                  StartingSequenceNumber=first)["ShardIterator"]
+        out["read"][sid + " after first"] = [r["Data"] for r in k.get_records(ShardIterator=it)["Records"]]
+        it = k.get_shard_iterator(StreamName="orders", ShardId=sid, ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                  StartingSequenceNumber=first)["ShardIterator"]
+        out["read"][sid + " at first"] = [r["Data"] for r in k.get_records(ShardIterator=it)["Records"]]
+        # paging with NextShardIterator
+        it = k.get_shard_iterator(StreamName="orders", ShardId=sid, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        pages = []
+        for _ in range(20):
+            page = k.get_records(ShardIterator=it, Limit=3)
+            if not page["Records"]:
+                break
+            pages.append(len(page["Records"]))
+            it = page["NextShardIterator"]
+        out["read"][sid + " pages"] = pages
+    sid0 = out["shards"][0][0]
+    latest = k.get_shard_iterator(StreamName="orders", ShardId=sid0, ShardIteratorType="LATEST")["ShardIterator"]
+    out["latest_empty"] = k.get_records(ShardIterator=latest)["Records"]
+    k.put_record(StreamName="orders", PartitionKey="late", Data=b"late", ExplicitHashKey="1")
+    out["latest"] = [r["Data"] for r in k.get_records(ShardIterator=latest)["Records"]]
+    k.split_shard(StreamName="orders", ShardToSplit=sid0, NewStartingHashKey=str(2 ** 125))
+    shards = k.list_shards(StreamName="orders")["Shards"]
+    out["after_split"] = [(s["ShardId"], s.get("ParentShardId"), s["HashKeyRange"],
+                           "EndingSequenceNumber" in s["SequenceNumberRange"]) for s in shards]
+    res = k.put_record(StreamName="orders", PartitionKey="p", Data=b"child", ExplicitHashKey="5")
+    out["child_put"] = res["ShardId"]
+    out["seq_grows"] = int(res["SequenceNumber"]) > int(seqs[sid0][-1])
+    for name, call in (("describe_missing", lambda: k.describe_stream(StreamName="nope")),
+                       ("create_twice", lambda: k.create_stream(StreamName="orders", ShardCount=1)),
+                       ("bad_hash", lambda: k.put_record(StreamName="orders", PartitionKey="p", Data=b"x",
+                                                          ExplicitHashKey=str(2 ** 129))),
+                       ("split_closed", lambda: k.split_shard(StreamName="orders", ShardToSplit=sid0,
+                                                              NewStartingHashKey="7"))):
+        try:
+            call()
+            out[name] = None
+        except ClientError as e:
+            out[name] = e.response["Error"]["Code"]
+    out["streams"] = k.list_streams()["StreamNames"]
+    k.delete_stream(StreamName="orders")
+    out["after_delete"] = k.list_streams()["StreamNames"]
+    return out, seqs
+
+
+def test_boto3_against_moto_and_server(facade):
+    with moto.mock_aws():
+        theirs, _ = scenario(boto3.client("kinesis", **CREDS))
+    ours_client = boto3.client("kinesis", endpoint_url=f"http://127.0.0.1:{facade.kinesis_port}",
+                               config=Config(retries={"max_attempts": 1}), **CREDS)
+    ours, seqs = scenario(ours_client)
+    # moto: ExplicitHashKey >= 2**128 is not refused; after a split it still routes puts to the closed parent
+    # and splitting a closed shard is InvalidArgumentException there, ResourceInUseException in AWS (kinesalite's
+    # AWS-checked text: "has already been merged or split, and thus is not eligible for merging or splitting")
+    known_moto_gaps = {"bad_hash", "child_put", "split_closed"}
+    for key in theirs:
+        if key in known_moto_gaps:
+            continue
+        assert ours[key] == theirs[key], key
+    assert ours["bad_hash"] == "InvalidArgumentException"
+    assert ours["describe_missing"] == "ResourceNotFoundException"
+    assert ours["split_closed"] == "ResourceInUseException"
+    assert ours["child_put"] == "shardId-000000000002" and theirs["child_put"] == "shardId-000000000000"
+    # what moto gets wrong and the server gets right: 56-digit sequence numbers, increasing per shard
+    for values in seqs.values():
+        assert all(len(s) == 56 for s in values)
+        assert [int(s) for s in values] == sorted(int(s) for s in values)
+
+
+def test_server_facade_closed_shard_and_errors(facade):
+    k = boto3.client("kinesis", endpoint_url=f"http://127.0.0.1:{facade.kinesis_port}",
+                     config=Config(retries={"max_attempts": 1}), **CREDS)
+    k.create_stream(StreamName="c", ShardCount=1)
+    k.put_record(StreamName="c", PartitionKey="a", Data=b"1")
+    it = k.get_shard_iterator(StreamName="c", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    k.split_shard(StreamName="c", ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2 ** 127))
+    page = k.get_records(ShardIterator=it)
+    assert [r["Data"] for r in page["Records"]] == [b"1"]
+    # a drained closed shard: no next iterator, and its children (moto gets both wrong)
+    assert "NextShardIterator" not in page
+    assert sorted(c["ShardId"] for c in page["ChildShards"]) == ["shardId-000000000001", "shardId-000000000002"]
+    with pytest.raises(ClientError) as info:
+        k.get_records(ShardIterator=it[:-4] + "AAAA")
+    assert info.value.response["Error"]["Code"] == "InvalidArgumentException"
+    with pytest.raises(ClientError) as info:
+        k.put_records(StreamName="c", Records=[{"PartitionKey": "a", "Data": b"x"}] * 501)
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    res = k.put_record(StreamName="c", PartitionKey="a", Data=base64.b64decode("AAEC"))
+    assert len(res["SequenceNumber"]) == 56
+    k.delete_stream(StreamName="c")
