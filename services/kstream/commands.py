@@ -414,12 +414,16 @@ def put_records(c, key, s, records, order_after=None):
         sh.append(seq, arrival, pkey, data)
         placed.append((sh, seq, pkey, data))
     s.last_ms = arrival
-    effect = [b"STREAM._PUT", key]
-    for sh, seq, pkey, data in placed:
-        effect += [sh.id.encode(), str(seq).encode(), str(arrival).encode(), pkey, data]
     effects = []
     retention_trim(c, key, s, {id(sh): sh for sh, _, _, _ in placed}.values(), effects)
-    effects.insert(0, effect)
+    if c.ks.effects.subscribers:        # effects are built only when AOF or a replica consumes them
+        effect = [b"STREAM._PUT", key]
+        arr = str(arrival).encode()
+        for sh, seq, pkey, data in placed:
+            effect += [sh.id.encode(), str(seq).encode(), arr, pkey, data]
+        effects.insert(0, effect)
+    elif not effects:
+        effects.append([b"STREAM._PUT", key])       # nobody consumes it: never encoded
     c.dirty += len(placed)
     blocking.signal_key_ready(c, key)
     return placed, effects
@@ -730,7 +734,7 @@ def stream_read(c, argv):
         if e is None or type(e.value) is not KStreamValue:
             return False
         sh2 = e.value.shards.get(sh.id)
-        return sh2 is not None and bool(sh2.seqs) and sh2.seqs[-1] >= min_seq
+        return sh2 is not None and ((bool(sh2.seqs) and sh2.seqs[-1] >= min_seq) or not sh2.is_open)
 
     blocking.block(c, [key], block_ms, retry, value_type=b"kstream", ready_check=ready_check)
 

@@ -267,9 +267,23 @@ def test_blocking_read_woken_by_put(cachemere, r):
     cmd(r, "STREAM.PUT", "s", "k", "wake")
     th.join(5)
     assert [rec[3] for rec in out["reply"]] == [b"wake"] and out["elapsed"] < 4
+    # a reader blocked on a shard that gets split is woken with an empty batch (move on to the children)
+    def reader2():
+        cl = redis.Redis(port=cachemere.port)
+        out["closed"] = cl.execute_command("STREAM.READ", "s", S0, "LATEST", "BLOCK", 5000)
+        cl.close()
+    th = threading.Thread(target=reader2)
+    th.start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and r.info("clients")["blocked_clients"] != 1:
+        time.sleep(0.01)
+    cmd(r, "STREAM.SPLIT", "s", S0, 1 << 127)
+    th.join(5)
+    assert out["closed"] == []
+    assert cmd(r, "STREAM.READ", "s", S0, "LATEST", "BLOCK", 0) == []
     # inside MULTI it answers at once
     p = r.pipeline(transaction=True)
-    p.execute_command("STREAM.READ", "s", S0, "LATEST", "BLOCK", 0)
+    p.execute_command("STREAM.READ", "t", S0, "LATEST", "BLOCK", 0)
     assert p.execute() == [None]
 
 

@@ -152,3 +152,47 @@ def test_load_state_refuses_malformed_payloads():
             KStreamValue.load_state(bad, 1)
     with pytest.raises(ValueError):
         KStreamValue.load_state(blob, 0)
+
+
+def test_kill9_with_appendfsync_always_loses_no_acknowledged_put():
+    workdir = tempfile.mkdtemp(prefix="kstream-kill-")
+    srv = start_cachemere("--appendonly", "yes", "--appendfsync", "always", workdir=workdir)
+    acked = []
+    stop = time.monotonic() + 1.0
+    try:
+        r = redis.Redis(port=srv.port)
+        r.execute_command("STREAM.CREATE", "ks", "SHARDS", 2)
+        import threading
+
+        def writer():
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+            cl = redis.Redis(port=srv.port, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+            i = 0
+            try:
+                while True:
+                    sid, seq = cl.execute_command("STREAM.PUT", "ks", f"k{i}", f"v{i}")
+                    acked.append((sid, seq, f"v{i}".encode()))
+                    i += 1
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                pass
+        th = threading.Thread(target=writer)
+        th.start()
+        while time.monotonic() < stop:
+            time.sleep(0.05)
+        srv.kill9()
+        th.join(5)
+    finally:
+        srv.stop()
+    assert len(acked) > 50
+    srv = start_cachemere("--appendonly", "yes", workdir=workdir)
+    try:
+        r = redis.Redis(port=srv.port)
+        stored = set()
+        for sid in (S0, "shardId-000000000001"):
+            for seq, _, _, data in r.execute_command("STREAM.READ", "ks", sid, "TRIM_HORIZON"):
+                stored.add((sid.encode(), seq, data))
+        missing = [a for a in acked if a not in stored]
+        assert not missing, missing[:3]
+    finally:
+        srv.stop()
