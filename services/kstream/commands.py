@@ -20,6 +20,7 @@ import re
 
 from engine import blocking
 from engine.core import WRONGTYPE
+from engine.notify import notify
 from engine.registry import command, container
 from services.kstream.value import (KStreamValue, POW_128, make_seq, seq_index, seq_arrival, uniform_ranges,
                                     CTR_BITS, MAX_SHARD_INDEX)
@@ -278,6 +279,7 @@ def stream_create(c, argv):
     now = c.ks.now_ms
     secret = os.urandom(16)
     apply_create(c, key, now, secret, retention_ms, ttl_ms, mode, max_record, n)
+    notify(c, "d", b"stream.create", key)
     c.propagate_as([b"STREAM._CREATE", key, str(now).encode(), secret.hex().encode(), str(retention_ms).encode(),
                     str(ttl_ms).encode(), mode.encode(), str(max_record).encode(), str(n).encode()])
     c.reply.add_ok()
@@ -425,6 +427,9 @@ def put_records(c, key, s, records, order_after=None):
     elif not effects:
         effects.append([b"STREAM._PUT", key])       # nobody consumes it: never encoded
     c.dirty += len(placed)
+    notify(c, "d", b"stream.put", key)
+    if len(effects) > 1:
+        notify(c, "d", b"stream.trim", key)
     blocking.signal_key_ready(c, key)
     return placed, effects
 
@@ -835,6 +840,7 @@ def reshard_command(c, argv, op, args):
     reshard(c, key, s, at_ms, op, args, True)
     c.dirty += 1
     c.propagate_as([b"STREAM._RESHARD", key, str(at_ms).encode(), op] + list(args))
+    notify(c, "d", {b"SPLIT": b"stream.split", b"MERGE": b"stream.merge"}.get(op, b"stream.reshard"), key)
     blocking.signal_key_ready(c, key)               # READ on a shard that just closed answers at once
     c.reply.add_ok()
 
@@ -951,6 +957,7 @@ def lease_acquire(c, argv):
     s.leases.setdefault(app, {})[sid] = row
     c.dirty += 1
     c.propagate_as(lease_effect(key, app, sid, row))
+    notify(c, "d", b"stream.lease", key)
     lease_reply(c, s, app, sh, row)
 
 
@@ -1051,6 +1058,7 @@ def stream_checkpoint(c, argv):
     rows[sid] = row
     c.dirty += 1
     c.propagate_as(lease_effect(key, app, sid, row))
+    notify(c, "d", b"stream.checkpoint", key)
     c.reply.add_ok()
 
 

@@ -352,3 +352,26 @@ def test_internal_effects_refused_and_docs(cachemere, r):
     assert cmd(r, "STREAM.PUT", "s2", "k", "v")[0] == S0.encode()
     assert r.memory_usage("s2") > 0
     assert r.delete("s2") == 1
+
+
+def test_keyspace_notifications(cachemere, r):
+    old = r.config_get("notify-keyspace-events")["notify-keyspace-events"]
+    r.config_set("notify-keyspace-events", "Ed")
+    try:
+        ps = r.pubsub()
+        ps.psubscribe("__keyevent@0__:stream.*")
+        ps.get_message(timeout=1)
+        cmd(r, "STREAM.CREATE", "s", "SHARDS", 1)
+        cmd(r, "STREAM.PUT", "s", "k", "v")
+        cmd(r, "STREAM.SPLIT", "s", S0, 1000)
+        events = []
+        deadline = time.monotonic() + 3
+        while len(events) < 3 and time.monotonic() < deadline:
+            m = ps.get_message(timeout=0.2)
+            if m and m["type"] == "pmessage":
+                events.append((m["channel"], m["data"]))
+        assert events == [(b"__keyevent@0__:stream.create", b"s"), (b"__keyevent@0__:stream.put", b"s"),
+                          (b"__keyevent@0__:stream.split", b"s")]
+        ps.close()
+    finally:
+        r.config_set("notify-keyspace-events", old)
