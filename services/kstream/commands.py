@@ -417,7 +417,11 @@ def put_records(c, key, s, records, order_after=None):
         placed.append((sh, seq, pkey, data))
     s.last_ms = arrival
     effects = []
-    retention_trim(c, key, s, {id(sh): sh for sh, _, _, _ in placed}.values(), effects)
+    touched = {sh.id: sh for sh, _, _, _ in placed}
+    for sh in s.shards.values():         # closed shards get no writes: trim them with the stream's
+        if not sh.is_open and sh.seqs:
+            touched.setdefault(sh.id, sh)
+    retention_trim(c, key, s, touched.values(), effects)
     if c.ks.effects.subscribers:        # effects are built only when AOF or a replica consumes them
         effect = [b"STREAM._PUT", key]
         arr = str(arrival).encode()

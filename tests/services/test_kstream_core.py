@@ -330,6 +330,12 @@ def test_retention_trims_on_write(r):
     assert get_all(r, "s", it)[b"Records"] == []        # past retention: invisible at once
     cmd(r, "STREAM.PUT", "s", "k", "new")
     assert [rec[3] for rec in get_all(r, "s", it)[b"Records"]] == [b"new"]
+    # a closed shard is trimmed by the writes to its children
+    cmd(r, "STREAM.SPLIT", "s", S0, 1000)
+    time.sleep(0.15)
+    cmd(r, "STREAM.PUT", "s", "k", "child")
+    cmd(r, "STREAM.RETENTION", "s", 24)
+    assert cmd(r, "STREAM.READ", "s", S0, "TRIM_HORIZON") == []
     assert "ValidationException" in err(r, "STREAM.RETENTION", "s", 9000)
     assert cmd(r, "STREAM.RETENTION", "s", 48) == b"OK"
     assert cmd(r, "STREAM.DESCRIBE", "s")[b"RetentionPeriodHours"] == 48
