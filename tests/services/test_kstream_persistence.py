@@ -20,6 +20,12 @@ def build(r):
     for i in range(30):
         recs += ["REC", f"m{i}", f"many-{i}"]
     r.execute_command("STREAM.PUTMANY", "ks", *recs)
+    # inside a script and a transaction the effects are the same _PUTs
+    r.eval("return redis.call('STREAM.PUT', KEYS[1], 'lua', 'from a script')", 1, "ks")
+    p = r.pipeline(transaction=True)
+    p.execute_command("STREAM.PUT", "ks", "tx", "one")
+    p.execute_command("STREAM.PUT", "ks", "tx", "two")
+    p.execute()
     r.execute_command("STREAM.SPLIT", "ks", S0, 1 << 120)
     r.execute_command("STREAM.PUT", "ks", "after-split", "x", "HASHKEY", 5)
     r.execute_command("STREAM.MERGE", "ks", "shardId-000000000001", "shardId-000000000002")
