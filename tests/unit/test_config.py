@@ -406,7 +406,8 @@ def test_config_get_star_matches_redis_defaults(redis_ref):
     # The fixture's redis runs with test flags; restore the values they changed.
     ref.update({"save": "3600 1 300 100 60 10000", "appendonly": "no"})
     mine = dict(get(Config.from_argv([]), "*"))
-    cachemere_only = {"memcached-port", "memcached-max-item-size", "memcached-memory", "memcached-bind"}
+    cachemere_only = {"memcached-port", "memcached-max-item-size", "memcached-memory", "memcached-bind",
+                      "kinesis-port"}
     assert len(ref) == 192
     assert set(mine) - set(ref) == cachemere_only
     assert set(ref) - set(mine) == set()
