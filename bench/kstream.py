@@ -20,7 +20,7 @@ sys.path.insert(0, ROOT)
 
 import redis  # noqa: E402
 
-from bench.measure import SERVER_CORE, pinned  # noqa: E402
+from bench.measure import SERVER_CORE, cpu_seconds, pinned  # noqa: E402
 from tests.support.servers import CACHEMERE, ServerProcess, free_port  # noqa: E402
 
 PAYLOAD = b"x" * 100
@@ -34,9 +34,16 @@ def start():
     return ServerProcess(pinned(argv, SERVER_CORE), port, workdir, os.path.join(workdir, "cachemere.log"))
 
 
+SERVER_PID = [0]
+CPU = {}
+
+
 def timed(fn):
+    """Wall seconds of fn; the server's CPU seconds meanwhile go to CPU[fn name]."""
+    c0 = cpu_seconds(SERVER_PID[0])
     t0 = time.perf_counter()
     fn()
+    CPU[fn.__name__] = cpu_seconds(SERVER_PID[0]) - c0
     return time.perf_counter() - t0
 
 
@@ -135,6 +142,7 @@ def main():
     except (AttributeError, OSError):
         pass
     srv = start()
+    SERVER_PID[0] = srv.proc.pid
     try:
         r = redis.Redis(port=srv.port)
         put_s, put_x = bench_put(r, a.records)
@@ -144,6 +152,11 @@ def main():
         print(f"{'load':34} {'STREAM.*':>12} {'X*':>12} {'ratio':>7}")
         print(f"{'put records/s (pipeline 100)':34} {put_s:12.0f} {put_x:12.0f} {put_s / put_x:7.2f}")
         print(f"{'get records/s (100 per call)':34} {get_s:12.0f} {get_x:12.0f} {get_s / get_x:7.2f}")
+        n = a.records
+        cs, cx = n / CPU["put_stream"], n / CPU["put_x"]
+        print(f"{'put records per server CPU-s':34} {cs:12.0f} {cx:12.0f} {cs / cx:7.2f}")
+        cs, cx = n / CPU["get_stream"], n / CPU["get_x"]
+        print(f"{'get records per server CPU-s':34} {cs:12.0f} {cx:12.0f} {cs / cx:7.2f}")
         print(f"{'blocked read wake-up p50 ms':34} {w_s[0]:12.3f} {w_x[0]:12.3f} {w_s[0] / w_x[0]:7.2f}")
         print(f"{'blocked read wake-up p99 ms':34} {w_s[1]:12.3f} {w_x[1]:12.3f} {w_s[1] / w_x[1]:7.2f}")
     finally:
