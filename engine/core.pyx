@@ -35,6 +35,14 @@ cdef inline long long wall_ms():
     return <long long>ts.tv_sec * 1000 + ts.tv_nsec // 1000000
 
 
+cdef inline int latency_bucket(long long us):
+    """The histogram bucket of a duration: the smallest i with us <= 2**i, the last bucket past 2**20 us."""
+    cdef int i = 0
+    while i < 21 and (1LL << i) < us:
+        i += 1
+    return i
+
+
 cdef inline long long mono_us():
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -1232,6 +1240,7 @@ cdef class Dispatcher:
         elapsed = mono_us() - start
         spec.calls += 1
         spec.usec += elapsed
+        spec.latency_buckets[latency_bucket(elapsed)] += 1
         self.ks.stat_commands += 1
         if c.errors != errors_before:
             spec.failed_calls += 1

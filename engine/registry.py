@@ -105,6 +105,10 @@ def lookup(name: bytes):
     return COMMANDS.get(name.lower())
 
 
+# upper bounds (us) of the per-command latency buckets engine/spec.pyx keeps; None = +Inf
+LATENCY_BUCKETS_US = [1 << i for i in range(21)] + [None]
+
+
 def all_specs(include_internal=False):
     """Every spec, containers followed by their subcommands."""
     out = []

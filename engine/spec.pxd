@@ -51,3 +51,5 @@ cdef class CommandSpec:
     cdef public long long usec
     cdef public long long rejected_calls
     cdef public long long failed_calls
+    # latency histogram (metrics): calls by duration, bucket i = up to 2**i us, the last one unbounded
+    cdef long long latency_buckets[22]

@@ -1,5 +1,6 @@
 # cython: language_level=3
 """CommandSpec: one immutable declaration per command (built by engine.registry)."""
+from libc.string cimport memset
 
 FLAG_NAMES = [
     ("write", CMD_WRITE), ("readonly", CMD_READONLY), ("denyoom", CMD_DENYOOM), ("module", CMD_MODULE),
@@ -37,6 +38,14 @@ cdef class CommandSpec:
         self.docs = dict(docs or {})
         self.id = 0
         self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
+        memset(self.latency_buckets, 0, sizeof(self.latency_buckets))
+
+    def latency_histogram(self):
+        """Calls per duration bucket (registry.LATENCY_BUCKETS_US gives the upper bounds)."""
+        return [self.latency_buckets[i] for i in range(22)]
+
+    def reset_latency(self):
+        memset(self.latency_buckets, 0, sizeof(self.latency_buckets))
 
     def has_flag(self, str name):
         return bool(self.flags & FLAGS[name])

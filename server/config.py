@@ -748,6 +748,9 @@ DIRECTIVES: tuple[Directive, ...] = (
     _mem("memcached-max-item-size", 1024, 1024**3, 1024 * 1024, cachemere_only=True),
     _int("memcached-memory", 0, 2**44, 0, cachemere_only=True),
     _special("memcached-bind", None, _AddressList(default_is_unset=True), multi_arg=True, cachemere_only=True),
+    _int("metrics-port", 0, 65535, 0, immutable=True, cachemere_only=True),
+    _special("metrics-bind", None, _AddressList(default_is_unset=True), multi_arg=True, immutable=True,
+             cachemere_only=True),
 )
 
 # Lines Redis 7.0 still accepts and ignores: name -> (min argc, max argc) incl. the name.

@@ -9,6 +9,8 @@ import resource
 import sys
 import time
 
+from server import supervise
+
 DEFAULT_SECTIONS = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
                     "errorstats", "cluster", "keyspace"]
 ALL_SECTIONS = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
@@ -35,7 +37,7 @@ def section_server(server):
         ("arch_bits", "64"), ("monotonic_clock", "POSIX clock_gettime"), ("multiplexing_api", "epoll"),
         ("atomicvar_api", "c11-builtin"), ("gcc_version", "0.0.0"),
         ("python_version", platform.python_version()), ("process_id", os.getpid()),
-        ("process_supervised", "no"), ("run_id", server.run_id), ("tcp_port", cfg["port"]),
+        ("process_supervised", supervise.supervised_label(cfg)), ("run_id", server.run_id), ("tcp_port", cfg["port"]),
         ("memcached_port", cfg["memcached-port"]),
         ("server_time_usec", int(time.time() * 1e6)), ("uptime_in_seconds", uptime),
         ("uptime_in_days", uptime // 86400), ("hz", cfg["hz"]), ("configured_hz", cfg["hz"]),

@@ -13,6 +13,24 @@ class Log:
         self.role = "M"
         self.path = path
         self.stream = open(path, "a", buffering=1) if path else sys.stdout
+        self.checked_at = 0.0
+
+    def follow_rotation(self, now):
+        """Reopen the logfile when logrotate (or anyone) moved or removed it: redis opens the file for every
+        line; checking the path's inode at most once a second gives the same result without SIGHUP."""
+        if not self.path or now - self.checked_at < 1.0:
+            return
+        self.checked_at = now
+        try:
+            current, opened = os.stat(self.path), os.fstat(self.stream.fileno())
+            same = (current.st_ino, current.st_dev) == (opened.st_ino, opened.st_dev)
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            try:
+                self.reopen(self.path)
+            except OSError:
+                pass
 
     def set_level(self, level):
         self.level = LEVELS[level]
@@ -27,6 +45,7 @@ class Log:
         if level < self.level:
             return
         now = time.time()
+        self.follow_rotation(now)
         stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(now)) + ".%03d" % (int(now * 1000) % 1000)
         try:
             self.stream.write(f"{os.getpid()}:{self.role} {stamp} {MARKS[level]} {msg}\n")

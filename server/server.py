@@ -17,7 +17,7 @@ import engine.commands  # noqa: F401  (registers every command family)
 import services  # noqa: F401  (registers the services' command families the same way)
 from server.connection import RespProtocol
 from server.log import Log
-from server import blocked, info, mc_stats
+from server import blocked, info, mc_stats, supervise
 from server.pubsub import pubsub as pubsub_of
 from server.script_runner import script_runner as script_runner_of
 
@@ -41,6 +41,7 @@ class Server(ServerContext):
         self.loop = None
         self.listeners = []
         self.mc_listeners = []
+        self.http_listeners = []               # metrics-port (server/dashboard.py)
         self.clients = {}                      # client id -> connection
         self.next_client_id = 1
         self.start_time = time.time()
@@ -199,6 +200,7 @@ class Server(ServerContext):
                 conn.reads = conn.writes = 0
         for spec in registry.all_specs(include_internal=True):
             spec.calls = spec.usec = spec.rejected_calls = spec.failed_calls = 0
+            spec.reset_latency()
         self.slowlog.clear()
 
     # ------------------------------------------------------------------ MONITOR
@@ -317,9 +319,11 @@ class Server(ServerContext):
                         continue
                     raise
                 self.mc_listeners.append(srv)
-        if self.config["kinesis-port"]:       # services/kstream/http.py: the Kinesis JSON facade
+        from server import dashboard
+        self.http_listeners = await dashboard.start(self)
+        if self.config["kinesis-port"]:       # the Kinesis JSON facade (services/kstream/http.py)
             from services.kstream.http import start_facade
-            self.listeners += await start_facade(self, binds, self.config["kinesis-port"])
+            self.http_listeners += await start_facade(self, self.config["kinesis-port"])
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self._on_signal, sig)
         try:
@@ -378,7 +382,8 @@ class Server(ServerContext):
     def _finish_shutdown(self):
         save, _ = self.shutdown_requested
         self.log.warning("User requested shutdown...")
-        for srv in self.listeners + self.mc_listeners:
+        supervise.notify_stopping(self)
+        for srv in self.listeners + self.mc_listeners + self.http_listeners:
             srv.close()
         for hook in self.hooks_on_shutdown:
             try:
@@ -401,6 +406,7 @@ class Server(ServerContext):
     async def serve(self):
         await self.start()
         self.banner()
+        supervise.notify_ready(self)
         return await self.stopped
 
     def banner(self):

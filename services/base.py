@@ -38,6 +38,14 @@ class ServiceValue:
         """Approximate bytes held (maxmemory accounting, MEMORY USAGE)."""
         return 64
 
+    # The dashboard (server/dashboard.py): a short JSON summary for the services list, and a detail view
+    # (a workflow returns its execution graph: {"nodes": [{"id", "type", "status"}], "edges": [[from, to]]}).
+    def dashboard_summary(self) -> dict:
+        return {}
+
+    def dashboard_detail(self) -> dict:
+        return self.dashboard_summary()
+
     # The engine's hooks: persistence's neutral form and the memory estimate (engine/evict.pxi value_cost).
     def to_rdb(self):
         return "module", (self.rdb_module_name, self.rdb_encoding_version, self.dump_state())

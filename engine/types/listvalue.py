@@ -32,12 +32,15 @@ class ListValue(deque):
         return cls(items)
 
     def mem_estimate(self):
-        """O(1) estimate for memory accounting: the element size is sampled from both ends."""
+        """O(1) estimate for memory accounting: the element size is sampled at both ends only (a deque
+        reaches its middle by walking blocks, O(n): sampling there made every push/pop O(n))."""
         n = len(self)
         if n == 0:
             return sys.getsizeof(self)
-        sample = (self[0], self[-1], self[n // 2])
-        avg = sum(len(x) for x in sample) // 3
+        if n == 1:
+            avg = len(self[0])
+        else:
+            avg = (len(self[0]) + len(self[1]) + len(self[-2]) + len(self[-1])) // 4
         return sys.getsizeof(self) + n * (((BYTES_OVERHEAD + avg + 15) & ~15) + DEQUE_SLOT)
 
     mem_usage = mem_estimate

@@ -4,7 +4,6 @@ HTTP/1.1, so stock ``boto3.client("kinesis", endpoint_url=...)`` works. Each ope
 command it maps to through the server's dispatcher on an internal client, so effects, AOF, blocked
 readers and errors are exactly those of the RESP commands. Requests are not signature-checked.
 """
-import asyncio
 import base64
 import json
 
@@ -263,76 +262,36 @@ class Facade:
         return out
 
 
-class FacadeProtocol(asyncio.Protocol):
-    def __init__(self, facade):
-        self.facade = facade
-        self.buf = b""
-        self.transport = None
+JSON_TYPE = "application/x-amz-json-1.1"
 
-    def connection_made(self, transport):
-        self.transport = transport
 
-    def data_received(self, data):
-        self.buf += data
-        while True:
-            head_end = self.buf.find(b"\r\n\r\n")
-            if head_end < 0:
-                if len(self.buf) > 65536:
-                    self.transport.close()
-                return
-            lines = self.buf[:head_end].decode("latin-1").split("\r\n")
-            headers = {}
-            for line in lines[1:]:
-                k, _, v = line.partition(":")
-                headers[k.strip().lower()] = v.strip()
-            length = int(headers.get("content-length", "0") or 0)
-            if length > MAX_BODY:
-                self.reply(413, {"__type": "ValidationException", "message": "request too large"}, "ValidationException")
-                self.transport.close()
-                return
-            if len(self.buf) < head_end + 4 + length:
-                if headers.get("expect", "").lower() == "100-continue" and not getattr(self, "_continued", False):
-                    self._continued = True
-                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                return
-            self._continued = False
-            body = self.buf[head_end + 4:head_end + 4 + length]
-            self.buf = self.buf[head_end + 4 + length:]
-            self.request(headers, body)
+async def start_facade(server, port):
+    """Listen on port (every bind address) with the process's HTTP server; returns the asyncio servers."""
+    from server.http import HttpApp, Response      # server-side glue (command families never import server/)
+    facade = Facade(server)
+    app = HttpApp("kinesis-port", log=server.log, max_body=MAX_BODY)
 
-    def request(self, headers, body):
+    def handle(request):
         try:
             try:
-                payload = json.loads(body or b"{}")
+                payload = request.json()
             except ValueError:
                 raise AwsError("SerializationException", "Start of structure or map found where not expected.")
-            out = self.facade.handle(headers.get("x-amz-target", ""), payload)
-            self.reply(200, out)
+            return Response.json(facade.handle(request.headers.get("x-amz-target", ""), payload), 200, JSON_TYPE)
         except AwsError as e:
-            self.reply(e.status, {"__type": e.name, "message": e.message}, e.name)
-        except Exception as e:   # a facade bug must not take the server down
-            self.reply(500, {"__type": "InternalFailure", "message": str(e)}, "InternalFailure")
-
-    def reply(self, status, obj, error_type=None):
-        data = json.dumps(obj).encode()
-        reason = {200: "OK", 400: "Bad Request", 413: "Payload Too Large", 500: "Internal Server Error"}[status]
-        head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/x-amz-json-1.1",
-                f"Content-Length: {len(data)}", "x-amzn-RequestId: 00000000-0000-0000-0000-000000000000"]
-        if error_type:
-            head.append(f"x-amzn-ErrorType: {error_type}")
-        self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
-
-
-async def start_facade(server, binds, port):
-    """Listen on port for each bind address; returns the asyncio servers."""
-    facade = Facade(server)
-    out = []
+            resp = Response.json({"__type": e.name, "message": e.message}, e.status, JSON_TYPE)
+            resp.headers["x-amzn-ErrorType"] = e.name
+            return resp
+    app.fallback = handle
+    listeners = []
+    binds = server.config["bind"] or ["127.0.0.1"]
     for addr in binds:
         addr = addr.lstrip("-")
         try:
-            out.append(await server.loop.create_server(lambda: FacadeProtocol(facade), addr, port, reuse_address=True))
+            listeners.append(await app.listen(server.loop, addr, port))
         except OSError:
-            if ":" in addr:
+            if ":" in addr:            # no IPv6 loopback here: like the RESP listener, skip it
                 continue
             raise
-    return out
+    server.log.notice("Kinesis JSON facade on http://%s:%d/" % (binds[0].lstrip("-"), port))
+    return listeners

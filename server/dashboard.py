@@ -1,0 +1,213 @@
+"""The operations HTTP port (``metrics-port``, off by default): Prometheus ``/metrics``, a read-only JSON API
+and the dashboard's static files (server/web/, plain HTML + JS, no build step).
+
+Everything is read in-process from the server's state, never through the dispatcher, so a scrape or an
+open dashboard costs no command slots and cannot change data. Bad HTTP input is server/http.py's
+business: it never reaches the RESP or memcached listeners.
+
+API (GET, JSON):
+  /api/overview      version, role, uptime, memory, hit/miss counters, ops/s, clients, keys per db and type
+  /api/clients       one row per client (CLIENT LIST's fields)
+  /api/slowlog       the slow log, newest first
+  /api/latency       per command family: calls, mean and p50/p99 from the latency histogram
+  /api/replication   INFO replication's fields, replicas parsed from the slaveN lines
+  /api/services      every service key (queue, topic, kstream, workflow...) with its summary
+  /api/service?db=N&key=K   one service key's detail (a workflow's execution graph, for one)
+"""
+import os
+import time
+
+from engine import registry
+from engine.commands.connection import client_info_line
+from server import metrics
+from server.http import HttpApp, Response
+
+WEB_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
+STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "application/javascript; charset=utf-8",
+                ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
+TYPE_SAMPLE_LIMIT = 10000        # keys looked at per database for the per-type counts
+
+
+def _section(fields, name):
+    return {k: fields[k] for k in fields.get("__section__" + name, [])}
+
+
+def overview(server):
+    fields = metrics.info_fields(server)
+    ks = server.ks
+    dbs = []
+    types = {}
+    sampled_all = True
+    for db in ks.dbs:
+        n = db.size()
+        if not n:
+            continue
+        dbs.append({"db": db.id, "keys": n, "expires": db.expires_count()})
+        seen = 0
+        for _key, e in db.items():
+            value = e.value
+            name = "string" if isinstance(value, (bytes, bytearray)) else \
+                getattr(value, "type_name", b"unknown").decode()
+            types[name] = types.get(name, 0) + 1
+            seen += 1
+            if seen >= TYPE_SAMPLE_LIMIT:
+                sampled_all = sampled_all and seen == n
+                break
+    hits, misses = ks.stat_hits, ks.stat_misses
+    return {
+        "version": fields.get("redis_version"), "cachemere_version": fields.get("cachemere_version"),
+        "role": fields.get("role", "master"), "uptime_seconds": server.uptime(), "time": time.time(),
+        "used_memory": int(fields.get("used_memory", 0)), "maxmemory": int(fields.get("maxmemory", 0)),
+        "used_memory_rss": int(fields.get("used_memory_rss", 0)),
+        "keyspace_hits": hits, "keyspace_misses": misses,
+        "hit_ratio": hits / (hits + misses) if hits + misses else None,
+        "ops_per_sec": server.ops_per_sec(), "total_commands": ks.stat_commands,
+        "connected_clients": len(server.clients), "keys": sum(d["keys"] for d in dbs),
+        "dbs": dbs, "types": types, "types_exact": sampled_all,
+    }
+
+
+def clients(server):
+    now_ms = int(time.time() * 1000)
+    rows = []
+    for conn in list(server.clients.values()):
+        line = client_info_line(conn.client, now_ms)
+        rows.append(dict(part.split("=", 1) for part in line.split(" ") if "=" in part))
+    return {"clients": rows}
+
+
+def slowlog(server):
+    return {"entries": [{"id": i, "time": ts, "usec": usec,
+                         "argv": [a.decode("utf-8", "replace") for a in argv],
+                         "peer": peer, "name": (name or b"").decode("utf-8", "replace")}
+                        for i, ts, usec, argv, peer, name in server.slowlog]}
+
+
+def _percentile(buckets, fraction):
+    total = sum(buckets)
+    if not total:
+        return None
+    target = fraction * total
+    running = 0
+    for bound, count in zip(registry.LATENCY_BUCKETS_US, buckets):
+        running += count
+        if running >= target:
+            return bound if bound is not None else registry.LATENCY_BUCKETS_US[-2] * 2
+    return None
+
+
+def latency(server):
+    families = {}
+    for spec in registry.all_specs():
+        if not spec.calls:
+            continue
+        docs = spec.docs or (spec.parent.docs if spec.parent is not None else None) or {}
+        group = docs.get("group", "other")
+        entry = families.setdefault(group, {"calls": 0, "usec": 0, "buckets": [0] * len(registry.LATENCY_BUCKETS_US)})
+        entry["calls"] += spec.calls
+        entry["usec"] += spec.usec
+        for i, count in enumerate(spec.latency_histogram()):
+            entry["buckets"][i] += count
+    out = []
+    for group, entry in sorted(families.items()):
+        out.append({"family": group, "calls": entry["calls"],
+                    "mean_usec": entry["usec"] / entry["calls"],
+                    "p50_usec_max": _percentile(entry["buckets"], 0.5),
+                    "p99_usec_max": _percentile(entry["buckets"], 0.99)})
+    events = {name: [[ts, ms] for ts, ms in samples[-60:]]
+              for name, samples in getattr(server, "latency_events", {}).items()
+              if isinstance(samples, list)}
+    return {"families": out, "events": events}
+
+
+def replication(server):
+    fields = _section(metrics.info_fields(server), "replication")
+    replicas = []
+    for key, value in fields.items():
+        if key.startswith("slave") and key[5:].isdigit():
+            replicas.append(dict(part.split("=", 1) for part in value.split(",") if "=" in part))
+    return {"fields": fields, "replicas": replicas}
+
+
+def _service_values(server):
+    from services.base import ServiceValue
+    for db in server.ks.dbs:
+        if not db.size():
+            continue
+        for key, e in db.items():
+            if isinstance(e.value, ServiceValue):
+                yield db.id, key, e.value
+
+
+def services(server):
+    rows = []
+    for dbid, key, value in _service_values(server):
+        rows.append({"db": dbid, "key": key.decode("utf-8", "replace"), "type": value.type_name.decode(),
+                     "summary": value.dashboard_summary()})
+    return {"services": rows}
+
+
+def service_detail(server, dbid, key):
+    if not 0 <= dbid < len(server.ks.dbs):
+        return None
+    e = server.ks.dbs[dbid].find(key)
+    from services.base import ServiceValue
+    if e is None or not isinstance(e.value, ServiceValue):
+        return None
+    return {"db": dbid, "key": key.decode("utf-8", "replace"), "type": e.value.type_name.decode(),
+            "summary": e.value.dashboard_summary(), "detail": e.value.dashboard_detail()}
+
+
+def build_app(server):
+    app = HttpApp("metrics-port", log=server.log, max_body=64 * 1024)
+
+    def json_route(path, producer):
+        app.route("GET", path, lambda request: Response.json(producer(server)))
+
+    app.route("GET", "/metrics", lambda request: Response(
+        200, metrics.render(server), "text/plain; version=0.0.4; charset=utf-8"))
+    json_route("/api/overview", overview)
+    json_route("/api/clients", clients)
+    json_route("/api/slowlog", slowlog)
+    json_route("/api/latency", latency)
+    json_route("/api/replication", replication)
+    json_route("/api/services", services)
+
+    def one_service(request):
+        try:
+            dbid = int(request.query.get("db", "0"))
+        except ValueError:
+            return Response.json({"error": "db must be an integer"}, 400)
+        found = service_detail(server, dbid, request.query.get("key", "").encode("utf-8", "surrogateescape"))
+        return Response.json(found, 200) if found is not None else Response.json({"error": "no such service key"}, 404)
+    app.route("GET", "/api/service", one_service)
+
+    def static(request):
+        name = "index.html" if request.path in ("/", "/index.html") else request.path[len("/static/"):]
+        if "/" in name or name.startswith(".") or not name:
+            return Response(404, "not found\n")
+        path = os.path.join(WEB_ROOT, name)
+        if not os.path.isfile(path):
+            return Response(404, "not found\n")
+        with open(path, "rb") as f:
+            body = f.read()
+        return Response(200, body, STATIC_TYPES.get(os.path.splitext(name)[1], "application/octet-stream"),
+                        {"Cache-Control": "no-cache"})
+    app.route("GET", "/", static)
+    app.route("GET", "/index.html", static)
+    app.route_prefix("GET", "/static/", static)
+    return app
+
+
+async def start(server):
+    """Listen on metrics-port (every bind address); returns the asyncio servers."""
+    port = server.config["metrics-port"]
+    if not port:
+        return []
+    app = build_app(server)
+    binds = server.config["metrics-bind"] or server.config["bind"] or ["127.0.0.1"]
+    listeners = []
+    for addr in binds:
+        listeners.append(await app.listen(server.loop, addr.lstrip("-"), port))
+    server.log.notice("Metrics and dashboard on http://%s:%d/" % (binds[0].lstrip("-"), port))
+    return listeners

@@ -1,0 +1,66 @@
+"""The dashboard in a real browser: Playwright drives headless Chromium (Debian's chromium package, or
+Playwright's own download) against a running server and reads what a person would see."""
+import os
+import shutil
+
+import pytest
+import redis
+
+from tests.support.servers import free_port, start_cachemere, wait_for
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make test installs it)")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOT = os.environ.get("CACHEMERE_DASHBOARD_SCREENSHOT")   # set to refresh docs/dashboard.png
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"]) if CHROMIUM \
+                else p.chromium.launch()
+        except Exception as exc:        # neither Debian's chromium nor a Playwright download exists
+            pytest.skip("no Chromium to drive: install Debian's chromium package (%s)" % exc)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def dash_server():
+    port = free_port()
+    srv = start_cachemere("--metrics-port", port)
+    srv.metrics_port = port
+    yield srv
+    srv.stop()
+
+
+def test_dashboard_shows_the_keyspace_and_follows_writes(browser, dash_server):
+    r = redis.Redis(port=dash_server.port, client_name="browser-test")
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.goto("http://127.0.0.1:%d/" % dash_server.metrics_port)
+        page.wait_for_function("document.getElementById('status').textContent === 'live'", timeout=10000)
+        assert page.text_content("#key-count") == "0"
+        for i in range(42):
+            r.set("k%d" % i, i)
+        r.rpush("queue:list", *range(5))
+        for i in range(30):
+            r.get("k%d" % (i % 50))                      # a few misses for the hit ratio
+        page.wait_for_function("document.getElementById('key-count').textContent === '43'", timeout=10000)
+        types = dict(zip(page.locator("#types tbody td:nth-child(1)").all_text_contents(),
+                         page.locator("#types tbody td:nth-child(2)").all_text_contents()))
+        assert types == {"list": "1", "string": "42"}
+        assert page.text_content("#keyspace tbody td") == "db0"
+        wait_for(lambda: "browser-test" in page.locator("#clients tbody").inner_text(), timeout=10)
+        assert page.text_content("#identity").startswith("redis 7.0.15")
+        assert page.text_content("#repl-role").startswith("role: master")
+        if SCREENSHOT:
+            for second in range(4):                      # a few points on the hit-ratio chart
+                for i in range(40 + 10 * second):
+                    r.get("k%d" % (i % (45 + second * 5)))
+                page.wait_for_timeout(1000)
+            page.screenshot(path=SCREENSHOT, full_page=True)
+    finally:
+        page.close()
+        r.close()
