@@ -223,6 +223,22 @@ class KStreamValue(ServiceValue):
             raise ValueError("trailing bytes in kstream payload")
         return v
 
+    # ------------------------------------------------------------------ dashboard (server/dashboard.py)
+    def dashboard_summary(self):
+        return {"mode": self.mode, "retention_hours": self.retention_ms / 3600000,
+                "open_shards": sum(1 for s in self.shards.values() if s.is_open), "shards": len(self.shards),
+                "records": sum(len(s.seqs) for s in self.shards.values()),
+                "bytes": sum(s.bytes for s in self.shards.values()), "apps": sorted(self.leases)}
+
+    def dashboard_detail(self):
+        """The shard lineage as a graph (parents -> children), plus per-shard counts and the lease tables."""
+        nodes = [{"id": s.id, "type": "shard", "status": "OPEN" if s.is_open else "CLOSED", "records": len(s.seqs),
+                  "hash_start": str(s.hash_start), "hash_end": str(s.hash_end)} for s in self.shards.values()]
+        edges = [[p, s.id] for s in self.shards.values() for p in s.parents]
+        leases = {app: {sid: {"owner": row[0], "counter": row[1], "expires_ms": row[2], "checkpoint": row[3]}
+                        for sid, row in rows.items()} for app, rows in self.leases.items()}
+        return dict(self.dashboard_summary(), graph={"nodes": nodes, "edges": edges}, leases=leases)
+
     def memory_usage(self):
         total = 512
         for s in self.shards.values():

@@ -138,3 +138,27 @@ def test_server_facade_closed_shard_and_errors(facade):
     res = k.put_record(StreamName="c", PartitionKey="a", Data=base64.b64decode("AAEC"))
     assert len(res["SequenceNumber"]) == 56
     k.delete_stream(StreamName="c")
+
+
+def test_dashboard_lists_streams_and_lineage():
+    import json
+    import urllib.request
+
+    import redis
+    port = free_port()
+    srv = start_cachemere("--metrics-port", port)
+    try:
+        r = redis.Redis(port=srv.port)
+        r.execute_command("STREAM.CREATE", "orders", "SHARDS", 1)
+        r.execute_command("STREAM.PUT", "orders", "k", "v")
+        r.execute_command("STREAM.SPLIT", "orders", "shardId-000000000000", 1 << 127)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/services", timeout=5) as resp:
+            rows = json.load(resp)["services"]
+        row = next(x for x in rows if x["key"] == "orders")
+        assert row["type"] == "kstream" and row["summary"]["records"] == 1 and row["summary"]["open_shards"] == 2
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/service?db=0&key=orders", timeout=5) as resp:
+            detail = json.load(resp)["detail"]
+        assert sorted(detail["graph"]["edges"]) == [["shardId-000000000000", "shardId-000000000001"],
+                                                    ["shardId-000000000000", "shardId-000000000002"]]
+    finally:
+        srv.stop()

@@ -156,6 +156,13 @@ def test_load_state_refuses_malformed_payloads():
         v.add_shard([], hs, he, 1700000000000)
     sh = v.shards["shardId-000000000000"]
     sh.append(sh.next_seq(1700000000001), 1700000000001, b"pk", b"data")
+    v.leases["app"] = {"shardId-000000000000": ["w", 1, 5, None, 0]}
+    v.close(v.shards["shardId-000000000001"], 1700000000005)
+    v.add_shard(["shardId-000000000001"], 11, 20, 1700000000005)
+    detail = v.dashboard_detail()
+    assert detail["records"] == 1 and detail["open_shards"] == 2 and detail["apps"] == ["app"]
+    assert detail["graph"]["edges"] == [["shardId-000000000001", "shardId-000000000002"]]
+    assert [n["status"] for n in detail["graph"]["nodes"]] == ["OPEN", "CLOSED", "OPEN"]
     blob = v.dump_state()
     again = KStreamValue.load_state(blob, 1)
     assert again.dump_state() == blob and again.memory_usage() > 0
