@@ -83,6 +83,9 @@ class Facade:
         blocking = srv.extensions.get("blocking")
         if blocking is not None and getattr(blocking, "ready", None):
             blocking.serve_ready()
+        persistence = srv.extensions.get("persistence")
+        if persistence is not None:
+            persistence.before_reply(None)     # the effects reach the AOF (fsynced under always) before the reply
         value, _ = parse_resp(c.reply.take())
         if isinstance(value, RespError):
             name, _, message = str(value).partition(" ")

@@ -162,3 +162,21 @@ def test_dashboard_lists_streams_and_lineage():
                                                     ["shardId-000000000000", "shardId-000000000002"]]
     finally:
         srv.stop()
+
+
+def test_facade_writes_reach_the_aof_before_the_reply():
+    import glob
+    import os
+    import tempfile
+    workdir = tempfile.mkdtemp(prefix="kstream-facade-aof-")
+    port = free_port()
+    srv = start_cachemere("--kinesis-port", port, "--appendonly", "yes", "--appendfsync", "always", workdir=workdir)
+    try:
+        k = boto3.client("kinesis", endpoint_url=f"http://127.0.0.1:{port}",
+                         config=Config(retries={"max_attempts": 1}), **CREDS)
+        k.create_stream(StreamName="d", ShardCount=1)
+        seq = k.put_record(StreamName="d", PartitionKey="a", Data=b"durable")["SequenceNumber"]
+        aof = b"".join(open(p, "rb").read() for p in glob.glob(os.path.join(workdir, "appendonlydir", "*.incr.aof")))
+        assert b"STREAM._PUT" in aof and seq.encode() in aof and b"durable" in aof
+    finally:
+        srv.kill9()
