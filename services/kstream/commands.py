@@ -90,6 +90,7 @@ def get_stream(c, key, write=False):
         raise not_found(key)
     if type(e.value) is not KStreamValue:
         raise KError("WRONGTYPE", WRONGTYPE[len("WRONGTYPE "):].decode())
+    track(c, key)
     return e.value
 
 
@@ -161,6 +162,54 @@ def child_desc(s, sh):
 def horizon_seq(s, sh, now):
     """Records below this sequence number are past retention (invisible; trimmed on the primary)."""
     return make_seq(max(0, now - s.retention_ms), 0, 0)
+
+
+class RetentionTimer:
+    """server.extensions["kstream"]: once a second on the primary, STREAM.TRIM every stream that holds
+    records past retention (streams that get no writes are trimmed too). The streams are those any STREAM.*
+    command has touched since startup (no keyspace scan); a stream loaded at startup and never touched
+    again keeps its expired records (hidden from reads) until then."""
+    INTERVAL_MS = 1000
+
+    def __init__(self, server):
+        self.server = server
+        self.keys = set()               # {(dbid, key)} of streams seen
+        self.next_ms = 0
+        self.client = None
+
+    def note(self, dbid, key):
+        self.keys.add((dbid, key))
+
+    def cron(self):
+        ks = self.server.ks
+        now = ks.update_clock()
+        if now < self.next_ms or ks.is_replica:
+            return
+        self.next_ms = now + self.INTERVAL_MS
+        if self.client is None:
+            self.client = self.server.new_client(None)
+        c = self.client
+        for dbid, key in list(self.keys)[:1000]:
+            e = ks.dbs[dbid].find(key)
+            if e is None or type(e.value) is not KStreamValue:
+                self.keys.discard((dbid, key))
+                continue
+            s = e.value
+            bound = make_seq(max(0, now - s.retention_ms), 0, 0)
+            if any(sh.seqs and sh.seqs[0] < bound for sh in s.shards.values()):
+                c.select(dbid)
+                self.server.dispatcher.execute(c, [b"STREAM.TRIM", key])
+                c.reply.take()
+
+
+def track(c, key):
+    server = c.server
+    if server is None:
+        return
+    timer = server.extensions.get("kstream")
+    if timer is None:
+        timer = server.extensions["kstream"] = RetentionTimer(server)
+    timer.note(c.db.id, key)
 
 
 def retention_trim(c, key, s, shards, effects):
@@ -280,6 +329,7 @@ def stream_create(c, argv):
     secret = os.urandom(16)
     apply_create(c, key, now, secret, retention_ms, ttl_ms, mode, max_record, n)
     notify(c, "d", b"stream.create", key)
+    track(c, key)
     c.propagate_as([b"STREAM._CREATE", key, str(now).encode(), secret.hex().encode(), str(retention_ms).encode(),
                     str(ttl_ms).encode(), mode.encode(), str(max_record).encode(), str(n).encode()])
     c.reply.add_ok()
@@ -541,6 +591,24 @@ def stream_trim_effect(c, argv):
             sh.trim_before(int(argv[3]))
     c.dirty += 1
     c.reply.add_ok()
+
+
+@command("stream.trim", 2, "write", acl="stream", keys=(1, 1, 1), key_specs=KEY1,
+         docs=docs("Drop the records past the stream's retention now (the primary also does it once a second)",
+                   "O(N) shards + M records dropped"))
+@kerrors
+def stream_trim(c, argv):
+    """STREAM.TRIM key -> the number of records dropped (a no-op on a replica: the primary sends _TRIM)"""
+    s = get_stream(c, argv[1], True)
+    effects = []
+    before = sum(len(sh.seqs) for sh in s.shards.values())
+    retention_trim(c, argv[1], s, list(s.shards.values()), effects)
+    dropped = before - sum(len(sh.seqs) for sh in s.shards.values())
+    if effects:
+        c.dirty += 1
+        notify(c, "d", b"stream.trim", argv[1])
+    propagate(c, effects)
+    c.reply.add_int(dropped)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -215,3 +215,27 @@ def test_kill9_with_appendfsync_always_loses_no_acknowledged_put():
         assert not missing, missing[:3]
     finally:
         srv.stop()
+
+
+def test_primary_trims_idle_streams_once_a_second():
+    workdir = tempfile.mkdtemp(prefix="kstream-trim-")
+    srv = start_cachemere("--appendonly", "yes", workdir=workdir)
+    try:
+        r = redis.Redis(port=srv.port)
+        r.execute_command("STREAM.CREATE", "idle", "SHARDS", 2, "RETENTIONMS", 100)
+        r.execute_command("STREAM.PUTMANY", "idle", "REC", "a", "1", "REC", "b", "2")
+        deadline = time.monotonic() + 5
+        aof = b""
+        while time.monotonic() < deadline and b"STREAM._TRIM" not in aof:
+            time.sleep(0.2)
+            aof = b"".join(open(p, "rb").read() for p in glob.glob(os.path.join(workdir, "appendonlydir", "*.incr.aof")))
+        assert b"STREAM._TRIM" in aof
+        r.execute_command("STREAM.RETENTION", "idle", 24)     # trimmed records do not come back
+        for sid in (S0, "shardId-000000000001"):
+            assert r.execute_command("STREAM.READ", "idle", sid, "TRIM_HORIZON") == []
+        assert r.execute_command("STREAM.TRIM", "idle") == 0
+        r.execute_command("STREAM.CREATE", "manual", "SHARDS", 1, "RETENTIONMS", 100000)
+        r.execute_command("STREAM.PUT", "manual", "k", "v")
+        assert r.execute_command("STREAM.TRIM", "manual") == 0
+    finally:
+        srv.stop()
