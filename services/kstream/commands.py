@@ -80,10 +80,6 @@ def kerrors(handler):
 # ---------------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------------
-class WrongType(Exception):
-    pass
-
-
 def get_stream(c, key, write=False):
     e = c.db.lookup_write(key) if write else c.db.lookup_read(key)
     if e is None:
@@ -871,7 +867,7 @@ def reshard_count(key, s, at_ms, target, apply):
     open_ = s.open_shards()
     n = len(open_)
     if target > 2 * n or target * 2 < n:
-        raise KError("LimitExceededException" if False else "InvalidArgumentException",
+        raise KError("InvalidArgumentException",
                      f"UpdateShardCount cannot scale up over double your current open shard count. Current open "
                      f"shard count: {n} Target shard count: {target}" if target > 2 * n else
                      f"UpdateShardCount cannot scale down below half your current open shard count. Current open "
