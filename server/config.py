@@ -689,6 +689,7 @@ DIRECTIVES: tuple[Directive, ...] = (
     _int("watchdog-period", 0, INT_MAX, 0, hidden=True),
     _int("shutdown-timeout", 0, INT_MAX, 10),
     _int("repl-diskless-sync-max-replicas", 0, INT_MAX, 0),
+    _int("max-replicas", 0, INT_MAX, 5),           # Cachemere: replicas a primary accepts (issue 13)
     _special("shutdown-on-sigint", "default", _ShutdownFlags(), multi_arg=True),
     _special("shutdown-on-sigterm", "default", _ShutdownFlags(), multi_arg=True),
     _int("maxclients", 1, UINT_MAX, 10000),

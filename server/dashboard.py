@@ -26,6 +26,7 @@ WEB_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "application/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
 TYPE_SAMPLE_LIMIT = 10000        # keys looked at per database for the per-type counts
+SERVICE_SCAN_LIMIT = 200000      # keys looked at per request when listing the services' keys
 
 
 def _section(fields, name):
@@ -129,19 +130,25 @@ def replication(server):
     return {"fields": fields, "replicas": replicas}
 
 
-def _service_values(server):
+def service_values(server, limit=SERVICE_SCAN_LIMIT):
+    """(db id, key, value) of every service key, looking at no more than ``limit`` keys in all (a big
+    keyspace of plain keys must not stall the loop for a dashboard poll or a scrape)."""
     from services.base import ServiceValue
+    seen = 0
     for db in server.ks.dbs:
         if not db.size():
             continue
         for key, e in db.items():
             if isinstance(e.value, ServiceValue):
                 yield db.id, key, e.value
+            seen += 1
+            if seen >= limit:
+                return
 
 
 def services(server):
     rows = []
-    for dbid, key, value in _service_values(server):
+    for dbid, key, value in service_values(server):
         rows.append({"db": dbid, "key": key.decode("utf-8", "replace"), "type": value.type_name.decode(),
                      "summary": value.dashboard_summary()})
     return {"services": rows}

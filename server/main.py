@@ -54,6 +54,8 @@ def main(argv=None):
     from server import persistence
     if persistence.install(server) is None:      # the data on disk cannot be loaded: refuse to start
         return 1
+    import replication
+    replication.install(server)
     gc.freeze()
     try:
         return asyncio.run(server.serve())

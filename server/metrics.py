@@ -215,6 +215,19 @@ def memcached_families(server):
     return families
 
 
+def service_families(server):
+    """The services' own families (queue_messages, stream_records_total, workflow_executions...), from
+    each service key's metric_samples."""
+    from server.dashboard import service_values
+    declared = {}
+    samples = {}
+    for _dbid, key, value in service_values(server):
+        declared.update(value.metric_families)
+        for name, labels, number in value.metric_samples(key.decode("utf-8", "replace")):
+            samples.setdefault(name, []).append((labels, number))
+    return [(name, kind, help_text, samples.get(name, [])) for name, (kind, help_text) in sorted(declared.items())]
+
+
 def render(server):
     """The whole /metrics page."""
     out = []
@@ -226,6 +239,8 @@ def render(server):
     for suffix, labels, value in latency_families(server):
         out.append(name + suffix + _labels(labels) + " " + _format(value))
     for family in memcached_families(server):
+        _family(out, *family)
+    for family in service_families(server):
         _family(out, *family)
     for collector in server.extensions.get(_COLLECTORS, []):
         for family in collector(server):

@@ -372,11 +372,15 @@ class Server(ServerContext):
         self.log.raw(f"{os.getpid()}:signal-handler ({int(time.time())}) Received {name} scheduling shutdown...")
         self.request_shutdown(save=None, reason=name)
 
-    def request_shutdown(self, save=None, reason="SHUTDOWN"):
+    def request_shutdown(self, save=None, reason="SHUTDOWN", now=False):
         """Stop accepting, flush replies, run shutdown hooks (final save), then exit 0."""
         if self.shutdown_requested is not None:
             return
         self.shutdown_requested = (save, reason)
+        # replication: lagging replicas get up to shutdown-timeout to catch up first (unless SHUTDOWN NOW)
+        waiter = self.extensions.get("replication")
+        if waiter is not None and not now and waiter.delay_shutdown(self._finish_shutdown):
+            return
         self.loop.call_soon(self._finish_shutdown)
 
     def _finish_shutdown(self):

@@ -46,6 +46,13 @@ class ServiceValue:
     def dashboard_detail(self) -> dict:
         return self.dashboard_summary()
 
+    # /metrics (server/metrics.py): the families this type exports, name -> (type, help), and its samples,
+    # e.g. queue_messages{queue="orders",state="visible"} 3 as ("queue_messages", {"queue": ..., "state": ...}, 3)
+    metric_families = {}
+
+    def metric_samples(self, key: str) -> list:
+        return []
+
     # The engine's hooks: persistence's neutral form and the memory estimate (engine/evict.pxi value_cost).
     def to_rdb(self):
         return "module", (self.rdb_module_name, self.rdb_encoding_version, self.dump_state())

@@ -211,13 +211,16 @@ def time_command(c, argv):
 )
 def shutdown_command(c, argv):
     save = None
+    now = False
     for arg in argv[1:]:
         a = arg.lower()
         if a == b"nosave":
             save = False
         elif a == b"save":
             save = True
-        elif a in (b"now", b"force"):
+        elif a == b"now":
+            now = True
+        elif a == b"force":
             continue
         elif a == b"abort":
             c.error(b"ERR No shutdown in progress.")
@@ -228,7 +231,7 @@ def shutdown_command(c, argv):
     if save is True and not c.server.hooks_on_shutdown:
         # nothing can save yet: refuse rather than pretend (redis: "Errors trying to SHUTDOWN")
         pass
-    c.server.request_shutdown(save=save, reason="SHUTDOWN")
+    c.server.request_shutdown(save=save, reason="SHUTDOWN", now=now)
     # redis closes the connection without a reply when the shutdown goes ahead
     c.close_after_reply = True
 

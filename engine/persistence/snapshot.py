@@ -134,12 +134,13 @@ def _policy(config):
 
 
 def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us=0, redis_ver="7.0.15",
-                   functions=()):
+                   functions=(), extra_aux=None):
     """Write every database of ``ks`` as an RDB (redis rdbSaveRio); returns the number of keys written.
 
     ``aof_base`` marks the file as an AOF base (the "aof-base" aux field).  ``per_key_delay_us`` is
     redis's hidden rdb-key-save-delay, used by tests to slow a child down.  ``functions`` is the code of
     every function library, written as FUNCTION2 records before the databases (redis rdbSaveFunctions).
+    ``extra_aux`` adds aux fields (replication: repl-stream-db, repl-id, repl-offset).
     """
     compress = bool(config["rdbcompression"]) if config is not None else True
     checksum = bool(config["rdbchecksum"]) if config is not None else True
@@ -147,6 +148,8 @@ def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us
                        limits=encoding_limits(config))
     aux = default_aux(redis_ver, used_mem=ks.used_memory)
     aux["aof-base"] = 1 if aof_base else 0
+    if extra_aux:
+        aux.update(extra_aux)
     writer.write_header(aux)
     for code in functions:
         writer.write_function(code)

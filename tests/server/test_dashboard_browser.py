@@ -64,3 +64,19 @@ def test_dashboard_shows_the_keyspace_and_follows_writes(browser, dash_server):
     finally:
         page.close()
         r.close()
+
+
+def test_dashboard_shows_a_replica_after_replicaof(browser, dash_server):
+    replica = start_cachemere()
+    page = browser.new_page()
+    try:
+        redis.Redis(port=replica.port).replicaof("127.0.0.1", dash_server.port)
+        page.goto("http://127.0.0.1:%d/" % dash_server.metrics_port)
+        page.wait_for_function("document.querySelectorAll('#replicas tbody tr').length === 1", timeout=15000)
+        cells = page.locator("#replicas tbody td").all_text_contents()
+        assert cells[0] == "127.0.0.1:%d" % replica.port
+        assert cells[1] == "online"
+        assert "offset" in page.text_content("#repl-role")
+    finally:
+        page.close()
+        replica.stop()

@@ -407,7 +407,7 @@ def test_config_get_star_matches_redis_defaults(redis_ref):
     ref.update({"save": "3600 1 300 100 60 10000", "appendonly": "no"})
     mine = dict(get(Config.from_argv([]), "*"))
     cachemere_only = {"memcached-port", "memcached-max-item-size", "memcached-memory", "memcached-bind",
-                      "metrics-port", "metrics-bind", "kinesis-port"}
+                      "metrics-port", "metrics-bind", "max-replicas", "kinesis-port"}
     assert len(ref) == 192
     assert set(mine) - set(ref) == cachemere_only
     assert set(ref) - set(mine) == set()
