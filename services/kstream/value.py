@@ -223,6 +223,23 @@ class KStreamValue(ServiceValue):
             raise ValueError("trailing bytes in kstream payload")
         return v
 
+    # ------------------------------------------------------------------ /metrics (server/metrics.py)
+    metric_families = {
+        "stream_records_total": ("gauge", "Records held by a kstream shard (within retention or not yet trimmed)"),
+        "stream_bytes": ("gauge", "Partition key + data bytes held by a kstream shard"),
+        "stream_shards": ("gauge", "Shards of a kstream by state (OPEN, CLOSED)"),
+    }
+
+    def metric_samples(self, key):
+        out = []
+        for s in self.shards.values():
+            out.append(("stream_records_total", {"stream": key, "shard": s.id}, len(s.seqs)))
+            out.append(("stream_bytes", {"stream": key, "shard": s.id}, s.bytes))
+        n_open = sum(1 for s in self.shards.values() if s.is_open)
+        out.append(("stream_shards", {"stream": key, "state": "OPEN"}, n_open))
+        out.append(("stream_shards", {"stream": key, "state": "CLOSED"}, len(self.shards) - n_open))
+        return out
+
     # ------------------------------------------------------------------ dashboard (server/dashboard.py)
     def dashboard_summary(self):
         return {"mode": self.mode, "retention_hours": self.retention_ms / 3600000,

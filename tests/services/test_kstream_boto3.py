@@ -160,6 +160,14 @@ def test_dashboard_lists_streams_and_lineage():
             detail = json.load(resp)["detail"]
         assert sorted(detail["graph"]["edges"]) == [["shardId-000000000000", "shardId-000000000001"],
                                                     ["shardId-000000000000", "shardId-000000000002"]]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        from prometheus_client.parser import text_string_to_metric_families
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for fam in text_string_to_metric_families(text) for s in fam.samples}
+        assert samples[("stream_records_total", (("shard", "shardId-000000000000"), ("stream", "orders")))] == 1
+        assert samples[("stream_shards", (("state", "OPEN"), ("stream", "orders")))] == 2
+        assert samples[("stream_shards", (("state", "CLOSED"), ("stream", "orders")))] == 1
     finally:
         srv.stop()
 
