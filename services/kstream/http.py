@@ -161,15 +161,28 @@ class Facade:
             "OpenShardCount": d["OpenShardCount"], "ConsumerCount": 0}}
 
     def op_ListShards(self, body):
+        start = body.get("ExclusiveStartShardId")
+        if "NextToken" in body:
+            try:      # (botocore's list_shards paginator sends StreamName along: accepted when it agrees)
+                name, start = json.loads(base64.b64decode(body["NextToken"]))
+            except Exception:
+                raise AwsError("InvalidArgumentException", "Invalid NextToken.") from None
+            if body.get("StreamName", name) != name:
+                raise AwsError("InvalidArgumentException", "NextToken belongs to another stream.")
+            body = dict(body, StreamName=name)
         _, shards = self.describe(body)
-        if "ExclusiveStartShardId" in body:
-            shards = [s for s in shards if s["ShardId"] > body["ExclusiveStartShardId"]]
+        if start is not None:
+            shards = [s for s in shards if s["ShardId"] > start]
         flt = (body.get("ShardFilter") or {}).get("Type")
         if flt == "AT_LATEST":
             shards = [s for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
-        if "MaxResults" in body:
-            shards = shards[:int(body["MaxResults"])]
-        return {"Shards": shards}
+        out = {"Shards": shards}
+        limit = int(body.get("MaxResults", 1000))
+        if len(shards) > limit:
+            out["Shards"] = shards[:limit]
+            token = json.dumps([self.stream_name(body).decode(), shards[limit - 1]["ShardId"]])
+            out["NextToken"] = base64.b64encode(token.encode()).decode()
+        return out
 
     def op_PutRecord(self, body):
         args = [b"STREAM.PUT", self.stream_name(body), body.get("PartitionKey", "").encode(),

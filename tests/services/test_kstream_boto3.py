@@ -135,6 +135,14 @@ def test_server_facade_closed_shard_and_errors(facade):
     with pytest.raises(ClientError) as info:
         k.put_records(StreamName="c", Records=[{"PartitionKey": "a", "Data": b"x"}] * 501)
     assert info.value.response["Error"]["Code"] == "ValidationException"
+    # ListShards pages with NextToken (KCL lists shards this way)
+    page = k.list_shards(StreamName="c", MaxResults=2)
+    assert [s["ShardId"] for s in page["Shards"]] == ["shardId-000000000000", "shardId-000000000001"]
+    rest = k.list_shards(NextToken=page["NextToken"], MaxResults=2)
+    assert [s["ShardId"] for s in rest["Shards"]] == ["shardId-000000000002"] and "NextToken" not in rest
+    assert [s["ShardId"] for s in k.get_paginator("list_shards").paginate(
+        StreamName="c", PaginationConfig={"PageSize": 1}).build_full_result()["Shards"]] == \
+        ["shardId-000000000000", "shardId-000000000001", "shardId-000000000002"]
     res = k.put_record(StreamName="c", PartitionKey="a", Data=base64.b64decode("AAEC"))
     assert len(res["SequenceNumber"]) == 56
     k.delete_stream(StreamName="c")
