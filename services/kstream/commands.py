@@ -281,13 +281,15 @@ def apply_create(c, key, created_ms, secret, retention_ms, ttl_ms, mode, max_rec
 
 @command("stream.create", -2, "write denyoom", acl="stream", keys=(1, 1, 1), key_specs=KEY1,
          docs=docs("Create a Kinesis-style stream of n shards over the 128-bit MD5 hash key space", "O(N) shards",
-                   "shards?", "mode?", "retention?", "retentionms?", "iteratorttlms?", "maxrecordkib?"))
+                   "shards?", "mode?", "retention?", "retentionms?", "iteratorttlms?", "maxrecordkib?", "rate?"))
 @kerrors
 def stream_create(c, argv):
     """STREAM.CREATE key [SHARDS n] [MODE PROVISIONED|ON_DEMAND] [RETENTION hours] [RETENTIONMS ms]
-    [ITERATORTTLMS ms] [MAXRECORDKIB k]  (RETENTIONMS / ITERATORTTLMS are test knobs below AWS's minimums)"""
+    [ITERATORTTLMS ms] [MAXRECORDKIB k] [RATE records-per-second-per-shard]
+    (RETENTIONMS / ITERATORTTLMS are test knobs below AWS's minimums; RATE, off by default, makes writes past
+    it within one second fail with ProvisionedThroughputExceededException, per record in PUTMANY)"""
     key = argv[1]
-    n, mode, retention_ms, ttl_ms, max_record = None, "PROVISIONED", DAY_MS, 300000, 1048576
+    n, mode, retention_ms, ttl_ms, max_record, rate = None, "PROVISIONED", DAY_MS, 300000, 1048576, 0
     i = 2
     while i < len(argv):
         opt = argv[i].upper()
@@ -310,6 +312,8 @@ def stream_create(c, argv):
             ttl_ms = parse_int(val, "iteratorTtlMs", 1, 300000)
         elif opt == b"MAXRECORDKIB":
             max_record = parse_int(val, "maxRecordSizeInKiB", 1024, 10240) * 1024
+        elif opt == b"RATE":
+            rate = parse_int(val, "recordsPerSecondPerShard", 0, 1000000)
         else:
             c.error(b"ERR syntax error")
             return
@@ -323,23 +327,24 @@ def stream_create(c, argv):
         raise KError("WRONGTYPE", WRONGTYPE[len("WRONGTYPE "):].decode())
     now = c.ks.now_ms
     secret = os.urandom(16)
-    apply_create(c, key, now, secret, retention_ms, ttl_ms, mode, max_record, n)
+    apply_create(c, key, now, secret, retention_ms, ttl_ms, mode, max_record, n).shard_rate = rate
     notify(c, "d", b"stream.create", key)
     track(c, key)
     c.propagate_as([b"STREAM._CREATE", key, str(now).encode(), secret.hex().encode(), str(retention_ms).encode(),
-                    str(ttl_ms).encode(), mode.encode(), str(max_record).encode(), str(n).encode()])
+                    str(ttl_ms).encode(), mode.encode(), str(max_record).encode(), str(n).encode(), str(rate).encode()])
     c.reply.add_ok()
 
 
-@command("stream._create", 9, "write internal", keys=(1, 1, 1))
+@command("stream._create", -9, "write internal", keys=(1, 1, 1))
 def stream_create_effect(c, argv):
     """The CREATE effect, with the creation time and iterator secret resolved (idempotent)."""
     e = c.db.lookup_write(argv[1])
     if e is None or type(e.value) is not KStreamValue or e.value.created_ms != int(argv[2]):
         if e is not None:
             c.db.delete(argv[1])
-        apply_create(c, argv[1], int(argv[2]), bytes.fromhex(argv[3].decode()), int(argv[4]), int(argv[5]),
-                     argv[6].decode(), int(argv[7]), int(argv[8]))
+        s = apply_create(c, argv[1], int(argv[2]), bytes.fromhex(argv[3].decode()), int(argv[4]), int(argv[5]),
+                         argv[6].decode(), int(argv[7]), int(argv[8]))
+        s.shard_rate = int(argv[9]) if len(argv) > 9 else 0
     c.dirty += 1
     c.reply.add_ok()
 
@@ -444,14 +449,24 @@ def check_record(s, pkey, data, hashkey):
 
 
 def put_records(c, key, s, records, order_after=None):
-    """records: [(pkey, data, hash)] already checked. Appends them with one arrival time; returns
-    [(shard, seq)] and the effects."""
+    """records: [(pkey, data, hash)] already checked. Appends them with one arrival time (moved on only when
+    a shard's 2**20 counter for that ms is used up); returns ([(shard, seq, pkey, data, index, arrival)],
+    [(index, shard) refused by the RATE knob], effects)."""
     arrival = max(s.last_ms, c.ks.now_ms)
     if order_after is not None:
         arrival = max(arrival, seq_arrival(order_after))
     placed = []
-    for pkey, data, h in records:
+    failed = []                         # (index, shard) of records refused by the RATE knob
+    for n, (pkey, data, h) in enumerate(records):
         sh = s.shard_for_hash(h)
+        if s.shard_rate:
+            window = arrival // 1000
+            if sh.rate_sec != window:
+                sh.rate_sec, sh.rate_count = window, 0
+            if sh.rate_count >= s.shard_rate:
+                failed.append((n, sh))
+                continue
+            sh.rate_count += 1
         seq = sh.next_seq(arrival)
         if order_after is not None and seq <= order_after:
             arrival += 1
@@ -460,19 +475,20 @@ def put_records(c, key, s, records, order_after=None):
             arrival += 1
             seq = sh.next_seq(arrival)
         sh.append(seq, arrival, pkey, data)
-        placed.append((sh, seq, pkey, data))
+        placed.append((sh, seq, pkey, data, n, arrival))
+    if not placed:                      # all throttled: nothing changed (the rate window is not state)
+        return placed, failed, []
     s.last_ms = arrival
     effects = []
-    touched = {sh.id: sh for sh, _, _, _ in placed}
+    touched = {p[0].id: p[0] for p in placed}
     for sh in s.shards.values():         # closed shards get no writes: trim them with the stream's
         if not sh.is_open and sh.seqs:
             touched.setdefault(sh.id, sh)
     retention_trim(c, key, s, touched.values(), effects)
     if c.ks.effects.subscribers:        # effects are built only when AOF or a replica consumes them
         effect = [b"STREAM._PUT", key]
-        arr = str(arrival).encode()
-        for sh, seq, pkey, data in placed:
-            effect += [sh.id.encode(), str(seq).encode(), arr, pkey, data]
+        for sh, seq, pkey, data, _, arr in placed:      # arr: the 2**20-per-ms rollover may move it
+            effect += [sh.id.encode(), str(seq).encode(), str(arr).encode(), pkey, data]
         effects.insert(0, effect)
     elif not effects:
         effects.append([b"STREAM._PUT", key])       # nobody consumes it: never encoded
@@ -481,7 +497,12 @@ def put_records(c, key, s, records, order_after=None):
     if len(effects) > 1:
         notify(c, "d", b"stream.trim", key)
     blocking.signal_key_ready(c, key)
-    return placed, effects
+    return placed, failed, effects
+
+
+def throttled(key, sh):
+    return KError("ProvisionedThroughputExceededException",
+                  f"Rate exceeded for shard {sh.id} in stream {sname(key)} under account {ACCOUNT}.")
 
 
 @command("stream.put", -4, "write denyoom", acl="stream", keys=(1, 1, 1), key_specs=KEY1,
@@ -507,7 +528,9 @@ def stream_put(c, argv):
         i += 2
     s = get_stream(c, argv[1], True)
     h = check_record(s, argv[2], argv[3], hashkey)
-    placed, effects = put_records(c, argv[1], s, [(argv[2], argv[3], h)], order_after)
+    placed, failed, effects = put_records(c, argv[1], s, [(argv[2], argv[3], h)], order_after)
+    if failed:
+        raise throttled(argv[1], failed[0][1])
     propagate(c, effects)
     sh, seq = placed[0][0], placed[0][1]
     c.reply.add_array_len(2)
@@ -523,7 +546,8 @@ def stream_put(c, argv):
                        {"name": "hashkey", "type": "string", "token": "HASHKEY", "flags": ["optional"]}]}))
 @kerrors
 def stream_putmany(c, argv):
-    """STREAM.PUTMANY key REC pkey data [HASHKEY h] [REC ...] -> [failedCount, [[shardId, seq]...]]"""
+    """STREAM.PUTMANY key REC pkey data [HASHKEY h] [REC ...] -> [failedCount, [[shardId, seq] | [errorCode,
+    message]...]] in request order (errors only from the RATE knob)"""
     raw = []
     i = 2
     while i < len(argv):
@@ -546,16 +570,22 @@ def stream_putmany(c, argv):
         total += len(pkey) + len(data)
     if total > 5 * 1048576:
         raise invalid("Records size exceeds 5 MB limit")
-    placed, effects = put_records(c, argv[1], s, records)
+    placed, failed, effects = put_records(c, argv[1], s, records)
     propagate(c, effects)
+    results = [None] * len(records)
+    for sh, seq, _, _, n, _ in placed:
+        results[n] = (sh.id.encode(), str(seq).encode())
+    for n, sh in failed:
+        e = throttled(argv[1], sh)
+        results[n] = (b"ProvisionedThroughputExceededException", e.text.split(b" ", 1)[1])
     r = c.reply
     r.add_array_len(2)
-    r.add_int(0)
-    r.add_array_len(len(placed))
-    for sh, seq, _, _ in placed:
+    r.add_int(len(failed))
+    r.add_array_len(len(results))
+    for a, b in results:
         r.add_array_len(2)
-        r.add_bulk(sh.id.encode())
-        r.add_bulk(str(seq).encode())
+        r.add_bulk(a)
+        r.add_bulk(b)
 
 
 @command("stream._put", -7, "write internal", keys=(1, 1, 1))

@@ -202,7 +202,8 @@ class Facade:
                 args += [b"HASHKEY", rec["ExplicitHashKey"]]
         failed, results = self.run(*args)
         return {"FailedRecordCount": failed, "EncryptionType": "NONE",
-                "Records": [{"ShardId": sid.decode(), "SequenceNumber": seq.decode()} for sid, seq in results]}
+                "Records": [{"ShardId": a.decode(), "SequenceNumber": b.decode()} if a.startswith(b"shardId-") else
+                            {"ErrorCode": a.decode(), "ErrorMessage": b.decode()} for a, b in results]}
 
     def op_GetShardIterator(self, body):
         kind = body.get("ShardIteratorType", "")

@@ -53,7 +53,7 @@ def uniform_ranges(n):
 
 class Shard:
     __slots__ = ("idx", "id", "parents", "hash_start", "hash_end", "created_ms", "start_seq", "end_seq",
-                 "last_ms", "ctr", "seqs", "arrivals", "pkeys", "datas", "bytes")
+                 "last_ms", "ctr", "seqs", "arrivals", "pkeys", "datas", "bytes", "rate_sec", "rate_count")
 
     def __init__(self, idx, parents, hash_start, hash_end, created_ms):
         self.idx = idx
@@ -71,6 +71,8 @@ class Shard:
         self.pkeys = []
         self.datas = []
         self.bytes = 0
+        self.rate_sec = -1                  # the per-shard write-rate window (RATE knob; not persisted)
+        self.rate_count = 0
 
     @property
     def is_open(self):
@@ -124,6 +126,7 @@ class KStreamValue(ServiceValue):
         self.iterator_ttl_ms = iterator_ttl_ms
         self.mode = mode
         self.max_record = max_record
+        self.shard_rate = 0                 # records/s per shard before ProvisionedThroughputExceeded (0 = no limit)
         self.last_ms = created_ms
         self.next_index = 0
         self.shards = {}                    # shard id (str) -> Shard, in creation order
@@ -160,6 +163,7 @@ class KStreamValue(ServiceValue):
             "created_ms": self.created_ms, "secret": self.secret.hex(), "retention_ms": self.retention_ms,
             "iterator_ttl_ms": self.iterator_ttl_ms, "mode": self.mode, "max_record": self.max_record,
             "last_ms": self.last_ms, "next_index": self.next_index, "reshards": self.reshards,
+            "shard_rate": self.shard_rate,
             "shards": [s.meta() for s in self.shards.values()], "leases": self.leases,
         }
         head = json.dumps(meta, separators=(",", ":")).encode()
@@ -193,6 +197,7 @@ class KStreamValue(ServiceValue):
         v = cls(int(meta["created_ms"]), bytes.fromhex(meta["secret"]), int(meta["retention_ms"]),
                 int(meta["iterator_ttl_ms"]), str(meta["mode"]), int(meta["max_record"]))
         v.last_ms = int(meta["last_ms"])
+        v.shard_rate = int(meta.get("shard_rate", 0))
         v.reshards = [int(x) for x in meta["reshards"]]
         v.leases = {str(app): {str(k): list(l) for k, l in ls.items()} for app, ls in meta["leases"].items()}
         for idx, parents, hs, he, cms, end, last_ms, ctr in meta["shards"]:

@@ -381,3 +381,33 @@ def test_keyspace_notifications(cachemere, r):
         ps.close()
     finally:
         r.config_set("notify-keyspace-events", old)
+
+
+def test_rate_knob_gives_per_record_throughput_failures(r):
+    cmd(r, "STREAM.CREATE", "s", "SHARDS", 2, "RATE", 3)
+    recs = []
+    for i in range(5):
+        recs += ["REC", "a", str(i), "HASHKEY", 0]
+    recs += ["REC", "b", "other shard", "HASHKEY", 1 << 127]
+    ok_seqs = []
+    failed, results = cmd(r, "STREAM.PUTMANY", "s", *recs)
+    ok_seqs += [res[1] for res in results[:5] if res[0] == S0.encode()]
+    if failed == 0:          # the batch straddled a second boundary: the window restarted; try again at once
+        failed, results = cmd(r, "STREAM.PUTMANY", "s", *recs)
+        ok_seqs += [res[1] for res in results[:5] if res[0] == S0.encode()]
+    assert failed >= 2
+    errors = [res for res in results if res[0] == b"ProvisionedThroughputExceededException"]
+    assert len(errors) == failed and errors[0][1].startswith(b"Rate exceeded for shard shardId-000000000000 in stream s")
+    assert results[5][0] == S1.encode()            # the other shard has its own budget
+    assert [rec[0] for rec in cmd(r, "STREAM.READ", "s", S0, "TRIM_HORIZON")] == ok_seqs   # refused ones not stored
+    # a single PUT over the budget is refused, with nothing stored
+    before = len(cmd(r, "STREAM.READ", "s", S0, "TRIM_HORIZON"))
+    msgs = []
+    for _ in range(4):
+        try:
+            cmd(r, "STREAM.PUT", "s", "a", "x", "HASHKEY", 0)
+        except redis.ResponseError as e:
+            msgs.append(str(e))
+    after = len(cmd(r, "STREAM.READ", "s", S0, "TRIM_HORIZON"))
+    assert msgs and msgs[0].startswith("ProvisionedThroughputExceededException Rate exceeded for shard shardId-000000000000")
+    assert after - before == 4 - len(msgs)
