@@ -482,7 +482,7 @@ def put_records(c, key, s, records, order_after=None):
     effects = []
     touched = {p[0].id: p[0] for p in placed}
     for sh in s.shards.values():         # closed shards get no writes: trim them with the stream's
-        if not sh.is_open and sh.seqs:
+        if sh.end_seq is not None and sh.seqs:
             touched.setdefault(sh.id, sh)
     retention_trim(c, key, s, touched.values(), effects)
     if c.ks.effects.subscribers:        # effects are built only when AOF or a replica consumes them

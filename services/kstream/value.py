@@ -147,7 +147,7 @@ class KStreamValue(ServiceValue):
 
     def shard_for_hash(self, h):
         for s in self.shards.values():
-            if s.is_open and s.hash_start <= h <= s.hash_end:
+            if s.end_seq is None and s.hash_start <= h <= s.hash_end:
                 return s
         raise LookupError(h)
 
