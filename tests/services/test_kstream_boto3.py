@@ -12,7 +12,7 @@ moto = pytest.importorskip("moto")
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
-from tests.support.servers import free_port, start_cachemere  # noqa: E402
+from tests.support.servers import free_port, start_cachemere, wait_for_port  # noqa: E402
 
 CREDS = dict(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
 
@@ -21,6 +21,7 @@ CREDS = dict(region_name="us-east-1", aws_access_key_id="testing", aws_secret_ac
 def facade():
     port = free_port()
     srv = start_cachemere("--kinesis-port", port)
+    wait_for_port(port, proc=srv.proc)
     srv.kinesis_port = port
     yield srv
     srv.stop()
@@ -178,6 +179,7 @@ def test_dashboard_lists_streams_and_lineage():
     port = free_port()
     srv = start_cachemere("--metrics-port", port)
     try:
+        wait_for_port(port, proc=srv.proc)
         r = redis.Redis(port=srv.port)
         r.execute_command("STREAM.CREATE", "orders", "SHARDS", 1)
         r.execute_command("STREAM.PUT", "orders", "k", "v")
@@ -210,6 +212,7 @@ def test_facade_writes_reach_the_aof_before_the_reply():
     port = free_port()
     srv = start_cachemere("--kinesis-port", port, "--appendonly", "yes", "--appendfsync", "always", workdir=workdir)
     try:
+        wait_for_port(port, proc=srv.proc)
         k = boto3.client("kinesis", endpoint_url=f"http://127.0.0.1:{port}",
                          config=Config(retries={"max_attempts": 1}), **CREDS)
         k.create_stream(StreamName="d", ShardCount=1)
