@@ -323,16 +323,16 @@ def test_leases_and_checkpoints(r):
 
 
 def test_retention_trims_on_write(r):
-    cmd(r, "STREAM.CREATE", "s", "SHARDS", 1, "RETENTIONMS", 100)
+    cmd(r, "STREAM.CREATE", "s", "SHARDS", 1, "RETENTIONMS", 400)
     cmd(r, "STREAM.PUT", "s", "k", "old")
-    time.sleep(0.15)
+    time.sleep(0.45)
     it = cmd(r, "STREAM.ITERATOR", "s", S0, "TRIM_HORIZON")
     assert get_all(r, "s", it)[b"Records"] == []        # past retention: invisible at once
     cmd(r, "STREAM.PUT", "s", "k", "new")
     assert [rec[3] for rec in get_all(r, "s", it)[b"Records"]] == [b"new"]
     # a closed shard is trimmed by the writes to its children
     cmd(r, "STREAM.SPLIT", "s", S0, 1000)
-    time.sleep(0.15)
+    time.sleep(0.45)
     cmd(r, "STREAM.PUT", "s", "k", "child")
     cmd(r, "STREAM.RETENTION", "s", 24)
     assert cmd(r, "STREAM.READ", "s", S0, "TRIM_HORIZON") == []

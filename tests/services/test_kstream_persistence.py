@@ -36,9 +36,9 @@ def build(r):
     seq = r.execute_command("STREAM.READ", "ks", S0, "TRIM_HORIZON", "COUNT", 1)[0][0]
     r.execute_command("STREAM.CHECKPOINT", "ks", "app", S0, seq, "SUBSEQ", 2)
     r.execute_command("STREAM.CHECKPOINT", "ks", "app", "shardId-000000000001", "SHARD_END")
-    r.execute_command("STREAM.CREATE", "short", "SHARDS", 1, "RETENTIONMS", 50)
+    r.execute_command("STREAM.CREATE", "short", "SHARDS", 1, "RETENTIONMS", 400)
     r.execute_command("STREAM.PUT", "short", "k", "gone")
-    time.sleep(0.1)
+    time.sleep(0.45)
     r.execute_command("STREAM.PUT", "short", "k", "kept")      # trims "gone" (a STREAM._TRIM effect)
     # with a longer retention an untrimmed "gone" would be visible again: it must be really gone
     r.execute_command("STREAM.RETENTION", "short", 48)
