@@ -115,6 +115,16 @@ def punsubscribe_command(c, argv):
         reply_subscription(c, b"punsubscribe", pattern, st.count())
 
 
+def propagate_to_replicas(c, argv):
+    """redis publishCommand: forceCommandPropagation(c, PROPAGATE_REPL). The message reaches the subscribers of
+    every replica, not the AOF, so it bypasses the effect stream and goes straight into the replication stream
+    (a primary with a backlog only; a replica relays what it applied from its own primary)."""
+    repl = c.server.extensions.get("replication") if c.server is not None else None
+    if repl is None or not repl.subscribed:
+        return
+    repl.feed_stream(b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv))
+
+
 @command(
     "publish", 3, "pubsub loading stale fast may_replicate",
     docs={
@@ -135,6 +145,7 @@ def publish_command(c, argv):
 def publish_generic(c, argv, shard):
     ps = c.server.pubsub
     n = ps.publish(argv[1], argv[2], shard)
+    propagate_to_replicas(c, argv)
     if c.pubsub is not None and c.conn is not None:
         # a RESP3 subscriber publishing: its earlier replies, then its own copy, then the count (redis order)
         c.conn.flush()
