@@ -1084,6 +1084,12 @@ cdef class Client:
 # ---------------------------------------------------------------------------------------------------
 # Dispatcher
 # ---------------------------------------------------------------------------------------------------
+cdef inline bytes _cstr(bytes arg):
+    """An argument as redis's printf("%s") sees it: up to its first NUL byte (found by the live fuzzer)."""
+    cdef Py_ssize_t nul = arg.find(b"\0")
+    return arg if nul < 0 else arg[:nul]
+
+
 cdef bytes quote_args_for_unknown(list argv):
     """redis: "'%.*s' " per argument until 128 characters are used."""
     cdef bytes out = b""
@@ -1092,7 +1098,7 @@ cdef bytes quote_args_for_unknown(list argv):
         if len(out) >= 128:
             break
         room = 128 - len(out)
-        out += b"'" + (<bytes>argv[i])[:room] + b"' "
+        out += b"'" + _cstr(<bytes>argv[i])[:room] + b"' "
     return out
 
 
@@ -1140,14 +1146,15 @@ cdef class Dispatcher:
                 # cross-protocol scripting defence (redis securityWarningCommand): close without a reply
                 if c.server is not None:
                     c.server.security_warning()
+                c.reply.truncate(0)         # redis frees the client: replies still buffered are never sent
                 c.close_after_reply = True
                 return None
-            c.error(b"ERR unknown command '" + name[:128] + b"', with args beginning with: " + quote_args_for_unknown(argv))
+            c.error(b"ERR unknown command '" + _cstr(name)[:128] + b"', with args beginning with: " + quote_args_for_unknown(argv))
             return None
         if spec.subcommands is not None and len(argv) >= 2:
             sub = <CommandSpec>spec.subcommands.get((<bytes>argv[1]).lower())
             if sub is None:
-                c.error(b"ERR unknown subcommand '" + (<bytes>argv[1])[:128] + b"'. Try " + spec.name_bytes.upper() + b" HELP.")
+                c.error(b"ERR unknown subcommand '" + _cstr(<bytes>argv[1])[:128] + b"'. Try " + spec.name_bytes.upper() + b" HELP.")
                 return None
             spec = sub
         if (spec.arity > 0 and spec.arity != len(argv)) or len(argv) < -spec.arity:

@@ -124,8 +124,8 @@ cdef object _split_args(const char* p, Py_ssize_t n):
                 else:
                     cur.append(<unsigned char>c)
             else:
-                if c == 0 or is_space(c):
-                    done = 1
+                if c == 0 or c == b' ' or c == b'\n' or c == b'\r' or c == b'\t':
+                    done = 1        # sdssplitargs: \v and \f end no token (only leading blanks skip them)
                 elif c == b'"':
                     inq = 1
                 elif c == b"'":

@@ -474,7 +474,9 @@ class Replication:
 
         async def go():
             try:
-                await asyncio.wait_for(loop.create_connection(lambda: link, host, port),
+                # tls-replication: the link is TLS, with the context the server builds for outgoing links
+                ssl_context = self.server.outgoing_tls_context() if self.config["tls-replication"] else None
+                await asyncio.wait_for(loop.create_connection(lambda: link, host, port, ssl=ssl_context),
                                        timeout=self.config["repl-timeout"])
             except (OSError, asyncio.TimeoutError) as exc:
                 if self.link is link:

@@ -689,7 +689,7 @@ DIRECTIVES: tuple[Directive, ...] = (
     _int("watchdog-period", 0, INT_MAX, 0, hidden=True),
     _int("shutdown-timeout", 0, INT_MAX, 10),
     _int("repl-diskless-sync-max-replicas", 0, INT_MAX, 0),
-    _int("max-replicas", 0, INT_MAX, 5),           # Cachemere: replicas a primary accepts (issue 13)
+    _int("max-replicas", 0, INT_MAX, 5, cachemere_only=True),  # Cachemere: replicas a primary accepts (issue 13)
     _special("shutdown-on-sigint", "default", _ShutdownFlags(), multi_arg=True),
     _special("shutdown-on-sigterm", "default", _ShutdownFlags(), multi_arg=True),
     _int("maxclients", 1, UINT_MAX, 10000),
@@ -721,7 +721,7 @@ DIRECTIVES: tuple[Directive, ...] = (
     _int("repl-backlog-ttl", 0, LONG_MAX, 3600),
     _mem("auto-aof-rewrite-min-size", 0, LLONG_MAX, 64 * 1024**2),
     _int("loading-process-events-interval-bytes", 1024, INT_MAX, 2 * 1024 * 1024, hidden=True),
-    # --- TLS (accepted and reported; Cachemere serves no TLS listener yet)
+    # --- TLS (server/tls.py)
     _int("tls-port", 0, 65535, 0),
     _int("tls-session-cache-size", 0, INT_MAX, 20 * 1024),
     _int("tls-session-cache-timeout", 0, INT_MAX, 300),
@@ -752,6 +752,17 @@ DIRECTIVES: tuple[Directive, ...] = (
     _int("metrics-port", 0, 65535, 0, immutable=True, cachemere_only=True),
     _special("metrics-bind", None, _AddressList(default_is_unset=True), multi_arg=True, immutable=True,
              cachemere_only=True),
+    # memcached 1.6's -Z / -o ssl_* (server/tls.py): unset certificate options follow the tls-* ones
+    _bool("memcached-tls", 0, immutable=True, cachemere_only=True),
+    _str("memcached-ssl-chain-cert", "", immutable=True, empty_is_null=True, cachemere_only=True),
+    _str("memcached-ssl-key", "", immutable=True, empty_is_null=True, cachemere_only=True),
+    _str("memcached-ssl-ca-cert", "", immutable=True, empty_is_null=True, cachemere_only=True),
+    _str("memcached-ssl-ciphers", "", immutable=True, empty_is_null=True, cachemere_only=True),
+    _int("memcached-ssl-verify-mode", 0, 3, 0, immutable=True, cachemere_only=True),
+    _bool("memcached-ssl-session-cache", 0, immutable=True, cachemere_only=True),
+    # memcached 1.6's -Y authfile (text protocol auth, server/mc_auth.py) and -S (binary SASL)
+    _str("memcached-authfile", "", immutable=True, empty_is_null=True, cachemere_only=True),
+    _bool("memcached-sasl", 0, immutable=True, cachemere_only=True),
 )
 
 # Lines Redis 7.0 still accepts and ignores: name -> (min argc, max argc) incl. the name.

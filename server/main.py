@@ -51,6 +51,9 @@ def main(argv=None):
     gc.set_threshold(50000, 20, 100)
     from server.server import Server
     server = Server(config)
+    from server import startup_checks
+    if not startup_checks.run(server):           # a directive the server cannot honour: refuse to start
+        return 1
     from server import persistence
     if persistence.install(server) is None:      # the data on disk cannot be loaded: refuse to start
         return 1

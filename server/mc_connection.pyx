@@ -28,6 +28,7 @@ cdef class McConnection:
     cdef public bint closing
     cdef public bint counted         # included in curr_connections
     cdef public bint reading_paused
+    cdef public object auth_gate     # server/mc_auth.py McAuthGate until the connection authenticates (-Y)
 
     def __init__(self, server):
         self.server = server
@@ -48,6 +49,10 @@ cdef class McConnection:
             transport.close()
             self.closing = True
             return
+        entries = getattr(self.server, "mc_authfile", None)
+        if entries is not None:
+            from server.mc_auth import McAuthGate
+            self.auth_gate = McAuthGate(entries)
         self.counted = True
         stats.curr_connections += 1
         stats.total_connections += 1
@@ -76,6 +81,18 @@ cdef class McConnection:
         if self.closing:
             return
         self.engine.stats.bytes_read += len(data)
+        if self.auth_gate is not None:
+            out, data, close = self.auth_gate.feed(data)
+            if out:
+                self.write(out)
+            if close:
+                self.close()
+                return
+            if not self.auth_gate.authenticated:
+                return
+            self.auth_gate = None
+            if not data:
+                return
         self.parser.feed(data)
         self.process_input()
 

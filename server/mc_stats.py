@@ -45,7 +45,7 @@ def general_stats(engine):
         ("cas_misses", s.cas_misses), ("cas_hits", s.cas_hits), ("cas_badval", s.cas_badval),
         ("touch_hits", s.touch_hits), ("touch_misses", s.touch_misses),
         ("store_too_large", s.store_too_large), ("store_no_memory", s.store_no_memory),
-        ("auth_cmds", 0), ("auth_errors", 0),
+        ("auth_cmds", _auth_stat("auth_cmds")), ("auth_errors", _auth_stat("auth_errors")),
         ("bytes_read", s.bytes_read), ("bytes_written", s.bytes_written), ("limit_maxbytes", _limit(engine)),
         ("accepting_conns", 1), ("listen_disabled_num", 0), ("time_in_listen_disabled_us", 0),
         ("threads", 1), ("conn_yields", 0), ("hash_power_level", 16), ("hash_bytes", 524288),
@@ -76,7 +76,7 @@ def settings_stats(engine):
         ("chunk_size", 48), ("num_threads", 1), ("num_threads_per_udp", 1), ("stat_key_prefix", ":"),
         ("detail_enabled", "no"), ("reqs_per_event", 20), ("cas_enabled", "yes"),
         ("tcp_backlog", cfg["tcp-backlog"]), ("binding_protocol", "ascii"), ("auth_enabled_sasl", "no"),
-        ("auth_enabled_ascii", "no"), ("item_size_max", cfg["memcached-max-item-size"]),
+        ("auth_enabled_ascii", "yes" if cfg["memcached-authfile"] else "no"), ("item_size_max", cfg["memcached-max-item-size"]),
         ("maxconns_fast", "yes"), ("hashpower_init", 0), ("slab_reassign", "yes"), ("slab_automove", 1),
         ("slab_automove_ratio", "0.80"), ("slab_automove_window", 30), ("slab_chunk_max", 524288),
         ("lru_crawler", "yes"), ("lru_crawler_sleep", 100), ("lru_crawler_tocrawl", 0),
@@ -164,3 +164,8 @@ def stats_reply(engine, args):
             return mc.END
         return b"CLIENT_ERROR usage: stats detail on|off|dump\r\n"
     return mc.ERR_ERROR
+
+
+def _auth_stat(name):
+    from server.mc_auth import STATS
+    return STATS[name]

@@ -617,7 +617,8 @@ class Persistence:
                 signal.signal(sig, signal.SIG_DFL)
             except (ValueError, OSError):
                 pass
-        for srv in list(self.server.listeners) + list(getattr(self.server, "mc_listeners", [])):
+        for srv in list(self.server.listeners) + list(getattr(self.server, "mc_listeners", [])) + \
+                list(getattr(self.server, "tls_listeners", [])):
             for sock in getattr(srv, "sockets", None) or ():
                 try:
                     os.close(sock.fileno())   # a restarted server must be able to bind while we run

@@ -319,8 +319,9 @@ cdef class ScriptRunner:
             # only RESP connections: their commands go through the dispatcher, where BUSY is answered
             # (a memcached connection would write to the keyspace in the middle of the script)
             if not isinstance(conn, RespConnection) or conn is caller_conn or conn.closing \
-                    or conn.reading_paused or conn.transport is None:
-                continue
+                    or conn.reading_paused or conn.transport is None \
+                    or conn.transport.get_extra_info("sslcontext") is not None:
+                continue    # a TLS connection's socket carries records, not commands: it waits for the script
             fd = _fileno(conn.transport)
             if fd >= 0 and fd not in self._eof_fds:
                 by_fd[fd] = conn

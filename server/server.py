@@ -42,6 +42,8 @@ class Server(ServerContext):
         self.listeners = []
         self.mc_listeners = []
         self.http_listeners = []               # metrics-port (server/dashboard.py)
+        self.tls_listeners = []                # RESP over TLS (server/tls.py); kept apart from the plaintext
+        self.tls_contexts = (None, None)       # (RESP, memcached) SSLContexts, built and checked at startup
         self.clients = {}                      # client id -> connection
         self.next_client_id = 1
         self.start_time = time.time()
@@ -110,6 +112,11 @@ class Server(ServerContext):
     def script_runner(self):
         return script_runner_of(self)
 
+    def outgoing_tls_context(self):
+        """The client-side SSLContext of links this server opens (tls-replication)."""
+        from server.tls import client_context
+        return client_context(self.config)
+
     # ------------------------------------------------------------------ clients
     def new_client(self, conn=None):
         client = Client(self.ks, self, conn, self.next_client_id)
@@ -127,6 +134,9 @@ class Server(ServerContext):
         client = self.new_client(conn)
         self.clients[client.id] = conn
         self.stat_connections += 1
+        keepalive = self.config.scalar("tcp-keepalive")
+        if keepalive:
+            _set_keepalive(conn.transport, keepalive)
         return client
 
     def client_disconnected(self, conn):
@@ -305,13 +315,16 @@ class Server(ServerContext):
                         continue
                     raise
                 self.listeners.append(srv)
+        from server import tls
+        await tls.start_resp_listeners(self)
         mc_port = self.config["memcached-port"]
         if mc_port:
             from server.mc_connection import McProtocol
-            for addr in binds:
+            mc_ssl = self.tls_contexts[1]       # memcached-tls yes: the port speaks TLS only (memcached -Z)
+            for addr in self.config["memcached-bind"] or ["127.0.0.1"]:     # follows bind when unset
                 addr = addr.lstrip("-")
                 try:
-                    srv = await self.loop.create_server(lambda: McProtocol(self), addr, mc_port,
+                    srv = await self.loop.create_server(lambda: McProtocol(self), addr, mc_port, ssl=mc_ssl,
                                                         backlog=self.config["tcp-backlog"], reuse_address=True)
                 except OSError as exc:
                     if ":" in addr:
@@ -370,7 +383,9 @@ class Server(ServerContext):
     def _on_signal(self, sig):
         name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
         self.log.raw(f"{os.getpid()}:signal-handler ({int(time.time())}) Received {name} scheduling shutdown...")
-        self.request_shutdown(save=None, reason=name)
+        flags = self.config["shutdown-on-sigterm" if sig == signal.SIGTERM else "shutdown-on-sigint"].split()
+        save = True if "save" in flags else False if "nosave" in flags else None
+        self.request_shutdown(save=save, reason=name)
 
     def request_shutdown(self, save=None, reason="SHUTDOWN", now=False):
         """Stop accepting, flush replies, run shutdown hooks (final save), then exit 0."""
@@ -387,7 +402,7 @@ class Server(ServerContext):
         save, _ = self.shutdown_requested
         self.log.warning("User requested shutdown...")
         supervise.notify_stopping(self)
-        for srv in self.listeners + self.mc_listeners + self.http_listeners:
+        for srv in self.listeners + self.mc_listeners + self.tls_listeners + self.http_listeners:
             srv.close()
         for hook in self.hooks_on_shutdown:
             try:
@@ -424,7 +439,8 @@ class Server(ServerContext):
         else:
             log.warning("Warning: no config file specified, using the default config. In order to specify a "
                         "config file use cachemere-server /path/to/cachemere.conf")
-        log.notice(f"Running mode=standalone, port={cfg['port']}, memcached-port={cfg['memcached-port']}.")
+        log.notice(f"Running mode=standalone, port={cfg['port']}, memcached-port={cfg['memcached-port']}"
+                   + (f", tls-port={cfg['tls-port']}" if cfg['tls-port'] else "") + ".")
         log.notice("Server initialized")
         log.notice("Ready to accept connections tcp")
 
@@ -446,6 +462,20 @@ class Server(ServerContext):
                 return int(f.read().split()[1]) * resource.getpagesize()
         except OSError:
             return 0
+
+
+def _set_keepalive(transport, interval):
+    """redis anetKeepAlive: SO_KEEPALIVE, first probe after `interval` s, then every interval/3 s, 3 probes."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, interval // 3))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    except (OSError, AttributeError):
+        pass
 
 
 def quote_arg(arg: bytes) -> bytes:
