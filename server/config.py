@@ -772,6 +772,7 @@ DIRECTIVES: tuple[Directive, ...] = (
     # --- Cachemere's own
     _int("memcached-port", 0, 65535, 11211, cachemere_only=True),
     _special("memcached-max-item-size", 1024 * 1024, _McItemSize(), cachemere_only=True),
+    _int("kinesis-port", 0, 65535, 0, cachemere_only=True),
     _int("memcached-memory", 0, 2**44, 0, cachemere_only=True),
     _int("stepfunctions-port", 0, 65535, 0, cachemere_only=True, immutable=True),   # services/workflow/http.py
     _special("memcached-bind", None, _AddressList(default_is_unset=True), multi_arg=True, cachemere_only=True),

@@ -90,6 +90,7 @@ IMPLEMENTED = {
     # operations
     "metrics-port": "server/dashboard.py", "metrics-bind": "server/dashboard.py",
     "sqs-port": "services/queue/sqs_http.py",
+    "kinesis-port": "services/kstream/http.py",
 }
 
 REFUSED = {

@@ -347,7 +347,7 @@ class Server(ServerContext):
         from server import dashboard
         self.http_listeners = await dashboard.start(self)
         import services
-        for start_facade in services.HTTP_FACADES:        # sqs-port... (services/queue/sqs_http.py)
+        for start_facade in services.HTTP_FACADES:        # sqs-port, kinesis-port (services/*/http)
             self.http_listeners += await start_facade(self)
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self._on_signal, sig)
