@@ -12,7 +12,7 @@ API (GET, JSON):
   /api/latency       per command family: calls, mean and p50/p99 from the latency histogram
   /api/replication   INFO replication's fields, replicas parsed from the slaveN lines
   /api/services      every service key (queue, topic, kstream, workflow...) with its summary
-  /api/service?db=N&key=K   one service key's detail (a workflow's execution graph, for one)
+  /api/service?db=N&key=K   one service key's detail (a workflow execution's graph: nodes with a status, edges)
 """
 import os
 import time

@@ -152,7 +152,8 @@ async function refreshService() {
   try {
     const detail = await getJSON(`/api/service?db=${s.db}&key=${encodeURIComponent(s.key)}`);
     $("service-title").textContent = `${detail.type} ${detail.key}`;
-    drawGraph(detail.detail && detail.detail.graph);
+    const d = detail.detail || {};
+    drawGraph(d.graph || (d.nodes ? d : null));
     $("service-json").textContent = JSON.stringify(detail.detail, null, 2);
   } catch (err) {
     $("service-json").textContent = String(err);

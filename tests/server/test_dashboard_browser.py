@@ -80,3 +80,36 @@ def test_dashboard_shows_a_replica_after_replicaof(browser, dash_server):
     finally:
         page.close()
         replica.stop()
+
+
+WORKFLOW = ('{"StartAt":"Check","States":{'
+            '"Check":{"Type":"Pass","Next":"Review"},'
+            '"Review":{"Type":"Wait","Seconds":300,"Next":"Ship"},'
+            '"Ship":{"Type":"Pass","End":true}}}')
+
+
+def test_workflow_graph_changes_colour_as_the_execution_advances(browser, dash_server):
+    r = redis.Redis(port=dash_server.port)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        r.execute_command("WF.CONFIG", "SET", "time-scale", "0.01")       # the 300 s wait lasts 3 s
+        r.execute_command("WF.CREATE", "orders", WORKFLOW)
+        r.execute_command("WF.START", "orders", "NAME", "o1", "INPUT", "{}")
+        page.goto("http://127.0.0.1:%d/" % dash_server.metrics_port)
+        row = page.locator("#services tbody tr", has_text="{orders}:o1")
+        row.wait_for(timeout=10000)
+        row.click()
+        review = page.locator('#graph g[data-state="Review"]')
+        review.wait_for(timeout=10000)
+        assert page.locator('#graph g[data-state="Check"]').get_attribute("data-status") == "succeeded"
+        assert review.get_attribute("data-status") == "running"
+        assert page.locator('#graph g[data-state="Ship"]').get_attribute("data-status") == "pending"
+        running_fill = review.locator("rect").get_attribute("fill")
+        page.wait_for_function(
+            "document.querySelector('#graph g[data-state=\"Ship\"]')?.getAttribute('data-status') === 'succeeded'",
+            timeout=20000)
+        assert review.get_attribute("data-status") == "succeeded"
+        assert review.locator("rect").get_attribute("fill") != running_fill       # the colour changed
+    finally:
+        page.close()
+        r.close()
