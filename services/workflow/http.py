@@ -5,7 +5,7 @@ Each request (``X-Amz-Target: AWSStepFunctions.<Operation>``, a JSON body) becom
 command, run through the dispatcher from an internal client of its own (stats, effects and AOF as for any
 client); the RESP3 reply is read back with hiredis and reshaped into the AWS answer.  Errors become HTTP 400
 ``{"__type": "StateMachineDoesNotExist", "message": ...}``.  GetActivityTask long-polls (up to 60 s) from the
-event loop without blocking it.  Listens on loopback only.
+event loop without blocking it.  Served by the process's one HTTP server (server/http.py) on the bind addresses.
 """
 import asyncio
 import json
@@ -23,7 +23,6 @@ ERRORS = {
     b"INVALIDNAME": "InvalidName",
 }
 MAX_BODY = 1 << 20
-MAX_HEAD = 16 * 1024
 REQUEST_TIMEOUT = 10.0         # a request must arrive whole within this (slowloris gets a close)
 
 
@@ -209,94 +208,43 @@ class Facade:
         raise AwsError("UnknownOperationException", f"The operation {op} is not supported by this endpoint")
 
 
-class HttpProtocol(asyncio.Protocol):
-    def __init__(self, facade):
-        self.facade = facade
-        self.buf = b""
-        self.transport = None
-        self.busy = False
+async def start(server):
+    """The HTTP_FACADES entry: listen on stepfunctions-port (every bind address) with the process's one HTTP
+    server (server/http.py: limits, keep-alive, slowloris timeout); returns the asyncio servers."""
+    port = server.config["stepfunctions-port"]
+    if not port:
+        return []
+    from server.http import HttpApp, Response      # server-side glue (command families never import server/)
+    facade = Facade(server)
+    server.extensions["stepfunctions-http"] = facade
+    app = HttpApp("stepfunctions-port", log=server.log, max_body=MAX_BODY, request_timeout=REQUEST_TIMEOUT)
 
-    def connection_made(self, transport):
-        self.transport = transport
-        self.timer = None
-
-    def connection_lost(self, exc):
-        if self.timer is not None:
-            self.timer.cancel()
-        self.transport = None
-
-    def _timed_out(self):
-        self.timer = None
-        if self.transport is not None and self.buf and not self.busy:
-            self.transport.close()
-
-    def data_received(self, data):
-        self.buf += data
-        if len(self.buf) > MAX_BODY + MAX_HEAD or (b"\r\n\r\n" not in self.buf and len(self.buf) > MAX_HEAD):
-            self.transport.close()
-            return
-        if self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(REQUEST_TIMEOUT, self._timed_out)
-        self._next()
-
-    def _next(self):
-        if self.busy:
-            return
-        head, sep, rest = self.buf.partition(b"\r\n\r\n")
-        if not sep:
-            return
-        lines = head.split(b"\r\n")
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(b":")
-            headers[k.strip().lower()] = v.strip()
-        try:
-            n = int(headers.get(b"content-length", b"0"))
-        except ValueError:
-            n = -1
-        if n < 0 or n > MAX_BODY:
-            self.transport.close()
-            return
-        if len(rest) < n:
-            return
-        body, self.buf = rest[:n], rest[n:]
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        target = headers.get(b"x-amz-target", b"").decode("latin-1")
-        self.busy = True
-        asyncio.ensure_future(self._serve(target, body))
-
-    async def _serve(self, target, body):
+    async def handle(request):
         status, out = 200, None
+        target = request.headers.get("x-amz-target", "")
         try:
             if not target.startswith("AWSStepFunctions."):
                 raise AwsError("UnknownOperationException", "missing X-Amz-Target AWSStepFunctions.<Operation>")
             try:
-                b = json.loads(body or b"{}")
+                body = json.loads(request.body or b"{}")
             except ValueError:
                 raise AwsError("SerializationException", "the body is not JSON")
-            out = await self.facade.handle(target.split(".", 1)[1], b)
+            out = await facade.handle(target.split(".", 1)[1], body)
         except AwsError as exc:
             status, out = 400, {"__type": exc.typ, "message": exc.message}
         except KeyError as exc:
             status, out = 400, {"__type": "ValidationException", "message": f"missing field {exc}"}
-        data = json.dumps(out).encode()
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/x-amz-json-1.0\r\n"
-                                 b"Content-Length: %d\r\nx-amzn-RequestId: cachemere\r\n\r\n"
-                                 % (status, b"OK" if status == 200 else b"Bad Request", len(data)) + data)
-        self.busy = False
-        if self.buf:
-            self._next()
-
-
-def start(server, port):
-    facade = Facade(server)
-    loop = asyncio.get_running_loop()
-
-    async def listen():
-        srv = await loop.create_server(lambda: HttpProtocol(facade), "127.0.0.1", port, reuse_address=True)
-        facade.listeners.append(srv)
-    loop.create_task(listen())
-    return facade
+        return Response(status, json.dumps(out).encode(), "application/x-amz-json-1.0",
+                        {"x-amzn-RequestId": "cachemere"})
+    app.fallback = handle
+    listeners = []
+    for addr in server.config["bind"] or ["127.0.0.1"]:
+        addr = addr.lstrip("-")
+        try:
+            listeners.append(await app.listen(server.loop, addr, port))
+        except OSError:
+            if ":" in addr:            # no IPv6 loopback here: like the RESP listener, skip it
+                continue
+            raise
+    facade.listeners = listeners
+    return listeners

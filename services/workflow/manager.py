@@ -172,13 +172,6 @@ def workflow_of(server):
 
 
 def server_started(server):
-    """Called once the server's loop runs (services.started): build the heap from the loaded keys, and
-    open the optional Step Functions HTTP facade (``stepfunctions-port``)."""
+    """Called once the server's loop runs (services.started): build the heap from the loaded keys (the
+    optional Step Functions HTTP facade, ``stepfunctions-port``, starts with the other facades)."""
     workflow_of(server).rebuild()
-    try:
-        port = server.config["stepfunctions-port"]
-    except (KeyError, TypeError):
-        port = 0
-    if port:
-        from . import http
-        server.extensions["stepfunctions-http"] = http.start(server, port)
