@@ -211,10 +211,4 @@ async def start(server):
     port = server.config["metrics-port"]
     if not port:
         return []
-    app = build_app(server)
-    binds = server.config["metrics-bind"] or server.config["bind"] or ["127.0.0.1"]
-    listeners = []
-    for addr in binds:
-        listeners.append(await app.listen(server.loop, addr.lstrip("-"), port))
-    server.log.notice("Metrics and dashboard on http://%s:%d/" % (binds[0].lstrip("-"), port))
-    return listeners
+    return await build_app(server).listen_all(server, port, server.config["metrics-bind"])

@@ -199,3 +199,19 @@ class HttpApp:
 
     async def listen(self, loop, host, port):
         return await loop.create_server(lambda: HttpProtocol(self), host, port, reuse_address=True)
+
+    async def listen_all(self, server, port, binds=None):
+        """Listen on port at every bind address (default: the server's ``bind``), skipping an IPv6 address
+        the host lacks as the RESP listener does; logs where it listens and returns the asyncio servers."""
+        binds = binds or server.config["bind"] or ["127.0.0.1"]
+        listeners = []
+        for addr in binds:
+            addr = addr.lstrip("-")
+            try:
+                listeners.append(await self.listen(server.loop, addr, port))
+            except OSError:
+                if ":" in addr:
+                    continue
+                raise
+        server.log.notice("%s: HTTP on %s:%d" % (self.name, binds[0].lstrip("-"), port))
+        return listeners

@@ -306,15 +306,4 @@ async def start_facade(server, port):
             resp.headers["x-amzn-ErrorType"] = e.name
             return resp
     app.fallback = handle
-    listeners = []
-    binds = server.config["bind"] or ["127.0.0.1"]
-    for addr in binds:
-        addr = addr.lstrip("-")
-        try:
-            listeners.append(await app.listen(server.loop, addr, port))
-        except OSError:
-            if ":" in addr:            # no IPv6 loopback here: like the RESP listener, skip it
-                continue
-            raise
-    server.log.notice("Kinesis JSON facade on http://%s:%d/" % (binds[0].lstrip("-"), port))
-    return listeners
+    return await app.listen_all(server, port)

@@ -363,8 +363,5 @@ async def start(server):
     app = HttpApp("sqs", log=server.log, max_body=2 << 20, request_timeout=30.0)
     facade = Facade(server)
     app.fallback = facade.handle
-    binds = server.config["bind"] or ["127.0.0.1"]
-    listeners = [await app.listen(server.loop, addr.lstrip("-"), port) for addr in binds]
-    server.log.notice("SQS JSON facade on http://%s:%d/" % (binds[0].lstrip("-"), port))
-    return listeners
+    return await app.listen_all(server, port)
 

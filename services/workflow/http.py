@@ -237,14 +237,5 @@ async def start(server):
         return Response(status, json.dumps(out).encode(), "application/x-amz-json-1.0",
                         {"x-amzn-RequestId": "cachemere"})
     app.fallback = handle
-    listeners = []
-    for addr in server.config["bind"] or ["127.0.0.1"]:
-        addr = addr.lstrip("-")
-        try:
-            listeners.append(await app.listen(server.loop, addr, port))
-        except OSError:
-            if ":" in addr:            # no IPv6 loopback here: like the RESP listener, skip it
-                continue
-            raise
-    facade.listeners = listeners
-    return listeners
+    facade.listeners = await app.listen_all(server, port)
+    return facade.listeners
