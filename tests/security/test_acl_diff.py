@@ -48,9 +48,11 @@ BAD_RULES = [
 
 
 def missing_commands(ours, theirs):
+    """Commands only one server has: redis's cluster/module ones, the services' QUEUE.*/STREAM.*/WF.* here;
+    single-command rules naming them cannot be compared."""
     a = set(cli(ours.port, "command", "list").split())
     b = set(cli(theirs.port, "command", "list").split())
-    return b - a
+    return a ^ b
 
 
 def normalize(text, missing):
@@ -65,7 +67,20 @@ def normalize(text, missing):
                     singles.add(t)
             else:
                 keep.append(t)
-        out.append((keep, sorted(singles)))
+        out.append((commuting_runs_sorted(keep), sorted(singles)))
+    return out
+
+
+def commuting_runs_sorted(tokens):
+    """Consecutive category rules of the same sign commute (-@set -@stream == -@stream -@set): sort each run.
+    redis picks the order greedily by category sizes, and the services' commands make some sizes differ."""
+    out, run = [], []
+    for t in tokens + [None]:
+        if run and (t is None or t[:2] != run[0][:2] or t[1:2] != "@"):
+            out += sorted(run) if run[0][1:2] == "@" else run
+            run = []
+        if t is not None:
+            run.append(t)
     return out
 
 
