@@ -90,14 +90,25 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data):
+        if self.closed:
+            return                      # draining after an error reply (see _fail)
         self.buf += data
         if not self.busy:
             self._process()
 
     def _fail(self, status, text):
+        """Answer the error, then half-close and keep reading (discarding) for a moment before closing: a
+        close with the client's bytes still unread makes the kernel send RST, which can destroy the error
+        reply before the client reads it (a client still sending a huge header, for one)."""
         self.transport.write(Response(status, text + "\n").encode(False))
-        self.transport.close()
         self.closed = True
+        self.buf = bytearray()
+        try:
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+        except OSError:
+            pass
+        asyncio.get_running_loop().call_later(1.0, self.transport.close)
 
     def _process(self):
         while not self.closed and not self.busy:
