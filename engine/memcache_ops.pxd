@@ -19,6 +19,7 @@ cdef class McEngine:
     cdef public object flush_timer
 
     cdef int execute(self, object req, list out) except -1
+    cdef int execute_binary(self, object req, list out) except -1
     cdef Entry read_item(self, bytes key)
     cdef Entry write_item(self, bytes key)
     cdef unsigned long long cas_of(self, Entry e)

@@ -21,6 +21,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
 from engine.core cimport Keyspace, Db, Entry, cm_rec, CM_RAW, CM_BOXED, rec_value, rec_is_string, entry_expire_at
 from protocol import memcache as mc
+from protocol import memcache_bin as mb
 
 cdef long long RELATIVE_MAX = 60 * 60 * 24 * 30          # memcached REALTIME_MAXDELTA: above it, absolute time
 cdef long long EXPIRED = -2                               # exptime_to_ms: the item is dead on arrival
@@ -718,6 +719,162 @@ cdef class McEngine:
         size = item_size(len(key), e.r.mc_flags, len(value))
         out.append(mc.write_me(key, req.key_binary, exp, la, self.cas_of(e), (e.r.cas & BIT_FETCHED) != 0,
                                slab_class(size), size))
+
+
+    # ------------------------------------------------------------------------------------ binary protocol
+    cdef int execute_binary(self, object req, list out) except -1:
+        """Run one valid binary request (protocol/memcache_bin.pyx BinRequest) with memcached 1.6.18's
+        proto_bin.c semantics; the glue handles QUIT, STAT and SASL.  Quiet requests append nothing on
+        success, except GET/GETK hits (memcached's write_bin_response)."""
+        cdef int op = req.cmd
+        cdef int opcode = req.opcode
+        cdef unsigned int opaque = req.opaque
+        cdef bint quiet = req.quiet
+        cdef bytes key = req.key
+        cdef unsigned long long cas = req.cas
+        cdef unsigned long long result = 0
+        cdef Entry e
+        cdef bytes value, reply
+        cdef McStats st = self.stats
+        cdef long long delay
+        if op == 0x00 or op == 0x0c:                   # GET, GETK (+Q)
+            st.cmd_get += 1
+            e = self.read_item(key)
+            if e is None:
+                st.get_misses += 1
+                if not quiet:
+                    if op == 0x0c:
+                        out.append(mb.header(opcode, mb.ST_KEY_ENOENT, opaque, 0, 0, len(key), len(key)) + key)
+                    else:
+                        out.append(mb.error(opcode, opaque, mb.ST_KEY_ENOENT))
+                return 0
+            st.get_hits += 1
+            e.r.cas |= BIT_FETCHED
+            out.append(mb.response(opcode, opaque, self.cas_of(e), mb.be32(e.r.mc_flags),
+                                   key if op == 0x0c else b"", <bytes>rec_value(e.r)))
+        elif op == 0x1c or op == 0x1d or op == 0x23:   # TOUCH, GAT, GATK (+Q)
+            st.cmd_touch += 1
+            e = self.touch(key, <long long>req.exptime)
+            if e is None:
+                if not quiet:
+                    if op == 0x23:
+                        out.append(mb.header(opcode, mb.ST_KEY_ENOENT, opaque, 0, 0, len(key), len(key)) + key)
+                    else:
+                        out.append(mb.error(opcode, opaque, mb.ST_KEY_ENOENT))
+                return 0
+            e.r.cas |= BIT_FETCHED
+            if op == 0x1c:
+                if not quiet:
+                    out.append(mb.response(opcode, opaque, self.cas_of(e), mb.be32(e.r.mc_flags)))
+            else:
+                out.append(mb.response(opcode, opaque, self.cas_of(e), mb.be32(e.r.mc_flags),
+                                       key if op == 0x23 else b"", <bytes>rec_value(e.r)))
+        elif op == 0x01 or op == 0x02 or op == 0x03:   # SET, ADD, REPLACE (+Q); a CAS id makes any of them a cas
+            st.cmd_set += 1
+            e = self.write_item(key)
+            if cas != 0:
+                if e is None:
+                    st.cas_misses += 1
+                    out.append(mb.error(opcode, opaque, mb.ST_KEY_ENOENT))
+                    return 0
+                if e.r.cas & CAS_MASK == 0 or e.r.cas & CAS_MASK != cas:
+                    st.cas_badval += 1
+                    out.append(mb.error(opcode, opaque, mb.ST_KEY_EEXISTS))
+                    return 0
+                st.cas_hits += 1
+            elif op == 0x02 and e is not None:
+                e.r.lru = self.ks.lru_clock
+                out.append(mb.error(opcode, opaque, mb.ST_KEY_EEXISTS))
+                return 0
+            elif op == 0x03 and e is None:
+                out.append(mb.error(opcode, opaque, mb.ST_KEY_ENOENT))
+                return 0
+            if self.out_of_memory():
+                out.append(mb.error(opcode, opaque, mb.ST_ENOMEM))
+                return 0
+            e = self.store(key, <bytes>req.value, req.flags, <long long>req.exptime)
+            if e is None:
+                result = self.ks.next_cas        # stored already expired: memcached still gives it an id
+                self.ks.next_cas += 1
+            else:
+                result = e.r.cas & CAS_MASK
+            if not quiet:
+                out.append(mb.header(opcode, 0, opaque, result, 0, 0, 0))
+        elif op == 0x0e or op == 0x0f:                 # APPEND, PREPEND (+Q)
+            st.cmd_set += 1
+            e = self.write_item(key)
+            if e is None:
+                out.append(mb.error(opcode, opaque, mb.ST_NOT_STORED))
+                return 0
+            if cas != 0 and e.r.cas & CAS_MASK != cas:
+                out.append(mb.error(opcode, opaque, mb.ST_KEY_EEXISTS))
+                return 0
+            reply = self.concat(key, <bytes>req.value, op == 0x0e)
+            if reply != STORED:
+                out.append(mb.error(opcode, opaque, mb.ST_ENOMEM))
+                return 0
+            if not quiet:
+                out.append(mb.header(opcode, 0, opaque, self.ks.next_cas - 1, 0, 0, 0))
+        elif op == 0x04:                               # DELETE (+Q)
+            e = self.write_item(key)
+            if e is None:
+                st.delete_misses += 1
+                out.append(mb.error(opcode, opaque, mb.ST_KEY_ENOENT))
+                return 0
+            if cas != 0 and cas != e.r.cas & CAS_MASK:
+                out.append(mb.error(opcode, opaque, mb.ST_KEY_EEXISTS))
+                return 0
+            st.delete_hits += 1
+            self.db.delete(key)
+            self.emit_delete(key)
+            if not quiet:
+                out.append(mb.header(opcode, 0, opaque, 0, 0, 0, 0))
+        elif op == 0x05 or op == 0x06:                 # INCREMENT, DECREMENT (+Q)
+            e = self.write_item(key)
+            if e is None:
+                if req.exptime == 0xffffffff:
+                    if op == 0x05:
+                        st.incr_misses += 1
+                    else:
+                        st.decr_misses += 1
+                    out.append(mb.error(opcode, opaque, mb.ST_KEY_ENOENT))
+                    return 0
+                # a miss creates the item with the initial value (memcached stores it as an add)
+                result = req.initial
+                e = self.store(key, b"%d" % result, 0, <long long>req.exptime)
+                if not quiet:
+                    out.append(mb.response(opcode, opaque, (e.r.cas & CAS_MASK) if e is not None else 0,
+                                           b"", b"", mb.be64(result)))
+                return 0
+            if cas != 0 and cas != e.r.cas & CAS_MASK:
+                out.append(mb.error(opcode, opaque, mb.ST_KEY_EEXISTS))
+                return 0
+            if self.arith(key, e, req.delta, op == 0x05, &result):
+                out.append(mb.error(opcode, opaque, mb.ST_DELTA_BADVAL))
+                return 0
+            if not quiet:
+                out.append(mb.response(opcode, opaque, e.r.cas & CAS_MASK, b"", b"", mb.be64(result)))
+        elif op == 0x08:                               # FLUSH (+Q)
+            delay = 0
+            if req.has_exptime and req.exptime > 0:
+                delay = <long long>req.exptime
+                if delay > RELATIVE_MAX:
+                    delay = delay - self.ks.now_ms // 1000
+                    if delay < 0:
+                        delay = 0
+            self.flush_all(delay)
+            if not quiet:
+                out.append(mb.header(opcode, 0, opaque, 0, 0, 0, 0))
+        elif op == 0x0a:                               # NOOP
+            out.append(mb.header(opcode, 0, opaque, 0, 0, 0, 0))
+        elif op == 0x0b:                               # VERSION
+            out.append(mb.response(opcode, opaque, 0, b"", b"", MC_VERSION))
+        elif op == 0x10:                               # STAT
+            from server import mc_stats
+            out.append(mc_stats.binary_stats(self, key, opcode, opaque))
+        else:
+            out.append(mb.error(opcode, opaque, mb.ST_UNKNOWN_COMMAND))
+        return 0
 
 
 def item_size(Py_ssize_t nkey, unsigned int flags, Py_ssize_t nbytes):

@@ -791,6 +791,11 @@ DIRECTIVES: tuple[Directive, ...] = (
     # memcached 1.6's -Y authfile (text protocol auth, server/mc_auth.py) and -S (binary SASL)
     _str("memcached-authfile", "", immutable=True, empty_is_null=True, cachemere_only=True),
     _bool("memcached-sasl", 0, immutable=True, cachemere_only=True),
+    # memcached -B: auto (first byte 0x80 = binary, per connection), ascii or binary (server/mc_connection.pyx)
+    _enum("memcached-protocol", ("auto", "ascii", "binary"), "auto", immutable=True, cachemere_only=True),
+    # the SASL PLAIN password database ("user:password" lines, memcached's MEMCACHED_SASL_PWDB format);
+    # unset: memcached-authfile's users (server/mc_sasl.py)
+    _str("memcached-sasl-pwdb", "", immutable=True, empty_is_null=True, cachemere_only=True),
 )
 
 # Lines Redis 7.0 still accepts and ignores: name -> (min argc, max argc) incl. the name.

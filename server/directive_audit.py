@@ -46,6 +46,8 @@ IMPLEMENTED = {
     **{f"memcached-{n}": "server/tls.py" for n in (
         "tls", "ssl-chain-cert", "ssl-key", "ssl-ca-cert", "ssl-ciphers", "ssl-verify-mode", "ssl-session-cache")},
     "memcached-authfile": "server/mc_auth.py",
+    "memcached-sasl": "server/mc_sasl.py", "memcached-sasl-pwdb": "server/mc_sasl.py",
+    "memcached-protocol": "server/mc_connection.pyx",
     # process
     "daemonize": "server/main.py", "pidfile": "server/main.py", "dir": "server/main.py",
     "logfile": "server/log.py", "loglevel": "server/log.py", "databases": "engine/core.pyx",
@@ -106,8 +108,6 @@ REFUSED = {
     "maxmemory-clients": (lambda v, c: v == 0, "client eviction is not built in this server"),
     "activedefrag": (lambda v, c: not v, "no active defragmentation without redis's jemalloc (the config "
                      "validator refuses it as a Debian redis-server does)"),
-    "memcached-sasl": (lambda v, c: not v, "the memcached binary protocol (and so its SASL) is not served; "
-                       "use memcached-authfile (text protocol auth, memcached -Y)"),
 }
 
 NOOP = {

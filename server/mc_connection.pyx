@@ -14,6 +14,8 @@ from engine.core cimport Keyspace
 from engine.memcache_ops cimport McEngine, McStats
 from engine.memcache_ops import engine_for
 from protocol.memcache import McParser, MC_SET
+from protocol.memcache_bin import McBinParser
+from protocol import memcache_bin as mb
 
 cdef int C_QUIT = 19     # protocol.memcache.MC_QUIT
 cdef bytes TOO_MANY_CONNECTIONS = b"SERVER_ERROR Too many open connections\r\n"
@@ -29,13 +31,18 @@ cdef class McConnection:
     cdef public bint counted         # included in curr_connections
     cdef public bint reading_paused
     cdef public object auth_gate     # server/mc_auth.py McAuthGate until the connection authenticates (-Y)
+    cdef public bint negotiated      # the protocol of the connection is decided (memcached -B)
+    cdef public bint binary          # parser is a protocol/memcache_bin.pyx McBinParser
+    cdef public object sasl          # server/mc_sasl.py SaslSession with memcached-sasl yes
 
     def __init__(self, server):
         self.server = server
         self.engine = engine_for(server)
-        self.parser = McParser(server.config["memcached-max-item-size"])
+        self.parser = None
         self.closing = False
         self.counted = False
+        self.negotiated = False
+        self.binary = False
 
     def connection_made(self, transport):
         cdef McStats stats = self.engine.stats
@@ -49,8 +56,12 @@ cdef class McConnection:
             transport.close()
             self.closing = True
             return
+        users = getattr(self.server, "mc_sasl_users", None)
+        if users is not None:
+            from server.mc_sasl import SaslSession
+            self.sasl = SaslSession(users)
         entries = getattr(self.server, "mc_authfile", None)
-        if entries is not None:
+        if entries is not None and users is None:
             from server.mc_auth import McAuthGate
             self.auth_gate = McAuthGate(entries)
         self.counted = True
@@ -91,10 +102,69 @@ cdef class McConnection:
             if not self.auth_gate.authenticated:
                 return
             self.auth_gate = None
+            self.negotiate(False)    # memcached: after -Y auth the connection speaks ascii
             if not data:
                 return
+        if not self.negotiated:
+            self.negotiate(data[0] == 0x80)
         self.parser.feed(data)
-        self.process_input()
+        if self.binary:
+            self.process_binary()
+        else:
+            self.process_input()
+
+    cdef negotiate(self, bint first_is_binary_magic):
+        """memcached -B: auto takes binary when the first byte is 0x80; SASL forces binary."""
+        mode = self.server.config["memcached-protocol"]
+        limit = self.server.config["memcached-max-item-size"]
+        self.negotiated = True
+        if self.sasl is not None or mode == "binary" or (mode == "auto" and first_is_binary_magic):
+            self.binary = True
+            self.parser = McBinParser(limit, self.sasl is not None)
+        else:
+            self.parser = McParser(limit)
+
+    cpdef process_binary(self):
+        """Execute every complete binary request buffered, then write all replies at once (quiet requests
+        answer nothing on success, so a batch of them ends up in the same write as the NOOP after them)."""
+        cdef list out = []
+        cdef McEngine engine = self.engine
+        cdef object parser = self.parser
+        cdef object next_request = parser.next_request
+        cdef bint close = False
+        cdef int op
+        engine.ks.update_clock()
+        while True:
+            req = next_request()
+            if req is None:
+                break
+            if req.error is not None or req.close:
+                if req.drop_key is not None:      # a SET refused as too large: the old item goes
+                    engine.drop_item(req.drop_key)
+                if req.error is not None:
+                    out.append(req.error)
+                if req.close:
+                    close = True
+                    break
+                continue
+            op = req.cmd
+            if op == 0x07:                         # QUIT (QUITQ answers nothing)
+                if not req.quiet:
+                    out.append(mb.header(req.opcode, 0, req.opaque, 0, 0, 0, 0))
+                close = True
+                break
+            if op == 0x20 or op == 0x21 or op == 0x22:
+                self.sasl.handle(req, parser, out)
+                continue
+            try:
+                engine.execute_binary(req, out)
+            except Exception as exc:
+                out.append(mb.error(req.opcode, req.opaque, mb.ST_ENOMEM))
+                self.server.log.warning("memcached binary request %r raised %r" % (req, exc))
+        if out:
+            self.write(b"".join(out))
+        if close or parser.closed:
+            self.close()
 
     cpdef process_input(self):
         """Execute every complete request buffered, then write all replies at once."""

@@ -87,7 +87,8 @@ def settings_stats(engine):
         ("domain_socket", "NULL"), ("umask", 700), ("shutdown_command", "no"), ("growth_factor", "1.25"),
         ("chunk_size", 48), ("num_threads", 1), ("num_threads_per_udp", 1), ("stat_key_prefix", ":"),
         ("detail_enabled", "no"), ("reqs_per_event", 20), ("cas_enabled", "yes"),
-        ("tcp_backlog", cfg["tcp-backlog"]), ("binding_protocol", "ascii"), ("auth_enabled_sasl", "no"),
+        ("tcp_backlog", cfg["tcp-backlog"]), ("binding_protocol", binding_protocol(cfg)),
+        ("auth_enabled_sasl", "yes" if cfg["memcached-sasl"] else "no"),
         ("auth_enabled_ascii", "yes" if cfg["memcached-authfile"] else "no"), ("item_size_max", cfg["memcached-max-item-size"]),
         ("maxconns_fast", "yes"), ("hashpower_init", 0), ("slab_reassign", "yes"), ("slab_automove", 1),
         ("slab_automove_ratio", "0.80"), ("slab_automove_window", 30), ("slab_chunk_max", 524288),
@@ -303,3 +304,38 @@ def stats_reply(engine, args):
 def _auth_stat(name):
     from server.mc_auth import STATS
     return STATS[name]
+
+
+def binary_stats(engine, group, opcode, opaque):
+    """The binary protocol's STAT (memcached process_bin_stat): the same groups as the text `stats`, one
+    packet per value and an empty packet at the end; group names are matched as memcached does (prefix
+    strncmp for reset/settings/detail, exact for items/slabs/sizes); any other group is "Not found"."""
+    from protocol import memcache_bin as mb
+    if not group:
+        return mb.stats_packets(opcode, opaque, general_stats(engine))
+    if group.startswith(b"reset"):
+        reset(engine)
+        return mb.stats_packets(opcode, opaque, ())
+    if group.startswith(b"settings"):
+        return mb.stats_packets(opcode, opaque, settings_stats(engine))
+    if group.startswith(b"detail"):
+        sub = group[6:]
+        if sub.startswith(b" dump"):
+            return mb.stats_packets(opcode, opaque, [("detailed", b"END\r\n")])
+        if sub.startswith(b" on") or sub.startswith(b" off"):
+            return mb.stats_packets(opcode, opaque, ())
+        return mb.error(opcode, opaque, mb.ST_KEY_ENOENT)
+    if group == b"items":
+        return mb.stats_packets(opcode, opaque, items_stats(engine))
+    if group == b"slabs":
+        return mb.stats_packets(opcode, opaque, slabs_stats(engine))
+    if group == b"sizes":
+        return mb.stats_packets(opcode, opaque, [("sizes_status", "disabled")])
+    return mb.error(opcode, opaque, mb.ST_KEY_ENOENT)
+
+
+def binding_protocol(cfg):
+    """memcached -B as `stats settings` prints it (SASL implies binary)."""
+    if cfg["memcached-sasl"]:
+        return "binary"
+    return {"auto": "auto-negotiate"}.get(cfg["memcached-protocol"], cfg["memcached-protocol"])

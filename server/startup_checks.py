@@ -21,7 +21,14 @@ def run(server):
         server.log.warning(str(exc))
         server.log.warning(tls.FAILED)
         return False
-    if cfg["memcached-authfile"] and cfg["memcached-port"]:
+    if cfg["memcached-sasl"] and cfg["memcached-port"]:
+        from server import mc_sasl
+        try:
+            server.mc_sasl_users = mc_sasl.load(cfg)
+        except mc_sasl.SaslConfigError as exc:
+            server.log.warning(str(exc))
+            return False
+    elif cfg["memcached-authfile"] and cfg["memcached-port"]:
         from server import mc_auth
         try:
             server.mc_authfile = mc_auth.load_authfile(cfg["memcached-authfile"])
