@@ -200,6 +200,7 @@ cdef class BinRequest:
     cdef public object error           # response bytes to send instead of executing
     cdef public bint close
     cdef public object drop_key        # a too-large SET: unlink this key first
+    cdef public Py_ssize_t swallow     # bytes discarded after the error (memcached then does not flush)
 
     def __repr__(self):
         return "BinRequest(op=0x%02x key=%r cas=%d err=%r close=%r)" % (
@@ -291,6 +292,7 @@ cdef class McBinParser:
     cdef BinRequest _fail(self, BinRequest r, int status, bint close, Py_ssize_t swallow):
         r.error = error(r.opcode, r.opaque, status)
         r.close = close
+        r.swallow = swallow
         if close:
             self.state = S_CLOSED
         elif swallow > 0:

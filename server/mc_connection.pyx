@@ -126,26 +126,38 @@ cdef class McConnection:
 
     cpdef process_binary(self):
         """Execute every complete binary request buffered, then write all replies at once (quiet requests
-        answer nothing on success, so a batch of them ends up in the same write as the NOOP after them)."""
+        answer nothing on success, so a batch of them ends up in the same write as the NOOP after them).
+
+        memcached sends its queued responses at flush points (NOOP, QUIT, STAT, an error answered without a
+        swallow, every 20 requests of a read, the end of the buffered input) and drops the ones queued since
+        the last flush point when a request with a wrong magic closes the connection: ``keep`` tracks that."""
         cdef list out = []
         cdef McEngine engine = self.engine
         cdef object parser = self.parser
         cdef object next_request = parser.next_request
         cdef bint close = False
-        cdef int op
+        cdef int op, n = 0
+        cdef Py_ssize_t keep = 0, before
+        cdef bytes last
         engine.ks.update_clock()
         while True:
             req = next_request()
             if req is None:
                 break
+            n += 1
             if req.error is not None or req.close:
                 if req.drop_key is not None:      # a SET refused as too large: the old item goes
                     engine.drop_item(req.drop_key)
-                if req.error is not None:
-                    out.append(req.error)
+                if req.error is None:             # wrong magic: closed at once, unflushed replies lost
+                    del out[keep:]
+                    close = True
+                    break
+                out.append(req.error)
                 if req.close:
                     close = True
                     break
+                if req.swallow == 0 or n % 20 == 0:
+                    keep = len(out)
                 continue
             op = req.cmd
             if op == 0x07:                         # QUIT (QUITQ answers nothing)
@@ -153,14 +165,21 @@ cdef class McConnection:
                     out.append(mb.header(req.opcode, 0, req.opaque, 0, 0, 0, 0))
                 close = True
                 break
+            before = len(out)
             if op == 0x20 or op == 0x21 or op == 0x22:
                 self.sasl.handle(req, parser, out)
-                continue
-            try:
-                engine.execute_binary(req, out)
-            except Exception as exc:
-                out.append(mb.error(req.opcode, req.opaque, mb.ST_ENOMEM))
-                self.server.log.warning("memcached binary request %r raised %r" % (req, exc))
+            else:
+                try:
+                    engine.execute_binary(req, out)
+                except Exception as exc:
+                    out.append(mb.error(req.opcode, req.opaque, mb.ST_ENOMEM))
+                    self.server.log.warning("memcached binary request %r raised %r" % (req, exc))
+            if op == 0x0a or op == 0x10 or n % 20 == 0:
+                keep = len(out)
+            elif len(out) > before:
+                last = <bytes>out[len(out) - 1]
+                if last[7] != 0 and not ((op == 0x0c or op == 0x23) and last[7] == 1):
+                    keep = len(out)               # write_bin_error flushes (a GETK miss does not)
         if out:
             self.write(b"".join(out))
         if close or parser.closed:

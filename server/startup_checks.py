@@ -21,7 +21,7 @@ def run(server):
         server.log.warning(str(exc))
         server.log.warning(tls.FAILED)
         return False
-    if cfg["memcached-sasl"] and cfg["memcached-port"]:
+    if cfg["memcached-sasl"]:
         from server import mc_sasl
         try:
             server.mc_sasl_users = mc_sasl.load(cfg)

@@ -58,7 +58,9 @@ def _start(*args, timeout=20):
     (["--supervised", "upstart"], "'supervised upstart'"),
     (["--maxmemory-clients", "10%"], "'maxmemory-clients 10%'"),
     (["--aof-timestamp-enabled", "yes"], "'aof-timestamp-enabled yes'"),
-    (["--memcached-sasl", "yes"], "'memcached-sasl yes'"),
+    (["--memcached-sasl", "yes"], "memcached-sasl yes needs a password database"),
+    (["--memcached-sasl", "yes", "--memcached-protocol", "ascii", "--memcached-sasl-pwdb", "/dev/null"],
+     "You cannot allow the ASCII protocol while using SASL"),
     (["--loadmodule", "/tmp/x.so"], "'loadmodule' is not supported"),
 ])
 def test_refused_at_start(args, needle):
