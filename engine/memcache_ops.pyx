@@ -842,11 +842,16 @@ cdef class McEngine:
                 # a miss creates the item with the initial value (memcached stores it as an add)
                 result = req.initial
                 e = self.store(key, b"%d" % result, 0, <long long>req.exptime)
+                if e is None:
+                    cas = self.ks.next_cas       # stored already expired: memcached still gives it an id
+                    self.ks.next_cas += 1
+                else:
+                    cas = e.r.cas & CAS_MASK
                 if not quiet:
-                    out.append(mb.response(opcode, opaque, (e.r.cas & CAS_MASK) if e is not None else 0,
-                                           b"", b"", mb.be64(result)))
+                    out.append(mb.response(opcode, opaque, cas, b"", b"", mb.be64(result)))
                 return 0
-            if cas != 0 and cas != e.r.cas & CAS_MASK:
+            # memcached do_add_delta: an empty value is non-numeric before the CAS is compared
+            if cas != 0 and cas != e.r.cas & CAS_MASK and PyBytes_GET_SIZE(<bytes>rec_value(e.r)) > 0:
                 out.append(mb.error(opcode, opaque, mb.ST_KEY_EEXISTS))
                 return 0
             if self.arith(key, e, req.delta, op == 0x05, &result):
