@@ -1185,6 +1185,10 @@ cdef class Dispatcher:
         if self.auth_required and not c.authenticated and not (spec.flags & CMD_NO_AUTH):
             self.reject(c, spec, b"NOAUTH Authentication required.")
             return
+        if c.multi_queue is not None and spec.flags & CMD_NO_MULTI and spec.name not in MULTI_IMMEDIATE:
+            # redis 7.0 processCommand: checked after auth and before the ACL (no ACL LOG entry, no NOPERM)
+            self.reject(c, spec, b"ERR Command not allowed inside a transaction")
+            return
         cdef int acl_pos = 0, acl_result
         if c.acl_user is not None and not (<User>c.acl_user).unrestricted and not c.is_master:
             acl_result = (<User>c.acl_user).check_c(spec, argv, &acl_pos)
@@ -1202,9 +1206,6 @@ cdef class Dispatcher:
                 self.reject(c, spec, b"OOM command not allowed when used memory > 'maxmemory'.")
                 return
         if c.multi_queue is not None and spec.name not in MULTI_IMMEDIATE:
-            if spec.flags & CMD_NO_MULTI:
-                self.reject(c, spec, b"ERR Command not allowed inside a transaction")
-                return
             c.multi_queue.append((spec, argv))
             c.reply.add_simple(b"QUEUED")
             return
