@@ -242,6 +242,12 @@ cdef class McBinParser:
     def closed(self):
         return self.state == S_CLOSED
 
+    @property
+    def mid_request(self):
+        """True while a value is awaited or bytes are swallowed (memcached does not flush its queued
+        responses then: it only does when it waits for a header)."""
+        return self.state == S_VALUE or self.state == S_SWALLOW
+
     def feed(self, const unsigned char[::1] data not None):
         cdef Py_ssize_t n = data.shape[0]
         cdef Py_ssize_t skip

@@ -34,6 +34,7 @@ cdef class McConnection:
     cdef public bint negotiated      # the protocol of the connection is decided (memcached -B)
     cdef public bint binary          # parser is a protocol/memcache_bin.pyx McBinParser
     cdef public object sasl          # server/mc_sasl.py SaslSession with memcached-sasl yes
+    cdef public list held            # binary replies memcached would not have flushed yet (see process_binary)
 
     def __init__(self, server):
         self.server = server
@@ -130,8 +131,9 @@ cdef class McConnection:
 
         memcached sends its queued responses at flush points (NOOP, QUIT, STAT, an error answered without a
         swallow, every 20 requests of a read, the end of the buffered input) and drops the ones queued since
-        the last flush point when a request with a wrong magic closes the connection: ``keep`` tracks that."""
-        cdef list out = []
+        the last flush point when a request with a wrong magic closes the connection: ``keep`` tracks that.
+        While a value or a swallow is still incomplete it does not flush either: those replies are held."""
+        cdef list out = self.held if self.held is not None else []
         cdef McEngine engine = self.engine
         cdef object parser = self.parser
         cdef object next_request = parser.next_request
@@ -180,6 +182,10 @@ cdef class McConnection:
                 last = <bytes>out[len(out) - 1]
                 if last[7] != 0 and not ((op == 0x0c or op == 0x23) and last[7] == 1):
                     keep = len(out)               # write_bin_error flushes (a GETK miss does not)
+        self.held = None
+        if not close and parser.mid_request and keep < len(out):
+            self.held = out[keep:]
+            del out[keep:]
         if out:
             self.write(b"".join(out))
         if close or parser.closed:
