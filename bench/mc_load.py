@@ -8,8 +8,10 @@ from a faster one. This generator builds its request batches and their exact exp
 the clock starts; the timed loop is only sendall / recv_into / one bytes comparison per batch, so its
 cost per request falls with the pipeline depth.
 
-Ops: get (text `get k`), mg (meta `mg k v`), set (text `set k 0 0 D`). Values are a function of the key,
-so a GET reply is known in advance; --preload stores every key of the keyspace first (not timed).
+Ops: get (text `get k`), mg (meta `mg k v`), set (text `set k 0 0 D`), bget / bset (binary protocol GET and
+SET, the memcslap --binary requests). Values are a function of the key, so a GET reply is known in advance;
+--preload stores every key of the keyspace first (not timed). Binary replies carry server-chosen CAS ids:
+those 8 bytes of each reply are blanked before the batch is compared.
 
 Prints one JSON line: requests, seconds, rps, client_cpu_s, client_ceiling_rps (requests per CPU-second
 of this process: the rate it could drive if the server answered instantly) and errors. The run stops
@@ -20,10 +22,13 @@ import json
 import random
 import selectors
 import socket
+import struct
 import sys
 import time
 
 KEY_FORMAT = b"mc:%010d"
+BIN_HDR = struct.Struct(">BBHBBHIIQ")
+BINARY_OPS = ("bget", "bset")
 
 
 def value_for(key: bytes, size: int) -> bytes:
@@ -40,7 +45,27 @@ def request_and_reply(op: str, key: bytes, size: int):
         return b"mg %s v\r\n" % key, b"VA %d\r\n%s\r\n" % (size, value)
     if op == "set":
         return b"set %s 0 0 %d\r\n%s\r\n" % (key, size, value), b"STORED\r\n"
+    if op == "bget":
+        return (BIN_HDR.pack(0x80, 0x00, len(key), 0, 0, 0, len(key), 0, 0) + key,
+                BIN_HDR.pack(0x81, 0x00, 0, 4, 0, 0, 4 + size, 0, 0) + b"\0\0\0\0" + value)
+    if op == "bset":
+        return (BIN_HDR.pack(0x80, 0x01, len(key), 8, 0, 0, 8 + len(key) + size, 0, 0) + b"\0" * 8 + key + value,
+                BIN_HDR.pack(0x81, 0x01, 0, 0, 0, 0, 0, 0, 0))
     raise ValueError(f"unknown op {op!r}")
+
+
+def reply_size(op: str, size: int) -> int:
+    """The length of one binary reply (every reply of a binary batch has the same length)."""
+    return 24 + 4 + size if op == "bget" else 24
+
+
+ZERO_CAS = bytes(8)
+
+
+def blank_cas(buf: bytearray, one: int):
+    """Zero the CAS field (bytes 16..24) of each fixed-size binary reply in buf."""
+    for off in range(16, len(buf), one):
+        buf[off:off + 8] = ZERO_CAS
 
 
 def build_batches(op, pipeline, count, keyspace, size, rng):
@@ -78,14 +103,15 @@ def _recv_exactly(sock, n):
 
 class _Conn:
     """One connection with one batch in flight: recv_into a buffer sized to the expected reply."""
-    __slots__ = ("sock", "batches", "next_batch", "expected", "buf", "view", "pos")
+    __slots__ = ("sock", "batches", "next_batch", "expected", "buf", "view", "pos", "one")
 
-    def __init__(self, sock, batches):
+    def __init__(self, sock, batches, one=0):
         self.sock = sock
         self.batches = batches
         self.next_batch = 0
         self.expected = b""
         self.pos = 0
+        self.one = one              # binary op: the size of one reply (CAS blanked per batch), else 0
 
     def send_next(self):
         request, self.expected = self.batches[self.next_batch % len(self.batches)]
@@ -109,7 +135,8 @@ def run(host, port, op, conns, pipeline, requests, keyspace, size, timeout, dist
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
-        conn = _Conn(sock, build_batches(op, pipeline, min(distinct_batches, per_conn[i]), keyspace, size, rng))
+        conn = _Conn(sock, build_batches(op, pipeline, min(distinct_batches, per_conn[i]), keyspace, size, rng),
+                     reply_size(op, size) if op in BINARY_OPS else 0)
         sel.register(sock, selectors.EVENT_READ, conn)
         open_conns.append(conn)
     remaining = {id(c): per_conn[i] for i, c in enumerate(open_conns)}
@@ -138,6 +165,11 @@ def run(host, port, op, conns, pipeline, requests, keyspace, size, timeout, dist
             # Check each chunk as it lands: a short wrong reply (a miss, an error line) would otherwise
             # leave the loop waiting for bytes that never come. After a wrong reply the stream is out of
             # step with the expectations, so the run stops there.
+            if conn.one:
+                if conn.pos < len(conn.expected):
+                    continue
+                blank_cas(conn.buf, conn.one)      # the whole batch is in: compare it without the CAS ids
+                start = 0
             if conn.buf[start:conn.pos] != conn.expected[start:conn.pos]:
                 errors += 1
                 first_error = bytes(conn.buf[max(0, start - 40):conn.pos][:160])
@@ -187,7 +219,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--op", choices=["get", "mg", "set"], default="get")
+    ap.add_argument("--op", choices=["get", "mg", "set", "bget", "bset"], default="get")
     ap.add_argument("--conns", type=int, default=8)
     ap.add_argument("--pipeline", type=int, default=32)
     ap.add_argument("--requests", type=int, default=500_000)

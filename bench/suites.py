@@ -24,7 +24,7 @@ class RedisCase:
 @dataclass(frozen=True)
 class McCase:
     label: str
-    op: str                                     # get | mg | set (see mc_load.py)
+    op: str                                     # get | mg | set | bget | bset (see mc_load.py)
     pipelines: Sequence[int] = (1, 16)
     conns: int = 50
     keyspace: int = 100_000
@@ -72,10 +72,13 @@ _CORE_REDIS = tuple(RedisCase(t.upper(), test=t) for t in ("set", "get", "incr",
 # Text `get` and meta `mg` both: memcached 1.6.18 answers pipelined text gets in many small writes
 # (about 3 replies per write) but meta gets in one, so the two rows differ a lot on the reference side.
 _CORE_MC = (McCase("mc set", "set"), McCase("mc get", "get"), McCase("mc mg (meta get)", "mg"))
+# the binary protocol (memcslap --binary's GET/SET), auto-detected on the same port
+_BINARY_MC = (McCase("mc binary set", "bset"), McCase("mc binary get", "bget"))
 
 SUITES = {
     "core": Suite("core", redis=_CORE_REDIS, memcached=_CORE_MC),
-    "memcached": Suite("memcached", memcached=_CORE_MC, notes="the memcached rows of core alone"),
+    "memcached": Suite("memcached", memcached=_CORE_MC + _BINARY_MC,
+                       notes="the memcached rows of core, and the binary protocol's GET/SET"),
     "types": Suite(
         "types",
         redis=tuple(RedisCase(t.upper(), test=t, pipelines=(1,))
