@@ -22,6 +22,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from engine.core cimport Keyspace, Db, Entry, cm_rec, CM_RAW, CM_BOXED, rec_value, rec_is_string, entry_expire_at
 from protocol import memcache as mc
 from protocol import memcache_bin as mb
+from protocol.memcache_bin cimport BinRequest, header as mb_header, flags_header as mb_flags_header
 
 cdef long long RELATIVE_MAX = 60 * 60 * 24 * 30          # memcached REALTIME_MAXDELTA: above it, absolute time
 cdef long long EXPIRED = -2                               # exptime_to_ms: the item is dead on arrival
@@ -726,12 +727,13 @@ cdef class McEngine:
         """Run one valid binary request (protocol/memcache_bin.pyx BinRequest) with memcached 1.6.18's
         proto_bin.c semantics; the glue handles QUIT, STAT and SASL.  Quiet requests append nothing on
         success, except GET/GETK hits (memcached's write_bin_response)."""
-        cdef int op = req.cmd
-        cdef int opcode = req.opcode
-        cdef unsigned int opaque = req.opaque
-        cdef bint quiet = req.quiet
-        cdef bytes key = req.key
-        cdef unsigned long long cas = req.cas
+        cdef BinRequest breq = <BinRequest>req
+        cdef int op = breq.cmd
+        cdef int opcode = breq.opcode
+        cdef unsigned int opaque = breq.opaque
+        cdef bint quiet = breq.quiet
+        cdef bytes key = breq.key
+        cdef unsigned long long cas = breq.cas
         cdef unsigned long long result = 0
         cdef Entry e
         cdef bytes value, reply
@@ -750,11 +752,16 @@ cdef class McEngine:
                 return 0
             st.get_hits += 1
             e.r.cas |= BIT_FETCHED
-            out.append(mb.response(opcode, opaque, self.cas_of(e), mb.be32(e.r.mc_flags),
-                                   key if op == 0x0c else b"", <bytes>rec_value(e.r)))
+            value = <bytes>rec_value(e.r)
+            if op == 0x0c:
+                out.append(mb_flags_header(opcode, opaque, self.cas_of(e), e.r.mc_flags, len(key), len(value)))
+                out.append(key)
+            else:
+                out.append(mb_flags_header(opcode, opaque, self.cas_of(e), e.r.mc_flags, 0, len(value)))
+            out.append(value)
         elif op == 0x1c or op == 0x1d or op == 0x23:   # TOUCH, GAT, GATK (+Q)
             st.cmd_touch += 1
-            e = self.touch(key, <long long>req.exptime)
+            e = self.touch(key, <long long>breq.exptime)
             if e is None:
                 if not quiet:
                     if op == 0x23:
@@ -792,14 +799,14 @@ cdef class McEngine:
             if self.out_of_memory():
                 out.append(mb.error(opcode, opaque, mb.ST_ENOMEM))
                 return 0
-            e = self.store(key, <bytes>req.value, req.flags, <long long>req.exptime)
+            e = self.store(key, <bytes>breq.value, breq.flags, <long long>breq.exptime)
             if e is None:
                 result = self.ks.next_cas        # stored already expired: memcached still gives it an id
                 self.ks.next_cas += 1
             else:
                 result = e.r.cas & CAS_MASK
             if not quiet:
-                out.append(mb.header(opcode, 0, opaque, result, 0, 0, 0))
+                out.append(mb_header(opcode, 0, opaque, result, 0, 0, 0))
         elif op == 0x0e or op == 0x0f:                 # APPEND, PREPEND (+Q)
             st.cmd_set += 1
             e = self.write_item(key)
@@ -809,7 +816,7 @@ cdef class McEngine:
             if cas != 0 and e.r.cas & CAS_MASK != cas:
                 out.append(mb.error(opcode, opaque, mb.ST_KEY_EEXISTS))
                 return 0
-            reply = self.concat(key, <bytes>req.value, op == 0x0e)
+            reply = self.concat(key, <bytes>breq.value, op == 0x0e)
             if reply != STORED:
                 out.append(mb.error(opcode, opaque, mb.ST_ENOMEM))
                 return 0
@@ -832,7 +839,7 @@ cdef class McEngine:
         elif op == 0x05 or op == 0x06:                 # INCREMENT, DECREMENT (+Q)
             e = self.write_item(key)
             if e is None:
-                if req.exptime == 0xffffffff:
+                if breq.exptime == 0xffffffff:
                     if op == 0x05:
                         st.incr_misses += 1
                     else:
@@ -840,8 +847,8 @@ cdef class McEngine:
                     out.append(mb.error(opcode, opaque, mb.ST_KEY_ENOENT))
                     return 0
                 # a miss creates the item with the initial value (memcached stores it as an add)
-                result = req.initial
-                e = self.store(key, b"%d" % result, 0, <long long>req.exptime)
+                result = breq.initial
+                e = self.store(key, b"%d" % result, 0, <long long>breq.exptime)
                 if e is None:
                     cas = self.ks.next_cas       # stored already expired: memcached still gives it an id
                     self.ks.next_cas += 1
@@ -854,15 +861,15 @@ cdef class McEngine:
             if cas != 0 and cas != e.r.cas & CAS_MASK and PyBytes_GET_SIZE(<bytes>rec_value(e.r)) > 0:
                 out.append(mb.error(opcode, opaque, mb.ST_KEY_EEXISTS))
                 return 0
-            if self.arith(key, e, req.delta, op == 0x05, &result):
+            if self.arith(key, e, breq.delta, op == 0x05, &result):
                 out.append(mb.error(opcode, opaque, mb.ST_DELTA_BADVAL))
                 return 0
             if not quiet:
                 out.append(mb.response(opcode, opaque, e.r.cas & CAS_MASK, b"", b"", mb.be64(result)))
         elif op == 0x08:                               # FLUSH (+Q)
             delay = 0
-            if req.has_exptime and req.exptime > 0:
-                delay = <long long>req.exptime
+            if breq.has_exptime and breq.exptime > 0:
+                delay = <long long>breq.exptime
                 if delay > RELATIVE_MAX:
                     delay = delay - self.ks.now_ms // 1000
                     if delay < 0:

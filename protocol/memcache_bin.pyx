@@ -145,6 +145,36 @@ cpdef bytes header(int opcode, int status, uint32_t opaque, uint64_t cas, int ex
     return PyBytes_FromStringAndSize(<char *>h, 24)
 
 
+cpdef bytes flags_header(int opcode, uint32_t opaque, uint64_t cas, uint32_t flags, int keylen, uint32_t vlen):
+    """A success header with 4 bytes of flags as its extras (GET/GAT hits): 28 bytes, the key and value follow."""
+    cdef unsigned char h[28]
+    cdef int i
+    cdef uint32_t bodylen = 4 + keylen + vlen
+    h[0] = 0x81
+    h[1] = <unsigned char>opcode
+    h[2] = <unsigned char>(keylen >> 8)
+    h[3] = <unsigned char>keylen
+    h[4] = 4
+    h[5] = 0
+    h[6] = 0
+    h[7] = 0
+    h[8] = <unsigned char>(bodylen >> 24)
+    h[9] = <unsigned char>(bodylen >> 16)
+    h[10] = <unsigned char>(bodylen >> 8)
+    h[11] = <unsigned char>bodylen
+    h[12] = <unsigned char>(opaque >> 24)
+    h[13] = <unsigned char>(opaque >> 16)
+    h[14] = <unsigned char>(opaque >> 8)
+    h[15] = <unsigned char>opaque
+    for i in range(8):
+        h[16 + i] = <unsigned char>(cas >> (56 - 8 * i))
+    h[24] = <unsigned char>(flags >> 24)
+    h[25] = <unsigned char>(flags >> 16)
+    h[26] = <unsigned char>(flags >> 8)
+    h[27] = <unsigned char>flags
+    return PyBytes_FromStringAndSize(<char *>h, 28)
+
+
 cpdef bytes response(int opcode, uint32_t opaque, uint64_t cas=0, bytes extras=b"", bytes key=b"",
                      bytes value=b"", int status=0):
     return header(opcode, status, opaque, cas, len(extras), len(key),
@@ -181,26 +211,8 @@ def stats_packets(int opcode, uint32_t opaque, items, bint terminate=True):
 
 
 cdef class BinRequest:
-    """One request: ``opcode`` as sent, ``cmd`` with quiet opcodes mapped to their loud twin."""
-    cdef public int opcode
-    cdef public int cmd
-    cdef public bint quiet
-    cdef public int datatype
-    cdef public int vbucket
-    cdef public uint32_t opaque        # raw (network order kept: echoed as received)
-    cdef public uint64_t cas
-    cdef public bytes key
-    cdef public bytes extras
-    cdef public bytes value
-    cdef public uint32_t flags
-    cdef public uint32_t exptime
-    cdef public uint64_t delta
-    cdef public uint64_t initial
-    cdef public bint has_exptime       # FLUSH with its 4-byte extras
-    cdef public object error           # response bytes to send instead of executing
-    cdef public bint close
-    cdef public object drop_key        # a too-large SET: unlink this key first
-    cdef public Py_ssize_t swallow     # bytes discarded after the error (memcached then does not flush)
+    """One request: ``opcode`` as sent, ``cmd`` with quiet opcodes mapped to their loud twin (fields in
+    memcache_bin.pxd)."""
 
     def __repr__(self):
         return "BinRequest(op=0x%02x key=%r cas=%d err=%r close=%r)" % (
@@ -210,14 +222,6 @@ cdef class BinRequest:
 cdef class McBinParser:
     """Streaming parser of binary requests.  ``sasl_required`` / ``authenticated`` drive the auth gate
     (the executor sets ``authenticated`` after a successful SASL_AUTH/STEP, before asking for the next)."""
-    cdef char *buf
-    cdef Py_ssize_t start, end, cap
-    cdef int state
-    cdef Py_ssize_t need
-    cdef BinRequest pending
-    cdef public Py_ssize_t max_item_size
-    cdef public bint sasl_required
-    cdef public bint authenticated
 
     def __cinit__(self, Py_ssize_t max_item_size=1048576, bint sasl_required=False):
         self.cap = 16384
@@ -289,7 +293,7 @@ cdef class McBinParser:
         self.cap = newcap
         return 0
 
-    cdef inline void _consume(self, Py_ssize_t n):
+    cdef void _consume(self, Py_ssize_t n):
         self.start += n
         if self.start == self.end:
             self.start = 0
@@ -306,7 +310,7 @@ cdef class McBinParser:
             self.state = S_SWALLOW
         return r
 
-    def next_request(self):
+    cpdef object next_request(self):
         """The next complete ``BinRequest``, or None if more bytes are needed (or the parser closed)."""
         cdef Py_ssize_t avail, skip
         cdef BinRequest r

@@ -15,6 +15,7 @@ from engine.memcache_ops cimport McEngine, McStats
 from engine.memcache_ops import engine_for
 from protocol.memcache import McParser, MC_SET
 from protocol.memcache_bin import McBinParser
+from protocol.memcache_bin cimport BinRequest, McBinParser as CMcBinParser
 from protocol import memcache_bin as mb
 
 cdef int C_QUIT = 19     # protocol.memcache.MC_QUIT
@@ -135,17 +136,19 @@ cdef class McConnection:
         While a value or a swallow is still incomplete it does not flush either: those replies are held."""
         cdef list out = self.held if self.held is not None else []
         cdef McEngine engine = self.engine
-        cdef object parser = self.parser
-        cdef object next_request = parser.next_request
+        cdef CMcBinParser parser = <CMcBinParser>self.parser
+        cdef BinRequest req
+        cdef object r
         cdef bint close = False
         cdef int op, n = 0
         cdef Py_ssize_t keep = 0, before
         cdef bytes last
         engine.ks.update_clock()
         while True:
-            req = next_request()
-            if req is None:
+            r = parser.next_request()
+            if r is None:
                 break
+            req = <BinRequest>r
             n += 1
             if req.error is not None or req.close:
                 if req.drop_key is not None:      # a SET refused as too large: the old item goes
