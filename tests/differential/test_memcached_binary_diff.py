@@ -253,3 +253,23 @@ def test_other_clients_unaffected_by_a_closed_binary_connection(cachemere):
 def test_parse_helper_roundtrip():
     data = req("GET", b"k", opaque=7)
     assert parse(data.replace(b"\x80", b"\x81", 1))[0][0][1:4] == (0x00, 0, 7)
+
+
+def test_item_size_limit_like_memcached_dash_I():
+    """memcached -I 2m against memcached-max-item-size 2m: the same values fit and the same are "Too large."."""
+    from tests.support.servers import start_cachemere, start_memcached
+    ours = start_cachemere("--memcached-max-item-size", "2m", memcached=True)
+    theirs = start_memcached("-I", "2m")
+    try:
+        fits = 2 * 1024 * 1024 - 56 - 2 - 2 - 4          # key "k", flags 1
+        steps = [store("SET", b"k", b"a" * fits, flags=1) + req("GETK", b"k", opaque=1),
+                 store("SET", b"k", b"b" * (fits + 1), flags=1) + req("GET", b"k", opaque=2),
+                 store("SET", b"k", b"c" * (fits + 4), flags=0) + req("GET", b"k", opaque=3)]
+        with ThreadPoolExecutor(2) as pool:
+            mine = pool.submit(_run, ours.mc_port, steps)
+            ref = pool.submit(_run, theirs.port, steps)
+            assert mine.result() == ref.result()
+        assert [p[2] for p in mine.result()[0]] == [0, 0, 3, 1, 0, 0]
+    finally:
+        ours.stop()
+        theirs.stop()

@@ -146,10 +146,17 @@ def test_live_same_as_memcached(bin_pair, data):
 
 
 @pytest.mark.drill
-@settings(max_examples=20_000, **COMMON)
+@settings(max_examples=5_000, **COMMON)
 @given(streams)
 def test_live_same_as_memcached_drill(bin_pair, data):
     live_case(*bin_pair, data)
+
+
+@pytest.mark.drill
+@settings(max_examples=200_000, **COMMON)
+@given(streams, st.lists(st.integers(1, 64), max_size=10))
+def test_parser_drill(data, cuts):
+    test_parser_independent_of_read_boundaries.hypothesis.inner_test(data, cuts)
 
 
 assert OP["NOOP"] == 0x0a
