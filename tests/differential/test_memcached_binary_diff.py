@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support.mcbin import BinClient, req, store, arith, touch, masked, parse
+from tests.support.mcbin import BinClient, req, store, arith, touch, parse, run_pair
 
 E = struct.pack(">II", 0, 0)
 BIG_OK = 1048516          # key "k", flags 0: the largest value that fits -I 1m (56 + 1 + 1 + v + 2)
@@ -98,31 +98,8 @@ def _flush(port):
     c.close()
 
 
-def _run(port, steps):
-    _flush(port)
-    c = BinClient(port)
-    packets, tail, closed = [], b"", False
-    for step in steps:
-        if closed:
-            break
-        try:
-            c.send(step if isinstance(step, bytes) else step(packets))
-        except (BrokenPipeError, ConnectionResetError):
-            closed = True
-            break
-        raw, closed = c.read_until_quiet(settle=0.2)
-        got, t = masked(raw)
-        packets += got
-        tail += t
-    c.close()
-    return packets, tail, closed
-
-
 def _both(ours, theirs, steps):
-    with ThreadPoolExecutor(2) as pool:
-        mine = pool.submit(_run, ours.mc_port, steps)
-        ref = pool.submit(_run, theirs.port, steps)
-        return mine.result(), ref.result()
+    return run_pair(ours.mc_port, theirs.port, steps)
 
 
 @pytest.mark.parametrize("name", list(SEQUENCES))
@@ -229,7 +206,7 @@ def test_binary_only_closes_text_clients():
         raw, closed = c.read_until_quiet(settle=0.3)
         assert (raw, closed) == (b"", False)          # waiting for a whole header, as memcached -B binary
         c.send(b"get bar\r\nget baz\r\n")
-        raw, closed = c.read_until_quiet(settle=0.3)
+        raw, closed = c.read_until_quiet(settle=3.0)         # returns at the close
         assert (raw, closed) == (b"", True)
         c.close()
         c = BinClient(srv.mc_port)
@@ -265,11 +242,9 @@ def test_item_size_limit_like_memcached_dash_I():
         steps = [store("SET", b"k", b"a" * fits, flags=1) + req("GETK", b"k", opaque=1),
                  store("SET", b"k", b"b" * (fits + 1), flags=1) + req("GET", b"k", opaque=2),
                  store("SET", b"k", b"c" * (fits + 4), flags=0) + req("GET", b"k", opaque=3)]
-        with ThreadPoolExecutor(2) as pool:
-            mine = pool.submit(_run, ours.mc_port, steps)
-            ref = pool.submit(_run, theirs.port, steps)
-            assert mine.result() == ref.result()
-        assert [p[2] for p in mine.result()[0]] == [0, 0, 3, 1, 0, 0]
+        mine, ref = run_pair(ours.mc_port, theirs.port, steps)
+        assert mine == ref
+        assert [p[2] for p in mine[0]] == [0, 0, 3, 1, 0, 0]
     finally:
         ours.stop()
         theirs.stop()

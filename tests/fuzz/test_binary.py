@@ -4,14 +4,13 @@ a close) and live: random request streams (valid, quiet, lying lengths, unknown 
 a real memcached 1.6.18, the responses compared packet for packet.  Long runs are drills."""
 import os
 import struct
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol.memcache_bin import McBinParser
-from tests.support.mcbin import BinClient, req, masked, OP
+from tests.support.mcbin import req, run_pair, OP
 
 SHORT = int(os.environ.get("CACHEMERE_FUZZ_EXAMPLES", "300"))
 LIVE = int(os.environ.get("CACHEMERE_LIVE_FUZZ_EXAMPLES", "150")) // 5
@@ -114,24 +113,9 @@ def test_parser_huge_declared_value_is_swallowed_not_buffered():
         assert p.next_request() is None and p.buffered == 0
 
 
-def _live(port, data):
-    c = BinClient(port)
-    c.send(req("FLUSH"))
-    c.sock.recv(24)
-    try:
-        c.send(data + req("NOOP", opaque=0x4e4f4f50))
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    raw, closed = c.read_until_quiet(settle=0.12)
-    c.close()
-    return masked(raw), closed
-
-
 def live_case(ours, theirs, data):
-    with ThreadPoolExecutor(2) as pool:
-        mine = pool.submit(_live, ours.mc_port, data)
-        ref = pool.submit(_live, theirs.port, data)
-        assert mine.result() == ref.result()
+    mine, ref = run_pair(ours.mc_port, theirs.port, [data + req("NOOP", opaque=0x4e4f4f50)], settle=0.12)
+    assert mine == ref
 
 
 @pytest.fixture(scope="module")

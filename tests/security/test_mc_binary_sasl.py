@@ -7,11 +7,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support.mcbin import BinClient, req, store, masked
+from tests.support.mcbin import BinClient, req, store, run_pair
 from tests.support.servers import start_cachemere, start_memcached
 
 HOST = socket.gethostname().encode()
@@ -82,39 +81,18 @@ SEQUENCES = {
 }
 
 
-def _run(port, steps):
-    c = BinClient(port)
-    packets, tail, closed = [], b"", False
-    for step in steps:
-        try:
-            c.send(step)
-        except (BrokenPipeError, ConnectionResetError):
-            closed = True
-            break
-        raw, closed = c.read_until_quiet(settle=0.2)
-        got, t = masked(raw)
-        packets += got
-        tail += t
-        if closed:
-            break
-    c.close()
-    return packets, tail, closed
-
-
 @pytest.mark.parametrize("name", list(SEQUENCES))
 def test_same_packets_as_memcached_sasl(sasl_pair, name):
     ours, theirs = sasl_pair
-    with ThreadPoolExecutor(2) as pool:
-        mine = pool.submit(_run, ours.mc_port, SEQUENCES[name])
-        ref = pool.submit(_run, theirs.port, SEQUENCES[name])
-        assert mine.result() == ref.result()
+    mine, ref = run_pair(ours.mc_port, theirs.port, SEQUENCES[name], flush=False)
+    assert mine == ref
 
 
 def test_text_client_is_read_as_binary_and_closed(sasl_pair):
     for srv, port in ((sasl_pair[0], sasl_pair[0].mc_port), (sasl_pair[1], sasl_pair[1].port)):
         c = BinClient(port)
         c.send(b"get foo\r\nget bar\r\nget baz\r\n")     # 30 bytes: a "header" without the 0x80 magic
-        raw, closed = c.read_until_quiet(settle=0.3)
+        raw, closed = c.read_until_quiet(settle=3.0)         # returns at the close
         assert (raw, closed) == (b"", True), srv.argv[0]
         c.close()
 

@@ -87,11 +87,61 @@ class BinClient:
         return b"".join(chunks), closed
 
     def call(self, data):
-        """Send, then read the responses up to the server's silence: (packets, tail, closed)."""
+        """Send a request that is answered, wait (up to the timeout) for the first bytes, then read up to
+        the server's silence: (packets, tail, closed)."""
         self.send(data)
+        self.sock.settimeout(self.timeout)
+        first = self.sock.recv(1 << 16)
+        if not first:
+            return [], b"", True
         raw, closed = self.read_until_quiet()
+        raw = first + raw
         packets, tail = parse(raw)
         return packets, tail, closed
 
     def close(self):
         self.sock.close()
+
+
+def _session(port, steps, flush, settle):
+    c = BinClient(port)
+    if flush:
+        c.send(HDR.pack(0x80, 0x08, 0, 0, 0, 0, 0, 0, 0))
+        assert c.sock.recv(24)[:2] == b"\x81\x08"
+    raw, closed = b"", False
+    for step in steps:
+        if closed:
+            break
+        try:
+            c.send(step)
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+        got, closed = c.read_until_quiet(settle=settle)
+        raw += got
+    return c, raw, closed
+
+
+def run_pair(port_a, port_b, steps, flush=True, settle=0.15):
+    """The same steps on a fresh connection to each server, side by side; each result is
+    (masked packets, unparsed tail, closed).  If the two differ, both are read again with a long settle
+    before returning, so a reply that was only slow (a loaded machine) is not taken for a difference."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:
+        fa = pool.submit(_session, port_a, steps, flush, settle)
+        fb = pool.submit(_session, port_b, steps, flush, settle)
+        (ca, ra, cla), (cb, rb, clb) = fa.result(), fb.result()
+        if (masked(ra), cla) != (masked(rb), clb):
+            more = [pool.submit(c.read_until_quiet, 1.0) if not closed else None
+                    for c, closed in ((ca, cla), (cb, clb))]
+            if more[0] is not None:
+                got, cla = more[0].result()
+                ra += got
+            if more[1] is not None:
+                got, clb = more[1].result()
+                rb += got
+    ca.close()
+    cb.close()
+    pa, ta = masked(ra)
+    pb, tb = masked(rb)
+    return (pa, ta, cla), (pb, tb, clb)
