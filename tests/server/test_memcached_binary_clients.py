@@ -79,3 +79,35 @@ def test_libmemcached_tools_binary(cachemere, tmp_path):
     assert run(_tool("memcrm"), "--binary", server, "mc-tool-key").returncode == 0
     assert run(_tool("memcexist"), "--binary", server, "mc-tool-key").returncode != 0
     assert run(_tool("memcflush"), "--binary", server).returncode == 0
+
+
+def test_binary_writes_survive_an_aof_restart(tmp_path):
+    """Binary stores go through the same effects as text ones: SET (+flags, TTL), INCR, APPEND, DELETE are
+    in the AOF and come back after a restart."""
+    import struct
+    from tests.support.mcbin import BinClient, req, store, arith
+    from tests.support.servers import start_cachemere
+    workdir = str(tmp_path)
+    srv = start_cachemere("--appendonly", "yes", "--appendfsync", "always", memcached=True, workdir=workdir)
+    try:
+        c = BinClient(srv.mc_port)
+        c.call(store("SET", b"p:a", b"hello", flags=77, exptime=1000))
+        c.call(arith("INCR", b"p:n", 5, 10))
+        c.call(arith("INCR", b"p:n", 5, 10))
+        c.call(req("APPEND", b"p:a", b"!"))
+        c.call(store("SET", b"p:gone", b"x"))
+        c.call(req("DELETE", b"p:gone"))
+        c.close()
+    finally:
+        srv.stop()
+    srv = start_cachemere("--appendonly", "yes", memcached=True, workdir=workdir)
+    try:
+        c = BinClient(srv.mc_port)
+        p, _, _ = c.call(req("GET", b"p:a") + req("GET", b"p:n") + req("GET", b"p:gone"))
+        assert [(x[2], x[5], x[7]) for x in p] == [(0, struct.pack(">I", 77), b"hello!"),
+                                                  (0, b"\0\0\0\0", b"15"), (1, b"", b"Not found")]
+        import redis
+        assert 0 < redis.Redis(port=srv.port).ttl("p:a") <= 1000
+        c.close()
+    finally:
+        srv.stop()
