@@ -131,7 +131,7 @@ cdef class McConnection:
         answer nothing on success, so a batch of them ends up in the same write as the NOOP after them).
 
         memcached sends its queued responses at flush points (NOOP, QUIT, STAT, an error answered without a
-        swallow, every 20 requests of a read, the end of the buffered input) and drops the ones queued since
+        swallow, after the 21st, 41st, 61st... request of a read (reqs_per_event 20), the end of the buffered input) and drops the ones queued since
         the last flush point when a request with a wrong magic closes the connection: ``keep`` tracks that.
         While a value or a swallow is still incomplete it does not flush either: those replies are held."""
         cdef list out = self.held if self.held is not None else []
@@ -161,7 +161,7 @@ cdef class McConnection:
                 if req.close:
                     close = True
                     break
-                if req.swallow == 0 or n % 20 == 0:
+                if req.swallow == 0 or (n > 1 and (n - 1) % 20 == 0):
                     keep = len(out)
                 continue
             op = req.cmd
@@ -179,7 +179,7 @@ cdef class McConnection:
                 except Exception as exc:
                     out.append(mb.error(req.opcode, req.opaque, mb.ST_ENOMEM))
                     self.server.log.warning("memcached binary request %r raised %r" % (req, exc))
-            if op == 0x0a or op == 0x10 or n % 20 == 0:
+            if op == 0x0a or op == 0x10 or (n > 1 and (n - 1) % 20 == 0):
                 keep = len(out)
             elif len(out) > before:
                 last = <bytes>out[len(out) - 1]

@@ -77,6 +77,10 @@ SEQUENCES = {
     "lying-extlen": [req("SET", b"k", b"", extras=E, bodylen=5)],
     "wrong-magic": [b"\x81" + b"\0" * 23],
     "wrong-magic-later": [req("NOOP") + b"\x00" * 24],
+    # memcached flushes after the 21st, 41st... request of a read (reqs_per_event): a wrong magic then loses
+    # only the replies queued since
+    "wrong-magic-after-many": [store("SET", b"a", b"v") + req("GETK", b"a") * 44 + b"\x00" * 24],
+    "wrong-magic-after-quiet": [store("SETQ", b"a", b"v") * 3 + req("GETK", b"a") * 40 + b"\x00" * 24],
     "partial-header-waits": [b"\x80\x0a\x00"],
     "extra-body-bytes-read-as-header": [req("TOUCH", b"k", extras=b"\0\0\0\0", bodylen=5 + 24)
                                         + req("NOOP", opaque=2)],
