@@ -131,8 +131,9 @@ cdef class McConnection:
         answer nothing on success, so a batch of them ends up in the same write as the NOOP after them).
 
         memcached sends its queued responses at flush points (NOOP, QUIT, STAT, an error answered without a
-        swallow, after the 21st, 41st, 61st... request of a read (reqs_per_event 20), the end of the buffered input) and drops the ones queued since
-        the last flush point when a request with a wrong magic closes the connection: ``keep`` tracks that.
+        swallow, after the 21st, 41st, 61st... request of a read (reqs_per_event 20), the end of the buffered
+        input) and drops the ones queued since the last flush point when a request with a wrong magic closes
+        the connection: ``keep`` tracks that.
         While a value or a swallow is still incomplete it does not flush either: those replies are held."""
         cdef list out = self.held if self.held is not None else []
         cdef McEngine engine = self.engine
@@ -182,8 +183,9 @@ cdef class McConnection:
             if op == 0x0a or op == 0x10 or (n > 1 and (n - 1) % 20 == 0):
                 keep = len(out)
             elif len(out) > before:
-                last = <bytes>out[len(out) - 1]
-                if last[7] != 0 and not ((op == 0x0c or op == 0x23) and last[7] == 1):
+                # the request's reply starts with its 24-byte header (a GET hit adds key and value after it)
+                last = <bytes>out[before]
+                if len(last) >= 24 and last[7] != 0 and not ((op == 0x0c or op == 0x23) and last[7] == 1):
                     keep = len(out)               # write_bin_error flushes (a GETK miss does not)
         self.held = None
         if not close and parser.mid_request and keep < len(out):

@@ -79,6 +79,8 @@ SEQUENCES = {
     "wrong-magic-later": [req("NOOP") + b"\x00" * 24],
     # memcached flushes after the 21st, 41st... request of a read (reqs_per_event): a wrong magic then loses
     # only the replies queued since
+    "wrong-magic-after-hits": [store("SET", b"a", b"0123456789", flags=3) + req("GET", b"a") + req("GETK", b"a")
+                               + req("GETQ", b"a") + touch("GAT", b"a", 0) + b"\x00" * 24],
     "wrong-magic-after-many": [store("SET", b"a", b"v") + req("GETK", b"a") * 44 + b"\x00" * 24],
     "wrong-magic-after-quiet": [store("SETQ", b"a", b"v") * 3 + req("GETK", b"a") * 40 + b"\x00" * 24],
     "partial-header-waits": [b"\x80\x0a\x00"],

@@ -64,7 +64,7 @@ def lying_request(draw):
                magic=draw(st.sampled_from([0x80, 0x80, 0x80, 0x81, 0x00])))
 
 
-streams = st.lists(st.one_of(valid_request(), valid_request(), lying_request()), min_size=1, max_size=12).map(b"".join)
+streams = st.lists(st.one_of(valid_request(), valid_request(), lying_request()), min_size=1, max_size=24).map(b"".join)
 
 
 def run_parser(pieces):
