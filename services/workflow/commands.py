@@ -14,7 +14,7 @@ from engine.registry import command
 from engine.blocking import block, signal_key_ready
 
 from .asl import StatesError, advance, apply_patch, next_due, pending_tasks, validate
-from .asl.runtime import TERMINAL, new_execution
+from .asl.runtime import TERMINAL, new_execution, redrive_status
 from .manager import key_of_token, now_ms, workflow_of
 from .values import ActivityValue, ExecutionValue, StateMachineValue
 
@@ -433,13 +433,18 @@ def start_execution(c, argv, sync):
     return key
 
 
-def describe(ex, key=None):
+def describe(ex, key=None, now=None, history_limit=25000):
     d = {"executionArn": ex["arn"], "stateMachineArn": ex["sm"], "name": ex["name"], "status": ex["status"],
          "startDate": ex["start"], "stopDate": ex["stop"], "input": dumps(ex["input"]),
          "output": dumps(ex["output"]) if ex["status"] == "SUCCEEDED" else None,
          "error": ex["error"], "cause": ex["cause"]}
     if key is not None:
         d["exec"] = key
+    rt = ex["rt"]
+    d["redriveCount"] = rt.get("redrives", 0)
+    d["redriveDate"] = rt.get("redriveDate")
+    if now is not None:
+        d["redriveStatus"], d["redriveStatusReason"] = redrive_status(ex, now, history_limit)
     if ex["status"] == "RUNNING":
         d["pendingTasks"] = [{k: (dumps(v) if k == "input" else v) for k, v in t.items()} for t in pending_tasks(ex)]
     return d
@@ -508,7 +513,7 @@ def exec_for(c, key, write=False):
 def wf_exec_command(c, argv):
     ex = exec_for(c, argv[1])
     if ex is not None:
-        reply(c.reply, describe(ex))
+        reply(c.reply, describe(ex, now=c.ks.now_ms, history_limit=workflow_of(c.server).history_limit))
 
 
 @command("wf.stop", -2, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
@@ -531,12 +536,39 @@ def wf_stop_command(c, argv):
     reply(c.reply, {"stopDate": ex["stop"]})
 
 
+@command("wf.redrive", -2, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
+         docs=_docs("Redrives a failed, timed-out or aborted Standard execution from the state that failed "
+                    "(RedriveExecution)",
+                    [KEY_ARG, {"name": "token", "type": "string", "token": "CLIENTTOKEN", "flags": ["optional"]}]))
+def wf_redrive_command(c, argv):
+    opts = parse_opts(c, argv, 2, {b"CLIENTTOKEN": True})
+    if opts is None:
+        return
+    ex = exec_for(c, argv[1], True)
+    if ex is None:
+        return
+    token = opts.get(b"CLIENTTOKEN")
+    token = token.decode("utf-8", "replace") if token is not None else None
+    if token is not None and ex["rt"].get("redriveToken") == token and ex["rt"].get("redriveDate") is not None:
+        reply(c.reply, {"redriveDate": ex["rt"]["redriveDate"]})       # the same request again: idempotent
+        return
+    status, reason = redrive_status(ex, c.ks.now_ms, workflow_of(c.server).history_limit)
+    if status != "REDRIVABLE":
+        c.error(b"EXECUTIONNOTREDRIVABLE " + reason.encode())
+        return
+    env = env_for(c, argv[1])
+    env.now = c.ks.now_ms
+    patch = advance(ex, ("redrive", token), env)
+    commit(c, argv[1], ex, patch)
+    reply(c.reply, {"redriveDate": ex["rt"]["redriveDate"]})
+
+
 @command("wf.executions", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
          docs=_docs("Lists a state machine's executions",
                     [KEY_ARG, {"name": "status", "type": "string", "token": "STATUS", "flags": ["optional"]},
                      {"name": "count", "type": "integer", "token": "COUNT", "flags": ["optional"]}]))
 def wf_executions_command(c, argv):
-    opts = parse_opts(c, argv, 2, {b"STATUS": True, b"COUNT": True})
+    opts = parse_opts(c, argv, 2, {b"STATUS": True, b"COUNT": True, b"REDRIVE": True})
     if opts is None:
         return
     ok, sm = get_typed(c, argv[1], StateMachineValue)
@@ -546,6 +578,12 @@ def wf_executions_command(c, argv):
         c.error(b"STATEMACHINEDOESNOTEXIST State Machine Does Not Exist")
         return
     want = opts.get(b"STATUS")
+    redriven = opts.get(b"REDRIVE")
+    if redriven is not None:
+        redriven = redriven.upper()
+        if redriven not in (b"REDRIVEN", b"NOT_REDRIVEN"):
+            c.error(SYNTAX_ERR)
+            return
     try:
         count = int(opts.get(b"COUNT", b"1000"))
     except ValueError:
@@ -560,8 +598,12 @@ def wf_executions_command(c, argv):
         ex = e.value.ex
         if want is not None and ex["status"] != want.decode().upper():
             continue
+        n = ex["rt"].get("redrives", 0)
+        if redriven is not None and (n > 0) != (redriven == b"REDRIVEN"):
+            continue
         out.append({"executionArn": ex["arn"], "exec": key, "name": ex["name"], "status": ex["status"],
-                    "startDate": ex["start"], "stopDate": ex["stop"]})
+                    "startDate": ex["start"], "stopDate": ex["stop"], "redriveCount": n,
+                    "redriveDate": ex["rt"].get("redriveDate")})
         if len(out) >= count:
             break
     reply(c.reply, out)

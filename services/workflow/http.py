@@ -20,7 +20,7 @@ ERRORS = {
     b"INVALIDDEFINITION": "InvalidDefinition", b"TASKDOESNOTEXIST": "TaskDoesNotExist",
     b"TASKTIMEDOUT": "TaskTimedOut", b"INVALIDTOKEN": "InvalidToken", b"INVALIDOUTPUT": "InvalidOutput",
     b"ACTIVITYDOESNOTEXIST": "ActivityDoesNotExist", b"INVALIDEXECUTIONINPUT": "InvalidExecutionInput",
-    b"INVALIDNAME": "InvalidName",
+    b"INVALIDNAME": "InvalidName", b"EXECUTIONNOTREDRIVABLE": "ExecutionNotRedrivable",
 }
 MAX_BODY = 1 << 20
 REQUEST_TIMEOUT = 10.0         # a request must arrive whole within this (slowloris gets a close)
@@ -146,7 +146,20 @@ class Facade:
             for k in ("output", "error", "cause"):
                 if d.get(k) is not None:
                     out[k] = d[k]
+            out["redriveCount"] = d["redriveCount"]
+            if d.get("redriveDate") is not None:
+                out["redriveDate"] = _secs(d["redriveDate"])
+            if d.get("redriveStatus"):
+                out["redriveStatus"] = d["redriveStatus"]
+                if d.get("redriveStatusReason"):
+                    out["redriveStatusReason"] = d["redriveStatusReason"]
             return out
+        if op == "RedriveExecution":
+            argv = [b"WF.REDRIVE", exec_key(b["executionArn"])]
+            if b.get("clientToken"):
+                argv += [b"CLIENTTOKEN", b["clientToken"]]
+            r = self.run(*argv)
+            return {"redriveDate": _secs(r["redriveDate"])}
         if op == "StopExecution":
             argv = [b"WF.STOP", exec_key(b["executionArn"])]
             for f, t in (("error", b"ERROR"), ("cause", b"CAUSE")):
@@ -158,10 +171,14 @@ class Facade:
             argv = [b"WF.EXECUTIONS", sm_key(b["stateMachineArn"])]
             if b.get("statusFilter"):
                 argv += [b"STATUS", b["statusFilter"]]
+            if b.get("redriveFilter"):
+                argv += [b"REDRIVE", b["redriveFilter"]]
             r = self.run(*argv)
             return {"executions": [{"executionArn": x["executionArn"], "stateMachineArn": b["stateMachineArn"],
                                     "name": x["name"], "status": x["status"], "startDate": _secs(x["startDate"]),
-                                    **({"stopDate": _secs(x["stopDate"])} if x["stopDate"] is not None else {})}
+                                    **({"stopDate": _secs(x["stopDate"])} if x["stopDate"] is not None else {}),
+                                    "redriveCount": x["redriveCount"],
+                                    **({"redriveDate": _secs(x["redriveDate"])} if x.get("redriveDate") else {})}
                                    for x in r]}
         if op == "GetExecutionHistory":
             argv = [b"WF.HISTORY", exec_key(b["executionArn"]), b"COUNT", b.get("maxResults") or 1000]

@@ -12,6 +12,7 @@ is blocked, or until its transition budget is spent (the rest continues from a t
 """
 import copy
 import json
+from collections import Counter
 import math
 import random
 import secrets
@@ -121,6 +122,8 @@ class Step:
         self.done = False
         self._defs = {}
         self._last = (None, None)     # (value, its JSON text): a state's output is the next one's input
+        self._chain = False           # inside a failure that propagates up the frame tree
+        self._snap = None             # the frames as they were when that failure began (RedriveExecution)
 
     # ------------------------------------------------------------ plumbing
     def patch(self):
@@ -158,7 +161,7 @@ class Step:
         ex = self.ex
         c = {"Execution": {"Id": ex["arn"], "Input": ex["input"], "Name": ex["name"],
                            "RoleArn": "arn:aws:iam::000000000000:role/cachemere", "StartTime": iso(ex["start"]),
-                           "RedriveCount": 0},
+                           "RedriveCount": self.rt.get("redrives", 0)},
              "State": {"EnteredTime": iso(f.get("entered", self.now)), "Name": f["state"],
                        "RetryCount": f.get("rc", 0)},
              "StateMachine": {"Id": ex["sm"], "Name": ex["smName"]}}
@@ -231,6 +234,10 @@ class Step:
                 d["cause"] = cause
             details = ({"FAILED": "executionFailedEventDetails", "TIMED_OUT": "executionTimedOutEventDetails",
                         "ABORTED": "executionAbortedEventDetails"}[status], d)
+        if status != "SUCCEEDED":
+            # what a RedriveExecution restarts from: the frames as the failure found them (the failing state
+            # and every branch or iteration still running re-enter; finished ones keep their results)
+            self.rt["redrive"] = self._snap if (self._chain and self._snap is not None) else copy.deepcopy(self.frames)
         self.frames.clear()
         self.queue = []
         self.rt["deadline"] = None
@@ -268,6 +275,8 @@ class Step:
             elif kind == "stop":
                 if self.ex["status"] == "RUNNING":
                     self.finish("ABORTED", error=sig[1], cause=sig[2])
+            elif kind == "redrive":
+                self.redrive(*sig[1:])
             self.run_queue()
         except _Stop:
             pass
@@ -285,6 +294,26 @@ class Step:
             self.rt["deadline"] = self.now + self.scaled(t)
         root = self.new_frame(None, 0, [], defn["StartAt"], ex["input"])
         root["last"] = 1
+
+    def redrive(self, client_token=None):
+        """RedriveExecution: the execution runs again from where it failed (callers check redrive_status)."""
+        frames = self.rt.pop("redrive", None) or {}
+        self.rt["redrives"] = n = self.rt.get("redrives", 0) + 1
+        self.rt["redriveDate"] = self.now
+        self.rt["redriveToken"] = client_token
+        ev = self.event(None, "ExecutionRedriven", "executionRedrivenEventDetails", {"redriveCount": n})
+        self.frames.update(frames)
+        t = self.ex["def"].get("TimeoutSeconds")
+        if t is not None:
+            self.rt["deadline"] = self.now + self.scaled(t)
+        for fid in sorted(self.frames, key=int):
+            f = self.frames[fid]
+            f["last"] = ev["id"]
+            w = f.get("wait")
+            if not (w and w.get("k") == "kids"):
+                f["wait"] = None
+                self.queue.append(fid)
+        self.result.update(status="RUNNING", stop=None, output=None, error=None, cause=None)
 
     def fire_timers(self):
         dl = self.rt.get("deadline")
@@ -753,6 +782,16 @@ class Step:
         self.task_result(p, st, w["res"])
 
     def frame_failed(self, f, error, cause, fatal=False):
+        if self._chain:
+            return self._frame_failed(f, error, cause, fatal)
+        self._snap = copy.deepcopy(self.frames)
+        self._chain = True
+        try:
+            return self._frame_failed(f, error, cause, fatal)
+        finally:
+            self._chain = False
+
+    def _frame_failed(self, f, error, cause, fatal=False):
         if f["parent"] is None or fatal:
             self.finish("FAILED", error=error, cause=cause)
             return
@@ -889,15 +928,18 @@ def fold(history):
     """What the history alone says about an execution: status, output/error/cause, and the multiset of
     states entered and not yet left.  ``fold(ex["history"]) == snapshot(ex)`` holds for every stored
     execution (asserted by the tests after restarts): the history is the durable record."""
-    from collections import Counter
     status, out, error, cause = "RUNNING", None, None, None
     open_states = []              # [(name, event index)]
     markers = []
+    failed_markers = []           # Parallel/Map states failed in this attempt (a redrive reopens them)
+    pending = Counter()           # after a redrive: states open at the failure, re-entered once more
     for i, e in enumerate(history):
         t = e["type"]
         if t.endswith("StateEntered"):
             name = e["stateEnteredEventDetails"]["name"]
-            if t != "FailStateEntered":
+            if pending[name] > 0:
+                pending[name] -= 1
+            elif t != "FailStateEntered":
                 open_states.append((name, i))
         elif t.endswith("StateExited"):
             name = e["stateExitedEventDetails"]["name"]
@@ -912,6 +954,7 @@ def fold(history):
                 markers.pop()
         elif t in ("ParallelStateFailed", "MapStateFailed"):
             m = markers.pop() if markers else -1
+            failed_markers.append(m)
             open_states = [s for s in open_states if s[1] < m]
         elif t == "ExecutionSucceeded":
             status = "SUCCEEDED"
@@ -921,6 +964,11 @@ def fold(history):
                       "ExecutionAborted": "ABORTED"}[t]
             d = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
             error, cause = d.get("error"), d.get("cause")
+        elif t == "ExecutionRedriven":
+            status, out, error, cause = "RUNNING", None, None, None
+            pending = Counter(s[0] for s in open_states)
+            markers = sorted(markers + [m for m in failed_markers if m >= 0])
+            failed_markers = []
     if status != "RUNNING":
         open_states = []
     return {"status": status, "output": out, "error": error, "cause": cause,
@@ -935,3 +983,27 @@ def snapshot(ex):
     return {"status": ex["status"], "output": ex["output"], "error": ex["error"], "cause": ex["cause"],
             "open": dict(Counter(entered)) if ex["status"] == "RUNNING" else {}}
 
+
+
+REDRIVE_PERIOD_MS = 14 * 86400 * 1000
+MAX_REDRIVES = 1000
+
+
+def redrive_status(ex, now_ms, history_limit=HISTORY_LIMIT):
+    """(REDRIVABLE | NOT_REDRIVABLE, reason or None): the AWS RedriveExecution rules."""
+    st = ex["status"]
+    if ex.get("type") == "EXPRESS":
+        return "NOT_REDRIVABLE", "Execution is of type EXPRESS and cannot be redriven."
+    if st in ("RUNNING", "SUCCEEDED"):
+        return "NOT_REDRIVABLE", f"Execution is {st} and cannot be redriven."
+    if "redrive" not in ex["rt"]:
+        return "NOT_REDRIVABLE", "Execution was started before the launch of RedriveExecution."
+    if len(ex["history"]) >= min(history_limit, HISTORY_LIMIT) - 1:
+        return "NOT_REDRIVABLE", "Execution history event limit exceeded."
+    if ex["rt"].get("redrives", 0) >= MAX_REDRIVES:
+        return "NOT_REDRIVABLE", "Execution redrive count limit exceeded."
+    if now_ms - ex["start"] > 365 * 86400 * 1000:
+        return "NOT_REDRIVABLE", "Execution has exceeded the max execution time."
+    if ex["stop"] is not None and now_ms - ex["stop"] > REDRIVE_PERIOD_MS:
+        return "NOT_REDRIVABLE", "Execution redrivable period exceeded."
+    return "REDRIVABLE", None
