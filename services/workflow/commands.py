@@ -875,3 +875,58 @@ def wf_activities_command(c, argv):
     reply(c.reply, _list_of(c, ActivityValue, lambda k, v: {
         "activityArn": v.act["arn"], "name": v.act["name"], "creationDate": v.act["created"],
         "pending": len(v.act["queue"])}))
+
+
+# ------------------------------------------------------------------ TestState
+@command("wf.teststate", -2, "readonly", acl="keyspace",
+         docs=_docs("Runs one state once with an input and reports its output, error, next state and data-flow "
+                    "stages (TestState); changes nothing",
+                    [{"name": "definition", "type": "string"},
+                     {"name": "input", "type": "string", "token": "INPUT", "flags": ["optional"]},
+                     {"name": "state", "type": "string", "token": "STATE", "flags": ["optional"]},
+                     {"name": "vars", "type": "string", "token": "VARS", "flags": ["optional"]},
+                     {"name": "inspect", "type": "oneof", "token": "INSPECT", "flags": ["optional"], "arguments": [
+                         {"name": "info", "type": "pure-token", "token": "INFO"},
+                         {"name": "debug", "type": "pure-token", "token": "DEBUG"},
+                         {"name": "trace", "type": "pure-token", "token": "TRACE"}]},
+                     {"name": "mock", "type": "string", "token": "MOCK", "flags": ["optional"]},
+                     {"name": "context", "type": "string", "token": "CONTEXT", "flags": ["optional"]},
+                     {"name": "config", "type": "string", "token": "CONFIG", "flags": ["optional"]}]))
+def wf_teststate_command(c, argv):
+    from .asl.teststate import TestStateInvalid, test_state
+    opts = parse_opts(c, argv, 2, {b"INPUT": True, b"STATE": True, b"VARS": True, b"INSPECT": True, b"MOCK": True,
+                                   b"CONTEXT": True, b"CONFIG": True})
+    if opts is None:
+        return
+    level = opts.get(b"INSPECT", b"INFO").upper().decode("latin-1")
+    if level not in ("INFO", "DEBUG", "TRACE"):
+        c.error(SYNTAX_ERR)
+        return
+    ok, definition = parse_json(c, argv[1], b"INVALIDDEFINITION Invalid State Machine Definition")
+    if not ok:
+        return
+    ok, inp = parse_json(c, opts.get(b"INPUT", b"{}"))
+    if not ok:
+        return
+    extra = {}
+    for opt, name in ((b"VARS", "variables"), (b"MOCK", "mock"), (b"CONTEXT", "context"), (b"CONFIG", "config")):
+        if opt in opts:
+            ok, v = parse_json(c, opts[opt], b"VALIDATIONEXCEPTION Invalid " + opt.lower())
+            if not ok:
+                return
+            if not isinstance(v, dict):
+                c.error(b"VALIDATIONEXCEPTION Invalid " + opt.lower() + b": must be a JSON object")
+                return
+            extra[name] = v
+    if "context" in extra and "mock" not in extra:
+        c.error(b"VALIDATIONEXCEPTION context may only be specified together with a mock")
+        return
+    state = opts.get(b"STATE")
+    wf = workflow_of(c.server)
+    try:
+        out = test_state(definition, inp, now_ms=c.ks.now_ms, rng=wf.rng, inspection_level=level,
+                         state_name=state.decode() if state is not None else None, time_scale=wf.time_scale, **extra)
+    except TestStateInvalid as exc:
+        c.error((exc.typ.upper() + " " + exc.message).encode())
+        return
+    reply(c.reply, out)

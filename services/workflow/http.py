@@ -21,6 +21,8 @@ ERRORS = {
     b"TASKTIMEDOUT": "TaskTimedOut", b"INVALIDTOKEN": "InvalidToken", b"INVALIDOUTPUT": "InvalidOutput",
     b"ACTIVITYDOESNOTEXIST": "ActivityDoesNotExist", b"INVALIDEXECUTIONINPUT": "InvalidExecutionInput",
     b"INVALIDNAME": "InvalidName", b"EXECUTIONNOTREDRIVABLE": "ExecutionNotRedrivable",
+    b"VALIDATIONEXCEPTION": "ValidationException", b"RESOURCENOTFOUND": "ResourceNotFound",
+    b"CONFLICTEXCEPTION": "ConflictException", b"INVALIDARN": "InvalidArn",
 }
 MAX_BODY = 1 << 20
 REQUEST_TIMEOUT = 10.0         # a request must arrive whole within this (slowloris gets a close)
@@ -195,6 +197,24 @@ class Facade:
                             if kk.endswith("Details") and isinstance(vv, dict) and "truncated" in vv:
                                 vv["truncated"] = bool(vv["truncated"])
             return {"events": events}
+        if op == "TestState":
+            argv = [b"WF.TESTSTATE", b["definition"], b"INPUT", b.get("input") or "{}",
+                    b"INSPECT", b.get("inspectionLevel") or "INFO"]
+            if b.get("stateName"):
+                argv += [b"STATE", b["stateName"]]
+            if b.get("variables"):
+                argv += [b"VARS", b["variables"]]
+            if b.get("mock"):
+                argv += [b"MOCK", json.dumps(b["mock"])]
+            if b.get("context"):
+                argv += [b"CONTEXT", b["context"]]
+            if b.get("stateConfiguration"):
+                argv += [b"CONFIG", json.dumps(b["stateConfiguration"])]
+            r = self.run(*argv)
+            insp = r.get("inspectionData")
+            if isinstance(insp, dict) and isinstance(insp.get("errorDetails"), dict):
+                insp["errorDetails"] = {k: int(v) for k, v in insp["errorDetails"].items()}
+            return {k: v for k, v in r.items() if v is not None}
         if op == "CreateActivity":
             r = self.run(b"WF.ACTIVITY", b"CREATE", b["name"])
             return {"activityArn": r["activityArn"], "creationDate": _secs(r["creationDate"])}
