@@ -61,6 +61,12 @@ def sm_key(arn):
     return _after(arn, ":stateMachine:").split(":")[0].encode()
 
 
+def sm_qualifier(arn):
+    """The version number or alias name of a qualified state machine ARN (None when unqualified)."""
+    parts = _after(arn, ":stateMachine:").split(":")
+    return parts[1] if len(parts) > 1 else None
+
+
 def exec_key(arn):
     sm, name = _after(arn, ":execution:").split(":", 1)
     return b"{" + sm.encode() + b"}:" + name.encode()
@@ -96,16 +102,99 @@ class Facade:
     # ------------------------------------------------------------------ operations
     async def handle(self, op, b):
         if op == "CreateStateMachine":
-            r = self.run(b"WF.CREATE", b["name"], b["definition"], b"TYPE", b.get("type", "STANDARD"))
-            return {"stateMachineArn": r["stateMachineArn"], "creationDate": _secs(r["creationDate"])}
+            argv = [b"WF.CREATE", b["name"], b["definition"], b"TYPE", b.get("type", "STANDARD")]
+            if b.get("publish"):
+                argv.append(b"PUBLISH")
+                if b.get("versionDescription") is not None:
+                    argv += [b"DESCRIPTION", b["versionDescription"]]
+            r = self.run(*argv)
+            out = {"stateMachineArn": r["stateMachineArn"], "creationDate": _secs(r["creationDate"])}
+            if r.get("stateMachineVersionArn"):
+                out["stateMachineVersionArn"] = r["stateMachineVersionArn"]
+            return out
         if op == "DescribeStateMachine":
-            r = self.run(b"WF.DESCRIBE", sm_key(b["stateMachineArn"]))
-            return {"stateMachineArn": r["stateMachineArn"], "name": r["name"], "status": "ACTIVE",
-                    "definition": r["definition"], "roleArn": "arn:aws:iam::000000000000:role/cachemere",
-                    "type": r["type"], "creationDate": _secs(r["creationDate"]), "revisionId": r["revisionId"]}
+            argv = [b"WF.DESCRIBE", sm_key(b["stateMachineArn"])]
+            q = sm_qualifier(b["stateMachineArn"])
+            if q is not None:
+                if not q.isdigit():
+                    raise AwsError("ValidationException", "DescribeStateMachine takes a state machine or version "
+                                   "ARN (use DescribeStateMachineAlias for an alias)")
+                argv += [b"VERSION", q]
+            r = self.run(*argv)
+            out = {"stateMachineArn": r["stateMachineArn"], "name": r["name"], "status": "ACTIVE",
+                   "definition": r["definition"], "roleArn": "arn:aws:iam::000000000000:role/cachemere",
+                   "type": r["type"], "creationDate": _secs(r["creationDate"]), "revisionId": r["revisionId"]}
+            if r.get("description") is not None:
+                out["description"] = r["description"]
+            return out
         if op == "UpdateStateMachine":
-            r = self.run(b"WF.UPDATE", sm_key(b["stateMachineArn"]), b["definition"])
-            return {"updateDate": _secs(r["updateDate"]), "revisionId": r["revisionId"]}
+            argv = [b"WF.UPDATE", sm_key(b["stateMachineArn"])]
+            if b.get("definition") is None:
+                d = self.run(b"WF.DESCRIBE", sm_key(b["stateMachineArn"]))
+                argv.append(d["definition"])
+            else:
+                argv.append(b["definition"])
+            if b.get("publish"):
+                argv.append(b"PUBLISH")
+                if b.get("versionDescription") is not None:
+                    argv += [b"DESCRIPTION", b["versionDescription"]]
+            r = self.run(*argv)
+            out = {"updateDate": _secs(r["updateDate"]), "revisionId": r["revisionId"]}
+            if r.get("stateMachineVersionArn"):
+                out["stateMachineVersionArn"] = r["stateMachineVersionArn"]
+            return out
+        if op == "PublishStateMachineVersion":
+            argv = [b"WF.PUBLISH", sm_key(b["stateMachineArn"])]
+            if b.get("revisionId"):
+                argv += [b"REVISION", b["revisionId"]]
+            if b.get("description") is not None:
+                argv += [b"DESCRIPTION", b["description"]]
+            r = self.run(*argv)
+            return {"stateMachineVersionArn": r["stateMachineVersionArn"], "creationDate": _secs(r["creationDate"])}
+        if op == "ListStateMachineVersions":
+            r = self.run(b"WF.VERSIONS", sm_key(b["stateMachineArn"]))
+            return {"stateMachineVersions": [{"stateMachineVersionArn": x["stateMachineVersionArn"],
+                                              "creationDate": _secs(x["creationDate"])} for x in r]}
+        if op == "DeleteStateMachineVersion":
+            arn = b["stateMachineVersionArn"]
+            q = sm_qualifier(arn)
+            if q is None or not q.isdigit():
+                raise AwsError("ValidationException", f"Invalid version ARN: '{arn}'")
+            self.run(b"WF.DELVERSION", sm_key(arn), q)
+            return {}
+        if op in ("CreateStateMachineAlias", "DescribeStateMachineAlias", "UpdateStateMachineAlias",
+                  "DeleteStateMachineAlias"):
+            if op == "CreateStateMachineAlias":
+                routes = b["routingConfiguration"]
+                if not routes:
+                    raise AwsError("ValidationException", "routingConfiguration must not be empty")
+                key, name = sm_key(routes[0]["stateMachineVersionArn"]), b["name"]
+            else:
+                arn = b["stateMachineAliasArn"]
+                key, name = sm_key(arn), sm_qualifier(arn)
+                if name is None or name.isdigit():
+                    raise AwsError("ValidationException", f"Invalid alias ARN: '{arn}'")
+            verb = {"Create": b"CREATE", "Describe": b"DESCRIBE", "Update": b"UPDATE", "Delete": b"DELETE"}[
+                op[:op.index("StateMachineAlias")]]
+            argv = [b"WF.ALIAS", verb, key, name]
+            if b.get("routingConfiguration") is not None and verb in (b"CREATE", b"UPDATE"):
+                argv += [b"ROUTING", json.dumps(b["routingConfiguration"])]
+            if b.get("description") is not None and verb in (b"CREATE", b"UPDATE"):
+                argv += [b"DESCRIPTION", b["description"]]
+            r = self.run(*argv)
+            if verb == b"DELETE":
+                return {}
+            if verb == b"UPDATE":
+                return {"updateDate": _secs(r["updateDate"])}
+            if verb == b"CREATE":
+                return {"stateMachineAliasArn": r["stateMachineAliasArn"], "creationDate": _secs(r["creationDate"])}
+            r["creationDate"] = _secs(r["creationDate"])
+            r["updateDate"] = _secs(r["updateDate"])
+            return r
+        if op == "ListStateMachineAliases":
+            r = self.run(b"WF.ALIAS", b"LIST", sm_key(b["stateMachineArn"]))
+            return {"stateMachineAliases": [{"stateMachineAliasArn": x["stateMachineAliasArn"],
+                                             "creationDate": _secs(x["creationDate"])} for x in r]}
         if op == "DeleteStateMachine":
             self.run(b"DEL", sm_key(b["stateMachineArn"]))
             return {}
@@ -119,6 +208,8 @@ class Facade:
             return self.run(b"WF.VALIDATE", b["definition"])
         if op in ("StartExecution", "StartSyncExecution"):
             argv = [b"WF.START", sm_key(b["stateMachineArn"])]
+            if sm_qualifier(b["stateMachineArn"]) is not None:
+                argv += [b"QUALIFIER", sm_qualifier(b["stateMachineArn"])]
             if b.get("name"):
                 argv += [b"NAME", b["name"]]
             if "input" in b:
@@ -147,6 +238,9 @@ class Facade:
                 out["stopDate"] = _secs(d["stopDate"])
             for k in ("output", "error", "cause"):
                 if d.get(k) is not None:
+                    out[k] = d[k]
+            for k in ("stateMachineVersionArn", "stateMachineAliasArn"):
+                if d.get(k):
                     out[k] = d[k]
             out["redriveCount"] = d["redriveCount"]
             if d.get("redriveDate") is not None:

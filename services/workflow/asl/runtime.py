@@ -36,7 +36,7 @@ class Env:
     """What the caller supplies: the clock, randomness, time scale and lookups (activity existence)."""
 
     def __init__(self, now_ms, rng=None, time_scale=1.0, activity_exists=None, token_prefix="",
-                 history_limit=HISTORY_LIMIT, payload_limit=PAYLOAD_LIMIT, step_budget=STEP_BUDGET):
+                 history_limit=HISTORY_LIMIT, payload_limit=PAYLOAD_LIMIT, step_budget=STEP_BUDGET, nested=None):
         self.now = int(now_ms)
         self.rng = rng or random.Random(secrets.randbits(64))
         self.time_scale = time_scale
@@ -45,6 +45,7 @@ class Env:
         self.history_limit = history_limit
         self.payload_limit = payload_limit
         self.step_budget = step_budget
+        self.nested = nested          # nested(state machine ARN, execution name) -> {execArn, ...} | {error, cause}
 
 
 def new_execution(definition, input_value, *, arn, name, sm_arn, sm_name, now_ms, mocks=None, sm_type="STANDARD"):
@@ -165,6 +166,9 @@ class Step:
              "State": {"EnteredTime": iso(f.get("entered", self.now)), "Name": f["state"],
                        "RetryCount": f.get("rc", 0)},
              "StateMachine": {"Id": ex["sm"], "Name": ex["smName"]}}
+        p = ex.get("parent")
+        if p:
+            c["Execution"]["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"] = p.get("arn")
         if token is not None:
             c["Task"] = {"Token": token}
         if item is not None:
@@ -665,6 +669,9 @@ class Step:
                         "outputDetails": {"truncated": False}})
             self.task_result(f, st, out)
             return
+        if rtype == "states" and resname.split(".", 1)[0] == "startExecution":
+            self.nested(f, st, params, token, timeout, hb, rtype, resname)
+            return
         if callback:
             self.event(f, "TaskSubmitted", "taskSubmittedEventDetails",
                        {"resourceType": rtype, "resource": resname, "output": "{}",
@@ -677,6 +684,56 @@ class Step:
         self.event(f, "TaskFailed", "taskFailedEventDetails",
                    {"resourceType": rtype, "resource": resname, "error": err, "cause": cause})
         raise StatesError(err, cause)
+
+    def nested(self, f, st, params, token, timeout, hb, rtype, resname):
+        """states:startExecution[.sync[:2]|.waitForTaskToken]: a child execution of a state machine of this server.
+        The child is started by the caller from the patch's ``spawn`` list (its own WF._APPLY effect); with
+        .sync the frame waits on an internal token that the child's end answers."""
+        mode = resname[len("startExecution"):]
+
+        def fail(err, cause):
+            self.event(f, "TaskFailed", "taskFailedEventDetails",
+                       {"resourceType": rtype, "resource": resname, "error": err, "cause": cause})
+            raise StatesError(err, cause)
+        if not isinstance(params, dict) or not isinstance(params.get("StateMachineArn"), str):
+            fail("States.Runtime", "The Parameters of a states:startExecution task need a StateMachineArn")
+        name = params.get("Name")
+        if name is None:
+            import uuid
+            name = str(uuid.UUID(int=self.env.rng.getrandbits(128), version=4))
+        inp = params.get("Input", {})
+        if isinstance(inp, str):
+            try:
+                inp = json.loads(inp)
+            except ValueError:
+                fail("StepFunctions.InvalidExecutionInputException", "Invalid execution input: not JSON")
+        info = self.env.nested(params["StateMachineArn"], str(name)) if self.env.nested else \
+            {"error": "States.TaskFailed", "cause": "No state machines here"}
+        if "error" in info:
+            fail(info["error"], info["cause"])
+        started = {"ExecutionArn": info["execArn"], "StartDate": self.now}
+        spawn = {"sm": info["sm"], "name": str(name), "input": inp, "qualifier": info.get("qualifier"),
+                 "version": info.get("version"), "alias": info.get("alias")}
+        self.result.setdefault("spawn", []).append(spawn)
+        if mode == "":
+            self.event(f, "TaskSucceeded", "taskSucceededEventDetails",
+                       {"resourceType": rtype, "resource": resname, "output": dumps(started),
+                        "outputDetails": {"truncated": False}})
+            self.task_result(f, st, started)
+            return
+        if mode != ".waitForTaskToken":
+            self.rt["tok"] = self.rt.get("tok", 0) + 1
+            token = self.env.token_prefix + "%s.%d.%s" % (f["id"], self.rt["tok"],
+                                                          "%016x" % self.env.rng.getrandbits(64))
+            spawn["token"] = token
+            spawn["mode"] = mode
+        self.event(f, "TaskSubmitted", "taskSubmittedEventDetails",
+                   {"resourceType": rtype, "resource": resname, "output": dumps(started),
+                    "outputDetails": {"truncated": False}})
+        f["wait"] = {"k": "task", "token": token, "act": None, "in": params, "rtype": rtype, "res": resname,
+                     "due": self.now + self.scaled(timeout) if timeout is not None else None,
+                     "hb": self.now + self.scaled(hb) if hb is not None else None, "hbs": hb,
+                     "child": info["execArn"]}
 
     def task_result(self, f, st, result):
         ctx = self.ctx(f)
