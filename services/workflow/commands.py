@@ -14,7 +14,7 @@ from engine.registry import command
 from engine.blocking import block, signal_key_ready
 
 from .asl import StatesError, advance, apply_patch, next_due, pending_tasks, validate
-from .asl.runtime import TERMINAL, new_execution, redrive_status
+from .asl.runtime import TERMINAL, new_execution, redrive_status, token_valid
 from .manager import key_of_token, now_ms, workflow_of
 from .values import ActivityValue, ExecutionValue, StateMachineValue
 
@@ -234,6 +234,7 @@ def commit(c, key, ex, patch, new=None, sm=None, depth=0):
     stream has a consumer: AOF or a replica).  Nested executions follow as effects of their own in the same
     unit: the children a patch starts (``spawn``), and the parent a finished child answers (.sync)."""
     spawns = patch.pop("spawn", None)
+    sends = patch.pop("sends", None)
     was = "NEW" if new is not None else ex["status"]
     msg = build_msg(ex, patch, new, sm)
     if c.ks.effects.subscribers:
@@ -241,12 +242,59 @@ def commit(c, key, ex, patch, new=None, sm=None, depth=0):
     elif c.effect_override is None:
         c.prevent_propagation()
     apply_msg(c, key, msg)
-    if depth > 20:
-        return                       # a runaway chain of nested executions stops here (the rest stays RUNNING)
-    for sp in spawns or ():
-        spawn_child(c, key, ex, sp, depth + 1)
-    if ex["status"] in TERMINAL and was != ex["status"] and ex.get("parent"):
-        answer_parent(c, ex, depth + 1)
+    for sp in sends or ():
+        sqs_put(c, sp)
+    if depth <= 20:                  # a runaway chain of nested executions stops there (the rest stays RUNNING)
+        for sp in spawns or ():
+            spawn_child(c, key, ex, sp, depth + 1)
+        if ex["status"] in TERMINAL and was != ex["status"] and ex.get("parent"):
+            answer_parent(c, ex, depth + 1)
+    if depth == 0:
+        as_one_unit(c)
+
+
+def as_one_unit(c):
+    """Effects on several keys (a transition and its QUEUE._PUT, a parent and its child) go in MULTI/EXEC, so a
+    crash or a replica never sees half of them."""
+    effects = c.effect_override
+    if not effects or c.ks.effects.unit_depth != 0:
+        return
+    if effects[0] == [b"MULTI"] and effects[-1] == [b"EXEC"]:
+        effects = effects[1:-1]
+    if len(effects) > 1 and len({bytes(e[1]) for e in effects if len(e) > 1}) > 1:
+        effects = [[b"MULTI"]] + effects + [[b"EXEC"]]
+    c.effect_override = effects
+
+
+def sqs_put(c, send):
+    """The message of an sqs:sendMessage task, put on its QUEUE as QUEUE._PUT in the same unit as the transition
+    (the id was drawn by the transition; the queue's own rules, FIFO dedup included, apply)."""
+    from services.queue.commands import after_put, prepare_message, put_effect, retention_effects
+    from services.queue.common import AwsError
+    from services.queue.value import QueueValue
+    from .manager import sqs_options
+    qkey = send["queue"].encode()
+    e = c.db.lookup_write(qkey)
+    if e is None or not isinstance(e.value, QueueValue):
+        return
+    q = e.value
+    now = c.ks.now_ms
+    try:
+        m, _ = prepare_message(q, send["body"].encode(), sqs_options(send), now)
+    except AwsError:
+        return
+    if m is None:
+        return                        # a FIFO deduplication hit: the message is already there
+    m.id = send["id"]
+    q.gc(now)
+    effects = retention_effects(qkey, q, now)
+    q.put(m)
+    effects.append(put_effect(qkey, [m]))
+    c.dirty += len(effects)
+    if c.ks.effects.subscribers:
+        for eff in effects:
+            c.also_propagate(eff)
+    after_put(c, qkey, q, [m], now)
 
 
 def spawn_child(c, parent_key, parent, sp, depth):
@@ -265,7 +313,8 @@ def spawn_child(c, parent_key, parent, sp, depth):
         if v is not None:
             definition = json.loads(v["definition"])
     ex = new_execution(definition, sp["input"], arn=exec_arn(sm.sm["name"], name), name=name, sm_arn=sm.sm["arn"],
-                       sm_name=sm.sm["name"], now_ms=c.ks.now_ms, sm_type=sm.sm["type"])
+                       sm_name=sm.sm["name"], now_ms=c.ks.now_ms, sm_type=sm.sm["type"],
+                       secret="%032x" % workflow_of(c.server).rng.getrandbits(128))
     for k in ("version", "alias"):
         if sp.get(k):
             ex[k] = sp[k]
@@ -810,7 +859,8 @@ def start_execution(c, argv, sync):
         c.error(err.encode())
         return None
     ex = new_execution(definition, input_value, arn=exec_arn(sm.sm["name"], nm), name=nm, sm_arn=sm.sm["arn"],
-                       sm_name=sm.sm["name"], now_ms=c.ks.now_ms, mocks=mocks, sm_type=sm.sm["type"])
+                       sm_name=sm.sm["name"], now_ms=c.ks.now_ms, mocks=mocks, sm_type=sm.sm["type"],
+                       secret="%032x" % wf.rng.getrandbits(128))
     if varn is not None:
         ex["version"] = varn
     if aarn is not None:
@@ -1190,6 +1240,9 @@ def wf_task_command(c, argv):
         c.error(b"TASKDOESNOTEXIST Task Does Not Exist")
         return
     ex = e.value.ex
+    if not token_valid(ex, token):
+        c.error(b"INVALIDTOKEN Invalid Token: '" + argv[2][:128] + b"'")
+        return
     if ex["status"] != "RUNNING":
         c.error(b"TASKTIMEDOUT Task Timed Out: the task token is no longer pending")
         return

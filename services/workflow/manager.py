@@ -60,6 +60,27 @@ def nested_target(db, arn, name, rng):
     return {"sm": smname, "execArn": exec_arn(smname, name), "version": varn, "alias": aarn}
 
 
+def sqs_options(send):
+    return {"delay": send.get("delay"), "attrs": [], "trace": None,
+            "group": str(send["group"]).encode() if send.get("group") is not None else None,
+            "dedup": str(send["dedup"]).encode() if send.get("dedup") is not None else None}
+
+
+def sqs_check(db, send):
+    """None when the message of an sqs:sendMessage task can go to that QUEUE, else (error, cause)."""
+    from services.queue.commands import prepare_message
+    from services.queue.common import AwsError
+    from services.queue.value import QueueValue
+    e = db.find(send["queue"].encode())
+    if e is None or not isinstance(e.value, QueueValue):
+        return ("SQS.QueueDoesNotExistException", "The specified queue does not exist.")
+    try:
+        prepare_message(e.value, send["body"].encode(), sqs_options(send), now_ms())
+    except AwsError as err:
+        return ("SQS." + err.name + ("" if err.name.endswith("Exception") else "Exception"), err.message)
+    return None
+
+
 class Workflow:
     def __init__(self, server):
         self.server = server
@@ -81,8 +102,11 @@ class Workflow:
             return e is not None and isinstance(e.value, ActivityValue)
         def nested(arn, name):
             return nested_target(db, arn, name, self.rng)
+
+        def sqs(send):
+            return sqs_check(db, send)
         return Env(now_ms(), self.rng, self.time_scale, activity_exists, token_prefix(key),
-                   history_limit=self.history_limit, nested=nested)
+                   history_limit=self.history_limit, nested=nested, sqs=sqs)
 
     def internal_client(self):
         if self.client is None:

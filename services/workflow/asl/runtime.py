@@ -10,8 +10,12 @@ primary only and propagates the patch (``WF._APPLY``), so AOF replay and replica
 timestamps, ids and random draws and never evaluate ASL.  Nothing sleeps: a step runs until every frame
 is blocked, or until its transition budget is spent (the rest continues from a timer due at once).
 """
+import base64
 import copy
+import hashlib
+import hmac
 import json
+import uuid
 from collections import Counter
 import math
 import random
@@ -36,7 +40,8 @@ class Env:
     """What the caller supplies: the clock, randomness, time scale and lookups (activity existence)."""
 
     def __init__(self, now_ms, rng=None, time_scale=1.0, activity_exists=None, token_prefix="",
-                 history_limit=HISTORY_LIMIT, payload_limit=PAYLOAD_LIMIT, step_budget=STEP_BUDGET, nested=None):
+                 history_limit=HISTORY_LIMIT, payload_limit=PAYLOAD_LIMIT, step_budget=STEP_BUDGET, nested=None,
+                 sqs=None):
         self.now = int(now_ms)
         self.rng = rng or random.Random(secrets.randbits(64))
         self.time_scale = time_scale
@@ -46,10 +51,13 @@ class Env:
         self.payload_limit = payload_limit
         self.step_budget = step_budget
         self.nested = nested          # nested(state machine ARN, execution name) -> {execArn, ...} | {error, cause}
+        self.sqs = sqs                # sqs(send) -> None | (error, cause): can the message go to that QUEUE?
 
 
-def new_execution(definition, input_value, *, arn, name, sm_arn, sm_name, now_ms, mocks=None, sm_type="STANDARD"):
+def new_execution(definition, input_value, *, arn, name, sm_arn, sm_name, now_ms, mocks=None, sm_type="STANDARD",
+                  secret=None):
     return {"arn": arn, "name": name, "sm": sm_arn, "smName": sm_name, "type": sm_type, "def": definition,
+            "secret": secret,
             "input": input_value, "start": int(now_ms), "stop": None, "status": "RUNNING", "output": None,
             "error": None, "cause": None, "history": [], "mocks": mocks or {},
             "rt": {"frames": {}, "seq": 0, "deadline": None, "calls": {}, "started": False}}
@@ -103,6 +111,19 @@ def states_of(definition, path):
         else:
             d = st.get("ItemProcessor") or st.get("Iterator")
     return d
+
+
+def token_mac(secret, text):
+    return base64.urlsafe_b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()[:12]).decode()
+
+
+def token_valid(ex, token):
+    """Does the token carry a valid HMAC for this execution (always True for executions without a secret)?"""
+    secret = ex.get("secret")
+    if not secret:
+        return True
+    head, dot, mac = token.rpartition(".")
+    return bool(dot) and hmac.compare_digest(token_mac(secret, head), mac)
 
 
 class _Stop(Exception):
@@ -619,8 +640,7 @@ class Step:
             act = res.rsplit(":activity:", 1)[1]
         token = None
         if callback or act:
-            self.rt["tok"] = self.rt.get("tok", 0) + 1
-            token = self.env.token_prefix + "%s.%d.%s" % (f["id"], self.rt["tok"], "%016x" % self.env.rng.getrandbits(64))
+            token = self.new_token(f)
             ctx = self.ctx(f, token=token)
         if jsonata:
             params = self.jev(f, st["Arguments"], self.states_var(f, ctx)) if "Arguments" in st else eff
@@ -669,6 +689,10 @@ class Step:
                         "outputDetails": {"truncated": False}})
             self.task_result(f, st, out)
             return
+        if rtype == "sqs" and resname.split(".", 1)[0] == "sendMessage" and self.env.sqs is not None and \
+                isinstance(params, dict) and params.get("QueueUrl"):
+            self.sqs_send(f, st, params, token, timeout, hb, rtype, resname, callback)
+            return
         if rtype == "states" and resname.split(".", 1)[0] == "startExecution":
             self.nested(f, st, params, token, timeout, hb, rtype, resname)
             return
@@ -685,6 +709,51 @@ class Step:
                    {"resourceType": rtype, "resource": resname, "error": err, "cause": cause})
         raise StatesError(err, cause)
 
+    def new_token(self, f):
+        """A task token: the execution key, the frame, the attempt (token counter), 64 random bits and an HMAC of
+        them with the execution's secret, so a token cannot be forged (WF.TASK checks it: INVALIDTOKEN)."""
+        self.rt["tok"] = self.rt.get("tok", 0) + 1
+        body = "%s.%d.%016x" % (f["id"], self.rt["tok"], self.env.rng.getrandbits(64))
+        secret = self.ex.get("secret")
+        if secret:
+            body += "." + token_mac(secret, self.env.token_prefix + body)
+        return self.env.token_prefix + body
+
+    def sqs_send(self, f, st, params, token, timeout, hb, rtype, resname, callback):
+        """sqs:sendMessage[.waitForTaskToken] onto a QUEUE of this server (QueueUrl's last segment is the queue
+        key): the message (its id drawn here) goes into the patch's ``sends``; the caller puts it with
+        QUEUE._PUT in the same unit as the WF._APPLY of this transition."""
+        def fail(err, cause):
+            self.event(f, "TaskFailed", "taskFailedEventDetails",
+                       {"resourceType": rtype, "resource": resname, "error": err, "cause": cause})
+            raise StatesError(err, cause)
+        name = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
+        body = params.get("MessageBody")
+        if body is None:
+            fail("SQS.MissingParameterException", "The request must contain the parameter MessageBody.")
+        text = body if isinstance(body, str) else dumps(body)
+        send = {"queue": name, "body": text, "id": str(uuid.UUID(int=self.env.rng.getrandbits(128), version=4))}
+        for k, field in (("group", "MessageGroupId"), ("dedup", "MessageDeduplicationId"), ("delay", "DelaySeconds")):
+            if params.get(field) is not None:
+                send[k] = params[field]
+        err = self.env.sqs(send)
+        if err is not None:
+            fail(*err)
+        self.result.setdefault("sends", []).append(send)
+        out = {"MessageId": send["id"], "MD5OfMessageBody": hashlib.md5(text.encode()).hexdigest()}
+        if not callback:
+            self.event(f, "TaskSucceeded", "taskSucceededEventDetails",
+                       {"resourceType": rtype, "resource": resname, "output": dumps(out),
+                        "outputDetails": {"truncated": False}})
+            self.task_result(f, st, out)
+            return
+        self.event(f, "TaskSubmitted", "taskSubmittedEventDetails",
+                   {"resourceType": rtype, "resource": resname, "output": dumps(out),
+                    "outputDetails": {"truncated": False}})
+        f["wait"] = {"k": "task", "token": token, "act": None, "in": params, "rtype": rtype, "res": resname,
+                     "due": self.now + self.scaled(timeout) if timeout is not None else None,
+                     "hb": self.now + self.scaled(hb) if hb is not None else None, "hbs": hb}
+
     def nested(self, f, st, params, token, timeout, hb, rtype, resname):
         """states:startExecution[.sync[:2]|.waitForTaskToken]: a child execution of a state machine of this server.
         The child is started by the caller from the patch's ``spawn`` list (its own WF._APPLY effect); with
@@ -699,7 +768,6 @@ class Step:
             fail("States.Runtime", "The Parameters of a states:startExecution task need a StateMachineArn")
         name = params.get("Name")
         if name is None:
-            import uuid
             name = str(uuid.UUID(int=self.env.rng.getrandbits(128), version=4))
         inp = params.get("Input", {})
         if isinstance(inp, str):
@@ -722,9 +790,7 @@ class Step:
             self.task_result(f, st, started)
             return
         if mode != ".waitForTaskToken":
-            self.rt["tok"] = self.rt.get("tok", 0) + 1
-            token = self.env.token_prefix + "%s.%d.%s" % (f["id"], self.rt["tok"],
-                                                          "%016x" % self.env.rng.getrandbits(64))
+            token = self.new_token(f)
             spawn["token"] = token
             spawn["mode"] = mode
         self.event(f, "TaskSubmitted", "taskSubmittedEventDetails",
