@@ -229,12 +229,18 @@ def apply_msg(c, key, msg):
     return True
 
 
-def commit(c, key, ex, patch, new=None, sm=None, depth=0):
+def commit(c, key, ex, patch, new=None, sm=None, work=None):
     """Apply a patch computed on the primary and propagate it as WF._APPLY (encoded only when the effect
-    stream has a consumer: AOF or a replica).  Nested executions follow as effects of their own in the same
-    unit: the children a patch starts (``spawn``), and the parent a finished child answers (.sync)."""
+    stream has a consumer: AOF or a replica).  What a transition causes elsewhere follows as effects of their
+    own in the same unit (MULTI/EXEC): the messages it sends (QUEUE._PUT), the children it starts (``spawn``:
+    nested executions, Distributed Map items) or stops, and the parent a finished child answers.  Those run
+    from a work list, not by recursion, so a map run of 10,000 quick children is a loop."""
+    top = work is None
+    if top:
+        work = []
     spawns = patch.pop("spawn", None)
     sends = patch.pop("sends", None)
+    stops = patch.pop("stops", None)
     was = "NEW" if new is not None else ex["status"]
     msg = build_msg(ex, patch, new, sm)
     if c.ks.effects.subscribers:
@@ -244,26 +250,29 @@ def commit(c, key, ex, patch, new=None, sm=None, depth=0):
     apply_msg(c, key, msg)
     for sp in sends or ():
         sqs_put(c, sp)
-    if depth <= 20:                  # a runaway chain of nested executions stops there (the rest stays RUNNING)
-        for sp in spawns or ():
-            spawn_child(c, key, ex, sp, depth + 1)
-        if ex["status"] in TERMINAL and was != ex["status"] and ex.get("parent"):
-            answer_parent(c, ex, depth + 1)
-    if depth == 0:
-        as_one_unit(c)
-
-
-def as_one_unit(c):
-    """Effects on several keys (a transition and its QUEUE._PUT, a parent and its child) go in MULTI/EXEC, so a
-    crash or a replica never sees half of them."""
-    effects = c.effect_override
-    if not effects or c.ks.effects.unit_depth != 0:
+    for sp in spawns or ():
+        work.append(("spawn", key, ex, sp))
+    for name in stops or ():
+        work.append(("stop", key + b"/" + name.encode("latin-1")))
+    if ex["status"] in TERMINAL and was != ex["status"] and ex.get("parent"):
+        work.append(("answer", ex))
+    if not top:
         return
-    if effects[0] == [b"MULTI"] and effects[-1] == [b"EXEC"]:
-        effects = effects[1:-1]
-    if len(effects) > 1 and len({bytes(e[1]) for e in effects if len(e) > 1}) > 1:
-        effects = [[b"MULTI"]] + effects + [[b"EXEC"]]
-    c.effect_override = effects
+    for _ in range(200000):
+        if not work:
+            break
+        item = work.pop(0)
+        if item[0] == "spawn":
+            spawn_child(c, item[1], item[2], item[3], work)
+        elif item[0] == "answer":
+            answer_parent(c, item[1], work)
+        else:
+            e = c.db.lookup_write(item[1])
+            if e is not None and isinstance(e.value, ExecutionValue) and e.value.ex["status"] == "RUNNING":
+                cex = e.value.ex
+                commit(c, item[1], cex, advance(cex, ("stop", "States.Aborted", "The map run was stopped"),
+                                                env_for(c, item[1])), work=work)
+    as_one_unit(c)
 
 
 def sqs_put(c, send):
@@ -297,32 +306,44 @@ def sqs_put(c, send):
     after_put(c, qkey, q, [m], now)
 
 
-def spawn_child(c, parent_key, parent, sp, depth):
-    smkey = sp["sm"].encode("latin-1")
-    e = c.db.find(smkey)
-    if e is None or not isinstance(e.value, StateMachineValue):
-        return
-    sm = e.value
+def spawn_child(c, parent_key, parent, sp, work):
     name = sp["name"]
-    key = exec_key(smkey, name.encode("latin-1"))
-    if c.db.find(key) is not None:
-        return
-    definition = sm.definition
-    if sp.get("version"):
-        v = sm.sm.get("versions", {}).get(sp["version"].rsplit(":", 1)[1])
-        if v is not None:
-            definition = json.loads(v["definition"])
-    ex = new_execution(definition, sp["input"], arn=exec_arn(sm.sm["name"], name), name=name, sm_arn=sm.sm["arn"],
-                       sm_name=sm.sm["name"], now_ms=c.ks.now_ms, sm_type=sm.sm["type"],
-                       secret="%032x" % workflow_of(c.server).rng.getrandbits(128))
-    for k in ("version", "alias"):
-        if sp.get(k):
-            ex[k] = sp[k]
+    wf = workflow_of(c.server)
+    if sp.get("map"):
+        # a Distributed Map item: a child execution of the ItemProcessor, keyed under its parent (same slot)
+        key = parent_key + b"/" + name.encode("latin-1")
+        if c.db.find(key) is not None:
+            return
+        ex = new_execution(sp["definition"], sp["input"], arn=parent["arn"] + "/" + name, name=name,
+                           sm_arn=parent["sm"], sm_name=parent["smName"], now_ms=c.ks.now_ms,
+                           sm_type=sp.get("type", "STANDARD"), secret="%032x" % wf.rng.getrandbits(128))
+        ex["mapRun"] = sp.get("run")
+        smkey = b""
+    else:
+        smkey = sp["sm"].encode("latin-1")
+        e = c.db.find(smkey)
+        if e is None or not isinstance(e.value, StateMachineValue):
+            return
+        sm = e.value
+        key = exec_key(smkey, name.encode("latin-1"))
+        if c.db.find(key) is not None:
+            return
+        definition = sm.definition
+        if sp.get("version"):
+            v = sm.sm.get("versions", {}).get(sp["version"].rsplit(":", 1)[1])
+            if v is not None:
+                definition = json.loads(v["definition"])
+        ex = new_execution(definition, sp["input"], arn=exec_arn(sm.sm["name"], name), name=name,
+                           sm_arn=sm.sm["arn"], sm_name=sm.sm["name"], now_ms=c.ks.now_ms, sm_type=sm.sm["type"],
+                           secret="%032x" % wf.rng.getrandbits(128))
+        for k in ("version", "alias"):
+            if sp.get(k):
+                ex[k] = sp[k]
     ex["parent"] = {"key": parent_key.decode("latin-1"), "arn": parent["arn"], "token": sp.get("token"),
                     "mode": sp.get("mode")}
     env = env_for(c, key)
     env.now = c.ks.now_ms
-    commit(c, key, ex, advance(ex, ("start",), env), new=ex, sm=smkey, depth=depth)
+    commit(c, key, ex, advance(ex, ("start",), env), new=ex, sm=smkey, work=work)
 
 
 def child_output(ex, mode):
@@ -342,7 +363,7 @@ def child_output(ex, mode):
     return d
 
 
-def answer_parent(c, ex, depth):
+def answer_parent(c, ex, work):
     p = ex["parent"]
     if not p.get("token"):
         return                       # fire-and-forget or .waitForTaskToken: the parent does not wait for the end
@@ -351,16 +372,31 @@ def answer_parent(c, ex, depth):
     if e is None or not isinstance(e.value, ExecutionValue) or e.value.ex["status"] != "RUNNING":
         return
     pex = e.value.ex
-    out = child_output(ex, p.get("mode"))
-    if ex["status"] == "SUCCEEDED":
-        sig = ("task", p["token"], "success", out)
+    if p.get("mode") == "map":
+        sig = ("task", p["token"], "success", ex["output"]) if ex["status"] == "SUCCEEDED" else \
+            ("task", p["token"], "failure", ex["error"], ex["cause"])
+    elif ex["status"] == "SUCCEEDED":
+        sig = ("task", p["token"], "success", child_output(ex, p.get("mode")))
     else:
-        sig = ("task", p["token"], "failure", "States.TaskFailed", dumps(out))
+        sig = ("task", p["token"], "failure", "States.TaskFailed", dumps(child_output(ex, p.get("mode"))))
     try:
         patch = advance(pex, sig, env_for(c, pkey))
     except StatesError:
         return                       # the parent's task already timed out
-    commit(c, pkey, pex, patch, depth=depth)
+    commit(c, pkey, pex, patch, work=work)
+
+
+def as_one_unit(c):
+    """Effects on several keys (a transition and its QUEUE._PUT, a parent and its child) go in MULTI/EXEC, so a
+    crash or a replica never sees half of them."""
+    effects = c.effect_override
+    if not effects or c.ks.effects.unit_depth != 0:
+        return
+    if effects[0] == [b"MULTI"] and effects[-1] == [b"EXEC"]:
+        effects = effects[1:-1]
+    if len(effects) > 1 and len({bytes(e[1]) for e in effects if len(e) > 1}) > 1:
+        effects = [[b"MULTI"]] + effects + [[b"EXEC"]]
+    c.effect_override = effects
 
 
 def env_for(c, key):

@@ -259,6 +259,10 @@ class Step:
                 d["cause"] = cause
             details = ({"FAILED": "executionFailedEventDetails", "TIMED_OUT": "executionTimedOutEventDetails",
                         "ABORTED": "executionAbortedEventDetails"}[status], d)
+        for fr in self.frames.values():
+            w = fr.get("wait")
+            if w and w.get("typ") == "dmap" and w["tokens"]:
+                self.stop_children(copy.deepcopy(w) if status != "SUCCEEDED" else w)
         if status != "SUCCEEDED":
             # what a RedriveExecution restarts from: the frames as the failure found them (the failing state
             # and every branch or iteration still running re-enter; finished ones keep their results)
@@ -335,7 +339,7 @@ class Step:
             f = self.frames[fid]
             f["last"] = ev["id"]
             w = f.get("wait")
-            if not (w and w.get("k") == "kids"):
+            if not (w and w.get("k") == "kids") or w.get("typ") == "dmap":
                 f["wait"] = None
                 self.queue.append(fid)
         self.result.update(status="RUNNING", stop=None, output=None, error=None, cause=None)
@@ -388,6 +392,10 @@ class Step:
     def task_signal(self, token, what, *args):
         f, w = self.find_token(token)
         if f is None:
+            for fr in self.frames.values():
+                wk = fr.get("wait")
+                if wk and wk.get("typ") == "dmap" and token in wk["tokens"] and what in ("success", "failure"):
+                    return self.dmap_child_done(fr, wk, wk["tokens"][token], token, what, args)
             raise StatesError("TaskDoesNotExist", "Task Timed Out")
         st = self.state(f)
         act = w.get("act")
@@ -847,12 +855,87 @@ class Step:
         tol_n = self.num_field(st, "ToleratedFailureCount", eff, ctx, None, f)
         tol_p = self.num_field(st, "ToleratedFailurePercentage", eff, ctx, None, f)
         self.event(f, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+        proc = st.get("ItemProcessor") or st.get("Iterator") or {}
+        if (proc.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED" and self.env.nested is not None:
+            return self.dmap_start(f, st, inputs, int(maxc), tol_n, tol_p)
         f["wait"] = {"k": "kids", "typ": "map", "kids": {}, "res": [None] * len(items), "left": len(items),
                      "items": inputs, "next": 0, "max": int(maxc), "fails": 0, "tn": tol_n, "tp": tol_p}
         if not items:
             self.kids_done(f, st)
             return
         self.map_launch(f, st)
+
+    # ------------------------------------------------------------ Distributed Map
+    def dmap_start(self, f, st, inputs, maxc, tol_n, tol_p):
+        """A Distributed Map: each item runs as a child execution (STANDARD or EXPRESS) of the ItemProcessor,
+        started by the caller from ``spawn`` and answering this frame by token when it ends (a map run)."""
+        n = len(inputs)
+        run = "%s:%s:%d" % (self.ex["arn"].replace(":execution:", ":mapRun:", 1), f["state"], self.next_id)
+        self.event(f, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run})
+        f["wait"] = {"k": "kids", "typ": "dmap", "kids": {}, "res": [None] * n, "left": n, "items": inputs,
+                     "next": 0, "max": maxc if maxc > 0 else 10000, "fails": 0, "tn": tol_n, "tp": tol_p,
+                     "tokens": {}, "run": run}
+        if not n:
+            self.dmap_end(f, st, True)
+            return
+        self.dmap_launch(f, st)
+
+    def dmap_launch(self, f, st):
+        w = f["wait"]
+        proc = dict(st.get("ItemProcessor") or st.get("Iterator"))
+        typ = proc.pop("ProcessorConfig", {}).get("ExecutionType", "STANDARD")
+        while w["next"] < len(w["items"]) and len(w["tokens"]) < w["max"]:
+            i = w["next"]
+            w["next"] += 1
+            token = self.new_token(f)
+            w["tokens"][token] = i
+            self.result.setdefault("spawn", []).append({
+                "map": True, "name": "%s.%s.%d" % (f["id"], self.rt["tok"], i), "input": w["items"][i],
+                "token": token, "mode": "map", "definition": proc, "type": typ, "run": w["run"]})
+        if w["next"] >= len(w["items"]):
+            w["items"] = []
+            w["next"] = len(w["res"])
+
+    def stop_children(self, w):
+        """The map run's children still running are stopped by the caller (``stops``: their names)."""
+        stops = self.result.setdefault("stops", [])
+        for token, i in w["tokens"].items():
+            body = token.split("~", 1)[-1].split(".")
+            stops.append("%s.%s.%d" % (body[0], body[1], i))
+        w["tokens"] = {}
+
+    def dmap_child_done(self, f, w, slot, token, what, args):
+        st = self.state(f)
+        del w["tokens"][token]
+        w["left"] -= 1
+        if what == "success":
+            w["res"][slot] = args[0]
+        else:
+            w["fails"] += 1
+            w["res"][slot] = {"Error": args[0], "Cause": args[1]}
+            tn, tp = w.get("tn"), w.get("tp")
+            total = len(w["res"])
+            ok = (tn is not None or tp is not None) and (tn is None or w["fails"] <= tn) and \
+                (tp is None or w["fails"] * 100.0 / total <= tp)
+            if not ok:
+                self.dmap_end(f, st, False)
+                return
+        self.dmap_launch(f, st)
+        if w["left"] == 0:
+            self.dmap_end(f, st, True)
+
+    def dmap_end(self, f, st, ok):
+        w = f["wait"]
+        if ok:
+            self.event(f, "MapRunSucceeded")
+            self.guard(f, lambda: self.kids_done(f, st))
+            return
+        self.stop_children(w)
+        f["wait"] = None
+        err, cause = "States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded"
+        self.event(f, "MapRunFailed", "mapRunFailedEventDetails", {"error": err, "cause": cause})
+        self.event(f, "MapStateFailed")
+        self.state_failed(f, st, err, cause)
 
     def map_launch(self, f, st):
         w = f["wait"]

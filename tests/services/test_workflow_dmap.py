@@ -1,0 +1,128 @@
+"""Distributed Map (ItemProcessor.ProcessorConfig Mode DISTRIBUTED): every item is a child execution (STANDARD or
+EXPRESS) keyed under its parent, at most MaxConcurrency at a time, ToleratedFailureCount/Percentage deciding the
+map run; compared with moto's interpreter through boto3 (moto refuses ExecutionType EXPRESS: asserted)."""
+import json
+import time
+
+import pytest
+import redis
+
+from tests.support.servers import free_port, start_cachemere, wait_for, wait_for_port
+
+
+def dmap(proc_states, start, extra=None, et="STANDARD"):
+    st = {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": et}, "StartAt": start, "States": proc_states}}
+    st.update(extra or {})
+    return json.dumps({"StartAt": "M", "States": {"M": st}})
+
+
+ECHO = {"D": {"Type": "Pass", "Parameters": {"v.$": "$"}, "End": True}}
+SLOW_OR_FAIL = {"C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericGreaterThan": 2, "Next": "F"}],
+                      "Default": "W"},
+                "F": {"Type": "Fail", "Error": "Big", "Cause": "too big"},
+                "W": {"Type": "Wait", "Seconds": 1, "End": True}}
+
+
+@pytest.fixture(scope="module")
+def srv():
+    port = free_port()
+    s = start_cachemere("--stepfunctions-port", port)
+    wait_for_port(port)
+    s.sfn_port = port
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def r(srv):
+    c = redis.Redis(port=srv.port, decode_responses=True, protocol=3)
+    c.flushall()
+    c.execute_command("WF.CONFIG", "SET", "time-scale", "0.05")
+    yield c
+    c.execute_command("WF.CONFIG", "SET", "time-scale", "1")
+    c.close()
+
+
+def done(r, key, timeout=8):
+    return wait_for(lambda: (lambda d: d if d["status"] != "RUNNING" else None)(r.execute_command("WF.EXEC", key)),
+                    timeout=timeout)
+
+
+def test_children_run_with_max_concurrency(r):
+    r.execute_command("WF.CREATE", "dm", dmap({"W": {"Type": "Wait", "Seconds": 1, "Next": "D"}, **ECHO}, "W",
+                                             {"MaxConcurrency": 2}))
+    key = r.execute_command("WF.START", "dm", "NAME", "a", "INPUT", json.dumps({"items": list(range(5))}))["exec"]
+    kids = r.keys("{dm}:a/*")
+    assert len(kids) == 2 and all(r.type(k) == "execution" for k in kids)      # two at a time
+    peak = 0
+    t0 = time.monotonic()
+    while r.execute_command("WF.EXEC", key)["status"] == "RUNNING" and time.monotonic() - t0 < 8:
+        running = [k for k in r.keys("{dm}:a/*") if r.execute_command("WF.EXEC", k)["status"] == "RUNNING"]
+        peak = max(peak, len(running))
+        time.sleep(0.01)
+    d = done(r, key)
+    assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == [{"v": i} for i in range(5)]
+    assert peak <= 2 and len(r.keys("{dm}:a/*")) == 5
+    kid = r.execute_command("WF.EXEC", sorted(r.keys("{dm}:a/*"))[0])
+    assert kid["startedBy"] == d["executionArn"]
+    types = [e["type"] for e in r.execute_command("WF.HISTORY", key)]
+    assert types == ["ExecutionStarted", "MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunSucceeded",
+                     "MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"]
+
+
+def test_tolerated_failures_and_the_threshold(r):
+    r.execute_command("WF.CREATE", "tol", dmap(SLOW_OR_FAIL, "C", {"ToleratedFailureCount": 1}, et="EXPRESS"))
+    d = done(r, r.execute_command("WF.START", "tol", "NAME", "ok", "INPUT", '{"items":[1,3,0]}')["exec"])
+    assert d["status"] == "SUCCEEDED"
+    out = json.loads(d["output"])
+    assert out[1] == {"Error": "Big", "Cause": "too big"} and out[0] == 1 and out[2] == 0
+    key = r.execute_command("WF.START", "tol", "NAME", "bad", "INPUT", '{"items":[1,3,5,0]}')["exec"]
+    d = done(r, key)
+    assert d["status"] == "FAILED" and d["error"] == "States.ExceedToleratedFailureThreshold"
+    status = sorted(r.execute_command("WF.EXEC", k)["status"] for k in r.keys("{tol}:bad/*"))
+    assert status == ["ABORTED", "ABORTED", "FAILED", "FAILED"]                 # the run's other children stop
+    r.execute_command("WF.CREATE", "pct", dmap(SLOW_OR_FAIL, "C", {"ToleratedFailurePercentage": 50}))
+    d = done(r, r.execute_command("WF.START", "pct", "NAME", "p", "INPUT", '{"items":[3,4,0,1]}')["exec"])
+    assert d["status"] == "SUCCEEDED"
+    r.execute_command("WF.CREATE", "none", dmap(SLOW_OR_FAIL, "C"))
+    d = done(r, r.execute_command("WF.START", "none", "NAME", "n", "INPUT", '{"items":[3]}')["exec"])
+    assert d["error"] == "States.ExceedToleratedFailureThreshold"
+    assert [e["type"] for e in r.execute_command("WF.HISTORY", "{none}:n")][-4:] == \
+        ["MapRunStarted", "MapRunFailed", "MapStateFailed", "ExecutionFailed"]
+
+
+def test_stopping_the_parent_stops_the_map_run(r):
+    r.execute_command("WF.CREATE", "st", dmap({"W": {"Type": "Wait", "Seconds": 100, "End": True}}, "W"))
+    key = r.execute_command("WF.START", "st", "NAME", "s", "INPUT", '{"items":[1,2,3]}')["exec"]
+    r.execute_command("WF.STOP", key)
+    assert {r.execute_command("WF.EXEC", k)["status"] for k in r.keys("{st}:s/*")} == {"ABORTED"}
+
+
+def _run(c, role, definition, inp):
+    arn = c.create_state_machine(name="dm", definition=definition, roleArn=role)["stateMachineArn"]
+    ex = c.start_execution(stateMachineArn=arn, input=json.dumps(inp))["executionArn"]
+    d = wait_for(lambda: (lambda d: d if d["status"] != "RUNNING" else None)(c.describe_execution(executionArn=ex)),
+                 timeout=10)
+    return d, [e["type"] for e in c.get_execution_history(executionArn=ex)["events"]]
+
+
+def test_boto3_distributed_map_matches_moto(srv):
+    boto3 = pytest.importorskip("boto3")
+    from botocore.config import Config
+    sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{srv.sfn_port}", region_name="us-east-1",
+                       aws_access_key_id="x", aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+    redis.Redis(port=srv.port).flushall()
+    definition = dmap(ECHO, "D", {"MaxConcurrency": 2})
+    ours, our_types = _run(sfn, "arn:aws:iam::000000000000:role/x", definition, {"items": [1, 2, 3]})
+    sfn.create_state_machine(name="ex", definition=dmap(ECHO, "D", et="EXPRESS"), roleArn="arn:aws:iam::0:role/x")
+    moto = pytest.importorskip("moto")
+    with moto.mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        m = boto3.client("stepfunctions", region_name="us-east-1")
+        theirs, their_types = _run(m, "arn:aws:iam::123456789012:role/x", definition, {"items": [1, 2, 3]})
+        with pytest.raises(m.exceptions.InvalidDefinition):              # moto's parser: STANDARD only
+            m.create_state_machine(name="ex", definition=dmap(ECHO, "D", et="EXPRESS"),
+                                   roleArn="arn:aws:iam::123456789012:role/x")
+    assert ours["status"] == theirs["status"] == "SUCCEEDED"
+    assert json.loads(ours["output"]) == json.loads(theirs["output"]) == [{"v": 1}, {"v": 2}, {"v": 3}]
+    assert our_types == their_types
