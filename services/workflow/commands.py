@@ -253,7 +253,11 @@ def commit(c, key, ex, patch, new=None, sm=None, work=None):
     for sp in spawns or ():
         work.append(("spawn", key, ex, sp))
     for name in stops or ():
-        work.append(("stop", key + b"/" + name.encode("latin-1")))
+        if isinstance(name, dict):            # a .sync child: its own state machine's key
+            sm_name, _, ex_name = name["arn"].split(":execution:", 1)[1].partition(":")
+            work.append(("stop", exec_key(sm_name.encode("latin-1"), ex_name.encode("latin-1"))))
+        else:                                 # a map run's child, under its parent
+            work.append(("stop", key + b"/" + name.encode("latin-1")))
     if ex["status"] in TERMINAL and was != ex["status"] and ex.get("parent"):
         work.append(("answer", ex))
     if not top:
@@ -270,8 +274,8 @@ def commit(c, key, ex, patch, new=None, sm=None, work=None):
             e = c.db.lookup_write(item[1])
             if e is not None and isinstance(e.value, ExecutionValue) and e.value.ex["status"] == "RUNNING":
                 cex = e.value.ex
-                commit(c, item[1], cex, advance(cex, ("stop", "States.Aborted", "The map run was stopped"),
-                                                env_for(c, item[1])), work=work)
+                commit(c, item[1], cex, advance(cex, ("stop", "States.Aborted", "The parent execution stopped "
+                                                      "waiting for this one"), env_for(c, item[1])), work=work)
     as_one_unit(c)
 
 

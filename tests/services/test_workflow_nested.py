@@ -103,6 +103,25 @@ def test_child_failure_is_task_failed_and_catchable(r):
     assert d["error"] == "StepFunctions.StateMachineDoesNotExistException"
 
 
+def test_stopping_or_timing_out_the_parent_stops_a_sync_child(r):
+    r.execute_command("WF.CREATE", "child", CHILD)
+    r.execute_command("WF.CREATE", "p", parent(".sync"))
+    key = r.execute_command("WF.START", "p", "NAME", "st", "INPUT", '{"x":1,"wait":100}')["exec"]
+    [kid] = children(r)
+    r.execute_command("WF.STOP", key)
+    d = r.execute_command("WF.EXEC", kid["exec"])
+    assert d["status"] == "ABORTED" and d["error"] == "States.Aborted"
+    r.execute_command("WF.CREATE", "pt", parent(".sync:2", extra={"TimeoutSeconds": 1}))
+    key = r.execute_command("WF.START", "pt", "NAME", "to", "INPUT", '{"x":1,"wait":100}')["exec"]
+    d = done(r, key)
+    assert d["status"] == "FAILED" and d["error"] == "States.Timeout"
+    assert {x["status"] for x in children(r)} == {"ABORTED"}
+    r.execute_command("WF.CREATE", "pf", parent(""))                  # fire-and-forget: the child goes on
+    key = r.execute_command("WF.START", "pf", "NAME", "ff", "INPUT", '{"x":1,"wait":100}')["exec"]
+    assert r.execute_command("WF.EXEC", key)["status"] == "SUCCEEDED"
+    assert sorted(x["status"] for x in children(r)) == ["ABORTED", "ABORTED", "RUNNING"]
+
+
 def test_wait_for_task_token_child_answers_the_parent(r):
     child = json.dumps({"StartAt": "C", "States": {"C": {"Type": "Pass", "End": True}}})
     r.execute_command("WF.CREATE", "tk", child)

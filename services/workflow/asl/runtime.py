@@ -263,6 +263,7 @@ class Step:
             w = fr.get("wait")
             if w and w.get("typ") == "dmap" and w["tokens"]:
                 self.stop_children(copy.deepcopy(w) if status != "SUCCEEDED" else w)
+            self.stop_sync_child(w)
         if status != "SUCCEEDED":
             # what a RedriveExecution restarts from: the frames as the failure found them (the failing state
             # and every branch or iteration still running re-enter; finished ones keep their results)
@@ -371,7 +372,14 @@ class Step:
             if self.done:
                 return
 
+    def stop_sync_child(self, w):
+        """A .sync child whose parent task ends without it (the parent stopped, failed or timed out) is stopped
+        too, as AWS stops the job of a .sync integration."""
+        if w and w.get("k") == "task" and w.get("child") and ".sync" in w.get("res", ""):
+            self.result.setdefault("stops", []).append({"arn": w["child"]})
+
     def task_timeout(self, f, w, error, cause):
+        self.stop_sync_child(w)
         f["wait"] = None
         st = self.state(f)
         typ = "ActivityTimedOut" if w.get("act") else "TaskTimedOut"
