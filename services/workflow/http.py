@@ -23,6 +23,7 @@ ERRORS = {
     b"INVALIDNAME": "InvalidName", b"EXECUTIONNOTREDRIVABLE": "ExecutionNotRedrivable",
     b"VALIDATIONEXCEPTION": "ValidationException", b"RESOURCENOTFOUND": "ResourceNotFound",
     b"CONFLICTEXCEPTION": "ConflictException", b"INVALIDARN": "InvalidArn",
+    b"SERVICEQUOTAEXCEEDEDEXCEPTION": "ServiceQuotaExceededException",
 }
 MAX_BODY = 1 << 20
 REQUEST_TIMEOUT = 10.0         # a request must arrive whole within this (slowloris gets a close)

@@ -2,6 +2,7 @@
 aliases (WF.PUBLISH / WF.VERSIONS / WF.DELVERSION / WF.ALIAS, START QUALIFIER), with redis-py and with boto3
 on the facade compared with moto where moto implements the call."""
 import json
+import time
 
 import pytest
 import redis
@@ -151,6 +152,28 @@ def test_nested_effects_reach_a_replica(srv, r):
             assert wait_for(lambda: rr.exists(k) and rr.execute_command("WF.HISTORY", k) == h, timeout=10)
     finally:
         replica.stop()
+
+
+def test_a_sync_parent_and_its_child_resume_after_kill9():
+    from services.workflow.asl.runtime import fold
+    s = start_cachemere("--appendonly", "yes", "--appendfsync", "always")
+    try:
+        c = redis.Redis(port=s.port, decode_responses=True, protocol=3)
+        c.execute_command("WF.CREATE", "child", CHILD)
+        c.execute_command("WF.CREATE", "p", parent(".sync:2"))
+        key = c.execute_command("WF.START", "p", "NAME", "k", "INPUT", '{"x":4,"wait":1}')["exec"]
+        kid = c.execute_command("WF.EXECUTIONS", "child")[0]["exec"]
+        s.kill9()
+        time.sleep(1.1)                              # the child's wait is overdue when the server is back
+        s = start_cachemere("--appendonly", "yes", workdir=s.dir)
+        c = redis.Redis(port=s.port, decode_responses=True, protocol=3)
+        d = done(c, key)
+        assert d["status"] == "SUCCEEDED" and json.loads(d["output"])["Output"]["got"]["x"] == 4
+        for k in (key, kid):
+            h = c.execute_command("WF.HISTORY", k)
+            assert [e["id"] for e in h] == list(range(1, len(h) + 1)) and fold(h)["status"] == "SUCCEEDED"
+    finally:
+        s.stop()
 
 
 def test_versions_and_aliases(r):
