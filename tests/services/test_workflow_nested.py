@@ -280,10 +280,21 @@ def test_boto3_versions_aliases_match_moto(srv):
     with moto.mock_aws():
         import boto3
         m = boto3.client("stepfunctions", region_name="us-east-1")
-        theirs, *_ = _versions_story(m, "arn:aws:iam::123456789012:role/x")
+        theirs, _, marn, mv1, _ = _versions_story(m, "arn:aws:iam::123456789012:role/x")
+        # moto's known gaps, asserted so a fixed moto shows up here: no StartExecution on an alias or a version,
+        # no PublishStateMachineVersion / ListStateMachineVersions
+        mal = m.create_state_machine_alias(name="blue", routingConfiguration=[
+            {"stateMachineVersionArn": mv1, "weight": 100}])["stateMachineAliasArn"]
+        with pytest.raises(m.exceptions.StateMachineDoesNotExist):
+            m.start_execution(stateMachineArn=mal)
+        with pytest.raises(AttributeError):
+            m.start_execution(stateMachineArn=mv1)
+        with pytest.raises(NotImplementedError):
+            m.publish_state_machine_version(stateMachineArn=marn)
+        with pytest.raises(NotImplementedError):
+            m.list_state_machine_versions(stateMachineArn=marn)
     assert ours == theirs
-    # what moto does not implement: PublishStateMachineVersion, ListStateMachineVersions, DeleteStateMachineVersion,
-    # StartExecution on an alias ARN (moto: StateMachineDoesNotExist)
+    # and here, what moto lacks
     v = sfn.publish_state_machine_version(stateMachineArn=arn)
     assert v["stateMachineVersionArn"] == v2                     # idempotent for the current revision
     assert [x["stateMachineVersionArn"] for x in sfn.list_state_machine_versions(

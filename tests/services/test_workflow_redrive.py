@@ -182,5 +182,10 @@ def test_boto3_redrive_execution():
         assert [x["redriveCount"] for x in lst] == [1]
         with pytest.raises(sfn.exceptions.ExecutionDoesNotExist):
             sfn.redrive_execution(executionArn=ex + "nope")
+        moto = pytest.importorskip("moto")
+        with moto.mock_aws():                    # moto has no RedriveExecution: asserted
+            m = boto3.client("stepfunctions", region_name="us-east-1")
+            with pytest.raises(NotImplementedError):
+                m.redrive_execution(executionArn="arn:aws:states:us-east-1:123456789012:execution:p:e1")
     finally:
         s.stop()

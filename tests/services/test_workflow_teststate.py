@@ -132,3 +132,9 @@ def test_boto3_test_state(srv):
         sfn.test_state(definition='{"Type":"Pass","Next":1}', input="{}")
     with pytest.raises(sfn.exceptions.ValidationException):
         sfn.test_state(definition=json.dumps({"Type": "Task", "Resource": "arn:aws:states:::activity:a", "End": True}))
+    moto = pytest.importorskip("moto")
+    from botocore.exceptions import ClientError
+    with moto.mock_aws():                        # moto has no TestState (404 "Not yet implemented"): asserted
+        m = boto3.client("stepfunctions", region_name="us-east-1")
+        with pytest.raises(ClientError, match="Not yet implemented"):
+            m.test_state(definition=json.dumps(st), roleArn="arn:aws:iam::123456789012:role/x")
