@@ -126,3 +126,29 @@ def test_boto3_distributed_map_matches_moto(srv):
     assert ours["status"] == theirs["status"] == "SUCCEEDED"
     assert json.loads(ours["output"]) == json.loads(theirs["output"]) == [{"v": 1}, {"v": 2}, {"v": 3}]
     assert our_types == their_types
+
+
+def test_a_map_run_resumes_after_kill9():
+    from services.workflow.asl.runtime import fold
+    s = start_cachemere("--appendonly", "yes", "--appendfsync", "always")
+    try:
+        r = redis.Redis(port=s.port, decode_responses=True, protocol=3)
+        r.execute_command("WF.CREATE", "dm", dmap({"W": {"Type": "Wait", "SecondsPath": "$.w", "Next": "D"},
+                                                   "D": {"Type": "Pass", "Parameters": {"v.$": "$.v"}, "End": True}},
+                                                  "W", {"MaxConcurrency": 3}))
+        items = [{"v": i, "w": 0 if i < 2 else 1} for i in range(6)]
+        key = r.execute_command("WF.START", "dm", "NAME", "a", "INPUT", json.dumps({"items": items}))["exec"]
+        wait_for(lambda: len(r.keys("{dm}:a/*")) >= 4, timeout=5)
+        s.kill9()
+        s = start_cachemere("--appendonly", "yes", workdir=s.dir)
+        r = redis.Redis(port=s.port, decode_responses=True, protocol=3)
+        d = done(r, key)
+        assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == [{"v": i} for i in range(6)]
+        kids = r.keys("{dm}:a/*")
+        assert len(kids) == 6
+        for k in [key] + kids:
+            h = r.execute_command("WF.HISTORY", k)
+            assert [e["id"] for e in h] == list(range(1, len(h) + 1))
+            assert [e["type"] for e in h].count("ExecutionSucceeded") == 1 and fold(h)["status"] == "SUCCEEDED"
+    finally:
+        s.stop()
