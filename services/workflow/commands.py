@@ -269,7 +269,11 @@ def commit(c, key, ex, patch, new=None, sm=None, work=None):
         if item[0] == "spawn":
             spawn_child(c, item[1], item[2], item[3], work)
         elif item[0] == "answer":
-            answer_parent(c, item[1], work)
+            # the children of one parent that ended in this unit answer it in one transition
+            pk = item[1]["parent"]["key"]
+            same = [item[1]] + [w[1] for w in work if w[0] == "answer" and w[1]["parent"]["key"] == pk]
+            work[:] = [w for w in work if not (w[0] == "answer" and w[1]["parent"]["key"] == pk)]
+            answer_parent(c, same, work)
         else:
             e = c.db.lookup_write(item[1])
             if e is not None and isinstance(e.value, ExecutionValue) and e.value.ex["status"] == "RUNNING":
@@ -367,24 +371,29 @@ def child_output(ex, mode):
     return d
 
 
-def answer_parent(c, ex, work):
-    p = ex["parent"]
-    if not p.get("token"):
-        return                       # fire-and-forget or .waitForTaskToken: the parent does not wait for the end
-    pkey = p["key"].encode("latin-1")
+def answer_parent(c, children, work):
+    """Ended children (of one parent) answer the parent's tokens: one transition for all of them."""
+    sigs = []
+    for ex in children:
+        p = ex["parent"]
+        if not p.get("token"):
+            continue                 # fire-and-forget or .waitForTaskToken: the parent does not wait for the end
+        if p.get("mode") == "map":
+            sigs.append(("task", p["token"], "success", ex["output"]) if ex["status"] == "SUCCEEDED" else
+                        ("task", p["token"], "failure", ex["error"], ex["cause"]))
+        elif ex["status"] == "SUCCEEDED":
+            sigs.append(("task", p["token"], "success", child_output(ex, p.get("mode"))))
+        else:
+            sigs.append(("task", p["token"], "failure", "States.TaskFailed", dumps(child_output(ex, p.get("mode")))))
+    if not sigs:
+        return
+    pkey = children[0]["parent"]["key"].encode("latin-1")
     e = c.db.lookup_write(pkey)
     if e is None or not isinstance(e.value, ExecutionValue) or e.value.ex["status"] != "RUNNING":
         return
     pex = e.value.ex
-    if p.get("mode") == "map":
-        sig = ("task", p["token"], "success", ex["output"]) if ex["status"] == "SUCCEEDED" else \
-            ("task", p["token"], "failure", ex["error"], ex["cause"])
-    elif ex["status"] == "SUCCEEDED":
-        sig = ("task", p["token"], "success", child_output(ex, p.get("mode")))
-    else:
-        sig = ("task", p["token"], "failure", "States.TaskFailed", dumps(child_output(ex, p.get("mode"))))
     try:
-        patch = advance(pex, sig, env_for(c, pkey))
+        patch = advance(pex, sigs[0] if len(sigs) == 1 else ("tasks", sigs), env_for(c, pkey))
     except StatesError:
         return                       # the parent's task already timed out
     commit(c, pkey, pex, patch, work=work)

@@ -29,6 +29,7 @@ from . import jsonata_ql
 PAYLOAD_LIMIT = 262144
 HISTORY_LIMIT = 25000
 STEP_BUDGET = 2000           # state transitions per advance
+DMAP_BATCH = 100             # Distributed Map children started per transition
 DEFAULT_TASK_TIMEOUT = 99999999
 
 PREFIX = {"Pass": "Pass", "Task": "Task", "Choice": "Choice", "Wait": "Wait", "Succeed": "Succeed",
@@ -302,6 +303,14 @@ class Step:
                 self.fire_timers()
             elif kind == "task":
                 self.task_signal(*sig[1:])
+            elif kind == "tasks":                # several answers at once (map run children ending together)
+                for one in sig[1]:
+                    if self.done:
+                        break
+                    try:
+                        self.task_signal(*one[1:])
+                    except StatesError:
+                        pass                     # that task is no longer pending
             elif kind == "stop":
                 if self.ex["status"] == "RUNNING":
                     self.finish("ABORTED", error=sig[1], cause=sig[2])
@@ -364,6 +373,9 @@ class Step:
                     self.guard(f, lambda: self.exit(f, self.state(f), w["out"]))
                 elif why == "retry":
                     self.guard(f, lambda: self.execute(f, self.state(f), retry=True))
+            elif w["k"] == "kids" and w.get("typ") == "dmap":
+                if w.get("due") is not None and w["due"] <= self.now:
+                    self.dmap_launch(f, self.state(f))
             elif w["k"] == "task":
                 if w.get("due") is not None and w["due"] <= self.now:
                     self.task_timeout(f, w, "States.Timeout", "")
@@ -889,10 +901,18 @@ class Step:
         self.dmap_launch(f, st)
 
     def dmap_launch(self, f, st):
+        """Start children up to MaxConcurrency, at most DMAP_BATCH per transition: the rest start from a timer due
+        at once (the server's next turn), so a map run of 10,000 items never holds the loop for long."""
         w = f["wait"]
+        w.pop("due", None)
         proc = dict(st.get("ItemProcessor") or st.get("Iterator"))
         typ = proc.pop("ProcessorConfig", {}).get("ExecutionType", "STANDARD")
+        launched = 0
         while w["next"] < len(w["items"]) and len(w["tokens"]) < w["max"]:
+            if launched >= DMAP_BATCH:
+                w["due"] = self.now
+                break
+            launched += 1
             i = w["next"]
             w["next"] += 1
             token = self.new_token(f)
@@ -928,9 +948,10 @@ class Step:
             if not ok:
                 self.dmap_end(f, st, False)
                 return
-        self.dmap_launch(f, st)
         if w["left"] == 0:
             self.dmap_end(f, st, True)
+        elif w["next"] < len(w["items"]):
+            w["due"] = self.now              # the next children start from the timer (DMAP_BATCH at a time)
 
     def dmap_end(self, f, st, ok):
         w = f["wait"]
