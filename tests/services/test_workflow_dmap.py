@@ -170,3 +170,21 @@ def test_a_large_map_run_does_not_hold_the_loop(r):
     d = r.execute_command("WF.EXEC", key)
     assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == list(range(5000))
     assert worst < 1.0, worst                    # generous on a loaded 2-core machine (about 0.03 s unloaded)
+
+
+def test_redrive_reruns_only_the_unfinished_children(r):
+    r.execute_command("WF.CREATE", "rd", dmap({"W": {"Type": "Wait", "SecondsPath": "$.w", "Next": "D"},
+                                               "D": {"Type": "Pass", "Parameters": {"v.$": "$.v"}, "End": True}}, "W"))
+    items = [{"v": 0, "w": 0}, {"v": 1, "w": 0}, {"v": 2, "w": 10}, {"v": 3, "w": 10}]
+    key = r.execute_command("WF.START", "rd", "NAME", "x", "INPUT", json.dumps({"items": items}))["exec"]
+    wait_for(lambda: sum(r.execute_command("WF.EXEC", k)["status"] == "SUCCEEDED" for k in r.keys("{rd}:x/*")) == 2,
+             timeout=5)
+    r.execute_command("WF.STOP", key)
+    assert sorted(r.execute_command("WF.EXEC", k)["status"] for k in r.keys("{rd}:x/*")) == \
+        ["ABORTED", "ABORTED", "SUCCEEDED", "SUCCEEDED"]
+    r.execute_command("WF.REDRIVE", key)
+    assert len(r.keys("{rd}:x/*")) == 6                        # two new children, for the two stopped ones
+    d = done(r, key)
+    assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == [{"v": i} for i in range(4)]
+    types = [e["type"] for e in r.execute_command("WF.HISTORY", key)]
+    assert types.count("MapRunStarted") == 2 and types.count("ExecutionRedriven") == 1

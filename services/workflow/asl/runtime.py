@@ -350,7 +350,12 @@ class Step:
             f["last"] = ev["id"]
             w = f.get("wait")
             if not (w and w.get("k") == "kids") or w.get("typ") == "dmap":
+                if w and w.get("typ") == "dmap":     # stopped or timed out during its map run
+                    running, failed = set(w["tokens"].values()), set(w.get("failed", ()))
+                    f["dmapKeep"] = {"res": w["res"], "ok": [i for i, v in enumerate(w["res"]) if v is not None
+                                                             and i not in failed and i not in running]}
                 f["wait"] = None
+                f["redriven"] = True
                 self.queue.append(fid)
         self.result.update(status="RUNNING", stop=None, output=None, error=None, cause=None)
 
@@ -644,6 +649,8 @@ class Step:
 
     def exit(self, f, st, out, nxt=None):
         typ = st["Type"]
+        f.pop("redriven", None)
+        f.pop("dmapKeep", None)
         s = self.check_size(f, out)
         self.event(f, PREFIX[typ] + "StateExited", "stateExitedEventDetails",
                    {"name": f["state"], "output": s, "outputDetails": {"truncated": False}})
@@ -890,12 +897,21 @@ class Step:
         """A Distributed Map: each item runs as a child execution (STANDARD or EXPRESS) of the ItemProcessor,
         started by the caller from ``spawn`` and answering this frame by token when it ends (a map run)."""
         n = len(inputs)
+        keep = f.pop("dmapKeep", None)
+        redriven = f.pop("redriven", False)
         run = "%s:%s:%d" % (self.ex["arn"].replace(":execution:", ":mapRun:", 1), f["state"], self.next_id)
         self.event(f, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run})
-        f["wait"] = {"k": "kids", "typ": "dmap", "kids": {}, "res": [None] * n, "left": n, "items": inputs,
+        res, todo = [None] * n, None
+        if redriven and keep is not None and len(keep["res"]) == n:
+            # a redrive reruns the children that failed, were stopped or never started; the others keep results
+            ok = set(keep["ok"])
+            res = [keep["res"][i] if i in ok else None for i in range(n)]
+            todo = [i for i in range(n) if i not in ok]
+        left = n if todo is None else len(todo)
+        f["wait"] = {"k": "kids", "typ": "dmap", "kids": {}, "res": res, "left": left, "items": inputs,
                      "next": 0, "max": maxc if maxc > 0 else 10000, "fails": 0, "tn": tol_n, "tp": tol_p,
-                     "tokens": {}, "run": run}
-        if not n:
+                     "tokens": {}, "run": run, "todo": todo, "failed": []}
+        if not left:
             self.dmap_end(f, st, True)
             return
         self.dmap_launch(f, st)
@@ -908,21 +924,28 @@ class Step:
         proc = dict(st.get("ItemProcessor") or st.get("Iterator"))
         typ = proc.pop("ProcessorConfig", {}).get("ExecutionType", "STANDARD")
         launched = 0
-        while w["next"] < len(w["items"]) and len(w["tokens"]) < w["max"]:
+        todo = w.get("todo")
+        bound = len(todo) if todo is not None else len(w["items"])
+        while w["next"] < bound and len(w["tokens"]) < w["max"]:
             if launched >= DMAP_BATCH:
                 w["due"] = self.now
                 break
             launched += 1
-            i = w["next"]
+            i = todo[w["next"]] if todo is not None else w["next"]
             w["next"] += 1
             token = self.new_token(f)
             w["tokens"][token] = i
             self.result.setdefault("spawn", []).append({
                 "map": True, "name": "%s.%s.%d" % (f["id"], self.rt["tok"], i), "input": w["items"][i],
                 "token": token, "mode": "map", "definition": proc, "type": typ, "run": w["run"]})
-        if w["next"] >= len(w["items"]):
+        if w["next"] >= bound:
             w["items"] = []
-            w["next"] = len(w["res"])
+            w["next"] = 0
+            w["todo"] = []
+
+    def dmap_pending(self, w):
+        todo = w.get("todo")
+        return w["next"] < (len(todo) if todo is not None else len(w["items"]))
 
     def stop_children(self, w):
         """The map run's children still running are stopped by the caller (``stops``: their names)."""
@@ -940,6 +963,7 @@ class Step:
             w["res"][slot] = args[0]
         else:
             w["fails"] += 1
+            w.setdefault("failed", []).append(slot)
             w["res"][slot] = {"Error": args[0], "Cause": args[1]}
             tn, tp = w.get("tn"), w.get("tp")
             total = len(w["res"])
@@ -950,7 +974,7 @@ class Step:
                 return
         if w["left"] == 0:
             self.dmap_end(f, st, True)
-        elif w["next"] < len(w["items"]):
+        elif self.dmap_pending(w):
             w["due"] = self.now              # the next children start from the timer (DMAP_BATCH at a time)
 
     def dmap_end(self, f, st, ok):
@@ -959,6 +983,10 @@ class Step:
             self.event(f, "MapRunSucceeded")
             self.guard(f, lambda: self.kids_done(f, st))
             return
+        running = set(w["tokens"].values())
+        failed = set(w.get("failed", ()))
+        f["dmapKeep"] = {"res": w["res"], "ok": [i for i, v in enumerate(w["res"])
+                                                  if v is not None and i not in failed and i not in running]}
         self.stop_children(w)
         f["wait"] = None
         err, cause = "States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded"
