@@ -936,6 +936,8 @@ def describe(ex, key=None, now=None, history_limit=25000):
             d[f] = ex[k]
     if ex.get("parent"):
         d["startedBy"] = ex["parent"].get("arn")
+    if ex.get("mapRun"):
+        d["mapRunArn"] = ex["mapRun"]
     rt = ex["rt"]
     d["redriveCount"] = rt.get("redrives", 0)
     d["redriveDate"] = rt.get("redriveDate")
@@ -1100,9 +1102,13 @@ def wf_executions_command(c, argv):
         n = ex["rt"].get("redrives", 0)
         if redriven is not None and (n > 0) != (redriven == b"REDRIVEN"):
             continue
-        out.append({"executionArn": ex["arn"], "exec": key, "name": ex["name"], "status": ex["status"],
-                    "startDate": ex["start"], "stopDate": ex["stop"], "redriveCount": n,
-                    "redriveDate": ex["rt"].get("redriveDate")})
+        item = {"executionArn": ex["arn"], "exec": key, "name": ex["name"], "status": ex["status"],
+                "startDate": ex["start"], "stopDate": ex["stop"], "redriveCount": n,
+                "redriveDate": ex["rt"].get("redriveDate")}
+        for k, f in (("version", "stateMachineVersionArn"), ("alias", "stateMachineAliasArn")):
+            if ex.get(k):
+                item[f] = ex[k]
+        out.append(item)
         if len(out) >= count:
             break
     reply(c.reply, out)

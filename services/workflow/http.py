@@ -235,6 +235,8 @@ class Facade:
             d = self.run(b"WF.EXEC", exec_key(b["executionArn"]))
             out = {"executionArn": d["executionArn"], "stateMachineArn": d["stateMachineArn"], "name": d["name"],
                    "status": d["status"], "startDate": _secs(d["startDate"]), "input": d["input"]}
+            if d.get("mapRunArn"):
+                out["mapRunArn"] = d["mapRunArn"]
             if d.get("stopDate") is not None:
                 out["stopDate"] = _secs(d["stopDate"])
             for k in ("output", "error", "cause"):
@@ -271,7 +273,12 @@ class Facade:
             if b.get("redriveFilter"):
                 argv += [b"REDRIVE", b["redriveFilter"]]
             r = self.run(*argv)
+            q = sm_qualifier(b["stateMachineArn"])
+            if q is not None:              # a version or alias ARN: the executions started through it
+                field = "stateMachineVersionArn" if q.isdigit() else "stateMachineAliasArn"
+                r = [x for x in r if x.get(field) == b["stateMachineArn"]]
             return {"executions": [{"executionArn": x["executionArn"], "stateMachineArn": b["stateMachineArn"],
+                                    **{k: x[k] for k in ("stateMachineVersionArn", "stateMachineAliasArn") if x.get(k)},
                                     "name": x["name"], "status": x["status"], "startDate": _secs(x["startDate"]),
                                     **({"stopDate": _secs(x["stopDate"])} if x["stopDate"] is not None else {}),
                                     "redriveCount": x["redriveCount"],
