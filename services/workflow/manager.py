@@ -17,7 +17,7 @@ import time
 
 from engine import registry
 from engine.core import Client
-from .asl import Env, advance, next_due
+from .asl import Env, next_due
 from .asl.runtime import HISTORY_LIMIT
 from .values import LOAD_GEN, ActivityValue, ExecutionValue
 

@@ -11,7 +11,8 @@ from tests.support.servers import free_port, start_cachemere, wait_for, wait_for
 
 SM = "arn:aws:states:us-east-1:000000000000:stateMachine:"
 CHILD = json.dumps({"StartAt": "C", "States": {
-    "C": {"Type": "Pass", "Parameters": {"got.$": "$", "by.$": "$$.Execution.AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"},
+    "C": {"Type": "Pass",
+          "Parameters": {"got.$": "$", "by.$": "$$.Execution.AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"},
           "Next": "W"},
     "W": {"Type": "Wait", "SecondsPath": "$.got.wait", "End": True}}})
 FAILING = json.dumps({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Oops", "Cause": "child broke"}}})

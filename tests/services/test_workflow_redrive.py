@@ -74,7 +74,8 @@ def test_redrive_reruns_only_the_failed_branch_and_keeps_history(r):
     assert types.count("ExecutionStarted") == 1 and types.count("ExecutionRedriven") == 1
     assert types.count("PassStateEntered") == 2                          # A and ok ran once
     assert fold(h)["status"] == "SUCCEEDED" and fold(h)["output"] == "fin"
-    with pytest.raises(redis.ResponseError, match="^EXECUTIONNOTREDRIVABLE Execution is SUCCEEDED and cannot be redriven"):
+    with pytest.raises(redis.ResponseError,
+                       match="^EXECUTIONNOTREDRIVABLE Execution is SUCCEEDED and cannot be redriven"):
         r.execute_command("WF.REDRIVE", key)
     assert r.execute_command("WF.EXECUTIONS", "sm", "REDRIVE", "REDRIVEN")[0]["redriveCount"] == 1
     assert r.execute_command("WF.EXECUTIONS", "sm", "REDRIVE", "NOT_REDRIVEN") == []

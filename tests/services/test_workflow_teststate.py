@@ -83,7 +83,8 @@ def test_choice_wait_fail_jsonata_and_state_name(r):
                "Assign": {"w": "{% 7 %}"}, "End": True}, "INPUT", '{"a":1}', "VARS", '{"v":10}', "INSPECT", "DEBUG")
     assert j["status"] == "SUCCEEDED" and json.loads(j["output"]) == 11
     assert json.loads(j["inspectionData"]["variables"]) == {"v": 10, "w": 7}
-    m = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Result": 2, "End": True}}}
+    m = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"},
+                                    "B": {"Type": "Pass", "Result": 2, "End": True}}}
     assert ts(r, m, "STATE", "B") == {"status": "SUCCEEDED", "output": "2"}
 
 
