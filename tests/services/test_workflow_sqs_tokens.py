@@ -146,3 +146,20 @@ def test_tokens_stay_valid_after_restart_and_on_a_promoted_replica():
         s.stop()
         if replica is not None:
             replica.stop()
+
+
+def test_the_send_reaches_a_replica_with_the_transition(srv, r):
+    replica = start_cachemere("--replicaof", "127.0.0.1", srv.port)
+    try:
+        rr = client(replica)
+        wait_for(lambda: rr.info("replication")["master_link_status"] == "up", timeout=10)
+        r.execute_command("QUEUE.CREATE", "jobs")
+        r.execute_command("WF.CREATE", "sm", machine())
+        key = r.execute_command("WF.START", "sm", "NAME", "rep", "INPUT", '{"n":8}')["exec"]
+        h = r.execute_command("WF.HISTORY", key)
+        wait_for(lambda: rr.exists(key) and rr.execute_command("WF.HISTORY", key) == h, timeout=10)
+        [theirs] = rr.execute_command("QUEUE.PEEK", "jobs")
+        [ours] = r.execute_command("QUEUE.PEEK", "jobs")
+        assert theirs["MessageId"] == ours["MessageId"] and json.loads(theirs["Body"])["n"] == 8
+    finally:
+        replica.stop()
