@@ -105,8 +105,12 @@ class Workflow:
 
         def sqs(send):
             return sqs_check(db, send)
+
+        def read_key(name):
+            e = db.find(name.encode())
+            return e.value if e is not None and isinstance(e.value, bytes) else None
         return Env(now_ms(), self.rng, self.time_scale, activity_exists, token_prefix(key),
-                   history_limit=self.history_limit, nested=nested, sqs=sqs)
+                   history_limit=self.history_limit, nested=nested, sqs=sqs, read_key=read_key)
 
     def internal_client(self):
         if self.client is None:

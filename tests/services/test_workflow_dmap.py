@@ -188,3 +188,25 @@ def test_redrive_reruns_only_the_unfinished_children(r):
     assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == [{"v": i} for i in range(4)]
     types = [e["type"] for e in r.execute_command("WF.HISTORY", key)]
     assert types.count("MapRunStarted") == 2 and types.count("ExecutionRedriven") == 1
+
+
+def test_item_reader_reads_a_key(r):
+    r.set("orders.json", json.dumps([{"id": 1}, {"id": 2}, {"id": 3}]))
+    r.set("orders.csv", "id,qty\n1,5\n2,7\n")
+    r.set("orders.jsonl", '{"id":1}\n{"id":2}\n')
+
+    def reader(key, typ, extra=None):
+        rd = {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": typ, **(extra or {})},
+              "Parameters": {"Bucket": "any", "Key.$": "$.key"}}
+        return dmap(ECHO, "D", {"ItemReader": rd})
+    for name, typ, extra, want in (
+            ("j", "JSON", {"MaxItems": 2}, [{"v": {"id": 1}}, {"v": {"id": 2}}]),
+            ("c", "CSV", None, [{"v": {"id": "1", "qty": "5"}}, {"v": {"id": "2", "qty": "7"}}]),
+            ("l", "JSONL", None, [{"v": {"id": 1}}, {"v": {"id": 2}}])):
+        r.execute_command("WF.CREATE", name, reader(name, typ, extra))
+        key = {"j": "orders.json", "c": "orders.csv", "l": "orders.jsonl"}[name]
+        d = done(r, r.execute_command("WF.START", name, "INPUT", json.dumps({"key": key}))["exec"])
+        assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == want, (name, d)
+    r.execute_command("WF.CREATE", "missing", reader("missing", "JSON"))
+    d = done(r, r.execute_command("WF.START", "missing", "INPUT", '{"key":"nope"}')["exec"])
+    assert d["status"] == "FAILED" and d["error"] == "States.ItemReaderFailed"

@@ -42,7 +42,7 @@ class Env:
 
     def __init__(self, now_ms, rng=None, time_scale=1.0, activity_exists=None, token_prefix="",
                  history_limit=HISTORY_LIMIT, payload_limit=PAYLOAD_LIMIT, step_budget=STEP_BUDGET, nested=None,
-                 sqs=None):
+                 sqs=None, read_key=None):
         self.now = int(now_ms)
         self.rng = rng or random.Random(secrets.randbits(64))
         self.time_scale = time_scale
@@ -53,6 +53,7 @@ class Env:
         self.step_budget = step_budget
         self.nested = nested          # nested(state machine ARN, execution name) -> {execArn, ...} | {error, cause}
         self.sqs = sqs                # sqs(send) -> None | (error, cause): can the message go to that QUEUE?
+        self.read_key = read_key      # read_key(name) -> bytes of a string key | None (ItemReader)
 
 
 def new_execution(definition, input_value, *, arn, name, sm_arn, sm_name, now_ms, mocks=None, sm_type="STANDARD",
@@ -860,10 +861,14 @@ class Step:
         else:
             eff = input_path(st, raw, ctx)
             ip = st.get("ItemsPath", "$")
-            try:
-                items = jsonpath.get(ip, eff, ctx)
-            except jsonpath.PathError as exc:
-                raise StatesError("States.Runtime", str(exc))
+            if "ItemReader" not in st:
+                try:
+                    items = jsonpath.get(ip, eff, ctx)
+                except jsonpath.PathError as exc:
+                    raise StatesError("States.Runtime", str(exc))
+        if "ItemReader" in st:
+            ip = "ItemReader"
+            items = self.read_items(f, st["ItemReader"], eff, ctx, jsonata)
         if not isinstance(items, list):
             raise StatesError("States.Runtime", f"Invalid path '{ip}': the value at ItemsPath must be an array, "
                               f"got {dumps(items)}")
@@ -891,6 +896,59 @@ class Step:
             self.kids_done(f, st)
             return
         self.map_launch(f, st)
+
+    def read_items(self, f, rd, eff, ctx, jsonata):
+        """ItemReader with Resource arn:aws:states:::s3:getObject reads the items from a string key of this server
+        (Parameters.Key; Bucket is ignored): ReaderConfig.InputType JSON (an array), JSONL or CSV (header
+        FIRST_ROW or CSVHeaders), MaxItems[Path].  The items read go into the transition's patch, so replicas
+        and replays never read the key."""
+        import csv
+        import io
+
+        def fail(msg):
+            raise StatesError("States.ItemReaderFailed", msg)
+        res = rd.get("Resource", "")
+        if res != "arn:aws:states:::s3:getObject" or self.env.read_key is None:
+            fail(f"The ItemReader resource '{res}' is not supported: arn:aws:states:::s3:getObject reads a key")
+        if jsonata:
+            params = self.jev(f, rd.get("Arguments", {}), self.states_var(f, ctx))
+        else:
+            params = template(rd.get("Parameters", {}), eff, ctx, self.env.rng, variables=f.get("vars"))
+        key = params.get("Key") if isinstance(params, dict) else None
+        if not isinstance(key, str):
+            fail("The ItemReader needs Parameters.Key (the key holding the items)")
+        data = self.env.read_key(key)
+        if data is None:
+            fail(f"The key '{key}' does not exist or does not hold a string")
+        cfg = rd.get("ReaderConfig") or {}
+        typ = cfg.get("InputType", "JSON")
+        try:
+            text = data.decode("utf-8")
+            if typ == "JSON":
+                items = json.loads(text)
+                if not isinstance(items, list):
+                    fail(f"The key '{key}' does not hold a JSON array")
+            elif typ == "JSONL":
+                items = [json.loads(line) for line in text.splitlines() if line.strip()]
+            elif typ == "CSV":
+                rows = list(csv.reader(io.StringIO(text)))
+                header = cfg.get("CSVHeaders")
+                if cfg.get("CSVHeaderLocation", "FIRST_ROW") == "FIRST_ROW" or header is None:
+                    header, rows = (rows[0] if rows else []), rows[1:]
+                items = [dict(zip(header, row)) for row in rows]
+            else:
+                fail(f"Unsupported ReaderConfig.InputType '{typ}'")
+        except (ValueError, UnicodeDecodeError) as exc:
+            fail(f"The key '{key}' could not be read as {typ}: {exc}")
+        maxi = cfg.get("MaxItems")
+        if maxi is None and "MaxItemsPath" in cfg:
+            try:
+                maxi = jsonpath.get(cfg["MaxItemsPath"], eff, ctx)
+            except jsonpath.PathError:
+                fail(f"Invalid path '{cfg['MaxItemsPath']}' for MaxItemsPath")
+        if isinstance(maxi, int) and not isinstance(maxi, bool) and maxi > 0:
+            items = items[:maxi]
+        return items
 
     # ------------------------------------------------------------ Distributed Map
     def dmap_start(self, f, st, inputs, maxc, tol_n, tol_p):
