@@ -210,3 +210,14 @@ def test_item_reader_reads_a_key(r):
     r.execute_command("WF.CREATE", "missing", reader("missing", "JSON"))
     d = done(r, r.execute_command("WF.START", "missing", "INPUT", '{"key":"nope"}')["exec"])
     assert d["status"] == "FAILED" and d["error"] == "States.ItemReaderFailed"
+
+
+def test_item_batcher_groups_items(r):
+    r.execute_command("WF.CREATE", "b", dmap({"D": {"Type": "Pass", "Parameters": {"n.$": "States.ArrayLength($.Items)",
+                                                                                 "tag.$": "$.BatchInput.tag"},
+                                                "End": True}}, "D",
+                                             {"ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"tag.$": "$.t"}}}))
+    d = done(r, r.execute_command("WF.START", "b", "INPUT", json.dumps({"items": [1, 2, 3, 4, 5], "t": "x"}))["exec"])
+    assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == [{"n": 2, "tag": "x"}, {"n": 2, "tag": "x"},
+                                                                        {"n": 1, "tag": "x"}]
+    assert len(r.keys("{b}:*/*")) == 3                        # one child per batch

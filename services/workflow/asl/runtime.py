@@ -883,10 +883,12 @@ class Step:
                                        variables=f.get("vars")))
             else:
                 inputs.append(v)
+        if "ItemBatcher" in st:
+            inputs = self.batches(f, st["ItemBatcher"], inputs, eff, ctx, jsonata)
         maxc = self.num_field(st, "MaxConcurrency", eff, ctx, 0, f) or 0
         tol_n = self.num_field(st, "ToleratedFailureCount", eff, ctx, None, f)
         tol_p = self.num_field(st, "ToleratedFailurePercentage", eff, ctx, None, f)
-        self.event(f, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+        self.event(f, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(inputs)})
         proc = st.get("ItemProcessor") or st.get("Iterator") or {}
         if (proc.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED" and self.env.nested is not None:
             return self.dmap_start(f, st, inputs, int(maxc), tol_n, tol_p)
@@ -896,6 +898,29 @@ class Step:
             self.kids_done(f, st)
             return
         self.map_launch(f, st)
+
+    def batches(self, f, b, inputs, eff, ctx, jsonata):
+        """ItemBatcher: the (selected) items in batches {"Items": [...], "BatchInput": ...} of at most
+        MaxItemsPerBatch[Path] items and MaxInputBytesPerBatch[Path] bytes (each batch holds at least one item)."""
+        n = self.num_field(b, "MaxItemsPerBatch", eff, ctx, None, f)
+        nbytes = self.num_field(b, "MaxInputBytesPerBatch", eff, ctx, None, f)
+        if n is None and nbytes is None:
+            raise StatesError("States.Runtime", "An ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch")
+        bi = None
+        if "BatchInput" in b:
+            bi = self.jev(f, b["BatchInput"], self.states_var(f, ctx)) if jsonata else \
+                template(b["BatchInput"], eff, ctx, self.env.rng, variables=f.get("vars"))
+        out, cur, size = [], [], 0
+        for v in inputs:
+            vs = len(dumps(v).encode()) + 1
+            if cur and ((n is not None and len(cur) >= n) or (nbytes is not None and size + vs > nbytes)):
+                out.append(cur)
+                cur, size = [], 0
+            cur.append(v)
+            size += vs
+        if cur:
+            out.append(cur)
+        return [dict({"Items": c}, **({"BatchInput": bi} if bi is not None else {})) for c in out]
 
     def read_items(self, f, rd, eff, ctx, jsonata):
         """ItemReader with Resource arn:aws:states:::s3:getObject reads the items from a string key of this server
