@@ -1061,6 +1061,16 @@ def wf_redrive_command(c, argv):
     reply(c.reply, {"redriveDate": ex["rt"]["redriveDate"]})
 
 
+@command("wf.mapruns", 2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
+         docs=_docs("An execution's Distributed Map runs with their item counts (ListMapRuns / DescribeMapRun)",
+                    [KEY_ARG]))
+def wf_mapruns_command(c, argv):
+    from .asl.runtime import map_runs
+    ex = exec_for(c, argv[1])
+    if ex is not None:
+        reply(c.reply, map_runs(ex))
+
+
 @command("wf.executions", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
          docs=_docs("Lists a state machine's executions",
                     [KEY_ARG, {"name": "status", "type": "string", "token": "STATUS", "flags": ["optional"]},

@@ -253,6 +253,26 @@ class Facade:
                 if d.get("redriveStatusReason"):
                     out["redriveStatusReason"] = d["redriveStatusReason"]
             return out
+        if op in ("ListMapRuns", "DescribeMapRun"):
+            if op == "ListMapRuns":
+                runs = self.run(b"WF.MAPRUNS", exec_key(b["executionArn"]))
+                return {"mapRuns": [{"executionArn": x["executionArn"], "mapRunArn": x["mapRunArn"],
+                                     "stateMachineArn": x["stateMachineArn"], "startDate": _secs(x["startDate"]),
+                                     **({"stopDate": _secs(x["stopDate"])} if x.get("stopDate") else {})}
+                                    for x in runs]}
+            arn = b["mapRunArn"]
+            ex_arn = _after(arn, ":mapRun:").rsplit(":", 2)[0]
+            runs = self.run(b"WF.MAPRUNS", exec_key(arn.split(":mapRun:")[0] + ":execution:" + ex_arn))
+            run = next((x for x in runs if x["mapRunArn"] == arn), None)
+            if run is None:
+                raise AwsError("ResourceNotFound", f"Map Run Does Not Exist: '{arn}'")
+            run["startDate"] = _secs(run["startDate"])
+            if run.get("stopDate"):
+                run["stopDate"] = _secs(run["stopDate"])
+            else:
+                run.pop("stopDate", None)
+            run["toleratedFailurePercentage"] = float(run["toleratedFailurePercentage"])
+            return run
         if op == "RedriveExecution":
             argv = [b"WF.REDRIVE", exec_key(b["executionArn"])]
             if b.get("clientToken"):

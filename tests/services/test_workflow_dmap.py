@@ -221,3 +221,25 @@ def test_item_batcher_groups_items(r):
     assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == [{"n": 2, "tag": "x"}, {"n": 2, "tag": "x"},
                                                                         {"n": 1, "tag": "x"}]
     assert len(r.keys("{b}:*/*")) == 3                        # one child per batch
+
+
+def test_map_runs_with_counts(srv, r):
+    r.execute_command("WF.CREATE", "mr", dmap(SLOW_OR_FAIL, "C", {"ToleratedFailureCount": 1, "MaxConcurrency": 2}))
+    key = r.execute_command("WF.START", "mr", "NAME", "m", "INPUT", '{"items":[3,1,0,0]}')["exec"]
+    [live] = r.execute_command("WF.MAPRUNS", key)
+    assert live["status"] == "RUNNING" and live["itemCounts"]["total"] == 4 and live["maxConcurrency"] == 2
+    assert live["itemCounts"]["pending"] + live["itemCounts"]["running"] + live["itemCounts"]["succeeded"] + \
+        live["itemCounts"]["failed"] == 4
+    done(r, key)
+    [run] = r.execute_command("WF.MAPRUNS", key)
+    assert run["status"] == "SUCCEEDED" and run["itemCounts"]["succeeded"] == 3 and run["itemCounts"]["failed"] == 1
+    boto3 = pytest.importorskip("boto3")
+    from botocore.config import Config
+    sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{srv.sfn_port}", region_name="us-east-1",
+                       aws_access_key_id="x", aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+    ex_arn = r.execute_command("WF.EXEC", key)["executionArn"]
+    [item] = sfn.list_map_runs(executionArn=ex_arn)["mapRuns"]
+    d = sfn.describe_map_run(mapRunArn=item["mapRunArn"])
+    assert d["status"] == "SUCCEEDED" and d["itemCounts"]["total"] == 4 and d["toleratedFailureCount"] == 1
+    with pytest.raises(sfn.exceptions.ResourceNotFound):
+        sfn.describe_map_run(mapRunArn=item["mapRunArn"] + "9")

@@ -263,8 +263,10 @@ class Step:
                         "ABORTED": "executionAbortedEventDetails"}[status], d)
         for fr in self.frames.values():
             w = fr.get("wait")
-            if w and w.get("typ") == "dmap" and w["tokens"]:
-                self.stop_children(copy.deepcopy(w) if status != "SUCCEEDED" else w)
+            if w and w.get("typ") == "dmap":
+                self.close_run(w, "ABORTED")
+                if w["tokens"]:
+                    self.stop_children(copy.deepcopy(w) if status != "SUCCEEDED" else w)
             self.stop_sync_child(w)
         if status != "SUCCEEDED":
             # what a RedriveExecution restarts from: the frames as the failure found them (the failing state
@@ -991,6 +993,9 @@ class Step:
             res = [keep["res"][i] if i in ok else None for i in range(n)]
             todo = [i for i in range(n) if i not in ok]
         left = n if todo is None else len(todo)
+        self.rt.setdefault("mapRuns", []).append({
+            "arn": run, "start": self.now, "stop": None, "status": "RUNNING", "max": maxc,
+            "tn": tol_n or 0, "tp": tol_p or 0, "counts": None})
         f["wait"] = {"k": "kids", "typ": "dmap", "kids": {}, "res": res, "left": left, "items": inputs,
                      "next": 0, "max": maxc if maxc > 0 else 10000, "fails": 0, "tn": tol_n, "tp": tol_p,
                      "tokens": {}, "run": run, "todo": todo, "failed": []}
@@ -1060,8 +1065,14 @@ class Step:
         elif self.dmap_pending(w):
             w["due"] = self.now              # the next children start from the timer (DMAP_BATCH at a time)
 
+    def close_run(self, w, status):
+        for rec in self.rt.get("mapRuns", ()):
+            if rec["arn"] == w["run"] and rec["status"] == "RUNNING":
+                rec.update(status=status, stop=self.now, counts=map_counts(w, aborting=True))
+
     def dmap_end(self, f, st, ok):
         w = f["wait"]
+        self.close_run(w, "SUCCEEDED" if ok else "FAILED")
         if ok:
             self.event(f, "MapRunSucceeded")
             self.guard(f, lambda: self.kids_done(f, st))
@@ -1206,6 +1217,40 @@ class Step:
                 self.exit(f, st, out, c["Next"])
                 return
         self.frame_failed(f, error, cause)
+
+
+def map_counts(w, aborting=False):
+    """A map run's item counts (DescribeMapRun's itemCounts) from its frame's wait."""
+    total = len(w["res"])
+    todo = w.get("todo")
+    pending = max(0, (len(todo) if todo is not None else len(w["items"])) - w["next"])
+    running = len(w["tokens"])
+    failed = len(w.get("failed", ()))
+    c = {"pending": pending, "running": 0 if aborting else running, "succeeded": total - failed - running - pending,
+         "failed": failed, "timedOut": 0, "aborted": running if aborting else 0, "total": total,
+         "resultsWritten": 0}
+    return c
+
+
+def map_runs(ex):
+    """The execution's map runs (ListMapRuns / DescribeMapRun), live counts for running ones."""
+    live = {}
+    for f in ex["rt"]["frames"].values():
+        w = f.get("wait")
+        if w and w.get("typ") == "dmap":
+            live[w["run"]] = map_counts(w)
+    out = []
+    for rec in ex["rt"].get("mapRuns", ()):
+        counts = rec["counts"] if rec["counts"] is not None else live.get(rec["arn"])
+        if counts is None:               # the execution ended by another path: closed without counts
+            counts = {"pending": 0, "running": 0, "succeeded": 0, "failed": 0, "timedOut": 0, "aborted": 0,
+                      "total": 0, "resultsWritten": 0}
+        out.append({"mapRunArn": rec["arn"], "executionArn": ex["arn"], "stateMachineArn": ex["sm"],
+                    "status": rec["status"], "startDate": rec["start"], "stopDate": rec["stop"],
+                    "maxConcurrency": rec["max"], "toleratedFailureCount": rec["tn"],
+                    "toleratedFailurePercentage": float(rec["tp"]), "itemCounts": counts,
+                    "executionCounts": counts})
+    return out
 
 
 def _mocked(responses, n):
