@@ -1006,12 +1006,21 @@ def exec_for(c, key, write=False):
     return v.ex
 
 
-@command("wf.exec", 2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
-         docs=_docs("Describes an execution (DescribeExecution)", [KEY_ARG]))
+@command("wf.exec", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
+         docs=_docs("Describes an execution (DescribeExecution); DEFINITION adds the definition it runs "
+                    "(DescribeStateMachineForExecution)",
+                    [KEY_ARG, {"name": "definition", "type": "pure-token", "token": "DEFINITION",
+                               "flags": ["optional"]}]))
 def wf_exec_command(c, argv):
+    opts = parse_opts(c, argv, 2, {b"DEFINITION": False})
+    if opts is None:
+        return
     ex = exec_for(c, argv[1])
     if ex is not None:
-        reply(c.reply, describe(ex, now=c.ks.now_ms, history_limit=workflow_of(c.server).history_limit))
+        d = describe(ex, now=c.ks.now_ms, history_limit=workflow_of(c.server).history_limit)
+        if b"DEFINITION" in opts:
+            d["definition"] = dumps(ex["def"])
+        reply(c.reply, d)
 
 
 @command("wf.stop", -2, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),

@@ -273,6 +273,15 @@ class Facade:
                 run.pop("stopDate", None)
             run["toleratedFailurePercentage"] = float(run["toleratedFailurePercentage"])
             return run
+        if op == "DescribeStateMachineForExecution":
+            d = self.run(b"WF.EXEC", exec_key(b["executionArn"]), b"DEFINITION")
+            sm = self.run(b"WF.DESCRIBE", sm_key(d["stateMachineArn"]))
+            out = {"stateMachineArn": d.get("stateMachineVersionArn") or d["stateMachineArn"], "name": sm["name"],
+                   "definition": d["definition"], "roleArn": "arn:aws:iam::000000000000:role/cachemere",
+                   "updateDate": _secs(d["startDate"]), "revisionId": sm["revisionId"]}
+            if d.get("mapRunArn"):
+                out["mapRunArn"] = d["mapRunArn"]
+            return out
         if op == "RedriveExecution":
             argv = [b"WF.REDRIVE", exec_key(b["executionArn"])]
             if b.get("clientToken"):

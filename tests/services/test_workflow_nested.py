@@ -305,6 +305,8 @@ def test_boto3_versions_aliases_match_moto(srv):
     ex = sfn.start_execution(stateMachineArn=al, name="viaalias")["executionArn"]
     d = sfn.describe_execution(executionArn=ex)
     assert d["stateMachineAliasArn"] == al and d["stateMachineVersionArn"] == v1 and json.loads(d["output"]) == "one"
+    sfe = sfn.describe_state_machine_for_execution(executionArn=ex)
+    assert sfe["stateMachineArn"] == v1 and json.loads(sfe["definition"])["States"]["A"]["Result"] == "one"
     via = sfn.list_executions(stateMachineArn=al)["executions"]
     assert [x["name"] for x in via] == ["viaalias"] and via[0]["stateMachineAliasArn"] == al
     assert [x["name"] for x in sfn.list_executions(stateMachineArn=v1)["executions"]] == ["viaalias"]
