@@ -405,6 +405,7 @@ cdef class McParser:
     cdef McRequest pending   # ST_VALUE: the storage request waiting for its data
     cdef bint pending_meta
     cdef bint seen_any
+    cdef public bint binary_magic_closes   # False: a leading 0x80 is text (the connection already chose ascii)
     cdef public Py_ssize_t max_item_size
 
     def __cinit__(self, Py_ssize_t max_item_size=1048576):
@@ -419,6 +420,7 @@ cdef class McParser:
         self.state = ST_LINE
         self.max_item_size = max_item_size
         self.seen_any = False
+        self.binary_magic_closes = True
 
     def __dealloc__(self):
         free(self.buf)
@@ -510,7 +512,7 @@ cdef class McParser:
             p = self.buf + self.start
             if not self.seen_any:
                 self.seen_any = True
-                if <unsigned char>p[0] == 0x80:
+                if <unsigned char>p[0] == 0x80 and self.binary_magic_closes:
                     # memcached would switch to the binary protocol; we do not speak it
                     return self._close()
             nl = <const char *>memchr(p, 10, avail)

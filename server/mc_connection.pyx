@@ -124,7 +124,10 @@ cdef class McConnection:
             self.binary = True
             self.parser = McBinParser(limit, self.sasl is not None)
         else:
+            # the connection speaks text from here on: a 0x80 byte is just text (memcached -B ascii answers
+            # it ERROR like any unknown command)
             self.parser = McParser(limit)
+            self.parser.binary_magic_closes = False
 
     cpdef process_binary(self):
         """Execute every complete binary request buffered, then write all replies at once (quiet requests

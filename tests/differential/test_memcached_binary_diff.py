@@ -190,17 +190,19 @@ def test_text_and_binary_share_one_keyspace(cachemere):
     t.close()
 
 
-def test_ascii_only_setting_closes_binary_requests():
-    """memcached-protocol ascii: a leading 0x80 is not taken as the binary protocol (the text codec closes)."""
-    from tests.support.servers import start_cachemere
-    srv = start_cachemere("--memcached-protocol", "ascii", memcached=True)
+def test_ascii_only_setting_reads_binary_magic_as_text():
+    """memcached-protocol ascii (memcached -B ascii): a leading 0x80 is not the binary protocol but text."""
+    from tests.support.servers import start_cachemere, start_memcached
+    ours = start_cachemere("--memcached-protocol", "ascii", memcached=True)
+    theirs = start_memcached("-B", "ascii")
     try:
-        c = BinClient(srv.mc_port)
-        _, _, closed = c.call(req("NOOP"))
-        assert closed
-        c.close()
+        for data in (req("NOOP"), b"\x80get a\r\n", b"\x80 get a\r\nget a\r\n"):
+            mine, ref = run_pair(ours.mc_port, theirs.port, [data], flush=False)
+            assert mine == ref
+            assert mine[1].startswith(b"ERROR\r\n")
     finally:
-        srv.stop()
+        ours.stop()
+        theirs.stop()
 
 
 def test_binary_only_closes_text_clients():
