@@ -18,7 +18,7 @@ from engine.persistence.rdb import RdbError
 from engine.persistence.snapshot import load_keyspace
 from replication.backlog import Backlog
 from replication.primary import (ReplicaLink, RdbChild, rdb_payload, frame_payload, STATE_ONLINE, STATE_SEND_BULK,
-                                 STATE_WAIT_BGSAVE)
+                                 STATE_WAIT_BGSAVE, STATE_WAIT_START)
 from replication.replica import MasterLink, ST_CONNECTED, ST_TRANSFER, ST_HANDSHAKE, encode
 
 WRITE = registry.FLAGS["write"]
@@ -89,6 +89,8 @@ class Replication:
         self.failover_state = "no-failover"
         self.failover = None
         self.psync_failover = False
+        self.rdb_child = None         # the fork serving full syncs now (one at a time, as redis)
+        self.start_timer = None
 
     # ------------------------------------------------------------------ install
     def register(self):
@@ -156,7 +158,7 @@ class Replication:
         want = self.master_host is None and self.backlog is not None
         effects = self.ks.effects
         if want and not self.subscribed:
-            effects.subscribe(self.feed_stream)
+            effects.subscribe(self.feed_stream, True)
             self.subscribed = True
         elif not want and self.subscribed:
             effects.unsubscribe(self.feed_stream)
@@ -269,13 +271,66 @@ class Replication:
         return True
 
     def _full_sync(self, c, link, psync):
+        """redis syncCommand's full-resync cases: attach to a disk-target fork in progress (its snapshot offset and
+        the stream gathered since), or wait for the next fork: at once, or after repl-diskless-sync-delay for a
+        diskless replica (the delay lets more replicas share one transfer, see _start_pending)."""
         if self.backlog is None:
             if not self.replicas:
                 self.replid = new_replid()
                 self.clear_replid2()
             self._create_backlog()
             self._update_subscription()
-        eof = bool(psync and "eof" in link.capa and self.config["repl-diskless-sync"])
+        self.sync_full += 1
+        link.psync = psync
+        link.eof_capa = bool(psync and "eof" in link.capa)
+        cfg = self.config
+        self._attach(c, link, b"", STATE_WAIT_START)
+        child = self.rdb_child
+        if child is not None:
+            first = next((r for r in child.links if r in self.replicas and r.state == STATE_WAIT_BGSAVE), None)
+            if not child.eof and first is not None:
+                link.pending = list(first.pending)       # redis copyReplicaOutputBuffer
+                link.state = STATE_WAIT_BGSAVE
+                child.links.append(link)
+                if psync:
+                    link.write(b"+FULLRESYNC %s %d\r\n" % (child.replid.encode(), child.offset))
+                self.log.notice("Waiting for end of BGSAVE for SYNC")
+            elif child.eof:
+                self.log.notice("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC")
+            else:
+                self.log.notice("Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC")
+            return
+        if cfg["repl-diskless-sync"] and link.eof_capa and cfg["repl-diskless-sync-delay"]:
+            self.log.notice("Delay next BGSAVE for diskless SYNC")
+            self._start_pending()          # repl-diskless-sync-max-replicas may already be reached
+            return
+        self._start_bgsave([link])
+
+    def _start_pending(self):
+        """redis shouldStartChildReplication / replicationStartPendingFork (serverCron, every 100 ms): one fork for
+        every replica waiting, once the longest waiting one has waited repl-diskless-sync-delay seconds, or
+        repl-diskless-sync-max-replicas of them are waiting; replicas that arrive meanwhile wait for the next."""
+        if self.start_timer is not None:
+            self.start_timer.cancel()
+            self.start_timer = None
+        if self.rdb_child is not None:
+            return
+        waiting = [r for r in self.replicas if r.state == STATE_WAIT_START]
+        if not waiting:
+            return
+        cfg = self.config
+        max_idle = time.time() - min(r.created for r in waiting)
+        most = cfg["repl-diskless-sync-max-replicas"]
+        if (not cfg["repl-diskless-sync"] or (most > 0 and len(waiting) >= most)
+                or max_idle >= cfg["repl-diskless-sync-delay"]):
+            self._start_bgsave(waiting)
+        elif self.server.loop is not None:
+            self.start_timer = self.server.loop.call_later(0.1, self._start_pending)
+
+    def _start_bgsave(self, links):
+        """redis startBgsaveForReplication: one snapshot for all `links`; socket target only when every one of
+        them has capa eof (and repl-diskless-sync is on)."""
+        eof = bool(self.config["repl-diskless-sync"] and all(r.eof_capa for r in links))
         self.log.notice("Starting BGSAVE for SYNC with target: %s" % ("replicas sockets" if eof else "disk"))
         stream_db = 0
         if self.master_host is None:
@@ -283,55 +338,68 @@ class Replication:
         elif self.master_client is not None:
             stream_db = self.master_client.db.id
         aux = {"repl-stream-db": stream_db, "repl-id": self.replid, "repl-offset": self.offset}
-        head = b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), self.offset) if psync else b""
-        self.sync_full += 1
+        head = b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), self.offset)
+        for r in links:
+            r.pending = []                        # the stream for it starts at the snapshot's offset
         child = RdbChild.start(self, aux)
         if child is None:
             # in-process snapshot (also the fallback when fork fails): exact at this offset, blocks while it runs
             started = time.monotonic()
             payload = rdb_payload(self.server, aux)
-            # diskless: the stream starts only after the replica's first ACK, so the EOF mark ends its read
-            self._attach(c, link, head + frame_payload(payload, eof), STATE_SEND_BULK if eof else STATE_ONLINE)
-            self.log.notice("Synchronization with replica %s succeeded (%d bytes RDB in %.3f s)"
-                            % (link.name, len(payload), time.monotonic() - started))
+            framed = frame_payload(payload, eof)
+            for r in links:
+                # diskless: the stream starts only after the replica's first ACK, so the EOF mark ends its read
+                r.state = STATE_SEND_BULK if eof else STATE_ONLINE
+                r.write((head if r.psync else b"") + framed)
+                self.log.notice("Synchronization with replica %s succeeded (%d bytes RDB in %.3f s)"
+                                % (r.name, len(payload), time.monotonic() - started))
+            self.flush_replicas()
             return
         self.log.notice("Background RDB transfer started by pid %d" % child.pid)
-        child.link = link
+        self.rdb_child = child
+        child.links = list(links)
         child.eof = eof
-        link.state = STATE_WAIT_BGSAVE
+        child.offset = self.offset
+        child.replid = self.replid
         if eof:
             child.mark = os.urandom(20).hex().encode()
-            head += b"$EOF:" + child.mark + b"\r\n"
-        self._attach(c, link, head, STATE_WAIT_BGSAVE)
+        for r in links:
+            r.state = STATE_WAIT_BGSAVE
+            r.write((head if r.psync else b"") + (b"$EOF:" + child.mark + b"\r\n" if eof else b""))
 
     def rdb_child_done(self, child, ok, data_len):
-        link = child.link
-        if link is None or link not in self.replicas:
-            return
-        if not ok:
-            self.log.warning("Background RDB transfer for replica %s failed: closing its link" % link.name)
-            link.close()
-            return
-        if child.eof:
-            link.write(child.mark)
-            link.state = STATE_SEND_BULK           # online at its first ACK
-            self.log.notice("Streamed RDB transfer with replica %s succeeded (socket). %d bytes in %.3f s"
-                            % (link.name, data_len, time.monotonic() - child.started))
-        else:
-            payload = b"".join(child.chunks)
-            child.chunks = []
-            link.write(b"$%d\r\n" % len(payload) + payload)
-            link.state = STATE_ONLINE
-            self.log.notice("Synchronization with replica %s succeeded (%d bytes RDB in %.3f s)"
-                            % (link.name, len(payload), time.monotonic() - child.started))
-            self.flush_replicas()
+        if self.rdb_child is child:
+            self.rdb_child = None
+        payload = None
+        for link in child.links:
+            if link not in self.replicas:
+                continue
+            if not ok:
+                self.log.warning("Background RDB transfer for replica %s failed: closing its link" % link.name)
+                link.close()
+                continue
+            if child.eof:
+                link.write(child.mark)
+                link.state = STATE_SEND_BULK           # online at its first ACK
+                self.log.notice("Streamed RDB transfer with replica %s succeeded (socket). %d bytes in %.3f s"
+                                % (link.name, data_len, time.monotonic() - child.started))
+            else:
+                if payload is None:
+                    payload = b"".join(child.chunks)
+                    child.chunks = []
+                link.write(b"$%d\r\n" % len(payload) + payload)
+                link.state = STATE_ONLINE
+                self.log.notice("Synchronization with replica %s succeeded (%d bytes RDB in %.3f s)"
+                                % (link.name, len(payload), time.monotonic() - child.started))
+        self.flush_replicas()
+        self._start_pending()
 
     def rdb_child_data(self, child, data):
-        link = child.link
         if child.eof:
-            if link is not None and link in self.replicas:
-                link.state = STATE_SEND_BULK
-                link.write(data)
+            for link in child.links:
+                if link in self.replicas and not link.conn.closing:
+                    link.state = STATE_SEND_BULK
+                    link.write(data)
         else:
             child.chunks.append(data)
 
@@ -752,6 +820,11 @@ class Replication:
                     link.abort(what)
         elif self.replicas and self.cron_loops % max(1, cfg["repl-ping-replica-period"]) == 0:
             self.feed_stream(PING)
+        child = self.rdb_child
+        for r in self.replicas:
+            # redis replicationCron: a newline keeps replicas waiting for their RDB from timing out
+            if r.state == STATE_WAIT_START or (r.state == STATE_WAIT_BGSAVE and child is not None and not child.eof):
+                r.write(b"\n")
         timeout = cfg["repl-timeout"]
         for r in list(self.replicas):
             if r.state == STATE_ONLINE and now - r.ack_time > timeout:
@@ -826,7 +899,7 @@ class Replication:
             out.append(("min_slaves_good_slaves", self.good_replicas()))
         for i, r in enumerate(self.replicas):
             out.append(("slave%d" % i, "ip=%s,port=%d,state=%s,offset=%d,lag=%d"
-                        % (r.ip, r.listening_port, r.state, r.ack_offset, r.lag())))
+                        % (r.ip, r.listening_port, r.info_state, r.ack_offset, r.lag())))
         b = self.backlog
         out += [
             ("master_failover_state", self.failover_state),
