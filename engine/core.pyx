@@ -916,6 +916,13 @@ cdef class EffectLog:
                     self.n_repl -= 1
                 return
 
+    def selected_db(self, callback):
+        """The db `callback`'s stream last SELECTed (-1: none yet; redis server.slaveseldb for replication)."""
+        for i in range(len(self.subscribers)):
+            if self.subscribers[i] == callback:
+                return self.sub_dbids[i]
+        return -1
+
     cpdef emit(self, int dbid, list argv):
         self.count += 1
         if not self.subscribers:

@@ -70,6 +70,7 @@ class Replication:
         self.master_client = None
         self.cached_replid = None
         self.cached_offset = -1
+        self.cached_db = 0
         self.down_since = None
         self.next_connect = 0.0
         self.applying_offset = None
@@ -135,6 +136,54 @@ class Replication:
             self._install_gate()
         if target is not None:
             self.set_master(target[0], target[1], startup=True)
+        self._restore_from_rdb()
+
+    # ------------------------------------------------------------------ replication info in the RDB
+    def save_info(self):
+        """redis rdbPopulateSaveInfo: the aux fields an RDB saved now carries (repl-stream-db, repl-id,
+        repl-offset), or None when we are in no replication chain (a primary without a backlog)."""
+        if self.master_host is None:
+            if self.backlog is None:
+                return None
+            db = self.ks.effects.selected_db(self.feed_stream)
+            stream_db = 0 if db == -1 else db
+        elif self.master_client is not None:
+            stream_db = self.master_client.db.id
+        elif self.cached_replid is not None:
+            stream_db = self.cached_db
+        else:
+            return None
+        return {"repl-stream-db": stream_db, "repl-id": self.replid, "repl-offset": self.offset}
+
+    def _restore_from_rdb(self):
+        """redis loadDataFromDisk: the replication id and offset of the RDB loaded at startup. A replica makes
+        them its cached master (replicationCacheMasterUsingMyself), so its first PSYNC can continue; a primary
+        keeps them as its secondary id, so its old replicas can continue with it."""
+        persistence = self.server.extensions.get("persistence")
+        info = getattr(persistence, "loaded_repl_info", None) or {}
+        try:
+            replid = info["repl-id"].decode("latin-1")
+            offset = int(info["repl-offset"])
+            stream_db = int(info["repl-stream-db"])
+        except (KeyError, ValueError, UnicodeDecodeError):
+            return
+        if len(replid) != 40 or offset == -1 or stream_db == -1:
+            return
+        if self.master_host is not None:
+            self.replid = replid
+            self.offset = offset
+            self.cached_replid = replid
+            self.cached_offset = offset
+            self.cached_db = stream_db if 0 <= stream_db < len(self.ks.dbs) else 0
+            self.log.notice("Before turning into a replica, using my own master parameters to synthesize a cached "
+                            "master: I may be able to synchronize with the new master with just a partial transfer.")
+        else:
+            self.replid2 = replid
+            self.second_offset = offset + 1
+            self.offset = offset
+            self._create_backlog()
+            self._update_subscription()
+            self.no_replicas_since = time.time()
 
     def _apply_maxmemory(self):
         """replica-ignore-maxmemory: a replica never evicts by itself (its primary's DELs do)."""
@@ -499,6 +548,7 @@ class Replication:
             if not startup:
                 self.cached_replid = self.replid        # redis replicationCacheMasterUsingMyself
                 self.cached_offset = self.offset
+                self.cached_db = 0
         self.master_client = None if startup else self.master_client
         self.next_connect = 0.0
         if self.server.loop is not None:
@@ -587,7 +637,7 @@ class Replication:
             self.log.notice("Master replication ID changed to %s" % newid)
             self.disconnect_replicas()
         if self.master_client is None:
-            self.master_client = self._new_master_client(0)
+            self.master_client = self._new_master_client(self.cached_db)
         if self.backlog is None:
             self._create_backlog()
         self.down_since = None

@@ -147,9 +147,10 @@ def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us
     writer = RdbWriter(fileobj, RDB_VERSION, compress=compress, checksum=checksum,
                        limits=encoding_limits(config))
     aux = default_aux(redis_ver, used_mem=ks.used_memory)
-    aux["aof-base"] = 1 if aof_base else 0
+    aux.pop("aof-base", None)
     if extra_aux:
-        aux.update(extra_aux)
+        aux.update(extra_aux)             # redis rdbSaveInfoAuxFields: repl-stream-db, repl-id, repl-offset here
+    aux["aof-base"] = 1 if aof_base else 0
     writer.write_header(aux)
     for code in functions:
         writer.write_function(code)

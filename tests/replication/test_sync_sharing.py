@@ -16,7 +16,7 @@ def server():
     started = []
 
     def run(kind, *args):
-        srv = (start_cachemere if kind == "cachemere" else start_redis)(*args)
+        srv = start_cachemere(*args) if kind == "cachemere" else start_redis("--repl-diskless-sync-delay", "0", *args)
         started.append(srv)
         return srv
     yield run
