@@ -238,25 +238,51 @@ class Replication:
         self.backlog.append(data)
         self.offset += len(data)
         if self.replicas:
+            n = len(data)
             for r in self.replicas:
-                r.pending.append(data)
+                if r.state != STATE_WAIT_START:      # its stream starts when its fork does
+                    r.pending.append(data)
+                    r.pending_bytes += n
             if not self.flush_scheduled:
                 self.flush_scheduled = True
                 self.server.loop.call_soon(self.flush_replicas)
 
     def flush_replicas(self):
         self.flush_scheduled = False
-        hard = self.config["client-output-buffer-limit"]["replica"][0]
+        limits = self.config["client-output-buffer-limit"]["replica"]
+        now = int(time.time())
         for r in list(self.replicas):
-            if r.state != STATE_ONLINE or not r.pending:
-                continue
-            data = b"".join(r.pending) if len(r.pending) > 1 else r.pending[0]
+            if r.state == STATE_ONLINE and r.pending:
+                data = b"".join(r.pending) if len(r.pending) > 1 else r.pending[0]
+                r.pending = []
+                r.pending_bytes = 0
+                r.write(data)
+            if limits[0] or limits[1]:
+                self._check_output_limit(r, limits, now)
+
+    def _check_output_limit(self, r, limits, now):
+        """redis checkClientOutputBufferLimits for the replica class (`client-output-buffer-limit replica|slave
+        <hard> <soft> <soft-seconds>`): what the replica has not taken yet (the socket's buffer, and the stream
+        kept for it while its RDB is prepared) over the hard limit closes it at once; over the soft limit
+        continuously for more than soft-seconds (whole unix seconds, as redis) closes it too."""
+        hard, soft, seconds = limits
+        used = r.conn.output_buffer_size() + r.pending_bytes
+        over = bool(hard and used >= hard)
+        if soft and used >= soft:
+            if not r.soft_limit_since:
+                r.soft_limit_since = now
+            elif now - r.soft_limit_since > seconds:
+                over = True
+        else:
+            r.soft_limit_since = 0
+        if over and not r.conn.closing:
+            from engine.commands.connection import client_info_line
+            self.log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer limits."
+                             % client_info_line(r.client, self.ks.update_clock()))
+            self.server.stat_obuf_limit_disconnections = getattr(self.server, "stat_obuf_limit_disconnections", 0) + 1
             r.pending = []
-            r.write(data)
-            if hard and r.conn.output_buffer_size() > hard:
-                self.log.warning("Client id=%d addr=%s scheduled to be closed ASAP for overcoming of output buffer "
-                                 "limits." % (r.client.id, r.conn.peer))
-                r.close()
+            r.pending_bytes = 0
+            r.abort()
 
     # ------------------------------------------------------------------ primary side: SYNC / PSYNC
     def sync_command(self, c, argv, psync):
@@ -339,6 +365,7 @@ class Replication:
             first = next((r for r in child.links if r in self.replicas and r.state == STATE_WAIT_BGSAVE), None)
             if not child.eof and first is not None:
                 link.pending = list(first.pending)       # redis copyReplicaOutputBuffer
+                link.pending_bytes = first.pending_bytes
                 link.state = STATE_WAIT_BGSAVE
                 child.links.append(link)
                 if psync:
@@ -390,6 +417,7 @@ class Replication:
         head = b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), self.offset)
         for r in links:
             r.pending = []                        # the stream for it starts at the snapshot's offset
+            r.pending_bytes = 0
         child = RdbChild.start(self, aux)
         if child is None:
             # in-process snapshot (also the fallback when fork fails): exact at this offset, blocks while it runs

@@ -27,6 +27,8 @@ class ReplicaLink:
         self.ack_offset = 0
         self.ack_time = time.time()
         self.pending = []
+        self.pending_bytes = 0
+        self.soft_limit_since = 0
         self.psync = True
         self.eof_capa = False
         peer = conn.peer or "?:0"
@@ -56,6 +58,11 @@ class ReplicaLink:
 
     def close(self):
         self.conn.close()
+
+    def abort(self):
+        """Close without waiting for the output to drain (a replica over its output limit is not reading)."""
+        self.conn.closing = True
+        self.conn.transport.abort()
 
 
 def rdb_payload(server, aux=None):
