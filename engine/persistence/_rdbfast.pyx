@@ -497,6 +497,25 @@ def encode_length(uint64_t n):
 
 def encode_string(data, bint compress=True):
     """An RDB string exactly as rdbSaveRawString writes it."""
+    return _encode_string(data, compress)
+
+
+def string_records(list items, bint compress=True):
+    """The RDB records of plain string keys, [(key, value, expire_ms or -1)], exactly as RdbWriter.write_entry
+    writes each (the SAVE / full-sync hot loop: one call per batch instead of several per key)."""
+    cdef list parts = []
+    cdef long long expire
+    for item in items:
+        key, value, expire = <tuple>item
+        if expire >= 0:
+            parts.append(b"\xfc" + (<object>expire).to_bytes(8, "little", signed=True))
+        parts.append(b"\x00")
+        parts.append(_encode_string(key, compress))
+        parts.append(_encode_string(value, compress))
+    return b"".join(parts)
+
+
+cdef bytes _encode_string(data, bint compress):
     cdef const unsigned char[:] view = data
     cdef Py_ssize_t n = view.shape[0]
     cdef int64_t v

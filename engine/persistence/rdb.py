@@ -572,6 +572,10 @@ class RdbReader:
             elif opcode == OPCODE_MODULE_AUX:
                 raise RdbError("The RDB file contains AUX module data I can't load: "
                                "modules are not supported")
+            elif opcode == TYPE_STRING:          # the common case first, without read_object's dispatch
+                key = cur.read_string()
+                yield ("key", dbid, key, "string", cur.read_string(), expire, idle, freq)
+                expire = idle = freq = None
             elif opcode in _OBJECT_TYPES:
                 key = cur.read_string()
                 decoded = read_object(cur, opcode)
@@ -830,6 +834,10 @@ class RdbWriter:
         self._buffer = bytearray()
         self._crc = 0
         self._finished = False
+
+    def write_raw(self, data) -> None:
+        """Records already encoded (string_records: the fast path for plain strings)."""
+        self._emit(data)
 
     def _emit(self, data) -> None:
         self._buffer += data

@@ -16,6 +16,7 @@ import pkgutil
 import time
 
 from engine.core import object_idle_ms, object_freq
+from engine.persistence._rdbfast import string_records
 from engine.persistence.rdb import (
     EncodingLimits, RdbReader, RdbWriter, RdbError, RDB_VERSION, load_rdb, default_aux,
 )
@@ -160,12 +161,27 @@ def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us
     delay = per_key_delay_us / 1e6 if per_key_delay_us and per_key_delay_us > 0 else 0
     written = 0
     write_entry = writer.write_entry
+    # plain strings (no LRU/LFU record, no test delay) are encoded in batches by _rdbfast.string_records
+    fast = not save_lru and not save_lfu and not delay
+    compress_strings = compress
+    batch = []
     for db in ks.dbs:
         if not db.size():
             continue
         writer.select_db(db.id, db.size(), db.expires_count())
         for key, e in db.items():
-            kind, neutral = value_to_rdb(e.value)
+            value = e.value
+            if fast and type(value) is bytes:
+                batch.append((key, value, e.expire_at))
+                if len(batch) >= 2048:
+                    writer.write_raw(string_records(batch, compress_strings))
+                    batch = []
+                written += 1
+                continue
+            if batch:
+                writer.write_raw(string_records(batch, compress_strings))
+                batch = []
+            kind, neutral = value_to_rdb(value)
             if kind != "string" and not neutral and kind != "stream":
                 continue                      # an empty aggregate never reaches disk (redis deletes them)
             expire = e.expire_at if e.expire_at >= 0 else None
@@ -175,6 +191,9 @@ def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us
             written += 1
             if delay:
                 time.sleep(delay)
+        if batch:
+            writer.write_raw(string_records(batch, compress_strings))
+            batch = []
     writer.finish()
     return written
 
@@ -216,7 +235,7 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
             stats.keys_expired += 1
             return
         db = ks.dbs[dbid]
-        value = value_from_rdb(kind, neutral, config)
+        value = neutral if kind == "string" and type(neutral) is bytes else value_from_rdb(kind, neutral, config)
         e = db.load_value(key, value, expire_ms if expire_ms is not None else -1)
         if use_lfu and lfu_freq is not None:
             e.lru = (lfu_minutes << 8) | (lfu_freq & 255)

@@ -82,7 +82,7 @@ def test_a_restarted_replica_continues_partially(nodes, primary_kind, replica_ki
         wait_for(lambda: client(replica, db=2).get("c") == b"3", timeout=10)
 
 
-@pytest.mark.parametrize("replica_kind", ["cachemere", "redis"])
+@pytest.mark.parametrize("replica_kind", ["cachemere", pytest.param("redis", marks=pytest.mark.drill)])
 def test_a_restarted_primary_lets_its_replicas_continue(nodes, replica_kind):
     run, restart = nodes
     primary = run("cachemere", "--save", "3600 1", "--shutdown-timeout", "5")
