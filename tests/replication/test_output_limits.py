@@ -49,7 +49,10 @@ def test_replica_over_the_soft_limit_for_soft_seconds_is_closed(server, kind, kl
             break
     assert closed_at is not None, "the replica was never disconnected"
     assert closed_at - started >= 2.0            # not before soft-seconds over the soft limit
-    wait_for(lambda: LOG_LINE in srv.log(), timeout=5)
+    try:
+        wait_for(lambda: LOG_LINE in srv.log(), timeout=5)
+    except TimeoutError:
+        raise AssertionError(srv.log()[-3000:]) from None
     line = next(x for x in srv.log().splitlines() if LOG_LINE in x)
     assert "flags=S" in line                     # the CLIENT LIST line of the replica, as redis logs it
     fake.close()
