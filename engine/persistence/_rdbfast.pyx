@@ -371,6 +371,20 @@ cdef class Cursor:
     def remaining(self):
         return self.end - self.pos
 
+    cpdef list read_string_run(self, Py_ssize_t limit):
+        """After a TYPE_STRING opcode: the key and value of that record and of the plain TYPE_STRING records
+        right after it (no expire/idle/freq prefix), up to ``limit`` pairs, as a flat [key, value, ...] list;
+        stops before any other opcode (the RDB load hot loop: one call per run instead of events per key)."""
+        cdef list out = []
+        cdef Py_ssize_t n = 0
+        while True:
+            out.append(self.read_string())
+            out.append(self.read_string())
+            n += 1
+            if n >= limit or self.pos >= self.end or self.buf[self.pos] != 0:
+                return out
+            self.pos += 1
+
     cpdef int read_byte(self) except -1:
         self._need(1)
         self.pos += 1

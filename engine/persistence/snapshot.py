@@ -244,6 +244,17 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
         db.account(key, e)
         stats.keys_loaded += 1
 
+    def on_strings(dbid, flat):
+        if dbid >= ndbs:
+            on_key(dbid, flat[0], "string", flat[1], None, None, None)     # raises the FATAL error
+        db = ks.dbs[dbid]
+        load_value = db.load_value
+        account = db.account
+        for i in range(0, len(flat), 2):
+            key = flat[i]
+            account(key, load_value(key, flat[i + 1], -1))
+        stats.keys_loaded += len(flat) // 2
+
     def aux(key, value):
         stats.aux[key] = value
         if on_aux is not None:
@@ -254,7 +265,8 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
             raise RdbError("FATAL: Data file was created with a Redis server configured to handle more "
                            "than %d databases. Exiting" % ndbs)
 
-    reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function)
+    reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function,
+                      on_strings=on_strings)
     stats.version = reader.version
     stats.end_offset = reader.end_offset
     return stats
