@@ -184,6 +184,11 @@ class Replication:
             self._create_backlog()
             self._update_subscription()
             self.no_replicas_since = time.time()
+            # keys that expired while we were down were dropped by the load: the replicas that continue get DELs
+            for dbid, key in getattr(persistence, "loaded_expired", ()):
+                self.ks.effects.emit(dbid, [b"DEL", key])
+        if persistence is not None:
+            persistence.loaded_expired = []
 
     def _apply_maxmemory(self):
         """replica-ignore-maxmemory: a replica never evicts by itself (its primary's DELs do)."""

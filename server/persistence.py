@@ -88,6 +88,7 @@ class Persistence:
         self.deny_message = None
         self.loading_allows_dup = False
         self.loaded_repl_info = {}     # repl-stream-db / repl-id / repl-offset of the RDB loaded at startup
+        self.loaded_expired = []       # (dbid, key) found expired in it: DELs for the replicas that continue
         self._read_fsync_policy()
 
     # ------------------------------------------------------------------ paths
@@ -187,8 +188,10 @@ class Persistence:
             elif key in (b"repl-stream-db", b"repl-id", b"repl-offset"):
                 repl_info[key.decode()] = value      # redis rdbSaveInfo: replication/manager.py restores it
         repl_info = {}
+        expired = []
         try:
-            stats = load_keyspace(self.ks, source, self.config, on_aux=on_aux, on_function=self.load_function)
+            stats = load_keyspace(self.ks, source, self.config, on_aux=on_aux, on_function=self.load_function,
+                                  on_expired=None if aof_base else (lambda dbid, key: expired.append((dbid, key))))
         except RdbError as exc:
             message = str(exc)
             if message.startswith("Wrong RDB checksum"):
@@ -202,6 +205,7 @@ class Persistence:
         log.notice("Done loading RDB, keys loaded: %d, keys expired: %d." % (stats.keys_loaded, stats.keys_expired))
         if not aof_base:
             self.loaded_repl_info = repl_info
+            self.loaded_expired = expired
         return stats
 
     # ------------------------------------------------------------------ function libraries

@@ -209,7 +209,8 @@ class LoadStats:
         self.end_offset = None
 
 
-def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on_aux=None, on_function=None):
+def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on_aux=None, on_function=None,
+                  on_expired=None):
     """Load an RDB (path, bytes or file object) into ``ks`` (redis rdbLoadRio); returns LoadStats.
 
     ``on_function(code)`` receives each function library (FUNCTION2 record); without it they are skipped.
@@ -233,6 +234,8 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
                            "than %d databases. Exiting" % ndbs)
         if drop_expired and expire_ms is not None and expire_ms < now_ms:
             stats.keys_expired += 1
+            if on_expired is not None:
+                on_expired(dbid, key)      # a primary propagates it as DEL (redis RDBFLAGS_FEED_REPL)
             return
         db = ks.dbs[dbid]
         value = neutral if kind == "string" and type(neutral) is bytes else value_from_rdb(kind, neutral, config)

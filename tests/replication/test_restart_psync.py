@@ -2,6 +2,8 @@
 repl-stream-db / repl-id / repl-offset (redis rdbSaveInfoAuxFields), and startup uses them (a replica as its cached
 master, a primary as its secondary id). Cachemere with Cachemere, and with a real redis-server 7.0.15 on either
 side."""
+import time
+
 import pytest
 import redis
 
@@ -90,14 +92,20 @@ def test_a_restarted_primary_lets_its_replicas_continue(nodes, replica_kind):
     replica = run(replica_kind, "--replicaof", "127.0.0.1", primary.port)
     wait_link_up(replica)
     wait_caught_up(primary, replica)
+    client(primary).set("vol", "1", px=700)           # expires while the primary is down
+    wait_for(lambda: client(replica).exists("vol") or client(replica).dbsize() > 100, timeout=10)
+    wait_caught_up(primary, replica)
     old_replid = client(primary).info("replication")["master_replid"]
     shutdown(primary)
+    time.sleep(0.8)
     primary = restart(primary)
     info = client(primary).info("replication")
     assert info["master_replid2"] == old_replid          # the old history, as the secondary id
     wait_link_up(replica, timeout=20)
     wait_caught_up(primary, replica)
     assert stats(primary) == (0, 1)                     # the replica continued: no full sync on the new primary
+    # the key found expired by the load reached the replica as a DEL (redis RDBFLAGS_FEED_REPL)
+    wait_for(lambda: client(replica).dbsize() == client(primary).dbsize(), timeout=10)
     load(primary, "b")
     wait_equal(primary, replica)
     assert dataset(replica) == dataset(primary)
