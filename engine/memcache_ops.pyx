@@ -59,6 +59,7 @@ cdef enum:
     C_MN = 25
     C_ME = 26
     C_ADMIN = 27
+    C_CONFIG = 28
 
 assert (mc.MC_GET, mc.MC_SET, mc.MC_CAS, mc.MC_MG, mc.MC_ADMIN) == (C_GET, C_SET, C_CAS, C_MG, C_ADMIN)
 
@@ -345,6 +346,11 @@ cdef class McEngine:
             reply = admin_reply(self, req)
             if not req.noreply:
                 out.append(reply)
+        elif cmd == C_CONFIG:
+            # ElastiCache auto discovery (server/mc_discovery.py); plain memcached has no such verb
+            reply = self.server.memcached_config(req)
+            if not req.noreply:
+                out.append(reply)
         else:
             out.append(mc.ERR_ERROR)
         return 0
@@ -357,6 +363,13 @@ cdef class McEngine:
         cdef McStats st = self.stats
         for key in keys:
             st.cmd_get += 1
+            if self.discovery_key is not None and key == self.discovery_key:
+                # "get AmazonElastiCache:cluster", the pre-1.4.14 auto-discovery form
+                value = self.server.memcached_discovery_item(with_cas)
+                if value is not None:
+                    st.get_hits += 1
+                    out.append(value)
+                    continue
             e = self.read_item(key)
             if e is None:
                 st.get_misses += 1

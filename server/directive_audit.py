@@ -46,6 +46,7 @@ IMPLEMENTED = {
     **{f"memcached-{n}": "server/tls.py" for n in (
         "tls", "ssl-chain-cert", "ssl-key", "ssl-ca-cert", "ssl-ciphers", "ssl-verify-mode", "ssl-session-cache")},
     "memcached-authfile": "server/mc_auth.py",
+    "memcached-cluster-nodes": "server/mc_discovery.py",
     # process
     "daemonize": "server/main.py", "pidfile": "server/main.py", "dir": "server/main.py",
     "logfile": "server/log.py", "loglevel": "server/log.py", "databases": "engine/core.pyx",
