@@ -11,6 +11,7 @@ import uuid
 
 from engine.core import WRONGTYPE, SYNTAX_ERR
 from engine.registry import command
+from engine.reply import add_value
 from engine.blocking import block, signal_key_ready
 
 from .asl import StatesError, advance, apply_patch, next_due, pending_tasks, validate
@@ -38,31 +39,6 @@ KEY_ARG = {"name": "key", "type": "key", "key_spec_index": 0}
 
 def dumps(v):
     return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
-
-
-def reply(r, v):
-    """A JSON-like value as RESP: objects as maps (flat arrays in RESP2)."""
-    if isinstance(v, dict):
-        r.add_map_len(len(v))
-        for k, x in v.items():
-            r.add_bulk_str(str(k))
-            reply(r, x)
-    elif isinstance(v, (list, tuple)):
-        r.add_array_len(len(v))
-        for x in v:
-            reply(r, x)
-    elif v is None:
-        r.add_null()
-    elif isinstance(v, bool):
-        r.add_int(1 if v else 0)
-    elif isinstance(v, int):
-        r.add_int(v)
-    elif isinstance(v, float):
-        r.add_bulk_str(repr(v))
-    elif isinstance(v, bytes):
-        r.add_bulk(v)
-    else:
-        r.add_bulk_str(str(v))
 
 
 def sm_arn(name):
@@ -282,7 +258,7 @@ def wf_create_command(c, argv):
         return
     if sm is not None:
         if sm.sm["definition"] == text and sm.sm["type"] == typ.decode():
-            reply(c.reply, {"stateMachineArn": sm.sm["arn"], "creationDate": sm.sm["created"]})
+            add_value(c.reply, {"stateMachineArn": sm.sm["arn"], "creationDate": sm.sm["created"]})
             return
         c.error(b"STATEMACHINEALREADYEXISTS State Machine Already Exists: '" + sm.sm["arn"].encode() + b"'")
         return
@@ -294,7 +270,7 @@ def wf_create_command(c, argv):
     c.db.set_value(argv[1], value)
     c.dirty += 1
     c.propagate_as([b"WF._RESTORESM", argv[1], value.dump_state()])
-    reply(c.reply, {"stateMachineArn": value.sm["arn"], "creationDate": value.sm["created"]})
+    add_value(c.reply, {"stateMachineArn": value.sm["arn"], "creationDate": value.sm["created"]})
 
 
 @command("wf._restoresm", 3, "write internal", keys=(1, 1, 1), key_specs=_k1(),
@@ -335,7 +311,7 @@ def wf_update_command(c, argv):
     sm.sm["updated"] = c.ks.now_ms
     c.dirty += 1
     c.propagate_as([b"WF._RESTORESM", argv[1], sm.dump_state()])
-    reply(c.reply, {"updateDate": c.ks.now_ms, "revisionId": str(sm.sm["revision"])})
+    add_value(c.reply, {"updateDate": c.ks.now_ms, "revisionId": str(sm.sm["revision"])})
 
 
 @command("wf.describe", 2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
@@ -348,9 +324,9 @@ def wf_describe_command(c, argv):
         c.error(b"STATEMACHINEDOESNOTEXIST State Machine Does Not Exist")
         return
     s = sm.sm
-    reply(c.reply, {"stateMachineArn": s["arn"], "name": s["name"], "status": "ACTIVE", "definition": s["definition"],
-                    "type": s["type"], "creationDate": s["created"], "revisionId": str(s["revision"]),
-                    "executions": len(s["execs"])})
+    add_value(c.reply, {"stateMachineArn": s["arn"], "name": s["name"], "status": "ACTIVE",
+                        "definition": s["definition"], "type": s["type"], "creationDate": s["created"],
+                        "revisionId": str(s["revision"]), "executions": len(s["execs"])})
 
 
 @command("wf.validate", -2, "readonly fast", acl="keyspace",
@@ -358,7 +334,7 @@ def wf_describe_command(c, argv):
                     [{"name": "definition", "type": "string"}]))
 def wf_validate_command(c, argv):
     diags = validate(argv[1])
-    reply(c.reply, {"result": "FAIL" if diags else "OK", "diagnostics": diags})
+    add_value(c.reply, {"result": "FAIL" if diags else "OK", "diagnostics": diags})
 
 
 # ------------------------------------------------------------------ executions
@@ -400,7 +376,7 @@ def start_execution(c, argv, sync):
     if e is not None:
         if isinstance(e.value, ExecutionValue) and e.value.ex["input"] == input_value \
                 and e.value.ex["status"] == "RUNNING" and not sync:
-            reply(c.reply, {"executionArn": e.value.ex["arn"], "exec": key, "startDate": e.value.ex["start"]})
+            add_value(c.reply, {"executionArn": e.value.ex["arn"], "exec": key, "startDate": e.value.ex["start"]})
             return key
         c.error(b"EXECUTIONALREADYEXISTS Execution Already Exists: '" +
                 exec_arn(sm.sm["name"], name.decode("latin-1")).encode() + b"'")
@@ -429,7 +405,7 @@ def start_execution(c, argv, sync):
     commit(c, key, ex, patch, new=ex, sm=argv[1])
     if not sync:
         got = c.db.find(key).value.ex
-        reply(c.reply, {"executionArn": got["arn"], "exec": key, "startDate": got["start"]})
+        add_value(c.reply, {"executionArn": got["arn"], "exec": key, "startDate": got["start"]})
     return key
 
 
@@ -452,7 +428,7 @@ def sync_reply(c, ex):
     else:
         d["error"] = ex["error"]
         d["cause"] = ex["cause"]
-    reply(c.reply, d)
+    add_value(c.reply, d)
 
 
 def _terminal(db, key):
@@ -508,7 +484,7 @@ def exec_for(c, key, write=False):
 def wf_exec_command(c, argv):
     ex = exec_for(c, argv[1])
     if ex is not None:
-        reply(c.reply, describe(ex))
+        add_value(c.reply, describe(ex))
 
 
 @command("wf.stop", -2, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
@@ -528,7 +504,7 @@ def wf_stop_command(c, argv):
         patch = advance(ex, ("stop", err.decode() if err else None, cause.decode() if cause else None),
                         env_for(c, argv[1]))
         commit(c, argv[1], ex, patch)
-    reply(c.reply, {"stopDate": ex["stop"]})
+    add_value(c.reply, {"stopDate": ex["stop"]})
 
 
 @command("wf.executions", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
@@ -564,7 +540,7 @@ def wf_executions_command(c, argv):
                     "startDate": ex["start"], "stopDate": ex["stop"]})
         if len(out) >= count:
             break
-    reply(c.reply, out)
+    add_value(c.reply, out)
 
 
 @command("wf.history", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
@@ -593,7 +569,7 @@ def wf_history_command(c, argv):
     if b"NODATA" in opts:
         events = [{k: ({kk: vv for kk, vv in v.items() if kk not in ("input", "output")} if isinstance(v, dict) else v)
                    for k, v in e.items()} for e in events]
-    reply(c.reply, events)
+    add_value(c.reply, events)
 
 
 # ------------------------------------------------------------------ activities and tasks
@@ -623,7 +599,7 @@ def wf_activity_command(c, argv):
             c.db.set_value(key, act)
             c.dirty += 1
             c.propagate_as([b"WF._RESTOREACT", key, act.dump_state()])
-        reply(c.reply, {"activityArn": arn, "creationDate": act.act["created"]})
+        add_value(c.reply, {"activityArn": arn, "creationDate": act.act["created"]})
     elif op == b"DELETE":
         if act is not None:
             c.db.delete(key)
@@ -634,8 +610,8 @@ def wf_activity_command(c, argv):
         if act is None:
             c.error(b"ACTIVITYDOESNOTEXIST Activity Does Not Exist: '" + arn.encode() + b"'")
             return
-        reply(c.reply, {"activityArn": arn, "name": act.act["name"], "creationDate": act.act["created"],
-                        "pending": len(act.act["queue"])})
+        add_value(c.reply, {"activityArn": arn, "name": act.act["name"], "creationDate": act.act["created"],
+                            "pending": len(act.act["queue"])})
     else:
         c.error(SYNTAX_ERR)
 
@@ -697,7 +673,7 @@ def wf_poll_command(c, argv):
             continue
         inp = next((t["input"] for t in pending_tasks(ex) if t["token"] == token), None)
         commit(c, key, ex, patch)
-        reply(c.reply, [token, dumps(inp)])
+        add_value(c.reply, [token, dumps(inp)])
         return
     if block_ms == 0 or c.deny_blocking:
         c.reply.add_null()
@@ -822,7 +798,7 @@ def _list_of(c, cls, shape):
 @command("wf.list", 1, "readonly", acl="keyspace",
          docs=_docs("Lists the state machines of the current database (ListStateMachines)", []))
 def wf_list_command(c, argv):
-    reply(c.reply, _list_of(c, StateMachineValue, lambda k, v: {
+    add_value(c.reply, _list_of(c, StateMachineValue, lambda k, v: {
         "stateMachineArn": v.sm["arn"], "name": v.sm["name"], "key": k, "type": v.sm["type"],
         "creationDate": v.sm["created"]}))
 
@@ -830,6 +806,6 @@ def wf_list_command(c, argv):
 @command("wf.activities", 1, "readonly", acl="keyspace",
          docs=_docs("Lists the activities of the current database (ListActivities)", []))
 def wf_activities_command(c, argv):
-    reply(c.reply, _list_of(c, ActivityValue, lambda k, v: {
+    add_value(c.reply, _list_of(c, ActivityValue, lambda k, v: {
         "activityArn": v.act["arn"], "name": v.act["name"], "creationDate": v.act["created"],
         "pending": len(v.act["queue"])}))
