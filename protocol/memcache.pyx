@@ -803,20 +803,25 @@ cdef class McParser:
             return _error(ERR_BAD_FORMAT, noreply)
         if vlen < 0 or vlen > INT_MAX - 2:
             return _error(ERR_BAD_FORMAT, noreply)
-        if self._too_large(self.tok_len[1], flags, vlen):
-            r = _error(ERR_TOO_LARGE, noreply)
-            if command == C_SET:
-                # memcached process_update_command: a refused SET also unlinks the old item (no stale data)
-                r.command = C_SET
-                r.keys = [self._tok(1)]
-            self._start_swallow(r, vlen + 2)
-            return r
         r = self._new(command)
-        r.keys = [self._tok(1)]
-        r.flags = flags
         r.exptime = exptime
         r.cas_unique = cas
         r.noreply = noreply
+        return self._expect_data(r, 1, flags, vlen)
+
+    cdef McRequest _expect_data(self, McRequest r, int key_tok, uint32_t flags, int32_t vlen):
+        """A storage request's tail: a too-large item is refused (its data swallowed), else wait for the data."""
+        cdef McRequest err
+        if self._too_large(self.tok_len[key_tok], flags, vlen):
+            err = _error(ERR_TOO_LARGE, r.noreply)
+            if r.command == C_SET:
+                # memcached process_update_command: a refused SET also unlinks the old item (no stale data)
+                err.command = C_SET
+                err.keys = [self._tok(key_tok)]
+            self._start_swallow(err, vlen + 2)
+            return err
+        r.keys = [self._tok(key_tok)]
+        r.flags = flags
         self._await_value(r, vlen + 2, False)
         return self._ready_value()
 
@@ -923,16 +928,9 @@ cdef class McParser:
                 return _error(ERR_BAD_FORMAT, noreply)
             if vlen < 0 or vlen > INT_MAX - 2:
                 return _error(ERR_BAD_FORMAT, noreply)
-            if self._too_large(self.tok_len[2], flags, vlen):
-                r = _error(ERR_TOO_LARGE, noreply)
-                self._start_swallow(r, vlen + 2)
-                return r
             r = self._with_args(C_CONFIG)
-            r.keys = [self._tok(2)]
-            r.flags = flags
             r.noreply = noreply
-            self._await_value(r, vlen + 2, False)
-            return self._ready_value()
+            return self._expect_data(r, 2, flags, vlen)
         if nt == 4 and (self._tok_is(1, b"get") or self._tok_is(1, b"delete")):
             if self.tok_len[2] > KEY_MAX_LENGTH:
                 return _error(ERR_BAD_FORMAT)

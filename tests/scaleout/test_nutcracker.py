@@ -25,9 +25,9 @@ def proxy_client(port):
     return redis.Redis(port=port, socket_timeout=5, protocol=2, lib_name=None, lib_version=None)
 
 
-@pytest.fixture(scope="module")
-def ours():
-    nodes = start_cachemere_nodes(3)
+def proxied(start_nodes):
+    """Three nodes and nutcracker in front of them, stopped afterwards."""
+    nodes = start_nodes(3)
     try:
         nc = Nutcracker(nodes)
     except Exception:
@@ -36,19 +36,16 @@ def ours():
     yield nodes, nc
     nc.stop()
     stop_all(nodes)
+
+
+@pytest.fixture(scope="module")
+def ours():
+    yield from proxied(start_cachemere_nodes)
 
 
 @pytest.fixture(scope="module")
 def theirs():
-    nodes = start_reference_nodes(3)
-    try:
-        nc = Nutcracker(nodes)
-    except Exception:
-        stop_all(nodes)
-        raise
-    yield nodes, nc
-    nc.stop()
-    stop_all(nodes)
+    yield from proxied(start_reference_nodes)
 
 
 def flush(nodes):
