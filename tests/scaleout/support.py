@@ -71,8 +71,9 @@ def stop_all(things):
             pass
 
 
-def nutcracker_conf(nodes, redis_listen, mc_listen, **overrides):
-    """conf/nutcracker.yml with the documented ports replaced by the given ones (and option overrides)."""
+def nutcracker_conf(nodes, redis_listen, mc_listen, redis_extra=(), **overrides):
+    """conf/nutcracker.yml with the documented ports replaced by the given ones, option overrides (both
+    pools) and extra option lines for the redis pool (e.g. "redis_auth: pw")."""
     with open(CONF) as f:
         text = f.read()
     mapping = {f"127.0.0.1:{DOC_LISTEN[0]}": f"127.0.0.1:{redis_listen}",
@@ -86,20 +87,22 @@ def nutcracker_conf(nodes, redis_listen, mc_listen, **overrides):
         text = text.replace(old, new)
     for key, value in overrides.items():
         text = re.sub(rf"(?m)^(\s+{key}:).*$", rf"\g<1> {value}", text)
+    for line in redis_extra:
+        text = text.replace("  redis: true\n", f"  redis: true\n  {line}\n", 1)
     return text
 
 
 class Nutcracker(ServerProcess):
     """nutcracker running conf/nutcracker.yml against nodes: .port (redis pool), .mc_port (memcache pool)."""
 
-    def __init__(self, nodes, **overrides):
+    def __init__(self, nodes, redis_extra=(), **overrides):
         workdir = tempfile.mkdtemp(prefix="nutcracker-")
         self.mc_port = free_port()
         port = free_port()
         self.stats_port = free_port()
         conf = os.path.join(workdir, "nutcracker.yml")
         with open(conf, "w") as f:
-            f.write(nutcracker_conf(nodes, port, self.mc_port, **overrides))
+            f.write(nutcracker_conf(nodes, port, self.mc_port, redis_extra, **overrides))
         log = os.path.join(workdir, "nutcracker.log")
         argv = [NUTCRACKER, "-c", conf, "-s", str(self.stats_port), "-a", "127.0.0.1", "-o", log,
                 "-p", os.path.join(workdir, "nutcracker.pid"), "-v", "6"]

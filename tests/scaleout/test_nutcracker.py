@@ -2,6 +2,7 @@
 conf/nutcracker.yml; the same proxy in front of three real redis-server + memcached pairs gives the
 same replies byte for byte (differential), and a node killed with kill -9 is ejected the same way.
 """
+import os
 import socket
 import subprocess
 import time
@@ -12,9 +13,7 @@ from pymemcache.client.base import Client as McClient
 
 from tests.scaleout.support import (NUTCRACKER, Nutcracker, start_cachemere_nodes, start_reference_nodes,
                                     stop_all)
-from tests.support.servers import RawConnection, encode
-
-import os
+from tests.support.servers import RawConnection
 
 pytestmark = pytest.mark.skipif(not os.path.exists(NUTCRACKER), reason="nutcracker not installed (make deps-apt)")
 
@@ -22,7 +21,13 @@ pytestmark = pytest.mark.skipif(not os.path.exists(NUTCRACKER), reason="nutcrack
 def proxy_client(port):
     # nutcracker speaks RESP2 only and closes the connection on commands it does not know (HELLO,
     # CLIENT SETINFO): a client in front of it uses protocol 2 and no handshake extras
-    return redis.Redis(port=port, socket_timeout=5, protocol=2, lib_name=None, lib_version=None)
+    try:
+        from redis.driver_info import DriverInfo
+    except ImportError:                                     # redis-py before 7
+        extras = {"lib_name": None, "lib_version": None}
+    else:
+        extras = {"driver_info": DriverInfo(name=None, lib_version=None)}
+    return redis.Redis(port=port, socket_timeout=5, protocol=2, **extras)
 
 
 def proxied(start_nodes):
@@ -87,8 +92,9 @@ def test_redis_py_through_proxy_spreads_keys_over_all_nodes(ours):
 
 def test_redis_cli_through_proxy(ours):
     nodes, nc = ours
-    run = lambda *a: subprocess.run(["redis-cli", "-p", str(nc.port), *a], capture_output=True, text=True,
-                                    timeout=10).stdout
+    def run(*args):
+        return subprocess.run(["redis-cli", "-p", str(nc.port), *args], capture_output=True, text=True,
+                              timeout=10).stdout
     assert run("set", "cli:k", "hello").strip() == "OK"
     assert run("get", "cli:k").strip() == "hello"
     assert run("hset", "cli:h", "f", "v").strip() == "1"
@@ -235,9 +241,9 @@ def key_on(nodes, index, r, prefix):
 
 
 def eject_scenario(nodes, nc):
-    """kill -9 one node; record what clients of the proxy see: the first request to its keys fails, the
-    node is then ejected (auto_eject_hosts) and its keys are served by the survivors; the others' keys are
-    untouched throughout."""
+    """kill -9 one node; record what clients of the proxy see: its keys miss (an error, or a miss once the
+    node is ejected by auto_eject_hosts), then are written to and served by a survivor; the other nodes'
+    keys are untouched throughout."""
     r = proxy_client(nc.port)
     lost = key_on(nodes, 1, r, "lost:")
     kept = key_on(nodes, 0, r, "kept:")
@@ -269,13 +275,34 @@ def eject_scenario(nodes, nc):
 
 
 @pytest.mark.parametrize("kind", ["cachemere", "reference"])
-def test_killed_node_is_ejected(kind, request):
+def test_killed_node_is_ejected(kind):
     nodes = start_cachemere_nodes(3) if kind == "cachemere" else start_reference_nodes(3)
     nc = None
     try:
         nc = Nutcracker(nodes)
         outcome = eject_scenario(nodes, nc)
         assert outcome == ["miss", b"moved", 1, b"probe"], outcome
+    finally:
+        if nc is not None:
+            nc.stop()
+        stop_all(nodes)
+
+
+def test_redis_auth_sent_by_the_proxy():
+    """With redis_auth nutcracker sends AUTH on every server connection and checks the client's own AUTH."""
+    nodes = start_cachemere_nodes(3, "--requirepass", "s3cret")
+    nc = None
+    try:
+        nc = Nutcracker(nodes, redis_extra=["redis_auth: s3cret"])
+        anonymous = proxy_client(nc.port)
+        with pytest.raises(redis.AuthenticationError):
+            anonymous.get("k")
+        r = proxy_client(nc.port)
+        assert r.execute_command("AUTH", "s3cret") in (b"OK", True)
+        for i in range(30):
+            assert r.set(f"auth:{i}", i)
+        assert r.mget([f"auth:{i}" for i in range(30)]) == [str(i).encode() for i in range(30)]
+        assert sum(redis.Redis(port=n.port, password="s3cret").dbsize() for n in nodes) == 30
     finally:
         if nc is not None:
             nc.stop()
