@@ -5,17 +5,13 @@ conf/nutcracker.yml is the documented configuration; the tests run that file wit
 what is tested is what is documented.
 """
 import os
-import re
 import shutil
 import tempfile
 
-from tests.support.servers import ROOT, ServerProcess, free_port, start_cachemere, start_memcached, start_redis
+from tests.support.servers import ServerProcess, free_port, start_cachemere, start_memcached, start_redis
+from tools.scaleout import nutcracker_conf
 
 NUTCRACKER = shutil.which("nutcracker") or "/usr/sbin/nutcracker"
-CONF = os.path.join(ROOT, "conf", "nutcracker.yml")
-DOC_REDIS_PORTS = (7001, 7002, 7003)
-DOC_MC_PORTS = (11301, 11302, 11303)
-DOC_LISTEN = (22121, 22122)
 
 
 class Node:
@@ -71,27 +67,6 @@ def stop_all(things):
             pass
 
 
-def nutcracker_conf(nodes, redis_listen, mc_listen, redis_extra=(), **overrides):
-    """conf/nutcracker.yml with the documented ports replaced by the given ones, option overrides (both
-    pools) and extra option lines for the redis pool (e.g. "redis_auth: pw")."""
-    with open(CONF) as f:
-        text = f.read()
-    mapping = {f"127.0.0.1:{DOC_LISTEN[0]}": f"127.0.0.1:{redis_listen}",
-               f"127.0.0.1:{DOC_LISTEN[1]}": f"127.0.0.1:{mc_listen}"}
-    for doc, node in zip(DOC_REDIS_PORTS, nodes):
-        mapping[f"127.0.0.1:{doc}:"] = f"127.0.0.1:{node.port}:"
-    for doc, node in zip(DOC_MC_PORTS, nodes):
-        mapping[f"127.0.0.1:{doc}:"] = f"127.0.0.1:{node.mc_port}:"
-    for old, new in mapping.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    for key, value in overrides.items():
-        text = re.sub(rf"(?m)^(\s+{key}:).*$", rf"\g<1> {value}", text)
-    for line in redis_extra:
-        text = text.replace("  redis: true\n", f"  redis: true\n  {line}\n", 1)
-    return text
-
-
 class Nutcracker(ServerProcess):
     """nutcracker running conf/nutcracker.yml against nodes: .port (redis pool), .mc_port (memcache pool)."""
 
@@ -102,7 +77,8 @@ class Nutcracker(ServerProcess):
         self.stats_port = free_port()
         conf = os.path.join(workdir, "nutcracker.yml")
         with open(conf, "w") as f:
-            f.write(nutcracker_conf(nodes, port, self.mc_port, redis_extra, **overrides))
+            f.write(nutcracker_conf([n.port for n in nodes], [n.mc_port for n in nodes], port, self.mc_port,
+                                    redis_extra, **overrides))
         log = os.path.join(workdir, "nutcracker.log")
         argv = [NUTCRACKER, "-c", conf, "-s", str(self.stats_port), "-a", "127.0.0.1", "-o", log,
                 "-p", os.path.join(workdir, "nutcracker.pid"), "-v", "6"]
