@@ -17,7 +17,6 @@ cdef class McEngine:
     cdef public Db db
     cdef public McStats stats
     cdef public object flush_timer
-    cdef public bytes discovery_key  # b"AmazonElastiCache:cluster" while auto discovery is configured, else None
 
     cdef int execute(self, object req, list out) except -1
     cdef Entry read_item(self, bytes key)

@@ -64,6 +64,8 @@ cdef enum:
 assert (mc.MC_GET, mc.MC_SET, mc.MC_CAS, mc.MC_MG, mc.MC_ADMIN) == (C_GET, C_SET, C_CAS, C_MG, C_ADMIN)
 
 MC_VERSION = b"1.6.18"
+cdef bytes DISCOVERY_KEY = b"AmazonElastiCache:cluster"   # server/mc_discovery.py serves it while configured
+cdef Py_ssize_t DISCOVERY_KEY_LEN = 25
 cdef bytes END = b"END\r\n"
 cdef bytes CRLF = b"\r\n"
 cdef bytes VALUE_ = b"VALUE "
@@ -363,8 +365,8 @@ cdef class McEngine:
         cdef McStats st = self.stats
         for key in keys:
             st.cmd_get += 1
-            if self.discovery_key is not None and key == self.discovery_key:
-                # "get AmazonElastiCache:cluster", the pre-1.4.14 auto-discovery form
+            if PyBytes_GET_SIZE(key) == DISCOVERY_KEY_LEN and key == DISCOVERY_KEY:
+                # "get AmazonElastiCache:cluster", the pre-1.4.14 auto-discovery form (None when not configured)
                 value = self.server.memcached_discovery_item(with_cas)
                 if value is not None:
                     st.get_hits += 1

@@ -72,18 +72,12 @@ class McDiscovery:
         self.version = 1 if self.nodes else 0
         self._given_version = None
         server.config.on_change(DIRECTIVE, self._changed)
-        self._sync_engine()
 
     # -- state
     def _changed(self, value):
         self.nodes = normalize_nodes(value or "")
         given, self._given_version = self._given_version, None
         self.version = max(self.version + 1, given or 0)
-        self._sync_engine()
-
-    def _sync_engine(self):
-        from engine.memcache_ops import engine_for
-        engine_for(self.server).discovery_key = ITEM_KEY if self.nodes else None
 
     def body(self) -> bytes:
         return b"%d\n%s\n" % (self.version, self.nodes.encode())
