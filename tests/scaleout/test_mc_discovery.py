@@ -115,8 +115,14 @@ def test_without_nodes_config_is_an_unknown_command_as_in_memcached():
     ours = start_cachemere(memcached=True)
     theirs = start_memcached()
     try:
-        for req in (b"config get cluster\r\n", b"get AmazonElastiCache:cluster\r\n"):
-            assert mc(RawConnection(ours.mc_port), req) == mc(RawConnection(theirs.port), req)
+        a, b = RawConnection(ours.mc_port), RawConnection(theirs.port)
+        for req in (b"config get cluster\r\n", b"get AmazonElastiCache:cluster\r\n",
+                    b"set AmazonElastiCache:cluster 3 0 2\r\nhi\r\n", b"get AmazonElastiCache:cluster\r\n"):
+            assert mc(a, req) == mc(b, req), req       # an ordinary key then
+        # `config set cluster` still configures an unconfigured node (the memcached-side way to set it up)
+        assert mc(a, b"config set cluster 0 13\r\nn|127.0.0.1|1\r\n") == b"STORED\r\n"
+        assert mc(a, b"config get cluster\r\n") == cluster_reply(1, "n|127.0.0.1|1")
+        assert mc(a, b"get AmazonElastiCache:cluster\r\n").startswith(b"VALUE AmazonElastiCache:cluster 0 16\r\n1\n")
     finally:
         ours.stop()
         theirs.stop()
