@@ -13,8 +13,9 @@ ends with the usual ``\\r\\n``.  The version starts at 1 and goes up by one at e
 way it comes: ``CONFIG SET memcached-cluster-nodes "..."`` on the RESP port, or the engine's own
 ``config set cluster <flags> <bytes>`` storage command (data: ``<nodes>`` or ``<version>\\n<nodes>``; a
 given version is taken when it is higher, as clients only reload on a higher one) and
-``config delete cluster``.  With no nodes configured ``config`` answers ``ERROR`` as stock memcached
-does, so clients with a fallback treat the node as a plain memcached.
+``config delete cluster``.  With no nodes configured ``config get cluster`` answers ``ERROR`` as stock
+memcached does (clients with a fallback then treat the node as a plain memcached) and
+``AmazonElastiCache:cluster`` is an ordinary key; ``config set cluster`` still configures the node.
 
 Nothing here is stored in the keyspace: the node list is configuration (CONFIG GET/REWRITE show it).
 """
