@@ -247,6 +247,15 @@ def eject_scenario(nodes, nc):
     r = proxy_client(nc.port)
     lost = key_on(nodes, 1, r, "lost:")
     kept = key_on(nodes, 0, r, "kept:")
+    m = McClient(("127.0.0.1", nc.mc_port), timeout=5)
+    direct = McClient(("127.0.0.1", nodes[1].mc_port), timeout=5)
+    for i in range(500):                                  # a key the memcache pool puts on the same node
+        mc_lost = f"mclost:{i}"
+        m.set(mc_lost, b"probe", noreply=False)
+        if direct.get(mc_lost) == b"probe":
+            break
+    else:
+        raise AssertionError("no memcache key maps to that node")
     nodes[1].kill9()
     outcome = []
     try:
@@ -271,6 +280,20 @@ def eject_scenario(nodes, nc):
     holders = [i for i, n in enumerate(nodes) if i != 1 and redis.Redis(port=n.port).get(lost) == b"moved"]
     outcome.append(len(holders))
     outcome.append(r.get(kept))
+    # the memcache pool ejects the node on its own failures, the same way
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            m = McClient(("127.0.0.1", nc.mc_port), timeout=5)
+            if m.set(mc_lost, b"moved", noreply=False):
+                break
+        except Exception:                                   # SERVER_ERROR from the proxy, or a closed socket
+            time.sleep(0.1)
+    else:
+        raise AssertionError("the memcache pool never ejected the dead node")
+    outcome.append(m.get(mc_lost))
+    outcome.append(sum(McClient(("127.0.0.1", n.mc_port), timeout=5).get(mc_lost) == b"moved"
+                       for i, n in enumerate(nodes) if i != 1))
     return outcome
 
 
@@ -281,7 +304,7 @@ def test_killed_node_is_ejected(kind):
     try:
         nc = Nutcracker(nodes)
         outcome = eject_scenario(nodes, nc)
-        assert outcome == ["miss", b"moved", 1, b"probe"], outcome
+        assert outcome == ["miss", b"moved", 1, b"probe", b"moved", 1], outcome
     finally:
         if nc is not None:
             nc.stop()
