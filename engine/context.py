@@ -61,6 +61,14 @@ class ServerContext:
         """The reply bytes of memcached ``stats [group]``."""
         raise NotImplementedError
 
+    def memcached_config(self, req):
+        """The reply bytes of ElastiCache's ``config get|set|delete cluster`` (auto discovery)."""
+        raise NotImplementedError
+
+    def memcached_discovery_item(self, with_cas):
+        """``get AmazonElastiCache:cluster``'s VALUE block, or None when discovery is not configured."""
+        raise NotImplementedError
+
     # -- scripting: the ScriptRunner that runs EVAL/FCALL on the server's Lua VM
     def script_runner(self):
         raise NotImplementedError

@@ -61,10 +61,13 @@ cdef enum:
     C_MN = 25
     C_ME = 26
     C_ADMIN = 27
+    C_CONFIG = 28
 
 assert (mc.MC_GET, mc.MC_SET, mc.MC_CAS, mc.MC_MG, mc.MC_ADMIN) == (C_GET, C_SET, C_CAS, C_MG, C_ADMIN)
 
 MC_VERSION = b"1.6.18"
+cdef bytes DISCOVERY_KEY = b"AmazonElastiCache:cluster"   # server/mc_discovery.py serves it while configured
+cdef Py_ssize_t DISCOVERY_KEY_LEN = 25
 cdef bytes END = b"END\r\n"
 cdef bytes CRLF = b"\r\n"
 cdef bytes VALUE_ = b"VALUE "
@@ -347,6 +350,11 @@ cdef class McEngine:
             reply = admin_reply(self, req)
             if not req.noreply:
                 out.append(reply)
+        elif cmd == C_CONFIG:
+            # ElastiCache auto discovery (server/mc_discovery.py); plain memcached has no such verb
+            reply = self.server.memcached_config(req)
+            if not req.noreply:
+                out.append(reply)
         else:
             out.append(mc.ERR_ERROR)
         return 0
@@ -359,6 +367,13 @@ cdef class McEngine:
         cdef McStats st = self.stats
         for key in keys:
             st.cmd_get += 1
+            if PyBytes_GET_SIZE(key) == DISCOVERY_KEY_LEN and key == DISCOVERY_KEY:
+                # "get AmazonElastiCache:cluster", the pre-1.4.14 auto-discovery form (None when not configured)
+                value = self.server.memcached_discovery_item(with_cas)
+                if value is not None:
+                    st.get_hits += 1
+                    out.append(value)
+                    continue
             e = self.read_item(key)
             if e is None:
                 st.get_misses += 1

@@ -57,6 +57,7 @@ cdef enum:
     C_MN = 25
     C_ME = 26
     C_ADMIN = 27      # slabs, lru_crawler, lru, watch, cache_memlimit, extstore, refresh_certs
+    C_CONFIG = 28     # ElastiCache's auto-discovery verb: config get|set|delete cluster
 
 MC_ERROR = C_ERROR
 MC_GET = C_GET
@@ -86,6 +87,7 @@ MC_MA = C_MA
 MC_MN = C_MN
 MC_ME = C_ME
 MC_ADMIN = C_ADMIN
+MC_CONFIG = C_CONFIG
 
 COMMAND_NAMES = {
     C_ERROR: "error", C_GET: "get", C_GETS: "gets", C_GAT: "gat", C_GATS: "gats", C_SET: "set",
@@ -93,7 +95,7 @@ COMMAND_NAMES = {
     C_DELETE: "delete", C_INCR: "incr", C_DECR: "decr", C_TOUCH: "touch",
     C_FLUSH_ALL: "flush_all", C_VERSION: "version", C_VERBOSITY: "verbosity", C_STATS: "stats",
     C_QUIT: "quit", C_SHUTDOWN: "shutdown", C_MG: "mg", C_MS: "ms", C_MD: "md", C_MA: "ma",
-    C_MN: "mn", C_ME: "me", C_ADMIN: "admin",
+    C_MN: "mn", C_ME: "me", C_ADMIN: "admin", C_CONFIG: "config",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -686,6 +688,8 @@ cdef class McParser:
                 if not (nt == 3 or nt == 4):
                     return _error(ERR_ERROR)
                 return self._with_args(C_ADMIN)
+            if self._tok_is(0, b"config"):
+                return self._config()
             return _error(ERR_ERROR)
         if first == 105:   # 'i'
             if self._tok_is(0, b"incr"):
@@ -801,20 +805,25 @@ cdef class McParser:
             return _error(ERR_BAD_FORMAT, noreply)
         if vlen < 0 or vlen > INT_MAX - 2:
             return _error(ERR_BAD_FORMAT, noreply)
-        if self._too_large(self.tok_len[1], flags, vlen):
-            r = _error(ERR_TOO_LARGE, noreply)
-            if command == C_SET:
-                # memcached process_update_command: a refused SET also unlinks the old item (no stale data)
-                r.command = C_SET
-                r.keys = [self._tok(1)]
-            self._start_swallow(r, vlen + 2)
-            return r
         r = self._new(command)
-        r.keys = [self._tok(1)]
-        r.flags = flags
         r.exptime = exptime
         r.cas_unique = cas
         r.noreply = noreply
+        return self._expect_data(r, 1, flags, vlen)
+
+    cdef McRequest _expect_data(self, McRequest r, int key_tok, uint32_t flags, int32_t vlen):
+        """A storage request's tail: a too-large item is refused (its data swallowed), else wait for the data."""
+        cdef McRequest err
+        if self._too_large(self.tok_len[key_tok], flags, vlen):
+            err = _error(ERR_TOO_LARGE, r.noreply)
+            if r.command == C_SET:
+                # memcached process_update_command: a refused SET also unlinks the old item (no stale data)
+                err.command = C_SET
+                err.keys = [self._tok(key_tok)]
+            self._start_swallow(err, vlen + 2)
+            return err
+        r.keys = [self._tok(key_tok)]
+        r.flags = flags
         self._await_value(r, vlen + 2, False)
         return self._ready_value()
 
@@ -900,6 +909,37 @@ cdef class McParser:
         r.delay = delay
         r.noreply = noreply
         return r
+
+    cdef McRequest _config(self):
+        """ElastiCache's ``config`` verb (auto discovery): ``config get <key>``, ``config delete <key>``
+        and the storage form ``config set <key> <flags> <bytes> [noreply]`` followed by a data block.
+        ``args`` holds the words after ``config``; for set, ``flags`` and ``value`` are filled as for
+        a ``set``.  Which keys exist is the engine's business (server/mc_discovery.py)."""
+        cdef int nt = self.ntok + 1
+        cdef bint noreply
+        cdef uint32_t flags = 0
+        cdef int32_t vlen = 0
+        cdef McRequest r
+        if nt >= 3 and self._tok_is(1, b"set"):
+            if not (nt == 6 or nt == 7):
+                return _error(ERR_ERROR)
+            noreply = self._last_is_noreply()
+            if self.tok_len[2] > KEY_MAX_LENGTH:
+                return _error(ERR_BAD_FORMAT, noreply)
+            if not (safe_strtoul(self._tp(3), &flags) and safe_strtol(self._tp(4), &vlen)):
+                return _error(ERR_BAD_FORMAT, noreply)
+            if vlen < 0 or vlen > INT_MAX - 2:
+                return _error(ERR_BAD_FORMAT, noreply)
+            r = self._with_args(C_CONFIG)
+            r.noreply = noreply
+            return self._expect_data(r, 2, flags, vlen)
+        if nt == 4 and (self._tok_is(1, b"get") or self._tok_is(1, b"delete")):
+            if self.tok_len[2] > KEY_MAX_LENGTH:
+                return _error(ERR_BAD_FORMAT)
+            r = self._with_args(C_CONFIG)
+            r.keys = [self._tok(2)]
+            return r
+        return _error(ERR_ERROR)
 
     cdef McRequest _verbosity(self):
         cdef bint noreply = self._last_is_noreply()

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable
 
 from engine.context import ConfigError  # noqa: F401  (raised here and by on_change callbacks)
 from engine.glob import glob_match
+from server import mc_discovery as _mc_discovery
 
 REDIS_COMPAT_VERSION = "7.0.15"
 CACHEMERE_VERSION = "0.1.0"
@@ -796,6 +797,9 @@ DIRECTIVES: tuple[Directive, ...] = (
     # the SASL PLAIN password database ("user:password" lines, memcached's MEMCACHED_SASL_PWDB format);
     # unset: memcached-authfile's users (server/mc_sasl.py)
     _str("memcached-sasl-pwdb", "", immutable=True, empty_is_null=True, cachemere_only=True),
+    # ElastiCache auto discovery: the "host|ip|port ..." list `config get cluster` serves (server/mc_discovery.py)
+    _str("memcached-cluster-nodes", "", validator=_mc_discovery.check_nodes, normalize=_mc_discovery.normalize_nodes,
+         cachemere_only=True),
 )
 
 # Lines Redis 7.0 still accepts and ignores: name -> (min argc, max argc) incl. the name.

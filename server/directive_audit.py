@@ -49,6 +49,7 @@ IMPLEMENTED = {
     "memcached-authfile": "server/mc_auth.py",
     "memcached-sasl": "server/mc_sasl.py", "memcached-sasl-pwdb": "server/mc_sasl.py",
     "memcached-protocol": "server/mc_connection.pyx",
+    "memcached-cluster-nodes": "server/mc_discovery.py",
     # process
     "daemonize": "server/main.py", "pidfile": "server/main.py", "dir": "server/main.py",
     "logfile": "server/log.py", "loglevel": "server/log.py", "databases": "engine/core.pyx",

@@ -17,7 +17,7 @@ import engine.commands  # noqa: F401  (registers every command family)
 import services  # noqa: F401  (registers the services' command families the same way)
 from server.connection import RespProtocol
 from server.log import Log
-from server import blocked, info, mc_stats, security, supervise
+from server import blocked, info, mc_discovery, mc_stats, security, supervise
 from server.pubsub import pubsub as pubsub_of
 from server.script_runner import script_runner as script_runner_of
 
@@ -63,6 +63,7 @@ class Server(ServerContext):
         self.cron_handle = None
         self.hooks_on_shutdown = []            # callables run before exit (persistence, replication)
         self.extensions = {}                   # per-family server state (pubsub, blocking, ...) by name
+        mc_discovery.discovery_of(self)        # memcached-cluster-nodes -> config get cluster
         self.pause_until_ms = 0                # CLIENT PAUSE deadline (0 = not paused)
         self.pause_mode = "all"
         self.paused_conns = set()
@@ -110,6 +111,12 @@ class Server(ServerContext):
 
     def memcached_stats(self, engine, args):
         return mc_stats.stats_reply(engine, args)
+
+    def memcached_config(self, req):
+        return mc_discovery.discovery_of(self).config_reply(req)
+
+    def memcached_discovery_item(self, with_cas):
+        return mc_discovery.discovery_of(self).item(with_cas)
 
     def script_runner(self):
         return script_runner_of(self)

@@ -6,6 +6,7 @@ Declarations below were printed by ``tools/specgen.py command``.
 """
 from engine.glob import glob_match
 from engine import registry
+from engine import reply as reply_values
 from engine.registry import command, container
 from engine.spec import FLAGS
 from protocol.resp import parse_ll
@@ -79,14 +80,8 @@ def add_value(reply, value, key=None):
         reply.add_array_len(len(value))
         for item in value:
             add_value(reply, item)
-    elif isinstance(value, bool):
-        reply.add_bool(value)
-    elif isinstance(value, int):
-        reply.add_int(value)
-    elif isinstance(value, bytes):
-        reply.add_bulk(value)
     else:
-        reply.add_bulk(str(value).encode())
+        reply_values.add_value(reply, value)    # scalars: the one engine/reply.py mapping
 
 
 def add_command_info(reply, spec):

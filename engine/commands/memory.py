@@ -1,6 +1,7 @@
 """MEMORY commands (redis object.c memoryCommand) over the keyspace's memory accounting."""
 from engine.core import memory_usage
 from engine.registry import command, container
+from engine.reply import add_value
 from engine.commands.connection import reply_help, help_lines
 from protocol.resp import parse_ll
 
@@ -73,16 +74,9 @@ def stats_pairs(server):
     return pairs
 
 
-def reply_value(c, value):
-    if isinstance(value, list):
-        c.reply.add_map_len(len(value))
-        for k, v in value:
-            c.reply.add_bulk(k)
-            reply_value(c, v)
-    elif isinstance(value, float):
-        c.reply.add_double(value)
-    else:
-        c.reply.add_int(value)
+def as_map(pairs):
+    """stats_pairs' (name, value) lists, nested, as dicts in order (engine/reply.py turns them into maps)."""
+    return {k: as_map(v) if isinstance(v, list) else v for k, v in pairs}
 
 
 @command(
@@ -91,7 +85,7 @@ def reply_value(c, value):
     docs={"summary": "Show memory usage details", "since": "4.0.0", "group": "server", "complexity": "O(1)"},
 )
 def memory_stats_command(c, argv):
-    reply_value(c, stats_pairs(c.server))
+    add_value(c.reply, as_map(stats_pairs(c.server)))
 
 
 @command(

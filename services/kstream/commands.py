@@ -22,6 +22,7 @@ from engine import blocking
 from engine.core import WRONGTYPE
 from engine.notify import notify
 from engine.registry import command, container
+from engine.reply import add_value
 from services.kstream.value import (KStreamValue, POW_128, make_seq, seq_index, seq_arrival, uniform_ranges,
                                     CTR_BITS, MAX_SHARD_INDEX)
 
@@ -113,29 +114,6 @@ def parse_seq(arg, field="startingSequenceNumber"):
         raise validation(arg.decode("utf-8", "replace"), field,
                          r"satisfy regular expression pattern: 0|([1-9]\d{0,128})")
     return int(arg)
-
-
-def emit(r, obj):
-    """Nested Python values as RESP: dict -> map (a flat array in RESP2), list -> array, None -> null."""
-    if isinstance(obj, dict):
-        r.add_map_len(len(obj))
-        for k, v in obj.items():
-            r.add_bulk(k.encode() if isinstance(k, str) else k)
-            emit(r, v)
-    elif isinstance(obj, (list, tuple)):
-        r.add_array_len(len(obj))
-        for v in obj:
-            emit(r, v)
-    elif obj is None:
-        r.add_null()
-    elif isinstance(obj, bool):
-        r.add_int(int(obj))
-    elif isinstance(obj, int):
-        r.add_int(obj)
-    elif isinstance(obj, str):
-        r.add_bulk(obj.encode())
-    else:
-        r.add_bulk(obj)
 
 
 def shard_desc(sh):
@@ -368,7 +346,7 @@ def stream_retention(c, argv):
 @kerrors
 def stream_describe(c, argv):
     s = get_stream(c, argv[1])
-    emit(c.reply, {
+    add_value(c.reply, {
         "StreamName": sname(argv[1]),
         "StreamARN": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{sname(argv[1])}",
         "StreamStatus": "ACTIVE",
@@ -415,7 +393,7 @@ def stream_shards(c, argv):
         shards = [sh for sh in shards if not any(p in s.shards and s.shards[p].seqs for p in sh.parents)]
     if after is not None:
         shards = [sh for sh in shards if sh.id > after]
-    emit(c.reply, [shard_desc(sh) for sh in shards[:count]])
+    add_value(c.reply, [shard_desc(sh) for sh in shards[:count]])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -768,7 +746,7 @@ def stream_get(c, argv):
     r.add_bulk(b"MillisBehindLatest")
     r.add_int(0 if at_end else max(0, now - sh.arrivals[hi]))
     r.add_bulk(b"ChildShards")
-    emit(r, child_desc(s, sh) if at_end and not sh.is_open else [])
+    add_value(r, child_desc(s, sh) if at_end and not sh.is_open else [])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1007,9 +985,9 @@ def parents_done(s, app, sh):
 
 
 def lease_reply(c, s, app, sh, row):
-    emit(c.reply, {"ShardId": sh.id, "LeaseOwner": row[0], "LeaseCounter": row[1], "ExpiresMs": row[2],
-                   "Checkpoint": row[3], "SubSequenceNumber": row[4], "ParentsDone": parents_done(s, app, sh),
-                   "ParentShardIds": list(sh.parents)})
+    add_value(c.reply, {"ShardId": sh.id, "LeaseOwner": row[0], "LeaseCounter": row[1], "ExpiresMs": row[2],
+                        "Checkpoint": row[3], "SubSequenceNumber": row[4],
+                        "ParentsDone": parents_done(s, app, sh), "ParentShardIds": list(sh.parents)})
 
 
 container("stream.lease", docs={"summary": "KCL-style shard leases of a consumer application",
@@ -1170,9 +1148,9 @@ def stream_checkpointget(c, argv):
     if len(argv) == 4:
         get_shard(s, key, argv[3])
         row = rows.get(argv[3].decode("latin-1"))
-        emit(c.reply, None if row is None else row[3])
+        add_value(c.reply, None if row is None else row[3])
         return
-    emit(c.reply, {sid: row[3] for sid, row in rows.items() if row[3] is not None})
+    add_value(c.reply, {sid: row[3] for sid, row in rows.items() if row[3] is not None})
 
 
 @command("stream._lease", 9, "write internal", keys=(1, 1, 1))

@@ -13,8 +13,9 @@ import uuid
 
 from engine import blocking
 from engine.registry import command, container
+from engine.reply import add_value
 from services.queue.common import (AwsError, declare, dumps, emit_effects, empty_array, fail, find_value,
-                                   invalid, key_arg, lookup, parse_int, reply_value, signal, tok, wake_at)
+                                   invalid, key_arg, lookup, parse_int, signal, tok, wake_at)
 from services.queue.value import (ATTEMPT_WINDOW_MS, Message, QueueValue, key_from_arn, md5_attributes,
                                   md5_body, queue_arn)
 
@@ -454,7 +455,7 @@ def queue_getattr(c, argv):
                  "QueueArn": queue_arn(argv[1])})
     if "All" not in names:
         full = {k: v for k, v in full.items() if k in names}
-    reply_value(c.reply, dict(sorted(full.items())))
+    add_value(c.reply, dict(sorted(full.items())))
 
 
 @declare("queue.list", -1, "readonly", "Queues of the current database (SQS ListQueues)",
@@ -472,7 +473,7 @@ def queue_list(c, argv):
             e = c.db.find(key)
             if e is not None and isinstance(e.value, QueueValue):
                 out.append(key)
-    reply_value(c.reply, sorted(out))
+    add_value(c.reply, sorted(out))
 
 
 @declare("queue.drop", 2, "write", "Delete a queue and its messages (SQS DeleteQueue)", [key_arg()])
@@ -510,7 +511,7 @@ def queue_send(c, argv):
         c.dirty += len(effects)
         emit_effects(c, effects)
         after_put(c, key, q, [m], now)
-    reply_value(c.reply, rep)
+    add_value(c.reply, rep)
 
 
 def retention_effects(key, q, now):
@@ -575,7 +576,7 @@ def queue_sendbatch(c, argv):
         c.dirty += len(effects)
         emit_effects(c, effects)
         after_put(c, key, q, puts, now)
-    reply_value(c.reply, results)
+    add_value(c.reply, results)
 
 
 def check_batch_shape(ids, total=0, limit=1048576):
@@ -710,7 +711,7 @@ def queue_recv(c, argv):
             msgs = [q.messages.get(mid) for mid in cached[1]]
             msgs = [m for m, r in zip(msgs, cached[2]) if m is not None and m.receipt == r and m.visible_at > now]
             if msgs:
-                reply_value(c.reply, [message_reply(q, m) for m in msgs])
+                add_value(c.reply, [message_reply(q, m) for m in msgs])
                 return
     effects = []
     out = lease_messages(c, key, q, count, vis_ms, attempt, now, effects)
@@ -718,7 +719,7 @@ def queue_recv(c, argv):
         c.dirty += len(effects)
         emit_effects(c, effects)
     if out or wait_ms == 0 or c.deny_blocking:
-        reply_value(c.reply, [message_reply(q, m) for m in out])
+        add_value(c.reply, [message_reply(q, m) for m in out])
         return
     blocking.block(c, [key], wait_ms, argv, value_type=b"queue", ready_check=queue_ready_check,
                    timeout_reply=empty_array)
@@ -784,7 +785,7 @@ def queue_mrecv(c, argv):
         if out:
             c.dirty += len(effects)
             emit_effects(c, effects)
-            reply_value(c.reply, [key, [message_reply(qv, m) for m in out]])
+            add_value(c.reply, [key, [message_reply(qv, m) for m in out]])
             return
     if effects:
         c.dirty += len(effects)
@@ -941,7 +942,7 @@ def queue_len(c, argv):
     q = lookup(c, argv[1], QueueValue, False, NO_QUEUE)
     if q is None:
         return
-    reply_value(c.reply, q.counts(c.ks.now_ms))
+    add_value(c.reply, q.counts(c.ks.now_ms))
 
 
 @declare("queue.peek", -2, "readonly", "Messages without receiving them (visibility unchanged)",
@@ -975,7 +976,7 @@ def queue_peek(c, argv):
         r.pop("ReceiptHandle")
         r["State"] = q.state_of(m, now)
         out.append(r)
-    reply_value(c.reply, out)
+    add_value(c.reply, out)
 
 
 # ================================================================================ DLQ tools
@@ -991,7 +992,7 @@ def queue_dlqsources(c, argv):
             pol = e.value.redrive()
             if pol is not None and pol[0] == argv[1]:
                 out.append(key)
-    reply_value(c.reply, sorted(out))
+    add_value(c.reply, sorted(out))
 
 
 KEY2_RW = [{"flags": ["RW", "update"], "begin_search": {"type": "index", "spec": {"index": 2}},
@@ -1084,7 +1085,7 @@ def queue_movetask_start(c, argv):
     effects.append([b"QUEUE._TASKS", src_key, dumps(src.tasks)])
     c.dirty += len(effects)
     emit_effects(c, effects)
-    reply_value(c.reply, {"TaskHandle": handle, "Status": "COMPLETED", "ApproximateNumberOfMessagesMoved": len(dels)})
+    add_value(c.reply, {"TaskHandle": handle, "Status": "COMPLETED", "ApproximateNumberOfMessagesMoved": len(dels)})
 
 
 @command("queue.movetask|list", -3, "readonly", acl="keyspace", keys=(2, 2, 1), key_specs=KEY2_RO,
@@ -1106,7 +1107,7 @@ def queue_movetask_list(c, argv):
     elif len(argv) != 3:
         c.error(b"ERR syntax error")
         return
-    reply_value(c.reply, e.value.tasks[:limit])
+    add_value(c.reply, e.value.tasks[:limit])
 
 
 @command("queue.movetask|cancel", 4, "write", acl="keyspace", keys=(2, 2, 1), key_specs=KEY2_RW,

@@ -26,6 +26,8 @@ class AwsError(Exception):
     def text(self):
         return ("%s %s" % (self.name, self.message)).encode()
 
+    as_resp_error = text          # engine/reply.py add_value: an AwsError inside a reply is an error entry
+
 
 def fail(c, err):
     c.error(err.text())
@@ -62,32 +64,6 @@ def tok(token, typ="string", name=None, optional=True, multiple=False):
 
 
 # ------------------------------------------------------------------------------------------------ replies
-def reply_value(r, v):
-    """dict -> map, list/tuple -> array, str/bytes -> bulk, int -> integer, None -> null, AwsError ->
-    error (inside arrays: per-entry failures)."""
-    if isinstance(v, dict):
-        r.add_map_len(len(v))
-        for k, x in v.items():
-            r.add_bulk(k.encode() if isinstance(k, str) else k)
-            reply_value(r, x)
-    elif isinstance(v, (list, tuple)):
-        r.add_array_len(len(v))
-        for x in v:
-            reply_value(r, x)
-    elif isinstance(v, bytes):
-        r.add_bulk(v)
-    elif isinstance(v, str):
-        r.add_bulk(v.encode("utf-8", "surrogatepass"))
-    elif isinstance(v, bool):
-        r.add_int(1 if v else 0)
-    elif isinstance(v, int):
-        r.add_int(v)
-    elif v is None:
-        r.add_null()
-    elif isinstance(v, AwsError):
-        r.add_error(v.text())
-    else:
-        r.add_bulk(str(v).encode())
 
 
 def empty_array(r):

@@ -12,8 +12,9 @@ import json
 import uuid
 
 from services.base import ServiceValue
+from engine.reply import add_value
 from services.queue.common import (AwsError, declare, dumps, emit_effects, fail, find_value, key_arg, lookup,
-                                   reply_value, tok)
+                                   tok)
 from services.queue.commands import after_put, parse_msg_attrs, put_effect, s
 from services.queue.value import DEDUP_WINDOW_MS, Message, QueueValue
 
@@ -264,7 +265,7 @@ def topic_subscribe(c, argv):
         t.subs[arn] = {"protocol": proto.decode(), "endpoint": s(endpoint), "raw": raw, "filter": policy}
     c.dirty += 1
     c.propagate_as([b"TOPIC._SET", key, t.dump_state()])
-    reply_value(c.reply, arn)
+    add_value(c.reply, arn)
 
 
 @declare("topic.unsubscribe", 3, "write", "Remove a subscription by ARN (SNS Unsubscribe)",
@@ -287,10 +288,10 @@ def topic_subscriptions(c, argv):
     t = lookup(c, argv[1], TopicValue, False, NOT_FOUND)
     if t is None:
         return
-    reply_value(c.reply, [{"SubscriptionArn": arn, "Protocol": sub["protocol"], "Endpoint": sub["endpoint"],
-                           "RawMessageDelivery": "true" if sub["raw"] else "false",
-                           "FilterPolicy": json.dumps(sub["filter"]) if sub["filter"] else ""}
-                          for arn, sub in t.subs.items()])
+    add_value(c.reply, [{"SubscriptionArn": arn, "Protocol": sub["protocol"], "Endpoint": sub["endpoint"],
+                         "RawMessageDelivery": "true" if sub["raw"] else "false",
+                         "FilterPolicy": json.dumps(sub["filter"]) if sub["filter"] else ""}
+                        for arn, sub in t.subs.items()])
 
 
 @declare("topic.list", 1, "readonly", "Topics of the current database (SNS ListTopics)")
@@ -300,7 +301,7 @@ def topic_list(c, argv):
         e = c.db.find(key)
         if e is not None and isinstance(e.value, TopicValue):
             out.append(key)
-    reply_value(c.reply, sorted(out))
+    add_value(c.reply, sorted(out))
 
 
 def iso(ms):
@@ -387,7 +388,7 @@ def topic_publish(c, argv):
     if t.fifo:
         hit = t.dedup.get(dedup)
         if hit is not None and hit[2] > now:
-            reply_value(c.reply, {"MessageId": hit[0], "SequenceNumber": "%020d" % hit[1]})
+            add_value(c.reply, {"MessageId": hit[0], "SequenceNumber": "%020d" % hit[1]})
             return
         for k in [k for k, v in t.dedup.items() if v[2] <= now]:
             del t.dedup[k]
@@ -435,7 +436,7 @@ def topic_publish(c, argv):
     out = {"MessageId": mid}
     if seq is not None:
         out["SequenceNumber"] = "%020d" % seq
-    reply_value(c.reply, out)
+    add_value(c.reply, out)
 
 
 @declare("topic._set", 3, "write", "", internal=True)

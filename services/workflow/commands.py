@@ -11,6 +11,7 @@ import uuid
 
 from engine.core import WRONGTYPE, SYNTAX_ERR
 from engine.registry import command
+from engine.reply import add_value
 from engine.blocking import block, signal_key_ready
 
 from .asl import StatesError, advance, apply_patch, next_due, pending_tasks, validate
@@ -38,31 +39,6 @@ KEY_ARG = {"name": "key", "type": "key", "key_spec_index": 0}
 
 def dumps(v):
     return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
-
-
-def reply(r, v):
-    """A JSON-like value as RESP: objects as maps (flat arrays in RESP2)."""
-    if isinstance(v, dict):
-        r.add_map_len(len(v))
-        for k, x in v.items():
-            r.add_bulk_str(str(k))
-            reply(r, x)
-    elif isinstance(v, (list, tuple)):
-        r.add_array_len(len(v))
-        for x in v:
-            reply(r, x)
-    elif v is None:
-        r.add_null()
-    elif isinstance(v, bool):
-        r.add_int(1 if v else 0)
-    elif isinstance(v, int):
-        r.add_int(v)
-    elif isinstance(v, float):
-        r.add_bulk_str(repr(v))
-    elif isinstance(v, bytes):
-        r.add_bulk(v)
-    else:
-        r.add_bulk_str(str(v))
 
 
 def sm_arn(name):
@@ -473,7 +449,7 @@ def wf_create_command(c, argv):
         return
     if sm is not None:
         if sm.sm["definition"] == text and sm.sm["type"] == typ.decode():
-            reply(c.reply, {"stateMachineArn": sm.sm["arn"], "creationDate": sm.sm["created"]})
+            add_value(c.reply, {"stateMachineArn": sm.sm["arn"], "creationDate": sm.sm["created"]})
             return
         c.error(b"STATEMACHINEALREADYEXISTS State Machine Already Exists: '" + sm.sm["arn"].encode() + b"'")
         return
@@ -488,7 +464,7 @@ def wf_create_command(c, argv):
     c.db.set_value(argv[1], value)
     c.dirty += 1
     c.propagate_as([b"WF._RESTORESM", argv[1], value.dump_state()])
-    reply(c.reply, out)
+    add_value(c.reply, out)
 
 
 def _opt_str(opts, name):
@@ -580,7 +556,7 @@ def wf_publish_command(c, argv):
     n = arn.rsplit(":", 1)[1]
     if n not in before:
         _save_sm(c, argv[1], sm)
-    reply(c.reply, {"stateMachineVersionArn": arn, "creationDate": sm.sm["versions"][n]["created"]})
+    add_value(c.reply, {"stateMachineVersionArn": arn, "creationDate": sm.sm["versions"][n]["created"]})
 
 
 @command("wf.versions", 2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
@@ -590,8 +566,8 @@ def wf_versions_command(c, argv):
     if sm is None:
         return
     vs = sorted(sm.sm.get("versions", {}).items(), key=lambda kv: -int(kv[0]))
-    reply(c.reply, [{"stateMachineVersionArn": sm.sm["arn"] + ":" + n, "creationDate": v["created"],
-                     "revisionId": str(v["revision"]), "description": v.get("description")} for n, v in vs])
+    add_value(c.reply, [{"stateMachineVersionArn": sm.sm["arn"] + ":" + n, "creationDate": v["created"],
+                         "revisionId": str(v["revision"]), "description": v.get("description")} for n, v in vs])
 
 
 @command("wf.delversion", 3, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
@@ -688,8 +664,8 @@ def wf_alias_command(c, argv):
             c.error(SYNTAX_ERR)
             return
         items = sorted(aliases.items(), key=lambda kv: kv[1]["created"])
-        reply(c.reply, [{"stateMachineAliasArn": sm.sm["arn"] + ":" + n, "creationDate": a["created"]}
-                        for n, a in items])
+        add_value(c.reply, [{"stateMachineAliasArn": sm.sm["arn"] + ":" + n, "creationDate": a["created"]}
+                            for n, a in items])
         return
     if len(argv) < 4:
         c.error(SYNTAX_ERR)
@@ -713,7 +689,7 @@ def wf_alias_command(c, argv):
         desc = _opt_str(opts, b"DESCRIPTION")
         if a is not None:
             if a["routing"] == routes and a.get("description") == desc:
-                reply(c.reply, {"stateMachineAliasArn": arn, "creationDate": a["created"]})      # idempotent
+                add_value(c.reply, {"stateMachineAliasArn": arn, "creationDate": a["created"]})      # idempotent
                 return
             c.error(("CONFLICTEXCEPTION Failed to create alias because an alias with the same name and a different "
                      "routing configuration already exists: '%s'" % arn).encode())
@@ -723,13 +699,13 @@ def wf_alias_command(c, argv):
             return
         aliases[name] = {"routing": routes, "description": desc, "created": c.ks.now_ms, "updated": c.ks.now_ms}
         _save_sm(c, argv[2], sm)
-        reply(c.reply, {"stateMachineAliasArn": arn, "creationDate": c.ks.now_ms})
+        add_value(c.reply, {"stateMachineAliasArn": arn, "creationDate": c.ks.now_ms})
         return
     if a is None:
         c.error(("RESOURCENOTFOUND State Machine Alias Does Not Exist: '%s'" % arn).encode())
         return
     if op == b"DESCRIBE":
-        reply(c.reply, _alias_shape(sm, name, a))
+        add_value(c.reply, _alias_shape(sm, name, a))
     elif op == b"UPDATE":
         routes = None
         if b"ROUTING" in opts:
@@ -742,7 +718,7 @@ def wf_alias_command(c, argv):
             a["description"] = _opt_str(opts, b"DESCRIPTION")
         a["updated"] = c.ks.now_ms
         _save_sm(c, argv[2], sm)
-        reply(c.reply, {"updateDate": a["updated"]})
+        add_value(c.reply, {"updateDate": a["updated"]})
     elif op == b"DELETE":
         del aliases[name]
         _save_sm(c, argv[2], sm)
@@ -798,7 +774,7 @@ def wf_update_command(c, argv):
         out["stateMachineVersionArn"] = publish_version(sm, c.ks.now_ms, _opt_str(opts, b"DESCRIPTION"))
     c.dirty += 1
     c.propagate_as([b"WF._RESTORESM", argv[1], sm.dump_state()])
-    reply(c.reply, out)
+    add_value(c.reply, out)
 
 
 @command("wf.describe", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
@@ -826,11 +802,11 @@ def wf_describe_command(c, argv):
              "revisionId": str(v["revision"])}
         if v.get("description") is not None:
             d["description"] = v["description"]
-        reply(c.reply, d)
+        add_value(c.reply, d)
         return
-    reply(c.reply, {"stateMachineArn": s["arn"], "name": s["name"], "status": "ACTIVE", "definition": s["definition"],
-                    "type": s["type"], "creationDate": s["created"], "revisionId": str(s["revision"]),
-                    "executions": len(s["execs"])})
+    add_value(c.reply, {"stateMachineArn": s["arn"], "name": s["name"], "status": "ACTIVE",
+                        "definition": s["definition"], "type": s["type"], "creationDate": s["created"],
+                        "revisionId": str(s["revision"]), "executions": len(s["execs"])})
 
 
 @command("wf.validate", -2, "readonly fast", acl="keyspace",
@@ -838,7 +814,7 @@ def wf_describe_command(c, argv):
                     [{"name": "definition", "type": "string"}]))
 def wf_validate_command(c, argv):
     diags = validate(argv[1])
-    reply(c.reply, {"result": "FAIL" if diags else "OK", "diagnostics": diags})
+    add_value(c.reply, {"result": "FAIL" if diags else "OK", "diagnostics": diags})
 
 
 # ------------------------------------------------------------------ executions
@@ -881,7 +857,7 @@ def start_execution(c, argv, sync):
     if e is not None:
         if isinstance(e.value, ExecutionValue) and e.value.ex["input"] == input_value \
                 and e.value.ex["status"] == "RUNNING" and not sync:
-            reply(c.reply, {"executionArn": e.value.ex["arn"], "exec": key, "startDate": e.value.ex["start"]})
+            add_value(c.reply, {"executionArn": e.value.ex["arn"], "exec": key, "startDate": e.value.ex["start"]})
             return key
         c.error(b"EXECUTIONALREADYEXISTS Execution Already Exists: '" +
                 exec_arn(sm.sm["name"], name.decode("latin-1")).encode() + b"'")
@@ -920,7 +896,7 @@ def start_execution(c, argv, sync):
     commit(c, key, ex, patch, new=ex, sm=argv[1])
     if not sync:
         got = c.db.find(key).value.ex
-        reply(c.reply, {"executionArn": got["arn"], "exec": key, "startDate": got["start"]})
+        add_value(c.reply, {"executionArn": got["arn"], "exec": key, "startDate": got["start"]})
     return key
 
 
@@ -955,7 +931,7 @@ def sync_reply(c, ex):
     else:
         d["error"] = ex["error"]
         d["cause"] = ex["cause"]
-    reply(c.reply, d)
+    add_value(c.reply, d)
 
 
 def _terminal(db, key):
@@ -1020,7 +996,7 @@ def wf_exec_command(c, argv):
         d = describe(ex, now=c.ks.now_ms, history_limit=workflow_of(c.server).history_limit)
         if b"DEFINITION" in opts:
             d["definition"] = dumps(ex["def"])
-        reply(c.reply, d)
+        add_value(c.reply, d)
 
 
 @command("wf.stop", -2, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
@@ -1040,7 +1016,7 @@ def wf_stop_command(c, argv):
         patch = advance(ex, ("stop", err.decode() if err else None, cause.decode() if cause else None),
                         env_for(c, argv[1]))
         commit(c, argv[1], ex, patch)
-    reply(c.reply, {"stopDate": ex["stop"]})
+    add_value(c.reply, {"stopDate": ex["stop"]})
 
 
 @command("wf.redrive", -2, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
@@ -1057,7 +1033,7 @@ def wf_redrive_command(c, argv):
     token = opts.get(b"CLIENTTOKEN")
     token = token.decode("utf-8", "replace") if token is not None else None
     if token is not None and ex["rt"].get("redriveToken") == token and ex["rt"].get("redriveDate") is not None:
-        reply(c.reply, {"redriveDate": ex["rt"]["redriveDate"]})       # the same request again: idempotent
+        add_value(c.reply, {"redriveDate": ex["rt"]["redriveDate"]})       # the same request again: idempotent
         return
     status, reason = redrive_status(ex, c.ks.now_ms, workflow_of(c.server).history_limit)
     if status != "REDRIVABLE":
@@ -1067,7 +1043,7 @@ def wf_redrive_command(c, argv):
     env.now = c.ks.now_ms
     patch = advance(ex, ("redrive", token), env)
     commit(c, argv[1], ex, patch)
-    reply(c.reply, {"redriveDate": ex["rt"]["redriveDate"]})
+    add_value(c.reply, {"redriveDate": ex["rt"]["redriveDate"]})
 
 
 @command("wf.mapruns", 2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
@@ -1077,7 +1053,7 @@ def wf_mapruns_command(c, argv):
     from .asl.runtime import map_runs
     ex = exec_for(c, argv[1])
     if ex is not None:
-        reply(c.reply, map_runs(ex))
+        add_value(c.reply, map_runs(ex))
 
 
 @command("wf.executions", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
@@ -1130,7 +1106,7 @@ def wf_executions_command(c, argv):
         out.append(item)
         if len(out) >= count:
             break
-    reply(c.reply, out)
+    add_value(c.reply, out)
 
 
 @command("wf.history", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
@@ -1159,7 +1135,7 @@ def wf_history_command(c, argv):
     if b"NODATA" in opts:
         events = [{k: ({kk: vv for kk, vv in v.items() if kk not in ("input", "output")} if isinstance(v, dict) else v)
                    for k, v in e.items()} for e in events]
-    reply(c.reply, events)
+    add_value(c.reply, events)
 
 
 # ------------------------------------------------------------------ activities and tasks
@@ -1189,7 +1165,7 @@ def wf_activity_command(c, argv):
             c.db.set_value(key, act)
             c.dirty += 1
             c.propagate_as([b"WF._RESTOREACT", key, act.dump_state()])
-        reply(c.reply, {"activityArn": arn, "creationDate": act.act["created"]})
+        add_value(c.reply, {"activityArn": arn, "creationDate": act.act["created"]})
     elif op == b"DELETE":
         if act is not None:
             c.db.delete(key)
@@ -1200,8 +1176,8 @@ def wf_activity_command(c, argv):
         if act is None:
             c.error(b"ACTIVITYDOESNOTEXIST Activity Does Not Exist: '" + arn.encode() + b"'")
             return
-        reply(c.reply, {"activityArn": arn, "name": act.act["name"], "creationDate": act.act["created"],
-                        "pending": len(act.act["queue"])})
+        add_value(c.reply, {"activityArn": arn, "name": act.act["name"], "creationDate": act.act["created"],
+                            "pending": len(act.act["queue"])})
     else:
         c.error(SYNTAX_ERR)
 
@@ -1263,7 +1239,7 @@ def wf_poll_command(c, argv):
             continue
         inp = next((t["input"] for t in pending_tasks(ex) if t["token"] == token), None)
         commit(c, key, ex, patch)
-        reply(c.reply, [token, dumps(inp)])
+        add_value(c.reply, [token, dumps(inp)])
         return
     if block_ms == 0 or c.deny_blocking:
         c.reply.add_null()
@@ -1391,7 +1367,7 @@ def _list_of(c, cls, shape):
 @command("wf.list", 1, "readonly", acl="keyspace",
          docs=_docs("Lists the state machines of the current database (ListStateMachines)", []))
 def wf_list_command(c, argv):
-    reply(c.reply, _list_of(c, StateMachineValue, lambda k, v: {
+    add_value(c.reply, _list_of(c, StateMachineValue, lambda k, v: {
         "stateMachineArn": v.sm["arn"], "name": v.sm["name"], "key": k, "type": v.sm["type"],
         "creationDate": v.sm["created"]}))
 
@@ -1399,7 +1375,7 @@ def wf_list_command(c, argv):
 @command("wf.activities", 1, "readonly", acl="keyspace",
          docs=_docs("Lists the activities of the current database (ListActivities)", []))
 def wf_activities_command(c, argv):
-    reply(c.reply, _list_of(c, ActivityValue, lambda k, v: {
+    add_value(c.reply, _list_of(c, ActivityValue, lambda k, v: {
         "activityArn": v.act["arn"], "name": v.act["name"], "creationDate": v.act["created"],
         "pending": len(v.act["queue"])}))
 
@@ -1456,4 +1432,4 @@ def wf_teststate_command(c, argv):
     except TestStateInvalid as exc:
         c.error((exc.typ.upper() + " " + exc.message).encode())
         return
-    reply(c.reply, out)
+    add_value(c.reply, out)
