@@ -1122,6 +1122,14 @@ cdef bind_fast(bytes name, HandlerFunc fn):
 
 # commands that run at once inside MULTI instead of being queued (redis processCommand)
 MULTI_IMMEDIATE = frozenset(["exec", "discard", "multi", "watch", "quit", "reset"])
+MULTI_OOM_ALLOWED = frozenset(["exec", "discard", "quit", "reset"])
+
+
+cdef bint queue_denyoom(list queue):
+    for q in queue:
+        if (<CommandSpec>q[0]).flags & CMD_DENYOOM:
+            return True
+    return False
 # what a RESP2 client in subscriber mode may still send
 PUBSUB_CONTEXT_ALLOWED = frozenset(["ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
                                     "punsubscribe", "quit", "reset"])
@@ -1198,7 +1206,12 @@ cdef class Dispatcher:
         if self.before_call is not None and not self.before_call(c, spec, argv):
             return
         if self.ks.maxmemory > 0 and self.ks.used_memory > self.ks.maxmemory and not c.is_master:
-            if self.ks.perform_evictions() == EVICT_FAIL and spec.flags & CMD_DENYOOM:
+            # redis processCommand: denyoom commands, EXEC of a queue holding one, and anything queued inside
+            # MULTI (queueing consumes memory) but EXEC/DISCARD/QUIT/RESET
+            if self.ks.perform_evictions() == EVICT_FAIL and (
+                    spec.flags & CMD_DENYOOM
+                    or (c.multi_queue is not None and spec.name not in MULTI_OOM_ALLOWED)
+                    or (spec.name == "exec" and c.multi_queue is not None and queue_denyoom(c.multi_queue))):
                 self.reject(c, spec, b"OOM command not allowed when used memory > 'maxmemory'.")
                 return
         if c.multi_queue is not None and spec.name not in MULTI_IMMEDIATE:
