@@ -327,7 +327,8 @@ class Server(ServerContext):
                         continue
                     raise
                 self.listeners.append(srv)
-        from server import tls
+        from server import tls, listeners
+        listeners.install(self)      # CONFIG SET port / bind
         await tls.start_resp_listeners(self)
         mc_port = self.config["memcached-port"]
         if mc_port:
