@@ -543,7 +543,13 @@ cdef class Db:
         if self.ks.is_replica or self.ks.paused:
             return True
         self.ks.stat_expired += 1
-        self.rec_delete(key)
+        cdef long long t0
+        if self.ks.latency_hook is None:
+            self.rec_delete(key)
+        else:                   # redis deleteExpiredKeyAndPropagate's "expire-del" (lazy and active expiry)
+            t0 = mono_us()
+            self.rec_delete(key)
+            self.ks.latency_hook("expire-del", (mono_us() - t0) // 1000)
         self.ks.effects.emit(self.id, [b"DEL", key])
         if self.ks.on_key_deleted is not None:
             self.ks.on_key_deleted(self, key, b"expired")
@@ -972,13 +978,7 @@ cdef class Keyspace:
         the tenacity time budget ran out with work left, EVICT_FAIL when nothing more can be evicted."""
         cdef long long start
         cdef long long budget_us
-        cdef int keys_freed = 0
-        cdef Db db
-        cdef bint volatile_only
-        cdef list pool
-        cdef tuple best
-        cdef Py_ssize_t total, n
-        cdef cm_rec* r
+        cdef int result
         if self.maxmemory <= 0 or self.used_memory <= self.maxmemory or self.paused:
             return EVICT_OK
         if self.policy == EVICT_NOEVICTION:
@@ -986,6 +986,21 @@ cdef class Keyspace:
             return EVICT_FAIL
         budget_us = 50 * self.tenacity if self.tenacity <= 10 else (500 * (1 << (self.tenacity - 10)) if self.tenacity < 100 else -1)
         start = mono_us()
+        if self.latency_hook is not None:     # redis performEvictions' "eviction-cycle" / "eviction-del"
+            result = self._perform_evictions_loop(budget_us, start, True)
+            self.latency_hook("eviction-cycle", (mono_us() - start) // 1000)
+            return result
+        return self._perform_evictions_loop(budget_us, start, False)
+
+    cdef int _perform_evictions_loop(self, long long budget_us, long long start, bint timed) except -1:
+        cdef int keys_freed = 0
+        cdef Db db
+        cdef bint volatile_only
+        cdef list pool
+        cdef tuple best
+        cdef Py_ssize_t total, n
+        cdef cm_rec* r
+        cdef long long t0
         volatile_only = self.policy in (EVICT_VOLATILE_LRU, EVICT_VOLATILE_LFU, EVICT_VOLATILE_RANDOM, EVICT_VOLATILE_TTL)
         pool = self.eviction_pool
         while self.used_memory > self.maxmemory:
@@ -1018,7 +1033,12 @@ cdef class Keyspace:
             if best is None:
                 self.stat_evict_fail += 1
                 return EVICT_FAIL
-            evict_key(self, <Db>self.dbs[best[1]], <bytes>best[2])
+            if timed:
+                t0 = mono_us()
+                evict_key(self, <Db>self.dbs[best[1]], <bytes>best[2])
+                self.latency_hook("eviction-del", (mono_us() - t0) // 1000)
+            else:
+                evict_key(self, <Db>self.dbs[best[1]], <bytes>best[2])
             keys_freed += 1
             if keys_freed % 16 == 0 and budget_us >= 0 and mono_us() - start > budget_us:
                 return EVICT_RUNNING

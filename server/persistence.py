@@ -328,10 +328,12 @@ class Persistence:
     def _files_size(self, infos):
         total = 0
         for info in infos:
+            t0 = time.perf_counter()
             try:
                 total += os.path.getsize(os.path.join(self.aof_dir(), info.name))
             except OSError:
                 pass
+            self._latency_sample(("aof-fstat",), t0)     # redis getAppendOnlyFileSize
         return total
 
     def _write_base_file(self, path):
@@ -425,12 +427,16 @@ class Persistence:
         fd = self.aof_fd
         view = memoryview(data)
         written = 0
+        t0 = time.perf_counter()
         try:
             while written < len(data):
                 written += os.write(fd, view[written:])
         except OSError as exc:
             self._aof_write_failed(data, written, exc)
             return
+        self._latency_sample(("aof-write-pending-fsync" if self.fsync_in_flight else
+                              "aof-write-active-child" if self.has_child() else "aof-write-alone",
+                              "aof-write"), t0)
         self.aof_current_size += written
         self.aof_last_incr_size += written
         if not self.aof_last_write_ok:
@@ -438,15 +444,25 @@ class Persistence:
             self.log.warning("AOF write error looks solved, Redis can write again.")
             self.update_write_gate()
         if self.fsync_always:
+            t0 = time.perf_counter()
             try:
                 os.fdatasync(fd)
             except OSError as exc:
                 self.log.warning("Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. "
                                  "Exiting..." % exc.strerror)
                 os._exit(1)
+            self._latency_sample(("aof-fsync-always",), t0)
             self.last_fsync = time.monotonic()
         elif not self.unsynced_since:
             self.unsynced_since = time.monotonic()
+
+    def _latency_sample(self, events, t0):
+        """redis latencyAddSampleIfNeeded for the AOF events, in ms since perf_counter() t0."""
+        latency = getattr(self.server, "latency", None)
+        if latency is not None and latency.threshold:
+            ms = int((time.perf_counter() - t0) * 1000)
+            for event in events:
+                latency.add_if_needed(event, ms)
 
     def _aof_write_failed(self, data, written, exc):
         if self.fsync_always:
@@ -824,8 +840,10 @@ class Persistence:
         am = (self.manifest or aoflib.AofManifest()).copy()
         new_base = am.new_base(prefix, self.config["aof-use-rdb-preamble"])
         base_path = os.path.join(self.aof_dir(), new_base)
+        t0 = time.perf_counter()
         try:
             os.rename(temp, base_path)
+            self._latency_sample(("aof-rename",), t0)
         except OSError as exc:
             self.log.warning("Error trying to rename the temporary AOF base file %s into %s: %s"
                              % (os.path.basename(temp), new_base, exc.strerror))
@@ -837,8 +855,10 @@ class Persistence:
             self.write_pending()
             incr_name = am.new_incr(prefix)
             temp_incr_path = os.path.join(self.aof_dir(), self._temp_incr_name())
+            t0 = time.perf_counter()
             try:
                 os.rename(temp_incr_path, os.path.join(self.aof_dir(), incr_name))
+                self._latency_sample(("aof-rename",), t0)
             except OSError as exc:
                 self.log.warning("Error trying to rename the temporary AOF incr file: %s" % exc.strerror)
                 os.unlink(base_path)
