@@ -1285,8 +1285,6 @@ cdef class Dispatcher:
         c.cmd = spec
         c.dirty = 0
         c.effect_override = None
-        if self.monitor_hook is not None and not (spec.flags & CMD_SKIP_MONITOR):
-            self.monitor_hook(c, argv)
         start = mono_us()
         try:
             if spec.cfunc != NULL:
@@ -1299,6 +1297,9 @@ cdef class Dispatcher:
             if c.server is not None:
                 c.server.log.warning("Command %s raised %r" % (spec.name, exc))
         elapsed = mono_us() - start
+        if self.monitor_hook is not None and not (spec.flags & CMD_SKIP_MONITOR):
+            c.cmd = spec                    # EXEC ran its queue through call(): the line is EXEC's own
+            self.monitor_hook(c, argv)      # redis 7.0 call(): after the command ran, with the db it left selected
         spec.calls += 1
         spec.usec += elapsed
         spec.latency_buckets[latency_bucket(elapsed)] += 1
