@@ -58,7 +58,7 @@ def main(argv=None):
     if not security.load_at_startup(server):    # bad users / aclfile / rename-command: refuse to start
         return 1
     from server import persistence
-    if persistence.install(server) is None:      # the data on disk cannot be loaded: refuse to start
+    if persistence.install(server, defer_load=True) is None:   # the data on disk cannot be loaded: refuse to start
         return 1
     import replication
     replication.install(server)

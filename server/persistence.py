@@ -163,6 +163,33 @@ class Persistence:
         self.log.notice("DB loaded from disk: %.3f seconds" % (time.monotonic() - start))
         self.ks.dirty = 0
 
+    def load_progress(self, pos):
+        """Loader progress (bytes into the current file): INFO loading_* and, while the listeners are open,
+        a hand-back to the event loop (server/loading.py)."""
+        loading = getattr(self.server, "loading", None)
+        if loading is not None:
+            loading.progress(pos)
+
+    def startup_load_paths(self):
+        """The files load_at_startup will read (INFO loading_total_bytes)."""
+        if self.config["appendonly"]:
+            manifest = self._load_manifest_quiet()
+            if manifest is None:
+                return []
+            files = ([manifest.base] if manifest.base is not None else []) + list(manifest.incr)
+            return [os.path.join(self.aof_dir(), info.name) for info in files]
+        return [self.rdb_path()] if os.path.exists(self.rdb_path()) else []
+
+    def load_at_startup_reporting(self):
+        """load_at_startup for the deferred load: logs a fatal error and returns False instead of raising."""
+        try:
+            self.load_at_startup()
+        except (FatalLoadError, aoflib.AofError) as exc:
+            self.server.log.warning(str(exc))
+            return False
+        self.update_write_gate()
+        return True
+
     def load_rdb_file(self, source, aof_base=False):
         """Load one RDB with redis's log lines; returns LoadStats; raises FatalLoadError when corrupt."""
         log = self.log
@@ -184,7 +211,8 @@ class Persistence:
             elif key == b"aof-base" and value == b"1":
                 log.notice("RDB is base AOF")
         try:
-            stats = load_keyspace(self.ks, source, self.config, on_aux=on_aux, on_function=self.load_function)
+            stats = load_keyspace(self.ks, source, self.config, on_aux=on_aux, on_function=self.load_function,
+                                  on_progress=self.load_progress)
         except RdbError as exc:
             message = str(exc)
             if message.startswith("Wrong RDB checksum"):
@@ -241,6 +269,9 @@ class Persistence:
             last = index == len(files) - 1
             start = time.monotonic()
             self._load_one_aof(info, client, last)
+            loading = getattr(self.server, "loading", None)
+            if loading is not None:
+                loading.file_done(os.path.getsize(os.path.join(self.aof_dir(), info.name)))
             kind = "base" if info.type == aoflib.TYPE_BASE else "incr"
             self.log.notice("DB loaded from %s file %s: %.3f seconds" % (kind, info.name, time.monotonic() - start))
 
@@ -279,7 +310,7 @@ class Persistence:
             dispatcher.execute(client, argv)
             client.reply.take()
         try:
-            aoflib.replay_commands(data, execute, pos)
+            aoflib.replay_commands(data, execute, pos, on_progress=self.load_progress)
         except aoflib.AofFormatError:
             raise FatalLoadError("Bad file format reading the append only file %s: make a backup of your AOF "
                                  "file, then use ./redis-check-aof --fix <filename.manifest>" % info.name) from None
@@ -1006,8 +1037,10 @@ class Persistence:
         now = time.time()
         rdb_child = self.child_type == "rdb"
         aof_child = self.child_type == "aof"
+        loading = getattr(server, "loading", None)
         fields = [
-            ("loading", 0), ("async_loading", 0), ("current_cow_peak", 0), ("current_cow_size", 0),
+            ("loading", 0 if loading is None else 1), ("async_loading", 0), ("current_cow_peak", 0),
+            ("current_cow_size", 0),
             ("current_cow_size_age", 0), ("current_fork_perc", "0.00"), ("current_save_keys_processed", 0),
             ("current_save_keys_total", 0),
             ("rdb_changes_since_last_save", self.ks.dirty),
@@ -1038,6 +1071,8 @@ class Persistence:
                 ("aof_pending_bio_fsync", 1 if self.fsync_in_flight else 0),
                 ("aof_delayed_fsync", self.aof_delayed_fsync),
             ]
+        if loading is not None:
+            fields += loading.info_fields()
         return fields
 
     # ------------------------------------------------------------------ DEBUG RELOAD / LOADAOF
@@ -1128,10 +1163,16 @@ def _is_short(message):
     return "short" in text or "truncat" in text or "eof" in text or "end of" in text
 
 
-def install(server):
-    """Create the controller, load the data on disk; returns it, or None when the server must not start."""
+def install(server, defer_load=False):
+    """Create the controller, load the data on disk; returns it, or None when the server must not start.
+
+    defer_load: when there is data on disk, leave the load to Server.start(), which runs it with the RESP
+    listeners open (server/loading.py); `server.pending_load` is then this controller."""
     p = Persistence(server)
     p.register()
+    if defer_load and p.startup_load_paths():
+        server.pending_load = p
+        return p
     try:
         p.load_at_startup()
     except FatalLoadError as exc:

@@ -40,6 +40,8 @@ class Server(ServerContext):
         notify.install(self)
         self.loop = None
         self.listeners = []
+        self.pending_load = None               # persistence deferred to start() (server/loading.py)
+        self.loading = None                    # LoadingState while that load runs
         self.mc_listeners = []
         self.http_listeners = []               # metrics-port (server/dashboard.py)
         self.tls_listeners = []                # RESP over TLS (server/tls.py); kept apart from the plaintext
@@ -330,6 +332,13 @@ class Server(ServerContext):
         from server import tls, listeners
         listeners.install(self)      # CONFIG SET port / bind
         await tls.start_resp_listeners(self)
+        if self.pending_load is not None:      # the data on disk loads with the RESP listeners open (-LOADING)
+            from server import loading
+            p, self.pending_load = self.pending_load, None
+            if not await loading.run(self, p):
+                raise SystemExit(1)
+            import gc
+            gc.freeze()                           # as main.py does for a load before the loop
         mc_port = self.config["memcached-port"]
         if mc_port:
             from server.mc_connection import McProtocol

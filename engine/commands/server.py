@@ -89,7 +89,8 @@ def config_set_command(c, argv):
     try:
         from server.security import is_local_peer
         local = c.conn is None or is_local_peer(getattr(c.conn, "peer", ""))
-        c.server.config.set_many([(args[i], args[i + 1]) for i in range(0, len(args), 2)], local_client=local)
+        c.server.config.set_many([(args[i], args[i + 1]) for i in range(0, len(args), 2)], local_client=local,
+                                 loading=getattr(c.server, "loading", None) is not None)
     except ConfigError as exc:
         c.error(str(exc).encode())
         return

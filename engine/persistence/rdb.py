@@ -515,6 +515,7 @@ class RdbReader:
         size, expires), ("function", code), ("key", dbid, key, kind, value, expire, idle, freq)."""
         source = _open_source(self._source)
         cur = Cursor(source.buffer, source.start)
+        self.cursor = cur           # load progress (INFO loading_loaded_bytes) reads cursor.pos
         try:
             yield from self._walk(cur, source.buffer, source.start)
             if source.fileobj is not None and self.end_offset is not None:
@@ -592,19 +593,25 @@ class RdbReader:
 
 
 def load_rdb(source, on_aux=None, on_select_db=None, on_key=None, *, on_resize_db=None,
-             on_function=None, max_version: int = MAX_READ_VERSION) -> RdbReader:
+             on_function=None, max_version: int = MAX_READ_VERSION, on_progress=None) -> RdbReader:
     """Stream an RDB through callbacks; returns the finished reader (version, aux, functions...).
 
     on_aux(key, value); on_select_db(dbid); on_key(dbid, key, kind, value, expire_ms, lru_idle,
-    lfu_freq); on_resize_db(dbid, size, expires); on_function(code).
+    lfu_freq); on_resize_db(dbid, size, expires); on_function(code); on_progress(bytes read so far),
+    every 1024 records.
     """
     reader = RdbReader(source, max_version=max_version)
     handlers = {"aux": on_aux, "select_db": on_select_db, "key": on_key,
                 "resize_db": on_resize_db, "function": on_function}
+    n = 0
     for event in reader.events():
         handler = handlers[event[0]]
         if handler is not None:
             handler(*event[1:])
+        if on_progress is not None:
+            n += 1
+            if not n & 1023:
+                on_progress(reader.cursor.pos)
     return reader
 
 

@@ -189,7 +189,8 @@ class LoadStats:
         self.end_offset = None
 
 
-def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on_aux=None, on_function=None):
+def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on_aux=None, on_function=None,
+                  on_progress=None):
     """Load an RDB (path, bytes or file object) into ``ks`` (redis rdbLoadRio); returns LoadStats.
 
     ``on_function(code)`` receives each function library (FUNCTION2 record); without it they are skipped.
@@ -234,7 +235,8 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
             raise RdbError("FATAL: Data file was created with a Redis server configured to handle more "
                            "than %d databases. Exiting" % ndbs)
 
-    reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function)
+    reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function,
+                      on_progress=on_progress)
     stats.version = reader.version
     stats.end_offset = reader.end_offset
     return stats
