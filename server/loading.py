@@ -103,7 +103,6 @@ def total_bytes(paths):
 async def run(server, persistence):
     """Load the data on disk while serving -LOADING; True when loaded, False when the server must exit."""
     import asyncio
-    from greenlet import greenlet
     state = LoadingState(server, total_bytes(persistence.startup_load_paths()))
     server.loading = state
     state.install_gate()
@@ -112,6 +111,15 @@ async def run(server, persistence):
     def body():
         outcome.append(persistence.load_at_startup_reporting())
 
+    try:
+        from greenlet import greenlet
+    except ImportError:           # no greenlet: load in one go (clients wait instead of getting -LOADING)
+        try:
+            body()
+        finally:
+            state.remove_gate()
+            server.loading = None
+        return bool(outcome[0])
     g = state.greenlet = greenlet(body)
     try:
         while not g.dead:
