@@ -1239,6 +1239,7 @@ cdef class Dispatcher:
                 self.reject(c, spec, b"ERR Command not allowed inside a transaction")
                 return
             c.multi_queue.append((spec, argv))
+            c.last_cmd = spec                   # redis processCommand sets lastcmd before queueing (CLIENT LIST cmd=)
             c.reply.add_simple(b"QUEUED")
             return
         self.call(c, spec, argv)

@@ -17,7 +17,7 @@ import engine.commands  # noqa: F401  (registers every command family)
 import services  # noqa: F401  (registers the services' command families the same way)
 from server.connection import RespProtocol
 from server.log import Log
-from server import blocked, info, mc_stats, security, supervise
+from server import blocked, client_mem, info, mc_stats, security, supervise
 from server.pubsub import pubsub as pubsub_of
 from server.script_runner import script_runner as script_runner_of
 
@@ -40,6 +40,7 @@ class Server(ServerContext):
         notify.install(self)
         self.loop = None
         self.listeners = []
+        self._client_mem_cron = 0.0
         self.pending_load = None               # persistence deferred to start() (server/loading.py)
         self.loading = None                    # LoadingState while that load runs
         self.mc_listeners = []
@@ -381,6 +382,10 @@ class Server(ServerContext):
                 elapsed_ms = (time.monotonic() - started) * 1000.0
                 self.stat_expire_cycle_ms += elapsed_ms
                 self.latency.add_if_needed("expire-cycle", int(elapsed_ms))
+            now = time.monotonic()
+            if len(self.clients) <= 64 or now - self._client_mem_cron >= 1.0:   # CLIENT LIST buffers (clientsCron)
+                self._client_mem_cron = now
+                client_mem.cron(self)
             if self.config["activerehashing"]:
                 # redis databasesCron: 1 ms of incremental rehash per tick, on the first db that needs it
                 for db in self.ks.dbs:
