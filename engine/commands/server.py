@@ -308,16 +308,14 @@ def debug_command(c, argv):
         hook = c.server.extensions.get("debug")
         if hook is not None and hook.debug(c, argv):
             return
-        c.error(b"ERR unknown subcommand '" + argv[1][:128] + b"'. Try DEBUG HELP.")
+        # redis debugCommand has no subcommand table: addReplySubcommandSyntaxError
+        c.error(b"ERR unknown subcommand or wrong number of arguments for '" + argv[1][:128] + b"'. Try DEBUG HELP.")
 
 
 def _positive_long(c, arg):
-    """redis getPositiveLongFromObjectOrReply."""
+    """redis getPositiveLongFromObjectOrReply (a non-number gets the range text too, as redis answers)."""
     n = parse_ll(arg)
-    if n is None:
-        c.error(b"ERR value is not an integer or out of range")
-        return None
-    if n < 0:
+    if n is None or n < 0:
         c.error(b"ERR value is out of range, must be positive")
         return None
     return n
