@@ -18,6 +18,10 @@ CMD_LOADING = FLAGS["loading"]
 LOADING_ERR = b"LOADING Redis is loading the dataset in memory"
 
 
+class LoadAborted(Exception):
+    """SHUTDOWN (or a signal) while loading: the load stops where it is (redis exits without saving)."""
+
+
 class LoadingState:
     def __init__(self, server, total_bytes):
         self.server = server
@@ -42,6 +46,8 @@ class LoadingState:
             self._next_bytes = self.loaded_bytes + self.interval
             self._next_time = now + 0.01
             self.greenlet.parent.switch()          # let the event loop serve clients
+            if self.server.shutdown_requested is not None:
+                raise LoadAborted()
 
     def file_done(self, size):
         self.base += size
@@ -101,7 +107,8 @@ def total_bytes(paths):
 
 
 async def run(server, persistence):
-    """Load the data on disk while serving -LOADING; True when loaded, False when the server must exit."""
+    """Load the data on disk while serving -LOADING; True when loaded, False when the server must exit (a
+    fatal load error), None when a SHUTDOWN during the load stopped it."""
     import asyncio
     state = LoadingState(server, total_bytes(persistence.startup_load_paths()))
     server.loading = state
@@ -123,7 +130,10 @@ async def run(server, persistence):
     g = state.greenlet = greenlet(body)
     try:
         while not g.dead:
-            g.switch()
+            try:
+                g.switch()
+            except LoadAborted:
+                return None
             if not g.dead:
                 await asyncio.sleep(0)
     finally:

@@ -41,6 +41,8 @@ class Server(ServerContext):
         self.loop = None
         self.listeners = []
         self._client_mem_cron = 0.0
+        self.load_incomplete = False           # a SHUTDOWN/signal stopped the startup load
+        self._bannered = False
         self.pending_load = None               # persistence deferred to start() (server/loading.py)
         self.loading = None                    # LoadingState while that load runs
         self.mc_listeners = []
@@ -335,11 +337,19 @@ class Server(ServerContext):
         await tls.start_resp_listeners(self)
         if self.pending_load is not None:      # the data on disk loads with the RESP listeners open (-LOADING)
             from server import loading
+            for sig in (signal.SIGTERM, signal.SIGINT):      # a signal while loading stops the load, no save
+                self.loop.add_signal_handler(sig, self._on_signal, sig)
             p, self.pending_load = self.pending_load, None
-            if not await loading.run(self, p):
+            self.banner(ready=False)              # redis logs its banner before loading, "Ready" after
+            loaded = await loading.run(self, p)
+            if loaded is None:                    # SHUTDOWN while loading: the shutdown sequence finishes it
+                self.load_incomplete = True
+                return
+            if not loaded:
                 raise SystemExit(1)
             import gc
             gc.freeze()                           # as main.py does for a load before the loop
+            self.log.notice("Ready to accept connections tcp")
         mc_port = self.config["memcached-port"]
         if mc_port:
             from server.mc_connection import McProtocol
@@ -440,6 +450,8 @@ class Server(ServerContext):
         """redis prepareForShutdown: the hooks (children, AOF fsync, final save); False when one failed and
         the shutdown must not go ahead (a failed final save without FORCE)."""
         self.log.warning("User requested shutdown...")
+        if self.loading is not None or self.load_incomplete:
+            save = False                          # redis prepareForShutdown: never save a half-loaded dataset
         ok = True
         for hook in self.hooks_on_shutdown:
             try:
@@ -480,11 +492,13 @@ class Server(ServerContext):
 
     async def serve(self):
         await self.start()
-        self.banner()
+        if not self._bannered:
+            self.banner()
         supervise.notify_ready(self)
         return await self.stopped
 
-    def banner(self):
+    def banner(self, ready=True):
+        self._bannered = True
         log = self.log
         cfg = self.config
         log.notice("oO0OoO0OoO0Oo Cachemere is starting oO0OoO0OoO0Oo")
@@ -498,7 +512,8 @@ class Server(ServerContext):
         log.notice(f"Running mode=standalone, port={cfg['port']}, memcached-port={cfg['memcached-port']}"
                    + (f", tls-port={cfg['tls-port']}" if cfg['tls-port'] else "") + ".")
         log.notice("Server initialized")
-        log.notice("Ready to accept connections tcp")
+        if ready:
+            log.notice("Ready to accept connections tcp")
 
     # ------------------------------------------------------------------ info helpers
     def uptime(self):

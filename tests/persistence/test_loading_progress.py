@@ -4,11 +4,14 @@ command without the `loading` flag (PING, DBSIZE, GET, a MULTI body, EXEC of it)
 CONFIG GET, SELECT, CLIENT SETNAME, COMMAND COUNT), CONFIG SET of a deny-loading directive is refused with
 -LOADING; INFO persistence shows loading:1 and redis's loading_* fields in its order with plausible values;
 afterwards every key is there."""
+import hashlib
 import os
 import shutil
+import signal
 import socket
 import time
 
+import pytest
 import redis
 
 from tests.support.servers import CACHEMERE, ServerProcess, encode, free_port, start_cachemere
@@ -94,8 +97,13 @@ def _during_load(argv, port, workdir, log):
         srv.stop()
 
 
-def test_loading_serves_loading_errors_and_progress(tmp_path):
-    rdb = _make_rdb(str(tmp_path / "gen"))
+@pytest.fixture(scope="module")
+def big_rdb(tmp_path_factory):
+    return _make_rdb(str(tmp_path_factory.mktemp("loading") / "gen"))
+
+
+def test_loading_serves_loading_errors_and_progress(tmp_path, big_rdb):
+    rdb = big_rdb
     results = {}
     for name in ("cachemere", "redis"):
         d = str(tmp_path / name)
@@ -124,3 +132,31 @@ def test_loading_serves_loading_errors_and_progress(tmp_path):
     assert 0.0 <= float(o[b"loading_loaded_perc"]) <= 100.0 and int(o[b"loading_eta_seconds"]) >= 0
     assert o_size == r_size == b":%d\r\n" % N_KEYS
     print("load seconds: cachemere %.2f, redis %.2f" % (o_secs, r_secs))
+
+
+@pytest.mark.parametrize("how", ["SHUTDOWN", "SIGTERM"])
+def test_shutdown_while_loading_exits_without_saving(tmp_path, big_rdb, how):
+    """redis prepareForShutdown: a SHUTDOWN or SIGTERM during the load stops it and never saves the half-loaded
+    dataset over the file (save rules are set here)."""
+    d = str(tmp_path)
+    path = os.path.join(d, "dump.rdb")
+    shutil.copy(big_rdb, path)
+    digest = hashlib.sha1(open(path, "rb").read()).hexdigest()
+    port = free_port()
+    argv = [CACHEMERE, "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", "0", "--save", "3600 1",
+            "--appendonly", "no", "--dir", d]
+    srv = ServerProcess(argv, port, d, os.path.join(d, "server.log"))
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(encode("PING"))
+        assert _read_replies(s, 1)[0].startswith(b"-LOADING")
+        if how == "SHUTDOWN":
+            s.sendall(encode("SHUTDOWN"))
+        else:
+            srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(30) == 0
+        s.close()
+    finally:
+        srv.stop()
+    assert hashlib.sha1(open(path, "rb").read()).hexdigest() == digest
+    assert "DB saved on disk" not in srv.log()
