@@ -38,6 +38,8 @@ def fields(client, caller=None, argv=None):
         amem = argv_mem(argv)
     elif client.blocked and getattr(client.blocked_state, "argv", None) is not None:
         amem = argv_mem(client.blocked_state.argv)
+    else:
+        amem = conn.parser.partial_argv_mem()       # the arguments of a command still arriving
     alloc = max(conn.qb_alloc, qbuf)
     mmem = 0
     if client.multi_queue is not None:
