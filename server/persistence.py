@@ -206,6 +206,9 @@ class Persistence:
             elif key == b"used-mem":
                 try:
                     log.notice("RDB memory usage when created %.2f Mb" % (int(value) / (1024 * 1024)))
+                    loading = getattr(self.server, "loading", None)
+                    if loading is not None:
+                        loading.rdb_used_mem = int(value)      # INFO loading_rdb_used_mem
                 except ValueError:
                     pass
             elif key == b"aof-base" and value == b"1":

@@ -130,6 +130,7 @@ def test_loading_serves_loading_errors_and_progress(tmp_path, big_rdb):
     assert int(o[b"loading_total_bytes"]) == total
     assert 0 <= int(o[b"loading_loaded_bytes"]) <= total
     assert 0.0 <= float(o[b"loading_loaded_perc"]) <= 100.0 and int(o[b"loading_eta_seconds"]) >= 0
+    assert int(o[b"loading_rdb_used_mem"]) > 0 and int(dict(r_fields)[b"loading_rdb_used_mem"]) > 0
     assert o_size == r_size == b":%d\r\n" % N_KEYS
     print("load seconds: cachemere %.2f, redis %.2f" % (o_secs, r_secs))
 
