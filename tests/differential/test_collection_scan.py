@@ -173,3 +173,19 @@ def test_hscan_loop_time_against_redis(cachemere, redis_ref):
         assert len(set(got[0::2])) == 200000 and calls > 10000
         r.delete("cs:time")
     assert times[0] <= times[1] * 3 + 1.0, times
+
+
+@pytest.mark.drill
+def test_hscan_1m_loop_time_against_redis(cachemere, redis_ref):
+    """The brief's figure: a 1M-field HSCAN loop (COUNT 10) against redis's (bench/collection_scan.py prints it)."""
+    times = []
+    for srv in (cachemere, redis_ref):
+        r = redis.Redis(port=srv.port)
+        r.delete("cs:time1m")
+        _fill(r, "hash", "cs:time1m", 1000000)
+        t0 = time.perf_counter()
+        got, calls = _full_scan(r, "HSCAN", "cs:time1m", count=10, limit=200000)
+        times.append(time.perf_counter() - t0)
+        assert len(set(got[0::2])) == 1000000
+        r.delete("cs:time1m")
+    assert times[0] <= times[1] * 3 + 2.0, times
