@@ -5,9 +5,8 @@ serves, old port refuses) while open connections stay."""
 import socket
 import ssl
 
-import pytest
 
-from tests.security.conftest import tls_args, make_certs  # noqa: F401  (certificates made with openssl)
+from tests.security.conftest import make_certs, tls_args      # certificates made with the openssl CLI
 from tests.support.servers import RawConnection, encode, free_port, start_cachemere, start_redis
 
 
