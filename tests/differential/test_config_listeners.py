@@ -5,7 +5,6 @@ serves, old port refuses) while open connections stay."""
 import socket
 import ssl
 
-
 from tests.security.conftest import make_certs, tls_args      # certificates made with the openssl CLI
 from tests.support.servers import RawConnection, encode, free_port, start_cachemere, start_redis
 
