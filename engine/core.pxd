@@ -202,6 +202,7 @@ cdef class Keyspace:
     cdef public list eviction_pool
     cdef public long long stat_evict_fail
     cdef public object latency_hook     # callable(event, ms) while latency-monitor-threshold > 0, else None
+    cdef public bint loading            # the startup load runs (server/loading.py): no eviction, no expiry
 
     cpdef long long update_clock(self)
     cpdef Db db(self, int index)

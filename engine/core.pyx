@@ -538,8 +538,8 @@ cdef class Db:
 
         A replica reports the key as missing but leaves deletion to its primary's DEL.
         """
-        if r.vslot < 0 or self.vol[r.vslot].expire_at > self.ks.now_ms:
-            return False
+        if r.vslot < 0 or self.vol[r.vslot].expire_at > self.ks.now_ms or self.ks.loading:
+            return False                # redis keyIsExpired: nothing expires while loading
         if self.ks.is_replica or self.ks.paused:
             return True
         self.ks.stat_expired += 1
@@ -979,8 +979,8 @@ cdef class Keyspace:
         cdef long long start
         cdef long long budget_us
         cdef int result
-        if self.maxmemory <= 0 or self.used_memory <= self.maxmemory or self.paused:
-            return EVICT_OK
+        if self.maxmemory <= 0 or self.used_memory <= self.maxmemory or self.paused or self.loading:
+            return EVICT_OK             # redis isSafeToPerformEvictions: never while loading
         if self.policy == EVICT_NOEVICTION:
             self.stat_evict_fail += 1
             return EVICT_FAIL

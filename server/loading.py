@@ -112,6 +112,7 @@ async def run(server, persistence):
     import asyncio
     state = LoadingState(server, total_bytes(persistence.startup_load_paths()))
     server.loading = state
+    server.ks.loading = True
     state.install_gate()
     outcome = []
 
@@ -126,6 +127,7 @@ async def run(server, persistence):
         finally:
             state.remove_gate()
             server.loading = None
+            server.ks.loading = False
         return bool(outcome[0])
     g = state.greenlet = greenlet(body)
     try:
@@ -140,4 +142,5 @@ async def run(server, persistence):
         state.greenlet = None
         state.remove_gate()
         server.loading = None
+        server.ks.loading = False
     return bool(outcome and outcome[0])
