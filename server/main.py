@@ -61,7 +61,13 @@ def main(argv=None):
     if persistence.install(server, defer_load=True) is None:   # the data on disk cannot be loaded: refuse to start
         return 1
     import replication
-    replication.install(server)
+    if server.pending_load is not None:
+        # replication reads what the load found (repl-id/offset, expired keys) and connects to a primary only
+        # once the data is in (redis: replicationCron does not run while loading)
+        server.after_load.append(lambda: replication.install(server))
+    else:
+        replication.install(server)
+    server.pubsub      # installs pub/sub now: it also applies client-output-buffer-limit normal
     gc.freeze()
     try:
         return asyncio.run(server.serve())

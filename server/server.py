@@ -44,6 +44,7 @@ class Server(ServerContext):
         self.load_incomplete = False           # a SHUTDOWN/signal stopped the startup load
         self._bannered = False
         self.pending_load = None               # persistence deferred to start() (server/loading.py)
+        self.after_load = []                   # callables run once that load is done
         self.loading = None                    # LoadingState while that load runs
         self.mc_listeners = []
         self.http_listeners = []               # metrics-port (server/dashboard.py)
@@ -347,6 +348,8 @@ class Server(ServerContext):
                 return
             if not loaded:
                 raise SystemExit(1)
+            for fn in self.after_load:            # what must wait for the data (replication.install)
+                fn()
             import gc
             gc.freeze()                           # as main.py does for a load before the loop
             self.log.notice("Ready to accept connections tcp")

@@ -14,14 +14,12 @@ def _fields(line):
 
 
 def _info(conn):
-    conn.send(encode("CLIENT", "INFO"))
-    out = conn.read_until_quiet(0.05).decode()
+    out = conn.command("CLIENT", "INFO").decode()
     return _fields(out.split("\r\n", 1)[1].strip())
 
 
 def _line_of(conn, client_id):
-    conn.send(encode("CLIENT", "LIST", "ID", str(client_id)))
-    out = conn.read_until_quiet(0.05).decode()
+    out = conn.command("CLIENT", "LIST", "ID", str(client_id)).decode()
     return _fields(out.split("\r\n", 1)[1].strip())
 
 
@@ -36,8 +34,7 @@ def test_client_buffer_fields_match_redis(cachemere, redis_ref):
                 ("26", "20448", "10", "0", "0", "0", "0"), f
         ids = [f["id"] for f in first]
         for c in a:
-            c.send(encode("SET", "clf:big", "x" * 200000))
-            assert c.read_until_quiet(0.05) == b"+OK\r\n"
+            assert c.command("SET", "clf:big", "x" * 200000) == b"+OK\r\n"
         grown = [_info(c) for c in a]
         assert grown[0]["qbuf-free"] == grown[1]["qbuf-free"] == "229340"
         # the cron gives the spare room back (peak under half of a > 32k buffer) and shrinks the reply buffer
@@ -46,29 +43,24 @@ def test_client_buffer_fields_match_redis(cachemere, redis_ref):
                      timeout=5)
         for c in a:
             for cmd in (("MULTI",), ("SET", "clf:k", "v" * 100), ("GET", "clf:k")):
-                c.send(encode(*cmd))
-                c.read_until_quiet(0.03)
+                c.command(*cmd)
         multi = [_line_of(c, i) for c, i in zip(b, ids)]
         assert [(m["multi"], m["multi-mem"], m["cmd"], m["flags"]) for m in multi] == [("2", "156", "get", "x")] * 2, multi
         for c in a:
-            c.send(encode("DISCARD"))
-            c.read_until_quiet(0.03)
+            c.command("DISCARD")
             c.send(encode("BLPOP", "clf:" + "l" * 996, "0"))
         time.sleep(0.1)
         blocked = [_line_of(c, i) for c, i in zip(b, ids)]
         assert [(x["argv-mem"], x["cmd"], x["flags"]) for x in blocked] == [("1006", "blpop", "b")] * 2
         for c in b:
-            c.send(encode("LPUSH", "clf:" + "l" * 996, "x"))
-            c.read_until_quiet(0.05)
+            c.command("LPUSH", "clf:" + "l" * 996, "x")
         # a reader that stops reading a 12 MB reply
         slow = []
         for s in servers:
             r = RawConnection(s.port)
             r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            r.send(encode("SET", "clf:huge", "y" * 4000000))
-            r.read_until_quiet(0.05)
-            r.send(encode("CLIENT", "ID"))
-            rid = int(r.read_until_quiet(0.05)[1:-2])
+            r.command("SET", "clf:huge", "y" * 4000000)
+            rid = int(r.command("CLIENT", "ID")[1:-2])
             r.send(encode("GET", "clf:huge") * 3)
             slow.append((r, rid))
         time.sleep(0.3)

@@ -16,7 +16,7 @@ def _raw_both(ours, theirs, *cmds):
         conn = RawConnection(srv.port)
         try:
             conn.send(b"".join(encode(*c) for c in cmds))
-            out.append(conn.read_until_quiet(0.1))
+            out.append(b"".join(conn.read_reply() for _ in cmds))
         finally:
             conn.close()
     return out

@@ -22,8 +22,7 @@ def _pings(port):
     except OSError:
         return False
     try:
-        c.send(encode("PING"))
-        return c.read_until_quiet(0.05) == b"+PONG\r\n"
+        return c.command("PING") == b"+PONG\r\n"
     finally:
         c.close()
 
@@ -38,13 +37,10 @@ def _run(srv, busy, new_port):
                     ("CONFIG", "SET", "bind", "127.0.0.1 10.255.255.1"), ("CONFIG", "GET", "bind"),
                     ("CONFIG", "SET", "bind", "-10.255.255.1 127.0.0.1"), ("CONFIG", "GET", "bind"),
                     ("CONFIG", "SET", "bind", "127.0.0.1")]:
-            c.send(encode(*cmd))
-            out.append(c.read_until_quiet(0.05).replace(str(srv.port).encode(), b"PORT"))
+            out.append(c.command(*cmd).replace(str(srv.port).encode(), b"PORT"))
         out.append(_pings(srv.port))          # the old listener still serves after every refusal
-        c.send(encode("CONFIG", "SET", "port", str(new_port)))
-        out.append(c.read_until_quiet(0.1))
-        c.send(encode("PING"))                # the open connection stays
-        out.append(c.read_until_quiet(0.05))
+        out.append(c.command("CONFIG", "SET", "port", str(new_port)))
+        out.append(c.command("PING"))         # the open connection stays
         out.append((_pings(new_port), _pings(srv.port)))
     finally:
         c.close()
@@ -94,8 +90,7 @@ def test_tls_port_rollback_matches_redis(tmp_path):
                 out = []
                 for cmd in [("CONFIG", "SET", "tls-port", str(tls_port)), ("CONFIG", "SET", "tls-port", str(busy)),
                             ("CONFIG", "GET", "tls-port")]:
-                    c.send(encode(*cmd))
-                    out.append(c.read_until_quiet(0.1).replace(str(tls_port).encode(), b"TLSPORT"))
+                    out.append(c.command(*cmd).replace(str(tls_port).encode(), b"TLSPORT"))
                 out.append(_tls_pings(tls_port, certs))
                 c.close()
                 outs.append(out)

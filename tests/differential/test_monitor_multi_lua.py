@@ -5,7 +5,7 @@ SELECT shows the db it selected); EVAL/FCALL come before the commands their scri
 MULTI are hidden but EXEC is shown; AUTH/HELLO are redacted; binary arguments are quoted as redis sdscatrepr."""
 import re
 
-from tests.support.servers import RawConnection, encode, start_cachemere, start_redis
+from tests.support.servers import RawConnection, start_cachemere, start_redis
 
 SEQ = [("SET", "a", "1"), ("MULTI",), ("SET", "b", "2"), ("INCR", "a"), ("EXEC",),
        ("EVAL", "redis.call('set','c','3'); return redis.call('get','c')", "0"),
@@ -24,13 +24,11 @@ def _monitor_lines(start):
     srv = start()
     try:
         m = RawConnection(srv.port)
-        m.send(encode("MONITOR"))
-        assert m.read_until_quiet(0.1) == b"+OK\r\n"
+        assert m.command("MONITOR") == b"+OK\r\n"
         c = RawConnection(srv.port)
         for cmd in SEQ:
-            c.send(encode(*cmd))
-            c.read_until_quiet(0.02)
-        out = m.read_until_quiet(0.2)
+            c.command(*cmd)
+        out = m.read_until_quiet(0.3)
         c.close()
         m.close()
     finally:

@@ -4,7 +4,7 @@ it), reads run; shebang scripts are refused before running unless `no-writes` or
 functions by their flags (deny-oom unless no-writes/allow-oom); FUNCTION LOAD / RESTORE / RESTORE of a key refused,
 FUNCTION DELETE / FLUSH allowed; inside MULTI everything but EXEC/DISCARD/QUIT/RESET is refused, and EXEC of a
 queue holding a denyoom command aborts; `CONFIG SET maxmemory 0` restores service."""
-from tests.support.servers import RawConnection, encode, start_cachemere, start_redis
+from tests.support.servers import RawConnection, start_cachemere, start_redis
 
 LIB = ("#!lua name=lib\n"
        "redis.register_function{function_name='ro', callback=function(k,a) return redis.call('get',k[1]) end, flags={'no-writes'}}\n"
@@ -49,18 +49,14 @@ def _run(srv):
     try:
         res = []
         for cmd in SEQ:
-            c.send(encode(*cmd))
-            res.append(c.read_until_quiet(0.03))
+            res.append(c.command(*cmd))
         # a queue built before the OOM holding a denyoom command: EXEC aborts with the OOM error
         for cmd in (("MULTI",), ("SET", "q", "1"), ("GET", "q")):
-            c.send(encode(*cmd))
-            res.append(c.read_until_quiet(0.03))
-        other.send(encode("CONFIG", "SET", "maxmemory", "1"))
-        res.append(other.read_until_quiet(0.03))
+            res.append(c.command(*cmd))
+        res.append(other.command("CONFIG", "SET", "maxmemory", "1"))
         for cmd in (("EXEC",), ("MULTI",), ("GET", "q"), ("DISCARD",), ("CONFIG", "SET", "maxmemory", "0"),
                     ("MULTI",), ("GET", "q"), ("EXEC",)):
-            c.send(encode(*cmd))
-            res.append(c.read_until_quiet(0.03))
+            res.append(c.command(*cmd))
         return res
     finally:
         c.close()
