@@ -205,10 +205,13 @@ cdef class Keyspace:
     cdef public unsigned int lru_clock  # seconds, 24 bits (redis LRU_CLOCK)
     cdef public list eviction_pool
     cdef public long long stat_evict_fail
+    cdef public object latency_hook     # callable(event, ms) while latency-monitor-threshold > 0, else None
+    cdef public bint loading            # the startup load runs (server/loading.py): no eviction, no expiry
 
     cpdef long long update_clock(self)
     cpdef Db db(self, int index)
     cpdef int perform_evictions(self) except -1
+    cdef int _perform_evictions_loop(self, long long budget_us, long long start, bint timed) except -1
 
 
 cdef class Client:

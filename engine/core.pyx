@@ -538,12 +538,18 @@ cdef class Db:
 
         A replica reports the key as missing but leaves deletion to its primary's DEL.
         """
-        if r.vslot < 0 or self.vol[r.vslot].expire_at > self.ks.now_ms:
-            return False
+        if r.vslot < 0 or self.vol[r.vslot].expire_at > self.ks.now_ms or self.ks.loading:
+            return False                # redis keyIsExpired: nothing expires while loading
         if self.ks.is_replica or self.ks.paused:
             return True
         self.ks.stat_expired += 1
-        self.rec_delete(key)
+        cdef long long t0
+        if self.ks.latency_hook is None:
+            self.rec_delete(key)
+        else:                   # redis deleteExpiredKeyAndPropagate's "expire-del" (lazy and active expiry)
+            t0 = mono_us()
+            self.rec_delete(key)
+            self.ks.latency_hook("expire-del", (mono_us() - t0) // 1000)
         self.ks.effects.emit(self.id, [b"DEL", key])
         if self.ks.on_key_deleted is not None:
             self.ks.on_key_deleted(self, key, b"expired")
@@ -1034,6 +1040,21 @@ cdef class Keyspace:
         the tenacity time budget ran out with work left, EVICT_FAIL when nothing more can be evicted."""
         cdef long long start
         cdef long long budget_us
+        cdef int result
+        if self.maxmemory <= 0 or self.used_memory <= self.maxmemory or self.paused or self.loading:
+            return EVICT_OK             # redis isSafeToPerformEvictions: never while loading
+        if self.policy == EVICT_NOEVICTION:
+            self.stat_evict_fail += 1
+            return EVICT_FAIL
+        budget_us = 50 * self.tenacity if self.tenacity <= 10 else (500 * (1 << (self.tenacity - 10)) if self.tenacity < 100 else -1)
+        start = mono_us()
+        if self.latency_hook is not None:     # redis performEvictions' "eviction-cycle" / "eviction-del"
+            result = self._perform_evictions_loop(budget_us, start, True)
+            self.latency_hook("eviction-cycle", (mono_us() - start) // 1000)
+            return result
+        return self._perform_evictions_loop(budget_us, start, False)
+
+    cdef int _perform_evictions_loop(self, long long budget_us, long long start, bint timed) except -1:
         cdef int keys_freed = 0
         cdef Db db
         cdef bint volatile_only
@@ -1041,13 +1062,7 @@ cdef class Keyspace:
         cdef tuple best
         cdef Py_ssize_t total, n
         cdef cm_rec* r
-        if self.maxmemory <= 0 or self.used_memory <= self.maxmemory or self.paused:
-            return EVICT_OK
-        if self.policy == EVICT_NOEVICTION:
-            self.stat_evict_fail += 1
-            return EVICT_FAIL
-        budget_us = 50 * self.tenacity if self.tenacity <= 10 else (500 * (1 << (self.tenacity - 10)) if self.tenacity < 100 else -1)
-        start = mono_us()
+        cdef long long t0
         volatile_only = self.policy in (EVICT_VOLATILE_LRU, EVICT_VOLATILE_LFU, EVICT_VOLATILE_RANDOM, EVICT_VOLATILE_TTL)
         pool = self.eviction_pool
         while self.used_memory > self.maxmemory:
@@ -1080,7 +1095,12 @@ cdef class Keyspace:
             if best is None:
                 self.stat_evict_fail += 1
                 return EVICT_FAIL
-            evict_key(self, <Db>self.dbs[best[1]], <bytes>best[2])
+            if timed:
+                t0 = mono_us()
+                evict_key(self, <Db>self.dbs[best[1]], <bytes>best[2])
+                self.latency_hook("eviction-del", (mono_us() - t0) // 1000)
+            else:
+                evict_key(self, <Db>self.dbs[best[1]], <bytes>best[2])
             keys_freed += 1
             if keys_freed % 16 == 0 and budget_us >= 0 and mono_us() - start > budget_us:
                 return EVICT_RUNNING
@@ -1184,6 +1204,14 @@ cdef bind_fast(bytes name, HandlerFunc fn):
 
 # commands that run at once inside MULTI instead of being queued (redis processCommand)
 MULTI_IMMEDIATE = frozenset(["exec", "discard", "multi", "watch", "quit", "reset"])
+MULTI_OOM_ALLOWED = frozenset(["exec", "discard", "quit", "reset"])
+
+
+cdef bint queue_denyoom(list queue):
+    for q in queue:
+        if (<CommandSpec>q[0]).flags & CMD_DENYOOM:
+            return True
+    return False
 # what a RESP2 client in subscriber mode may still send
 PUBSUB_CONTEXT_ALLOWED = frozenset(["ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
                                     "punsubscribe", "quit", "reset"])
@@ -1264,11 +1292,17 @@ cdef class Dispatcher:
         if self.before_call is not None and not self.before_call(c, spec, argv):
             return
         if self.ks.maxmemory > 0 and self.ks.used_memory > self.ks.maxmemory and not c.is_master:
-            if self.ks.perform_evictions() == EVICT_FAIL and spec.flags & CMD_DENYOOM:
+            # redis processCommand: denyoom commands, EXEC of a queue holding one, and anything queued inside
+            # MULTI (queueing consumes memory) but EXEC/DISCARD/QUIT/RESET
+            if self.ks.perform_evictions() == EVICT_FAIL and (
+                    spec.flags & CMD_DENYOOM
+                    or (c.multi_queue is not None and spec.name not in MULTI_OOM_ALLOWED)
+                    or (spec.name == "exec" and c.multi_queue is not None and queue_denyoom(c.multi_queue))):
                 self.reject(c, spec, b"OOM command not allowed when used memory > 'maxmemory'.")
                 return
         if c.multi_queue is not None and spec.name not in MULTI_IMMEDIATE:
             c.multi_queue.append((spec, argv))
+            c.last_cmd = spec                   # redis processCommand sets lastcmd before queueing (CLIENT LIST cmd=)
             c.reply.add_simple(b"QUEUED")
             return
         self.call(c, spec, argv)
@@ -1315,8 +1349,6 @@ cdef class Dispatcher:
         c.cmd = spec
         c.dirty = 0
         c.effect_override = None
-        if self.monitor_hook is not None and not (spec.flags & CMD_SKIP_MONITOR):
-            self.monitor_hook(c, argv)
         start = mono_us()
         try:
             if spec.cfunc != NULL:
@@ -1329,6 +1361,9 @@ cdef class Dispatcher:
             if c.server is not None:
                 c.server.log.warning("Command %s raised %r" % (spec.name, exc))
         elapsed = mono_us() - start
+        if self.monitor_hook is not None and not (spec.flags & CMD_SKIP_MONITOR):
+            c.cmd = spec                    # EXEC ran its queue through call(): the line is EXEC's own
+            self.monitor_hook(c, argv)      # redis 7.0 call(): after the command ran, with the db it left selected
         spec.calls += 1
         spec.usec += elapsed
         spec.latency_buckets[latency_bucket(elapsed)] += 1

@@ -20,6 +20,7 @@ cdef class RespParser:
     cpdef feed(self, data)
     cpdef object next_argv(self)
     cpdef Py_ssize_t buffered(self)
+    cpdef Py_ssize_t partial_argv_mem(self)
     cdef object _parse_inline(self, const char* p, Py_ssize_t n)
     cdef object _parse_multibulk(self, const char* p, Py_ssize_t n)
     cdef object _fail(self, bytes message)

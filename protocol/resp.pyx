@@ -172,6 +172,14 @@ cdef class RespParser:
     cpdef Py_ssize_t buffered(self):
         return len(self.cur) - self.pos
 
+    cpdef Py_ssize_t partial_argv_mem(self):
+        """Bytes of the arguments already parsed of an incomplete command (CLIENT LIST argv-mem)."""
+        cdef Py_ssize_t n = 0
+        if self.argv is not None:
+            for a in self.argv:
+                n += len(a)
+        return n
+
     cdef object _fail(self, bytes message):
         self.error = ProtocolErrorInfo(message, message is not None)
         return False

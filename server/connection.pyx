@@ -76,6 +76,12 @@ cdef class RespConnection:
     cdef public long long net_out
     cdef public long long reads       # read events and socket writes (INFO total_reads/writes_processed)
     cdef public long long writes
+    # CLIENT LIST memory model (server/client_mem.py): query buffer allocation / peak, reply buffer size / peak
+    cdef public long long qb_alloc
+    cdef public long long qb_peak
+    cdef public long long rb_size
+    cdef public long long rb_peak
+    cdef public long long rb_peak_reset
     cdef public object pending_argv   # a command held back by CLIENT PAUSE
     cdef public long long obuf_soft_since   # unix second the normal soft output limit was first exceeded
 
@@ -85,6 +91,7 @@ cdef class RespConnection:
         self.ks = server.ks
         self.parser = RespParser(server.config["proto-max-bulk-len"], server.config["client-query-buffer-limit"])
         self.closing = False
+        self.rb_size = 16384
 
     def connection_made(self, transport):
         self.transport = transport
@@ -107,6 +114,11 @@ cdef class RespConnection:
         self.net_in += len(data)
         self.reads += 1
         self.parser.feed(data)
+        cdef Py_ssize_t n = self.parser.buffered()
+        if n > self.qb_peak:
+            self.qb_peak = n
+        if n + 16384 > self.qb_alloc:      # redis readQueryFromClient: room for a 16k read (or the big bulk)
+            self.qb_alloc = _qb_usable(n + 16384)
         self.process_input()
 
     def eof_received(self):
@@ -175,6 +187,8 @@ cdef class RespConnection:
                 return
             self.net_out += len(data)
             self.writes += 1
+            if len(data) > self.rb_peak:
+                self.rb_peak = len(data) if len(data) < self.rb_size else self.rb_size
             self.transport.write(data)
 
     def _over_output_limit(self, Py_ssize_t adding):
@@ -231,6 +245,17 @@ cdef class RespConnection:
 
     def output_buffer_size(self):
         return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+
+cdef long long _qb_usable(long long n):
+    """What a jemalloc allocation of n bytes holds as an sds (size classes: 4 per doubling above 16 KiB)."""
+    cdef long long k = 16384, step
+    if n <= 16384:
+        return 20480 - 6 if n > 16384 - 6 else 16384
+    while k * 2 < n:
+        k *= 2
+    step = k // 4
+    return ((n + step - 1) // step) * step - (6 if n < 65536 else 10)
 
 
 cdef _drop_replies(Client c, Py_ssize_t mark):

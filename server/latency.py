@@ -1,6 +1,7 @@
 """The latency monitor (redis latency.c + sparkline.c): per-event time series of the spikes at or above
 `latency-monitor-threshold` ms, fed by the dispatcher ("command" / "fast-command" per call), the cron
-("expire-cycle") and persistence ("fork"); read by LATENCY LATEST/HISTORY/RESET/GRAPH/DOCTOR
+("expire-cycle"), the keyspace ("eviction-cycle", "eviction-del", "expire-del") and persistence ("fork",
+"aof-write" and its -alone / -active-child / -pending-fsync split, "aof-fsync-always", "aof-fstat", "aof-rename"); read by LATENCY LATEST/HISTORY/RESET/GRAPH/DOCTOR
 (engine/commands/latency.py).  ``server.latency`` holds the LatencyMonitor."""
 import math
 import time
@@ -40,6 +41,8 @@ class LatencyMonitor:
         d = self.server.dispatcher
         d.latency_threshold_us = ms * 1000 if ms > 0 else 0
         d.latency_hook = self.command_sample if ms > 0 else None
+        # eviction-cycle / eviction-del (Keyspace.perform_evictions), expire-del (engine/expire.py)
+        self.server.ks.latency_hook = self.add_if_needed if ms > 0 else None
 
     def command_sample(self, spec, usec):
         """Called by Dispatcher.call for a call that took >= the threshold."""

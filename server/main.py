@@ -58,10 +58,15 @@ def main(argv=None):
     if not security.load_at_startup(server):    # bad users / aclfile / rename-command: refuse to start
         return 1
     from server import persistence
-    if persistence.install(server) is None:      # the data on disk cannot be loaded: refuse to start
+    if persistence.install(server, defer_load=True) is None:   # the data on disk cannot be loaded: refuse to start
         return 1
     import replication
-    replication.install(server)
+    if server.pending_load is not None:
+        # replication reads what the load found (repl-id/offset, expired keys) and connects to a primary only
+        # once the data is in (redis: replicationCron does not run while loading)
+        server.after_load.append(lambda: replication.install(server))
+    else:
+        replication.install(server)
     server.pubsub      # installs pub/sub now: it also applies client-output-buffer-limit normal
     gc.freeze()
     try:

@@ -165,6 +165,33 @@ class Persistence:
         self.log.notice("DB loaded from disk: %.3f seconds" % (time.monotonic() - start))
         self.ks.dirty = 0
 
+    def load_progress(self, pos):
+        """Loader progress (bytes into the current file): INFO loading_* and, while the listeners are open,
+        a hand-back to the event loop (server/loading.py)."""
+        loading = getattr(self.server, "loading", None)
+        if loading is not None:
+            loading.progress(pos)
+
+    def startup_load_paths(self):
+        """The files load_at_startup will read (INFO loading_total_bytes)."""
+        if self.config["appendonly"]:
+            manifest = self._load_manifest_quiet()
+            if manifest is None:
+                return []
+            files = ([manifest.base] if manifest.base is not None else []) + list(manifest.incr)
+            return [os.path.join(self.aof_dir(), info.name) for info in files]
+        return [self.rdb_path()] if os.path.exists(self.rdb_path()) else []
+
+    def load_at_startup_reporting(self):
+        """load_at_startup for the deferred load: logs a fatal error and returns False instead of raising."""
+        try:
+            self.load_at_startup()
+        except (FatalLoadError, aoflib.AofError) as exc:
+            self.server.log.warning(str(exc))
+            return False
+        self.update_write_gate()
+        return True
+
     def load_rdb_file(self, source, aof_base=False):
         """Load one RDB with redis's log lines; returns LoadStats; raises FatalLoadError when corrupt."""
         log = self.log
@@ -181,6 +208,9 @@ class Persistence:
             elif key == b"used-mem":
                 try:
                     log.notice("RDB memory usage when created %.2f Mb" % (int(value) / (1024 * 1024)))
+                    loading = getattr(self.server, "loading", None)
+                    if loading is not None:
+                        loading.rdb_used_mem = int(value)      # INFO loading_rdb_used_mem
                 except ValueError:
                     pass
             elif key == b"aof-base" and value == b"1":
@@ -191,7 +221,8 @@ class Persistence:
         expired = []
         try:
             stats = load_keyspace(self.ks, source, self.config, on_aux=on_aux, on_function=self.load_function,
-                                  on_expired=None if aof_base else (lambda dbid, key: expired.append((dbid, key))))
+                                  on_expired=None if aof_base else (lambda dbid, key: expired.append((dbid, key))),
+                                  on_progress=self.load_progress)
         except RdbError as exc:
             message = str(exc)
             if message.startswith("Wrong RDB checksum"):
@@ -251,6 +282,9 @@ class Persistence:
             last = index == len(files) - 1
             start = time.monotonic()
             self._load_one_aof(info, client, last)
+            loading = getattr(self.server, "loading", None)
+            if loading is not None:
+                loading.file_done(os.path.getsize(os.path.join(self.aof_dir(), info.name)))
             kind = "base" if info.type == aoflib.TYPE_BASE else "incr"
             self.log.notice("DB loaded from %s file %s: %.3f seconds" % (kind, info.name, time.monotonic() - start))
 
@@ -289,7 +323,7 @@ class Persistence:
             dispatcher.execute(client, argv)
             client.reply.take()
         try:
-            aoflib.replay_commands(data, execute, pos)
+            aoflib.replay_commands(data, execute, pos, on_progress=self.load_progress)
         except aoflib.AofFormatError:
             raise FatalLoadError("Bad file format reading the append only file %s: make a backup of your AOF "
                                  "file, then use ./redis-check-aof --fix <filename.manifest>" % info.name) from None
@@ -338,10 +372,12 @@ class Persistence:
     def _files_size(self, infos):
         total = 0
         for info in infos:
+            t0 = time.perf_counter()
             try:
                 total += os.path.getsize(os.path.join(self.aof_dir(), info.name))
             except OSError:
                 pass
+            self._latency_sample(("aof-fstat",), t0)     # redis getAppendOnlyFileSize
         return total
 
     def _write_base_file(self, path):
@@ -435,12 +471,16 @@ class Persistence:
         fd = self.aof_fd
         view = memoryview(data)
         written = 0
+        t0 = time.perf_counter()
         try:
             while written < len(data):
                 written += os.write(fd, view[written:])
         except OSError as exc:
             self._aof_write_failed(data, written, exc)
             return
+        self._latency_sample(("aof-write-pending-fsync" if self.fsync_in_flight else
+                              "aof-write-active-child" if self.has_child() else "aof-write-alone",
+                              "aof-write"), t0)
         self.aof_current_size += written
         self.aof_last_incr_size += written
         if not self.aof_last_write_ok:
@@ -448,15 +488,25 @@ class Persistence:
             self.log.warning("AOF write error looks solved, Redis can write again.")
             self.update_write_gate()
         if self.fsync_always:
+            t0 = time.perf_counter()
             try:
                 os.fdatasync(fd)
             except OSError as exc:
                 self.log.warning("Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. "
                                  "Exiting..." % exc.strerror)
                 os._exit(1)
+            self._latency_sample(("aof-fsync-always",), t0)
             self.last_fsync = time.monotonic()
         elif not self.unsynced_since:
             self.unsynced_since = time.monotonic()
+
+    def _latency_sample(self, events, t0):
+        """redis latencyAddSampleIfNeeded for the AOF events, in ms since perf_counter() t0."""
+        latency = getattr(self.server, "latency", None)
+        if latency is not None and latency.threshold:
+            ms = int((time.perf_counter() - t0) * 1000)
+            for event in events:
+                latency.add_if_needed(event, ms)
 
     def _aof_write_failed(self, data, written, exc):
         if self.fsync_always:
@@ -836,8 +886,10 @@ class Persistence:
         am = (self.manifest or aoflib.AofManifest()).copy()
         new_base = am.new_base(prefix, self.config["aof-use-rdb-preamble"])
         base_path = os.path.join(self.aof_dir(), new_base)
+        t0 = time.perf_counter()
         try:
             os.rename(temp, base_path)
+            self._latency_sample(("aof-rename",), t0)
         except OSError as exc:
             self.log.warning("Error trying to rename the temporary AOF base file %s into %s: %s"
                              % (os.path.basename(temp), new_base, exc.strerror))
@@ -849,8 +901,10 @@ class Persistence:
             self.write_pending()
             incr_name = am.new_incr(prefix)
             temp_incr_path = os.path.join(self.aof_dir(), self._temp_incr_name())
+            t0 = time.perf_counter()
             try:
                 os.rename(temp_incr_path, os.path.join(self.aof_dir(), incr_name))
+                self._latency_sample(("aof-rename",), t0)
             except OSError as exc:
                 self.log.warning("Error trying to rename the temporary AOF incr file: %s" % exc.strerror)
                 os.unlink(base_path)
@@ -998,8 +1052,10 @@ class Persistence:
         now = time.time()
         rdb_child = self.child_type == "rdb"
         aof_child = self.child_type == "aof"
+        loading = getattr(server, "loading", None)
         fields = [
-            ("loading", 0), ("async_loading", 0), ("current_cow_peak", 0), ("current_cow_size", 0),
+            ("loading", 0 if loading is None else 1), ("async_loading", 0), ("current_cow_peak", 0),
+            ("current_cow_size", 0),
             ("current_cow_size_age", 0), ("current_fork_perc", "0.00"), ("current_save_keys_processed", 0),
             ("current_save_keys_total", 0),
             ("rdb_changes_since_last_save", self.ks.dirty),
@@ -1030,6 +1086,8 @@ class Persistence:
                 ("aof_pending_bio_fsync", 1 if self.fsync_in_flight else 0),
                 ("aof_delayed_fsync", self.aof_delayed_fsync),
             ]
+        if loading is not None:
+            fields += loading.info_fields()
         return fields
 
     # ------------------------------------------------------------------ DEBUG RELOAD / LOADAOF
@@ -1120,10 +1178,16 @@ def _is_short(message):
     return "short" in text or "truncat" in text or "eof" in text or "end of" in text
 
 
-def install(server):
-    """Create the controller, load the data on disk; returns it, or None when the server must not start."""
+def install(server, defer_load=False):
+    """Create the controller, load the data on disk; returns it, or None when the server must not start.
+
+    defer_load: when there is data on disk, leave the load to Server.start(), which runs it with the RESP
+    listeners open (server/loading.py); `server.pending_load` is then this controller."""
     p = Persistence(server)
     p.register()
+    if defer_load and p.startup_load_paths():
+        server.pending_load = p
+        return p
     try:
         p.load_at_startup()
     except FatalLoadError as exc:

@@ -17,7 +17,7 @@ import engine.commands  # noqa: F401  (registers every command family)
 import services  # noqa: F401  (registers the services' command families the same way)
 from server.connection import RespProtocol
 from server.log import Log
-from server import blocked, info, mc_discovery, mc_stats, security, supervise
+from server import blocked, client_mem, info, mc_discovery, mc_stats, security, supervise
 from server.pubsub import pubsub as pubsub_of
 from server.script_runner import script_runner as script_runner_of
 
@@ -40,6 +40,12 @@ class Server(ServerContext):
         notify.install(self)
         self.loop = None
         self.listeners = []
+        self._client_mem_cron = 0.0
+        self.load_incomplete = False           # a SHUTDOWN/signal stopped the startup load
+        self._bannered = False
+        self.pending_load = None               # persistence deferred to start() (server/loading.py)
+        self.after_load = []                   # callables run once that load is done
+        self.loading = None                    # LoadingState while that load runs
         self.mc_listeners = []
         self.http_listeners = []               # metrics-port (server/dashboard.py)
         self.tls_listeners = []                # RESP over TLS (server/tls.py); kept apart from the plaintext
@@ -334,8 +340,26 @@ class Server(ServerContext):
                         continue
                     raise
                 self.listeners.append(srv)
-        from server import tls
+        from server import tls, listeners
+        listeners.install(self)      # CONFIG SET port / bind
         await tls.start_resp_listeners(self)
+        if self.pending_load is not None:      # the data on disk loads with the RESP listeners open (-LOADING)
+            from server import loading
+            for sig in (signal.SIGTERM, signal.SIGINT):      # a signal while loading stops the load, no save
+                self.loop.add_signal_handler(sig, self._on_signal, sig)
+            p, self.pending_load = self.pending_load, None
+            self.banner(ready=False)              # redis logs its banner before loading, "Ready" after
+            loaded = await loading.run(self, p)
+            if loaded is None:                    # SHUTDOWN while loading: the shutdown sequence finishes it
+                self.load_incomplete = True
+                return
+            if not loaded:
+                raise SystemExit(1)
+            for fn in self.after_load:            # what must wait for the data (replication.install)
+                fn()
+            import gc
+            gc.freeze()                           # as main.py does for a load before the loop
+            self.log.notice("Ready to accept connections tcp")
         mc_port = self.config["memcached-port"]
         if mc_port:
             from server.mc_connection import McProtocol
@@ -378,6 +402,10 @@ class Server(ServerContext):
                 elapsed_ms = (time.monotonic() - started) * 1000.0
                 self.stat_expire_cycle_ms += elapsed_ms
                 self.latency.add_if_needed("expire-cycle", int(elapsed_ms))
+            now = time.monotonic()
+            if len(self.clients) <= 64 or now - self._client_mem_cron >= 1.0:   # CLIENT LIST buffers (clientsCron)
+                self._client_mem_cron = now
+                client_mem.cron(self)
             if self.config["activerehashing"]:
                 # redis databasesCron: 1 ms of incremental rehash per tick, on the first db that needs it
                 for db in self.ks.dbs:
@@ -432,6 +460,8 @@ class Server(ServerContext):
         """redis prepareForShutdown: the hooks (children, AOF fsync, final save); False when one failed and
         the shutdown must not go ahead (a failed final save without FORCE)."""
         self.log.warning("User requested shutdown...")
+        if self.loading is not None or self.load_incomplete:
+            save = False                          # redis prepareForShutdown: never save a half-loaded dataset
         ok = True
         for hook in self.hooks_on_shutdown:
             try:
@@ -472,11 +502,13 @@ class Server(ServerContext):
 
     async def serve(self):
         await self.start()
-        self.banner()
+        if not self._bannered:
+            self.banner()
         supervise.notify_ready(self)
         return await self.stopped
 
-    def banner(self):
+    def banner(self, ready=True):
+        self._bannered = True
         log = self.log
         cfg = self.config
         log.notice("oO0OoO0OoO0Oo Cachemere is starting oO0OoO0OoO0Oo")
@@ -490,7 +522,8 @@ class Server(ServerContext):
         log.notice(f"Running mode=standalone, port={cfg['port']}, memcached-port={cfg['memcached-port']}"
                    + (f", tls-port={cfg['tls-port']}" if cfg['tls-port'] else "") + ".")
         log.notice("Server initialized")
-        log.notice("Ready to accept connections tcp")
+        if ready:
+            log.notice("Ready to accept connections tcp")
 
     # ------------------------------------------------------------------ info helpers
     def uptime(self):

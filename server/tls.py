@@ -313,15 +313,20 @@ def _bind(addr: str, port: int, backlog: int):
 
 def _bind_all(server, port):
     """Bind the TLS port on every bind address now (so a failure can refuse CONFIG SET); returns sockets."""
+    return _bind_all_addresses(server, port, "TLS")
+
+
+def _bind_all_addresses(server, port, kind, addresses=None):
+    """Bind `port` on every bind address now; an optional ("-") or IPv6 address that fails is skipped."""
     socks = []
-    for addr in server.config["bind"] or ["127.0.0.1"]:
+    for addr in addresses or server.config["bind"] or ["127.0.0.1"]:
         optional = addr.startswith("-")
         addr = addr.lstrip("-")
         try:
             socks.append(_bind(addr, port, server.config["tcp-backlog"]))
         except OSError as exc:
             if optional or ":" in addr:
-                server.log.warning(f"Could not create server TLS listening socket {addr}:{port}: {exc}")
+                server.log.warning(f"Could not create server {kind} listening socket {addr}:{port}: {exc}")
                 continue
             for s in socks:
                 s.close()
@@ -358,15 +363,17 @@ def _install_config_hooks(server):
 
     def reopen(port, ctx):
         """tls-port changed: close the old listeners, bind the new port now (a failure vetoes CONFIG SET)."""
-        for srv in server.tls_listeners:
-            srv.close()
-        server.tls_listeners = []
+        socks = []
         if port:
             try:
                 socks = _bind_all(server, port)
-            except OSError as exc:
+            except OSError as exc:       # the old listeners keep serving (redis changeListenPort)
                 server.log.warning(f"Failed listening on port {port} (tls), aborting: {exc}")
                 raise ConfigError("Unable to listen on this port. Check server logs.") from None
+        for srv in server.tls_listeners:
+            srv.close()
+        server.tls_listeners = []
+        if socks:
             server.loop.create_task(_serve(server, socks, ctx))
 
     def tls_port_changed(port):

@@ -1,6 +1,7 @@
 """Shared parsing and replies of the SCAN family (redis db.c scanGenericCommand)."""
 from engine.core import SYNTAX_ERR, NOT_INTEGER
 from engine.glob import glob_match
+from engine.types.scanindex import build as build_scan_index, fingerprint as scan_fingerprint
 from protocol.resp import parse_ll
 
 EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
@@ -74,7 +75,38 @@ def reply_whole_collection(c, args, items, pairs=False):
         c.reply.add_bulk(x)
 
 
-def scan_collection(c, argv, value_for_read, items_of, pairs=False):
+def reply_cursor_batch(c, args, owner, container, value_of=None):
+    """One step of a real cursor over a large collection (engine/types/scanindex.pyx): `owner` keeps the
+    index in its `_scan` slot, `container` is its dict or set, `value_of(key)` gives a hash field's reply
+    value (None when the field is gone); without it the elements are set members."""
+    idx = getattr(owner, "_scan", None)
+    if idx is None or (args.cursor == 0 and (idx.tag is None or idx.tag != scan_fingerprint(container))):
+        idx = build_scan_index(container)
+        owner._scan = idx
+    keys, cursor = idx.batch(args.cursor, args.count)
+    if cursor == 0:
+        owner._scan = None          # the scan that reached the end frees it; another one rebuilds
+    out = []
+    pattern = args.pattern
+    for k in keys:
+        if pattern is not None and not glob_match(pattern, k):
+            continue
+        if value_of is None:
+            if k in container:
+                out.append(k)
+        else:
+            v = value_of(k)
+            if v is not None:
+                out.append(k)
+                out.append(v)
+    c.reply.add_array_len(2)
+    c.reply.add_bulk(b"%d" % cursor)
+    c.reply.add_array_len(len(out))
+    for x in out:
+        c.reply.add_bulk(x)
+
+
+def scan_collection(c, argv, value_for_read, items_of, pairs=False, large=None):
     """HSCAN/SSCAN/ZSCAN key cursor [MATCH p] [COUNT n] in redis's order of checks."""
     args_cursor = parse_cursor(c, argv[2])
     if args_cursor is None:
@@ -87,5 +119,7 @@ def scan_collection(c, argv, value_for_read, items_of, pairs=False):
         return
     args = ScanArgs(args_cursor)
     if not parse_options(c, argv, 3, args):
+        return
+    if large is not None and large(c, args, value):
         return
     reply_whole_collection(c, args, items_of(value), pairs)

@@ -1,5 +1,6 @@
 """Connection commands (redis: PING, ECHO, SELECT, QUIT, HELLO, AUTH, RESET, CLIENT ...)."""
 from engine.registry import command, container
+from engine.commands._clientmem import fields as client_mem_fields
 
 NOT_INTEGER = b"ERR value is not an integer or out of range"
 SYNTAX_ERR = b"ERR syntax error"
@@ -371,13 +372,13 @@ def tracking_redirect(client):
     return st.redirect if st is not None else -1
 
 
-def client_info_line(client, now_ms):
-    """One CLIENT LIST line with redis 7.0's fields (memory figures are estimates)."""
+def client_info_line(client, now_ms, caller=None, argv=None):
+    """One CLIENT LIST line with redis 7.0's fields (memory figures: engine/commands/_clientmem.py; `caller` and
+    `argv` are the client running CLIENT LIST/INFO and its command, which it still holds)."""
     conn = client.conn
+    mem = client_mem_fields(client, caller, argv)
     peer = conn.peer if conn is not None else "?:0"
     local = conn.local if conn is not None else "?:0"
-    qbuf = conn.parser.buffered() if conn is not None else 0
-    obl = conn.output_buffer_size() if conn is not None else 0
     sub = psub = ssub = 0
     if client.pubsub is not None:
         sub, psub, ssub = client.pubsub.counts()
@@ -388,8 +389,10 @@ def client_info_line(client, now_ms):
     idle = max(0, (now_ms - client.last_ms) // 1000)
     return (f"id={client.id} addr={peer} laddr={local} fd=8 name={name} age={age} idle={idle} "
             f"flags={client_flags(client)} db={client.db.id} sub={sub} psub={psub} ssub={ssub} multi={multi} "
-            f"qbuf={qbuf} qbuf-free={max(0, 20474 - qbuf)} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={obl} "
-            f"oll=0 omem={obl} tot-mem={37000 + qbuf + obl} events=r cmd={last} user={client.user} "
+            f"qbuf={mem['qbuf']} qbuf-free={mem['qbuf-free']} argv-mem={mem['argv-mem']} "
+            f"multi-mem={mem['multi-mem']} rbs={mem['rbs']} rbp={mem['rbp']} obl={mem['obl']} "
+            f"oll={mem['oll']} omem={mem['omem']} tot-mem={mem['tot-mem']} events={mem['events']} cmd={last} "
+            f"user={client.user} "
             f"redir={tracking_redirect(client)} "
             f"resp={client.reply.resp}")
 
@@ -411,7 +414,7 @@ def all_clients(server):
 def client_info_command(c, argv):
     # redis shows the current command as the last one for CLIENT INFO
     c.last_cmd = c.cmd
-    c.reply.add_verbatim((client_info_line(c, c.ks.now_ms) + "\n").encode())
+    c.reply.add_verbatim((client_info_line(c, c.ks.now_ms, c, argv) + "\n").encode())
 
 
 TYPES = {b"normal": "normal", b"master": "master", b"replica": "replica", b"slave": "replica", b"pubsub": "pubsub"}
@@ -485,7 +488,7 @@ def client_list_command(c, argv):
         c.error(SYNTAX_ERR)
         return
     c.last_cmd = c.cmd
-    text = "".join(client_info_line(cl, c.ks.now_ms) + "\n" for cl in clients)
+    text = "".join(client_info_line(cl, c.ks.now_ms, c, argv) + "\n" for cl in clients)
     c.reply.add_verbatim(text.encode())
 
 

@@ -3,6 +3,7 @@ import time
 
 from engine.context import ConfigError
 from engine.registry import command, container
+from protocol.resp import parse_ll
 from engine.commands.connection import reply_help, help_lines, FLAG_MONITOR
 
 SYNTAX_ERR = b"ERR syntax error"
@@ -88,7 +89,8 @@ def config_set_command(c, argv):
     try:
         from server.security import is_local_peer
         local = c.conn is None or is_local_peer(getattr(c.conn, "peer", ""))
-        c.server.config.set_many([(args[i], args[i + 1]) for i in range(0, len(args), 2)], local_client=local)
+        c.server.config.set_many([(args[i], args[i + 1]) for i in range(0, len(args), 2)], local_client=local,
+                                 loading=getattr(c.server, "loading", None) is not None)
     except ConfigError as exc:
         c.error(str(exc).encode())
         return
@@ -289,9 +291,16 @@ def debug_command(c, argv):
         from engine.core import type_name
         c.reply.add_simple(b"Value at:0x0 refcount:1 encoding:%s serializedlength:%d lru:%d lru_seconds_idle:0"
                            % (type_name(e.value), len(e.value) if isinstance(e.value, bytes) else 0, e.lru))
+    elif sub == b"populate" and 3 <= len(argv) <= 5:
+        debug_populate(c, argv)
     elif sub == b"help":
         reply_help(c, help_lines("DEBUG", [
             "OBJECT <key>", "    Show low level info about the key and associated value.",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+            "    it is used instead of the 'key' prefix. These are not propagated to",
+            "    replicas. Cluster slots are not respected so keys not belonging to the",
+            "    current node can be created in cluster mode.",
             "SET-ACTIVE-EXPIRE <0|1>", "    Setting it to 0 disables expiring keys in background.",
             "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
         ]))
@@ -299,7 +308,45 @@ def debug_command(c, argv):
         hook = c.server.extensions.get("debug")
         if hook is not None and hook.debug(c, argv):
             return
-        c.error(b"ERR unknown subcommand '" + argv[1][:128] + b"'. Try DEBUG HELP.")
+        # redis debugCommand has no subcommand table: addReplySubcommandSyntaxError
+        c.error(b"ERR unknown subcommand or wrong number of arguments for '" + argv[1][:128] + b"'. Try DEBUG HELP.")
+
+
+def _positive_long(c, arg):
+    """redis getPositiveLongFromObjectOrReply (a non-number gets the range text too, as redis answers)."""
+    n = parse_ll(arg)
+    if n is None or n < 0:
+        c.error(b"ERR value is out of range, must be positive")
+        return None
+    return n
+
+
+def debug_populate(c, argv):
+    """DEBUG POPULATE count [prefix] [size] (redis debug.c): string keys <prefix>:<n> = "value:<n>" (padded with
+    zero bytes or cut to `size`), existing keys skipped; nothing is propagated."""
+    count = _positive_long(c, argv[2])
+    if count is None:
+        return
+    size = 0
+    if len(argv) == 5:
+        size = _positive_long(c, argv[4])
+        if size is None:
+            return
+    prefix = argv[3] if len(argv) >= 4 else b"key"
+    db = c.db
+    modified = c.ks.on_key_modified
+    prefix += b":"
+    for j in range(count):
+        key = prefix + b"%d" % j
+        if db.lookup_write(key) is not None:
+            continue
+        val = b"value:%d" % j
+        if size:
+            val = val[:size] + bytes(max(0, size - len(val)))
+        db.add(key, val)
+        if modified is not None:
+            modified(db, key)
+    c.reply.add_ok()
 
 
 container(

@@ -7,7 +7,7 @@ from engine.notify import notify
 from engine.ldouble import incr_by_float, OK as LD_OK, BAD_CURRENT, BAD_INCREMENT
 from engine.types.hash import HashValue
 from protocol.resp import parse_ll
-from engine.commands._scan import scan_collection
+from engine.commands._scan import scan_collection, reply_cursor_batch
 
 LLONG_MAX = (1 << 63) - 1
 LLONG_MIN = -(1 << 63)
@@ -636,4 +636,12 @@ def hrandfield_command(c, argv):
     },
 )
 def hscan_command(c, argv):
-    scan_collection(c, argv, hash_for_read, lambda h: [x for kv in h.items() for x in kv], pairs=True)
+    scan_collection(c, argv, hash_for_read, lambda h: [x for kv in h.items() for x in kv], pairs=True,
+                    large=_hscan_large)
+
+
+def _hscan_large(c, args, h):
+    if not h.hashtable:
+        return False
+    reply_cursor_batch(c, args, h, h, h.get)
+    return True

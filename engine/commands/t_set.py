@@ -6,7 +6,7 @@ from engine.registry import command
 from engine.notify import notify
 from engine.types.set import SetValue, new_set
 from engine.types.setpick import random_member
-from engine.commands._scan import scan_collection
+from engine.commands._scan import scan_collection, reply_cursor_batch
 from protocol.resp import parse_ll
 
 LONG_MAX = (1 << 63) - 1
@@ -741,4 +741,11 @@ def sintercard_command(c, argv):
     },
 )
 def sscan_command(c, argv):
-    scan_collection(c, argv, set_for_read, lambda s: s.ordered())
+    scan_collection(c, argv, set_for_read, lambda s: s.ordered(), large=_sscan_large)
+
+
+def _sscan_large(c, args, s):
+    if not s.hashtable:
+        return False
+    reply_cursor_batch(c, args, s, s)
+    return True

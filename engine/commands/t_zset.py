@@ -13,7 +13,7 @@ from engine.notify import notify
 from engine.types.zset import ZSetValue, new_zset, build_zset
 from engine.types.set import SetValue
 from engine.types.zskiplist import parse_score, parse_score_bound, parse_lex_bound, format_score
-from engine.commands._scan import parse_cursor, parse_options, reply_whole_collection, ScanArgs, EMPTY_SCAN
+from engine.commands._scan import parse_cursor, parse_options, reply_whole_collection, reply_cursor_batch, ScanArgs, EMPTY_SCAN
 from protocol.resp import parse_ll
 
 LONG_MAX = (1 << 63) - 1
@@ -1978,5 +1978,13 @@ def zscan_command(c, argv):
         return
     args = ScanArgs(cursor)
     if not parse_options(c, argv, 3, args):
+        return
+    if zs.skiplist:
+        scores = zs.scan_dict()
+
+        def score_of(member):
+            score = scores.get(member)
+            return None if score is None else format_score(score)
+        reply_cursor_batch(c, args, zs, scores, score_of)
         return
     reply_whole_collection(c, args, zscan_items(zs), pairs=True)

@@ -315,7 +315,7 @@ def iter_commands(buf, pos=0, end=None):
         yield argv, pos
 
 
-def replay_commands(buf, execute, pos=0, end=None):
+def replay_commands(buf, execute, pos=0, end=None, on_progress=None):
     """Feed every command of ``buf`` to ``execute(argv)``, tracking MULTI blocks as redis does.
 
     Returns the offset where parsing ended.  An unterminated MULTI at the end is treated as a
@@ -324,6 +324,7 @@ def replay_commands(buf, execute, pos=0, end=None):
     in_multi = False
     valid_before_multi = pos
     last_end = pos
+    n = 0
     try:
         for argv, after in iter_commands(buf, pos, end):
             name = argv[0].lower()
@@ -334,6 +335,10 @@ def replay_commands(buf, execute, pos=0, end=None):
                 in_multi = False
             execute(argv)
             last_end = after
+            if on_progress is not None:
+                n += 1
+                if not n & 1023:
+                    on_progress(after)      # bytes of this file replayed (INFO loading_loaded_bytes)
     except AofTruncated as exc:
         raise AofTruncated("short read", valid_before_multi if in_multi else exc.valid_up_to) from None
     if in_multi:

@@ -520,6 +520,7 @@ class RdbReader:
         ("strings", dbid, [key, value, ...]) for a run of plain string keys (no expire, idle or freq)."""
         source = _open_source(self._source)
         cur = Cursor(source.buffer, source.start)
+        self.cursor = cur           # load progress (INFO loading_loaded_bytes) reads cursor.pos
         try:
             yield from self._walk(cur, source.buffer, source.start)
             if source.fileobj is not None and self.end_offset is not None:
@@ -604,12 +605,14 @@ class RdbReader:
 
 
 def load_rdb(source, on_aux=None, on_select_db=None, on_key=None, *, on_resize_db=None,
-             on_function=None, on_strings=None, max_version: int = MAX_READ_VERSION) -> RdbReader:
+             on_function=None, on_strings=None, max_version: int = MAX_READ_VERSION,
+             on_progress=None) -> RdbReader:
     """Stream an RDB through callbacks; returns the finished reader (version, aux, functions...).
 
     on_aux(key, value); on_select_db(dbid); on_key(dbid, key, kind, value, expire_ms, lru_idle,
     lfu_freq); on_resize_db(dbid, size, expires); on_function(code); on_strings(dbid, [key, value, ...])
-    for runs of plain string keys (without it, on_key gets each of them).
+    for runs of plain string keys (without it, on_key gets each of them); on_progress(bytes read so far)
+    after each run of strings and every 1024 other records.
     """
     reader = RdbReader(source, max_version=max_version)
     if on_strings is None and on_key is not None:
@@ -618,10 +621,15 @@ def load_rdb(source, on_aux=None, on_select_db=None, on_key=None, *, on_resize_d
                 on_key(dbid, flat[i], "string", flat[i + 1], None, None, None)
     handlers = {"aux": on_aux, "select_db": on_select_db, "key": on_key,
                 "resize_db": on_resize_db, "function": on_function, "strings": on_strings}
+    n = 0
     for event in reader.events():
         handler = handlers[event[0]]
         if handler is not None:
             handler(*event[1:])
+        if on_progress is not None:
+            n += 1
+            if not n & 1023 or event[0] == "strings":
+                on_progress(reader.cursor.pos)
     return reader
 
 

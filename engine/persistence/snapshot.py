@@ -210,7 +210,7 @@ class LoadStats:
 
 
 def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on_aux=None, on_function=None,
-                  on_expired=None):
+                  on_expired=None, on_progress=None):
     """Load an RDB (path, bytes or file object) into ``ks`` (redis rdbLoadRio); returns LoadStats.
 
     ``on_function(code)`` receives each function library (FUNCTION2 record); without it they are skipped.
@@ -269,7 +269,7 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
                            "than %d databases. Exiting" % ndbs)
 
     reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function,
-                      on_strings=on_strings)
+                      on_strings=on_strings, on_progress=on_progress)
     stats.version = reader.version
     stats.end_offset = reader.end_offset
     return stats

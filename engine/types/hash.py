@@ -12,7 +12,7 @@ def limits(config):
 
 
 class HashValue(dict):
-    __slots__ = ("hashtable",)
+    __slots__ = ("hashtable", "_scan")
     type_name = b"hash"
 
     def __init__(self, *args):

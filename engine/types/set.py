@@ -16,7 +16,7 @@ def is_int_member(member):
 
 
 class SetValue(set):
-    __slots__ = ("hashtable",)
+    __slots__ = ("hashtable", "_scan")
     type_name = b"set"
 
     def __init__(self, *args):

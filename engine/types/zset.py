@@ -18,7 +18,7 @@ def limits(config):
 
 
 class ZSetValue(ZSet):
-    __slots__ = ("skiplist",)
+    __slots__ = ("skiplist", "_scan")
     type_name = b"zset"
 
     def __init__(self):

@@ -469,6 +469,10 @@ cdef class ZSet:
         self._delete_node(old, member)
         return True
 
+    def scan_dict(self):
+        """The member -> score dict (ZSCAN's cursor walks it, as redis's zscan walks the zset's dict)."""
+        return self.scores
+
     def score(self, bytes member):
         return self.scores.get(member)
 
