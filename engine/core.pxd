@@ -189,6 +189,7 @@ cdef class Keyspace:
     cdef public object on_key_deleted   # callable(db, key, reason) or None (notifications)
     cdef public int notify_flags        # notify-keyspace-events bits (engine/notify.py); 0 = off
     cdef public object server           # the owning Server, for notifications (None in bare engine tests)
+    cdef bint slot_index_on             # cluster mode: per-slot key lists and counts (enable_slot_index)
 
     # memory accounting and maxmemory (engine/evict.pxi)
     cdef public long long used_memory  # incremental estimate of what the keyspace costs

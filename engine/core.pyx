@@ -26,6 +26,7 @@ from protocol.resp cimport ReplyBuffer
 from engine.aclcore cimport User
 from engine.spec cimport (CommandSpec, CMD_WRITE, CMD_NO_AUTH, CMD_INTERNAL, CMD_MAY_REPLICATE, CMD_NO_MULTI,
                           CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG, CMD_READONLY, CMD_DENYOOM, CMD_MOVABLE_KEYS)
+from engine.slots cimport hash_slot
 from engine import registry
 from engine.registry import command, container
 
@@ -773,6 +774,38 @@ cdef class Db:
         self.vol_cap, other.vol_cap = other.vol_cap, self.vol_cap
         self.used_memory, other.used_memory = other.used_memory, self.used_memory
 
+    # -- cluster hash slots (engine/slots.pyx) ------------------------------------------------------
+
+    def count_keys_in_slot(self, int slot):
+        """Keys (expired ones not yet reclaimed included, as redis counts them) hashing to `slot`."""
+        cdef long long n = 0
+        for key in self.key_list():
+            if hash_slot(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)) == slot:
+                n += 1
+        return n
+
+    def keys_in_slot(self, int slot, long long count):
+        """Up to `count` keys of `slot` (CLUSTER GETKEYSINSLOT)."""
+        cdef list out = []
+        if count <= 0:
+            return out
+        for key in self.key_list():
+            if hash_slot(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)) == slot:
+                out.append(key)
+                if len(out) >= count:
+                    break
+        return out
+
+    def delete_keys_in_slot(self, int slot):
+        """redis delKeysInSlot: delete every key of `slot`, each with a DEL effect, the WATCH/tracking
+        touch and a dirty count; returns how many were deleted."""
+        cdef long long n = 0
+        for key in self.keys_in_slot(slot, 1LL << 62):
+            if self.rec_delete(key):
+                _slot_key_deleted(self, key)
+                n += 1
+        return n
+
     # -- iteration ----------------------------------------------------------------------------------
 
     def key_list(self):
@@ -873,6 +906,16 @@ cdef class Db:
         return v, out
 
 
+cdef _slot_key_deleted(Db db, bytes key):
+    """The effects of one key deleted by delete_keys_in_slot (redis delKeysInSlot: propagateDeletion,
+    signalModifiedKey, server.dirty++; no keyspace notification to clients)."""
+    cdef Keyspace ks = db.ks
+    ks.dirty += 1
+    ks.effects.emit(db.id, [b"DEL", key])
+    if ks.on_key_deleted is not None:
+        ks.on_key_deleted(db, key, b"slot")
+
+
 cdef class EffectLog:
     """The one stream of deterministic write effects, encoded once as RESP with SELECT insertion."""
 
@@ -957,6 +1000,14 @@ cdef class Keyspace:
         self.tenacity = 10
         self.eviction_pool = []
         self.lru_clock = <unsigned int>((self.now_ms // 1000) & LRU_CLOCK_MAX)
+
+    def enable_slot_index(self):
+        """Cluster mode: keep per-slot key counts and lists from now on (the keys present are indexed)."""
+        self.slot_index_on = True
+
+    @property
+    def slot_index_enabled(self):
+        return self.slot_index_on
 
     cpdef long long update_clock(self):
         self.now_ms = wall_ms()
