@@ -18,6 +18,8 @@ COPY and the command propagates as DEL of exactly those keys.
 """
 import errno as _errno
 import random
+import re
+import select
 import socket
 import time
 
@@ -31,6 +33,7 @@ SYNTAX_ERR = b"ERR syntax error"
 MIGRATE_SOCKET_CACHE_ITEMS = 64
 MIGRATE_SOCKET_CACHE_TTL = 10.0     # seconds unused before a cached connection is closed
 CHUNK = 64 * 1024
+_ATOI = re.compile(rb"[ \t\n\v\f\r]*([+-]?[0-9]*)")
 
 
 class _CachedSocket:
@@ -121,14 +124,31 @@ class _SocketCache:
         self.timer = loop.call_later(1.0, self.close_idle)
 
 
+def _atoi(b):
+    """C atoi: optional blanks and sign, then the leading digits (0 when there are none)."""
+    m = _ATOI.match(b)
+    return int(m.group(1)) if m and m.group(1) not in (b"", b"-", b"+") else 0
+
+
 def _connect(host, port, timeout):
-    """connBlockingConnect: a TCP connection within `timeout` seconds, TCP_NODELAY on."""
-    p = int(port)            # redis atoi: a port that is not a number fails the connect
-    if not 0 < p < 65536:
-        raise ValueError("port")
-    sock = socket.create_connection((host.decode(), p), timeout=timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
+    """redis connSocketBlockingConnect: a non-blocking connect, then a wait of up to `timeout` for the
+    socket to become writable. Only a connect that fails at once is an error: a refused or timed-out
+    connection is found by the first write, as in redis (so that is the error the client gets)."""
+    p = _atoi(port) & 0xFFFF
+    infos = socket.getaddrinfo(host.decode("latin-1"), p, 0, socket.SOCK_STREAM)
+    last = None
+    for family, kind, proto, _, addr in infos:
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
+        err = sock.connect_ex(addr)
+        if err in (0, _errno.EINPROGRESS):
+            select.select([], [sock], [], timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setblocking(True)
+            return sock
+        sock.close()
+        last = OSError(err, "connect")
+    raise last or OSError("no address")
 
 
 def _cache(c):

@@ -2,6 +2,7 @@
 per-slot index (Keyspace.enable_slot_index, Db.count_keys_in_slot / keys_in_slot / delete_keys_in_slot)
 compared with a brute-force recount after every path that adds, removes or renames keys."""
 import os
+import time
 import random
 import tempfile
 from collections import Counter
@@ -60,6 +61,9 @@ def brute(db):
 def check(ks):
     for db in ks.dbs:
         want = brute(db)
+        assert db.verify_slot_index() == []
+        if ks.slot_index_enabled and len(db):
+            assert db.slot_counts() == dict(want)
         for slot in set(want) | {0, 16383, 5474}:
             assert db.count_keys_in_slot(slot) == want.get(slot, 0), (db.id, slot)
             got = db.keys_in_slot(slot, 1 << 30)
@@ -154,3 +158,178 @@ def test_index_through_swap_and_flush():
     for db in ks.dbs:
         db.clear()
     check(ks)
+
+
+def test_views_survive_enabling_the_index():
+    ks = Keyspace(1)
+    db = ks.db(0)
+    db.set_value(b"a", b"1")
+    db.set_value(b"b", [1, 2, 3] and b"x" * 1000)
+    db.set_value(b"c", b"3", expire_at=ks.now_ms + 100000)
+    view = db.find(b"b")
+    before = ks.used_memory
+    ks.enable_slot_index()
+    assert ks.used_memory > before                      # the trailers are accounted
+    assert view.value == b"x" * 1000                    # the old view still reads its (now detached) record
+    del view
+    assert db.find(b"b").value == b"x" * 1000
+    assert db.find(b"c").expire_at == ks.now_ms + 100000
+    assert db.random_volatile_key() == b"c"
+    check(ks)
+    for k in (b"a", b"b", b"c"):
+        assert db.delete(k)
+    check(ks)
+    assert db.used_memory == 0
+
+
+def test_memory_accounting_balances():
+    ks = Keyspace(1)
+    ks.enable_slot_index()
+    db = ks.db(0)
+    for i in range(1000):
+        db.set_value(b"k%d" % i, b"v" * (i % 50))
+    for i in range(1000):
+        db.delete(b"k%d" % i)
+    assert db.used_memory == 0 and ks.used_memory == 0
+
+
+def test_slot_argument_range():
+    ks = make_ks(5)
+    db = ks.db(0)
+    for bad in (-1, 16384):
+        with pytest.raises(ValueError):
+            db.count_keys_in_slot(bad)
+        with pytest.raises(ValueError):
+            db.keys_in_slot(bad, 1)
+        with pytest.raises(ValueError):
+            db.delete_keys_in_slot(bad)
+
+
+def test_no_index_answers_by_scan():
+    ks = Keyspace(1)
+    db = ks.db(0)
+    for i in range(100):
+        db.set_value(b"{t}%d" % i, b"v")
+    slot = key_hash_slot(b"t")
+    assert db.count_keys_in_slot(slot) == 100
+    assert len(db.keys_in_slot(slot, 10)) == 10
+    assert db.delete_keys_in_slot(slot) == 100 and len(db) == 0
+
+
+# ------------------------------------------------------------------ a live server: every path that adds/removes keys
+
+def _check_live(r):
+    assert r.execute_command("DEBUG", "SLOT-INDEX", "CHECK") == []
+
+
+def test_live_paths_keep_the_index(fresh_cachemere):
+    from pymemcache.client.base import Client as McClient
+    from tests.support.servers import wait_for
+    srv = fresh_cachemere("--enable-debug-command", "yes", memcached=True)
+    r = redis.Redis(port=srv.port)
+    for i in range(200):
+        r.set("pre:%d" % i, "v")
+    assert r.execute_command("DEBUG", "SLOT-INDEX", "STATUS") == 0
+    assert r.execute_command("DEBUG", "SLOT-INDEX", "ENABLE") == b"OK"
+    assert r.execute_command("DEBUG", "SLOT-INDEX", "STATUS") == 1
+    _check_live(r)
+    slot = key_hash_slot(b"tag")
+    pipe = r.pipeline(transaction=False)
+    for i in range(300):
+        pipe.set("{tag}:%d" % i, "x" * (i % 400))
+        pipe.hset("h:%d" % i, "f", "v")
+    pipe.execute()
+    assert r.execute_command("DEBUG", "SLOT-INDEX", "COUNT", slot) == 300
+    assert len(r.execute_command("DEBUG", "SLOT-INDEX", "KEYS", slot, 10)) == 10
+    _check_live(r)
+    r.delete(*["{tag}:%d" % i for i in range(0, 300, 2)])
+    r.unlink("h:1", "h:2")
+    r.rename("h:3", "renamed")
+    r.renamenx("h:4", "{tag}:renamed")
+    r.move("h:5", 2)
+    r.copy("h:6", "copied")
+    r.copy("h:7", "h:7", destination_db=3)
+    r.getdel("{tag}:1")
+    r.set("gone", "1", px=1)
+    r.set("lazy", "1", px=1)
+    _check_live(r)
+    dump = r.dump("h:9")
+    r.restore("restored", 0, dump)
+    r.restore("h:9", 5000, dump, replace=True)
+    r.lpush("list", 1, 2)
+    r.lpop("list", 2)                       # the list goes when emptied
+    r.sadd("s", "a")
+    r.srem("s", "a")
+    time.sleep(0.05)
+    assert r.get("lazy") is None            # lazy expiry
+    wait_for(lambda: r.execute_command("DBSIZE") and r.exists("gone") == 0, timeout=5)
+    _check_live(r)
+    r.swapdb(0, 2)
+    _check_live(r)
+    r.swapdb(0, 2)
+    r2 = redis.Redis(port=srv.port, db=2)
+    r2.flushdb()
+    _check_live(r)
+    mc = McClient(("127.0.0.1", srv.mc_port))
+    mc.set("mc1", "v")
+    mc.add("mc2", "v")
+    mc.set("{tag}mc", "v")
+    mc.delete("mc1")
+    mc.set("num", "1")
+    mc.incr("num", 5)
+    mc.touch("num", 100)
+    mc.cas("mc2", "w", mc.gets("mc2")[1])
+    _check_live(r)
+    before = r.dbsize()
+    assert r.execute_command("DEBUG", "RELOAD") == b"OK"
+    assert r.dbsize() == before
+    _check_live(r)
+    r.flushall()
+    _check_live(r)
+    r.set("after", "1")
+    assert r.execute_command("DEBUG", "SLOT-INDEX", "COUNT", key_hash_slot(b"after")) == 1
+    _check_live(r)
+
+
+def test_live_eviction_and_active_expiry(fresh_cachemere):
+    from tests.support.servers import wait_for
+    srv = fresh_cachemere("--enable-debug-command", "yes", "--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")
+    r = redis.Redis(port=srv.port)
+    r.execute_command("DEBUG", "SLOT-INDEX", "ENABLE")
+    pipe = r.pipeline(transaction=False)
+    for i in range(20000):
+        pipe.set("ev:%d" % i, "x" * 200)
+        if i % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+    info = r.info("stats")
+    assert info["evicted_keys"] > 0
+    _check_live(r)
+    r.config_set("maxmemory", "0")
+    for i in range(500):
+        pipe.set("ttl:%d" % i, "v", px=20)
+    pipe.execute()
+    wait_for(lambda: r.info("stats")["expired_keys"] >= 400, timeout=10)
+    _check_live(r)
+
+
+def test_replica_full_sync_swaps_in_an_indexed_db(fresh_cachemere):
+    from tests.support.servers import wait_for
+    primary = fresh_cachemere()
+    replica = fresh_cachemere("--enable-debug-command", "yes")
+    p = redis.Redis(port=primary.port)
+    rr = redis.Redis(port=replica.port)
+    for i in range(500):
+        p.set("{r}:%d" % i, "v")
+        p.set("k:%d" % i, "v")
+    rr.set("old", "1")
+    rr.execute_command("DEBUG", "SLOT-INDEX", "ENABLE")
+    rr.replicaof("127.0.0.1", primary.port)
+    wait_for(lambda: rr.dbsize() == 1000, timeout=15)
+    _check_live(rr)
+    assert rr.execute_command("DEBUG", "SLOT-INDEX", "COUNT", key_hash_slot(b"r")) == 500
+    p.delete("{r}:1")
+    p.set("{r}:new", "1")
+    wait_for(lambda: rr.exists("{r}:new") == 1, timeout=10)
+    _check_live(rr)
+    assert rr.execute_command("DEBUG", "SLOT-INDEX", "COUNT", key_hash_slot(b"r")) == 500
