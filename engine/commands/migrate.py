@@ -72,6 +72,38 @@ class _CachedSocket:
             self.buf += data
 
 
+    def read_lines(self, n, timeout):
+        """Up to n lines (read_line each, batched): (lines, None) or (the lines read, the socket error)."""
+        out = []
+        buf = self.buf
+        try:
+            while len(out) < n:
+                start = 0
+                while len(out) < n:
+                    nl = buf.find(b"\n", start)
+                    if nl < 0 or nl - start > 1023:
+                        break
+                    out.append(buf[start:nl - 1] if nl > start and buf[nl - 1] == 13 else buf[start:nl])
+                    start = nl + 1
+                buf = buf[start:]
+                if len(out) < n:
+                    self.buf = buf
+                    if len(buf) >= 1023:
+                        out.append(self.read_line(timeout))   # an over-long line, as syncReadLine cuts it
+                        buf = self.buf
+                        continue
+                    self.sock.settimeout(timeout)
+                    data = self.sock.recv(65536)
+                    if not data:
+                        raise ConnectionError("closed")
+                    buf += data
+            self.buf = buf
+            return out, None
+        except (OSError, ConnectionError) as exc:
+            self.buf = b""
+            return out, exc
+
+
 class _SocketCache:
     """server.migrate_cached_sockets: one per process, found through c.server.extensions."""
 
@@ -345,6 +377,9 @@ def migrate_command(c, argv):
     # the payloads do not depend on the connection: build them once (redis rebuilds them on a retry)
     body = []
     keys = []
+    rname = b"$%d\r\n%s\r\n" % (len(restore_name), restore_name)
+    tail = b"$7\r\nREPLACE\r\n" if replace else b""
+    head_n = b"*5\r\n" if replace else b"*4\r\n"
     for key, e in found:
         ttl = 0
         at = e.expire_at
@@ -356,16 +391,13 @@ def migrate_command(c, argv):
                 ttl = 1
         kind, neutral = value_to_rdb(e.value)
         payload = dump_value(kind, neutral, compress=compress, limits=limits)
-        body.append(b"*5\r\n" if replace else b"*4\r\n")
-        _bulk(body, restore_name)
-        _bulk(body, key)
-        _bulk(body, b"%d" % ttl)
-        _bulk(body, payload)
-        if replace:
-            _bulk(body, b"REPLACE")
+        sttl = b"%d" % ttl
+        body.append(b"%s%s$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n%s" % (
+            head_n, rname, len(key), key, len(sttl), sttl, len(payload), payload, tail))
         keys.append(key)
     found = None
     body = b"".join(body)
+    notify_on = c.ks.notify_flags
     while True:
         write_error = False
         cs = cache.get(c, host, port, secs)
@@ -389,16 +421,15 @@ def migrate_command(c, argv):
             try:
                 view = memoryview(data)
                 pos = 0
-                deadline_each = secs
+                cs.sock.settimeout(secs)
                 while pos < len(data):
-                    cs.sock.settimeout(deadline_each)
                     n = cs.sock.send(view[pos:pos + CHUNK])
                     if n <= 0:
                         raise ConnectionError("short write")
                     pos += n
-            except (OSError, ConnectionError) as exc:
+            except (OSError, ConnectionError):
                 write_error = True
-                raise exc
+                raise
             auth_reply = cs.read_line(secs) if password is not None else None
             select_reply = cs.read_line(secs) if select else None
         except (OSError, ConnectionError) as exc:
@@ -409,20 +440,16 @@ def migrate_command(c, argv):
                 continue
             _ioerr(c, write_error)
             return
+        lines, exc = cs.read_lines(len(keys), secs)
+        socket_error = exc is not None
+        if socket_error:
+            timed_out = isinstance(exc, socket.timeout) or getattr(exc, "errno", None) == _errno.ETIMEDOUT
         error_from_target = False
-        socket_error = False
         deleted = []
-        done = 0
-        for key in keys:
-            try:
-                line = cs.read_line(secs)
-            except (OSError, ConnectionError) as exc:
-                timed_out = isinstance(exc, socket.timeout) or getattr(exc, "errno", None) == _errno.ETIMEDOUT
-                socket_error = True
-                break
-            done += 1
-            if ((auth_reply is not None and auth_reply[:1] == b"-") or (select_reply is not None and select_reply[:1] == b"-")
-                    or line[:1] == b"-"):
+        setup_error = ((auth_reply is not None and auth_reply[:1] == b"-")
+                       or (select_reply is not None and select_reply[:1] == b"-"))
+        for key, line in zip(keys, lines):
+            if setup_error or line[:1] == b"-":
                 if not error_from_target:
                     cs.last_dbid = -1
                     if auth_reply is not None and auth_reply[:1] == b"-":
@@ -435,10 +462,11 @@ def migrate_command(c, argv):
                     c.error(b"ERR Target instance replied with error: " + err[1:])
             elif not copy:
                 if db.delete(key):
-                    notify(c, "g", b"del", key)
-                    c.dirty += 1
+                    if notify_on:
+                        notify(c, "g", b"del", key)
                     deleted.append(key)
-        if not error_from_target and socket_error and done == 0 and may_retry and not timed_out:
+        c.dirty += len(deleted)
+        if not error_from_target and socket_error and not lines and may_retry and not timed_out:
             cache.close(host, port)
             may_retry = False
             continue

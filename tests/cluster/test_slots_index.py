@@ -12,7 +12,7 @@ import redis
 
 from engine.core import Keyspace
 from engine.slots import key_hash_slot, crc16_of
-from tests.support.servers import start_redis
+from tests.support.servers import free_port, start_redis
 
 EDGE_KEYS = [b"", b"{", b"}", b"{}", b"{}a", b"a{}", b"{{a}}", b"{a}}", b"a{b}c{d}", b"{a}{b}", b"}{a}",
              b"{ab", b"ab}", b"{{}}", b"{}{a}", b"foo", b"{user1000}.following", b"\x00{\x00}\x00",
@@ -28,7 +28,7 @@ def test_crc16_check_value():
 @pytest.fixture(scope="module")
 def redis_cluster_node():
     workdir = tempfile.mkdtemp(prefix="redis-cluster-")
-    srv = start_redis("--cluster-enabled", "yes", "--cluster-config-file", os.path.join(workdir, "nodes.conf"),
+    srv = start_redis("--cluster-enabled", "yes", "--cluster-port", free_port(), "--cluster-config-file", os.path.join(workdir, "nodes.conf"),
                       workdir=workdir)
     yield srv
     srv.stop()
