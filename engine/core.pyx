@@ -875,6 +875,8 @@ cdef class Db:
         cdef cm_rec* r
         cdef cm_rec* n
         cdef long long delta
+        if self.rehash_paused:
+            raise RuntimeError("cannot index the slots of a db while an items() iteration holds its records")
         if self.slot_head == NULL:
             self._slot_tables()
         for t in range(2):

@@ -268,7 +268,7 @@ def test_live_paths_keep_the_index(fresh_cachemere):
     _check_live(r)
     r.swapdb(0, 2)
     r2 = redis.Redis(port=srv.port, db=2)
-    r2.flushdb()
+    r2.flushdb(asynchronous=True)
     _check_live(r)
     mc = McClient(("127.0.0.1", srv.mc_port))
     mc.set("mc1", "v")
