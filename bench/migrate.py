@@ -20,6 +20,7 @@ sys.path.insert(0, ROOT)
 
 import redis  # noqa: E402
 
+from bench.measure import cpu_seconds  # noqa: E402
 from bench.memory_per_key import load  # noqa: E402
 from tests.support.servers import start_cachemere, start_redis  # noqa: E402
 
@@ -50,15 +51,17 @@ def move_all(src_port, dst_port, n, batch, timeout_ms=5000):
     return took
 
 
-def run_pair(name, start, n, batch):
-    src, dst = start(), start()
+def run_pair(name, start, n, batch, start_dst=None):
+    src, dst = start(), (start_dst or start)()
     try:
         load(src.port, n)
+        cpu0 = cpu_seconds(src.proc.pid) + cpu_seconds(dst.proc.pid)
         took = move_all(src.port, dst.port, n, batch)
+        cpu = cpu_seconds(src.proc.pid) + cpu_seconds(dst.proc.pid) - cpu0
         s, d = redis.Redis(port=src.port).dbsize(), redis.Redis(port=dst.port).dbsize()
         if s != 0 or d != n:
             raise RuntimeError(f"{name}: source kept {s}, target has {d} of {n}")
-        return took
+        return took, cpu
     finally:
         src.stop()
         dst.stop()
@@ -68,14 +71,22 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--keys", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, nargs="+", default=[10, 100])
+    ap.add_argument("--mixed", action="store_true", help="also Cachemere -> redis-server and redis-server -> Cachemere")
     args = ap.parse_args()
     n = args.keys
-    print(f"MIGRATE ... KEYS, {n} keys (16-byte names, 32-byte values), one MIGRATE at a time:")
+    print(f"MIGRATE ... KEYS, {n} keys (16-byte names, 32-byte values), one MIGRATE at a time; wall time and "
+          f"the CPU seconds both servers used (the fairer figure on a shared machine):")
     for batch in args.batch:
-        ours = run_pair("cachemere", start_cachemere, n, batch)
-        theirs = run_pair("redis-server", start_redis, n, batch)
-        print(f"  batch {batch:4d}: cachemere {ours:6.2f} s ({n / ours:9.0f} keys/s)   "
-              f"redis-server {theirs:6.2f} s ({n / theirs:9.0f} keys/s)   ratio {theirs / ours:.2f}x of redis speed")
+        (ours, oc), (theirs, tc) = run_pair("cachemere", start_cachemere, n, batch), \
+            run_pair("redis-server", start_redis, n, batch)
+        print(f"  batch {batch:4d}: cachemere {ours:6.2f} s, {oc:6.2f} cpu-s ({n / ours:8.0f} keys/s)   "
+              f"redis-server {theirs:6.2f} s, {tc:6.2f} cpu-s ({n / theirs:8.0f} keys/s)   "
+              f"ratio {theirs / ours:.2f}x wall, {tc / oc:.2f}x per cpu")
+        if args.mixed:
+            (c2r, c2rc), (r2c, r2cc) = run_pair("cachemere->redis", start_cachemere, n, batch, start_redis), \
+                run_pair("redis->cachemere", start_redis, n, batch, start_cachemere)
+            print(f"              cachemere->redis {c2r:6.2f} s, {c2rc:6.2f} cpu-s   "
+                  f"redis->cachemere {r2c:6.2f} s, {r2cc:6.2f} cpu-s")
 
 
 if __name__ == "__main__":

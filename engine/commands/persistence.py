@@ -313,7 +313,8 @@ def restore_command(c, argv):
         if not absttl:
             # propagate the TTL as an absolute time, so replicas and the AOF agree
             c.propagate_as([argv[0], key, str(ttl).encode(), *argv[3:], b"ABSTTL"])
-    lfu_policy = config is not None and "lfu" in config["maxmemory-policy"]
+    # the policy is read only when IDLETIME/FREQ was given (a config lookup per RESTORE showed in MIGRATE runs)
+    lfu_policy = (lru_idle >= 0 or lfu_freq >= 0) and config is not None and "lfu" in config["maxmemory-policy"]
     if lfu_policy and lfu_freq >= 0:
         e.lru = (((c.ks.now_ms // 60000) & 65535) << 8) | lfu_freq
     elif not lfu_policy and lru_idle >= 0:
