@@ -557,7 +557,7 @@ def restore_asking_command(c, argv):
 # ------------------------------------------------------------------ DEBUG SLOT-INDEX (Cachemere only)
 
 def debug_slot_index(c, argv):
-    """DEBUG SLOT-INDEX ENABLE | CHECK | COUNT slot | KEYS slot count | STATUS
+    """DEBUG SLOT-INDEX ENABLE | STATUS | CHECK | COUNT slot | KEYS slot count | DELETE slot
 
     ENABLE turns the keyspace's per-slot index on (cluster mode does it at startup); CHECK walks the
     current db's slot lists against the table and against a brute-force recount of every key's slot and
@@ -587,6 +587,8 @@ def debug_slot_index(c, argv):
             c.reply.add_array_len(len(problems))
             for p in problems:
                 c.reply.add_bulk(p.encode())
+        elif sub == b"delete" and len(argv) == 4:
+            c.reply.add_int(db.delete_keys_in_slot(int(argv[3])))
         elif sub == b"count" and len(argv) == 4:
             c.reply.add_int(db.count_keys_in_slot(int(argv[3])))
         elif sub == b"keys" and len(argv) == 5:

@@ -286,3 +286,29 @@ def test_cluster_enabled_sends_restore_asking(fresh_cachemere):
         assert b'"RESTORE-ASKING"' in seen, (reply, seen)
     finally:
         target.stop()
+
+
+def test_migrate_notifies_del_like_redis(nodes):
+    """The source raises a "del" event per migrated key, as redis does (COPY raises none)."""
+    events = []
+    for src in (nodes[0], nodes[1]):
+        r = redis.Redis(port=src.port)
+        r.flushall()
+        r.config_set("notify-keyspace-events", "KEA")
+        r.set("n1", 1)
+        r.set("n2", 2)
+        sub = r.pubsub()
+        sub.psubscribe("__keyevent@0__:*")
+        sub.get_message(timeout=1)
+        r.execute_command("MIGRATE", "127.0.0.1", nodes[3].port, "", 0, 1000, "REPLACE", "COPY", "KEYS", "n1")
+        r.execute_command("MIGRATE", "127.0.0.1", nodes[3].port, "", 0, 1000, "REPLACE", "KEYS", "n1", "n2")
+        got = []
+        while True:
+            m = sub.get_message(timeout=0.3)
+            if m is None:
+                break
+            got.append((m["channel"], m["data"]))
+        sub.close()
+        r.config_set("notify-keyspace-events", "")
+        events.append(got)
+    assert events[0] == events[1] == [(b"__keyevent@0__:del", b"n1"), (b"__keyevent@0__:del", b"n2")]

@@ -333,3 +333,37 @@ def test_replica_full_sync_swaps_in_an_indexed_db(fresh_cachemere):
     wait_for(lambda: rr.exists("{r}:new") == 1, timeout=10)
     _check_live(rr)
     assert rr.execute_command("DEBUG", "SLOT-INDEX", "COUNT", key_hash_slot(b"r")) == 500
+
+
+def test_delete_keys_in_slot_effects(fresh_cachemere):
+    """delKeysInSlot: DEL reaches the replica, WATCH is invalidated, clients get no keyspace notification."""
+    from tests.support.servers import wait_for
+    primary = fresh_cachemere("--enable-debug-command", "yes", "--notify-keyspace-events", "KEA")
+    replica = fresh_cachemere()
+    p = redis.Redis(port=primary.port)
+    rr = redis.Redis(port=replica.port)
+    p.execute_command("DEBUG", "SLOT-INDEX", "ENABLE")
+    rr.replicaof("127.0.0.1", primary.port)
+    for i in range(20):
+        p.set("{s}:%d" % i, i)
+    p.set("other", 1)
+    wait_for(lambda: rr.dbsize() == 21, timeout=10)
+    sub = p.pubsub()
+    sub.psubscribe("__key*__:*")
+    sub.get_message(timeout=1)
+    watcher = redis.Redis(port=primary.port)
+    pipe = watcher.pipeline()
+    pipe.watch("{s}:3")
+    slot = key_hash_slot(b"s")
+    assert p.execute_command("DEBUG", "SLOT-INDEX", "DELETE", slot) == 20
+    assert p.dbsize() == 1 and p.execute_command("DEBUG", "SLOT-INDEX", "COUNT", slot) == 0
+    wait_for(lambda: rr.dbsize() == 1, timeout=10)
+    pipe.multi()
+    pipe.set("{s}:3", "x")
+    with pytest.raises(redis.WatchError):
+        pipe.execute()
+    p.set("marker", 1)                               # a notification that must come first
+    msg = sub.get_message(timeout=2)
+    assert msg is not None and msg["data"] in (b"set", b"marker"), msg
+    sub.close()
+    _check_live(p)
