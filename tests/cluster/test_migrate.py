@@ -312,3 +312,17 @@ def test_migrate_notifies_del_like_redis(nodes):
         r.config_set("notify-keyspace-events", "")
         events.append(got)
     assert events[0] == events[1] == [(b"__keyevent@0__:del", b"n1"), (b"__keyevent@0__:del", b"n2")]
+
+
+@pytest.mark.drill
+def test_cached_connection_closed_after_10s_idle(fresh_cachemere):
+    src_srv, dst_srv = fresh_cachemere(), fresh_cachemere()
+    src = redis.Redis(port=src_srv.port)
+    dst = redis.Redis(port=dst_srv.port)
+    src.set("k", "v")
+    assert src.execute_command("MIGRATE", "127.0.0.1", dst_srv.port, "k", 0, 1000) == b"OK"
+    assert src.info("stats")["migrate_cached_sockets"] == 1
+    time.sleep(8)
+    assert src.info("stats")["migrate_cached_sockets"] == 1        # not yet
+    wait_for(lambda: src.info("stats")["migrate_cached_sockets"] == 0, timeout=6)
+    wait_for(lambda: not [c for c in dst.client_list() if c["cmd"] == "restore"], timeout=3)
