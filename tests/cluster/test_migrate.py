@@ -326,3 +326,34 @@ def test_cached_connection_closed_after_10s_idle(fresh_cachemere):
     assert src.info("stats")["migrate_cached_sockets"] == 1        # not yet
     wait_for(lambda: src.info("stats")["migrate_cached_sockets"] == 0, timeout=6)
     wait_for(lambda: not [c for c in dst.client_list() if c["cmd"] == "restore"], timeout=3)
+
+
+def test_restore_string_payloads_from_redis(nodes):
+    """RESTORE's compiled path for strings: every length class and encoding redis's DUMP makes, with and
+    without TTL and REPLACE, read back equal (and broken payloads still get redis's error)."""
+    import random
+    rng = random.Random(7)
+    theirs = redis.Redis(port=nodes[1].port)
+    ours = redis.Redis(port=nodes[0].port)
+    ours.flushall()
+    values = [b"", b"a", b"0", b"-1", b"12345", b"-2147483649", b"9223372036854775807", b"007", b"1.5",
+              b"z" * 5000, b"ab" * 40000]
+    values += [rng.randbytes(n) for n in (1, 20, 21, 63, 64, 300, 16383, 16384, 100000)]
+    for i, v in enumerate(values):
+        theirs.set("v", v)
+        dump = theirs.dump("v")
+        assert ours.restore("k%d" % i, 0, dump) == b"OK"
+        assert ours.get("k%d" % i) == v
+        assert ours.restore("k%d" % i, 5000, dump, replace=True) == b"OK"
+        assert ours.get("k%d" % i) == v and 4000 < ours.pttl("k%d" % i) <= 5000
+    bad = bytearray(theirs.dump("v"))
+    bad[3] ^= 0xFF
+    for args in (("kx", 0, bytes(bad)), ("k0", 0, theirs.dump("v"))):
+        replies = []
+        for srv in (nodes[0], nodes[1]):
+            conn = RawConnection(srv.port)
+            if srv is nodes[1]:
+                conn.command("SET", "k0", "x")
+            replies.append(conn.command("RESTORE", *args))
+            conn.close()
+        assert replies[0] == replies[1]
