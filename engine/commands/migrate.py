@@ -52,7 +52,7 @@ class _CachedSocket:
             pass
 
     def read_line(self, timeout):
-        """redis syncReadLine: one line without its CRLF, at most 1023 bytes; None on error or timeout."""
+        """redis syncReadLine: one line without its CRLF, at most 1023 bytes; raises on error or timeout."""
         deadline = time.monotonic() + timeout
         while True:
             nl = self.buf.find(b"\n")
