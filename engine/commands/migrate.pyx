@@ -1,3 +1,4 @@
+# cython: language_level=3, binding=True, wraparound=True, boundscheck=True
 """MIGRATE and RESTORE-ASKING (redis 7.0 cluster.c), plus the DEBUG SLOT-INDEX test hooks.
 
 MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password | AUTH2 username password]
