@@ -357,3 +357,24 @@ def test_restore_string_payloads_from_redis(nodes):
             replies.append(conn.command("RESTORE", *args))
             conn.close()
         assert replies[0] == replies[1]
+
+
+def test_auth_arguments_redacted_in_slowlog(nodes):
+    """AUTH's password and AUTH2's username and password show as (redacted) in SLOWLOG, as in redis."""
+    logged = []
+    for src in (nodes[0], nodes[1]):
+        r = redis.Redis(port=src.port)
+        r.flushall()
+        r.set("k", "v")
+        r.config_set("slowlog-log-slower-than", 0)
+        r.slowlog_reset()
+        for auth in (["AUTH", "pw"], ["AUTH2", "user", "pw"]):
+            try:
+                r.execute_command("MIGRATE", "127.0.0.1", nodes[3].port, "", 0, 1000, "COPY", *auth, "KEYS", "k")
+            except redis.ResponseError:
+                pass
+        entries = r.slowlog_get(10)
+        r.config_set("slowlog-log-slower-than", 10000)
+        logged.append(sorted(tuple(e["command"].split()) for e in entries if e["command"].startswith(b"MIGRATE")))
+    assert logged[0] == logged[1]
+    assert len(logged[0]) == 2 and all(b"pw" not in args and b"user" not in args for args in logged[0])
