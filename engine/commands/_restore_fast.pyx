@@ -1,8 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """The compiled fast path of RESTORE / RESTORE-ASKING for the common case MIGRATE sends: a string payload,
-`key ttl payload [REPLACE]`, that succeeds. Anything else (options, errors, other types, expired TTLs)
-returns False before changing anything, and engine/commands/persistence.py's restore_command answers it
-with redis's checks and texts. What a success does is restore_command's, step for step."""
+`key ttl payload [REPLACE]`, that succeeds. Anything else (options, errors, other types) returns False
+having done at most the BUSYKEY lookup restore_command starts with anyway (which may reclaim an expired
+key), and restore_command answers it with redis's checks and texts. What a success does is
+restore_command's, step for step."""
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport memcpy
 from libc.stdint cimport uint64_t

@@ -367,3 +367,52 @@ def test_delete_keys_in_slot_effects(fresh_cachemere):
     assert msg is not None and msg["data"] in (b"set", b"marker"), msg
     sub.close()
     _check_live(p)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_operations_against_a_recount(seed):
+    """Random inserts, overwrites, deletes, expiries, swaps, clears, grow/shrink rehashes and a late enable,
+    checked against a brute-force recount along the way."""
+    rng = random.Random(seed)
+    ks = Keyspace(3)
+    enable_at = rng.randint(0, 3000)
+    tags = [b"", b"{a}", b"{b}", b"{c}x"]
+    views = []
+    for step in range(6000):
+        if step == enable_at:
+            ks.enable_slot_index()
+        db = ks.db(rng.randrange(3))
+        key = rng.choice(tags) + b"%d" % rng.randrange(2000)
+        op = rng.random()
+        if op < 0.45:
+            value = b"v" * rng.choice((1, 30, 300)) if rng.random() < 0.8 else [1, 2]
+            db.set_value(key, value if isinstance(value, bytes) else b"x" * 1000,
+                         expire_at=ks.now_ms + 100000 if rng.random() < 0.2 else -1)
+        elif op < 0.8:
+            db.delete(key)
+        elif op < 0.85:
+            db.set_value(key, b"old", expire_at=ks.now_ms - 1)
+            db.lookup_read(key)                       # reclaimed by lazy expiry
+        elif op < 0.9:
+            e = db.find(key)
+            if e is not None:
+                views.append(e)                       # keeps a record alive across deletes and enabling
+                if len(views) > 20:
+                    views.pop(0)
+        elif op < 0.93:
+            ks.db(0)._swap_contents(ks.db(rng.randrange(1, 3)))
+        elif op < 0.935:
+            db.clear()
+        elif op < 0.96 and ks.slot_index_enabled:
+            db.delete_keys_in_slot(key_hash_slot(key))
+        if step % 500 == 0:
+            check(ks)
+    for v in views:
+        v.value                                       # still readable
+    check(ks)
+    for db in ks.dbs:
+        for key in db.key_list():
+            db.delete(key)
+        assert db.used_memory == 0
+    assert ks.used_memory == 0
+    check(ks)
