@@ -378,3 +378,32 @@ def test_auth_arguments_redacted_in_slowlog(nodes):
         logged.append(sorted(tuple(e["command"].split()) for e in entries if e["command"].startswith(b"MIGRATE")))
     assert logged[0] == logged[1]
     assert len(logged[0]) == 2 and all(b"pw" not in args and b"user" not in args for args in logged[0])
+
+
+def test_reshard_flow_with_the_slot_index(fresh_cachemere):
+    """What redis-cli --cluster reshard does per slot, on two indexed nodes: list 10 keys of the slot, MIGRATE
+    them, until the slot is empty here; the counts move across exactly."""
+    from engine.slots import key_hash_slot
+    a_srv = fresh_cachemere("--enable-debug-command", "yes")
+    b_srv = fresh_cachemere("--enable-debug-command", "yes")
+    a, b = redis.Redis(port=a_srv.port), redis.Redis(port=b_srv.port)
+    for r in (a, b):
+        r.execute_command("DEBUG", "SLOT-INDEX", "ENABLE")
+    pipe = a.pipeline(transaction=False)
+    for i in range(3000):
+        pipe.set("{t%d}:%d" % (i % 7, i), i)
+    pipe.execute()
+    slots = sorted({key_hash_slot(b"t%d" % j) for j in range(7)})
+    for slot in slots[:4]:
+        want = a.execute_command("DEBUG", "SLOT-INDEX", "COUNT", slot)
+        assert want > 0
+        while True:
+            keys = a.execute_command("DEBUG", "SLOT-INDEX", "KEYS", slot, 10)
+            if not keys:
+                break
+            assert a.execute_command("MIGRATE", "127.0.0.1", b_srv.port, "", 0, 5000, "REPLACE", "KEYS", *keys) == b"OK"
+        assert a.execute_command("DEBUG", "SLOT-INDEX", "COUNT", slot) == 0
+        assert b.execute_command("DEBUG", "SLOT-INDEX", "COUNT", slot) == want
+    assert a.dbsize() + b.dbsize() == 3000
+    for r in (a, b):
+        assert r.execute_command("DEBUG", "SLOT-INDEX", "CHECK") == []
