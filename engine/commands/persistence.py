@@ -11,6 +11,10 @@ from engine.persistence.errors import DumpPayloadError
 from engine import blocking
 from engine.persistence.rdb import dump_value, restore_value, RdbError
 from engine.persistence.snapshot import value_to_rdb, value_from_rdb, encoding_limits
+try:
+    from engine.commands._restore_fast import restore_fast as _restore_fast
+except ImportError:                 # not built (a source checkout before `make build`)
+    _restore_fast = None
 
 SYNTAX_ERR = b"ERR syntax error"
 NOT_INTEGER = b"ERR value is not an integer or out of range"
@@ -243,6 +247,8 @@ def _parse_int(c, arg):
 )
 def restore_command(c, argv):
     """redis restoreCommand, in its order of checks."""
+    if _restore_fast is not None and _restore_fast(c, argv):
+        return                      # a string payload that succeeds (MIGRATE's usual case), compiled
     replace = absttl = False
     lru_idle = lfu_freq = -1
     j = 4
@@ -313,7 +319,8 @@ def restore_command(c, argv):
         if not absttl:
             # propagate the TTL as an absolute time, so replicas and the AOF agree
             c.propagate_as([argv[0], key, str(ttl).encode(), *argv[3:], b"ABSTTL"])
-    lfu_policy = config is not None and "lfu" in config["maxmemory-policy"]
+    # the policy is read only when IDLETIME/FREQ was given (a config lookup per RESTORE showed in MIGRATE runs)
+    lfu_policy = (lru_idle >= 0 or lfu_freq >= 0) and config is not None and "lfu" in config["maxmemory-policy"]
     if lfu_policy and lfu_freq >= 0:
         e.lru = (((c.ks.now_ms // 60000) & 65535) << 8) | lfu_freq
     elif not lfu_policy and lru_idle >= 0:

@@ -293,6 +293,9 @@ def debug_command(c, argv):
                            % (type_name(e.value), len(e.value) if isinstance(e.value, bytes) else 0, e.lru))
     elif sub == b"populate" and 3 <= len(argv) <= 5:
         debug_populate(c, argv)
+    elif sub == b"slot-index" and len(argv) >= 3:
+        from engine.commands.migrate import debug_slot_index    # Cachemere-only (cluster keyspace tests)
+        debug_slot_index(c, argv)
     elif sub == b"help":
         reply_help(c, help_lines("DEBUG", [
             "OBJECT <key>", "    Show low level info about the key and associated value.",
