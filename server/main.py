@@ -62,6 +62,8 @@ def main(argv=None):
         return 1
     import replication
     replication.install(server)
+    import cluster
+    cluster.install(server)                      # cluster-enabled yes: the bus, nodes.conf, redirections
     gc.freeze()
     try:
         return asyncio.run(server.serve())
