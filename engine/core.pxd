@@ -21,7 +21,7 @@ cdef extern from *:
         unsigned int klen;
         unsigned int vlen;        /* inline: the value's length; boxed: the bytes accounted for the value */
         unsigned int vcap;        /* bytes after the key for the value, always >= sizeof(PyObject*) */
-        unsigned char flags;      /* CM_BOXED | CM_RAW | CM_DETACHED | CM_PINNED */
+        unsigned char flags;      /* CM_BOXED | CM_RAW | CM_DETACHED | CM_PINNED | CM_SLOTTED */
         unsigned char spare;
         unsigned short handles;   /* live Entry views; a deleted record is freed by its last view */
         char data[];              /* key bytes, then the value area */
@@ -31,6 +31,7 @@ cdef extern from *:
     #define CM_RAW 2
     #define CM_DETACHED 4
     #define CM_PINNED 8
+    #define CM_SLOTTED 16         /* has the slot-list trailer (cluster mode): see engine/core.pyx "slots" */
     #define CM_REC_HEADER (offsetof(cm_rec, data))
     """
     ctypedef struct cm_rec:
@@ -52,6 +53,7 @@ cdef extern from *:
     int CM_RAW
     int CM_DETACHED
     int CM_PINNED
+    int CM_SLOTTED
     size_t CM_REC_HEADER
 
 
@@ -82,6 +84,15 @@ cdef class Db:
     cdef size_t vol_len
     cdef size_t vol_cap
     cdef void _shrink_vol(self)
+    # cluster mode (Keyspace.enable_slot_index): per-slot doubly linked lists through a 16-byte trailer after
+    # each record's value area (redis 7.0 slots_to_keys through dictEntry metadata) and per-slot counts.
+    # Invariant: slot_head != NULL <=> every record of this db carries CM_SLOTTED and is on its slot's list.
+    cdef cm_rec** slot_head
+    cdef unsigned int* slot_count
+    cdef int _slot_tables(self) except -1
+    cdef void _slot_link(self, cm_rec* r)
+    cdef void _slot_unlink(self, cm_rec* r)
+    cdef int _slot_index_all(self) except -1
 
     # record-level API for the compiled hot paths
     cdef cm_rec* rec_find(self, bytes key)
@@ -189,6 +200,7 @@ cdef class Keyspace:
     cdef public object on_key_deleted   # callable(db, key, reason) or None (notifications)
     cdef public int notify_flags        # notify-keyspace-events bits (engine/notify.py); 0 = off
     cdef public object server           # the owning Server, for notifications (None in bare engine tests)
+    cdef bint slot_index_on             # cluster mode: per-slot key lists and counts (enable_slot_index)
 
     # memory accounting and maxmemory (engine/evict.pxi)
     cdef public long long used_memory  # incremental estimate of what the keyspace costs

@@ -26,6 +26,7 @@ from protocol.resp cimport ReplyBuffer
 from engine.aclcore cimport User
 from engine.spec cimport (CommandSpec, CMD_WRITE, CMD_NO_AUTH, CMD_INTERNAL, CMD_MAY_REPLICATE, CMD_NO_MULTI,
                           CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG, CMD_READONLY, CMD_DENYOOM, CMD_MOVABLE_KEYS)
+from engine.slots cimport hash_slot
 from engine import registry
 from engine.registry import command, container
 
@@ -103,9 +104,43 @@ cdef unsigned int INLINE_MAX = 256        # longer strings are boxed bytes objec
 cdef size_t MIN_BUCKETS = 16
 
 
+# cluster mode: a record on a slot list has a trailer after its value area with its list neighbours
+cdef struct cm_slotlink:
+    cm_rec* prev
+    cm_rec* next
+
+DEF SLOT_TRAILER = 16       # sizeof(cm_slotlink)
+DEF NSLOTS = 16384
+
+
+cdef inline size_t rec_alloc_len(cm_rec* r):
+    return CM_REC_HEADER + r.klen + r.vcap + (SLOT_TRAILER if r.flags & CM_SLOTTED else 0)
+
+
+cdef inline cm_slotlink slot_link_get(cm_rec* r):
+    cdef cm_slotlink l
+    memcpy(&l, r.data + r.klen + r.vcap, sizeof(cm_slotlink))
+    return l
+
+
+cdef inline void slot_link_put(cm_rec* r, cm_rec* prev, cm_rec* nxt):
+    cdef cm_slotlink l
+    l.prev = prev
+    l.next = nxt
+    memcpy(r.data + r.klen + r.vcap, &l, sizeof(cm_slotlink))
+
+
+cdef inline void slot_link_set_prev(cm_rec* r, cm_rec* prev):
+    memcpy(r.data + r.klen + r.vcap, &prev, sizeof(cm_rec*))
+
+
+cdef inline void slot_link_set_next(cm_rec* r, cm_rec* nxt):
+    memcpy(r.data + r.klen + r.vcap + sizeof(cm_rec*), &nxt, sizeof(cm_rec*))
+
+
 cdef inline long long rec_base_cost(cm_rec* r):
     """What the record itself costs (allocator rounding included) plus its bucket slot share."""
-    return alloc_size(<long long>(CM_REC_HEADER + r.klen + r.vcap)) + BUCKET_OVERHEAD
+    return alloc_size(<long long>rec_alloc_len(r)) + BUCKET_OVERHEAD
 
 
 cdef void rec_free(cm_rec* r):
@@ -114,21 +149,24 @@ cdef void rec_free(cm_rec* r):
     PyMem_Free(r)
 
 
-cdef cm_rec* rec_new(bytes key, object value) except NULL:
+cdef cm_rec* rec_new(bytes key, object value, bint slotted) except NULL:
     cdef Py_ssize_t klen = PyBytes_GET_SIZE(key)
     cdef Py_ssize_t vlen = 0, need, cap
+    cdef Py_ssize_t extra = SLOT_TRAILER if slotted else 0
     cdef bint inline_string = type(value) is bytes and PyBytes_GET_SIZE(value) <= INLINE_MAX
     if inline_string:
         vlen = PyBytes_GET_SIZE(value)
     need = vlen if vlen > <Py_ssize_t>sizeof(PyObject*) else <Py_ssize_t>sizeof(PyObject*)
     # take the allocator's rounding as spare value room: a same-size-class overwrite stays inline
-    cap = alloc_size(<long long>(CM_REC_HEADER + klen + need)) - <Py_ssize_t>CM_REC_HEADER - klen
+    cap = alloc_size(<long long>(CM_REC_HEADER + klen + need + extra)) - <Py_ssize_t>CM_REC_HEADER - klen - extra
     if cap > INLINE_MAX + 8:
         cap = need
-    cdef cm_rec* r = <cm_rec*>PyMem_Malloc(CM_REC_HEADER + klen + cap)
+    cdef cm_rec* r = <cm_rec*>PyMem_Malloc(CM_REC_HEADER + klen + cap + extra)
     if r == NULL:
         raise MemoryError()
     memset(r, 0, CM_REC_HEADER)
+    if slotted:
+        r.flags = CM_SLOTTED
     r.vslot = -1
     r.klen = <unsigned int>klen
     r.vcap = <unsigned int>cap
@@ -139,7 +177,7 @@ cdef cm_rec* rec_new(bytes key, object value) except NULL:
     else:
         Py_INCREF(value)
         rec_put_obj(r, <PyObject*>value)
-        r.flags = CM_BOXED
+        r.flags |= CM_BOXED
     return r
 
 
@@ -303,6 +341,11 @@ cdef class Db:
             self.vol = NULL
         self.vol_len = 0
         self.vol_cap = 0
+        if self.slot_head != NULL:
+            PyMem_Free(self.slot_head)
+            PyMem_Free(self.slot_count)
+            self.slot_head = NULL
+            self.slot_count = NULL
 
     def __len__(self):
         return self.count
@@ -602,7 +645,10 @@ cdef class Db:
 
     cdef cm_rec* rec_insert(self, bytes key, object value) except NULL:
         """rec_add without the notification (loading a snapshot: redis dbAddRDBLoad)."""
-        cdef cm_rec* r = rec_new(key, value)
+        cdef bint slotted = self.slot_head != NULL or self.ks.slot_index_on
+        if slotted and self.slot_head == NULL:
+            self._slot_tables()
+        cdef cm_rec* r = rec_new(key, value, slotted)
         cdef size_t idx
         cdef long long cost
         if policy_is_lfu(self.ks.policy):
@@ -620,6 +666,8 @@ cdef class Db:
         r.next = head[0]
         head[0] = r
         self.count += 1
+        if slotted:
+            self._slot_link(r)
         cost = rec_base_cost(r)
         self.used_memory += cost
         self.ks.used_memory += cost
@@ -734,6 +782,8 @@ cdef class Db:
         link[0] = r.next
         r.next = NULL
         self.count -= 1
+        if r.flags & CM_SLOTTED:
+            self._slot_unlink(r)
         self.rec_remove_expire(r)
         cost = rec_base_cost(r) + (r.vlen if r.flags & CM_BOXED else 0)
         self.used_memory -= cost
@@ -772,6 +822,212 @@ cdef class Db:
         self.vol_len, other.vol_len = other.vol_len, self.vol_len
         self.vol_cap, other.vol_cap = other.vol_cap, self.vol_cap
         self.used_memory, other.used_memory = other.used_memory, self.used_memory
+        self.slot_head, other.slot_head = other.slot_head, self.slot_head
+        self.slot_count, other.slot_count = other.slot_count, self.slot_count
+        # a replica's full sync swaps in a db loaded by a side keyspace: index it if this one is indexed
+        if self.ks.slot_index_on and self.slot_head == NULL and self.count:
+            self._slot_index_all()
+        if other.ks.slot_index_on and other.slot_head == NULL and other.count:
+            other._slot_index_all()
+
+    # -- cluster hash slots (engine/slots.pyx) ------------------------------------------------------
+
+    cdef int _slot_tables(self) except -1:
+        self.slot_head = <cm_rec**>PyMem_Calloc(NSLOTS, sizeof(cm_rec*))
+        self.slot_count = <unsigned int*>PyMem_Calloc(NSLOTS, sizeof(unsigned int))
+        if self.slot_head == NULL or self.slot_count == NULL:
+            PyMem_Free(self.slot_head)
+            PyMem_Free(self.slot_count)
+            self.slot_head = NULL
+            self.slot_count = NULL
+            raise MemoryError()
+        return 0
+
+    cdef void _slot_link(self, cm_rec* r):
+        """Put a record at the head of its slot's list (redis 7.0 slotToKeyAdd)."""
+        cdef int slot = hash_slot(r.data, r.klen)
+        cdef cm_rec* head = self.slot_head[slot]
+        slot_link_put(r, NULL, head)
+        if head != NULL:
+            slot_link_set_prev(head, r)
+        self.slot_head[slot] = r
+        self.slot_count[slot] += 1
+
+    cdef void _slot_unlink(self, cm_rec* r):
+        cdef int slot = hash_slot(r.data, r.klen)
+        cdef cm_slotlink l = slot_link_get(r)
+        if l.prev != NULL:
+            slot_link_set_next(l.prev, l.next)
+        else:
+            self.slot_head[slot] = l.next
+        if l.next != NULL:
+            slot_link_set_prev(l.next, l.prev)
+        slot_link_put(r, NULL, NULL)
+        self.slot_count[slot] -= 1
+
+    cdef int _slot_index_all(self) except -1:
+        """Index the records present: each is copied into an allocation with the slot trailer (a record
+        otherwise never moves; one with live views is left to them, detached, and its copy takes its place)."""
+        cdef int t
+        cdef size_t i, mask, oldlen
+        cdef cm_rec** table
+        cdef cm_rec** link
+        cdef cm_rec* r
+        cdef cm_rec* n
+        cdef long long delta
+        if self.slot_head == NULL:
+            self._slot_tables()
+        for t in range(2):
+            table = self.buckets if t == 0 else self.buckets1
+            mask = self.mask if t == 0 else self.mask1
+            if table == NULL:
+                continue
+            for i in range(mask + 1):
+                link = &table[i]
+                r = link[0]
+                while r != NULL:
+                    if not (r.flags & CM_SLOTTED):
+                        oldlen = rec_alloc_len(r)
+                        n = <cm_rec*>PyMem_Malloc(oldlen + SLOT_TRAILER)
+                        if n == NULL:
+                            raise MemoryError()
+                        memcpy(n, r, oldlen)
+                        n.flags = (n.flags | CM_SLOTTED) & ~CM_PINNED
+                        n.handles = 0
+                        delta = alloc_size(<long long>(oldlen + SLOT_TRAILER)) - alloc_size(<long long>oldlen)
+                        self.used_memory += delta
+                        self.ks.used_memory += delta
+                        if n.vslot >= 0:
+                            self.vol[n.vslot].rec = n
+                        link[0] = n
+                        if r.handles or r.flags & CM_PINNED:
+                            if r.flags & CM_BOXED:
+                                Py_INCREF(<object>rec_obj(r))
+                            r.next = NULL
+                            r.vslot = -1
+                            r.flags |= CM_DETACHED
+                        else:
+                            PyMem_Free(r)
+                        r = n
+                    self._slot_link(r)
+                    link = &r.next
+                    r = r.next
+        return 0
+
+    def count_keys_in_slot(self, int slot):
+        """Keys hashing to `slot` (expired ones not yet reclaimed included, as redis counts them)."""
+        cdef long long n = 0
+        if slot < 0 or slot >= NSLOTS:
+            raise ValueError("slot out of range")
+        if self.slot_head != NULL:
+            return self.slot_count[slot]
+        if self.ks.slot_index_on or self.count == 0:
+            return 0
+        for key in self.key_list():                 # no index: a scan (only outside cluster mode)
+            if hash_slot(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)) == slot:
+                n += 1
+        return n
+
+    def keys_in_slot(self, int slot, long long count):
+        """Up to `count` keys of `slot`, newest first (CLUSTER GETKEYSINSLOT walks redis's slot list)."""
+        cdef list out = []
+        cdef cm_rec* r
+        if slot < 0 or slot >= NSLOTS:
+            raise ValueError("slot out of range")
+        if count <= 0:
+            return out
+        if self.slot_head != NULL:
+            r = self.slot_head[slot]
+            while r != NULL and count > 0:
+                out.append(rec_key_bytes(r))
+                count -= 1
+                r = slot_link_get(r).next
+            return out
+        if self.ks.slot_index_on:
+            return out
+        for key in self.key_list():
+            if hash_slot(PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key)) == slot:
+                out.append(key)
+                if len(out) >= count:
+                    break
+        return out
+
+    def delete_keys_in_slot(self, int slot):
+        """redis delKeysInSlot: delete every key of `slot`, each with a DEL effect, the WATCH/tracking
+        touch and a dirty count (no keyspace notification to clients); returns how many were deleted."""
+        cdef long long n = 0
+        cdef bytes key
+        if slot < 0 or slot >= NSLOTS:
+            raise ValueError("slot out of range")
+        if self.slot_head == NULL:
+            for key in self.keys_in_slot(slot, 1LL << 62):
+                if self.rec_delete(key):
+                    _slot_key_deleted(self, key)
+                    n += 1
+            return n
+        while self.slot_head != NULL and self.slot_head[slot] != NULL:
+            key = rec_key_bytes(self.slot_head[slot])
+            if not self.rec_delete(key):
+                break                               # cannot happen: the list holds only linked records
+            _slot_key_deleted(self, key)
+            n += 1
+        return n
+
+    def verify_slot_index(self):
+        """Problems found walking the slot lists against the table (an empty list when the index is right):
+        every record is on the list of its own slot exactly once, links agree both ways, counts match."""
+        cdef list problems = []
+        cdef int slot
+        cdef unsigned int n
+        cdef size_t total = 0, i, mask
+        cdef int t
+        cdef cm_rec* r
+        cdef cm_rec* prev
+        cdef cm_rec** table
+        cdef cm_slotlink l
+        if self.slot_head == NULL:
+            if self.ks.slot_index_on and self.count:
+                problems.append("index on but no slot tables")
+            return problems
+        for slot in range(NSLOTS):
+            n = 0
+            prev = NULL
+            r = self.slot_head[slot]
+            while r != NULL and n <= self.count:
+                l = slot_link_get(r)
+                if l.prev != prev:
+                    problems.append("slot %d: bad prev link" % slot)
+                if not (r.flags & CM_SLOTTED) or r.flags & CM_DETACHED:
+                    problems.append("slot %d: record not slotted or detached" % slot)
+                if hash_slot(r.data, r.klen) != slot:
+                    problems.append("slot %d: key of slot %d" % (slot, hash_slot(r.data, r.klen)))
+                n += 1
+                prev = r
+                r = l.next
+            if n != self.slot_count[slot]:
+                problems.append("slot %d: count %d, list %d" % (slot, self.slot_count[slot], n))
+            total += n
+        if total != self.count:
+            problems.append("lists hold %d records, table %d" % (total, self.count))
+        for t in range(2):
+            table = self.buckets if t == 0 else self.buckets1
+            mask = self.mask if t == 0 else self.mask1
+            if table == NULL:
+                continue
+            for i in range(mask + 1):
+                r = table[i]
+                while r != NULL:
+                    if not (r.flags & CM_SLOTTED):
+                        problems.append("record without slot trailer")
+                    r = r.next
+        return problems[:20]
+
+    def slot_counts(self):
+        """{slot: count} of the non-empty slots (tests, introspection)."""
+        cdef int i
+        if self.slot_head == NULL:
+            return None
+        return {i: self.slot_count[i] for i in range(NSLOTS) if self.slot_count[i]}
 
     # -- iteration ----------------------------------------------------------------------------------
 
@@ -873,6 +1129,16 @@ cdef class Db:
         return v, out
 
 
+cdef _slot_key_deleted(Db db, bytes key):
+    """The effects of one key deleted by delete_keys_in_slot (redis delKeysInSlot: propagateDeletion,
+    signalModifiedKey, server.dirty++; no keyspace notification to clients)."""
+    cdef Keyspace ks = db.ks
+    ks.dirty += 1
+    ks.effects.emit(db.id, [b"DEL", key])
+    if ks.on_key_deleted is not None:
+        ks.on_key_deleted(db, key, b"slot")
+
+
 cdef class EffectLog:
     """The one stream of deterministic write effects, encoded once as RESP with SELECT insertion."""
 
@@ -957,6 +1223,19 @@ cdef class Keyspace:
         self.tenacity = 10
         self.eviction_pool = []
         self.lru_clock = <unsigned int>((self.now_ms // 1000) & LRU_CLOCK_MAX)
+
+    def enable_slot_index(self):
+        """Cluster mode: keep per-slot key counts and lists from now on (the keys present are indexed).
+        Off by default: outside cluster mode a key pays nothing for it."""
+        cdef Db db
+        self.slot_index_on = True
+        for db in self.dbs:
+            if db.slot_head == NULL and db.count:
+                db._slot_index_all()
+
+    @property
+    def slot_index_enabled(self):
+        return self.slot_index_on
 
     cpdef long long update_clock(self):
         self.now_ms = wall_ms()

@@ -79,7 +79,8 @@ class _Deleted:
         self.ks = server.ks
 
     def __call__(self, db, key, reason):
-        if self.ks.notify_flags:
+        # b"slot": a key dropped by Db.delete_keys_in_slot, which redis tells modules only, not clients
+        if self.ks.notify_flags and reason != b"slot":
             notify(self, "x" if reason == b"expired" else "e", reason, key, db.id)
 
 

@@ -151,5 +151,22 @@ def _redact_config_set(argv):
             argv[j + 1] = REDACTED
 
 
-_REDACTORS = {"auth": _redact_auth, "hello": _redact_hello, "acl|setuser": _redact_setuser,
+def _redact_migrate(argv):
+    """redis migrateCommand redacts the AUTH password and the AUTH2 username and password."""
+    j = 6
+    while j < len(argv):
+        opt = argv[j].lower()
+        if opt == b"auth" and j + 1 < len(argv):
+            argv[j + 1] = REDACTED
+            j += 2
+        elif opt == b"auth2" and j + 2 < len(argv):
+            argv[j + 1] = argv[j + 2] = REDACTED
+            j += 3
+        elif opt == b"keys":
+            break
+        else:
+            j += 1
+
+
+_REDACTORS = {"auth": _redact_auth, "migrate": _redact_migrate, "hello": _redact_hello, "acl|setuser": _redact_setuser,
               "config|set": _redact_config_set}

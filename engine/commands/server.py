@@ -289,6 +289,9 @@ def debug_command(c, argv):
         from engine.core import type_name
         c.reply.add_simple(b"Value at:0x0 refcount:1 encoding:%s serializedlength:%d lru:%d lru_seconds_idle:0"
                            % (type_name(e.value), len(e.value) if isinstance(e.value, bytes) else 0, e.lru))
+    elif sub == b"slot-index" and len(argv) >= 3:
+        from engine.commands.migrate import debug_slot_index    # Cachemere-only (cluster keyspace tests)
+        debug_slot_index(c, argv)
     elif sub == b"help":
         reply_help(c, help_lines("DEBUG", [
             "OBJECT <key>", "    Show low level info about the key and associated value.",
