@@ -266,7 +266,9 @@ def slots(cl, c, argv):
     r = c.reply
     r.add_array_len(len(entries))
     for a, b, n in entries:
-        replicas = [s for s in n.slaves if not s.failed]
+        # redis isReplicaAvailable: not failed, and some data (a replica still at offset 0 is not listed)
+        replicas = [s for s in n.slaves if not s.failed and
+                    (cl.my_offset() if s is cl.myself else s.repl_offset) != 0]
         r.add_array_len(3 + len(replicas))
         r.add_int(a)
         r.add_int(b)
@@ -511,7 +513,7 @@ def failover(cl, c, argv):
             c.error(b"ERR syntax error")
             return
     elif len(argv) > 3:
-        c.error(b"ERR syntax error")
+        c.error(b"ERR unknown subcommand or wrong number of arguments for 'failover'. Try CLUSTER HELP.")
         return
     myself = cl.myself
     if myself.is_master:
@@ -553,7 +555,7 @@ def reset(cl, c, argv):
             c.error(b"ERR syntax error")
             return
     elif len(argv) > 3:
-        c.error(b"ERR syntax error")
+        c.error(b"ERR unknown subcommand or wrong number of arguments for 'reset'. Try CLUSTER HELP.")
         return
     if cl.myself.is_master and c.server.ks.db(0).size() != 0:
         c.error(b"ERR CLUSTER RESET can't be called with master nodes containing keys")
@@ -590,9 +592,6 @@ HELP = [
     "    Return information about the cluster.",
     "KEYSLOT <key>",
     "    Return the hash slot for <key>.",
-    "LINKS",
-    "    Return information about all network links between this node and its peers.",
-    "    Output format is an array where each array element is a map containing attributes of a link",
     "MEET <ip> <port> [<bus-port>]",
     "    Connect nodes into a working cluster.",
     "MYID",
@@ -617,6 +616,9 @@ HELP = [
     "    start, end, master and replicas IP addresses, ports and ids",
     "SHARDS",
     "    Return information about slot range mappings and the nodes associated with them.",
+    "LINKS",
+    "    Return information about all network links between this node and its peers.",
+    "    Output format is an array where each array element is a map containing attributes of a link",
     "HELP",
     "    Prints this help.",
 ]

@@ -143,12 +143,6 @@ def install_gate(cl, dispatcher):
         flags = c.flags
         if flags & CLIENT_ASKING and name != "asking" and (c.multi_queue is None or name == "exec"):
             c.flags = flags & ~CLIENT_ASKING        # redis resetClient: ASKING lasts one command (or one MULTI)
-        refused = REFUSED_IN_CLUSTER.get(name)
-        if refused is None and name == "select" and len(argv) == 2 and argv[1] != b"0":
-            refused = b"ERR SELECT is not allowed in cluster mode"
-        if refused is not None and not c.is_master:
-            _reject(c, spec, refused)
-            return False
         if not c.is_master and (spec.first_key > 0 or spec.key_specs or spec.flags & CMD_MOVABLE_KEYS
                                 or name == "exec" or name in SHARD_PUBSUB):
             saved = c.flags
@@ -164,6 +158,12 @@ def install_gate(cl, dispatcher):
                 spec.rejected_calls += 1
                 c.error(redirect_text(cl, n, slot, code))
                 return False
+        refused = REFUSED_IN_CLUSTER.get(name)
+        if refused is None and name == "select" and len(argv) == 2 and argv[1] != b"0":
+            refused = b"ERR SELECT is not allowed in cluster mode"
+        if refused is not None and not c.is_master:
+            _reject(c, spec, refused)
+            return False
         if prev is not None:
             return prev(c, spec, argv)
         return True
