@@ -77,7 +77,8 @@ class Cluster:
             self.stop()
             raise
 
-    def wait_ok(self, timeout=30, ports=None):
+    def wait_ok(self, timeout=30, ports=None, replicas=None):
+        want = self.replicas if replicas is None else replicas
         deadline = time.monotonic() + timeout
         ports = ports or [n.port for n in self.nodes if n.proc.poll() is None]
         while time.monotonic() < deadline:
@@ -86,7 +87,7 @@ class Cluster:
                 views = [slots_view(p) for p in ports]
                 slaves = [raw(p, "cluster", "nodes").count(" slave ") + raw(p, "cluster", "nodes").count(",slave ")
                           for p in ports]
-                if all(v == views[0] for v in views) and all(n >= self.replicas for n in slaves):
+                if all(v == views[0] for v in views) and all(n >= want for n in slaves):
                     return
             time.sleep(0.1)
         raise AssertionError("cluster did not reach ok: " + " | ".join(raw(p, "cluster", "nodes") for p in ports))
