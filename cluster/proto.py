@@ -167,3 +167,30 @@ def bitmap_slots(bm):
                 if byte & (1 << b):
                     out.append(base + b)
     return out
+
+
+def bitmap_ranges(bm):
+    """[(start, end)] runs of set bits in a slot bitmap, a byte at a time (0x00/0xFF bytes are skipped)."""
+    out = []
+    start = -1
+    for i, b in enumerate(bm):
+        if b == 0xFF:
+            if start < 0:
+                start = i << 3
+            continue
+        if b == 0:
+            if start >= 0:
+                out.append((start, (i << 3) - 1))
+                start = -1
+            continue
+        base = i << 3
+        for k in range(8):
+            if (b >> k) & 1:
+                if start < 0:
+                    start = base + k
+            elif start >= 0:
+                out.append((start, base + k - 1))
+                start = -1
+    if start >= 0:
+        out.append((start, len(bm) * 8 - 1))
+    return out

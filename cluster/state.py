@@ -66,6 +66,7 @@ class Node:
         self.inbound_link = None
         self.fail_reports = {}          # reporting Node -> time
         self.connecting = False
+        self._ranges = None
 
     is_master = property(lambda self: bool(self.flags & F_MASTER))
     is_slave = property(lambda self: bool(self.flags & F_SLAVE))
@@ -79,19 +80,13 @@ class Node:
         return ",".join(out) if out else "noflags"
 
     def slot_ranges(self):
-        """[(start, end)] of this node's slots."""
-        out = []
-        start = -1
-        bm = self.slots
-        for j in range(SLOTS + 1):
-            hit = j < SLOTS and bm[j >> 3] & (1 << (j & 7))
-            if hit:
-                if start < 0:
-                    start = j
-            elif start >= 0:
-                out.append((start, j - 1))
-                start = -1
-        return out
+        """[(start, end)] of this node's slots (cached until the slots change)."""
+        if self._ranges is None:
+            self._ranges = self._compute_ranges()
+        return self._ranges
+
+    def _compute_ranges(self):
+        return proto.bitmap_ranges(self.slots) if self.numslots else []
 
 
 class ClusterState:
@@ -125,6 +120,7 @@ class ClusterState:
         self.stats_pfail_nodes = 0
         self.inbound_links = set()
         self.todo_save = False
+        self.todo_fsync = False
         self.todo_update = False
         self.todo_failover = False
         self.todo_scheduled = False
@@ -172,8 +168,9 @@ class ClusterState:
             return 0
         return repl.offset
 
-    def schedule(self, save=False, update=False, failover=False):
-        self.todo_save |= save
+    def schedule(self, save=False, update=False, failover=False, fsync=False):
+        self.todo_save |= save or fsync
+        self.todo_fsync |= fsync
         self.todo_update |= update
         self.todo_failover |= failover
         if not self.todo_scheduled and self.server.loop is not None:
@@ -193,7 +190,8 @@ class ClusterState:
             self.update_state()
         if self.todo_save:
             self.todo_save = False
-            self.save_config()
+            self.save_config(self.todo_fsync)
+            self.todo_fsync = False
 
     # ------------------------------------------------------------------ nodes and slots
     def add_node(self, node):
@@ -245,6 +243,7 @@ class ClusterState:
             return False
         proto.bit_set(n.slots, j)
         n.numslots += 1
+        n._ranges = None
         self.slots[j] = n
         return True
 
@@ -254,12 +253,13 @@ class ClusterState:
             return False
         proto.bit_clear(n.slots, j)
         n.numslots -= 1
+        n._ranges = None
         self.slots[j] = None
         return True
 
     def del_node_slots(self, node):
         deleted = 0
-        for j in range(SLOTS):
+        for j in proto.bitmap_slots(node.slots):
             if self.slots[j] is node:
                 self.del_slot(j)
                 deleted += 1
@@ -356,16 +356,20 @@ class ClusterState:
     def nodes_description(self, filter_flags=0):
         return "".join(self.describe_node(n) + "\n" for n in self.nodes.values() if not (n.flags & filter_flags))
 
-    def save_config(self):
+    def save_config(self, fsync=True):
         content = self.nodes_description(F_HANDSHAKE)
         content += "vars currentEpoch %d lastVoteEpoch %d\n" % (self.current_epoch, self.last_vote_epoch)
-        tmp = self.config_path + ".tmp-cachemere"
+        data = content.encode("latin-1")
         try:
-            with open(tmp, "w") as f:
-                f.write(content)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.config_path)
+            # in place, as redis clusterSaveConfig: write, then truncate to the new length
+            fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, data)
+                os.ftruncate(fd, len(data))
+                if fsync:            # redis fsyncs only for votes, epochs and role changes (TODO_FSYNC_CONFIG)
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
             return True
         except OSError as exc:
             self.log.warning("Could not save the cluster config %s: %s" % (self.config_path, exc))
@@ -1094,7 +1098,7 @@ class ClusterState:
             return
         self.last_vote_epoch = self.current_epoch
         master.voted_time = now
-        self.schedule(save=True)
+        self.schedule(fsync=True)
         if node.link is not None:
             node.link.send(self.build(proto.AUTH_ACK))
         self.log.warning("Failover auth granted to %.40s for epoch %d" % (node.name, self.current_epoch))
@@ -1169,7 +1173,7 @@ class ClusterState:
             self.log.warning("Starting a failover election for epoch %d." % self.current_epoch)
             self.request_failover_auth()
             self.failover_auth_sent = True
-            self.schedule(save=True, update=True)
+            self.schedule(fsync=True, update=True)
             return
         if self.failover_auth_count >= needed_quorum:
             self.log.warning("Failover election won: I'm the new master.")
@@ -1238,11 +1242,8 @@ class ClusterState:
             return
         new_state = OK
         if self.config["cluster-require-full-coverage"]:
-            for j in range(SLOTS):
-                n = self.slots[j]
-                if n is None or n.flags & F_FAIL:
-                    new_state = FAIL
-                    break
+            if None in self.slots or any(n.numslots and n.flags & F_FAIL for n in self.nodes.values()):
+                new_state = FAIL
         size = 0
         reachable = 0
         for n in self.nodes.values():
