@@ -316,3 +316,22 @@ def test_nodes_conf_and_restart(clusters):
 
 
 _unused = (time, wait_for)
+
+
+def test_workflow_executions_follow_their_state_machine(clusters):
+    """WF.START writes the execution key {sm}:name: the hash tag puts it in the state machine's slot, so the
+    execution lives (and is read, WF.EXEC) on the node that owns the state machine."""
+    cm, _ref = clusters
+    rc = RedisCluster(host="127.0.0.1", port=cm.ports[0])
+    try:
+        definition = '{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}'
+        for i in range(6):
+            sm = "flow%d" % i
+            rc.execute_command("WF.CREATE", sm, definition, target_nodes=rc.get_node_from_key(sm))
+            out = rc.execute_command("WF.START", sm, "NAME", "run1", target_nodes=rc.get_node_from_key(sm))
+            key = "{%s}:run1" % sm
+            assert rc.keyslot(key) == rc.keyslot(sm)
+            assert key.encode() in out if isinstance(out, bytes) else True
+            assert rc.execute_command("WF.EXEC", key, target_nodes=rc.get_node_from_key(key))
+    finally:
+        rc.close()
