@@ -28,7 +28,7 @@ def _keys(spec, argv):
     name = spec.name
     if name in SHARD_PUBSUB:
         return argv[1:] if name != "spublish" else argv[1:2]
-    if spec.getkeys is None and spec.first_key > 0 and not (spec.flags & CMD_MOVABLE_KEYS):
+    if spec.first_key > 0 and not (spec.flags & CMD_MOVABLE_KEYS):     # fixed positions (SET's getkeys: flags only)
         argc = len(argv)
         last = spec.last_key if spec.last_key >= 0 else argc + spec.last_key
         if last >= argc:
@@ -164,12 +164,26 @@ def install_gate(cl, dispatcher):
         if refused is not None and not c.is_master:
             _reject(c, spec, refused)
             return False
-        if prev is not None:
-            return prev(c, spec, argv)
         return True
 
-    dispatcher.before_call = cluster_gate
-    return cluster_gate
+    from engine import registry as _reg
+    special = set()
+    for name in ("exec", "select", "replicaof", "slaveof", "move", "swapdb", "ssubscribe", "sunsubscribe",
+                 "spublish", "asking"):
+        spec = _reg.COMMANDS.get(name.encode())
+        if spec is not None:
+            special.add(spec)
+    try:
+        from cluster.fastgate import FastGate
+    except ImportError:           # not built: the Python gate alone
+        def gate(c, spec, argv):
+            if not cluster_gate(c, spec, argv):
+                return False
+            return prev(c, spec, argv) if prev is not None else True
+    else:
+        gate = FastGate(cl, cluster_gate, prev, special, CMD_MOVABLE_KEYS)
+    dispatcher.before_call = gate
+    return gate
 
 
 def _reject(c, spec, message):
