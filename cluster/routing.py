@@ -76,7 +76,7 @@ def node_by_query(cl, c, spec, argv):
                 if db0.find(key) is None:
                     missing += 1
     if n is None:
-        return myself, 0, R_NONE
+        return myself, -1, R_NONE
     if cl.state != OK:
         if is_shard:
             if not cl.config["cluster-allow-pubsubshard-when-down"]:
@@ -191,3 +191,17 @@ def _reject(c, spec, message):
     if c.multi_queue is not None:
         c.multi_error = True
     c.error(message)
+
+
+def script_check(cl, caller, spec, argv):
+    """redis scriptVerifyClusterState: the error text for a command a script may not run here, or None."""
+    if caller.is_master:
+        return None
+    n, slot, code = node_by_query(cl, caller, spec, argv)
+    if n is None or n is not cl.myself:
+        if code == R_DOWN_RO_STATE:
+            return b"ERR Script attempted to execute a write command while the cluster is down and readonly"
+        if code == R_DOWN_STATE:
+            return b"ERR Script attempted to execute a command while the cluster is down"
+        return b"ERR Script attempted to access a non local key in a cluster node"
+    return None            # redis 7.0.15 lets a script touch several local slots (the same-slot rule is 7.2's)

@@ -131,7 +131,12 @@ class ClusterState:
         self.listeners = []
         self.started = False
         self.socks = []
+        self.script_slot = -1
         self.config_path = self.config["cluster-config-file"]  # relative to dir: server/main.py chdir'ed there
+
+    def script_check(self, caller, spec, argv):
+        from cluster.routing import script_check
+        return script_check(self, caller, spec, argv)
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -150,6 +150,11 @@ ERROR_PROBES = [
     ["swapdb", "0", "1"], ["del", "{a}1", "{a}2", "{b}3"], ["exists", "nosuchkey"], ["xread", "streams", "foo", "0"],
     ["sort", "k", "by", "nosort"], ["publish", "ch", "m"], ["spublish", "foo", "m"],
     ["object", "encoding", "foo"], ["keys", "zzz*"],
+    # scripts (redis scriptVerifyClusterState)
+    ["eval", "return redis.call('get', 'foo')", "0"], ["eval", "return redis.call('get', KEYS[1])", "1", "a0"],
+    ["eval", "redis.call('get', '{a0}x'); return redis.call('get', 'a0')", "0"],
+    ["eval", "return redis.pcall('get', 'foo')", "0"], ["eval", "redis.call('get', 'a0'); return redis.call('get', 'e0')", "0"],
+    ["eval", "return redis.call('get', 'e0')", "1", "a0"], ["eval", "return redis.call('get', '{x}1')", "1", "{x}2"],
 ]
 
 
