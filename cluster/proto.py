@@ -157,16 +157,27 @@ def bit_clear(bm, j):
     bm[j >> 3] &= ~(1 << (j & 7)) & 0xFF
 
 
+_BITS = [tuple(k for k in range(8) if (b >> k) & 1) for b in range(256)]
+
+
 def bitmap_slots(bm):
     """The slot numbers set in a 2048-byte bitmap."""
     out = []
+    bits = _BITS
     for i, byte in enumerate(bm):
         if byte:
             base = i << 3
-            for b in range(8):
-                if byte & (1 << b):
-                    out.append(base + b)
+            if byte == 255:
+                out.extend(range(base, base + 8))
+            else:
+                out.extend([base + k for k in bits[byte]])
     return out
+
+
+def bitmap_minus(a, b):
+    """The bitmap of the slots set in a and not in b."""
+    n = len(a)
+    return (int.from_bytes(a, "little") & ~int.from_bytes(b, "little")).to_bytes(n, "little")
 
 
 def bitmap_ranges(bm):

@@ -771,7 +771,9 @@ class ClusterState:
             if sender.is_master and dirty_slots:
                 self.update_slots_config_with(sender, h.config_epoch, h.myslots)
             if dirty_slots:
-                for j in proto.bitmap_slots(h.myslots):
+                # only the claimed slots this node does not already see as the sender's can be stale claims
+                for j in proto.bitmap_slots(proto.bitmap_minus(h.myslots, sender_master.slots)
+                                            if sender_master is not None else h.myslots):
                     owner = self.slots[j]
                     if owner is sender or owner is None:
                         continue
@@ -971,9 +973,8 @@ class ClusterState:
         newmaster = None
         migrated_our_slots = 0
         dirty = []
-        sender_slots = 0
-        for j in proto.bitmap_slots(slots):
-            sender_slots += 1
+        sender_slots = bin(int.from_bytes(slots, "little")).count("1")
+        for j in proto.bitmap_slots(proto.bitmap_minus(slots, sender.slots)):   # the slots sender owns are skipped
             owner = self.slots[j]
             if owner is sender:
                 continue
