@@ -340,3 +340,55 @@ def test_workflow_executions_follow_their_state_machine(clusters):
             assert rc.execute_command("WF.EXEC", key, target_nodes=rc.get_node_from_key(key))
     finally:
         rc.close()
+
+
+def test_add_node_and_del_node(clusters):
+    """redis-cli --cluster add-node (MEET, then REPLICATE for --cluster-slave) and del-node (FORGET everywhere,
+    RESET SOFT on the node) against the Cachemere cluster."""
+    cm, _ref = clusters
+    from tests.cluster.harness import cluster_ports, start_node
+    port = cluster_ports(1)[0]
+    node = start_node("cachemere", port)
+    try:
+        out = cli("--cluster", "add-node", "127.0.0.1:%d" % port, "127.0.0.1:%d" % cm.ports[0]).stdout
+        assert "[OK] New node added correctly." in out
+        nid = raw(port, "cluster", "myid").strip()
+        wait_for(lambda: all(nid in raw(p, "cluster", "nodes") for p in cm.ports), timeout=15)
+        wait_for(lambda: "cluster_known_nodes:7" in raw(port, "cluster", "info"), timeout=15)
+        out = cli("--cluster", "del-node", "127.0.0.1:%d" % cm.ports[0], nid).stdout
+        assert "Sending CLUSTER RESET SOFT to the deleted node." in out
+        wait_for(lambda: all(nid not in raw(p, "cluster", "nodes") for p in cm.ports), timeout=15)
+        assert "cluster_known_nodes:1" in raw(port, "cluster", "info")
+    finally:
+        node.stop()
+
+
+def test_mixed_cluster_and_nodes_conf_interop():
+    """A Cachemere + redis-server cluster forms through the 7.0 bus, and a node started on the other kind's
+    nodes.conf keeps its identity (same file format both ways)."""
+    from tests.cluster.harness import start_node
+    cluster = Cluster(["cachemere", "redis", "cachemere"], replicas=0)
+    try:
+        out = cli("--cluster", "check", "127.0.0.1:%d" % cluster.ports[1]).stdout
+        assert "[OK] All nodes agree about slots configuration." in out and "[OK] All 16384 slots covered." in out
+        rc = RedisCluster(host="127.0.0.1", port=cluster.ports[1])
+        try:
+            for i in range(200):
+                rc.set("mix:%d" % i, i)
+            assert all(int(rc.get("mix:%d" % i)) == i for i in range(200))
+        finally:
+            rc.close()
+        # the redis node's nodes.conf, read by Cachemere (and the other way round)
+        for idx, new_kind in ((1, "cachemere"), (0, "redis")):
+            old = cluster.nodes[idx]
+            myid = raw(old.port, "cluster", "myid").strip()
+            raw(old.port, "cluster", "saveconfig")
+            old.stop()
+            again = start_node(new_kind, old.port, workdir=old.dir)
+            cluster.nodes[idx] = again
+            assert raw(again.port, "cluster", "myid").strip() == myid
+            cluster.wait_ok(timeout=30)
+        out = cli("--cluster", "check", "127.0.0.1:%d" % cluster.ports[2]).stdout
+        assert "[OK] All 16384 slots covered." in out
+    finally:
+        cluster.stop()
