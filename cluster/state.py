@@ -147,13 +147,36 @@ class ClusterState:
         return self.server.extensions.get("replication")
 
     def my_port(self):
-        return self.config["cluster-announce-port"] or self.config["tls-port"] or self.config["port"]
+        """redis clusterUpdateMyselfAnnouncedPorts: the TLS port when there is one, else the plain one."""
+        cfg = self.config
+        if cfg["tls-port"]:
+            return cfg["cluster-announce-tls-port"] or cfg["tls-port"]
+        return cfg["cluster-announce-port"] or cfg["port"]
 
     def my_pport(self):
-        return self.config["cluster-announce-port"] or self.config["port"] if self.config["tls-port"] else 0
+        cfg = self.config
+        if cfg["tls-port"]:
+            return cfg["cluster-announce-port"] or cfg["port"]
+        return 0
 
     def my_cport(self):
         return self.config["cluster-announce-bus-port"] or self.bus_port()
+
+    def announce_changed(self, _value=None):
+        """CONFIG SET of a cluster-announce-* directive: myself and the next messages use the new values."""
+        m = self.myself
+        m.port = self.my_port()
+        m.pport = self.my_pport()
+        m.cport = self.my_cport()
+        ip = self.config["cluster-announce-ip"]
+        if ip:
+            m.ip = ip
+        m.hostname = self.config["cluster-announce-hostname"] or ""
+        if self.config["cluster-replica-no-failover"]:
+            m.flags |= F_NOFAILOVER
+        else:
+            m.flags &= ~F_NOFAILOVER
+        self.schedule(save=True)
 
     def bus_port(self):
         return self.config["cluster-port"] or (self.config["port"] + 10000)
@@ -297,14 +320,14 @@ class ClusterState:
             self.add_node(self.myself)
             self.log.notice("No cluster configuration found, I'm %s" % self.myself.name)
             self.save_config()
-        m = self.myself
-        m.port = self.my_port()
-        m.pport = self.my_pport()
-        m.cport = self.my_cport()
-        ip = self.config["cluster-announce-ip"]
-        if ip:
-            m.ip = ip
-        m.hostname = self.config["cluster-announce-hostname"] or ""
+        self.announce_changed()
+        for name in ("cluster-announce-ip", "cluster-announce-port", "cluster-announce-tls-port",
+                     "cluster-announce-bus-port", "cluster-announce-hostname", "cluster-replica-no-failover",
+                     "port", "tls-port"):
+            try:
+                self.config.on_change(name, self.announce_changed)
+            except Exception:            # a bare config without the hook (unit use)
+                pass
         self.first_call_time = 0
 
     def bind(self):

@@ -392,3 +392,31 @@ def test_mixed_cluster_and_nodes_conf_interop():
         assert "[OK] All 16384 slots covered." in out
     finally:
         cluster.stop()
+
+
+def test_announced_address_and_hostname_seen_by_redis():
+    """cluster-announce-port/bus-port/hostname go into the bus header and the hostname ping extension: a
+    redis-server node shows them in CLUSTER NODES (and CONFIG SET changes them at runtime)."""
+    from tests.cluster.harness import cluster_ports, start_node
+    p1, p2 = cluster_ports(2)
+    cm = start_node("cachemere", p1, extra=("--cluster-announce-hostname", "cm-node-1"))
+    ref = start_node("redis", p2)
+    try:
+        raw(p2, "cluster", "meet", "127.0.0.1", p1)
+        cm_id = raw(p1, "cluster", "myid").strip()
+        wait_for(lambda: cm_id in raw(p2, "cluster", "nodes") and
+                 ",cm-node-1 " in [x for x in raw(p2, "cluster", "nodes").splitlines() if cm_id in x][0], timeout=15)
+        line = [x for x in raw(p2, "cluster", "nodes").splitlines() if cm_id in x][0]
+        assert line.split()[1] == "127.0.0.1:%d@%d,cm-node-1" % (p1, p1 + 10000), line
+        raw(p1, "config", "set", "cluster-announce-port", "7777")
+        raw(p1, "config", "set", "cluster-announce-bus-port", str(p1 + 10000))
+        raw(p1, "config", "set", "cluster-announce-hostname", "renamed")
+        wait_for(lambda: "127.0.0.1:7777@%d,renamed" % (p1 + 10000) in raw(p2, "cluster", "nodes"), timeout=15)
+        # and the redis node's hostname reaches Cachemere the same way
+        raw(p2, "config", "set", "cluster-announce-hostname", "redis-node")
+        ref_id = raw(p2, "cluster", "myid").strip()
+        wait_for(lambda: ",redis-node " in [x for x in raw(p1, "cluster", "nodes").splitlines() if ref_id in x][0],
+                 timeout=15)
+    finally:
+        cm.stop()
+        ref.stop()
