@@ -64,12 +64,19 @@ def raw(port, *args):
 
 class Cluster:
     def __init__(self, kinds, replicas=0, node_timeout=2000, extra=()):
-        self.ports = cluster_ports(len(kinds))
         self.replicas = replicas * (len(kinds) // (replicas + 1))
-        self.nodes = []
+        for attempt in range(3):          # a port taken between the check and the bind: new ports
+            self.ports = cluster_ports(len(kinds))
+            self.nodes = []
+            try:
+                for kind, port in zip(kinds, self.ports):
+                    self.nodes.append(start_node(kind, port, node_timeout, extra))
+                break
+            except RuntimeError:
+                self.stop()
+                if attempt == 2:
+                    raise
         try:
-            for kind, port in zip(kinds, self.ports):
-                self.nodes.append(start_node(kind, port, node_timeout, extra))
             cli("--cluster", "create", *["127.0.0.1:%d" % p for p in self.ports], "--cluster-replicas", replicas,
                 "--cluster-yes")
             self.wait_ok()
@@ -98,6 +105,7 @@ class Cluster:
                 n.stop()
             except Exception:
                 pass
+            shutil.rmtree(n.dir, ignore_errors=True)
 
 
 def slots_view(port):
