@@ -268,7 +268,10 @@ def test_cluster_enabled_sends_restore_asking(fresh_cachemere):
             pytest.skip("cluster-enabled yes does not start on this branch yet")
         src = redis.Redis(port=src_srv.port)
         src.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)   # (merge with `cluster`: keys route by slot)
-        wait_for(lambda: b"cluster_state:ok" in src.execute_command("CLUSTER", "INFO"), timeout=10)
+        tgt = redis.Redis(port=target.port)
+        tgt.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)   # a target that serves the slot: MONITOR shows it
+        for r in (src, tgt):
+            wait_for(lambda: b"cluster_state:ok" in r.execute_command("CLUSTER", "INFO"), timeout=10)
         src.set("k", "v")
         mon = RawConnection(target.port)
         mon.command("MONITOR")
