@@ -51,7 +51,7 @@ def kill9_failover(cluster, check_port_of):
     assert tag
     for i in range(500):
         pr.set("%s:%d" % (tag, i), i)
-    assert pr.execute_command("WAIT", 1, 5000) >= 1
+    wait_for(lambda: pr.execute_command("WAIT", 1, 500) >= 1, timeout=40)   # (a redis replica syncs after 5 s)
     t0 = time.monotonic()
     primary.stop(signal.SIGKILL)
     rr = redis.Redis(port=replica.port)
