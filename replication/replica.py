@@ -165,6 +165,11 @@ class MasterLink(asyncio.Protocol):
 
     def _on_psync(self, line):
         repl = self.repl
+        if not line.strip():
+            # redis slaveTryPartialResynchronization: the master may send newlines before its reply (a diskless
+            # sync waiting for repl-diskless-sync-delay), to keep the link alive
+            self.steps.insert(0, (None, self._on_psync))
+            return
         if line.startswith(b"+FULLRESYNC"):
             parts = line.split()
             if len(parts) < 3:

@@ -51,7 +51,12 @@ def kill9_failover(cluster, check_port_of):
     assert tag
     for i in range(500):
         pr.set("%s:%d" % (tag, i), i)
-    wait_for(lambda: pr.execute_command("WAIT", 1, 500) >= 1, timeout=40)   # (a redis replica syncs after 5 s)
+    try:
+        wait_for(lambda: pr.execute_command("WAIT", 1, 500) >= 1, timeout=40)   # (a redis replica syncs after 5 s)
+    except Exception:
+        raise AssertionError("WAIT on %s primary, %s replica: %s\n%s\n%s" % (
+            primary.kind, replica.kind, pr.info("replication"), redis.Redis(port=replica.port).info("replication"),
+            replica.log()[-2500:]))
     t0 = time.monotonic()
     primary.stop(signal.SIGKILL)
     rr = redis.Redis(port=replica.port)
@@ -67,6 +72,25 @@ def kill9_failover(cluster, check_port_of):
         assert rc.get(tag + ":after") == b"x"
     finally:
         rc.close()
+    # the old primary comes back on its nodes.conf: UPDATE/pongs make it a replica of the promoted one
+    from tests.cluster.harness import start_node
+    again = start_node(primary.kind, primary.port, node_timeout=2000, workdir=primary.dir)
+    cluster.nodes[cluster.nodes.index(primary)] = again
+    replica_id = rr.execute_command("CLUSTER MYID").decode()
+    ag = redis.Redis(port=again.port)
+
+    def rejoined():
+        return (node_line(again.port, primary_id).split()[3] == replica_id and
+                ag.execute_command("ROLE")[0] == b"slave" and
+                ag.info("replication").get("master_link_status") == "up")
+    try:
+        wait_for(rejoined, timeout=40)
+        ag.execute_command("READONLY")
+        wait_for(lambda: ag.get(tag + ":after") == b"x", timeout=20)
+    except Exception:
+        raise AssertionError("restarted %s node: %s\n%s\n%s" % (
+            primary.kind, raw(again.port, "cluster", "nodes"), ag.info("replication"), again.log()[-3000:]))
+    cluster.wait_ok(replicas=3)
     return elapsed
 
 
