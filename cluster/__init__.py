@@ -29,6 +29,12 @@ def install(server):
     def section_server(srv):
         return [(k, "cluster" if k == "redis_mode" else v) for k, v in server_provider(srv)]
     server.info_sections["server"] = section_server
+    clients_provider = server.info_sections.get("clients") or info.SECTIONS["clients"]
+
+    def section_clients(srv):             # redis getClusterConnectionsCount: two links per known node
+        n = (len(cl.nodes) - 1) * 2
+        return [(k, n if k == "cluster_connections" else v) for k, v in clients_provider(srv)]
+    server.info_sections["clients"] = section_clients
     server.info_sections["cluster"] = lambda srv: [("cluster_enabled", 1)]
     routing.install_gate(cl, server.dispatcher)
     cl.bind()

@@ -458,3 +458,15 @@ def test_announced_address_and_hostname_seen_by_redis():
     finally:
         cm.stop()
         ref.stop()
+
+
+def test_client_list_readonly_flag_and_info(clusters):
+    cm, ref = clusters
+    for cluster in (cm, ref):
+        r = redis.Redis(port=cluster.ports[0], single_connection_client=True)
+        r.execute_command("READONLY")
+        assert "r" in r.client_info()["flags"]
+        r.execute_command("READWRITE")
+        assert "r" not in r.client_info()["flags"]
+        assert r.info("clients")["cluster_connections"] == 10
+        r.close()
