@@ -66,7 +66,7 @@ cdef class FastGate:
         if slot == -1:
             return self._next(c, spec, argv)
         cl = self.cl
-        if self.slots[slot] is not self.myself or cl.state != 0 or cl.migrating or cl.importing:
+        if self.slots[slot] is not self.myself or cl.state != 0 or slot in cl.migrating or slot in cl.importing:
             return self._slow(c, spec, argv)
         return self._next(c, spec, argv)
 
