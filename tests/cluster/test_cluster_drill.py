@@ -198,3 +198,35 @@ def test_reshard_rebalance_under_load_loses_nothing():
     finally:
         stop.set()
         cluster.stop()
+
+
+def test_cluster_down_texts_and_allow_reads_when_down():
+    """A primary without replica dies: the cluster goes down (full coverage); replies diffed with redis, then
+    cluster-allow-reads-when-down yes serves reads and refuses writes with redis's texts."""
+    from tests.cluster.test_cluster import normalizer, probe
+    clusters = []
+    try:
+        for kind in ("cachemere", "redis"):
+            clusters.append(Cluster([kind] * 3, replicas=0, node_timeout=1000))
+        outs = []
+        for cluster in clusters:
+            norm, order = normalizer(cluster)
+            redis.Redis(port=order[0]).set("a0", "v")
+            victim = [n for n in cluster.nodes if n.port == order[2]][0]
+            victim.stop(signal.SIGKILL)
+            live = order[:2]
+            wait_for(lambda: all("cluster_state:fail" in raw(p, "cluster", "info") for p in live), timeout=20)
+            res = probe(order[0], norm, {}, [["get", "a0"], ["set", "a0", "1"], ["get", "foo"], ["ping"]])
+            for p in live:
+                raw(p, "config", "set", "cluster-allow-reads-when-down", "yes")
+            res += probe(order[0], norm, {}, [["get", "a0"], ["set", "a0", "1"], ["get", "foo"],
+                                               ["mget", "a0", "{a0}x"]])
+            for p in live:
+                raw(p, "config", "set", "cluster-require-full-coverage", "no")
+            wait_for(lambda: all("cluster_state:ok" in raw(p, "cluster", "info") for p in live), timeout=20)
+            res += probe(order[0], norm, {}, [["set", "a0", "2"], ["get", "foo"]])
+            outs.append(res)
+        assert [x[1] for x in outs[0]] == [x[1] for x in outs[1]], outs
+    finally:
+        for c in clusters:
+            c.stop()
