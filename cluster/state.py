@@ -24,6 +24,7 @@ MAX_REJOIN_DELAY = 5000
 MIN_REJOIN_DELAY = 500
 WRITABLE_DELAY = 2000
 BLACKLIST_TTL = 60
+SLAVE_MIGRATION_DELAY = 5000
 
 CANT_NONE, CANT_DATA_AGE, CANT_WAITING_DELAY, CANT_EXPIRED, CANT_WAITING_VOTES = range(5)
 
@@ -1333,9 +1334,18 @@ class ClusterState:
             if min_pong_node is not None:
                 self.send_ping(min_pong_node.link, proto.PING)
         update = False
+        orphaned = max_slaves = this_slaves = 0
         for node in list(self.nodes.values()):
             if node.flags & (F_MYSELF | F_NOADDR | F_HANDSHAKE):
                 continue
+            if myself.is_slave and node.is_master and not node.failed:
+                okslaves = self.count_non_failing_slaves(node)
+                if okslaves == 0 and node.numslots > 0 and node.flags & F_MIGRATE_TO:
+                    orphaned += 1
+                if okslaves > max_slaves:
+                    max_slaves = okslaves
+                if myself.slaveof is node:
+                    this_slaves = okslaves
             link = node.link
             ping_delay = now - node.ping_sent
             data_delay = now - node.data_received
@@ -1364,10 +1374,53 @@ class ClusterState:
         if myself.is_slave:
             self.handle_manual_failover()
             self.handle_slave_failover()
+            if (orphaned and max_slaves >= 2 and this_slaves == max_slaves and
+                    self.config["cluster-allow-replica-migration"]):
+                self.handle_slave_migration(max_slaves)
         if update or self.state == FAIL:
             self.update_state()
         if self.todo_save or self.todo_update:
             self.before_sleep()
+
+    # ------------------------------------------------------------------ replica migration
+    def count_non_failing_slaves(self, n):
+        return sum(1 for s in n.slaves if not s.failed)
+
+    def handle_slave_migration(self, max_slaves):
+        """redis clusterHandleSlaveMigration: a replica of the primary with the most replicas moves to an
+        orphaned primary (one that had replicas and has none working), keeping cluster-migration-barrier."""
+        myself = self.myself
+        mymaster = myself.slaveof
+        if self.state != OK or mymaster is None:
+            return
+        okslaves = sum(1 for s in mymaster.slaves if not s.failed and not s.timed_out)
+        if okslaves <= self.config["cluster-migration-barrier"]:
+            return
+        candidate = myself
+        target = None
+        now = mstime()
+        for node in list(self.nodes.values()):
+            ok = 0
+            is_orphaned = not (node.is_slave or node.failed) and bool(node.flags & F_MIGRATE_TO)
+            if node.is_master:
+                ok = self.count_non_failing_slaves(node)
+            if ok > 0:
+                is_orphaned = False
+            if is_orphaned:
+                if target is None and node.numslots > 0:
+                    target = node
+                if not node.orphaned_time:
+                    node.orphaned_time = now
+            else:
+                node.orphaned_time = 0
+            if ok == max_slaves:
+                for s in node.slaves:
+                    if s.name < candidate.name:
+                        candidate = s
+        if target is not None and candidate is myself and now - target.orphaned_time > SLAVE_MIGRATION_DELAY:
+            self.log.notice("Migrating to orphaned master %.40s" % target.name)
+            self.set_master(target)
+            self.schedule(save=True, update=True)
 
     # ------------------------------------------------------------------ reset
     def reset(self, hard):

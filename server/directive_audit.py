@@ -100,6 +100,7 @@ IMPLEMENTED = {
     "cluster-announce-hostname": "cluster/state.py", "cluster-preferred-endpoint-type": "cluster/routing.py",
     "cluster-replica-validity-factor": "cluster/state.py", "cluster-announce-bus-port": "cluster/state.py",
     "cluster-announce-port": "cluster/state.py", "cluster-announce-tls-port": "cluster/state.py",
+    "cluster-migration-barrier": "cluster/state.py",
 }
 
 REFUSED = {
@@ -159,8 +160,6 @@ NOOP = {
     "propagation-error-behavior": "replica/AOF-load errors; 'ignore' is what happens",
     "cluster-link-sendbuf-limit": "links are never freed for their send buffer; total_cluster_links_buffer_"
                                   "limit_exceeded stays 0",
-    "cluster-migration-barrier": "replica migration to orphaned masters is not done (cluster-allow-replica-"
-                                 "migration only governs a master left without slots)",
 }
 
 # ExtraDirective names a subsystem handles; others are refused at start.  The ACL part of issue 16 adds

@@ -230,3 +230,38 @@ def test_cluster_down_texts_and_allow_reads_when_down():
     finally:
         for c in clusters:
             c.stop()
+
+
+def test_replica_migration_to_orphaned_primary():
+    """7 nodes: 3 primaries, one with 2 replicas. Killing the only replica of another primary orphans it; a
+    replica of the primary with two migrates to it (cluster-migration-barrier 1, after 5 s as in redis)."""
+    cluster = Cluster(["cachemere"] * 7, replicas=1, node_timeout=1000)
+    try:
+        port0 = cluster.ports[0]
+
+        def shape():
+            masters, replicas_of = {}, {}
+            for line in raw(port0, "cluster", "nodes").splitlines():
+                f = line.split()
+                port = int(f[1].split("@")[0].rsplit(":", 1)[1])
+                if "master" in f[2] and "fail" not in f[2]:
+                    masters[f[0]] = port
+                elif "slave" in f[2] and "fail" not in f[2]:
+                    replicas_of.setdefault(f[3], []).append(port)
+            return masters, replicas_of
+        masters, replicas_of = shape()
+        single = [m for m in masters if len(replicas_of.get(m, [])) == 1][0]
+        victim_port = replicas_of[single][0]
+        victim = [n for n in cluster.nodes if n.port == victim_port][0]
+        victim.stop(signal.SIGKILL)
+        t0 = time.monotonic()
+        wait_for(lambda: len(shape()[1].get(single, [])) == 1 and victim_port not in shape()[1].get(single, []),
+                 timeout=40)
+        moved = shape()[1][single][0]
+        rr = redis.Redis(port=moved)
+        wait_for(lambda: rr.info("replication").get("master_port") == masters[single] and
+                 rr.info("replication").get("master_link_status") == "up", timeout=20)
+        print("replica migrated in %.1f s" % (time.monotonic() - t0))
+        assert all(len(v) == 1 for v in shape()[1].values())
+    finally:
+        cluster.stop()
