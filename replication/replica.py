@@ -98,6 +98,8 @@ class MasterLink(asyncio.Protocol):
                     line = self._line()
                     if line is None:
                         return
+                    if not line and self.steps[0][1] == self._on_psync:
+                        continue        # newlines keep the link alive while the primary delays the fork
                     self.steps.pop(0)[1](line)
                 elif self.state == ST_TRANSFER:
                     if not self._transfer():
@@ -165,11 +167,6 @@ class MasterLink(asyncio.Protocol):
 
     def _on_psync(self, line):
         repl = self.repl
-        if not line.strip():
-            # redis slaveTryPartialResynchronization: the master may send newlines before its reply (a diskless
-            # sync waiting for repl-diskless-sync-delay), to keep the link alive
-            self.steps.insert(0, (None, self._on_psync))
-            return
         if line.startswith(b"+FULLRESYNC"):
             parts = line.split()
             if len(parts) < 3:

@@ -64,6 +64,7 @@ def main(argv=None):
     replication.install(server)
     import cluster
     cluster.install(server)                      # cluster-enabled yes: the bus, nodes.conf, redirections
+    server.pubsub      # installs pub/sub now: it also applies client-output-buffer-limit normal
     gc.freeze()
     try:
         return asyncio.run(server.serve())
