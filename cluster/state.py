@@ -280,11 +280,27 @@ class ClusterState:
         n = self.slots[j]
         if n is None:
             return False
+        if self.myself is not None and n is self.my_master():
+            self._drop_shard_channels(j)
         proto.bit_clear(n.slots, j)
         n.numslots -= 1
         n._ranges = None
         self.slots[j] = None
         return True
+
+    def _drop_shard_channels(self, slot):
+        """redis removeChannelsInSlot: a slot leaving my shard unsubscribes its shard-channel subscribers (each
+        gets its sunsubscribe message)."""
+        ps = self.server.pubsub
+        if not ps.shard_channels:
+            return
+        from engine.commands.pubsub import reply_subscription
+        for ch in [x for x in ps.shard_channels if slotkeys.key_hash_slot(x) == slot]:
+            for c in list(ps.shard_channels.get(ch, ())):
+                ps.unsubscribe(c, ch, True)
+                reply_subscription(c, b"sunsubscribe", ch, len(c.pubsub.shard_channels))
+                if c.conn is not None:
+                    c.conn.flush()
 
     def del_node_slots(self, node):
         deleted = 0

@@ -470,3 +470,30 @@ def test_client_list_readonly_flag_and_info(clusters):
         assert "r" not in r.client_info()["flags"]
         assert r.info("clients")["cluster_connections"] == 10
         r.close()
+
+
+def test_shard_subscribers_dropped_when_the_slot_leaves():
+    """SSUBSCRIBE to a channel of an owned slot; moving the slot away sends the subscriber its sunsubscribe
+    (redis removeChannelsInSlot), on Cachemere as on redis-server."""
+    seen = []
+    for kind in ("cachemere", "redis"):
+        cluster = Cluster([kind] * 3, replicas=0)
+        try:
+            norm, order = normalizer(cluster)
+            ids = _ids(cluster, order)
+            r0 = redis.Redis(port=order[0])
+            slot = r0.execute_command("CLUSTER KEYSLOT", "a0")
+            conn = RawConnection(order[0])
+            conn.send(b"*2\r\n$10\r\nSSUBSCRIBE\r\n$2\r\na0\r\n")
+            first = conn.read_reply()
+            for p in order:
+                redis.Redis(port=p).execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids["<id1>"])
+            second = conn.read_reply()
+            conn.send(b"*1\r\n$4\r\nPING\r\n")
+            third = conn.read_reply()
+            seen.append((first, second, third))
+            conn.sock.close()
+        finally:
+            cluster.stop()
+    assert seen[0] == seen[1], seen
+    assert seen[0][1] == b"*3\r\n$12\r\nsunsubscribe\r\n$2\r\na0\r\n:0\r\n"
