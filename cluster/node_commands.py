@@ -1,10 +1,8 @@
 """The handlers of CLUSTER ..., ASKING, READONLY, READWRITE (redis 7.0.15 cluster.c clusterCommand), with
 redis's replies and error texts.  ``cl`` is the ClusterState (server.extensions["cluster"])."""
-import time
-
 from cluster import proto, slotkeys
-from cluster.proto import F_MYSELF, F_NOADDR, F_HANDSHAKE, SLOTS
-from cluster.state import OK, mstime, CANT_NONE
+from cluster.proto import SLOTS
+from cluster.state import OK, mstime
 
 # client flag bits (Client.flags; 1, 2, 4 are connection.py's)
 CLIENT_READONLY = 1 << 8
@@ -522,7 +520,6 @@ def failover(cl, c, argv):
     if myself.slaveof is None:
         c.error(b"ERR I'm a replica but my master is unknown to me")
         return
-    repl = cl.repl()
     if not force and (myself.slaveof.failed or myself.slaveof.link is None):
         c.error(b"ERR Master is down or failed, please use CLUSTER FAILOVER FORCE")
         return
@@ -541,7 +538,6 @@ def failover(cl, c, argv):
         link = myself.slaveof.link
         if link is not None:
             link.send(cl.build(proto.MFSTART))
-    del repl
     c.reply.add_ok()
 
 
@@ -645,5 +641,3 @@ def readwrite(cl, c, argv):
     c.flags &= ~CLIENT_READONLY
     c.reply.add_ok()
 
-
-_unused = (time, F_MYSELF, F_NOADDR, F_HANDSHAKE, CANT_NONE)

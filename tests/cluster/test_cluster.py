@@ -10,7 +10,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from tests.cluster.harness import Cluster, cli, node_ids, raw
-from tests.support.servers import RawConnection, start_cachemere, start_redis, wait_for
+from tests.support.servers import RawConnection, start_cachemere, start_redis, wait_for  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -357,8 +357,6 @@ def test_nodes_conf_and_restart(clusters):
     # back as the primary of its slots, or (when its replica took over while it was down) as that one's replica
     assert line.endswith(" connected 10923-16383") or " slave " in line, line
 
-
-_unused = (time, wait_for)
 
 
 def test_workflow_executions_follow_their_state_machine(clusters):
