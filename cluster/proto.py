@@ -9,6 +9,7 @@ port, cport, flags, pport, notused u16) followed by ``extensions`` ping extensio
 u16 unused, 8-byte aligned payload); FAIL the failing node's name; PUBLISH channel_len u32, message_len u32
 and both bulks; UPDATE configEpoch u64, nodename[40], slots[2048].
 """
+import re
 import struct
 
 SIG = b"RCmb"
@@ -180,28 +181,36 @@ def bitmap_minus(a, b):
     return (int.from_bytes(a, "little") & ~int.from_bytes(b, "little")).to_bytes(n, "little")
 
 
+_RUNS = re.compile(rb"\xff+|[^\x00\xff]")
+
+
 def bitmap_ranges(bm):
-    """[(start, end)] runs of set bits in a slot bitmap, a byte at a time (0x00/0xFF bytes are skipped)."""
+    """[(start, end)] runs of set bits in a slot bitmap: runs of 0xFF bytes and the partial bytes are found by
+    a regex (in C); only the partial bytes are looked at bit by bit."""
     out = []
-    start = -1
-    for i, b in enumerate(bm):
-        if b == 0xFF:
-            if start < 0:
-                start = i << 3
+    start = end = -2                   # the open range [start, end]
+    for m in _RUNS.finditer(bm):
+        i, k = m.span()
+        if k - i > 1 or bm[i] == 0xFF:
+            a, b = i << 3, (k << 3) - 1
+            if a == end + 1:
+                end = b
+            else:
+                if start >= 0:
+                    out.append((start, end))
+                start, end = a, b
             continue
-        if b == 0:
-            if start >= 0:
-                out.append((start, (i << 3) - 1))
-                start = -1
-            continue
+        byte = bm[i]
         base = i << 3
-        for k in range(8):
-            if (b >> k) & 1:
-                if start < 0:
-                    start = base + k
-            elif start >= 0:
-                out.append((start, base + k - 1))
-                start = -1
+        for bit in range(8):
+            if (byte >> bit) & 1:
+                j = base + bit
+                if j == end + 1:
+                    end = j
+                else:
+                    if start >= 0:
+                        out.append((start, end))
+                    start = end = j
     if start >= 0:
-        out.append((start, len(bm) * 8 - 1))
+        out.append((start, end))
     return out
