@@ -495,3 +495,36 @@ def test_shard_subscribers_dropped_when_the_slot_leaves():
             cluster.stop()
     assert seen[0] == seen[1], seen
     assert seen[0][1] == b"*3\r\n$12\r\nsunsubscribe\r\n$2\r\na0\r\n:0\r\n"
+
+
+def test_single_node_replies_resp2_and_resp3_match_redis():
+    """One node with a few slots: CLUSTER SLOTS / SHARDS / INFO (minus the counters) / NODES fields in RESP2 and
+    RESP3 (maps, verbatim strings) byte for byte."""
+    from tests.cluster.harness import cluster_ports, start_node
+    out = []
+    for kind in ("cachemere", "redis"):
+        port = cluster_ports(1)[0]
+        node = start_node(kind, port)
+        try:
+            nid = raw(port, "cluster", "myid").strip()
+            raw(port, "cluster", "addslotsrange", "0", "100", "200", "300")
+            raw(port, "cluster", "addslots", "5000")
+            res = []
+            for proto_ver in (b"2", b"3"):
+                conn = RawConnection(port)
+                conn.send(b"*2\r\n$5\r\nHELLO\r\n$1\r\n" + proto_ver + b"\r\n")
+                conn.read_reply()
+                for cmd in ([b"CLUSTER", b"SLOTS"], [b"CLUSTER", b"SHARDS"], [b"CLUSTER", b"LINKS"],
+                            [b"CLUSTER", b"COUNTKEYSINSLOT", b"1"], [b"CLUSTER", b"MYID"]):
+                    conn.send(b"*%d\r\n" % len(cmd) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in cmd))
+                    res.append(conn.read_reply().replace(nid.encode(), b"<id>").replace(b"%d" % (port + 10000),
+                               b"<cport>").replace(b"%d" % port, b"<port>"))
+                conn.send(b"*2\r\n$7\r\nCLUSTER\r\n$5\r\nNODES\r\n")
+                nodes = conn.read_reply().replace(nid.encode(), b"<id>").replace(b"%d" % (port + 10000),
+                                                                                 b"<cport>").replace(b"%d" % port, b"<port>")
+                res.append(re.sub(rb" myself,master - 0 \d+ 0 connected", b" myself,master - 0 T 0 connected", nodes))
+                conn.sock.close()
+            out.append(res)
+        finally:
+            node.stop()
+    assert out[0] == out[1], list(zip(out[0], out[1]))
