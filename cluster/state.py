@@ -1284,12 +1284,6 @@ class ClusterState:
         myself = self.myself
         if self.first_call_time == 0:
             self.first_call_time = now
-        if myself.is_master and self.state == FAIL and now - self.first_call_time < WRITABLE_DELAY:
-            return
-        new_state = OK
-        if self.config["cluster-require-full-coverage"]:
-            if None in self.slots or any(n.numslots and n.flags & F_FAIL for n in self.nodes.values()):
-                new_state = FAIL
         size = 0
         reachable = 0
         for n in self.nodes.values():
@@ -1297,7 +1291,13 @@ class ClusterState:
                 size += 1
                 if not (n.flags & (F_FAIL | F_PFAIL)):
                     reachable += 1
-        self.size = size
+        self.size = size           # (redis 7.0.15 shows the new size at once, even within the writable delay)
+        if myself.is_master and self.state == FAIL and now - self.first_call_time < WRITABLE_DELAY:
+            return
+        new_state = OK
+        if self.config["cluster-require-full-coverage"]:
+            if None in self.slots or any(n.numslots and n.flags & F_FAIL for n in self.nodes.values()):
+                new_state = FAIL
         needed_quorum = size // 2 + 1
         if reachable < needed_quorum:
             new_state = FAIL

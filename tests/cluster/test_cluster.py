@@ -515,7 +515,8 @@ def test_single_node_replies_resp2_and_resp3_match_redis():
                 conn.send(b"*2\r\n$5\r\nHELLO\r\n$1\r\n" + proto_ver + b"\r\n")
                 conn.read_reply()
                 for cmd in ([b"CLUSTER", b"SLOTS"], [b"CLUSTER", b"SHARDS"], [b"CLUSTER", b"LINKS"],
-                            [b"CLUSTER", b"COUNTKEYSINSLOT", b"1"], [b"CLUSTER", b"MYID"]):
+                            [b"CLUSTER", b"COUNTKEYSINSLOT", b"1"], [b"CLUSTER", b"MYID"], [b"CLUSTER", b"INFO"],
+                            [b"INFO", b"cluster"]):
                     conn.send(b"*%d\r\n" % len(cmd) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in cmd))
                     res.append(conn.read_reply().replace(nid.encode(), b"<id>").replace(b"%d" % (port + 10000),
                                b"<cport>").replace(b"%d" % port, b"<port>"))
