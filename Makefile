@@ -49,4 +49,4 @@ bench: install deps-apt
 
 clean:
 	rm -rf build *.egg-info
-	find protocol engine server replication services -name '*.so' -delete -o -name '*.c' -delete
+	find protocol engine server replication cluster services -name '*.so' -delete -o -name '*.c' -delete

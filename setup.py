@@ -9,7 +9,7 @@ import os
 from setuptools import setup, Extension
 from Cython.Build import cythonize
 
-PACKAGES = ["protocol", "engine", "server", "replication", "services"]
+PACKAGES = ["protocol", "engine", "server", "replication", "cluster", "services"]
 DEBUG = os.environ.get("CACHEMERE_DEBUG") == "1"
 
 

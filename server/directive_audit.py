@@ -96,11 +96,20 @@ IMPLEMENTED = {
     "metrics-port": "server/dashboard.py", "metrics-bind": "server/dashboard.py",
     "sqs-port": "services/queue/sqs_http.py",
     "kinesis-port": "services/kstream/http.py",
+    # cluster mode (cluster/)
+    "cluster-enabled": "cluster/__init__.py", "cluster-config-file": "cluster/state.py",
+    "cluster-port": "cluster/state.py", "cluster-node-timeout": "cluster/state.py",
+    "cluster-require-full-coverage": "cluster/state.py", "cluster-replica-no-failover": "cluster/state.py",
+    "cluster-allow-reads-when-down": "cluster/routing.py", "cluster-allow-pubsubshard-when-down": "cluster/routing.py",
+    "cluster-allow-replica-migration": "cluster/state.py", "cluster-announce-ip": "cluster/state.py",
+    "cluster-announce-hostname": "cluster/state.py", "cluster-preferred-endpoint-type": "cluster/routing.py",
+    "cluster-replica-validity-factor": "cluster/state.py", "cluster-announce-bus-port": "cluster/state.py",
+    "cluster-announce-port": "cluster/state.py", "cluster-announce-tls-port": "cluster/state.py",
+    "cluster-migration-barrier": "cluster/state.py",
 }
 
 REFUSED = {
-    "cluster-enabled": (lambda v, c: not v, "cluster mode is not built in this server"),
-    "tls-cluster": (lambda v, c: not v, "cluster mode (and so its bus over TLS) is not built in this server"),
+    "tls-cluster": (lambda v, c: not v, "the cluster bus speaks plain TCP only (cluster/bus.py)"),
     "unixsocket": (lambda v, c: not v, "this server listens on TCP only; nothing would listen on the socket"),
     "socket-mark-id": (lambda v, c: v == 0, "SO_MARK on the listening sockets is not supported"),
     "syslog-enabled": (lambda v, c: not v, "logging to syslog is not supported; use logfile"),
@@ -149,12 +158,8 @@ NOOP = {
     "replica-lazy-flush": "frees the replaced dataset in a thread in redis; it is gone either way",
     "replica-ignore-disk-write-errors": "a replica here writes no files while it replicates",
     "propagation-error-behavior": "replica/AOF-load errors; 'ignore' is what happens",
-    **{n: "cluster mode only (cluster-enabled is refused)" for n in (
-        "cluster-require-full-coverage", "cluster-replica-no-failover", "cluster-allow-reads-when-down",
-        "cluster-allow-pubsubshard-when-down", "cluster-allow-replica-migration", "cluster-announce-ip",
-        "cluster-config-file", "cluster-announce-hostname", "cluster-preferred-endpoint-type",
-        "cluster-replica-validity-factor", "cluster-migration-barrier", "cluster-port", "cluster-announce-bus-port",
-        "cluster-announce-port", "cluster-announce-tls-port", "cluster-node-timeout", "cluster-link-sendbuf-limit")},
+    "cluster-link-sendbuf-limit": "links are never freed for their send buffer; total_cluster_links_buffer_"
+                                  "limit_exceeded stays 0",
 }
 
 # ExtraDirective names a subsystem handles; others are refused at start.  The ACL part of issue 16 adds

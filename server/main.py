@@ -61,12 +61,17 @@ def main(argv=None):
     if persistence.install(server, defer_load=True) is None:   # the data on disk cannot be loaded: refuse to start
         return 1
     import replication
+    import cluster
+
+    def install_replication_and_cluster():
+        replication.install(server)
+        cluster.install(server)                  # cluster-enabled yes: the bus, nodes.conf, redirections
     if server.pending_load is not None:
         # replication reads what the load found (repl-id/offset, expired keys) and connects to a primary only
         # once the data is in (redis: replicationCron does not run while loading)
-        server.after_load.append(lambda: replication.install(server))
+        server.after_load.append(install_replication_and_cluster)
     else:
-        replication.install(server)
+        install_replication_and_cluster()
     server.pubsub      # installs pub/sub now: it also applies client-output-buffer-limit normal
     gc.freeze()
     try:

@@ -182,6 +182,12 @@ cdef class ScriptRunner:
         if spec.flags & CMD_DENYOOM and self.script_oom and not self.allow_oom and not runtime.wrote:
             # redis scriptVerifyOOM: refused only before the script's first write, or atomicity would break
             return self._rejected(spec, ERR_OOM)
+        if caller is not None:
+            cluster = self.server.extensions.get("cluster")
+            if cluster is not None:
+                denied = cluster.script_check(caller, spec, argv)
+                if denied is not None:                # redis scriptVerifyClusterState
+                    return self._rejected(spec, denied)
         if spec.flags & CMD_WRITE:
             runtime.wrote = True        # redis SCRIPT_WRITE_DIRTY: set before the call, SCRIPT KILL refuses
         lua = self.lua_client

@@ -336,6 +336,7 @@ def client_type(client):
 FLAG_REPLICA = 1
 FLAG_NO_EVICT = 2
 FLAG_MONITOR = 4
+FLAG_READONLY = 1 << 8        # cluster/node_commands.py CLIENT_READONLY
 
 
 def client_flags(client):
@@ -360,6 +361,8 @@ def client_flags(client):
             flags += "B"
     if client.flags & FLAG_MONITOR:
         flags += "O"
+    if client.flags & FLAG_READONLY:
+        flags += "r"                                # READONLY against a cluster node
     if client.flags & FLAG_NO_EVICT:
         flags += "e"
     return flags or "N"

@@ -146,7 +146,11 @@ def publish_command(c, argv):
 def publish_generic(c, argv, shard):
     ps = c.server.pubsub
     n = ps.publish(argv[1], argv[2], shard)
-    propagate_to_replicas(c, argv)
+    cluster = c.server.extensions.get("cluster")
+    if cluster is not None:
+        cluster.publish(argv[1], argv[2], shard)      # the cluster bus carries it (redis clusterPropagatePublish)
+    else:
+        propagate_to_replicas(c, argv)
     if c.pubsub is not None and c.conn is not None:
         # a RESP3 subscriber publishing: its earlier replies, then its own copy, then the count (redis order)
         c.conn.flush()

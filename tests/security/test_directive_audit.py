@@ -52,7 +52,7 @@ def _start(*args, timeout=20):
 @pytest.mark.parametrize("args,needle", [
     (["--tls-port", "6380"], "No tls-cert-file configured!"),            # the case: no longer ignored
     (["--bind-source-addr", "127.0.0.1"], "'bind-source-addr 127.0.0.1'"),
-    (["--cluster-enabled", "yes"], "'cluster-enabled yes'"),
+    (["--cluster-enabled", "yes", "--tls-cluster", "yes"], "'tls-cluster yes'"),
     (["--unixsocket", "/tmp/cachemere-audit.sock"], "'unixsocket /tmp/cachemere-audit.sock'"),
     (["--syslog-enabled", "yes"], "'syslog-enabled yes'"),
     (["--supervised", "upstart"], "'supervised upstart'"),

@@ -21,6 +21,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _port_for(args):
+    """A free port; with cluster-enabled, one whose bus port (port+10000) is valid and free too."""
+    if "--cluster-enabled" not in [str(a) for a in args]:
+        return free_port()
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    return free_port()
+
+
 def wait_for_port(port, timeout=10.0, proc=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -88,7 +105,7 @@ class ServerProcess:
 def start_cachemere(*args, memcached=False, workdir=None, config_file=None):
     """cachemere-server on free ports; extra `--directive value` pairs in args."""
     workdir = workdir or tempfile.mkdtemp(prefix="cachemere-")
-    port = free_port()
+    port = _port_for(args)
     mc_port = free_port() if memcached else 0
     argv = [CACHEMERE] + ([config_file] if config_file else []) + [
         "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", str(mc_port),
@@ -103,7 +120,7 @@ def start_cachemere(*args, memcached=False, workdir=None, config_file=None):
 
 def start_redis(*args, workdir=None):
     workdir = workdir or tempfile.mkdtemp(prefix="redis-ref-")
-    port = free_port()
+    port = _port_for(args)
     argv = [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--dir", workdir] + [str(a) for a in args]
     return ServerProcess(argv, port, workdir, os.path.join(workdir, "redis.log"))
