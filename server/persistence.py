@@ -17,6 +17,7 @@ import time
 
 from engine import registry
 from engine.persistence import aof as aoflib
+from server import progress as _progress
 from engine.persistence.rdb import RdbError
 from engine.persistence.snapshot import load_keyspace, write_keyspace
 
@@ -153,7 +154,7 @@ class Persistence:
         if not os.path.exists(path):
             return
         try:
-            stats = self.load_rdb_file(path)
+            stats = self.load_rdb_file(path, progress=True)
         except FatalLoadError:
             raise
         except OSError as exc:
@@ -163,9 +164,11 @@ class Persistence:
         self.log.notice("DB loaded from disk: %.3f seconds" % (time.monotonic() - start))
         self.ks.dirty = 0
 
-    def load_rdb_file(self, source, aof_base=False):
-        """Load one RDB with redis's log lines; returns LoadStats; raises FatalLoadError when corrupt."""
+    def load_rdb_file(self, source, aof_base=False, progress=False):
+        """Load one RDB with redis's log lines; returns LoadStats; raises FatalLoadError when corrupt.
+        ``progress``: draw a bar on a terminal (server/progress.py; the startup load)."""
         log = self.log
+        bar = _progress.bar(0, "Loading RDB", "keys", delay=0.5, unit_scale=True) if progress else None
 
         def on_aux(key, value):
             if key == b"redis-ver":
@@ -184,8 +187,11 @@ class Persistence:
             elif key == b"aof-base" and value == b"1":
                 log.notice("RDB is base AOF")
         try:
-            stats = load_keyspace(self.ks, source, self.config, on_aux=on_aux, on_function=self.load_function)
+            stats = load_keyspace(self.ks, source, self.config, on_aux=on_aux, on_function=self.load_function,
+                                  progress=bar)
         except RdbError as exc:
+            if bar is not None:
+                bar.close()
             message = str(exc)
             if message.startswith("Wrong RDB checksum"):
                 log.warning(message.rstrip(".") + ". Aborting now.")
@@ -195,6 +201,9 @@ class Persistence:
                 log.warning("Short read or OOM loading DB. Unrecoverable error, aborting now." if _is_short(message)
                             else "Internal error in RDB reading: %s" % message)
             raise FatalLoadError("Fatal error loading the DB: %s. Exiting." % message) from None
+        if bar is not None:
+            bar.update(max(0, (bar.total or 0) - bar.n))
+            bar.close()
         log.notice("Done loading RDB, keys loaded: %d, keys expired: %d." % (stats.keys_loaded, stats.keys_expired))
         return stats
 
@@ -260,7 +269,7 @@ class Persistence:
         pos = 0
         if data.startswith(b"REDIS"):
             self.log.notice("Reading RDB base file on AOF loading...")
-            stats = self.load_rdb_file(data, aof_base=True)
+            stats = self.load_rdb_file(data, aof_base=True, progress=True)
             pos = stats.end_offset or len(data)
             if pos >= len(data):
                 return
@@ -278,8 +287,10 @@ class Persistence:
                 ks.update_clock()
             dispatcher.execute(client, argv)
             client.reply.take()
+        bar = _progress.bar(len(data) - pos, "Loading AOF %s" % info.name, "B", delay=0.5, unit_scale=True)
         try:
-            aoflib.replay_commands(data, execute, pos)
+            aoflib.replay_commands(data, execute, pos, progress=bar)
+            bar.update(bar.total - bar.n)
         except aoflib.AofFormatError:
             raise FatalLoadError("Bad file format reading the append only file %s: make a backup of your AOF "
                                  "file, then use ./redis-check-aof --fix <filename.manifest>" % info.name) from None
@@ -304,6 +315,8 @@ class Persistence:
                 dispatcher.execute(client, [b"DISCARD"])
                 client.reply.take()
             self.log.warning("AOF %s loaded anyway because aof-load-truncated is enabled" % info.name)
+        finally:
+            bar.close()
 
     def _open_aof_on_start(self):
         """Create a base when there is nothing, open (or create) the last incr file, persist the manifest."""

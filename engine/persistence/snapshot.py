@@ -189,8 +189,12 @@ class LoadStats:
         self.end_offset = None
 
 
-def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on_aux=None, on_function=None):
+def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on_aux=None, on_function=None,
+                  progress=None):
     """Load an RDB (path, bytes or file object) into ``ks`` (redis rdbLoadRio); returns LoadStats.
+
+    ``progress``: a bar (server/progress.py: ``update(n)``, ``total``) told every 4096 keys; its total grows
+    by each database's RESIZEDB size as the file announces them.
 
     ``on_function(code)`` receives each function library (FUNCTION2 record); without it they are skipped.
     Keys already present are replaced.  Expired keys are skipped when ``drop_expired`` (a master
@@ -223,6 +227,8 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
             e.lru = (lru_clock - min(lru_idle, LRU_CLOCK_MAX)) & LRU_CLOCK_MAX
         db.account(key, e)
         stats.keys_loaded += 1
+        if progress is not None and not stats.keys_loaded & 4095:
+            progress.update(4096)
 
     def aux(key, value):
         stats.aux[key] = value
@@ -234,7 +240,14 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
             raise RdbError("FATAL: Data file was created with a Redis server configured to handle more "
                            "than %d databases. Exiting" % ndbs)
 
-    reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function)
+    def resize_db(dbid, size, expires):
+        progress.total = (progress.total or 0) + size
+        progress.refresh()
+
+    reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function,
+                      on_resize_db=resize_db if progress is not None else None)
+    if progress is not None:
+        progress.update(stats.keys_loaded - (stats.keys_loaded & ~4095))
     stats.version = reader.version
     stats.end_offset = reader.end_offset
     return stats
