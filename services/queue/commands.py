@@ -936,7 +936,7 @@ def queue_purge(c, argv):
 
 
 @declare("queue.len", 2, "readonly", "Message counts {visible, inflight, delayed}", [key_arg()], readonly=True,
-         complexity="O(N) with N the messages of the queue")
+         complexity="O(1) amortised: per-state counters kept by every effect")
 def queue_len(c, argv):
     q = lookup(c, argv[1], QueueValue, False, NO_QUEUE)
     if q is None:
