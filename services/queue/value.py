@@ -110,6 +110,7 @@ class Message:
 
 
 INFLIGHT, DELAYED = 1, 2
+TASK_LOAD_GEN = [0]     # bumped when a queue with a RUNNING move task is loaded (commands.MoveTasks)
 
 
 class QueueValue(ServiceValue):
@@ -459,6 +460,8 @@ class QueueValue(ServiceValue):
             q.next_seq = max(q.next_seq, int(j["next_seq"]))
             q.last_purge = int(j["last_purge"])
             q.tasks = [dict(t) for t in j.get("tasks", [])]
+            if any(t.get("Status") == "RUNNING" for t in q.tasks):
+                TASK_LOAD_GEN[0] += 1           # the move-task timer re-finds the running tasks
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError("bad queue payload: %s" % exc) from None
         return q
