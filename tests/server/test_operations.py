@@ -69,6 +69,12 @@ def test_metrics_follow_the_data_and_the_commands(ops_server):
     assert samples[("redis_commands_total", (("cmd", "get"),))] == 7
     assert samples[("redis_keyspace_misses_total", ())] >= 7
     assert families["redis_commands"].type == "counter"   # the parser strips _total from counter names
+    # INFO latencystats as redis_exporter turns it into a summary
+    lat = families["redis_latency_percentiles_usec"]
+    assert lat.type == "summary"
+    quantiles = {s.labels["quantile"] for s in lat.samples if s.labels.get("cmd") == "set" and "quantile" in s.labels}
+    assert quantiles == {"50", "99", "99.9"}
+    assert samples[("redis_latency_percentiles_usec_count", (("cmd", "set"),))] == 26
     info = r.info("memory")
     assert samples[("redis_memory_used_bytes", ())] == pytest.approx(info["used_memory"], rel=0.2)
     # the per-family latency histogram: cumulative buckets, +Inf equals the count, count equals the calls
