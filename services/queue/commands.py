@@ -1119,21 +1119,19 @@ def _apply_moves(c, src_key, src, moves, now):
     return effects
 
 
-def move_due(task, now):
-    """How many messages a rate-limited task may have moved by ``now``: ceil(rate * elapsed seconds), so no
-    one-second window from the start holds more than the rate; never more than it set out to move."""
-    rate = int(task["MaxNumberOfMessagesPerSecond"])
-    elapsed = max(0, now - int(task["StartedTimestamp"]))
-    return min(int(task["ApproximateNumberOfMessagesToMove"]), -(-rate * elapsed // 1000))
-
-
-@declare("queue._movestep", 2, "write", "", internal=True)
+@declare("queue._movestep", 3, "write", "", internal=True)
 def queue_movestep(c, argv):
-    """The primary's move-task timer (MoveTasks): the next batch of a rate-limited task, as the explicit
-    QUEUE._DEL / QUEUE._PUT / QUEUE._TASKS effects (this command itself never propagates)."""
+    """The primary's move-task timer (MoveTasks): move up to ``n`` more messages of the source's RUNNING
+    rate-limited task, as the explicit QUEUE._DEL / QUEUE._PUT / QUEUE._TASKS effects (this command itself
+    never propagates). Replies 1 while the task still runs, else 0."""
     src_key = argv[1]
-    e = c.db.lookup_write(src_key)
     c.prevent_propagation()
+    try:
+        allowance = int(argv[2])
+    except ValueError:
+        c.error(b"ERR bad count")
+        return
+    e = c.db.lookup_write(src_key)
     if e is None or not isinstance(e.value, QueueValue):
         c.reply.add_int(0)
         return
@@ -1144,7 +1142,7 @@ def queue_movestep(c, argv):
         return
     now = c.ks.now_ms
     moved = int(task["ApproximateNumberOfMessagesMoved"])
-    due = move_due(task, now) - moved
+    due = min(allowance, int(task["ApproximateNumberOfMessagesToMove"]) - moved)
     effects = []
     if due > 0:
         dest_arn = task.get("DestinationArn")
@@ -1164,21 +1162,37 @@ def queue_movestep(c, argv):
 
 
 class MoveTasks:
-    """server.extensions["queue-movetasks"]: on the primary, every cron tick, QUEUE._MOVESTEP for each source
-    queue with a RUNNING rate-limited task. The sources are noted by MOVETASK START and the _TASKS effect
-    (so a replica knows them when promoted), and re-found after a load (value.TASK_LOAD_GEN moves when a
-    queue with a running task is loaded: RDB, full sync, RESTORE) by an incremental SCAN."""
+    """server.extensions["queue-movetasks"]: on the primary, every cron tick, QUEUE._MOVESTEP key n for each
+    source queue with a RUNNING rate-limited task, n from a per-source credit that grows by rate x the time
+    since the last step (at most MAX_STEP_MS of it, so a stall or a restart never turns into a burst) and
+    keeps its fraction (so the rounding never adds up): over time exactly MaxNumberOfMessagesPerSecond.
+    The credit is the primary's own business: the effects carry the messages moved, not the arithmetic.
+    The sources are noted by MOVETASK START and the _TASKS effect (so a replica knows them when promoted),
+    and re-found after a load (value.TASK_LOAD_GEN moves when a queue with a running task is loaded: RDB,
+    full sync, RESTORE) by an incremental SCAN."""
     SCAN_BUDGET_S = 0.002
+    MAX_STEP_MS = 250
 
     def __init__(self, server):
         self.server = server
-        self.sources = set()            # {(dbid, key)}
+        self.sources = {}               # (dbid, key) -> [last step ms, credit]
         self.client = None
         self.seen_gen = -1
         self.pending = []               # [[dbid, cursor]]
 
-    def note(self, dbid, key):
-        self.sources.add((dbid, key))
+    def note(self, dbid, key, now=None):
+        if (dbid, key) not in self.sources:
+            from engine.core import now_ms
+            self.sources[(dbid, key)] = [now if now is not None else now_ms(), 0.0]
+
+    def allowance(self, slot, rate, now):
+        state = self.sources[slot]
+        elapsed = min(max(0, now - state[0]), self.MAX_STEP_MS)
+        state[0] = now
+        state[1] = min(state[1] + rate * elapsed / 1000.0, max(1.0, rate * self.MAX_STEP_MS / 1000.0))
+        n = int(state[1])
+        state[1] -= n
+        return n
 
     def _index_step(self):
         from services.queue import value as qvalue
@@ -1196,7 +1210,7 @@ class MoveTasks:
                 e = db.find(key)
                 if e is not None and isinstance(e.value, QueueValue) and \
                         any(t.get("Status") == "RUNNING" for t in e.value.tasks):
-                    self.sources.add((slot[0], key))
+                    self.note(slot[0], key)
             if cursor == 0:
                 self.pending.pop(0)
             else:
@@ -1218,11 +1232,21 @@ class MoveTasks:
             c.name = "queue-movetasks"
             self.client = c
         c = self.client
-        for dbid, key in list(self.sources):
+        now = ks.now_ms
+        for slot in list(self.sources):
+            dbid, key = slot
+            e = ks.dbs[dbid].find(key)
+            task = None
+            if e is not None and isinstance(e.value, QueueValue):
+                task = next((t for t in e.value.tasks if t.get("Status") == "RUNNING"), None)
+            if task is None or "MaxNumberOfMessagesPerSecond" not in task:
+                del self.sources[slot]
+                continue
+            n = self.allowance(slot, int(task["MaxNumberOfMessagesPerSecond"]), now)
             c.select(dbid)
-            self.server.dispatcher.execute(c, [b"QUEUE._MOVESTEP", key])
+            self.server.dispatcher.execute(c, [b"QUEUE._MOVESTEP", key, str(n).encode()])
             if c.reply.take() != b":1\r\n":
-                self.sources.discard((dbid, key))
+                self.sources.pop(slot, None)
 
 
 def move_tasks_of(server):
@@ -1234,7 +1258,7 @@ def move_tasks_of(server):
 
 def note_move_task(c, key):
     if c.server is not None:
-        move_tasks_of(c.server).note(c.db.id, key)
+        move_tasks_of(c.server).note(c.db.id, key, c.ks.now_ms)
 
 
 def server_started(server):

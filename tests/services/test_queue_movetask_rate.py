@@ -107,3 +107,26 @@ def test_boto3_start_message_move_task_with_a_rate():
         assert lengths(r, "elsewhere") == 15
     finally:
         srv.stop()
+
+
+def test_a_running_task_goes_on_after_a_restart():
+    srv = start_cachemere("--appendonly", "yes", "--appendfsync", "always")
+    workdir = srv.dir
+    try:
+        r = redis.Redis(port=srv.port)
+        fill_dlq(r, 30)
+        r.execute_command("QUEUE.MOVETASK", "START", "dead", "DEST", "elsewhere", "MAXRATE", "10")
+        time.sleep(0.3)
+        r.bgrewriteaof()                     # the RUNNING task rides in the rewrite's RDB preamble
+        wait_for(lambda: r.info("persistence")["aof_rewrite_in_progress"] == 0, timeout=10)
+    finally:
+        srv.kill9()
+    again = start_cachemere("--appendonly", "yes", workdir=workdir)
+    try:
+        r = redis.Redis(port=again.port)
+        [task] = r.execute_command("QUEUE.MOVETASK", "LIST", "dead")
+        assert task[b"Status"] == b"RUNNING"
+        wait_for(lambda: lengths(r, "elsewhere") == 30, timeout=15, interval=0.1)
+        assert r.execute_command("QUEUE.MOVETASK", "LIST", "dead")[0][b"Status"] == b"COMPLETED"
+    finally:
+        again.stop()
