@@ -17,7 +17,8 @@ API (GET, JSON):
 Access (``metrics-auth``, default ``auto``): when any password is set (``requirepass``, or any ACL user other
 than ``default`` that has a password), or ``metrics-auth yes``, every path on the port, /metrics included,
 wants HTTP Basic credentials checked against the ACL: the user exists, is ``on``, and the password matches
-(a ``nopass`` user matches any). A missing or wrong credential gets 401 with ``WWW-Authenticate: Basic``;
+(a ``nopass`` user matches any). A missing or wrong credential gets 401 with ``WWW-Authenticate: Basic``
+(a wrong one is an ACL LOG entry: reason ``auth``, object ``HTTP``);
 a right one whose user may not run the command the page reads gets 403. The permission is the command the
 same data costs over RESP: ``INFO`` for /metrics, the dashboard page and the JSON overview, latency,
 replication and services; ``CLIENT LIST`` for /api/clients and ``SLOWLOG GET`` for /api/slowlog. So
@@ -208,6 +209,23 @@ def _unauthorized(text):
     return Response(401, text + "\n", headers={"WWW-Authenticate": REALM})
 
 
+def _log_refusal(server, username, peer):
+    """A failed login is an ACL LOG entry (reason auth, object HTTP), as a failed AUTH is: one client
+    object stands for the metrics port, named so, with the peer's address."""
+    from engine.acl import ACL_DENIED_AUTH, CTX_TOPLEVEL
+    from engine.core import Client
+    c = server.extensions.get("metrics-port-client")
+    if c is None:
+        c = server.extensions["metrics-port-client"] = Client(server.ks, server, None, 0)
+        c.name = "metrics-port"
+    try:
+        server.acl.add_log(c, ACL_DENIED_AUTH, CTX_TOPLEVEL, username=username, obj=b"HTTP")
+    except Exception as exc:          # the log is a courtesy: never a 500 for it
+        server.log.verbose("metrics-port: ACL LOG entry failed: %r" % exc)
+    server.log.verbose("metrics-port: refused credentials for user '%s' from %s"
+                       % (username.decode("utf-8", "replace"), peer))
+
+
 def check_request(server, request):
     """None when the request may go on, else the 401/403 Response."""
     if not auth_required(server):
@@ -225,9 +243,7 @@ def check_request(server, request):
         return _unauthorized("malformed credentials")
     user = server.acl.check_credentials(username, password)
     if user is None:
-        if server.log is not None:
-            server.log.verbose("metrics-port: refused credentials for user '%s' from %s"
-                               % (username.decode("utf-8", "replace"), request.peer))
+        _log_refusal(server, username, request.peer)
         return _unauthorized("invalid username-password pair or user is disabled")
     argv = PERMISSION.get(request.path, INFO_ARGV)
     spec = _spec_for(argv)

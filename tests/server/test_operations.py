@@ -275,8 +275,11 @@ def test_metrics_port_wants_acl_credentials_once_a_password_is_set(acl_server):
     # a user who may write data but not run INFO is not a dashboard user
     status, _, body = _request(port, "/metrics", "writer", "writepw")
     assert status == 403 and b"'info'" in body
-    # the RESP port is unaffected
-    assert redis.Redis(port=acl_server.port, password="adminpw").ping()
+    # the RESP port is unaffected, and the failed logins are in the ACL LOG as failed AUTHs are
+    admin = redis.Redis(port=acl_server.port, password="adminpw")
+    assert admin.ping()
+    entries = {(e["username"], e["reason"], e["object"]) for e in admin.acl_log()}
+    assert ("ghost", "auth", "HTTP") in entries and ("default", "auth", "HTTP") in entries
 
 
 def test_metrics_auth_follows_the_acl_and_the_directive(acl_server):
