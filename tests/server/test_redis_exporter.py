@@ -73,7 +73,7 @@ def populate(port):
     r.execute_command("DEBUG", "SLEEP", "0.01")          # a latency event for LATENCY LATEST
     r.get("key:1")
     r.get("missing")
-    return r
+    r.close()                        # connected_clients is compared: only the exporter and the subscriber stay
 
 
 def pair(start):
@@ -90,6 +90,8 @@ def attach(primary, replica):
     rp.set("after-attach", 1)
     wait_for(lambda: rr.get("after-attach") == b"1", timeout=10)
     wait_for(lambda: rp.info("replication").get("slave0", {}).get("state") == "online", timeout=10)
+    rr.close()
+    rp.close()
 
 
 @pytest.fixture(scope="module")
