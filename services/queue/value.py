@@ -257,6 +257,12 @@ class QueueValue(ServiceValue):
             m.fut = kind
             self.n_future[kind] += 1
             heapq.heappush(self.timeline, (m.visible_at, m.seq, m.id, kind))
+            if len(self.timeline) > 2 * (self.n_future[1] + self.n_future[2]) + 64:
+                self._compact()            # stale entries (re-leased, deleted) when nobody asks for counts
+
+    def _compact(self):
+        self.timeline = [(m.visible_at, m.seq, m.id, m.fut) for m in self.messages.values() if m.fut is not None]
+        heapq.heapify(self.timeline)
 
     def _unaccount(self, m):
         if m.fut is not None:
@@ -272,9 +278,8 @@ class QueueValue(ServiceValue):
                 self.n_future[kind] -= 1
                 m.fut = None
         self.clock = now
-        if len(timeline) > 64 and len(timeline) > 2 * (self.n_future[1] + self.n_future[2]) + 64:
-            self.timeline = [(m.visible_at, m.seq, m.id, m.fut) for m in msgs.values() if m.fut is not None]
-            heapq.heapify(self.timeline)
+        if len(timeline) > 2 * (self.n_future[1] + self.n_future[2]) + 64:
+            self._compact()
 
     def _expired_by_state(self, now, out):
         """Take the messages past retention off ``out`` (as counted at ``now``): from the oldest end of

@@ -93,3 +93,15 @@ def test_counts_do_not_walk_the_messages():
     assert len(walked) <= 3
     # the clock stepped back: the walk answers, and is right
     assert q.counts(NOW) == q.counts_by_walk(NOW)
+
+
+def test_the_timeline_stays_bounded_when_nobody_asks_for_counts():
+    from services.queue.value import Message
+    q = QueueValue({"VisibilityTimeout": "30"})
+    for i in range(100):
+        q.put(Message("m%d" % i, b"x", [], NOW, NOW, i + 1))
+    for rnd in range(200):                          # 20000 receives, no LEN in between
+        for i in range(100):
+            q.lease("m%d" % i, "r%d-%d" % (rnd, i), NOW + 30_000 + rnd, rnd + 1, NOW)
+    assert len(q.timeline) <= 2 * 100 + 64 + 1
+    assert q.counts(NOW + 1) == q.counts_by_walk(NOW + 1) == {"visible": 0, "inflight": 100, "delayed": 0}
