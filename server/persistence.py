@@ -287,7 +287,7 @@ class Persistence:
                 ks.update_clock()
             dispatcher.execute(client, argv)
             client.reply.take()
-        bar = _progress.bar(len(data) - pos, "Loading AOF %s" % info.name, "B", delay=0.5, unit_scale=True)
+        bar = _progress.bar(len(data) - pos, "Loading AOF", "B", delay=0.5, unit_scale=True)
         try:
             aoflib.replay_commands(data, execute, pos, progress=bar)
             bar.update(bar.total - bar.n)
