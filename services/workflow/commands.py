@@ -14,7 +14,7 @@ from engine.registry import command
 from engine.blocking import block, signal_key_ready
 
 from .asl import StatesError, advance, apply_patch, next_due, pending_tasks, validate
-from .asl.runtime import TERMINAL, new_execution
+from .asl.runtime import TERMINAL, new_execution, redrive_status, token_valid
 from .manager import key_of_token, now_ms, workflow_of
 from .values import ActivityValue, ExecutionValue, StateMachineValue
 
@@ -229,15 +229,187 @@ def apply_msg(c, key, msg):
     return True
 
 
-def commit(c, key, ex, patch, new=None, sm=None):
+def commit(c, key, ex, patch, new=None, sm=None, work=None):
     """Apply a patch computed on the primary and propagate it as WF._APPLY (encoded only when the effect
-    stream has a consumer: AOF or a replica)."""
+    stream has a consumer: AOF or a replica).  What a transition causes elsewhere follows as effects of their
+    own in the same unit (MULTI/EXEC): the messages it sends (QUEUE._PUT), the children it starts (``spawn``:
+    nested executions, Distributed Map items) or stops, and the parent a finished child answers.  Those run
+    from a work list, not by recursion, so a map run of 10,000 quick children is a loop."""
+    top = work is None
+    if top:
+        work = []
+    spawns = patch.pop("spawn", None)
+    sends = patch.pop("sends", None)
+    stops = patch.pop("stops", None)
+    was = "NEW" if new is not None else ex["status"]
     msg = build_msg(ex, patch, new, sm)
     if c.ks.effects.subscribers:
         c.also_propagate([b"WF._APPLY", key, encode_msg(msg)])
-    else:
+    elif c.effect_override is None:
         c.prevent_propagation()
     apply_msg(c, key, msg)
+    for sp in sends or ():
+        sqs_put(c, sp)
+    for sp in spawns or ():
+        work.append(("spawn", key, ex, sp))
+    for name in stops or ():
+        if isinstance(name, dict):            # a .sync child: its own state machine's key
+            sm_name, _, ex_name = name["arn"].split(":execution:", 1)[1].partition(":")
+            work.append(("stop", exec_key(sm_name.encode("latin-1"), ex_name.encode("latin-1"))))
+        else:                                 # a map run's child, under its parent
+            work.append(("stop", key + b"/" + name.encode("latin-1")))
+    if ex["status"] in TERMINAL and was != ex["status"] and ex.get("parent"):
+        work.append(("answer", ex))
+    if not top:
+        return
+    for _ in range(200000):
+        if not work:
+            break
+        item = work.pop(0)
+        if item[0] == "spawn":
+            spawn_child(c, item[1], item[2], item[3], work)
+        elif item[0] == "answer":
+            # the children of one parent that ended in this unit answer it in one transition
+            pk = item[1]["parent"]["key"]
+            same = [item[1]] + [w[1] for w in work if w[0] == "answer" and w[1]["parent"]["key"] == pk]
+            work[:] = [w for w in work if not (w[0] == "answer" and w[1]["parent"]["key"] == pk)]
+            answer_parent(c, same, work)
+        else:
+            e = c.db.lookup_write(item[1])
+            if e is not None and isinstance(e.value, ExecutionValue) and e.value.ex["status"] == "RUNNING":
+                cex = e.value.ex
+                commit(c, item[1], cex, advance(cex, ("stop", "States.Aborted", "The parent execution stopped "
+                                                      "waiting for this one"), env_for(c, item[1])), work=work)
+    as_one_unit(c)
+
+
+def sqs_put(c, send):
+    """The message of an sqs:sendMessage task, put on its QUEUE as QUEUE._PUT in the same unit as the transition
+    (the id was drawn by the transition; the queue's own rules, FIFO dedup included, apply)."""
+    from services.queue.commands import after_put, prepare_message, put_effect, retention_effects
+    from services.queue.common import AwsError
+    from services.queue.value import QueueValue
+    from .manager import sqs_options
+    qkey = send["queue"].encode()
+    e = c.db.lookup_write(qkey)
+    if e is None or not isinstance(e.value, QueueValue):
+        return
+    q = e.value
+    now = c.ks.now_ms
+    try:
+        m, _ = prepare_message(q, send["body"].encode(), sqs_options(send), now)
+    except AwsError:
+        return
+    if m is None:
+        return                        # a FIFO deduplication hit: the message is already there
+    m.id = send["id"]
+    q.gc(now)
+    effects = retention_effects(qkey, q, now)
+    q.put(m)
+    effects.append(put_effect(qkey, [m]))
+    c.dirty += len(effects)
+    if c.ks.effects.subscribers:
+        for eff in effects:
+            c.also_propagate(eff)
+    after_put(c, qkey, q, [m], now)
+
+
+def spawn_child(c, parent_key, parent, sp, work):
+    name = sp["name"]
+    wf = workflow_of(c.server)
+    if sp.get("map"):
+        # a Distributed Map item: a child execution of the ItemProcessor, keyed under its parent (same slot)
+        key = parent_key + b"/" + name.encode("latin-1")
+        if c.db.find(key) is not None:
+            return
+        ex = new_execution(sp["definition"], sp["input"], arn=parent["arn"] + "/" + name, name=name,
+                           sm_arn=parent["sm"], sm_name=parent["smName"], now_ms=c.ks.now_ms,
+                           sm_type=sp.get("type", "STANDARD"), secret="%032x" % wf.rng.getrandbits(128))
+        ex["mapRun"] = sp.get("run")
+        smkey = b""
+    else:
+        smkey = sp["sm"].encode("latin-1")
+        e = c.db.find(smkey)
+        if e is None or not isinstance(e.value, StateMachineValue):
+            return
+        sm = e.value
+        key = exec_key(smkey, name.encode("latin-1"))
+        if c.db.find(key) is not None:
+            return
+        definition = sm.definition
+        if sp.get("version"):
+            v = sm.sm.get("versions", {}).get(sp["version"].rsplit(":", 1)[1])
+            if v is not None:
+                definition = json.loads(v["definition"])
+        ex = new_execution(definition, sp["input"], arn=exec_arn(sm.sm["name"], name), name=name,
+                           sm_arn=sm.sm["arn"], sm_name=sm.sm["name"], now_ms=c.ks.now_ms, sm_type=sm.sm["type"],
+                           secret="%032x" % wf.rng.getrandbits(128))
+        for k in ("version", "alias"):
+            if sp.get(k):
+                ex[k] = sp[k]
+    ex["parent"] = {"key": parent_key.decode("latin-1"), "arn": parent["arn"], "token": sp.get("token"),
+                    "mode": sp.get("mode")}
+    env = env_for(c, key)
+    env.now = c.ks.now_ms
+    commit(c, key, ex, advance(ex, ("start",), env), new=ex, sm=smkey, work=work)
+
+
+def child_output(ex, mode):
+    """The DescribeExecution-shaped result of a .sync child (.sync:2: Input and Output as JSON, not text)."""
+    two = mode == ".sync:2"
+    d = {"ExecutionArn": ex["arn"], "StateMachineArn": ex["sm"], "Name": ex["name"], "Status": ex["status"],
+         "StartDate": ex["start"], "StopDate": ex["stop"],
+         "Input": ex["input"] if two else dumps(ex["input"]), "InputDetails": {"Included": True}}
+    if ex["status"] == "SUCCEEDED":
+        d["Output"] = ex["output"] if two else dumps(ex["output"])
+        d["OutputDetails"] = {"Included": True}
+    else:
+        if ex.get("error") is not None:
+            d["Error"] = ex["error"]
+        if ex.get("cause") is not None:
+            d["Cause"] = ex["cause"]
+    return d
+
+
+def answer_parent(c, children, work):
+    """Ended children (of one parent) answer the parent's tokens: one transition for all of them."""
+    sigs = []
+    for ex in children:
+        p = ex["parent"]
+        if not p.get("token"):
+            continue                 # fire-and-forget or .waitForTaskToken: the parent does not wait for the end
+        if p.get("mode") == "map":
+            sigs.append(("task", p["token"], "success", ex["output"]) if ex["status"] == "SUCCEEDED" else
+                        ("task", p["token"], "failure", ex["error"], ex["cause"]))
+        elif ex["status"] == "SUCCEEDED":
+            sigs.append(("task", p["token"], "success", child_output(ex, p.get("mode"))))
+        else:
+            sigs.append(("task", p["token"], "failure", "States.TaskFailed", dumps(child_output(ex, p.get("mode")))))
+    if not sigs:
+        return
+    pkey = children[0]["parent"]["key"].encode("latin-1")
+    e = c.db.lookup_write(pkey)
+    if e is None or not isinstance(e.value, ExecutionValue) or e.value.ex["status"] != "RUNNING":
+        return
+    pex = e.value.ex
+    try:
+        patch = advance(pex, sigs[0] if len(sigs) == 1 else ("tasks", sigs), env_for(c, pkey))
+    except StatesError:
+        return                       # the parent's task already timed out
+    commit(c, pkey, pex, patch, work=work)
+
+
+def as_one_unit(c):
+    """Effects on several keys (a transition and its QUEUE._PUT, a parent and its child) go in MULTI/EXEC, so a
+    crash or a replica never sees half of them."""
+    effects = c.effect_override
+    if not effects or c.ks.effects.unit_depth != 0:
+        return
+    if effects[0] == [b"MULTI"] and effects[-1] == [b"EXEC"]:
+        effects = effects[1:-1]
+    if len(effects) > 1 and len({bytes(e[1]) for e in effects if len(e) > 1}) > 1:
+        effects = [[b"MULTI"]] + effects + [[b"EXEC"]]
+    c.effect_override = effects
 
 
 def env_for(c, key):
@@ -257,6 +429,25 @@ def wf_apply_command(c, argv):
     c.reply.add_ok()
 
 
+@command("wf._fire", 2, "write internal", keys=(1, 1, 1), key_specs=_k1(),
+         docs=_docs("Fires an execution's due timers (the primary's timer heap; propagated as WF._APPLY)", [KEY_ARG]))
+def wf_fire_command(c, argv):
+    e = c.db.lookup_write(argv[1])
+    if e is None or not isinstance(e.value, ExecutionValue):
+        c.prevent_propagation()
+        c.reply.add_null()
+        return
+    ex = e.value.ex
+    due = next_due(ex)
+    env = env_for(c, argv[1])
+    if due is None or due > env.now:
+        c.prevent_propagation()
+        c.reply.add_int(0)
+        return
+    commit(c, argv[1], ex, advance(ex, ("timers",), env))
+    c.reply.add_int(1)
+
+
 # ------------------------------------------------------------------ state machines
 @command("wf.create", -3, "write denyoom", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
          docs=_docs("Creates a state machine from an Amazon States Language definition",
@@ -265,7 +456,7 @@ def wf_apply_command(c, argv):
                       "arguments": [{"name": "standard", "type": "pure-token", "token": "STANDARD"},
                                     {"name": "express", "type": "pure-token", "token": "EXPRESS"}]}]))
 def wf_create_command(c, argv):
-    opts = parse_opts(c, argv, 3, {b"TYPE": True})
+    opts = parse_opts(c, argv, 3, {b"TYPE": True, b"PUBLISH": False, b"DESCRIPTION": True})
     if opts is None:
         return
     typ = opts.get(b"TYPE", b"STANDARD").upper()
@@ -291,10 +482,273 @@ def wf_create_command(c, argv):
     name = argv[1].decode("latin-1")
     value = StateMachineValue({"name": name, "arn": sm_arn(name), "definition": text, "type": typ.decode(),
                                "created": c.ks.now_ms, "revision": 1, "execs": []})
+    out = {"stateMachineArn": value.sm["arn"], "creationDate": value.sm["created"]}
+    if b"PUBLISH" in opts:
+        out["stateMachineVersionArn"] = publish_version(value, c.ks.now_ms, _opt_str(opts, b"DESCRIPTION"))
     c.db.set_value(argv[1], value)
     c.dirty += 1
     c.propagate_as([b"WF._RESTORESM", argv[1], value.dump_state()])
-    reply(c.reply, {"stateMachineArn": value.sm["arn"], "creationDate": value.sm["created"]})
+    reply(c.reply, out)
+
+
+def _opt_str(opts, name):
+    v = opts.get(name)
+    return v.decode("utf-8", "replace") if v is not None else None
+
+
+# ------------------------------------------------------------------ versions and aliases
+MAX_VERSIONS = 1000
+MAX_ALIASES = 100
+
+
+def publish_version(sm, now, description=None):
+    """A version of the current revision (idempotent: the revision's version if it has one); its ARN."""
+    s = sm.sm
+    versions = s.setdefault("versions", {})
+    for n, v in versions.items():
+        if v["revision"] == s["revision"]:
+            return s["arn"] + ":" + n
+    n = s.get("nextVersion", 1)
+    s["nextVersion"] = n + 1
+    versions[str(n)] = {"definition": s["definition"], "revision": s["revision"], "created": now,
+                        "description": description}
+    return s["arn"] + ":" + str(n)
+
+
+def qualified(sm, qualifier, rng=None):
+    """(definition, version ARN or None, alias ARN or None, error or None) for STARTing sm[:qualifier].  An
+    alias with two versions picks one by weight with rng (drawn on the primary, before the effect)."""
+    s = sm.sm
+    if qualifier is None:
+        return sm.definition, None, None, None
+    q = qualifier
+    alias_arn = None
+    if not q.isdigit():
+        a = s.get("aliases", {}).get(q)
+        if a is None:
+            return None, None, None, f"RESOURCENOTFOUND State Machine Alias Does Not Exist: '{s['arn']}:{q}'"
+        alias_arn = s["arn"] + ":" + q
+        routes = a["routing"]
+        pick = routes[0]
+        if len(routes) > 1:
+            draw = (rng.randrange(100) if rng is not None else 0)
+            pick = routes[0] if draw < routes[0]["weight"] else routes[1]
+        q = pick["stateMachineVersionArn"].rsplit(":", 1)[1]
+    v = s.get("versions", {}).get(q)
+    if v is None:
+        return None, None, None, f"STATEMACHINEDOESNOTEXIST State Machine Does Not Exist: '{s['arn']}:{q}'"
+    return json.loads(v["definition"]), s["arn"] + ":" + q, alias_arn, None
+
+
+def _sm_for(c, key, write=False):
+    ok, sm = get_typed(c, key, StateMachineValue, write=write)
+    if not ok:
+        return None
+    if sm is None:
+        c.error(b"STATEMACHINEDOESNOTEXIST State Machine Does Not Exist: '" + sm_arn(key.decode("latin-1")).encode()
+                + b"'")
+        return None
+    return sm
+
+
+def _save_sm(c, key, sm):
+    c.dirty += 1
+    c.propagate_as([b"WF._RESTORESM", key, sm.dump_state()])
+
+
+@command("wf.publish", -2, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
+         docs=_docs("Publishes a version of the state machine's current revision (PublishStateMachineVersion)",
+                    [KEY_ARG, {"name": "revision", "type": "string", "token": "REVISION", "flags": ["optional"]},
+                     {"name": "description", "type": "string", "token": "DESCRIPTION", "flags": ["optional"]}]))
+def wf_publish_command(c, argv):
+    opts = parse_opts(c, argv, 2, {b"REVISION": True, b"DESCRIPTION": True})
+    if opts is None:
+        return
+    sm = _sm_for(c, argv[1], True)
+    if sm is None:
+        return
+    rev = opts.get(b"REVISION")
+    if rev is not None and rev.decode("latin-1") != str(sm.sm["revision"]):
+        c.error(b"CONFLICTEXCEPTION Failed to publish the State Machine version for revision " + rev +
+                b". The current State Machine revision is " + str(sm.sm["revision"]).encode() + b".")
+        return
+    before = dict(sm.sm.get("versions", {}))
+    if len(before) >= MAX_VERSIONS and not any(v["revision"] == sm.sm["revision"] for v in before.values()):
+        c.error(b"SERVICEQUOTAEXCEEDEDEXCEPTION a state machine has at most 1000 versions")
+        return
+    arn = publish_version(sm, c.ks.now_ms, _opt_str(opts, b"DESCRIPTION"))
+    n = arn.rsplit(":", 1)[1]
+    if n not in before:
+        _save_sm(c, argv[1], sm)
+    reply(c.reply, {"stateMachineVersionArn": arn, "creationDate": sm.sm["versions"][n]["created"]})
+
+
+@command("wf.versions", 2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
+         docs=_docs("Lists a state machine's versions, newest first (ListStateMachineVersions)", [KEY_ARG]))
+def wf_versions_command(c, argv):
+    sm = _sm_for(c, argv[1])
+    if sm is None:
+        return
+    vs = sorted(sm.sm.get("versions", {}).items(), key=lambda kv: -int(kv[0]))
+    reply(c.reply, [{"stateMachineVersionArn": sm.sm["arn"] + ":" + n, "creationDate": v["created"],
+                     "revisionId": str(v["revision"]), "description": v.get("description")} for n, v in vs])
+
+
+@command("wf.delversion", 3, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
+         docs=_docs("Deletes a state machine version (DeleteStateMachineVersion); refused while an alias routes to "
+                    "it", [KEY_ARG, {"name": "version", "type": "integer"}]))
+def wf_delversion_command(c, argv):
+    sm = _sm_for(c, argv[1], True)
+    if sm is None:
+        return
+    n = argv[2].decode("latin-1")
+    versions = sm.sm.get("versions", {})
+    if n not in versions:
+        c.reply.add_ok()
+        return
+    varn = sm.sm["arn"] + ":" + n
+    for name, a in sm.sm.get("aliases", {}).items():
+        if any(r["stateMachineVersionArn"] == varn for r in a["routing"]):
+            c.error(("CONFLICTEXCEPTION Version to be deleted must not be referenced by an alias. Current list of "
+                     "aliases referencing this version: [%s]" % (sm.sm["arn"] + ":" + name)).encode())
+            return
+    del versions[n]
+    _save_sm(c, argv[1], sm)
+    c.reply.add_ok()
+
+
+def _routing(c, sm, text):
+    ok, routes = parse_json(c, text, b"VALIDATIONEXCEPTION Invalid routing configuration")
+    if not ok:
+        return None
+    if not isinstance(routes, list) or not 1 <= len(routes) <= 2:
+        c.error(b"VALIDATIONEXCEPTION 1 validation error detected: Value at 'routingConfiguration' failed to satisfy "
+                b"constraint: Member must have length between 1 and 2")
+        return None
+    seen = set()
+    out = []
+    for rt in routes:
+        if not isinstance(rt, dict) or not isinstance(rt.get("stateMachineVersionArn"), str) or \
+                not isinstance(rt.get("weight"), int) or isinstance(rt.get("weight"), bool) or \
+                not 0 <= rt["weight"] <= 100:
+            c.error(b"VALIDATIONEXCEPTION Each routing configuration needs a stateMachineVersionArn and a weight "
+                    b"between 0 and 100")
+            return None
+        arn = rt["stateMachineVersionArn"]
+        base, _, n = arn.rpartition(":")
+        if base != sm.sm["arn"] or not n.isdigit():
+            c.error(("VALIDATIONEXCEPTION Routing configuration must contain state machine version ARNs of '%s', "
+                     "got '%s'" % (sm.sm["arn"], arn)).encode())
+            return None
+        if n not in sm.sm.get("versions", {}):
+            c.error(("RESOURCENOTFOUND State Machine Version Does Not Exist: '%s'" % arn).encode())
+            return None
+        if arn in seen:
+            c.error(b"VALIDATIONEXCEPTION Routing configuration must contain distinct state machine versions")
+            return None
+        seen.add(arn)
+        out.append({"stateMachineVersionArn": arn, "weight": rt["weight"]})
+    if sum(r["weight"] for r in out) != 100:
+        c.error(b"VALIDATIONEXCEPTION Sum of routing configuration weights must be equal to 100")
+        return None
+    return out
+
+
+def _alias_shape(sm, name, a):
+    d = {"stateMachineAliasArn": sm.sm["arn"] + ":" + name, "name": name, "routingConfiguration": a["routing"],
+         "creationDate": a["created"], "updateDate": a["updated"]}
+    if a.get("description") is not None:
+        d["description"] = a["description"]
+    return d
+
+
+@command("wf.alias", -3, "write", acl="keyspace", keys=(2, 2, 1),
+         key_specs=[{"flags": ["RW", "update"], "begin_search": {"type": "index", "spec": {"index": 2}},
+                     "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}}],
+         docs=_docs("Creates, updates, deletes, describes or lists a state machine's aliases (routing to one or two "
+                    "versions by weight)",
+                    [{"name": "op", "type": "oneof", "arguments": [
+                        {"name": "create", "type": "pure-token", "token": "CREATE"},
+                        {"name": "update", "type": "pure-token", "token": "UPDATE"},
+                        {"name": "delete", "type": "pure-token", "token": "DELETE"},
+                        {"name": "describe", "type": "pure-token", "token": "DESCRIBE"},
+                        {"name": "list", "type": "pure-token", "token": "LIST"}]},
+                     {"name": "key", "type": "key", "key_spec_index": 0},
+                     {"name": "name", "type": "string", "flags": ["optional"]},
+                     {"name": "routing", "type": "string", "token": "ROUTING", "flags": ["optional"]},
+                     {"name": "description", "type": "string", "token": "DESCRIPTION", "flags": ["optional"]}]))
+def wf_alias_command(c, argv):
+    op = argv[1].upper()
+    sm = _sm_for(c, argv[2], write=op in (b"CREATE", b"UPDATE", b"DELETE"))
+    if sm is None:
+        return
+    aliases = sm.sm.setdefault("aliases", {})
+    if op == b"LIST":
+        if len(argv) != 3:
+            c.error(SYNTAX_ERR)
+            return
+        items = sorted(aliases.items(), key=lambda kv: kv[1]["created"])
+        reply(c.reply, [{"stateMachineAliasArn": sm.sm["arn"] + ":" + n, "creationDate": a["created"]}
+                        for n, a in items])
+        return
+    if len(argv) < 4:
+        c.error(SYNTAX_ERR)
+        return
+    name = argv[3].decode("utf-8", "replace")
+    opts = parse_opts(c, argv, 4, {b"ROUTING": True, b"DESCRIPTION": True})
+    if opts is None:
+        return
+    arn = sm.sm["arn"] + ":" + name
+    a = aliases.get(name)
+    if op == b"CREATE":
+        if not 1 <= len(name) <= 80 or name.isdigit() or any(ch in name for ch in ' <>{}[]?*"#%\\^|~`$&,;:/'):
+            c.error(b"INVALIDNAME Invalid Name: '" + argv[3] + b"'")
+            return
+        if b"ROUTING" not in opts:
+            c.error(SYNTAX_ERR)
+            return
+        routes = _routing(c, sm, opts[b"ROUTING"])
+        if routes is None:
+            return
+        desc = _opt_str(opts, b"DESCRIPTION")
+        if a is not None:
+            if a["routing"] == routes and a.get("description") == desc:
+                reply(c.reply, {"stateMachineAliasArn": arn, "creationDate": a["created"]})      # idempotent
+                return
+            c.error(("CONFLICTEXCEPTION Failed to create alias because an alias with the same name and a different "
+                     "routing configuration already exists: '%s'" % arn).encode())
+            return
+        if len(aliases) >= MAX_ALIASES:
+            c.error(b"SERVICEQUOTAEXCEEDEDEXCEPTION a state machine has at most 100 aliases")
+            return
+        aliases[name] = {"routing": routes, "description": desc, "created": c.ks.now_ms, "updated": c.ks.now_ms}
+        _save_sm(c, argv[2], sm)
+        reply(c.reply, {"stateMachineAliasArn": arn, "creationDate": c.ks.now_ms})
+        return
+    if a is None:
+        c.error(("RESOURCENOTFOUND State Machine Alias Does Not Exist: '%s'" % arn).encode())
+        return
+    if op == b"DESCRIBE":
+        reply(c.reply, _alias_shape(sm, name, a))
+    elif op == b"UPDATE":
+        routes = None
+        if b"ROUTING" in opts:
+            routes = _routing(c, sm, opts[b"ROUTING"])
+            if routes is None:
+                return
+        if routes is not None:
+            a["routing"] = routes
+        if b"DESCRIPTION" in opts:
+            a["description"] = _opt_str(opts, b"DESCRIPTION")
+        a["updated"] = c.ks.now_ms
+        _save_sm(c, argv[2], sm)
+        reply(c.reply, {"updateDate": a["updated"]})
+    elif op == b"DELETE":
+        del aliases[name]
+        _save_sm(c, argv[2], sm)
+        c.reply.add_ok()
+    else:
+        c.error(SYNTAX_ERR)
 
 
 @command("wf._restoresm", 3, "write internal", keys=(1, 1, 1), key_specs=_k1(),
@@ -313,10 +767,15 @@ def wf_restoresm_command(c, argv):
     c.reply.add_ok()
 
 
-@command("wf.update", 3, "write denyoom", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
+@command("wf.update", -3, "write denyoom", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
          docs=_docs("Replaces a state machine's definition (running executions keep theirs)",
-                    [KEY_ARG, {"name": "definition", "type": "string"}]))
+                    [KEY_ARG, {"name": "definition", "type": "string"},
+                     {"name": "publish", "type": "pure-token", "token": "PUBLISH", "flags": ["optional"]},
+                     {"name": "description", "type": "string", "token": "DESCRIPTION", "flags": ["optional"]}]))
 def wf_update_command(c, argv):
+    opts = parse_opts(c, argv, 3, {b"PUBLISH": False, b"DESCRIPTION": True})
+    if opts is None:
+        return
     ok, sm = get_typed(c, argv[1], StateMachineValue, write=True)
     if not ok:
         return
@@ -330,17 +789,25 @@ def wf_update_command(c, argv):
         return
     if check_definition(c, text, sm.sm["type"]) is None:
         return
-    sm.set_definition(text)
-    sm.sm["revision"] += 1
+    if text != sm.sm["definition"]:
+        sm.set_definition(text)
+        sm.sm["revision"] += 1
     sm.sm["updated"] = c.ks.now_ms
+    out = {"updateDate": c.ks.now_ms, "revisionId": str(sm.sm["revision"])}
+    if b"PUBLISH" in opts:
+        out["stateMachineVersionArn"] = publish_version(sm, c.ks.now_ms, _opt_str(opts, b"DESCRIPTION"))
     c.dirty += 1
     c.propagate_as([b"WF._RESTORESM", argv[1], sm.dump_state()])
-    reply(c.reply, {"updateDate": c.ks.now_ms, "revisionId": str(sm.sm["revision"])})
+    reply(c.reply, out)
 
 
-@command("wf.describe", 2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
-         docs=_docs("Describes a state machine", [KEY_ARG]))
+@command("wf.describe", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
+         docs=_docs("Describes a state machine (or one of its versions)",
+                    [KEY_ARG, {"name": "version", "type": "integer", "token": "VERSION", "flags": ["optional"]}]))
 def wf_describe_command(c, argv):
+    opts = parse_opts(c, argv, 2, {b"VERSION": True})
+    if opts is None:
+        return
     ok, sm = get_typed(c, argv[1], StateMachineValue)
     if not ok:
         return
@@ -348,6 +815,19 @@ def wf_describe_command(c, argv):
         c.error(b"STATEMACHINEDOESNOTEXIST State Machine Does Not Exist")
         return
     s = sm.sm
+    if b"VERSION" in opts:
+        n = opts[b"VERSION"].decode("latin-1")
+        v = s.get("versions", {}).get(n)
+        if v is None:
+            c.error(("STATEMACHINEDOESNOTEXIST State Machine Does Not Exist: '%s:%s'" % (s["arn"], n)).encode())
+            return
+        d = {"stateMachineArn": s["arn"] + ":" + n, "name": s["name"], "status": "ACTIVE",
+             "definition": v["definition"], "type": s["type"], "creationDate": v["created"],
+             "revisionId": str(v["revision"])}
+        if v.get("description") is not None:
+            d["description"] = v["description"]
+        reply(c.reply, d)
+        return
     reply(c.reply, {"stateMachineArn": s["arn"], "name": s["name"], "status": "ACTIVE", "definition": s["definition"],
                     "type": s["type"], "creationDate": s["created"], "revisionId": str(s["revision"]),
                     "executions": len(s["execs"])})
@@ -366,15 +846,16 @@ def wf_validate_command(c, argv):
          docs=_docs("Starts an execution (idempotent by NAME)",
                     [KEY_ARG, {"name": "name", "type": "string", "token": "NAME", "flags": ["optional"]},
                      {"name": "input", "type": "string", "token": "INPUT", "flags": ["optional"]},
-                     {"name": "testcase", "type": "string", "token": "TESTCASE", "flags": ["optional"]}]))
+                     {"name": "testcase", "type": "string", "token": "TESTCASE", "flags": ["optional"]},
+                     {"name": "qualifier", "type": "string", "token": "QUALIFIER", "flags": ["optional"]}]))
 def wf_start_command(c, argv):
     start_execution(c, argv, sync=False)
 
 
 def start_execution(c, argv, sync):
-    spec = {b"NAME": True, b"INPUT": True, b"TESTCASE": True}
+    spec = {b"NAME": True, b"INPUT": True, b"TESTCASE": True, b"QUALIFIER": True}
     if sync:
-        spec = {b"INPUT": True, b"TIMEOUT": True, b"TESTCASE": True, b"NAME": True}
+        spec = {b"INPUT": True, b"TIMEOUT": True, b"TESTCASE": True, b"NAME": True, b"QUALIFIER": True}
     opts = parse_opts(c, argv, 2, spec)
     if opts is None:
         return None
@@ -421,8 +902,18 @@ def start_execution(c, argv, sync):
                 return None
             mocks[state] = resp
     nm = name.decode("latin-1")
-    ex = new_execution(sm.definition, input_value, arn=exec_arn(sm.sm["name"], nm), name=nm, sm_arn=sm.sm["arn"],
-                       sm_name=sm.sm["name"], now_ms=c.ks.now_ms, mocks=mocks, sm_type=sm.sm["type"])
+    q = opts.get(b"QUALIFIER")
+    definition, varn, aarn, err = qualified(sm, q.decode("latin-1") if q is not None else None, wf.rng)
+    if err is not None:
+        c.error(err.encode())
+        return None
+    ex = new_execution(definition, input_value, arn=exec_arn(sm.sm["name"], nm), name=nm, sm_arn=sm.sm["arn"],
+                       sm_name=sm.sm["name"], now_ms=c.ks.now_ms, mocks=mocks, sm_type=sm.sm["type"],
+                       secret="%032x" % wf.rng.getrandbits(128))
+    if varn is not None:
+        ex["version"] = varn
+    if aarn is not None:
+        ex["alias"] = aarn
     env = env_for(c, key)
     env.now = c.ks.now_ms
     patch = advance(ex, ("start",), env)
@@ -433,13 +924,25 @@ def start_execution(c, argv, sync):
     return key
 
 
-def describe(ex, key=None):
+def describe(ex, key=None, now=None, history_limit=25000):
     d = {"executionArn": ex["arn"], "stateMachineArn": ex["sm"], "name": ex["name"], "status": ex["status"],
          "startDate": ex["start"], "stopDate": ex["stop"], "input": dumps(ex["input"]),
          "output": dumps(ex["output"]) if ex["status"] == "SUCCEEDED" else None,
          "error": ex["error"], "cause": ex["cause"]}
     if key is not None:
         d["exec"] = key
+    for k, f in (("version", "stateMachineVersionArn"), ("alias", "stateMachineAliasArn")):
+        if ex.get(k):
+            d[f] = ex[k]
+    if ex.get("parent"):
+        d["startedBy"] = ex["parent"].get("arn")
+    if ex.get("mapRun"):
+        d["mapRunArn"] = ex["mapRun"]
+    rt = ex["rt"]
+    d["redriveCount"] = rt.get("redrives", 0)
+    d["redriveDate"] = rt.get("redriveDate")
+    if now is not None:
+        d["redriveStatus"], d["redriveStatusReason"] = redrive_status(ex, now, history_limit)
     if ex["status"] == "RUNNING":
         d["pendingTasks"] = [{k: (dumps(v) if k == "input" else v) for k, v in t.items()} for t in pending_tasks(ex)]
     return d
@@ -503,12 +1006,21 @@ def exec_for(c, key, write=False):
     return v.ex
 
 
-@command("wf.exec", 2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
-         docs=_docs("Describes an execution (DescribeExecution)", [KEY_ARG]))
+@command("wf.exec", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
+         docs=_docs("Describes an execution (DescribeExecution); DEFINITION adds the definition it runs "
+                    "(DescribeStateMachineForExecution)",
+                    [KEY_ARG, {"name": "definition", "type": "pure-token", "token": "DEFINITION",
+                               "flags": ["optional"]}]))
 def wf_exec_command(c, argv):
+    opts = parse_opts(c, argv, 2, {b"DEFINITION": False})
+    if opts is None:
+        return
     ex = exec_for(c, argv[1])
     if ex is not None:
-        reply(c.reply, describe(ex))
+        d = describe(ex, now=c.ks.now_ms, history_limit=workflow_of(c.server).history_limit)
+        if b"DEFINITION" in opts:
+            d["definition"] = dumps(ex["def"])
+        reply(c.reply, d)
 
 
 @command("wf.stop", -2, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
@@ -531,12 +1043,52 @@ def wf_stop_command(c, argv):
     reply(c.reply, {"stopDate": ex["stop"]})
 
 
+@command("wf.redrive", -2, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
+         docs=_docs("Redrives a failed, timed-out or aborted Standard execution from the state that failed "
+                    "(RedriveExecution)",
+                    [KEY_ARG, {"name": "token", "type": "string", "token": "CLIENTTOKEN", "flags": ["optional"]}]))
+def wf_redrive_command(c, argv):
+    opts = parse_opts(c, argv, 2, {b"CLIENTTOKEN": True})
+    if opts is None:
+        return
+    ex = exec_for(c, argv[1], True)
+    if ex is None:
+        return
+    token = opts.get(b"CLIENTTOKEN")
+    token = token.decode("utf-8", "replace") if token is not None else None
+    if token is not None and ex["rt"].get("redriveToken") == token and ex["rt"].get("redriveDate") is not None:
+        reply(c.reply, {"redriveDate": ex["rt"]["redriveDate"]})       # the same request again: idempotent
+        return
+    status, reason = redrive_status(ex, c.ks.now_ms, workflow_of(c.server).history_limit)
+    if status != "REDRIVABLE":
+        c.error(b"EXECUTIONNOTREDRIVABLE " + reason.encode())
+        return
+    env = env_for(c, argv[1])
+    env.now = c.ks.now_ms
+    patch = advance(ex, ("redrive", token), env)
+    commit(c, argv[1], ex, patch)
+    reply(c.reply, {"redriveDate": ex["rt"]["redriveDate"]})
+
+
+@command("wf.mapruns", 2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
+         docs=_docs("An execution's Distributed Map runs with their item counts (ListMapRuns / DescribeMapRun)",
+                    [KEY_ARG]))
+def wf_mapruns_command(c, argv):
+    from .asl.runtime import map_runs
+    ex = exec_for(c, argv[1])
+    if ex is not None:
+        reply(c.reply, map_runs(ex))
+
+
 @command("wf.executions", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
          docs=_docs("Lists a state machine's executions",
                     [KEY_ARG, {"name": "status", "type": "string", "token": "STATUS", "flags": ["optional"]},
-                     {"name": "count", "type": "integer", "token": "COUNT", "flags": ["optional"]}]))
+                     {"name": "count", "type": "integer", "token": "COUNT", "flags": ["optional"]},
+                     {"name": "redrive", "type": "oneof", "token": "REDRIVE", "flags": ["optional"], "arguments": [
+                         {"name": "redriven", "type": "pure-token", "token": "REDRIVEN"},
+                         {"name": "not_redriven", "type": "pure-token", "token": "NOT_REDRIVEN"}]}]))
 def wf_executions_command(c, argv):
-    opts = parse_opts(c, argv, 2, {b"STATUS": True, b"COUNT": True})
+    opts = parse_opts(c, argv, 2, {b"STATUS": True, b"COUNT": True, b"REDRIVE": True})
     if opts is None:
         return
     ok, sm = get_typed(c, argv[1], StateMachineValue)
@@ -546,6 +1098,12 @@ def wf_executions_command(c, argv):
         c.error(b"STATEMACHINEDOESNOTEXIST State Machine Does Not Exist")
         return
     want = opts.get(b"STATUS")
+    redriven = opts.get(b"REDRIVE")
+    if redriven is not None:
+        redriven = redriven.upper()
+        if redriven not in (b"REDRIVEN", b"NOT_REDRIVEN"):
+            c.error(SYNTAX_ERR)
+            return
     try:
         count = int(opts.get(b"COUNT", b"1000"))
     except ValueError:
@@ -560,8 +1118,16 @@ def wf_executions_command(c, argv):
         ex = e.value.ex
         if want is not None and ex["status"] != want.decode().upper():
             continue
-        out.append({"executionArn": ex["arn"], "exec": key, "name": ex["name"], "status": ex["status"],
-                    "startDate": ex["start"], "stopDate": ex["stop"]})
+        n = ex["rt"].get("redrives", 0)
+        if redriven is not None and (n > 0) != (redriven == b"REDRIVEN"):
+            continue
+        item = {"executionArn": ex["arn"], "exec": key, "name": ex["name"], "status": ex["status"],
+                "startDate": ex["start"], "stopDate": ex["stop"], "redriveCount": n,
+                "redriveDate": ex["rt"].get("redriveDate")}
+        for k, f in (("version", "stateMachineVersionArn"), ("alias", "stateMachineAliasArn")):
+            if ex.get(k):
+                item[f] = ex[k]
+        out.append(item)
         if len(out) >= count:
             break
     reply(c.reply, out)
@@ -748,6 +1314,9 @@ def wf_task_command(c, argv):
         c.error(b"TASKDOESNOTEXIST Task Does Not Exist")
         return
     ex = e.value.ex
+    if not token_valid(ex, token):
+        c.error(b"INVALIDTOKEN Invalid Token: '" + argv[2][:128] + b"'")
+        return
     if ex["status"] != "RUNNING":
         c.error(b"TASKTIMEDOUT Task Timed Out: the task token is no longer pending")
         return
@@ -833,3 +1402,58 @@ def wf_activities_command(c, argv):
     reply(c.reply, _list_of(c, ActivityValue, lambda k, v: {
         "activityArn": v.act["arn"], "name": v.act["name"], "creationDate": v.act["created"],
         "pending": len(v.act["queue"])}))
+
+
+# ------------------------------------------------------------------ TestState
+@command("wf.teststate", -2, "readonly", acl="keyspace",
+         docs=_docs("Runs one state once with an input and reports its output, error, next state and data-flow "
+                    "stages (TestState); changes nothing",
+                    [{"name": "definition", "type": "string"},
+                     {"name": "input", "type": "string", "token": "INPUT", "flags": ["optional"]},
+                     {"name": "state", "type": "string", "token": "STATE", "flags": ["optional"]},
+                     {"name": "vars", "type": "string", "token": "VARS", "flags": ["optional"]},
+                     {"name": "inspect", "type": "oneof", "token": "INSPECT", "flags": ["optional"], "arguments": [
+                         {"name": "info", "type": "pure-token", "token": "INFO"},
+                         {"name": "debug", "type": "pure-token", "token": "DEBUG"},
+                         {"name": "trace", "type": "pure-token", "token": "TRACE"}]},
+                     {"name": "mock", "type": "string", "token": "MOCK", "flags": ["optional"]},
+                     {"name": "context", "type": "string", "token": "CONTEXT", "flags": ["optional"]},
+                     {"name": "config", "type": "string", "token": "CONFIG", "flags": ["optional"]}]))
+def wf_teststate_command(c, argv):
+    from .asl.teststate import TestStateInvalid, test_state
+    opts = parse_opts(c, argv, 2, {b"INPUT": True, b"STATE": True, b"VARS": True, b"INSPECT": True, b"MOCK": True,
+                                   b"CONTEXT": True, b"CONFIG": True})
+    if opts is None:
+        return
+    level = opts.get(b"INSPECT", b"INFO").upper().decode("latin-1")
+    if level not in ("INFO", "DEBUG", "TRACE"):
+        c.error(SYNTAX_ERR)
+        return
+    ok, definition = parse_json(c, argv[1], b"INVALIDDEFINITION Invalid State Machine Definition")
+    if not ok:
+        return
+    ok, inp = parse_json(c, opts.get(b"INPUT", b"{}"))
+    if not ok:
+        return
+    extra = {}
+    for opt, name in ((b"VARS", "variables"), (b"MOCK", "mock"), (b"CONTEXT", "context"), (b"CONFIG", "config")):
+        if opt in opts:
+            ok, v = parse_json(c, opts[opt], b"VALIDATIONEXCEPTION Invalid " + opt.lower())
+            if not ok:
+                return
+            if not isinstance(v, dict):
+                c.error(b"VALIDATIONEXCEPTION Invalid " + opt.lower() + b": must be a JSON object")
+                return
+            extra[name] = v
+    if "context" in extra and "mock" not in extra:
+        c.error(b"VALIDATIONEXCEPTION context may only be specified together with a mock")
+        return
+    state = opts.get(b"STATE")
+    wf = workflow_of(c.server)
+    try:
+        out = test_state(definition, inp, now_ms=c.ks.now_ms, rng=wf.rng, inspection_level=level,
+                         state_name=state.decode() if state is not None else None, time_scale=wf.time_scale, **extra)
+    except TestStateInvalid as exc:
+        c.error((exc.typ.upper() + " " + exc.message).encode())
+        return
+    reply(c.reply, out)

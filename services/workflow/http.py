@@ -20,7 +20,10 @@ ERRORS = {
     b"INVALIDDEFINITION": "InvalidDefinition", b"TASKDOESNOTEXIST": "TaskDoesNotExist",
     b"TASKTIMEDOUT": "TaskTimedOut", b"INVALIDTOKEN": "InvalidToken", b"INVALIDOUTPUT": "InvalidOutput",
     b"ACTIVITYDOESNOTEXIST": "ActivityDoesNotExist", b"INVALIDEXECUTIONINPUT": "InvalidExecutionInput",
-    b"INVALIDNAME": "InvalidName",
+    b"INVALIDNAME": "InvalidName", b"EXECUTIONNOTREDRIVABLE": "ExecutionNotRedrivable",
+    b"VALIDATIONEXCEPTION": "ValidationException", b"RESOURCENOTFOUND": "ResourceNotFound",
+    b"CONFLICTEXCEPTION": "ConflictException", b"INVALIDARN": "InvalidArn",
+    b"SERVICEQUOTAEXCEEDEDEXCEPTION": "ServiceQuotaExceededException",
 }
 MAX_BODY = 1 << 20
 REQUEST_TIMEOUT = 10.0         # a request must arrive whole within this (slowloris gets a close)
@@ -59,6 +62,12 @@ def sm_key(arn):
     return _after(arn, ":stateMachine:").split(":")[0].encode()
 
 
+def sm_qualifier(arn):
+    """The version number or alias name of a qualified state machine ARN (None when unqualified)."""
+    parts = _after(arn, ":stateMachine:").split(":")
+    return parts[1] if len(parts) > 1 else None
+
+
 def exec_key(arn):
     sm, name = _after(arn, ":execution:").split(":", 1)
     return b"{" + sm.encode() + b"}:" + name.encode()
@@ -94,16 +103,99 @@ class Facade:
     # ------------------------------------------------------------------ operations
     async def handle(self, op, b):
         if op == "CreateStateMachine":
-            r = self.run(b"WF.CREATE", b["name"], b["definition"], b"TYPE", b.get("type", "STANDARD"))
-            return {"stateMachineArn": r["stateMachineArn"], "creationDate": _secs(r["creationDate"])}
+            argv = [b"WF.CREATE", b["name"], b["definition"], b"TYPE", b.get("type", "STANDARD")]
+            if b.get("publish"):
+                argv.append(b"PUBLISH")
+                if b.get("versionDescription") is not None:
+                    argv += [b"DESCRIPTION", b["versionDescription"]]
+            r = self.run(*argv)
+            out = {"stateMachineArn": r["stateMachineArn"], "creationDate": _secs(r["creationDate"])}
+            if r.get("stateMachineVersionArn"):
+                out["stateMachineVersionArn"] = r["stateMachineVersionArn"]
+            return out
         if op == "DescribeStateMachine":
-            r = self.run(b"WF.DESCRIBE", sm_key(b["stateMachineArn"]))
-            return {"stateMachineArn": r["stateMachineArn"], "name": r["name"], "status": "ACTIVE",
-                    "definition": r["definition"], "roleArn": "arn:aws:iam::000000000000:role/cachemere",
-                    "type": r["type"], "creationDate": _secs(r["creationDate"]), "revisionId": r["revisionId"]}
+            argv = [b"WF.DESCRIBE", sm_key(b["stateMachineArn"])]
+            q = sm_qualifier(b["stateMachineArn"])
+            if q is not None:
+                if not q.isdigit():
+                    raise AwsError("ValidationException", "DescribeStateMachine takes a state machine or version "
+                                   "ARN (use DescribeStateMachineAlias for an alias)")
+                argv += [b"VERSION", q]
+            r = self.run(*argv)
+            out = {"stateMachineArn": r["stateMachineArn"], "name": r["name"], "status": "ACTIVE",
+                   "definition": r["definition"], "roleArn": "arn:aws:iam::000000000000:role/cachemere",
+                   "type": r["type"], "creationDate": _secs(r["creationDate"]), "revisionId": r["revisionId"]}
+            if r.get("description") is not None:
+                out["description"] = r["description"]
+            return out
         if op == "UpdateStateMachine":
-            r = self.run(b"WF.UPDATE", sm_key(b["stateMachineArn"]), b["definition"])
-            return {"updateDate": _secs(r["updateDate"]), "revisionId": r["revisionId"]}
+            argv = [b"WF.UPDATE", sm_key(b["stateMachineArn"])]
+            if b.get("definition") is None:
+                d = self.run(b"WF.DESCRIBE", sm_key(b["stateMachineArn"]))
+                argv.append(d["definition"])
+            else:
+                argv.append(b["definition"])
+            if b.get("publish"):
+                argv.append(b"PUBLISH")
+                if b.get("versionDescription") is not None:
+                    argv += [b"DESCRIPTION", b["versionDescription"]]
+            r = self.run(*argv)
+            out = {"updateDate": _secs(r["updateDate"]), "revisionId": r["revisionId"]}
+            if r.get("stateMachineVersionArn"):
+                out["stateMachineVersionArn"] = r["stateMachineVersionArn"]
+            return out
+        if op == "PublishStateMachineVersion":
+            argv = [b"WF.PUBLISH", sm_key(b["stateMachineArn"])]
+            if b.get("revisionId"):
+                argv += [b"REVISION", b["revisionId"]]
+            if b.get("description") is not None:
+                argv += [b"DESCRIPTION", b["description"]]
+            r = self.run(*argv)
+            return {"stateMachineVersionArn": r["stateMachineVersionArn"], "creationDate": _secs(r["creationDate"])}
+        if op == "ListStateMachineVersions":
+            r = self.run(b"WF.VERSIONS", sm_key(b["stateMachineArn"]))
+            return {"stateMachineVersions": [{"stateMachineVersionArn": x["stateMachineVersionArn"],
+                                              "creationDate": _secs(x["creationDate"])} for x in r]}
+        if op == "DeleteStateMachineVersion":
+            arn = b["stateMachineVersionArn"]
+            q = sm_qualifier(arn)
+            if q is None or not q.isdigit():
+                raise AwsError("ValidationException", f"Invalid version ARN: '{arn}'")
+            self.run(b"WF.DELVERSION", sm_key(arn), q)
+            return {}
+        if op in ("CreateStateMachineAlias", "DescribeStateMachineAlias", "UpdateStateMachineAlias",
+                  "DeleteStateMachineAlias"):
+            if op == "CreateStateMachineAlias":
+                routes = b["routingConfiguration"]
+                if not routes:
+                    raise AwsError("ValidationException", "routingConfiguration must not be empty")
+                key, name = sm_key(routes[0]["stateMachineVersionArn"]), b["name"]
+            else:
+                arn = b["stateMachineAliasArn"]
+                key, name = sm_key(arn), sm_qualifier(arn)
+                if name is None or name.isdigit():
+                    raise AwsError("ValidationException", f"Invalid alias ARN: '{arn}'")
+            verb = {"Create": b"CREATE", "Describe": b"DESCRIBE", "Update": b"UPDATE", "Delete": b"DELETE"}[
+                op[:op.index("StateMachineAlias")]]
+            argv = [b"WF.ALIAS", verb, key, name]
+            if b.get("routingConfiguration") is not None and verb in (b"CREATE", b"UPDATE"):
+                argv += [b"ROUTING", json.dumps(b["routingConfiguration"])]
+            if b.get("description") is not None and verb in (b"CREATE", b"UPDATE"):
+                argv += [b"DESCRIPTION", b["description"]]
+            r = self.run(*argv)
+            if verb == b"DELETE":
+                return {}
+            if verb == b"UPDATE":
+                return {"updateDate": _secs(r["updateDate"])}
+            if verb == b"CREATE":
+                return {"stateMachineAliasArn": r["stateMachineAliasArn"], "creationDate": _secs(r["creationDate"])}
+            r["creationDate"] = _secs(r["creationDate"])
+            r["updateDate"] = _secs(r["updateDate"])
+            return r
+        if op == "ListStateMachineAliases":
+            r = self.run(b"WF.ALIAS", b"LIST", sm_key(b["stateMachineArn"]))
+            return {"stateMachineAliases": [{"stateMachineAliasArn": x["stateMachineAliasArn"],
+                                             "creationDate": _secs(x["creationDate"])} for x in r]}
         if op == "DeleteStateMachine":
             self.run(b"DEL", sm_key(b["stateMachineArn"]))
             return {}
@@ -117,6 +209,8 @@ class Facade:
             return self.run(b"WF.VALIDATE", b["definition"])
         if op in ("StartExecution", "StartSyncExecution"):
             argv = [b"WF.START", sm_key(b["stateMachineArn"])]
+            if sm_qualifier(b["stateMachineArn"]) is not None:
+                argv += [b"QUALIFIER", sm_qualifier(b["stateMachineArn"])]
             if b.get("name"):
                 argv += [b"NAME", b["name"]]
             if "input" in b:
@@ -141,12 +235,59 @@ class Facade:
             d = self.run(b"WF.EXEC", exec_key(b["executionArn"]))
             out = {"executionArn": d["executionArn"], "stateMachineArn": d["stateMachineArn"], "name": d["name"],
                    "status": d["status"], "startDate": _secs(d["startDate"]), "input": d["input"]}
+            if d.get("mapRunArn"):
+                out["mapRunArn"] = d["mapRunArn"]
             if d.get("stopDate") is not None:
                 out["stopDate"] = _secs(d["stopDate"])
             for k in ("output", "error", "cause"):
                 if d.get(k) is not None:
                     out[k] = d[k]
+            for k in ("stateMachineVersionArn", "stateMachineAliasArn"):
+                if d.get(k):
+                    out[k] = d[k]
+            out["redriveCount"] = d["redriveCount"]
+            if d.get("redriveDate") is not None:
+                out["redriveDate"] = _secs(d["redriveDate"])
+            if d.get("redriveStatus"):
+                out["redriveStatus"] = d["redriveStatus"]
+                if d.get("redriveStatusReason"):
+                    out["redriveStatusReason"] = d["redriveStatusReason"]
             return out
+        if op in ("ListMapRuns", "DescribeMapRun"):
+            if op == "ListMapRuns":
+                runs = self.run(b"WF.MAPRUNS", exec_key(b["executionArn"]))
+                return {"mapRuns": [{"executionArn": x["executionArn"], "mapRunArn": x["mapRunArn"],
+                                     "stateMachineArn": x["stateMachineArn"], "startDate": _secs(x["startDate"]),
+                                     **({"stopDate": _secs(x["stopDate"])} if x.get("stopDate") else {})}
+                                    for x in runs]}
+            arn = b["mapRunArn"]
+            ex_arn = _after(arn, ":mapRun:").rsplit(":", 2)[0]
+            runs = self.run(b"WF.MAPRUNS", exec_key(arn.split(":mapRun:")[0] + ":execution:" + ex_arn))
+            run = next((x for x in runs if x["mapRunArn"] == arn), None)
+            if run is None:
+                raise AwsError("ResourceNotFound", f"Map Run Does Not Exist: '{arn}'")
+            run["startDate"] = _secs(run["startDate"])
+            if run.get("stopDate"):
+                run["stopDate"] = _secs(run["stopDate"])
+            else:
+                run.pop("stopDate", None)
+            run["toleratedFailurePercentage"] = float(run["toleratedFailurePercentage"])
+            return run
+        if op == "DescribeStateMachineForExecution":
+            d = self.run(b"WF.EXEC", exec_key(b["executionArn"]), b"DEFINITION")
+            sm = self.run(b"WF.DESCRIBE", sm_key(d["stateMachineArn"]))
+            out = {"stateMachineArn": d.get("stateMachineVersionArn") or d["stateMachineArn"], "name": sm["name"],
+                   "definition": d["definition"], "roleArn": "arn:aws:iam::000000000000:role/cachemere",
+                   "updateDate": _secs(d["startDate"]), "revisionId": sm["revisionId"]}
+            if d.get("mapRunArn"):
+                out["mapRunArn"] = d["mapRunArn"]
+            return out
+        if op == "RedriveExecution":
+            argv = [b"WF.REDRIVE", exec_key(b["executionArn"])]
+            if b.get("clientToken"):
+                argv += [b"CLIENTTOKEN", b["clientToken"]]
+            r = self.run(*argv)
+            return {"redriveDate": _secs(r["redriveDate"])}
         if op == "StopExecution":
             argv = [b"WF.STOP", exec_key(b["executionArn"])]
             for f, t in (("error", b"ERROR"), ("cause", b"CAUSE")):
@@ -158,10 +299,19 @@ class Facade:
             argv = [b"WF.EXECUTIONS", sm_key(b["stateMachineArn"])]
             if b.get("statusFilter"):
                 argv += [b"STATUS", b["statusFilter"]]
+            if b.get("redriveFilter"):
+                argv += [b"REDRIVE", b["redriveFilter"]]
             r = self.run(*argv)
+            q = sm_qualifier(b["stateMachineArn"])
+            if q is not None:              # a version or alias ARN: the executions started through it
+                field = "stateMachineVersionArn" if q.isdigit() else "stateMachineAliasArn"
+                r = [x for x in r if x.get(field) == b["stateMachineArn"]]
             return {"executions": [{"executionArn": x["executionArn"], "stateMachineArn": b["stateMachineArn"],
+                                    **{k: x[k] for k in ("stateMachineVersionArn", "stateMachineAliasArn") if x.get(k)},
                                     "name": x["name"], "status": x["status"], "startDate": _secs(x["startDate"]),
-                                    **({"stopDate": _secs(x["stopDate"])} if x["stopDate"] is not None else {})}
+                                    **({"stopDate": _secs(x["stopDate"])} if x["stopDate"] is not None else {}),
+                                    "redriveCount": x["redriveCount"],
+                                    **({"redriveDate": _secs(x["redriveDate"])} if x.get("redriveDate") else {})}
                                    for x in r]}
         if op == "GetExecutionHistory":
             argv = [b"WF.HISTORY", exec_key(b["executionArn"]), b"COUNT", b.get("maxResults") or 1000]
@@ -178,6 +328,24 @@ class Facade:
                             if kk.endswith("Details") and isinstance(vv, dict) and "truncated" in vv:
                                 vv["truncated"] = bool(vv["truncated"])
             return {"events": events}
+        if op == "TestState":
+            argv = [b"WF.TESTSTATE", b["definition"], b"INPUT", b.get("input") or "{}",
+                    b"INSPECT", b.get("inspectionLevel") or "INFO"]
+            if b.get("stateName"):
+                argv += [b"STATE", b["stateName"]]
+            if b.get("variables"):
+                argv += [b"VARS", b["variables"]]
+            if b.get("mock"):
+                argv += [b"MOCK", json.dumps(b["mock"])]
+            if b.get("context"):
+                argv += [b"CONTEXT", b["context"]]
+            if b.get("stateConfiguration"):
+                argv += [b"CONFIG", json.dumps(b["stateConfiguration"])]
+            r = self.run(*argv)
+            insp = r.get("inspectionData")
+            if isinstance(insp, dict) and isinstance(insp.get("errorDetails"), dict):
+                insp["errorDetails"] = {k: int(v) for k, v in insp["errorDetails"].items()}
+            return {k: v for k, v in r.items() if v is not None}
         if op == "CreateActivity":
             r = self.run(b"WF.ACTIVITY", b"CREATE", b["name"])
             return {"activityArn": r["activityArn"], "creationDate": _secs(r["creationDate"])}

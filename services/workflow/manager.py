@@ -17,7 +17,7 @@ import time
 
 from engine import registry
 from engine.core import Client
-from .asl import Env, advance, next_due
+from .asl import Env, next_due
 from .asl.runtime import HISTORY_LIMIT
 from .values import LOAD_GEN, ActivityValue, ExecutionValue
 
@@ -36,6 +36,49 @@ def key_of_token(token):
         return base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
     except (ValueError, TypeError):
         return None
+
+
+def nested_target(db, arn, name, rng):
+    """Where a states:startExecution task starts its child: {sm, execArn, version, alias} or {error, cause}."""
+    from .commands import exec_arn, exec_key, qualified
+    from .values import StateMachineValue
+    head, sep, rest = arn.partition(":stateMachine:")
+    if not sep or not rest:
+        return {"error": "StepFunctions.InvalidArnException", "cause": f"Invalid Arn: '{arn}'"}
+    parts = rest.split(":")
+    smname, qual = parts[0], (parts[1] if len(parts) > 1 else None)
+    e = db.find(smname.encode())
+    if e is None or not isinstance(e.value, StateMachineValue):
+        return {"error": "StepFunctions.StateMachineDoesNotExistException",
+                "cause": f"State Machine Does Not Exist: '{arn}'"}
+    definition, varn, aarn, err = qualified(e.value, qual, rng)
+    if err is not None:
+        return {"error": "StepFunctions.StateMachineDoesNotExistException", "cause": err.split(" ", 1)[1]}
+    if db.find(exec_key(smname.encode(), name.encode())) is not None:
+        return {"error": "StepFunctions.ExecutionAlreadyExistsException",
+                "cause": f"Execution Already Exists: '{exec_arn(smname, name)}'"}
+    return {"sm": smname, "execArn": exec_arn(smname, name), "version": varn, "alias": aarn}
+
+
+def sqs_options(send):
+    return {"delay": send.get("delay"), "attrs": [], "trace": None,
+            "group": str(send["group"]).encode() if send.get("group") is not None else None,
+            "dedup": str(send["dedup"]).encode() if send.get("dedup") is not None else None}
+
+
+def sqs_check(db, send):
+    """None when the message of an sqs:sendMessage task can go to that QUEUE, else (error, cause)."""
+    from services.queue.commands import prepare_message
+    from services.queue.common import AwsError
+    from services.queue.value import QueueValue
+    e = db.find(send["queue"].encode())
+    if e is None or not isinstance(e.value, QueueValue):
+        return ("SQS.QueueDoesNotExistException", "The specified queue does not exist.")
+    try:
+        prepare_message(e.value, send["body"].encode(), sqs_options(send), now_ms())
+    except AwsError as err:
+        return ("SQS." + err.name + ("" if err.name.endswith("Exception") else "Exception"), err.message)
+    return None
 
 
 class Workflow:
@@ -57,8 +100,17 @@ class Workflow:
         def activity_exists(name):
             e = db.find(name.encode())
             return e is not None and isinstance(e.value, ActivityValue)
+        def nested(arn, name):
+            return nested_target(db, arn, name, self.rng)
+
+        def sqs(send):
+            return sqs_check(db, send)
+
+        def read_key(name):
+            e = db.find(name.encode())
+            return e.value if e is not None and isinstance(e.value, bytes) else None
         return Env(now_ms(), self.rng, self.time_scale, activity_exists, token_prefix(key),
-                   history_limit=self.history_limit)
+                   history_limit=self.history_limit, nested=nested, sqs=sqs, read_key=read_key)
 
     def internal_client(self):
         if self.client is None:
@@ -150,17 +202,13 @@ class Workflow:
         if due > now:
             self.schedule(dbid, key, due)
             return
-        patch = advance(ex, ("timers",), self.env(db, key))
         self.fired += 1
-        self.apply_internal(dbid, key, ex, patch)
-
-    def apply_internal(self, dbid, key, ex, patch):
-        from .commands import build_msg, encode_msg
-        msg = encode_msg(build_msg(ex, patch))
         c = self.internal_client()
         c.select(dbid)
-        spec = registry.COMMANDS[b"wf._apply"]
-        self.server.dispatcher.call(c, spec, [b"WF._APPLY", key, msg])
+        # WF._FIRE computes the transition and commits it like any command (its effects: WF._APPLY, plus the
+        # nested executions it starts or answers); it never reaches the AOF or a replica itself
+        spec = registry.COMMANDS[b"wf._fire"]
+        self.server.dispatcher.call(c, spec, [b"WF._FIRE", key])
         c.reply.truncate(0)          # waiters on the changed keys are served from the loop (engine/blocking.py)
 
 

@@ -10,8 +10,13 @@ primary only and propagates the patch (``WF._APPLY``), so AOF replay and replica
 timestamps, ids and random draws and never evaluate ASL.  Nothing sleeps: a step runs until every frame
 is blocked, or until its transition budget is spent (the rest continues from a timer due at once).
 """
+import base64
 import copy
+import hashlib
+import hmac
 import json
+import uuid
+from collections import Counter
 import math
 import random
 import secrets
@@ -24,6 +29,7 @@ from . import jsonata_ql
 PAYLOAD_LIMIT = 262144
 HISTORY_LIMIT = 25000
 STEP_BUDGET = 2000           # state transitions per advance
+DMAP_BATCH = 100             # Distributed Map children started per transition
 DEFAULT_TASK_TIMEOUT = 99999999
 
 PREFIX = {"Pass": "Pass", "Task": "Task", "Choice": "Choice", "Wait": "Wait", "Succeed": "Succeed",
@@ -35,7 +41,8 @@ class Env:
     """What the caller supplies: the clock, randomness, time scale and lookups (activity existence)."""
 
     def __init__(self, now_ms, rng=None, time_scale=1.0, activity_exists=None, token_prefix="",
-                 history_limit=HISTORY_LIMIT, payload_limit=PAYLOAD_LIMIT, step_budget=STEP_BUDGET):
+                 history_limit=HISTORY_LIMIT, payload_limit=PAYLOAD_LIMIT, step_budget=STEP_BUDGET, nested=None,
+                 sqs=None, read_key=None):
         self.now = int(now_ms)
         self.rng = rng or random.Random(secrets.randbits(64))
         self.time_scale = time_scale
@@ -44,10 +51,15 @@ class Env:
         self.history_limit = history_limit
         self.payload_limit = payload_limit
         self.step_budget = step_budget
+        self.nested = nested          # nested(state machine ARN, execution name) -> {execArn, ...} | {error, cause}
+        self.sqs = sqs                # sqs(send) -> None | (error, cause): can the message go to that QUEUE?
+        self.read_key = read_key      # read_key(name) -> bytes of a string key | None (ItemReader)
 
 
-def new_execution(definition, input_value, *, arn, name, sm_arn, sm_name, now_ms, mocks=None, sm_type="STANDARD"):
+def new_execution(definition, input_value, *, arn, name, sm_arn, sm_name, now_ms, mocks=None, sm_type="STANDARD",
+                  secret=None):
     return {"arn": arn, "name": name, "sm": sm_arn, "smName": sm_name, "type": sm_type, "def": definition,
+            "secret": secret,
             "input": input_value, "start": int(now_ms), "stop": None, "status": "RUNNING", "output": None,
             "error": None, "cause": None, "history": [], "mocks": mocks or {},
             "rt": {"frames": {}, "seq": 0, "deadline": None, "calls": {}, "started": False}}
@@ -103,6 +115,19 @@ def states_of(definition, path):
     return d
 
 
+def token_mac(secret, text):
+    return base64.urlsafe_b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()[:12]).decode()
+
+
+def token_valid(ex, token):
+    """Does the token carry a valid HMAC for this execution (always True for executions without a secret)?"""
+    secret = ex.get("secret")
+    if not secret:
+        return True
+    head, dot, mac = token.rpartition(".")
+    return bool(dot) and hmac.compare_digest(token_mac(secret, head), mac)
+
+
 class _Stop(Exception):
     pass
 
@@ -121,6 +146,8 @@ class Step:
         self.done = False
         self._defs = {}
         self._last = (None, None)     # (value, its JSON text): a state's output is the next one's input
+        self._chain = False           # inside a failure that propagates up the frame tree
+        self._snap = None             # the frames as they were when that failure began (RedriveExecution)
 
     # ------------------------------------------------------------ plumbing
     def patch(self):
@@ -158,10 +185,13 @@ class Step:
         ex = self.ex
         c = {"Execution": {"Id": ex["arn"], "Input": ex["input"], "Name": ex["name"],
                            "RoleArn": "arn:aws:iam::000000000000:role/cachemere", "StartTime": iso(ex["start"]),
-                           "RedriveCount": 0},
+                           "RedriveCount": self.rt.get("redrives", 0)},
              "State": {"EnteredTime": iso(f.get("entered", self.now)), "Name": f["state"],
                        "RetryCount": f.get("rc", 0)},
              "StateMachine": {"Id": ex["sm"], "Name": ex["smName"]}}
+        p = ex.get("parent")
+        if p:
+            c["Execution"]["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"] = p.get("arn")
         if token is not None:
             c["Task"] = {"Token": token}
         if item is not None:
@@ -231,6 +261,17 @@ class Step:
                 d["cause"] = cause
             details = ({"FAILED": "executionFailedEventDetails", "TIMED_OUT": "executionTimedOutEventDetails",
                         "ABORTED": "executionAbortedEventDetails"}[status], d)
+        for fr in self.frames.values():
+            w = fr.get("wait")
+            if w and w.get("typ") == "dmap":
+                self.close_run(w, "ABORTED")
+                if w["tokens"]:
+                    self.stop_children(copy.deepcopy(w) if status != "SUCCEEDED" else w)
+            self.stop_sync_child(w)
+        if status != "SUCCEEDED":
+            # what a RedriveExecution restarts from: the frames as the failure found them (the failing state
+            # and every branch or iteration still running re-enter; finished ones keep their results)
+            self.rt["redrive"] = self._snap if (self._chain and self._snap is not None) else copy.deepcopy(self.frames)
         self.frames.clear()
         self.queue = []
         self.rt["deadline"] = None
@@ -265,9 +306,19 @@ class Step:
                 self.fire_timers()
             elif kind == "task":
                 self.task_signal(*sig[1:])
+            elif kind == "tasks":                # several answers at once (map run children ending together)
+                for one in sig[1]:
+                    if self.done:
+                        break
+                    try:
+                        self.task_signal(*one[1:])
+                    except StatesError:
+                        pass                     # that task is no longer pending
             elif kind == "stop":
                 if self.ex["status"] == "RUNNING":
                     self.finish("ABORTED", error=sig[1], cause=sig[2])
+            elif kind == "redrive":
+                self.redrive(*sig[1:])
             self.run_queue()
         except _Stop:
             pass
@@ -285,6 +336,31 @@ class Step:
             self.rt["deadline"] = self.now + self.scaled(t)
         root = self.new_frame(None, 0, [], defn["StartAt"], ex["input"])
         root["last"] = 1
+
+    def redrive(self, client_token=None):
+        """RedriveExecution: the execution runs again from where it failed (callers check redrive_status)."""
+        frames = self.rt.pop("redrive", None) or {}
+        self.rt["redrives"] = n = self.rt.get("redrives", 0) + 1
+        self.rt["redriveDate"] = self.now
+        self.rt["redriveToken"] = client_token
+        ev = self.event(None, "ExecutionRedriven", "executionRedrivenEventDetails", {"redriveCount": n})
+        self.frames.update(frames)
+        t = self.ex["def"].get("TimeoutSeconds")
+        if t is not None:
+            self.rt["deadline"] = self.now + self.scaled(t)
+        for fid in sorted(self.frames, key=int):
+            f = self.frames[fid]
+            f["last"] = ev["id"]
+            w = f.get("wait")
+            if not (w and w.get("k") == "kids") or w.get("typ") == "dmap":
+                if w and w.get("typ") == "dmap":     # stopped or timed out during its map run
+                    running, failed = set(w["tokens"].values()), set(w.get("failed", ()))
+                    f["dmapKeep"] = {"res": w["res"], "ok": [i for i, v in enumerate(w["res"]) if v is not None
+                                                             and i not in failed and i not in running]}
+                f["wait"] = None
+                f["redriven"] = True
+                self.queue.append(fid)
+        self.result.update(status="RUNNING", stop=None, output=None, error=None, cause=None)
 
     def fire_timers(self):
         dl = self.rt.get("deadline")
@@ -305,6 +381,9 @@ class Step:
                     self.guard(f, lambda: self.exit(f, self.state(f), w["out"]))
                 elif why == "retry":
                     self.guard(f, lambda: self.execute(f, self.state(f), retry=True))
+            elif w["k"] == "kids" and w.get("typ") == "dmap":
+                if w.get("due") is not None and w["due"] <= self.now:
+                    self.dmap_launch(f, self.state(f))
             elif w["k"] == "task":
                 if w.get("due") is not None and w["due"] <= self.now:
                     self.task_timeout(f, w, "States.Timeout", "")
@@ -313,7 +392,14 @@ class Step:
             if self.done:
                 return
 
+    def stop_sync_child(self, w):
+        """A .sync child whose parent task ends without it (the parent stopped, failed or timed out) is stopped
+        too, as AWS stops the job of a .sync integration."""
+        if w and w.get("k") == "task" and w.get("child") and ".sync" in w.get("res", ""):
+            self.result.setdefault("stops", []).append({"arn": w["child"]})
+
     def task_timeout(self, f, w, error, cause):
+        self.stop_sync_child(w)
         f["wait"] = None
         st = self.state(f)
         typ = "ActivityTimedOut" if w.get("act") else "TaskTimedOut"
@@ -334,6 +420,10 @@ class Step:
     def task_signal(self, token, what, *args):
         f, w = self.find_token(token)
         if f is None:
+            for fr in self.frames.values():
+                wk = fr.get("wait")
+                if wk and wk.get("typ") == "dmap" and token in wk["tokens"] and what in ("success", "failure"):
+                    return self.dmap_child_done(fr, wk, wk["tokens"][token], token, what, args)
             raise StatesError("TaskDoesNotExist", "Task Timed Out")
         st = self.state(f)
         act = w.get("act")
@@ -562,6 +652,8 @@ class Step:
 
     def exit(self, f, st, out, nxt=None):
         typ = st["Type"]
+        f.pop("redriven", None)
+        f.pop("dmapKeep", None)
         s = self.check_size(f, out)
         self.event(f, PREFIX[typ] + "StateExited", "stateExitedEventDetails",
                    {"name": f["state"], "output": s, "outputDetails": {"truncated": False}})
@@ -586,8 +678,7 @@ class Step:
             act = res.rsplit(":activity:", 1)[1]
         token = None
         if callback or act:
-            self.rt["tok"] = self.rt.get("tok", 0) + 1
-            token = self.env.token_prefix + "%s.%d.%s" % (f["id"], self.rt["tok"], "%016x" % self.env.rng.getrandbits(64))
+            token = self.new_token(f)
             ctx = self.ctx(f, token=token)
         if jsonata:
             params = self.jev(f, st["Arguments"], self.states_var(f, ctx)) if "Arguments" in st else eff
@@ -636,6 +727,13 @@ class Step:
                         "outputDetails": {"truncated": False}})
             self.task_result(f, st, out)
             return
+        if rtype == "sqs" and resname.split(".", 1)[0] == "sendMessage" and self.env.sqs is not None and \
+                isinstance(params, dict) and params.get("QueueUrl"):
+            self.sqs_send(f, st, params, token, timeout, hb, rtype, resname, callback)
+            return
+        if rtype == "states" and resname.split(".", 1)[0] == "startExecution":
+            self.nested(f, st, params, token, timeout, hb, rtype, resname)
+            return
         if callback:
             self.event(f, "TaskSubmitted", "taskSubmittedEventDetails",
                        {"resourceType": rtype, "resource": resname, "output": "{}",
@@ -648,6 +746,98 @@ class Step:
         self.event(f, "TaskFailed", "taskFailedEventDetails",
                    {"resourceType": rtype, "resource": resname, "error": err, "cause": cause})
         raise StatesError(err, cause)
+
+    def new_token(self, f):
+        """A task token: the execution key, the frame, the attempt (token counter), 64 random bits and an HMAC of
+        them with the execution's secret, so a token cannot be forged (WF.TASK checks it: INVALIDTOKEN)."""
+        self.rt["tok"] = self.rt.get("tok", 0) + 1
+        body = "%s.%d.%016x" % (f["id"], self.rt["tok"], self.env.rng.getrandbits(64))
+        secret = self.ex.get("secret")
+        if secret:
+            body += "." + token_mac(secret, self.env.token_prefix + body)
+        return self.env.token_prefix + body
+
+    def sqs_send(self, f, st, params, token, timeout, hb, rtype, resname, callback):
+        """sqs:sendMessage[.waitForTaskToken] onto a QUEUE of this server (QueueUrl's last segment is the queue
+        key): the message (its id drawn here) goes into the patch's ``sends``; the caller puts it with
+        QUEUE._PUT in the same unit as the WF._APPLY of this transition."""
+        def fail(err, cause):
+            self.event(f, "TaskFailed", "taskFailedEventDetails",
+                       {"resourceType": rtype, "resource": resname, "error": err, "cause": cause})
+            raise StatesError(err, cause)
+        name = str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
+        body = params.get("MessageBody")
+        if body is None:
+            fail("SQS.MissingParameterException", "The request must contain the parameter MessageBody.")
+        text = body if isinstance(body, str) else dumps(body)
+        send = {"queue": name, "body": text, "id": str(uuid.UUID(int=self.env.rng.getrandbits(128), version=4))}
+        for k, field in (("group", "MessageGroupId"), ("dedup", "MessageDeduplicationId"), ("delay", "DelaySeconds")):
+            if params.get(field) is not None:
+                send[k] = params[field]
+        err = self.env.sqs(send)
+        if err is not None:
+            fail(*err)
+        self.result.setdefault("sends", []).append(send)
+        out = {"MessageId": send["id"], "MD5OfMessageBody": hashlib.md5(text.encode()).hexdigest()}
+        if not callback:
+            self.event(f, "TaskSucceeded", "taskSucceededEventDetails",
+                       {"resourceType": rtype, "resource": resname, "output": dumps(out),
+                        "outputDetails": {"truncated": False}})
+            self.task_result(f, st, out)
+            return
+        self.event(f, "TaskSubmitted", "taskSubmittedEventDetails",
+                   {"resourceType": rtype, "resource": resname, "output": dumps(out),
+                    "outputDetails": {"truncated": False}})
+        f["wait"] = {"k": "task", "token": token, "act": None, "in": params, "rtype": rtype, "res": resname,
+                     "due": self.now + self.scaled(timeout) if timeout is not None else None,
+                     "hb": self.now + self.scaled(hb) if hb is not None else None, "hbs": hb}
+
+    def nested(self, f, st, params, token, timeout, hb, rtype, resname):
+        """states:startExecution[.sync[:2]|.waitForTaskToken]: a child execution of a state machine of this server.
+        The child is started by the caller from the patch's ``spawn`` list (its own WF._APPLY effect); with
+        .sync the frame waits on an internal token that the child's end answers."""
+        mode = resname[len("startExecution"):]
+
+        def fail(err, cause):
+            self.event(f, "TaskFailed", "taskFailedEventDetails",
+                       {"resourceType": rtype, "resource": resname, "error": err, "cause": cause})
+            raise StatesError(err, cause)
+        if not isinstance(params, dict) or not isinstance(params.get("StateMachineArn"), str):
+            fail("States.Runtime", "The Parameters of a states:startExecution task need a StateMachineArn")
+        name = params.get("Name")
+        if name is None:
+            name = str(uuid.UUID(int=self.env.rng.getrandbits(128), version=4))
+        inp = params.get("Input", {})
+        if isinstance(inp, str):
+            try:
+                inp = json.loads(inp)
+            except ValueError:
+                fail("StepFunctions.InvalidExecutionInputException", "Invalid execution input: not JSON")
+        info = self.env.nested(params["StateMachineArn"], str(name)) if self.env.nested else \
+            {"error": "States.TaskFailed", "cause": "No state machines here"}
+        if "error" in info:
+            fail(info["error"], info["cause"])
+        started = {"ExecutionArn": info["execArn"], "StartDate": self.now}
+        spawn = {"sm": info["sm"], "name": str(name), "input": inp, "qualifier": info.get("qualifier"),
+                 "version": info.get("version"), "alias": info.get("alias")}
+        self.result.setdefault("spawn", []).append(spawn)
+        if mode == "":
+            self.event(f, "TaskSucceeded", "taskSucceededEventDetails",
+                       {"resourceType": rtype, "resource": resname, "output": dumps(started),
+                        "outputDetails": {"truncated": False}})
+            self.task_result(f, st, started)
+            return
+        if mode != ".waitForTaskToken":
+            token = self.new_token(f)
+            spawn["token"] = token
+            spawn["mode"] = mode
+        self.event(f, "TaskSubmitted", "taskSubmittedEventDetails",
+                   {"resourceType": rtype, "resource": resname, "output": dumps(started),
+                    "outputDetails": {"truncated": False}})
+        f["wait"] = {"k": "task", "token": token, "act": None, "in": params, "rtype": rtype, "res": resname,
+                     "due": self.now + self.scaled(timeout) if timeout is not None else None,
+                     "hb": self.now + self.scaled(hb) if hb is not None else None, "hbs": hb,
+                     "child": info["execArn"]}
 
     def task_result(self, f, st, result):
         ctx = self.ctx(f)
@@ -673,10 +863,14 @@ class Step:
         else:
             eff = input_path(st, raw, ctx)
             ip = st.get("ItemsPath", "$")
-            try:
-                items = jsonpath.get(ip, eff, ctx)
-            except jsonpath.PathError as exc:
-                raise StatesError("States.Runtime", str(exc))
+            if "ItemReader" not in st:
+                try:
+                    items = jsonpath.get(ip, eff, ctx)
+                except jsonpath.PathError as exc:
+                    raise StatesError("States.Runtime", str(exc))
+        if "ItemReader" in st:
+            ip = "ItemReader"
+            items = self.read_items(f, st["ItemReader"], eff, ctx, jsonata)
         if not isinstance(items, list):
             raise StatesError("States.Runtime", f"Invalid path '{ip}': the value at ItemsPath must be an array, "
                               f"got {dumps(items)}")
@@ -691,16 +885,208 @@ class Step:
                                        variables=f.get("vars")))
             else:
                 inputs.append(v)
+        if "ItemBatcher" in st:
+            inputs = self.batches(f, st["ItemBatcher"], inputs, eff, ctx, jsonata)
         maxc = self.num_field(st, "MaxConcurrency", eff, ctx, 0, f) or 0
         tol_n = self.num_field(st, "ToleratedFailureCount", eff, ctx, None, f)
         tol_p = self.num_field(st, "ToleratedFailurePercentage", eff, ctx, None, f)
-        self.event(f, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
+        self.event(f, "MapStateStarted", "mapStateStartedEventDetails", {"length": len(inputs)})
+        proc = st.get("ItemProcessor") or st.get("Iterator") or {}
+        if (proc.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED" and self.env.nested is not None:
+            return self.dmap_start(f, st, inputs, int(maxc), tol_n, tol_p)
         f["wait"] = {"k": "kids", "typ": "map", "kids": {}, "res": [None] * len(items), "left": len(items),
                      "items": inputs, "next": 0, "max": int(maxc), "fails": 0, "tn": tol_n, "tp": tol_p}
         if not items:
             self.kids_done(f, st)
             return
         self.map_launch(f, st)
+
+    def batches(self, f, b, inputs, eff, ctx, jsonata):
+        """ItemBatcher: the (selected) items in batches {"Items": [...], "BatchInput": ...} of at most
+        MaxItemsPerBatch[Path] items and MaxInputBytesPerBatch[Path] bytes (each batch holds at least one item)."""
+        n = self.num_field(b, "MaxItemsPerBatch", eff, ctx, None, f)
+        nbytes = self.num_field(b, "MaxInputBytesPerBatch", eff, ctx, None, f)
+        if n is None and nbytes is None:
+            raise StatesError("States.Runtime", "An ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch")
+        bi = None
+        if "BatchInput" in b:
+            bi = self.jev(f, b["BatchInput"], self.states_var(f, ctx)) if jsonata else \
+                template(b["BatchInput"], eff, ctx, self.env.rng, variables=f.get("vars"))
+        out, cur, size = [], [], 0
+        for v in inputs:
+            vs = len(dumps(v).encode()) + 1
+            if cur and ((n is not None and len(cur) >= n) or (nbytes is not None and size + vs > nbytes)):
+                out.append(cur)
+                cur, size = [], 0
+            cur.append(v)
+            size += vs
+        if cur:
+            out.append(cur)
+        return [dict({"Items": c}, **({"BatchInput": bi} if bi is not None else {})) for c in out]
+
+    def read_items(self, f, rd, eff, ctx, jsonata):
+        """ItemReader with Resource arn:aws:states:::s3:getObject reads the items from a string key of this server
+        (Parameters.Key; Bucket is ignored): ReaderConfig.InputType JSON (an array), JSONL or CSV (header
+        FIRST_ROW or CSVHeaders), MaxItems[Path].  The items read go into the transition's patch, so replicas
+        and replays never read the key."""
+        import csv
+        import io
+
+        def fail(msg):
+            raise StatesError("States.ItemReaderFailed", msg)
+        res = rd.get("Resource", "")
+        if res != "arn:aws:states:::s3:getObject" or self.env.read_key is None:
+            fail(f"The ItemReader resource '{res}' is not supported: arn:aws:states:::s3:getObject reads a key")
+        if jsonata:
+            params = self.jev(f, rd.get("Arguments", {}), self.states_var(f, ctx))
+        else:
+            params = template(rd.get("Parameters", {}), eff, ctx, self.env.rng, variables=f.get("vars"))
+        key = params.get("Key") if isinstance(params, dict) else None
+        if not isinstance(key, str):
+            fail("The ItemReader needs Parameters.Key (the key holding the items)")
+        data = self.env.read_key(key)
+        if data is None:
+            fail(f"The key '{key}' does not exist or does not hold a string")
+        cfg = rd.get("ReaderConfig") or {}
+        typ = cfg.get("InputType", "JSON")
+        try:
+            text = data.decode("utf-8")
+            if typ == "JSON":
+                items = json.loads(text)
+                if not isinstance(items, list):
+                    fail(f"The key '{key}' does not hold a JSON array")
+            elif typ == "JSONL":
+                items = [json.loads(line) for line in text.splitlines() if line.strip()]
+            elif typ == "CSV":
+                rows = list(csv.reader(io.StringIO(text)))
+                header = cfg.get("CSVHeaders")
+                if cfg.get("CSVHeaderLocation", "FIRST_ROW") == "FIRST_ROW" or header is None:
+                    header, rows = (rows[0] if rows else []), rows[1:]
+                items = [dict(zip(header, row)) for row in rows]
+            else:
+                fail(f"Unsupported ReaderConfig.InputType '{typ}'")
+        except (ValueError, UnicodeDecodeError) as exc:
+            fail(f"The key '{key}' could not be read as {typ}: {exc}")
+        maxi = cfg.get("MaxItems")
+        if maxi is None and "MaxItemsPath" in cfg:
+            try:
+                maxi = jsonpath.get(cfg["MaxItemsPath"], eff, ctx)
+            except jsonpath.PathError:
+                fail(f"Invalid path '{cfg['MaxItemsPath']}' for MaxItemsPath")
+        if isinstance(maxi, int) and not isinstance(maxi, bool) and maxi > 0:
+            items = items[:maxi]
+        return items
+
+    # ------------------------------------------------------------ Distributed Map
+    def dmap_start(self, f, st, inputs, maxc, tol_n, tol_p):
+        """A Distributed Map: each item runs as a child execution (STANDARD or EXPRESS) of the ItemProcessor,
+        started by the caller from ``spawn`` and answering this frame by token when it ends (a map run)."""
+        n = len(inputs)
+        keep = f.pop("dmapKeep", None)
+        redriven = f.pop("redriven", False)
+        run = "%s:%s:%d" % (self.ex["arn"].replace(":execution:", ":mapRun:", 1), f["state"], self.next_id)
+        self.event(f, "MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run})
+        res, todo = [None] * n, None
+        if redriven and keep is not None and len(keep["res"]) == n:
+            # a redrive reruns the children that failed, were stopped or never started; the others keep results
+            ok = set(keep["ok"])
+            res = [keep["res"][i] if i in ok else None for i in range(n)]
+            todo = [i for i in range(n) if i not in ok]
+        left = n if todo is None else len(todo)
+        self.rt.setdefault("mapRuns", []).append({
+            "arn": run, "start": self.now, "stop": None, "status": "RUNNING", "max": maxc,
+            "tn": tol_n or 0, "tp": tol_p or 0, "counts": None})
+        f["wait"] = {"k": "kids", "typ": "dmap", "kids": {}, "res": res, "left": left, "items": inputs,
+                     "next": 0, "max": maxc if maxc > 0 else 10000, "fails": 0, "tn": tol_n, "tp": tol_p,
+                     "tokens": {}, "run": run, "todo": todo, "failed": []}
+        if not left:
+            self.dmap_end(f, st, True)
+            return
+        self.dmap_launch(f, st)
+
+    def dmap_launch(self, f, st):
+        """Start children up to MaxConcurrency, at most DMAP_BATCH per transition: the rest start from a timer due
+        at once (the server's next turn), so a map run of 10,000 items never holds the loop for long."""
+        w = f["wait"]
+        w.pop("due", None)
+        proc = dict(st.get("ItemProcessor") or st.get("Iterator"))
+        typ = proc.pop("ProcessorConfig", {}).get("ExecutionType", "STANDARD")
+        launched = 0
+        todo = w.get("todo")
+        bound = len(todo) if todo is not None else len(w["items"])
+        while w["next"] < bound and len(w["tokens"]) < w["max"]:
+            if launched >= DMAP_BATCH:
+                w["due"] = self.now
+                break
+            launched += 1
+            i = todo[w["next"]] if todo is not None else w["next"]
+            w["next"] += 1
+            token = self.new_token(f)
+            w["tokens"][token] = i
+            self.result.setdefault("spawn", []).append({
+                "map": True, "name": "%s.%s.%d" % (f["id"], self.rt["tok"], i), "input": w["items"][i],
+                "token": token, "mode": "map", "definition": proc, "type": typ, "run": w["run"]})
+        if w["next"] >= bound:
+            w["items"] = []
+            w["next"] = 0
+            w["todo"] = []
+
+    def dmap_pending(self, w):
+        todo = w.get("todo")
+        return w["next"] < (len(todo) if todo is not None else len(w["items"]))
+
+    def stop_children(self, w):
+        """The map run's children still running are stopped by the caller (``stops``: their names)."""
+        stops = self.result.setdefault("stops", [])
+        for token, i in w["tokens"].items():
+            body = token.split("~", 1)[-1].split(".")
+            stops.append("%s.%s.%d" % (body[0], body[1], i))
+        w["tokens"] = {}
+
+    def dmap_child_done(self, f, w, slot, token, what, args):
+        st = self.state(f)
+        del w["tokens"][token]
+        w["left"] -= 1
+        if what == "success":
+            w["res"][slot] = args[0]
+        else:
+            w["fails"] += 1
+            w.setdefault("failed", []).append(slot)
+            w["res"][slot] = {"Error": args[0], "Cause": args[1]}
+            tn, tp = w.get("tn"), w.get("tp")
+            total = len(w["res"])
+            ok = (tn is not None or tp is not None) and (tn is None or w["fails"] <= tn) and \
+                (tp is None or w["fails"] * 100.0 / total <= tp)
+            if not ok:
+                self.dmap_end(f, st, False)
+                return
+        if w["left"] == 0:
+            self.dmap_end(f, st, True)
+        elif self.dmap_pending(w):
+            w["due"] = self.now              # the next children start from the timer (DMAP_BATCH at a time)
+
+    def close_run(self, w, status):
+        for rec in self.rt.get("mapRuns", ()):
+            if rec["arn"] == w["run"] and rec["status"] == "RUNNING":
+                rec.update(status=status, stop=self.now, counts=map_counts(w, aborting=True))
+
+    def dmap_end(self, f, st, ok):
+        w = f["wait"]
+        self.close_run(w, "SUCCEEDED" if ok else "FAILED")
+        if ok:
+            self.event(f, "MapRunSucceeded")
+            self.guard(f, lambda: self.kids_done(f, st))
+            return
+        running = set(w["tokens"].values())
+        failed = set(w.get("failed", ()))
+        f["dmapKeep"] = {"res": w["res"], "ok": [i for i, v in enumerate(w["res"])
+                                                  if v is not None and i not in failed and i not in running]}
+        self.stop_children(w)
+        f["wait"] = None
+        err, cause = "States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded"
+        self.event(f, "MapRunFailed", "mapRunFailedEventDetails", {"error": err, "cause": cause})
+        self.event(f, "MapStateFailed")
+        self.state_failed(f, st, err, cause)
 
     def map_launch(self, f, st):
         w = f["wait"]
@@ -753,6 +1139,16 @@ class Step:
         self.task_result(p, st, w["res"])
 
     def frame_failed(self, f, error, cause, fatal=False):
+        if self._chain:
+            return self._frame_failed(f, error, cause, fatal)
+        self._snap = copy.deepcopy(self.frames)
+        self._chain = True
+        try:
+            return self._frame_failed(f, error, cause, fatal)
+        finally:
+            self._chain = False
+
+    def _frame_failed(self, f, error, cause, fatal=False):
         if f["parent"] is None or fatal:
             self.finish("FAILED", error=error, cause=cause)
             return
@@ -823,6 +1219,40 @@ class Step:
         self.frame_failed(f, error, cause)
 
 
+def map_counts(w, aborting=False):
+    """A map run's item counts (DescribeMapRun's itemCounts) from its frame's wait."""
+    total = len(w["res"])
+    todo = w.get("todo")
+    pending = max(0, (len(todo) if todo is not None else len(w["items"])) - w["next"])
+    running = len(w["tokens"])
+    failed = len(w.get("failed", ()))
+    c = {"pending": pending, "running": 0 if aborting else running, "succeeded": total - failed - running - pending,
+         "failed": failed, "timedOut": 0, "aborted": running if aborting else 0, "total": total,
+         "resultsWritten": 0}
+    return c
+
+
+def map_runs(ex):
+    """The execution's map runs (ListMapRuns / DescribeMapRun), live counts for running ones."""
+    live = {}
+    for f in ex["rt"]["frames"].values():
+        w = f.get("wait")
+        if w and w.get("typ") == "dmap":
+            live[w["run"]] = map_counts(w)
+    out = []
+    for rec in ex["rt"].get("mapRuns", ()):
+        counts = rec["counts"] if rec["counts"] is not None else live.get(rec["arn"])
+        if counts is None:               # the execution ended by another path: closed without counts
+            counts = {"pending": 0, "running": 0, "succeeded": 0, "failed": 0, "timedOut": 0, "aborted": 0,
+                      "total": 0, "resultsWritten": 0}
+        out.append({"mapRunArn": rec["arn"], "executionArn": ex["arn"], "stateMachineArn": ex["sm"],
+                    "status": rec["status"], "startDate": rec["start"], "stopDate": rec["stop"],
+                    "maxConcurrency": rec["max"], "toleratedFailureCount": rec["tn"],
+                    "toleratedFailurePercentage": float(rec["tp"]), "itemCounts": counts,
+                    "executionCounts": counts})
+    return out
+
+
 def _mocked(responses, n):
     if not responses:
         return None
@@ -889,15 +1319,18 @@ def fold(history):
     """What the history alone says about an execution: status, output/error/cause, and the multiset of
     states entered and not yet left.  ``fold(ex["history"]) == snapshot(ex)`` holds for every stored
     execution (asserted by the tests after restarts): the history is the durable record."""
-    from collections import Counter
     status, out, error, cause = "RUNNING", None, None, None
     open_states = []              # [(name, event index)]
     markers = []
+    failed_markers = []           # Parallel/Map states failed in this attempt (a redrive reopens them)
+    pending = Counter()           # after a redrive: states open at the failure, re-entered once more
     for i, e in enumerate(history):
         t = e["type"]
         if t.endswith("StateEntered"):
             name = e["stateEnteredEventDetails"]["name"]
-            if t != "FailStateEntered":
+            if pending[name] > 0:
+                pending[name] -= 1
+            elif t != "FailStateEntered":
                 open_states.append((name, i))
         elif t.endswith("StateExited"):
             name = e["stateExitedEventDetails"]["name"]
@@ -912,6 +1345,7 @@ def fold(history):
                 markers.pop()
         elif t in ("ParallelStateFailed", "MapStateFailed"):
             m = markers.pop() if markers else -1
+            failed_markers.append(m)
             open_states = [s for s in open_states if s[1] < m]
         elif t == "ExecutionSucceeded":
             status = "SUCCEEDED"
@@ -921,6 +1355,11 @@ def fold(history):
                       "ExecutionAborted": "ABORTED"}[t]
             d = next((v for k, v in e.items() if k.endswith("EventDetails")), {})
             error, cause = d.get("error"), d.get("cause")
+        elif t == "ExecutionRedriven":
+            status, out, error, cause = "RUNNING", None, None, None
+            pending = Counter(s[0] for s in open_states)
+            markers = sorted(markers + [m for m in failed_markers if m >= 0])
+            failed_markers = []
     if status != "RUNNING":
         open_states = []
     return {"status": status, "output": out, "error": error, "cause": cause,
@@ -935,3 +1374,27 @@ def snapshot(ex):
     return {"status": ex["status"], "output": ex["output"], "error": ex["error"], "cause": ex["cause"],
             "open": dict(Counter(entered)) if ex["status"] == "RUNNING" else {}}
 
+
+
+REDRIVE_PERIOD_MS = 14 * 86400 * 1000
+MAX_REDRIVES = 1000
+
+
+def redrive_status(ex, now_ms, history_limit=HISTORY_LIMIT):
+    """(REDRIVABLE | NOT_REDRIVABLE, reason or None): the AWS RedriveExecution rules."""
+    st = ex["status"]
+    if ex.get("type") == "EXPRESS":
+        return "NOT_REDRIVABLE", "Execution is of type EXPRESS and cannot be redriven."
+    if st in ("RUNNING", "SUCCEEDED"):
+        return "NOT_REDRIVABLE", f"Execution is {st} and cannot be redriven."
+    if "redrive" not in ex["rt"]:
+        return "NOT_REDRIVABLE", "Execution was started before the launch of RedriveExecution."
+    if len(ex["history"]) >= min(history_limit, HISTORY_LIMIT) - 1:
+        return "NOT_REDRIVABLE", "Execution history event limit exceeded."
+    if ex["rt"].get("redrives", 0) >= MAX_REDRIVES:
+        return "NOT_REDRIVABLE", "Execution redrive count limit exceeded."
+    if now_ms - ex["start"] > 365 * 86400 * 1000:
+        return "NOT_REDRIVABLE", "Execution has exceeded the max execution time."
+    if ex["stop"] is not None and now_ms - ex["stop"] > REDRIVE_PERIOD_MS:
+        return "NOT_REDRIVABLE", "Execution redrivable period exceeded."
+    return "REDRIVABLE", None
