@@ -124,6 +124,14 @@ def throughput(srv, n):
 
 def run(kind, args):
     res = {}
+    if args.sync_only:
+        primary = start(kind)
+        try:
+            fill(primary, args.keys)
+            res["sync"] = measure_full_sync(kind, primary, args.keys)
+        finally:
+            primary.stop()
+        return res
     primary = start(kind)
     replicas = []
     try:
@@ -154,6 +162,7 @@ def main():
     ap.add_argument("--probes", type=int, default=300)
     ap.add_argument("--ops", type=int, default=500000)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sync-only", action="store_true", help="only the full sync of --keys keys")
     args = ap.parse_args()
     if args.quick:
         args.keys, args.probes, args.ops, args.rate = 100000, 100, 200000, 20000
@@ -161,6 +170,10 @@ def main():
         sys.exit("redis-benchmark not found")
     results = {kind: run(kind, args) for kind in ("cachemere", "redis")}
     c, r = results["cachemere"], results["redis"]
+    if args.sync_only:
+        print("full sync s (%d keys): cachemere %.2f redis %.2f ratio %.2f"
+              % (args.keys, c["sync"], r["sync"], c["sync"] / r["sync"]))
+        return
     print("replicas=%d rate=%d ops/s keys=%d" % (args.replicas, args.rate, args.keys))
     print("%-34s %14s %14s %8s" % ("", "cachemere", "redis", "ratio"))
     rows = [("lag p50 ms", c["lag"][0], r["lag"][0]), ("lag p99 ms", c["lag"][1], r["lag"][1]),

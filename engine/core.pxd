@@ -159,17 +159,21 @@ cdef inline long long entry_expire_at(Entry e):
 
 cdef class EffectLog:
     cdef public list subscribers      # callables(bytes) receiving the encoded effect stream
-    cdef public int last_dbid
+    cdef list sub_dbids               # per subscriber: the db its stream last SELECTed
+    cdef list sub_repl                # per subscriber: True for the replication stream (gets emit_repl effects)
+    cdef public int n_repl            # how many subscribers are replication streams
     cdef public int unit_depth
-    cdef public list unit             # effects buffered inside MULTI/EXEC or a script
+    cdef public list unit             # effects buffered inside MULTI/EXEC or a script: (dbid, argv, repl_only)
     cdef public long long count
 
     cpdef emit(self, int dbid, list argv)
+    cpdef emit_repl(self, int dbid, list argv)
     cpdef begin_unit(self)
     cpdef end_unit(self)
-    cpdef subscribe(self, object callback)
+    cpdef subscribe(self, object callback, bint repl=*)
     cpdef unsubscribe(self, object callback)
-    cdef _send(self, int dbid, list argv)
+    cdef _send(self, int dbid, list argv, bint repl_only)
+    cdef _deliver(self, Py_ssize_t i, int dbid, bytes body)
 
 
 cdef class Keyspace:

@@ -874,31 +874,72 @@ cdef class Db:
 
 
 cdef class EffectLog:
-    """The one stream of deterministic write effects, encoded once as RESP with SELECT insertion."""
+    """The one stream of deterministic write effects, encoded once as RESP with SELECT insertion.
+
+    Every subscriber (the AOF, the replication stream) gets every effect; `emit_repl` effects (PUBLISH, which
+    redis propagates with PROPAGATE_REPL only) go to the replication subscribers alone. Each subscriber keeps
+    its own selected db, and a unit (MULTI/EXEC, script) is wrapped in MULTI/EXEC when it holds
+    more than one effect (redis 7.0 propagatePendingCommands: MULTI SET PUBLISH EXEC is MULTI SET EXEC in the
+    AOF, the whole transaction for a replica; without a replication stream PUBLISH is not an effect at all)."""
 
     def __init__(self):
         self.subscribers = []
-        self.last_dbid = -1
+        self.sub_dbids = []
+        self.sub_repl = []
+        self.n_repl = 0
         self.unit_depth = 0
         self.unit = None
         self.count = 0
 
-    cpdef subscribe(self, object callback):
+    property last_dbid:
+        """The db the streams last selected; setting it (-1) makes every stream start with a SELECT."""
+        def __get__(self):
+            return self.sub_dbids[0] if self.sub_dbids else -1
+
+        def __set__(self, int value):
+            self.sub_dbids = [value] * len(self.subscribers)
+
+    cpdef subscribe(self, object callback, bint repl=False):
         self.subscribers.append(callback)
-        self.last_dbid = -1       # a new consumer needs an explicit SELECT first
+        self.sub_dbids.append(-1)     # a new consumer needs an explicit SELECT first
+        self.sub_repl.append(repl)
+        if repl:
+            self.n_repl += 1
 
     cpdef unsubscribe(self, object callback):
-        if callback in self.subscribers:
-            self.subscribers.remove(callback)
+        cdef Py_ssize_t i
+        for i in range(len(self.subscribers)):
+            if self.subscribers[i] == callback:
+                del self.subscribers[i]
+                del self.sub_dbids[i]
+                if self.sub_repl.pop(i):
+                    self.n_repl -= 1
+                return
+
+    def selected_db(self, callback):
+        """The db `callback`'s stream last SELECTed (-1: none yet; redis server.slaveseldb for replication)."""
+        for i in range(len(self.subscribers)):
+            if self.subscribers[i] == callback:
+                return self.sub_dbids[i]
+        return -1
 
     cpdef emit(self, int dbid, list argv):
         self.count += 1
         if not self.subscribers:
             return
         if self.unit_depth > 0:
-            self.unit.append((dbid, argv))
+            self.unit.append((dbid, argv, False))
             return
-        self._send(dbid, argv)
+        self._send(dbid, argv, False)
+
+    cpdef emit_repl(self, int dbid, list argv):
+        """An effect for the replication stream only (redis PROPAGATE_REPL: PUBLISH), in its place in the unit."""
+        if self.n_repl == 0:
+            return
+        if self.unit_depth > 0:
+            self.unit.append((dbid, argv, True))
+            return
+        self._send(dbid, argv, True)
 
     cpdef begin_unit(self):
         if self.unit_depth == 0:
@@ -907,30 +948,51 @@ cdef class EffectLog:
 
     cpdef end_unit(self):
         """Close a MULTI/EXEC or script unit: wrap it in MULTI/EXEC when it holds several effects."""
+        cdef Py_ssize_t i, j, n_all
+        cdef int first_db, last_db
+        cdef bint repl
         self.unit_depth -= 1
         if self.unit_depth > 0:
             return
         unit, self.unit = self.unit, None
         if not unit or not self.subscribers:
             return
-        if len(unit) == 1:
-            self._send(unit[0][0], unit[0][1])
+        n_all = len(unit)
+        if n_all == 1:
+            self._send(unit[0][0], unit[0][1], unit[0][2])
             return
-        self._send(unit[0][0], [b"MULTI"])
-        for dbid, argv in unit:
-            self._send(dbid, argv)
-        self._send(self.last_dbid, [b"EXEC"])
+        bodies = [encode_command(op[1]) for op in unit]
+        first_db = unit[0][0]
+        last_db = unit[n_all - 1][0]
+        for i in range(len(self.subscribers)):
+            repl = self.sub_repl[i]
+            # MULTI in the db of the unit's first effect, EXEC in its last one's, for every stream (as redis
+            # propagateNow(dbid, MULTI/EXEC, PROPAGATE_AOF|PROPAGATE_REPL)), the effects each stream takes between
+            self._deliver(i, first_db, MULTI_BODY)
+            for j in range(n_all):
+                if repl or not unit[j][2]:
+                    self._deliver(i, unit[j][0], bodies[j])
+            self._deliver(i, last_db, EXEC_BODY)
 
-    cdef _send(self, int dbid, list argv):
-        cdef list parts = []
-        if dbid != self.last_dbid:
+    cdef _send(self, int dbid, list argv, bint repl_only):
+        cdef Py_ssize_t i
+        body = encode_command(argv)
+        for i in range(len(self.subscribers)):
+            if repl_only and not self.sub_repl[i]:
+                continue
+            self._deliver(i, dbid, body)
+
+    cdef _deliver(self, Py_ssize_t i, int dbid, bytes body):
+        if dbid >= 0 and <int>self.sub_dbids[i] != dbid:
             sel = str(dbid).encode()
-            parts.append(b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(sel), sel))
-            self.last_dbid = dbid
-        parts.append(encode_command(argv))
-        data = b"".join(parts)
-        for cb in self.subscribers:
-            cb(data)
+            self.sub_dbids[i] = dbid
+            self.subscribers[i](b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(sel), sel) + body)
+        else:
+            self.subscribers[i](body)
+
+
+MULTI_BODY = b"*1\r\n$5\r\nMULTI\r\n"
+EXEC_BODY = b"*1\r\n$4\r\nEXEC\r\n"
 
 
 cpdef bytes encode_command(list argv):

@@ -18,7 +18,7 @@ from engine.persistence.rdb import RdbError
 from engine.persistence.snapshot import load_keyspace
 from replication.backlog import Backlog
 from replication.primary import (ReplicaLink, RdbChild, rdb_payload, frame_payload, STATE_ONLINE, STATE_SEND_BULK,
-                                 STATE_WAIT_BGSAVE)
+                                 STATE_WAIT_BGSAVE, STATE_WAIT_START)
 from replication.replica import MasterLink, ST_CONNECTED, ST_TRANSFER, ST_HANDSHAKE, encode
 
 WRITE = registry.FLAGS["write"]
@@ -70,6 +70,7 @@ class Replication:
         self.master_client = None
         self.cached_replid = None
         self.cached_offset = -1
+        self.cached_db = 0
         self.down_since = None
         self.next_connect = 0.0
         self.applying_offset = None
@@ -89,6 +90,8 @@ class Replication:
         self.failover_state = "no-failover"
         self.failover = None
         self.psync_failover = False
+        self.rdb_child = None         # the fork serving full syncs now (one at a time, as redis)
+        self.start_timer = None
 
     # ------------------------------------------------------------------ install
     def register(self):
@@ -133,6 +136,59 @@ class Replication:
             self._install_gate()
         if target is not None:
             self.set_master(target[0], target[1], startup=True)
+        self._restore_from_rdb()
+
+    # ------------------------------------------------------------------ replication info in the RDB
+    def save_info(self):
+        """redis rdbPopulateSaveInfo: the aux fields an RDB saved now carries (repl-stream-db, repl-id,
+        repl-offset), or None when we are in no replication chain (a primary without a backlog)."""
+        if self.master_host is None:
+            if self.backlog is None:
+                return None
+            db = self.ks.effects.selected_db(self.feed_stream)
+            stream_db = 0 if db == -1 else db
+        elif self.master_client is not None:
+            stream_db = self.master_client.db.id
+        elif self.cached_replid is not None:
+            stream_db = self.cached_db
+        else:
+            return None
+        return {"repl-stream-db": stream_db, "repl-id": self.replid, "repl-offset": self.offset}
+
+    def _restore_from_rdb(self):
+        """redis loadDataFromDisk: the replication id and offset of the RDB loaded at startup. A replica makes
+        them its cached master (replicationCacheMasterUsingMyself), so its first PSYNC can continue; a primary
+        keeps them as its secondary id, so its old replicas can continue with it."""
+        persistence = self.server.extensions.get("persistence")
+        info = getattr(persistence, "loaded_repl_info", None) or {}
+        try:
+            replid = info["repl-id"].decode("latin-1")
+            offset = int(info["repl-offset"])
+            stream_db = int(info["repl-stream-db"])
+        except (KeyError, ValueError, UnicodeDecodeError):
+            return
+        if len(replid) != 40 or offset == -1 or stream_db == -1:
+            return
+        if self.master_host is not None:
+            self.replid = replid
+            self.offset = offset
+            self.cached_replid = replid
+            self.cached_offset = offset
+            self.cached_db = stream_db if 0 <= stream_db < len(self.ks.dbs) else 0
+            self.log.notice("Before turning into a replica, using my own master parameters to synthesize a cached "
+                            "master: I may be able to synchronize with the new master with just a partial transfer.")
+        else:
+            self.replid2 = replid
+            self.second_offset = offset + 1
+            self.offset = offset
+            self._create_backlog()
+            self._update_subscription()
+            self.no_replicas_since = time.time()
+            # keys that expired while we were down were dropped by the load: the replicas that continue get DELs
+            for dbid, key in getattr(persistence, "loaded_expired", ()):
+                self.ks.effects.emit(dbid, [b"DEL", key])
+        if persistence is not None:
+            persistence.loaded_expired = []
 
     def _apply_maxmemory(self):
         """replica-ignore-maxmemory: a replica never evicts by itself (its primary's DELs do)."""
@@ -156,7 +212,7 @@ class Replication:
         want = self.master_host is None and self.backlog is not None
         effects = self.ks.effects
         if want and not self.subscribed:
-            effects.subscribe(self.feed_stream)
+            effects.subscribe(self.feed_stream, True)
             self.subscribed = True
         elif not want and self.subscribed:
             effects.unsubscribe(self.feed_stream)
@@ -187,25 +243,51 @@ class Replication:
         self.backlog.append(data)
         self.offset += len(data)
         if self.replicas:
+            n = len(data)
             for r in self.replicas:
-                r.pending.append(data)
+                if r.state != STATE_WAIT_START:      # its stream starts when its fork does
+                    r.pending.append(data)
+                    r.pending_bytes += n
             if not self.flush_scheduled:
                 self.flush_scheduled = True
                 self.server.loop.call_soon(self.flush_replicas)
 
     def flush_replicas(self):
         self.flush_scheduled = False
-        hard = self.config["client-output-buffer-limit"]["replica"][0]
+        limits = self.config["client-output-buffer-limit"]["replica"]
+        now = int(time.time())
         for r in list(self.replicas):
-            if r.state != STATE_ONLINE or not r.pending:
-                continue
-            data = b"".join(r.pending) if len(r.pending) > 1 else r.pending[0]
+            if r.state == STATE_ONLINE and r.pending:
+                data = b"".join(r.pending) if len(r.pending) > 1 else r.pending[0]
+                r.pending = []
+                r.pending_bytes = 0
+                r.write(data)
+            if limits[0] or limits[1]:
+                self._check_output_limit(r, limits, now)
+
+    def _check_output_limit(self, r, limits, now):
+        """redis checkClientOutputBufferLimits for the replica class (`client-output-buffer-limit replica|slave
+        <hard> <soft> <soft-seconds>`): what the replica has not taken yet (the socket's buffer, and the stream
+        kept for it while its RDB is prepared) over the hard limit closes it at once; over the soft limit
+        continuously for more than soft-seconds (whole unix seconds, as redis) closes it too."""
+        hard, soft, seconds = limits
+        used = r.conn.output_buffer_size() + r.pending_bytes
+        over = bool(hard and used >= hard)
+        if soft and used >= soft:
+            if not r.soft_limit_since:
+                r.soft_limit_since = now
+            elif now - r.soft_limit_since > seconds:
+                over = True
+        else:
+            r.soft_limit_since = 0
+        if over and not r.conn.closing:
+            from engine.commands.connection import client_info_line
+            self.log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer limits."
+                             % client_info_line(r.client, self.ks.update_clock()))
+            self.server.stat_obuf_limit_disconnections = getattr(self.server, "stat_obuf_limit_disconnections", 0) + 1
             r.pending = []
-            r.write(data)
-            if hard and r.conn.output_buffer_size() > hard:
-                self.log.warning("Client id=%d addr=%s scheduled to be closed ASAP for overcoming of output buffer "
-                                 "limits." % (r.client.id, r.conn.peer))
-                r.close()
+            r.pending_bytes = 0
+            r.abort()
 
     # ------------------------------------------------------------------ primary side: SYNC / PSYNC
     def sync_command(self, c, argv, psync):
@@ -269,13 +351,67 @@ class Replication:
         return True
 
     def _full_sync(self, c, link, psync):
+        """redis syncCommand's full-resync cases: attach to a disk-target fork in progress (its snapshot offset and
+        the stream gathered since), or wait for the next fork: at once, or after repl-diskless-sync-delay for a
+        diskless replica (the delay lets more replicas share one transfer, see _start_pending)."""
         if self.backlog is None:
             if not self.replicas:
                 self.replid = new_replid()
                 self.clear_replid2()
             self._create_backlog()
             self._update_subscription()
-        eof = bool(psync and "eof" in link.capa and self.config["repl-diskless-sync"])
+        self.sync_full += 1
+        link.psync = psync
+        link.eof_capa = bool(psync and "eof" in link.capa)
+        cfg = self.config
+        self._attach(c, link, b"", STATE_WAIT_START)
+        child = self.rdb_child
+        if child is not None:
+            first = next((r for r in child.links if r in self.replicas and r.state == STATE_WAIT_BGSAVE), None)
+            if not child.eof and first is not None:
+                link.pending = list(first.pending)       # redis copyReplicaOutputBuffer
+                link.pending_bytes = first.pending_bytes
+                link.state = STATE_WAIT_BGSAVE
+                child.links.append(link)
+                if psync:
+                    link.write(b"+FULLRESYNC %s %d\r\n" % (child.replid.encode(), child.offset))
+                self.log.notice("Waiting for end of BGSAVE for SYNC")
+            elif child.eof:
+                self.log.notice("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC")
+            else:
+                self.log.notice("Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC")
+            return
+        if cfg["repl-diskless-sync"] and link.eof_capa and cfg["repl-diskless-sync-delay"]:
+            self.log.notice("Delay next BGSAVE for diskless SYNC")
+            self._start_pending()          # repl-diskless-sync-max-replicas may already be reached
+            return
+        self._start_bgsave([link])
+
+    def _start_pending(self):
+        """redis shouldStartChildReplication / replicationStartPendingFork (serverCron, every 100 ms): one fork for
+        every replica waiting, once the longest waiting one has waited repl-diskless-sync-delay seconds, or
+        repl-diskless-sync-max-replicas of them are waiting; replicas that arrive meanwhile wait for the next."""
+        if self.start_timer is not None:
+            self.start_timer.cancel()
+            self.start_timer = None
+        if self.rdb_child is not None:
+            return
+        waiting = [r for r in self.replicas if r.state == STATE_WAIT_START]
+        if not waiting:
+            return
+        cfg = self.config
+        max_idle = time.time() - min(r.created for r in waiting)
+        most = cfg["repl-diskless-sync-max-replicas"]
+        if (not cfg["repl-diskless-sync"] or (most > 0 and len(waiting) >= most)
+                or max_idle >= cfg["repl-diskless-sync-delay"]):
+            self._start_bgsave(waiting)
+        elif self.server.loop is not None:
+            self.start_timer = self.server.loop.call_later(0.1, self._start_pending)
+
+    def _start_bgsave(self, links):
+        """redis startBgsaveForReplication: one snapshot for all `links`; socket target only when every one of
+        them has capa eof (and repl-diskless-sync is on)."""
+        eof = bool(self.config["repl-diskless-sync"] and all(r.eof_capa for r in links))
         self.log.notice("Starting BGSAVE for SYNC with target: %s" % ("replicas sockets" if eof else "disk"))
         stream_db = 0
         if self.master_host is None:
@@ -283,55 +419,69 @@ class Replication:
         elif self.master_client is not None:
             stream_db = self.master_client.db.id
         aux = {"repl-stream-db": stream_db, "repl-id": self.replid, "repl-offset": self.offset}
-        head = b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), self.offset) if psync else b""
-        self.sync_full += 1
+        head = b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), self.offset)
+        for r in links:
+            r.pending = []                        # the stream for it starts at the snapshot's offset
+            r.pending_bytes = 0
         child = RdbChild.start(self, aux)
         if child is None:
             # in-process snapshot (also the fallback when fork fails): exact at this offset, blocks while it runs
             started = time.monotonic()
             payload = rdb_payload(self.server, aux)
-            # diskless: the stream starts only after the replica's first ACK, so the EOF mark ends its read
-            self._attach(c, link, head + frame_payload(payload, eof), STATE_SEND_BULK if eof else STATE_ONLINE)
-            self.log.notice("Synchronization with replica %s succeeded (%d bytes RDB in %.3f s)"
-                            % (link.name, len(payload), time.monotonic() - started))
+            framed = frame_payload(payload, eof)
+            for r in links:
+                # diskless: the stream starts only after the replica's first ACK, so the EOF mark ends its read
+                r.state = STATE_SEND_BULK if eof else STATE_ONLINE
+                r.write((head if r.psync else b"") + framed)
+                self.log.notice("Synchronization with replica %s succeeded (%d bytes RDB in %.3f s)"
+                                % (r.name, len(payload), time.monotonic() - started))
+            self.flush_replicas()
             return
         self.log.notice("Background RDB transfer started by pid %d" % child.pid)
-        child.link = link
+        self.rdb_child = child
+        child.links = list(links)
         child.eof = eof
-        link.state = STATE_WAIT_BGSAVE
+        child.offset = self.offset
+        child.replid = self.replid
         if eof:
             child.mark = os.urandom(20).hex().encode()
-            head += b"$EOF:" + child.mark + b"\r\n"
-        self._attach(c, link, head, STATE_WAIT_BGSAVE)
+        for r in links:
+            r.state = STATE_WAIT_BGSAVE
+            r.write((head if r.psync else b"") + (b"$EOF:" + child.mark + b"\r\n" if eof else b""))
 
     def rdb_child_done(self, child, ok, data_len):
-        link = child.link
-        if link is None or link not in self.replicas:
-            return
-        if not ok:
-            self.log.warning("Background RDB transfer for replica %s failed: closing its link" % link.name)
-            link.close()
-            return
-        if child.eof:
-            link.write(child.mark)
-            link.state = STATE_SEND_BULK           # online at its first ACK
-            self.log.notice("Streamed RDB transfer with replica %s succeeded (socket). %d bytes in %.3f s"
-                            % (link.name, data_len, time.monotonic() - child.started))
-        else:
-            payload = b"".join(child.chunks)
-            child.chunks = []
-            link.write(b"$%d\r\n" % len(payload) + payload)
-            link.state = STATE_ONLINE
-            self.log.notice("Synchronization with replica %s succeeded (%d bytes RDB in %.3f s)"
-                            % (link.name, len(payload), time.monotonic() - child.started))
-            self.flush_replicas()
+        if self.rdb_child is child:
+            self.rdb_child = None
+        payload = None
+        for link in child.links:
+            if link not in self.replicas:
+                continue
+            if not ok:
+                self.log.warning("Background RDB transfer for replica %s failed: closing its link" % link.name)
+                link.close()
+                continue
+            if child.eof:
+                link.write(child.mark)
+                link.state = STATE_SEND_BULK           # online at its first ACK
+                self.log.notice("Streamed RDB transfer with replica %s succeeded (socket). %d bytes in %.3f s"
+                                % (link.name, data_len, time.monotonic() - child.started))
+            else:
+                if payload is None:
+                    payload = b"".join(child.chunks)
+                    child.chunks = []
+                link.write(b"$%d\r\n" % len(payload) + payload)
+                link.state = STATE_ONLINE
+                self.log.notice("Synchronization with replica %s succeeded (%d bytes RDB in %.3f s)"
+                                % (link.name, len(payload), time.monotonic() - child.started))
+        self.flush_replicas()
+        self._start_pending()
 
     def rdb_child_data(self, child, data):
-        link = child.link
         if child.eof:
-            if link is not None and link in self.replicas:
-                link.state = STATE_SEND_BULK
-                link.write(data)
+            for link in child.links:
+                if link in self.replicas and not link.conn.closing:
+                    link.state = STATE_SEND_BULK
+                    link.write(data)
         else:
             child.chunks.append(data)
 
@@ -431,6 +581,7 @@ class Replication:
             if not startup:
                 self.cached_replid = self.replid        # redis replicationCacheMasterUsingMyself
                 self.cached_offset = self.offset
+                self.cached_db = 0
         self.master_client = None if startup else self.master_client
         self.next_connect = 0.0
         if self.server.loop is not None:
@@ -519,7 +670,7 @@ class Replication:
             self.log.notice("Master replication ID changed to %s" % newid)
             self.disconnect_replicas()
         if self.master_client is None:
-            self.master_client = self._new_master_client(0)
+            self.master_client = self._new_master_client(self.cached_db)
         if self.backlog is None:
             self._create_backlog()
         self.down_since = None
@@ -752,6 +903,11 @@ class Replication:
                     link.abort(what)
         elif self.replicas and self.cron_loops % max(1, cfg["repl-ping-replica-period"]) == 0:
             self.feed_stream(PING)
+        child = self.rdb_child
+        for r in self.replicas:
+            # redis replicationCron: a newline keeps replicas waiting for their RDB from timing out
+            if r.state == STATE_WAIT_START or (r.state == STATE_WAIT_BGSAVE and child is not None and not child.eof):
+                r.write(b"\n")
         timeout = cfg["repl-timeout"]
         for r in list(self.replicas):
             if r.state == STATE_ONLINE and now - r.ack_time > timeout:
@@ -826,7 +982,7 @@ class Replication:
             out.append(("min_slaves_good_slaves", self.good_replicas()))
         for i, r in enumerate(self.replicas):
             out.append(("slave%d" % i, "ip=%s,port=%d,state=%s,offset=%d,lag=%d"
-                        % (r.ip, r.listening_port, r.state, r.ack_offset, r.lag())))
+                        % (r.ip, r.listening_port, r.info_state, r.ack_offset, r.lag())))
         b = self.backlog
         out += [
             ("master_failover_state", self.failover_state),

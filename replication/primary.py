@@ -12,6 +12,7 @@ import time
 
 from engine.persistence.snapshot import write_keyspace
 
+STATE_WAIT_START = "wait_bgsave_start"   # waiting for the next fork (repl-diskless-sync-delay, a transfer running)
 STATE_WAIT_BGSAVE = "wait_bgsave"
 STATE_SEND_BULK = "send_bulk"
 STATE_ONLINE = "online"
@@ -26,6 +27,10 @@ class ReplicaLink:
         self.ack_offset = 0
         self.ack_time = time.time()
         self.pending = []
+        self.pending_bytes = 0
+        self.soft_limit_since = 0
+        self.psync = True
+        self.eof_capa = False
         peer = conn.peer or "?:0"
         self.addr_ip = peer.rsplit(":", 1)[0]
         opts = repl.replconf_opts.get(self.client.id, {})
@@ -43,11 +48,21 @@ class ReplicaLink:
             self.conn.net_out += len(data)
             self.conn.transport.write(data)
 
+    @property
+    def info_state(self):
+        """redis replstateToString: both WAIT_BGSAVE_START and WAIT_BGSAVE_END read wait_bgsave."""
+        return STATE_WAIT_BGSAVE if self.state == STATE_WAIT_START else self.state
+
     def lag(self):
         return int(time.time() - self.ack_time)
 
     def close(self):
         self.conn.close()
+
+    def abort(self):
+        """Close without waiting for the output to drain (a replica over its output limit is not reading)."""
+        self.conn.closing = True
+        self.conn.transport.abort()
 
 
 def rdb_payload(server, aux=None):
@@ -67,6 +82,14 @@ def frame_payload(payload, eof_form):
     return b"$%d\r\n" % len(payload) + payload
 
 
+def _key_save_delay(config):
+    """redis's hidden rdb-key-save-delay slows every RDB child, the replication one too (tests use it)."""
+    try:
+        return config["rdb-key-save-delay"]
+    except KeyError:
+        return 0
+
+
 class RdbChild:
     """A forked child writing the RDB of a full sync into a pipe (redis rdbSaveToSlavesSockets): the snapshot is
     the dataset at fork time, i.e. at the offset in +FULLRESYNC; the parent keeps serving and relays the bytes
@@ -78,7 +101,8 @@ class RdbChild:
         self.repl = repl
         self.pid = pid
         self.rfd = rfd
-        self.link = None
+        self.links = []           # the replicas this one fork serves (all those waiting when it started)
+        self.offset = 0           # the stream offset of the snapshot (+FULLRESYNC <replid> <offset>)
         self.eof = False
         self.mark = None
         self.chunks = []
@@ -105,7 +129,8 @@ class RdbChild:
                     persistence._child_setup()
                 with os.fdopen(wfd, "wb", buffering=1 << 20) as out:
                     functions = persistence.function_codes() if persistence is not None else []
-                    write_keyspace(server.ks, out, server.config, functions=functions, extra_aux=aux)
+                    write_keyspace(server.ks, out, server.config, functions=functions, extra_aux=aux,
+                                   per_key_delay_us=_key_save_delay(server.config))
                 code = 0
             except BaseException:
                 pass

@@ -98,6 +98,8 @@ class MasterLink(asyncio.Protocol):
                     line = self._line()
                     if line is None:
                         return
+                    if not line and self.steps[0][1] == self._on_psync:
+                        continue        # newlines keep the link alive while the primary delays the fork
                     self.steps.pop(0)[1](line)
                 elif self.state == ST_TRANSFER:
                     if not self._transfer():

@@ -5,6 +5,7 @@ No coroutine per command: every complete command in a read is executed and all r
 single transport.write (pipelining).  A blocked client stops parsing until it is woken.
 """
 import asyncio
+import time
 
 from protocol.resp cimport RespParser, ReplyBuffer, ProtocolErrorInfo
 from engine.core cimport Client, Dispatcher, Keyspace
@@ -41,6 +42,19 @@ def set_pubsub_flush(hook):
     _pubsub_flush = hook
 
 
+# client-output-buffer-limit normal <hard> <soft> <seconds> (redis checkClientOutputBufferLimits for normal
+# clients; replicas and subscribers have their own classes, in replication/ and server/pubsub.py).  Set by
+# server/pubsub.py through set_normal_output_limit(); all zero (redis's default) costs nothing.
+cdef long long _obuf_hard = 0
+cdef long long _obuf_soft = 0
+cdef long long _obuf_seconds = 0
+
+
+def set_normal_output_limit(hard, soft, seconds):
+    global _obuf_hard, _obuf_soft, _obuf_seconds
+    _obuf_hard, _obuf_soft, _obuf_seconds = hard, soft, seconds
+
+
 def commit_before_write():
     """For writers outside RespConnection (memcached): make the batch's effects durable before replying."""
     if _before_reply is not None:
@@ -63,6 +77,7 @@ cdef class RespConnection:
     cdef public long long reads       # read events and socket writes (INFO total_reads/writes_processed)
     cdef public long long writes
     cdef public object pending_argv   # a command held back by CLIENT PAUSE
+    cdef public long long obuf_soft_since   # unix second the normal soft output limit was first exceeded
 
     def __init__(self, server):
         self.server = server
@@ -156,9 +171,37 @@ cdef class RespConnection:
             if _before_reply is not None and _before_reply(self):
                 return
             data = c.reply.take()
+            if (_obuf_hard or _obuf_soft) and self._over_output_limit(len(data)):
+                return
             self.net_out += len(data)
             self.writes += 1
             self.transport.write(data)
+
+    def _over_output_limit(self, Py_ssize_t adding):
+        """The normal class's limit, counted as redis does before its writes: the replies not yet taken by the
+        socket plus these. Over it, the client is closed and gets none of them (redis CLIENT_CLOSE_ASAP)."""
+        cdef Client c = self.client
+        if c.is_master or c.flags & 1 or (c.pubsub is not None and sum(c.pubsub.counts())):
+            return False            # the master link, replicas and subscribers are other classes
+        used = self.transport.get_write_buffer_size() + adding
+        over = _obuf_hard and used >= _obuf_hard
+        if _obuf_soft and used >= _obuf_soft:
+            now = int(time.time())
+            if not self.obuf_soft_since:
+                self.obuf_soft_since = now
+            elif now - self.obuf_soft_since > _obuf_seconds:
+                over = True
+        else:
+            self.obuf_soft_since = 0
+        if not over:
+            return False
+        from engine.commands.connection import client_info_line
+        self.server.log_warning("Client %s scheduled to be closed ASAP for overcoming of output buffer limits."
+                                % client_info_line(c, self.ks.now_ms))
+        self.server.stat_obuf_limit_disconnections = getattr(self.server, "stat_obuf_limit_disconnections", 0) + 1
+        self.closing = True
+        self.transport.abort()
+        return True
 
     cpdef write_raw(self, bytes data):
         """Out-of-band output (pub/sub messages, MONITOR lines, unblocked replies)."""

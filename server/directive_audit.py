@@ -36,7 +36,8 @@ IMPLEMENTED = {
     "memcached-port": "server/server.py", "memcached-bind": "server/server.py",
     "memcached-max-item-size": "server/mc_connection.pyx", "memcached-memory": "server/config.py",
     "client-query-buffer-limit": "protocol/resp.pyx", "proto-max-bulk-len": "protocol/resp.pyx",
-    "client-output-buffer-limit": "server/pubsub.py",
+    "client-output-buffer-limit": "server/pubsub.py (pubsub), replication/manager.py (replica), "
+                                  "server/connection.pyx (normal)",
     # TLS (server/tls.py)
     **{f"tls-{n}": "server/tls.py" for n in (
         "port", "cert-file", "key-file", "key-file-pass", "client-cert-file", "client-key-file",
@@ -79,7 +80,8 @@ IMPLEMENTED = {
         "replicaof", "min-replicas-to-write", "min-replicas-max-lag", "masterauth", "masteruser", "max-replicas",
         "repl-backlog-size", "repl-backlog-ttl", "repl-ping-replica-period", "repl-timeout", "repl-diskless-sync",
         "replica-announce-ip", "replica-announce-port", "replica-announced", "replica-priority",
-        "replica-read-only", "replica-serve-stale-data", "replica-ignore-maxmemory", "shutdown-timeout")},
+        "replica-read-only", "replica-serve-stale-data", "replica-ignore-maxmemory", "shutdown-timeout",
+        "repl-diskless-sync-delay", "repl-diskless-sync-max-replicas")},
     # access control (engine/acl.py, server/security.py)
     "aclfile": "server/security.py", "protected-mode": "server/security.py", "acllog-max-len": "engine/acl.py",
     "acl-pubsub-default": "engine/acl.py", "enable-module-command": "engine/commands/acl.py",
@@ -142,9 +144,6 @@ NOOP = {
     # replication timing and memory knobs: every value gives the same data on every replica
     "rdb-del-sync-files": "deletes RDB files made only for replication; full syncs go through a pipe, none are made",
     "repl-disable-tcp-nodelay": "Nagle on replication links: latency only",
-    "repl-diskless-sync-delay": "how long redis waits for more replicas to share one transfer; each replica gets "
-                                "its own forked transfer at once here",
-    "repl-diskless-sync-max-replicas": "see repl-diskless-sync-delay",
     "repl-diskless-load": "a replica always loads the transfer aside and swaps it in only once whole (the "
                           "guarantee of swapdb, with disabled's safety)",
     "replica-lazy-flush": "frees the replaced dataset in a thread in redis; it is gone either way",

@@ -62,6 +62,7 @@ def main(argv=None):
         return 1
     import replication
     replication.install(server)
+    server.pubsub      # installs pub/sub now: it also applies client-output-buffer-limit normal
     gc.freeze()
     try:
         return asyncio.run(server.serve())

@@ -88,6 +88,8 @@ class Persistence:
         self._gate_installed = False
         self.deny_message = None
         self.loading_allows_dup = False
+        self.loaded_repl_info = {}     # repl-stream-db / repl-id / repl-offset of the RDB loaded at startup
+        self.loaded_expired = []       # (dbid, key) found expired in it: DELs for the replicas that continue
         self._read_fsync_policy()
 
     # ------------------------------------------------------------------ paths
@@ -186,9 +188,14 @@ class Persistence:
                     pass
             elif key == b"aof-base" and value == b"1":
                 log.notice("RDB is base AOF")
+            elif key in (b"repl-stream-db", b"repl-id", b"repl-offset"):
+                repl_info[key.decode()] = value      # redis rdbSaveInfo: replication/manager.py restores it
+        repl_info = {}
+        expired = []
         try:
             stats = load_keyspace(self.ks, source, self.config, on_aux=on_aux, on_function=self.load_function,
-                                  progress=bar)
+                                  progress=bar,
+                                  on_expired=None if aof_base else (lambda dbid, key: expired.append((dbid, key))))
         except RdbError as exc:
             if bar is not None:
                 bar.close()
@@ -205,6 +212,9 @@ class Persistence:
             bar.update(max(0, (bar.total or 0) - bar.n))
             bar.close()
         log.notice("Done loading RDB, keys loaded: %d, keys expired: %d." % (stats.keys_loaded, stats.keys_expired))
+        if not aof_base:
+            self.loaded_repl_info = repl_info
+            self.loaded_expired = expired
         return stats
 
     # ------------------------------------------------------------------ function libraries
@@ -703,8 +713,10 @@ class Persistence:
         temp = os.path.join(self.dir(), "temp-%d.rdb" % os.getpid())
         try:
             with open(temp, "wb", buffering=1 << 20) as f:
+                repl = self.server.extensions.get("replication")
                 write_keyspace(self.ks, f, self.config, per_key_delay_us=self._key_save_delay(),
-                               functions=self.function_codes())
+                               functions=self.function_codes(),
+                               extra_aux=repl.save_info() if repl is not None else None)
                 f.flush()
                 os.fsync(f.fileno())
             os.rename(temp, final)

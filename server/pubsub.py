@@ -262,9 +262,24 @@ def output_limits(value, klass):
     return 0, 0, 0
 
 
+def _follow_normal_limit(server):
+    """client-output-buffer-limit normal: enforced by server/connection.pyx, told here (where the directive's
+    pubsub class lives) at startup and on CONFIG SET."""
+    try:
+        from server.connection import set_normal_output_limit
+    except ImportError:
+        return
+
+    def apply(value=None):
+        set_normal_output_limit(*output_limits(server.config["client-output-buffer-limit"], "normal"))
+    apply()
+    server.config.on_change("client-output-buffer-limit", apply)
+
+
 def pubsub(server):
     ps = server.extensions.get("pubsub")
     if ps is None:
         ps = server.extensions["pubsub"] = PubSub(server)
         set_pubsub_flush(ps.flush_now)
+        _follow_normal_limit(server)
     return ps

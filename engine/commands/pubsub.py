@@ -117,12 +117,13 @@ def punsubscribe_command(c, argv):
 
 def propagate_to_replicas(c, argv):
     """redis publishCommand: forceCommandPropagation(c, PROPAGATE_REPL). The message reaches the subscribers of
-    every replica, not the AOF, so it bypasses the effect stream and goes straight into the replication stream
-    (a primary with a backlog only; a replica relays what it applied from its own primary)."""
-    repl = c.server.extensions.get("replication") if c.server is not None else None
-    if repl is None or not repl.subscribed:
+    every replica, not the AOF: a replication-only effect, in its place inside a MULTI/EXEC or script unit (the
+    EffectLog has a replication subscriber only on a primary with a backlog; a replica relays the bytes it
+    applied from its own primary, so chained replicas get it too)."""
+    effects = c.ks.effects if c.ks is not None else None
+    if effects is None or not effects.n_repl:
         return
-    repl.feed_stream(b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv))
+    effects.emit_repl(c.db.id, list(argv))
 
 
 @command(

@@ -371,6 +371,20 @@ cdef class Cursor:
     def remaining(self):
         return self.end - self.pos
 
+    cpdef list read_string_run(self, Py_ssize_t limit):
+        """After a TYPE_STRING opcode: the key and value of that record and of the plain TYPE_STRING records
+        right after it (no expire/idle/freq prefix), up to ``limit`` pairs, as a flat [key, value, ...] list;
+        stops before any other opcode (the RDB load hot loop: one call per run instead of events per key)."""
+        cdef list out = []
+        cdef Py_ssize_t n = 0
+        while True:
+            out.append(self.read_string())
+            out.append(self.read_string())
+            n += 1
+            if n >= limit or self.pos >= self.end or self.buf[self.pos] != 0:
+                return out
+            self.pos += 1
+
     cpdef int read_byte(self) except -1:
         self._need(1)
         self.pos += 1
@@ -497,6 +511,101 @@ def encode_length(uint64_t n):
 
 def encode_string(data, bint compress=True):
     """An RDB string exactly as rdbSaveRawString writes it."""
+    return _encode_string(data, compress)
+
+
+cdef inline Py_ssize_t _put_len(unsigned char *d, uint64_t n) noexcept nogil:
+    """encode_length into d (1, 2, 5 or 9 bytes)."""
+    cdef int i
+    if n < (1 << 6):
+        d[0] = <unsigned char>n
+        return 1
+    if n < (1 << 14):
+        d[0] = <unsigned char>((n >> 8) | 0x40)
+        d[1] = <unsigned char>(n & 0xFF)
+        return 2
+    if n <= 4294967295ULL:
+        d[0] = 0x80
+        for i in range(4):
+            d[1 + i] = <unsigned char>((n >> (8 * (3 - i))) & 0xFF)
+        return 5
+    d[0] = 0x81
+    for i in range(8):
+        d[1 + i] = <unsigned char>((n >> (8 * (7 - i))) & 0xFF)
+    return 9
+
+
+cdef Py_ssize_t _put_string(unsigned char *d, const unsigned char *s, Py_ssize_t n, bint compress,
+                            unsigned char *scratch) noexcept nogil:
+    """_encode_string into d (at most n + 10 bytes); scratch holds at least n bytes."""
+    cdef int64_t v
+    cdef Py_ssize_t size, p
+    if 0 < n <= 11 and _string2ll(s, n, &v):
+        if -(1 << 7) <= v <= (1 << 7) - 1:
+            d[0] = 0xC0
+            d[1] = <unsigned char>(v & 0xFF)
+            return 2
+        if -(1 << 15) <= v <= (1 << 15) - 1:
+            d[0] = 0xC1
+            d[1] = <unsigned char>(v & 0xFF)
+            d[2] = <unsigned char>((v >> 8) & 0xFF)
+            return 3
+        if -(1LL << 31) <= v <= (1LL << 31) - 1:
+            d[0] = 0xC2
+            d[1] = <unsigned char>(v & 0xFF)
+            d[2] = <unsigned char>((v >> 8) & 0xFF)
+            d[3] = <unsigned char>((v >> 16) & 0xFF)
+            d[4] = <unsigned char>((v >> 24) & 0xFF)
+            return 5
+    if compress and n > 20:
+        size = _lzf_compress(s, n, scratch, n - 4)
+        if size > 0:
+            d[0] = 0xC3
+            p = 1 + _put_len(d + 1, size)
+            p += _put_len(d + p, n)
+            memcpy(d + p, scratch, size)
+            return p + size
+    p = _put_len(d, n)
+    memcpy(d + p, s, n)
+    return p + n
+
+
+def string_records(list items, bint compress=True):
+    """The RDB records of plain string keys, [(key, value, expire_ms or -1)], exactly as RdbWriter.write_entry
+    writes each (the SAVE / full-sync hot loop: one call per batch, encoded straight into one buffer)."""
+    cdef Py_ssize_t cap = 0, biggest = 0, pos = 0, nk, nv, i
+    cdef long long expire
+    cdef bytes key, value
+    cdef unsigned char *d
+    for item in items:
+        nk = len(<bytes>(<tuple>item)[0])
+        nv = len(<bytes>(<tuple>item)[1])
+        cap += nk + nv + 40
+        if nv > biggest:
+            biggest = nv
+        if nk > biggest:
+            biggest = nk
+    out = PyBytes_FromStringAndSize(NULL, cap)
+    scratch = PyBytes_FromStringAndSize(NULL, biggest + 16)
+    d = <unsigned char *>PyBytes_AS_STRING(out)
+    cdef unsigned char *sc = <unsigned char *>PyBytes_AS_STRING(scratch)
+    for item in items:
+        key = <bytes>(<tuple>item)[0]
+        value = <bytes>(<tuple>item)[1]
+        expire = (<tuple>item)[2]
+        if expire >= 0:
+            d[pos] = 0xFC
+            for i in range(8):
+                d[pos + 1 + i] = <unsigned char>((<uint64_t>expire >> (8 * i)) & 0xFF)
+            pos += 9
+        d[pos] = 0
+        pos += 1
+        pos += _put_string(d + pos, <const unsigned char *>PyBytes_AS_STRING(key), len(key), compress, sc)
+        pos += _put_string(d + pos, <const unsigned char *>PyBytes_AS_STRING(value), len(value), compress, sc)
+    return out[:pos]
+
+
+cdef bytes _encode_string(data, bint compress):
     cdef const unsigned char[:] view = data
     cdef Py_ssize_t n = view.shape[0]
     cdef int64_t v

@@ -509,10 +509,15 @@ class RdbReader:
         for event in self.events():
             if event[0] == "key":
                 yield event[1:]
+            elif event[0] == "strings":
+                dbid, flat = event[1], event[2]
+                for i in range(0, len(flat), 2):
+                    yield dbid, flat[i], "string", flat[i + 1], None, None, None
 
     def events(self):
         """Every record in file order: ("aux", k, v), ("select_db", dbid), ("resize_db", dbid,
-        size, expires), ("function", code), ("key", dbid, key, kind, value, expire, idle, freq)."""
+        size, expires), ("function", code), ("key", dbid, key, kind, value, expire, idle, freq), and
+        ("strings", dbid, [key, value, ...]) for a run of plain string keys (no expire, idle or freq)."""
         source = _open_source(self._source)
         cur = Cursor(source.buffer, source.start)
         try:
@@ -572,6 +577,13 @@ class RdbReader:
             elif opcode == OPCODE_MODULE_AUX:
                 raise RdbError("The RDB file contains AUX module data I can't load: "
                                "modules are not supported")
+            elif opcode == TYPE_STRING:          # the common case first, without read_object's dispatch
+                if expire is None and idle is None and freq is None:
+                    yield ("strings", dbid, cur.read_string_run(4096))
+                    continue
+                key = cur.read_string()
+                yield ("key", dbid, key, "string", cur.read_string(), expire, idle, freq)
+                expire = idle = freq = None
             elif opcode in _OBJECT_TYPES:
                 key = cur.read_string()
                 decoded = read_object(cur, opcode)
@@ -592,15 +604,20 @@ class RdbReader:
 
 
 def load_rdb(source, on_aux=None, on_select_db=None, on_key=None, *, on_resize_db=None,
-             on_function=None, max_version: int = MAX_READ_VERSION) -> RdbReader:
+             on_function=None, on_strings=None, max_version: int = MAX_READ_VERSION) -> RdbReader:
     """Stream an RDB through callbacks; returns the finished reader (version, aux, functions...).
 
     on_aux(key, value); on_select_db(dbid); on_key(dbid, key, kind, value, expire_ms, lru_idle,
-    lfu_freq); on_resize_db(dbid, size, expires); on_function(code).
+    lfu_freq); on_resize_db(dbid, size, expires); on_function(code); on_strings(dbid, [key, value, ...])
+    for runs of plain string keys (without it, on_key gets each of them).
     """
     reader = RdbReader(source, max_version=max_version)
+    if on_strings is None and on_key is not None:
+        def on_strings(dbid, flat):
+            for i in range(0, len(flat), 2):
+                on_key(dbid, flat[i], "string", flat[i + 1], None, None, None)
     handlers = {"aux": on_aux, "select_db": on_select_db, "key": on_key,
-                "resize_db": on_resize_db, "function": on_function}
+                "resize_db": on_resize_db, "function": on_function, "strings": on_strings}
     for event in reader.events():
         handler = handlers[event[0]]
         if handler is not None:
@@ -830,6 +847,10 @@ class RdbWriter:
         self._buffer = bytearray()
         self._crc = 0
         self._finished = False
+
+    def write_raw(self, data) -> None:
+        """Records already encoded (string_records: the fast path for plain strings)."""
+        self._emit(data)
 
     def _emit(self, data) -> None:
         self._buffer += data

@@ -16,6 +16,7 @@ import pkgutil
 import time
 
 from engine.core import object_idle_ms, object_freq
+from engine.persistence._rdbfast import string_records
 from engine.persistence.rdb import (
     EncodingLimits, RdbReader, RdbWriter, RdbError, RDB_VERSION, load_rdb, default_aux,
 )
@@ -147,9 +148,10 @@ def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us
     writer = RdbWriter(fileobj, RDB_VERSION, compress=compress, checksum=checksum,
                        limits=encoding_limits(config))
     aux = default_aux(redis_ver, used_mem=ks.used_memory)
-    aux["aof-base"] = 1 if aof_base else 0
+    aux.pop("aof-base", None)
     if extra_aux:
-        aux.update(extra_aux)
+        aux.update(extra_aux)             # redis rdbSaveInfoAuxFields: repl-stream-db, repl-id, repl-offset here
+    aux["aof-base"] = 1 if aof_base else 0
     writer.write_header(aux)
     for code in functions:
         writer.write_function(code)
@@ -159,12 +161,27 @@ def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us
     delay = per_key_delay_us / 1e6 if per_key_delay_us and per_key_delay_us > 0 else 0
     written = 0
     write_entry = writer.write_entry
+    # plain strings (no LRU/LFU record, no test delay) are encoded in batches by _rdbfast.string_records
+    fast = not save_lru and not save_lfu and not delay
+    compress_strings = compress
+    batch = []
     for db in ks.dbs:
         if not db.size():
             continue
         writer.select_db(db.id, db.size(), db.expires_count())
         for key, e in db.items():
-            kind, neutral = value_to_rdb(e.value)
+            value = e.value
+            if fast and type(value) is bytes:
+                batch.append((key, value, e.expire_at))
+                if len(batch) >= 2048:
+                    writer.write_raw(string_records(batch, compress_strings))
+                    batch = []
+                written += 1
+                continue
+            if batch:
+                writer.write_raw(string_records(batch, compress_strings))
+                batch = []
+            kind, neutral = value_to_rdb(value)
             if kind != "string" and not neutral and kind != "stream":
                 continue                      # an empty aggregate never reaches disk (redis deletes them)
             expire = e.expire_at if e.expire_at >= 0 else None
@@ -174,6 +191,9 @@ def write_keyspace(ks, fileobj, config=None, *, aof_base=False, per_key_delay_us
             written += 1
             if delay:
                 time.sleep(delay)
+        if batch:
+            writer.write_raw(string_records(batch, compress_strings))
+            batch = []
     writer.finish()
     return written
 
@@ -190,7 +210,7 @@ class LoadStats:
 
 
 def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on_aux=None, on_function=None,
-                  progress=None):
+                  on_expired=None, progress=None):
     """Load an RDB (path, bytes or file object) into ``ks`` (redis rdbLoadRio); returns LoadStats.
 
     ``progress``: a bar (server/progress.py: ``update(n)``, ``total``) told every 4096 keys; its total grows
@@ -202,6 +222,12 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
     before the error.
     """
     stats = LoadStats()
+    reported = [0]                  # keys told to ``progress`` so far
+
+    def tell():
+        progress.update(stats.keys_loaded - reported[0])
+        reported[0] = stats.keys_loaded
+
     if now_ms is None:
         now_ms = int(time.time() * 1000)
     policy = _policy(config)
@@ -217,9 +243,11 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
                            "than %d databases. Exiting" % ndbs)
         if drop_expired and expire_ms is not None and expire_ms < now_ms:
             stats.keys_expired += 1
+            if on_expired is not None:
+                on_expired(dbid, key)      # a primary propagates it as DEL (redis RDBFLAGS_FEED_REPL)
             return
         db = ks.dbs[dbid]
-        value = value_from_rdb(kind, neutral, config)
+        value = neutral if kind == "string" and type(neutral) is bytes else value_from_rdb(kind, neutral, config)
         e = db.load_value(key, value, expire_ms if expire_ms is not None else -1)
         if use_lfu and lfu_freq is not None:
             e.lru = (lfu_minutes << 8) | (lfu_freq & 255)
@@ -227,8 +255,21 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
             e.lru = (lru_clock - min(lru_idle, LRU_CLOCK_MAX)) & LRU_CLOCK_MAX
         db.account(key, e)
         stats.keys_loaded += 1
-        if progress is not None and not stats.keys_loaded & 4095:
-            progress.update(4096)
+        if progress is not None and stats.keys_loaded - reported[0] >= 4096:
+            tell()
+
+    def on_strings(dbid, flat):
+        if dbid >= ndbs:
+            on_key(dbid, flat[0], "string", flat[1], None, None, None)     # raises the FATAL error
+        db = ks.dbs[dbid]
+        load_value = db.load_value
+        account = db.account
+        for i in range(0, len(flat), 2):
+            key = flat[i]
+            account(key, load_value(key, flat[i + 1], -1))
+        stats.keys_loaded += len(flat) // 2
+        if progress is not None and stats.keys_loaded - reported[0] >= 4096:
+            tell()
 
     def aux(key, value):
         stats.aux[key] = value
@@ -245,9 +286,9 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
         progress.refresh()
 
     reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function,
-                      on_resize_db=resize_db if progress is not None else None)
+                      on_strings=on_strings, on_resize_db=resize_db if progress is not None else None)
     if progress is not None:
-        progress.update(stats.keys_loaded - (stats.keys_loaded & ~4095))
+        tell()
     stats.version = reader.version
     stats.end_offset = reader.end_offset
     return stats

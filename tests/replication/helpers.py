@@ -122,3 +122,120 @@ def wait_equal(primary, replica, timeout=15):
             raise AssertionError("datasets differ: %d keys only on one side %s, %d differ %s"
                                  % (len(missing), sorted(missing)[:5], len(diff), diff[:5]))
         time.sleep(0.2)
+
+
+class FakeReplica:
+    """A raw replica link (PING, REPLCONF capa eof psync2, PSYNC): .head is the +FULLRESYNC/+CONTINUE line, .rdb
+    the payload of a full sync; commands() parses the stream that follows (pings and GETACKs left out), so the
+    stream a primary propagates can be compared byte for byte with redis-server's."""
+
+    def __init__(self, port, replid="?", offset=-1, eof=True, listening_port=0, timeout=10.0, wait=True):
+        import socket as _socket
+        self.sock = _socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.rdb = None
+        self.newlines = 0
+        for cmd in ([b"PING"], [b"REPLCONF", b"listening-port", str(listening_port).encode()],
+                    [b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"] if eof else [b"REPLCONF", b"capa", b"psync2"]):
+            self.sock.sendall(_encode(cmd))
+            self._line()
+        self.sock.sendall(_encode([b"PSYNC", replid.encode(), str(offset).encode()]))
+        self.head = None
+        self.head_time = None
+        if wait:
+            self.sync()
+
+    def sync(self):
+        """Read the PSYNC answer (and the RDB of a full sync)."""
+        self.head = self._line()
+        self.head_time = time.monotonic()
+        if self.head.startswith(b"+FULLRESYNC"):
+            self.rdb = self._payload()
+        self.sock.sendall(_encode([b"REPLCONF", b"ACK", b"0"]))
+        return self
+
+    @property
+    def full_offset(self):
+        return int(self.head.split()[2])
+
+    def _recv(self):
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise ConnectionError("closed")
+        self.buf += data
+
+    def _line(self):
+        while True:
+            # the primary may send newlines as keepalives while it prepares the RDB
+            while self.buf.startswith(b"\n"):
+                self.buf = self.buf[1:]
+                self.newlines += 1
+            nl = self.buf.find(b"\r\n")
+            if nl >= 0:
+                line, self.buf = self.buf[:nl], self.buf[nl + 2:]
+                return line
+            self._recv()
+
+    def _payload(self):
+        line = self._line()
+        if line.startswith(b"$EOF:"):
+            mark = line[5:]
+            while True:
+                i = self.buf.find(mark)
+                if i >= 0:
+                    out, self.buf = self.buf[:i], self.buf[i + len(mark):]
+                    return out
+                self._recv()
+        n = int(line[1:])
+        while len(self.buf) < n:
+            self._recv()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read(self, settle=0.3, timeout=5.0):
+        """All stream bytes until the primary has been silent for `settle` s."""
+        import socket as _socket
+        deadline = time.monotonic() + timeout
+        # a primary puts a diskless replica online at its first ACK after the transfer: ACK as a replica does
+        self.sock.settimeout(0.1)
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            self.sock.sendall(_encode([b"REPLCONF", b"ACK", b"0"]))
+            try:
+                self._recv()
+                quiet_since = time.monotonic()
+            except _socket.timeout:
+                if time.monotonic() - quiet_since >= settle:
+                    break
+        self.sock.settimeout(10)
+        data, self.buf = self.buf, b""
+        return data
+
+    def commands(self, settle=0.3, timeout=5.0, keep_ping=False):
+        data = self.read(settle, timeout)
+        out = []
+        pos = 0
+        while pos < len(data):
+            if data[pos:pos + 1] == b"\n":
+                pos += 1
+                continue
+            n_end = data.index(b"\r\n", pos)
+            n = int(data[pos + 1:n_end])
+            pos = n_end + 2
+            argv = []
+            for _ in range(n):
+                l_end = data.index(b"\r\n", pos)
+                ln = int(data[pos + 1:l_end])
+                argv.append(data[l_end + 2:l_end + 2 + ln])
+                pos = l_end + 2 + ln + 2
+            if not keep_ping and (argv[0].upper() == b"PING" or argv[:2] == [b"REPLCONF", b"GETACK"]):
+                continue
+            out.append(argv)
+        return out
+
+    def close(self):
+        self.sock.close()
+
+
+def _encode(argv):
+    return b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv)

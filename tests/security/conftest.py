@@ -55,7 +55,7 @@ def start_tls_cachemere(certs, *args, plain=False, memcached=False, workdir=None
     mc_port = free_port() if memcached else 0
     argv = [CACHEMERE, "--port", str(plain_port), "--tls-port", str(tls_port), "--bind", "127.0.0.1",
             "--memcached-port", str(mc_port), "--save", "", "--appendonly", "no", "--dir", workdir,
-            *tls_args(certs), *[str(a) for a in args]]
+            "--repl-diskless-sync-delay", "0", *tls_args(certs), *[str(a) for a in args]]
     extra = tuple(p for p in (plain_port, mc_port) if p)
     srv = ServerProcess(argv, tls_port, workdir, os.path.join(workdir, "server.log"), extra_ports=extra)
     srv.plain_port, srv.mc_port = plain_port, mc_port

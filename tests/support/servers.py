@@ -92,7 +92,9 @@ def start_cachemere(*args, memcached=False, workdir=None, config_file=None):
     mc_port = free_port() if memcached else 0
     argv = [CACHEMERE] + ([config_file] if config_file else []) + [
         "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", str(mc_port),
-        "--save", "", "--appendonly", "no", "--dir", workdir] + [str(a) for a in args]
+        "--save", "", "--appendonly", "no", "--dir", workdir,
+        # as the tests start redis-server: a full sync forks at once instead of waiting 5 s for more replicas
+        "--repl-diskless-sync-delay", "0"] + [str(a) for a in args]
     srv = ServerProcess(argv, port, workdir, os.path.join(workdir, "server.log"),
                         extra_ports=(mc_port,) if mc_port else ())
     srv.mc_port = mc_port
