@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-APT_PACKAGES := redis-tools redis-server redis-sentinel memcached libmemcached-tools chromium openssl iproute2 sasl2-bin nutcracker
+APT_PACKAGES := redis-tools redis-server redis-sentinel memcached libmemcached-tools chromium openssl iproute2 sasl2-bin nutcracker prometheus-redis-exporter
 CONF ?= conf/cachemere.conf
 PYTEST_ARGS ?=
 
@@ -28,12 +28,12 @@ run: install
 # Debian packages the tests drive (real redis-server, redis-cli, memcached, memccapable).
 deps-apt:
 	@missing=""; \
-	for tool in redis-server redis-cli redis-sentinel memcached memccapable chromium openssl ss saslpasswd2 nutcracker; do command -v $$tool >/dev/null 2>&1 || missing=1; done; \
+	for tool in redis-server redis-cli redis-sentinel memcached memccapable chromium openssl ss saslpasswd2 nutcracker prometheus-redis-exporter; do command -v $$tool >/dev/null 2>&1 || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
-	    $$SUDO systemctl stop redis-server redis-sentinel memcached nutcracker >/dev/null 2>&1 || true; \
+	    $$SUDO systemctl stop redis-server redis-sentinel memcached nutcracker prometheus-redis-exporter >/dev/null 2>&1 || true; \
 	  else echo "install $(APT_PACKAGES) to run the differential tests" >&2; fi; \
 	fi
 

@@ -30,6 +30,7 @@ from bench.measure import (SERVER_CORE, measured_run, mc_load_argv, parse_mc_loa
 from bench.mc_load import preload as mc_preload  # noqa: E402
 from bench.report import format_table, machine_info, summarize  # noqa: E402
 from bench.suites import SUITE_ORDER, SUITES  # noqa: E402
+from server import progress  # noqa: E402
 from tests.support.servers import ServerProcess, free_port, wait_for_port  # noqa: E402
 
 DEFAULT_CACHEMERE = os.path.join(ROOT, ".venv", "bin", "cachemere-server")
@@ -110,24 +111,32 @@ def run_suite(suite, args, cachemere_cmd, all_runs):
                 mc_preload("127.0.0.1", port, case.keyspace, case.value_size, timeout=60)
         loads = list(_loads(suite, servers, args))
         requests = {}
+        per_round = sum(len(load["servers"]) for load in loads)
+        # a bar on a terminal (server/progress.py): calibration plus every round's runs; nothing in a pipe
+        bar = progress.bar(per_round * (1 + args.rounds), f"suite {suite.name}", "run", leave=False)
         for load in loads:                # calibration (also a warm-up): not counted
             for name in load["servers"]:
                 probe = load["probe"]
+                bar.set_postfix_str(f"calibrating {load['label']} P{load['pipeline']} on {name}")
                 result = _run(load, name, probe, timeout=30 + probe / 2000)
+                bar.update()
                 requests[(load["key"], name)] = calibrated_requests(result.rps, args.seconds)
                 if result.error:
-                    print(f"  calibration {load['label']} P{load['pipeline']} on {name}: {result.error}")
+                    bar.write(f"  calibration {load['label']} P{load['pipeline']} on {name}: {result.error}")
         runs = []
         for rnd in range(args.rounds):
             for i, load in enumerate(loads):
                 order = load["servers"] if (rnd + i) % 2 == 0 else load["servers"][::-1]
                 for name in order:
                     n = requests[(load["key"], name)]
+                    bar.set_postfix_str(f"round {rnd + 1} {load['label']} P{load['pipeline']} on {name}")
                     result = _run(load, name, n, timeout=15 + 10 * args.seconds)
+                    bar.update()
                     if result.error:
-                        print(f"  {load['label']} P{load['pipeline']} on {name}: {result.error}")
+                        bar.write(f"  {load['label']} P{load['pipeline']} on {name}: {result.error}")
                     runs.append(result)
-            print(f"  round {rnd + 1}/{args.rounds} done")
+            bar.write(f"  round {rnd + 1}/{args.rounds} done")
+        bar.close()
         all_runs.extend(runs)
         ref_of = {load["label"]: load["reference"] for load in loads}
         rows = summarize(runs, lambda label: ref_of[label])

@@ -20,6 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.measure import measured_run, parse_redis_benchmark_csv, pinned, LOAD_CORE, SERVER_CORE  # noqa: E402
+from server import progress  # noqa: E402
 from tests.security.conftest import make_certs  # noqa: E402
 from tests.support.servers import CACHEMERE, ServerProcess, free_port  # noqa: E402
 
@@ -72,20 +73,24 @@ def main(argv=None):
         for (kind, tls), srv in servers.items():        # warm-up, not counted (first handshakes, caches)
             subprocess.run(bench_argv(srv.port, certs, tls, "set", 1, args.clients, 20000), capture_output=True,
                            timeout=120)
+        bar = progress.bar(args.rounds * len(cases) * 2, "tls bench", "run", leave=False)   # a TTY only
         for rnd in range(args.rounds):
             order = ("cachemere", "redis") if rnd % 2 == 0 else ("redis", "cachemere")
             for tls, test, pipeline in cases:
                 for kind in order:
                     srv = servers[(kind, tls)]
                     n = args.requests * (4 if pipeline > 1 else 1)
+                    bar.set_postfix_str(f"round {rnd + 1} {kind} {'tls' if tls else 'plain'} {test} -P {pipeline}")
                     run = measured_run(kind, server_pid(srv), test, pipeline, n,
                                        bench_argv(srv.port, certs, tls, test, pipeline, args.clients, n),
                                        lambda out, t=test: {"rps": parse_redis_benchmark_csv(out).get(t.upper())},
                                        timeout=300)
+                    bar.update()
                     if run.error:
-                        print(f"  ! {kind} {'tls' if tls else 'plain'} {test} -P {pipeline}: {run.error}")
+                        bar.write(f"  ! {kind} {'tls' if tls else 'plain'} {test} -P {pipeline}: {run.error}")
                         continue
                     results.setdefault((kind, tls, test, pipeline), []).append(run)
+        bar.close()
     finally:
         for srv in servers.values():
             srv.stop()

@@ -778,6 +778,7 @@ DIRECTIVES: tuple[Directive, ...] = (
     _int("stepfunctions-port", 0, 65535, 0, cachemere_only=True, immutable=True),   # services/workflow/http.py
     _special("memcached-bind", None, _AddressList(default_is_unset=True), multi_arg=True, cachemere_only=True),
     _int("metrics-port", 0, 65535, 0, immutable=True, cachemere_only=True),
+    _enum("metrics-auth", ("auto", "yes", "no"), "auto", cachemere_only=True),      # server/dashboard.py
     _int("sqs-port", 0, 65535, 0, immutable=True, cachemere_only=True),     # services/queue/sqs_http.py
     _special("metrics-bind", None, _AddressList(default_is_unset=True), multi_arg=True, immutable=True,
              cachemere_only=True),

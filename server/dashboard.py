@@ -13,7 +13,20 @@ API (GET, JSON):
   /api/replication   INFO replication's fields, replicas parsed from the slaveN lines
   /api/services      every service key (queue, topic, kstream, workflow...) with its summary
   /api/service?db=N&key=K   one service key's detail (a workflow execution's graph: nodes with a status, edges)
+
+Access (``metrics-auth``, default ``auto``): when any password is set (``requirepass``, or any ACL user other
+than ``default`` that has a password), or ``metrics-auth yes``, every path on the port, /metrics included,
+wants HTTP Basic credentials checked against the ACL: the user exists, is ``on``, and the password matches
+(a ``nopass`` user matches any). A missing or wrong credential gets 401 with ``WWW-Authenticate: Basic``
+(a wrong one is an ACL LOG entry: reason ``auth``, object ``HTTP``);
+a right one whose user may not run the command the page reads gets 403. The permission is the command the
+same data costs over RESP: ``INFO`` for /metrics, the dashboard page and the JSON overview, latency,
+replication and services; ``CLIENT LIST`` for /api/clients and ``SLOWLOG GET`` for /api/slowlog. So
+``user monitor on >pw +info +client|list +slowlog|get`` is a dashboard user who cannot touch data (a
+Prometheus scrape needs only ``+info``). ``metrics-auth no`` leaves the port open whatever the ACL says.
 """
+import base64
+import binascii
 import os
 import time
 
@@ -165,8 +178,83 @@ def service_detail(server, dbid, key):
             "summary": e.value.dashboard_summary(), "detail": e.value.dashboard_detail()}
 
 
+# path -> the command (argv) a user must be allowed to run to read it; every other path needs INFO
+PERMISSION = {"/api/clients": [b"client", b"list"], "/api/slowlog": [b"slowlog", b"get"]}
+INFO_ARGV = [b"info"]
+REALM = 'Basic realm="cachemere", charset="UTF-8"'
+
+
+def auth_required(server):
+    """Whether the HTTP port wants credentials (see the module doc)."""
+    mode = server.config["metrics-auth"]
+    if mode != "auto":
+        return mode == "yes"
+    acl = getattr(server, "acl", None)
+    if acl is None:
+        return False
+    default = acl.default
+    if not default.nopass or not default.enabled:
+        return True
+    return any(u is not default and len(u.passwords) for u in acl.users.values())
+
+
+def _spec_for(argv):
+    spec = registry.lookup(argv[0])
+    if spec is not None and len(argv) > 1 and spec.subcommands:
+        spec = spec.subcommands.get(argv[1].lower())
+    return spec
+
+
+def _unauthorized(text):
+    return Response(401, text + "\n", headers={"WWW-Authenticate": REALM})
+
+
+def _log_refusal(server, username, peer):
+    """A failed login is an ACL LOG entry (reason auth, object HTTP), as a failed AUTH is: one client
+    object stands for the metrics port, named so, with the peer's address."""
+    from engine.acl import ACL_DENIED_AUTH, CTX_TOPLEVEL
+    from engine.core import Client
+    c = server.extensions.get("metrics-port-client")
+    if c is None:
+        c = server.extensions["metrics-port-client"] = Client(server.ks, server, None, 0)
+        c.name = "metrics-port"
+    try:
+        server.acl.add_log(c, ACL_DENIED_AUTH, CTX_TOPLEVEL, username=username, obj=b"HTTP")
+    except Exception as exc:          # the log is a courtesy: never a 500 for it
+        server.log.verbose("metrics-port: ACL LOG entry failed: %r" % exc)
+    server.log.verbose("metrics-port: refused credentials for user '%s' from %s"
+                       % (username.decode("utf-8", "replace"), peer))
+
+
+def check_request(server, request):
+    """None when the request may go on, else the 401/403 Response."""
+    if not auth_required(server):
+        return None
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return _unauthorized("authentication required")
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return _unauthorized("malformed credentials")
+    username, sep, password = decoded.partition(b":")
+    if not sep:
+        return _unauthorized("malformed credentials")
+    user = server.acl.check_credentials(username, password)
+    if user is None:
+        _log_refusal(server, username, request.peer)
+        return _unauthorized("invalid username-password pair or user is disabled")
+    argv = PERMISSION.get(request.path, INFO_ARGV)
+    spec = _spec_for(argv)
+    if spec is not None and user.check(spec, list(argv)) is not None:
+        return Response(403, "this user has no permissions to run the '%s' command\n" % spec.name)
+    return None
+
+
 def build_app(server):
     app = HttpApp("metrics-port", log=server.log, max_body=64 * 1024)
+    app.guard = lambda request: check_request(server, request)
 
     def json_route(path, producer):
         app.route("GET", path, lambda request: Response.json(producer(server)))

@@ -94,6 +94,7 @@ IMPLEMENTED = {
     "stepfunctions-port": "services/workflow/http.py",
     # operations
     "metrics-port": "server/dashboard.py", "metrics-bind": "server/dashboard.py",
+    "metrics-auth": "server/dashboard.py",
     "sqs-port": "services/queue/sqs_http.py",
     "kinesis-port": "services/kstream/http.py",
     # cluster mode (cluster/)

@@ -6,7 +6,8 @@ No framework: requests are parsed from the transport's bytes with hard limits (r
 gets 408 and a close), keep-alive is honoured, and a handler's exception becomes a 500 without touching
 the RESP or memcached listeners. A route is ``(method, path) -> handler(request)``; a handler returns a
 ``Response`` (or a coroutine of one). ``fallback`` handles what no route matches (the facades route on
-the X-Amz-Target header rather than the path).
+the X-Amz-Target header rather than the path); ``guard`` sees every request first (the dashboard's HTTP
+Basic check against the ACL).
 """
 import asyncio
 import inspect
@@ -14,7 +15,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 MAX_HEAD = 16 * 1024
-REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
            408: "Request Timeout", 413: "Payload Too Large", 431: "Request Header Fields Too Large",
            500: "Internal Server Error", 503: "Service Unavailable"}
 
@@ -175,6 +176,7 @@ class HttpApp:
         self.routes = {}
         self.prefix_routes = []
         self.fallback = None
+        self.guard = None               # guard(request) -> None (go on) or a Response (401/403...)
         self.log = log
         self.max_body = max_body
         self.request_timeout = request_timeout
@@ -186,6 +188,10 @@ class HttpApp:
         self.prefix_routes.append((method, prefix, handler))
 
     async def handle(self, request):
+        if self.guard is not None:
+            refused = self.guard(request)
+            if refused is not None:
+                return refused
         handler = self.routes.get((request.method, request.path))
         if handler is None:
             for method, prefix, candidate in self.prefix_routes:

@@ -53,8 +53,16 @@ def section_clients(server):
     tr = server.extensions.get("tracking")
     max_in = max((conn.parser.buffered() for conn in server.clients.values()), default=0)
     max_out = max((conn.output_buffer_size() for conn in server.clients.values()), default=0)
+    # redis counts listLength(server.clients) - listLength(server.slaves): replicas attached to us are not
+    # clients, the link to our primary is one (redis_exporter's redis_connected_clients agrees then)
+    repl = server.extensions.get("replication")
+    connected = len(clients)
+    if repl is not None:
+        conns = set(map(id, server.clients.values()))
+        connected -= sum(1 for r in repl.replicas if id(getattr(r, "conn", None)) in conns)
+        connected += 1 if repl.link_connected() else 0
     return [
-        ("connected_clients", len(clients)), ("cluster_connections", 0), ("maxclients", server.config["maxclients"]),
+        ("connected_clients", connected), ("cluster_connections", 0), ("maxclients", server.config["maxclients"]),
         ("client_recent_max_input_buffer", max_in), ("client_recent_max_output_buffer", max_out),
         ("blocked_clients", blocked),
         ("tracking_clients", len(tr.states) if tr is not None else 0), ("clients_in_timeout_table", blocked),
@@ -227,8 +235,47 @@ def section_errorstats(server):
     return [(f"errorstat_{code}", f"count={n}") for code, n in sorted(server.error_stats.items())]
 
 
+def _percentile_usec(buckets, pct):
+    """The value at ``pct`` percent of a power-of-two histogram (bucket i holds calls of at most 2**i usec),
+    interpolated linearly inside the bucket that holds the rank (redis reads its HDR histogram the same way,
+    with finer buckets)."""
+    from engine import registry
+    total = sum(buckets)
+    rank = max(1.0, pct / 100.0 * total)
+    running = 0
+    lower = 0
+    for bound, count in zip(registry.LATENCY_BUCKETS_US, buckets):
+        upper = bound if bound is not None else lower * 2 or 1
+        if count and running + count >= rank:
+            return lower + (upper - lower) * (rank - running) / count
+        running += count
+        lower = upper
+    return float(lower)
+
+
+def _trim_double(value):
+    text = "%f" % value
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def section_latencystats(server):
-    return []
+    """latency_percentiles_usec_<cmd>:p50=...,p99=...,p99.9=... per called command (redis 7.0), from the
+    per-command duration buckets the dispatcher fills; empty when latency-tracking is off."""
+    from engine import registry
+    config = server.config
+    if not config["latency-tracking"]:
+        return []
+    percentiles = config["latency-tracking-info-percentiles"]
+    out = []
+    for spec in registry.all_specs():
+        if not spec.calls:
+            continue
+        buckets = spec.latency_histogram()
+        if not sum(buckets):
+            continue
+        parts = ["p%s=%.3f" % (_trim_double(p), _percentile_usec(buckets, p)) for p in percentiles]
+        out.append((f"latency_percentiles_usec_{spec.name}", ",".join(parts)))
+    return out
 
 
 def section_cluster(server):

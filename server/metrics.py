@@ -166,6 +166,25 @@ def redis_families(server, fields):
     return families
 
 
+def latency_percentile_lines(server, fields):
+    """redis_latency_percentiles_usec{cmd,quantile} as redis_exporter builds it from INFO latencystats (a
+    summary: quantiles in percent as redis names them, _sum in usec and _count from commandstats)."""
+    name = "redis_latency_percentiles_usec"
+    out = ["# HELP %s A summary of latency percentile distribution per command" % name,
+           "# TYPE %s summary" % name]
+    for key in fields.get("__section__latencystats", []):
+        cmd = key[len("latency_percentiles_usec_"):]
+        for part in fields[key].split(","):
+            label, _, value = part.partition("=")
+            out.append(name + _labels({"cmd": cmd, "quantile": label[1:]}) + " " + _format(float(value)))
+        stats = fields.get("cmdstat_" + cmd)
+        if stats:
+            parts = dict(p.split("=", 1) for p in stats.split(","))
+            out.append(name + "_sum" + _labels({"cmd": cmd}) + " " + _format(float(parts["usec"])))
+            out.append(name + "_count" + _labels({"cmd": cmd}) + " " + parts["calls"])
+    return out
+
+
 def latency_families(server):
     """A histogram per command family (COMMAND DOCS group) from the dispatcher's per-command buckets."""
     from engine import registry
@@ -231,8 +250,10 @@ def service_families(server):
 def render(server):
     """The whole /metrics page."""
     out = []
-    for family in redis_families(server, info_fields(server)):
+    fields = info_fields(server)
+    for family in redis_families(server, fields):
         _family(out, *family)
+    out += latency_percentile_lines(server, fields)
     name = "cachemere_command_duration_seconds"
     out.append("# HELP %s Command latency by command family (COMMAND DOCS group)" % name)
     out.append("# TYPE %s histogram" % name)

@@ -17,6 +17,7 @@ import time
 
 from engine import registry
 from engine.persistence import aof as aoflib
+from server import progress as _progress
 from engine.persistence.rdb import RdbError
 from engine.persistence.snapshot import load_keyspace, write_keyspace
 
@@ -155,7 +156,7 @@ class Persistence:
         if not os.path.exists(path):
             return
         try:
-            stats = self.load_rdb_file(path)
+            stats = self.load_rdb_file(path, progress=True)
         except FatalLoadError:
             raise
         except OSError as exc:
@@ -192,9 +193,11 @@ class Persistence:
         self.update_write_gate()
         return True
 
-    def load_rdb_file(self, source, aof_base=False):
-        """Load one RDB with redis's log lines; returns LoadStats; raises FatalLoadError when corrupt."""
+    def load_rdb_file(self, source, aof_base=False, progress=False):
+        """Load one RDB with redis's log lines; returns LoadStats; raises FatalLoadError when corrupt.
+        ``progress``: draw a bar on a terminal (server/progress.py; the startup load)."""
         log = self.log
+        bar = _progress.bar(0, "Loading RDB", "keys", delay=0.5, unit_scale=True) if progress else None
 
         def on_aux(key, value):
             if key == b"redis-ver":
@@ -222,8 +225,10 @@ class Persistence:
         try:
             stats = load_keyspace(self.ks, source, self.config, on_aux=on_aux, on_function=self.load_function,
                                   on_expired=None if aof_base else (lambda dbid, key: expired.append((dbid, key))),
-                                  on_progress=self.load_progress)
+                                  on_progress=self.load_progress, progress=bar)
         except RdbError as exc:
+            if bar is not None:
+                bar.close()
             message = str(exc)
             if message.startswith("Wrong RDB checksum"):
                 log.warning(message.rstrip(".") + ". Aborting now.")
@@ -233,6 +238,9 @@ class Persistence:
                 log.warning("Short read or OOM loading DB. Unrecoverable error, aborting now." if _is_short(message)
                             else "Internal error in RDB reading: %s" % message)
             raise FatalLoadError("Fatal error loading the DB: %s. Exiting." % message) from None
+        if bar is not None:
+            bar.update(max(0, (bar.total or 0) - bar.n))
+            bar.close()
         log.notice("Done loading RDB, keys loaded: %d, keys expired: %d." % (stats.keys_loaded, stats.keys_expired))
         if not aof_base:
             self.loaded_repl_info = repl_info
@@ -304,7 +312,7 @@ class Persistence:
         pos = 0
         if data.startswith(b"REDIS"):
             self.log.notice("Reading RDB base file on AOF loading...")
-            stats = self.load_rdb_file(data, aof_base=True)
+            stats = self.load_rdb_file(data, aof_base=True, progress=True)
             pos = stats.end_offset or len(data)
             if pos >= len(data):
                 return
@@ -322,8 +330,10 @@ class Persistence:
                 ks.update_clock()
             dispatcher.execute(client, argv)
             client.reply.take()
+        bar = _progress.bar(len(data) - pos, "Loading AOF", "B", delay=0.5, unit_scale=True)
         try:
-            aoflib.replay_commands(data, execute, pos, on_progress=self.load_progress)
+            aoflib.replay_commands(data, execute, pos, on_progress=self.load_progress, progress=bar)
+            bar.update(bar.total - bar.n)
         except aoflib.AofFormatError:
             raise FatalLoadError("Bad file format reading the append only file %s: make a backup of your AOF "
                                  "file, then use ./redis-check-aof --fix <filename.manifest>" % info.name) from None
@@ -348,6 +358,8 @@ class Persistence:
                 dispatcher.execute(client, [b"DISCARD"])
                 client.reply.take()
             self.log.warning("AOF %s loaded anyway because aof-load-truncated is enabled" % info.name)
+        finally:
+            bar.close()
 
     def _open_aof_on_start(self):
         """Create a base when there is nothing, open (or create) the last incr file, persist the manifest."""

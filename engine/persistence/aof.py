@@ -315,16 +315,19 @@ def iter_commands(buf, pos=0, end=None):
         yield argv, pos
 
 
-def replay_commands(buf, execute, pos=0, end=None, on_progress=None):
+def replay_commands(buf, execute, pos=0, end=None, on_progress=None, progress=None):
     """Feed every command of ``buf`` to ``execute(argv)``, tracking MULTI blocks as redis does.
 
     Returns the offset where parsing ended.  An unterminated MULTI at the end is treated as a
-    truncation at the MULTI (redis: "Revert incomplete MULTI/EXEC transaction").
+    truncation at the MULTI (redis: "Revert incomplete MULTI/EXEC transaction").  ``progress``: a bar
+    (server/progress.py) told the bytes replayed every 4096 commands.
     """
     in_multi = False
     valid_before_multi = pos
     last_end = pos
     n = 0
+    reported = pos
+    count = 0
     try:
         for argv, after in iter_commands(buf, pos, end):
             name = argv[0].lower()
@@ -339,6 +342,11 @@ def replay_commands(buf, execute, pos=0, end=None, on_progress=None):
                 n += 1
                 if not n & 1023:
                     on_progress(after)      # bytes of this file replayed (INFO loading_loaded_bytes)
+            if progress is not None:
+                count += 1
+                if not count & 4095:
+                    progress.update(after - reported)
+                    reported = after
     except AofTruncated as exc:
         raise AofTruncated("short read", valid_before_multi if in_multi else exc.valid_up_to) from None
     if in_multi:

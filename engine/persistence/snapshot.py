@@ -210,8 +210,11 @@ class LoadStats:
 
 
 def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on_aux=None, on_function=None,
-                  on_expired=None, on_progress=None):
+                  on_expired=None, on_progress=None, progress=None):
     """Load an RDB (path, bytes or file object) into ``ks`` (redis rdbLoadRio); returns LoadStats.
+
+    ``progress``: a bar (server/progress.py: ``update(n)``, ``total``) told every 4096 keys; its total grows
+    by each database's RESIZEDB size as the file announces them.
 
     ``on_function(code)`` receives each function library (FUNCTION2 record); without it they are skipped.
     Keys already present are replaced.  Expired keys are skipped when ``drop_expired`` (a master
@@ -219,6 +222,12 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
     before the error.
     """
     stats = LoadStats()
+    reported = [0]                  # keys told to ``progress`` so far
+
+    def tell():
+        progress.update(stats.keys_loaded - reported[0])
+        reported[0] = stats.keys_loaded
+
     if now_ms is None:
         now_ms = int(time.time() * 1000)
     policy = _policy(config)
@@ -246,6 +255,8 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
             e.lru = (lru_clock - min(lru_idle, LRU_CLOCK_MAX)) & LRU_CLOCK_MAX
         db.account(key, e)
         stats.keys_loaded += 1
+        if progress is not None and stats.keys_loaded - reported[0] >= 4096:
+            tell()
 
     def on_strings(dbid, flat):
         if dbid >= ndbs:
@@ -257,6 +268,8 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
             key = flat[i]
             account(key, load_value(key, flat[i + 1], -1))
         stats.keys_loaded += len(flat) // 2
+        if progress is not None and stats.keys_loaded - reported[0] >= 4096:
+            tell()
 
     def aux(key, value):
         stats.aux[key] = value
@@ -268,8 +281,15 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
             raise RdbError("FATAL: Data file was created with a Redis server configured to handle more "
                            "than %d databases. Exiting" % ndbs)
 
+    def resize_db(dbid, size, expires):
+        progress.total = (progress.total or 0) + size
+        progress.refresh()
+
     reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function,
-                      on_strings=on_strings, on_progress=on_progress)
+                      on_strings=on_strings, on_progress=on_progress,
+                      on_resize_db=resize_db if progress is not None else None)
+    if progress is not None:
+        tell()
     stats.version = reader.version
     stats.end_offset = reader.end_offset
     return stats

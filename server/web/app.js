@@ -42,6 +42,15 @@ async function getJSON(path) {
   return response.json();
 }
 
+// A panel the logged-in ACL user may not read (403: no +client|list, no +slowlog|get) shows that, and the
+// rest of the page goes on.
+async function getPermitted(path) {
+  const response = await fetch(path, { cache: "no-store" });
+  if (response.status === 403) return { forbidden: true };
+  if (!response.ok) throw new Error(path + ": " + response.status);
+  return response.json();
+}
+
 function drawHitChart() {
   const canvas = $("hit-chart");
   const ctx = canvas.getContext("2d");
@@ -91,10 +100,12 @@ function renderLatency(l) {
 }
 
 function renderClients(c) {
+  if (c.forbidden) { fillTable("clients", [{ cells: ["not permitted for this user (CLIENT LIST)"] }]); return; }
   fillTable("clients", c.clients.map(x => ({ cells: [x.id, x.addr, x.name, x.age, x.idle, x.db, x.cmd] })));
 }
 
 function renderSlowlog(s) {
+  if (s.forbidden) { fillTable("slowlog", [{ cells: ["not permitted for this user (SLOWLOG GET)"] }]); return; }
   fillTable("slowlog", s.entries.map(e => ({
     cells: [e.id, new Date(e.time * 1000).toLocaleTimeString(), e.usec, e.argv.join(" ")] })));
 }
@@ -164,7 +175,7 @@ async function poll() {
   try {
     const [overview, replication, latency, clients, slowlog, services] = await Promise.all([
       getJSON("/api/overview"), getJSON("/api/replication"), getJSON("/api/latency"),
-      getJSON("/api/clients"), getJSON("/api/slowlog"), getJSON("/api/services")]);
+      getPermitted("/api/clients"), getPermitted("/api/slowlog"), getJSON("/api/services")]);
     renderOverview(overview); renderReplication(replication); renderLatency(latency);
     renderClients(clients); renderSlowlog(slowlog); renderServices(services);
     await refreshService();

@@ -17,14 +17,15 @@ import hashlib
 import hmac
 import os
 import re
+import time
 
 from engine import blocking
 from engine.core import WRONGTYPE
 from engine.notify import notify
 from engine.registry import command, container
 from engine.reply import add_value
-from services.kstream.value import (KStreamValue, POW_128, make_seq, seq_index, seq_arrival, uniform_ranges,
-                                    CTR_BITS, MAX_SHARD_INDEX)
+from services.kstream.value import (KStreamValue, LOAD_GEN, POW_128, make_seq, seq_index, seq_arrival,
+                                    uniform_ranges, CTR_BITS, MAX_SHARD_INDEX)
 
 ACCOUNT = "000000000000"
 MAX_SHARDS = 1024
@@ -140,21 +141,53 @@ def horizon_seq(s, sh, now):
 
 class RetentionTimer:
     """server.extensions["kstream"]: once a second on the primary, STREAM.TRIM every stream that holds
-    records past retention (streams that get no writes are trimmed too). The streams are those any STREAM.*
-    command has touched since startup (no keyspace scan); a stream loaded at startup and never touched
-    again keeps its expired records (hidden from reads) until then."""
+    records past retention (streams that get no writes are trimmed too).
+
+    The streams are an index of (db, key): every STREAM.* command notes its key, and whenever stream values
+    were loaded (RDB at startup, a replica's full sync, RESTORE, COPY, DEBUG RELOAD: value.LOAD_GEN moves)
+    the keyspace is re-indexed by an incremental SCAN (redis's reverse-binary cursor, so keys present for
+    the whole scan are all found while the table changes), at most SCAN_BUDGET_S of each cron tick. The
+    index is kept on replicas too, so a promoted replica trims at once."""
     INTERVAL_MS = 1000
+    SCAN_BUDGET_S = 0.002
+    SCAN_CHUNK = 512
 
     def __init__(self, server):
         self.server = server
         self.keys = set()               # {(dbid, key)} of streams seen
         self.next_ms = 0
         self.client = None
+        self.seen_gen = -1              # value.LOAD_GEN indexed so far
+        self.pending = []               # [[dbid, cursor]] of the re-index under way
 
     def note(self, dbid, key):
         self.keys.add((dbid, key))
 
+    def indexing(self):
+        return bool(self.pending) or self.seen_gen != LOAD_GEN[0]
+
+    def _index_step(self):
+        if self.seen_gen != LOAD_GEN[0]:
+            self.seen_gen = LOAD_GEN[0]
+            self.pending = [[db.id, 0] for db in self.server.ks.dbs if db.size()]
+        deadline = time.monotonic() + self.SCAN_BUDGET_S
+        dbs = self.server.ks.dbs
+        while self.pending and time.monotonic() < deadline:
+            slot = self.pending[0]
+            db = dbs[slot[0]]
+            cursor, keys = db.scan(slot[1], self.SCAN_CHUNK)
+            for key in keys:
+                e = db.find(key)
+                if e is not None and type(e.value) is KStreamValue:
+                    self.keys.add((slot[0], key))
+            if cursor == 0:
+                self.pending.pop(0)
+            else:
+                slot[1] = cursor
+
     def cron(self):
+        if self.pending or self.seen_gen != LOAD_GEN[0]:
+            self._index_step()
         ks = self.server.ks
         now = ks.update_clock()
         if now < self.next_ms or ks.is_replica:
@@ -176,14 +209,24 @@ class RetentionTimer:
                 c.reply.take()
 
 
+def timer_of(server):
+    timer = server.extensions.get("kstream")
+    if timer is None:
+        timer = server.extensions["kstream"] = RetentionTimer(server)
+    return timer
+
+
+def server_started(server):
+    """services.started: the timer exists from the start, so the streams loaded from disk are indexed (and
+    trimmed) even when no STREAM.* command ever names them."""
+    timer_of(server)
+
+
 def track(c, key):
     server = c.server
     if server is None:
         return
-    timer = server.extensions.get("kstream")
-    if timer is None:
-        timer = server.extensions["kstream"] = RetentionTimer(server)
-    timer.note(c.db.id, key)
+    timer_of(server).note(c.db.id, key)
 
 
 def retention_trim(c, key, s, shards, effects):

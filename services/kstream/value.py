@@ -51,6 +51,9 @@ def uniform_ranges(n):
     return [(step * i, (step * (i + 1) if i < n - 1 else POW_128) - 1) for i in range(n)]
 
 
+
+LOAD_GEN = [0]          # bumped by every load_state (services/kstream/commands.py RetentionTimer)
+
 class Shard:
     __slots__ = ("idx", "id", "parents", "hash_start", "hash_end", "created_ms", "start_seq", "end_seq",
                  "last_ms", "ctr", "seqs", "arrivals", "pkeys", "datas", "bytes", "rate_sec", "rate_count")
@@ -178,6 +181,7 @@ class KStreamValue(ServiceValue):
 
     @classmethod
     def load_state(cls, data, encoding_version):
+        LOAD_GEN[0] += 1          # RDB load, full sync, RESTORE, COPY, DEBUG RELOAD: the trim timer re-indexes
         try:
             return cls._load(bytes(data), encoding_version)
         except ValueError:

@@ -937,7 +937,7 @@ def queue_purge(c, argv):
 
 
 @declare("queue.len", 2, "readonly", "Message counts {visible, inflight, delayed}", [key_arg()], readonly=True,
-         complexity="O(N) with N the messages of the queue")
+         complexity="O(1) amortised: per-state counters kept by every effect")
 def queue_len(c, argv):
     q = lookup(c, argv[1], QueueValue, False, NO_QUEUE)
     if q is None:
@@ -1013,13 +1013,15 @@ def _task_source(c, src_key):
 
 
 @command("queue.movetask|start", -3, "write", acl="keyspace", keys=(2, 2, 1), key_specs=KEY2_RW,
-         docs={"summary": "Move the messages of a dead-letter queue back to their source queues or to DEST; the "
-                          "task runs to completion at once", "since": "1.0.0", "group": "module",
-               "complexity": "O(N) with N the messages moved",
+         docs={"summary": "Move the messages of a dead-letter queue back to their source queues or to DEST; "
+                          "without MAXRATE the task runs to completion at once, with MAXRATE n it moves at most n "
+                          "messages a second (the primary's timer, as SQS does)", "since": "1.0.0",
+               "group": "module", "complexity": "O(N) with N the messages moved",
                "arguments": [key_arg("source"), tok("DEST", "key", "destination"), tok("MAXRATE", "integer")]})
 def queue_movetask_start(c, argv):
     src_key = argv[2]
     dest_key = None
+    rate = None
     i = 3
     while i < len(argv):
         opt = argv[i].upper()
@@ -1027,7 +1029,7 @@ def queue_movetask_start(c, argv):
             dest_key = argv[i + 1]
         elif opt == b"MAXRATE" and i + 1 < len(argv):
             try:
-                parse_int(argv[i + 1], "MaxNumberOfMessagesPerSecond", 1, 500)
+                rate = parse_int(argv[i + 1], "MaxNumberOfMessagesPerSecond", 1, 500)
             except AwsError as err:
                 fail(c, err)
                 return
@@ -1053,9 +1055,44 @@ def queue_movetask_start(c, argv):
         fail(c, AwsError("ResourceNotFoundException", "The resource that you specified for the DestinationArn "
                          "parameter doesn't exist."))
         return
+    if any(t.get("Status") == "RUNNING" for t in src.tasks):
+        fail(c, AwsError("UnsupportedOperation", "There is already a task running. Only one active task is "
+                         "allowed for each source queue at a given time."))
+        return
     now = c.ks.now_ms
+    moves = _move_candidates(c, src_key, src, dest_key, now, None)
+    handle = base64.urlsafe_b64encode(("%s:%d:%s" % (s(src_key), now, uuid.uuid4().hex)).encode()).decode()
+    task = {"TaskHandle": handle, "Status": "RUNNING", "SourceArn": queue_arn(src_key),
+            "ApproximateNumberOfMessagesMoved": 0, "ApproximateNumberOfMessagesToMove": len(moves),
+            "StartedTimestamp": now}
+    if dest_key is not None:
+        task["DestinationArn"] = queue_arn(dest_key)
+    effects = []
+    if rate is None:                        # system-optimised velocity: everything now
+        effects += _apply_moves(c, src_key, src, moves, now)
+        task["ApproximateNumberOfMessagesMoved"] = len(moves)
+        task["Status"] = "COMPLETED"
+    else:
+        task["MaxNumberOfMessagesPerSecond"] = rate
+        if not moves:
+            task["Status"] = "COMPLETED"
+    src.tasks = ([task] + src.tasks)[:10]
+    effects.append([b"QUEUE._TASKS", src_key, dumps(src.tasks)])
+    c.dirty += len(effects)
+    emit_effects(c, effects)
+    if task["Status"] == "RUNNING":
+        note_move_task(c, src_key)
+    add_value(c.reply, {"TaskHandle": handle, "Status": task["Status"],
+                          "ApproximateNumberOfMessagesMoved": task["ApproximateNumberOfMessagesMoved"]})
+
+
+def _move_candidates(c, src_key, src, dest_key, now, limit):
+    """(message, target key, target queue) of the messages a move task takes now: visible, within retention,
+    with a target queue (DEST, else the queue the message was dead-lettered from) other than the source."""
     moves = []
-    for m in list(src.messages.values()):
+    for m in src.messages.values():
+        if limit is not None and len(moves) >= limit:
+            break
         if src.expired(m, now) or m.visible_at > now:
             continue
         tk = dest_key if dest_key is not None else (key_from_arn(m.src) if m.src else None)
@@ -1063,6 +1100,11 @@ def queue_movetask_start(c, argv):
         if tq is None or tk == src_key:
             continue
         moves.append((m, tk, tq))
+    return moves
+
+
+def _apply_moves(c, src_key, src, moves, now):
+    """Move the messages (visible at once in their target, DeadLetterQueueSourceArn cleared); the effects."""
     effects, dels, targets = [], [], {}
     for m, tk, tq in moves:
         src.remove(m.id)
@@ -1075,17 +1117,154 @@ def queue_movetask_start(c, argv):
         for tk, msgs in targets.items():
             effects.append(put_effect(tk, msgs))
             signal(c, tk)
-    handle = base64.urlsafe_b64encode(("%s:%d:%s" % (s(src_key), now, uuid.uuid4().hex)).encode()).decode()
-    task = {"TaskHandle": handle, "Status": "COMPLETED", "SourceArn": queue_arn(src_key),
-            "ApproximateNumberOfMessagesMoved": len(dels), "ApproximateNumberOfMessagesToMove": len(dels),
-            "StartedTimestamp": now}
-    if dest_key is not None:
-        task["DestinationArn"] = queue_arn(dest_key)
-    src.tasks = ([task] + src.tasks)[:10]
-    effects.append([b"QUEUE._TASKS", src_key, dumps(src.tasks)])
-    c.dirty += len(effects)
-    emit_effects(c, effects)
-    add_value(c.reply, {"TaskHandle": handle, "Status": "COMPLETED", "ApproximateNumberOfMessagesMoved": len(dels)})
+    return effects
+
+
+@declare("queue._movestep", 3, "write", "", internal=True)
+def queue_movestep(c, argv):
+    """The primary's move-task timer (MoveTasks): move up to ``n`` more messages of the source's RUNNING
+    rate-limited task, as the explicit QUEUE._DEL / QUEUE._PUT / QUEUE._TASKS effects (this command itself
+    never propagates). Replies 1 while the task still runs, else 0."""
+    src_key = argv[1]
+    c.prevent_propagation()
+    try:
+        allowance = int(argv[2])
+    except ValueError:
+        c.error(b"ERR bad count")
+        return
+    e = c.db.lookup_write(src_key)
+    if e is None or not isinstance(e.value, QueueValue):
+        c.reply.add_int(0)
+        return
+    src = e.value
+    task = next((t for t in src.tasks if t.get("Status") == "RUNNING"), None)
+    if task is None or "MaxNumberOfMessagesPerSecond" not in task:
+        c.reply.add_int(0)
+        return
+    now = c.ks.now_ms
+    moved = int(task["ApproximateNumberOfMessagesMoved"])
+    due = min(allowance, int(task["ApproximateNumberOfMessagesToMove"]) - moved)
+    effects = []
+    if due > 0:
+        dest_arn = task.get("DestinationArn")
+        dest_key = key_from_arn(dest_arn) if dest_arn else None
+        moves = _move_candidates(c, src_key, src, dest_key, now, due)
+        effects += _apply_moves(c, src_key, src, moves, now)
+        task["ApproximateNumberOfMessagesMoved"] = moved = moved + len(moves)
+        if len(moves) < due:                 # nothing left to move (consumed, expired or in flight)
+            task["Status"] = "COMPLETED"
+    if moved >= int(task["ApproximateNumberOfMessagesToMove"]):
+        task["Status"] = "COMPLETED"
+    if effects or task["Status"] != "RUNNING":
+        effects.append([b"QUEUE._TASKS", src_key, dumps(src.tasks)])
+        c.dirty += len(effects)
+        emit_effects(c, effects)
+    c.reply.add_int(1 if task["Status"] == "RUNNING" else 0)
+
+
+class MoveTasks:
+    """server.extensions["queue-movetasks"]: on the primary, every cron tick, QUEUE._MOVESTEP key n for each
+    source queue with a RUNNING rate-limited task, n from a per-source credit that grows by rate x the time
+    since the last step (at most MAX_STEP_MS of it, so a stall or a restart never turns into a burst) and
+    keeps its fraction (so the rounding never adds up): over time exactly MaxNumberOfMessagesPerSecond.
+    The credit is the primary's own business: the effects carry the messages moved, not the arithmetic.
+    The sources are noted by MOVETASK START and the _TASKS effect (so a replica knows them when promoted),
+    and re-found after a load (value.TASK_LOAD_GEN moves when a queue with a running task is loaded: RDB,
+    full sync, RESTORE) by an incremental SCAN."""
+    SCAN_BUDGET_S = 0.002
+    MAX_STEP_MS = 250
+
+    def __init__(self, server):
+        self.server = server
+        self.sources = {}               # (dbid, key) -> [last step ms, credit]
+        self.client = None
+        self.seen_gen = -1
+        self.pending = []               # [[dbid, cursor]]
+
+    def note(self, dbid, key, now=None):
+        if (dbid, key) not in self.sources:
+            from engine.core import now_ms
+            self.sources[(dbid, key)] = [now if now is not None else now_ms(), 0.0]
+
+    def allowance(self, slot, rate, now):
+        state = self.sources[slot]
+        elapsed = min(max(0, now - state[0]), self.MAX_STEP_MS)
+        state[0] = now
+        state[1] = min(state[1] + rate * elapsed / 1000.0, max(1.0, rate * self.MAX_STEP_MS / 1000.0))
+        n = int(state[1])
+        state[1] -= n
+        return n
+
+    def _index_step(self):
+        from services.queue import value as qvalue
+        if self.seen_gen != qvalue.TASK_LOAD_GEN[0]:
+            self.seen_gen = qvalue.TASK_LOAD_GEN[0]
+            self.pending = [[db.id, 0] for db in self.server.ks.dbs if db.size()]
+        import time
+        deadline = time.monotonic() + self.SCAN_BUDGET_S
+        dbs = self.server.ks.dbs
+        while self.pending and time.monotonic() < deadline:
+            slot = self.pending[0]
+            db = dbs[slot[0]]
+            cursor, keys = db.scan(slot[1], 512)
+            for key in keys:
+                e = db.find(key)
+                if e is not None and isinstance(e.value, QueueValue) and \
+                        any(t.get("Status") == "RUNNING" for t in e.value.tasks):
+                    self.note(slot[0], key)
+            if cursor == 0:
+                self.pending.pop(0)
+            else:
+                slot[1] = cursor
+
+    def cron(self):
+        from services.queue import value as qvalue
+        if self.pending or self.seen_gen != qvalue.TASK_LOAD_GEN[0]:
+            self._index_step()
+        ks = self.server.ks
+        if not self.sources or ks.is_replica:
+            return
+        ks.update_clock()
+        if self.client is None:
+            from engine.core import Client
+            c = Client(ks, self.server, None, 0)
+            c.is_master = True
+            c.authenticated = True
+            c.name = "queue-movetasks"
+            self.client = c
+        c = self.client
+        now = ks.now_ms
+        for slot in list(self.sources):
+            dbid, key = slot
+            e = ks.dbs[dbid].find(key)
+            task = None
+            if e is not None and isinstance(e.value, QueueValue):
+                task = next((t for t in e.value.tasks if t.get("Status") == "RUNNING"), None)
+            if task is None or "MaxNumberOfMessagesPerSecond" not in task:
+                del self.sources[slot]
+                continue
+            n = self.allowance(slot, int(task["MaxNumberOfMessagesPerSecond"]), now)
+            c.select(dbid)
+            self.server.dispatcher.execute(c, [b"QUEUE._MOVESTEP", key, str(n).encode()])
+            if c.reply.take() != b":1\r\n":
+                self.sources.pop(slot, None)
+
+
+def move_tasks_of(server):
+    mt = server.extensions.get("queue-movetasks")
+    if mt is None:
+        mt = server.extensions["queue-movetasks"] = MoveTasks(server)
+    return mt
+
+
+def note_move_task(c, key):
+    if c.server is not None:
+        move_tasks_of(c.server).note(c.db.id, key, c.ks.now_ms)
+
+
+def server_started(server):
+    """services.started: the move-task timer exists from the start (running tasks loaded from disk go on)."""
+    move_tasks_of(server)
 
 
 @command("queue.movetask|list", -3, "readonly", acl="keyspace", keys=(2, 2, 1), key_specs=KEY2_RO,
@@ -1119,7 +1298,14 @@ def queue_movetask_cancel(c, argv):
         return
     for t in src.tasks:
         if t["TaskHandle"] == s(argv[3]):
-            fail(c, AwsError("UnsupportedOperation", "The task is not running: it has status %s." % t["Status"]))
+            if t["Status"] != "RUNNING":
+                fail(c, AwsError("UnsupportedOperation", "The task is not running: it has status %s."
+                                 % t["Status"]))
+                return
+            t["Status"] = "CANCELLED"
+            c.dirty += 1
+            c.propagate_as([b"QUEUE._TASKS", argv[2], dumps(src.tasks)])
+            add_value(c.reply, {"ApproximateNumberOfMessagesMoved": t["ApproximateNumberOfMessagesMoved"]})
             return
     fail(c, AwsError("ResourceNotFoundException", "The task handle does not exist."))
 
@@ -1227,6 +1413,8 @@ def queue_tasks_effect(c, argv):
     except ValueError:
         c.error(b"ERR bad tasks")
         return
+    if any(t.get("Status") == "RUNNING" for t in q.tasks):
+        note_move_task(c, argv[1])             # a promoted replica goes on with the task
     c.dirty += 1
     c.reply.add_ok()
 

@@ -195,6 +195,8 @@ class Facade:
         argv = ["QUEUE.MOVETASK", "START", src]
         if b.get("DestinationArn"):
             argv += ["DEST", b["DestinationArn"].rsplit(":", 1)[-1]]
+        if b.get("MaxNumberOfMessagesPerSecond") is not None:
+            argv += ["MAXRATE", str(b["MaxNumberOfMessagesPerSecond"])]
         rep = _decode(await self.run(*argv))
         return {"TaskHandle": rep["TaskHandle"]}
 
@@ -209,8 +211,8 @@ class Facade:
             src = base64.urlsafe_b64decode(handle).decode().split(":", 1)[0]
         except (ValueError, UnicodeDecodeError):
             raise SqsError("ResourceNotFoundException", "The task handle does not exist.")
-        await self.run("QUEUE.MOVETASK", "CANCEL", src, handle)
-        return {}
+        rep = _decode(await self.run("QUEUE.MOVETASK", "CANCEL", src, handle))
+        return {"ApproximateNumberOfMessagesMoved": rep.get("ApproximateNumberOfMessagesMoved", 0)}
 
     # ------------------------------------------------------------------ messages
     @staticmethod

@@ -3,7 +3,8 @@
 A publish resolves everything on the primary (message id, timestamp, FIFO sequence number, which
 subscriptions match the filter policies) and propagates only the resulting ``QUEUE._PUT`` effects into the
 subscribed queues (plus ``TOPIC._DEDUP`` for FIFO topics), in MULTI/EXEC when several keys are written.
-Channel deliveries are ephemeral, as PUBLISH is (not written to the AOF).
+Channel deliveries follow as ``PUBLISH channel payload`` effects in the same unit, so the subscribers of a
+replica get them too (as a redis PUBLISH reaches them); an AOF replay publishes them to nobody.
 """
 import base64
 import datetime
@@ -425,8 +426,13 @@ def topic_publish(c, argv):
         qv.put(m)
         effects.append(put_effect(qkey, [m]))
         after_put(c, qkey, qv, [m], now)
+    # the channel deliveries are part of the effect, after the queue puts and in the same unit, so a
+    # replica's subscribers get them as redis PUBLISH reaches a replica's (and in order with the puts); an
+    # AOF replay publishes them to nobody. They do not count as changes (dirty), as PUBLISH does not.
     if effects:
         c.dirty += len(effects)
+    effects += [[b"PUBLISH", ch, payload] for ch, payload in channels]
+    if effects:
         emit_effects(c, effects)
     else:
         c.prevent_propagation()

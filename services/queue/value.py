@@ -72,7 +72,7 @@ def md5_attributes(attrs) -> str:
 # ------------------------------------------------------------------------------------------------ messages
 class Message:
     __slots__ = ("id", "body", "attrs", "sent", "visible_at", "count", "first_recv", "receipt", "group",
-                 "dedup", "seq", "src", "trace")
+                 "dedup", "seq", "src", "trace", "fut")
 
     def __init__(self, id, body, attrs, sent, visible_at, seq, group=None, dedup=None, src=None, trace=None):
         self.id = id                  # str uuid
@@ -88,6 +88,7 @@ class Message:
         self.seq = seq                # int, increasing per queue
         self.src = src                # DeadLetterQueueSourceArn
         self.trace = trace            # AWSTraceHeader
+        self.fut = None               # QueueValue's counters: INFLIGHT/DELAYED while counted as not yet visible
 
     def to_json(self):
         return [self.id, self.body.decode("utf-8", "surrogatepass"),
@@ -108,7 +109,19 @@ class Message:
         return len(self.body) + sum(len(n) + len(t) + len(v) for n, t, v in self.attrs)
 
 
+INFLIGHT, DELAYED = 1, 2
+TASK_LOAD_GEN = [0]     # bumped when a queue with a RUNNING move task is loaded (commands.MoveTasks)
+
+
 class QueueValue(ServiceValue):
+    """A queue. LEN and /metrics read per-state counters kept incrementally (no walk of the messages):
+    every message not yet visible at ``clock`` is counted as in flight or delayed and has an entry in the
+    ``timeline`` heap; ``counts(now)`` moves the entries due by ``now`` to visible (an amortised O(log n)
+    per message per transition), and subtracts the messages past retention that the timer has not dropped
+    yet, found from the oldest end (plus the few messages put out of send order, moved ones). A ``now``
+    before ``clock`` (the wall clock stepped back) falls back to the walk. Every mutation goes through
+    put / lease / set_visible / remove / purge, which keep the counters, so effects, AOF replay and RDB
+    load (which re-puts every message) leave them right."""
     type_name = b"queue"
     rdb_module_name = "cmqueue01"
 
@@ -128,6 +141,11 @@ class QueueValue(ServiceValue):
         self.last_purge = 0
         self.bytes = 0
         self.tasks = []               # the last move tasks (MOVETASK START), newest first
+        self.clock = 0                # counters: states are as of this time (ms)
+        self.timeline = []            # (visible_at, seq, id, kind) of messages counted as not yet visible
+        self.n_future = [0, 0, 0]     # [unused, in flight, delayed] as of clock
+        self.max_sent = 0             # the latest send time put so far
+        self.out_of_order = set()     # ids put with a send time older than max_sent (moved messages)
 
     # ---------------------------------------------------------------------------------- configuration
     def num(self, name):
@@ -160,6 +178,12 @@ class QueueValue(ServiceValue):
             return False
         self.messages[m.id] = m
         self.bytes += m.size()
+        if m.sent < self.max_sent:
+            self.out_of_order.add(m.id)
+        else:
+            self.max_sent = m.sent
+        m.fut = None
+        self._account(m)
         if m.seq >= self.next_seq:
             self.next_seq = m.seq + 1
         if self.fifo:
@@ -181,6 +205,9 @@ class QueueValue(ServiceValue):
         if m is None:
             return None
         self.bytes -= m.size()
+        self._unaccount(m)
+        if self.out_of_order:
+            self.out_of_order.discard(mid)
         if self.fifo:
             q = self.groups.get(m.group)
             if q is not None:
@@ -200,12 +227,15 @@ class QueueValue(ServiceValue):
         m = self.messages.get(mid)
         if m is None:
             return None
+        self._unaccount(m)
         m.receipt, m.count, m.first_recv = receipt, count, first_recv
         self.set_visible(m, visible_at)
         return m
 
     def set_visible(self, m, visible_at):
+        self._unaccount(m)
         m.visible_at = visible_at
+        self._account(m)
         if not self.fifo:
             heapq.heappush(self.heap, (visible_at, m.seq, m.id))
 
@@ -216,7 +246,56 @@ class QueueValue(ServiceValue):
         self.attempts.clear()
         self.bytes = 0
         self.last_purge = at_ms
+        self.timeline.clear()
+        self.n_future = [0, 0, 0]
+        self.out_of_order.clear()
 
+    # ---------------------------------------------------------------------------------- state counters
+    def _account(self, m):
+        if m.visible_at > self.clock:
+            kind = INFLIGHT if m.count > 0 and m.receipt is not None else DELAYED
+            m.fut = kind
+            self.n_future[kind] += 1
+            heapq.heappush(self.timeline, (m.visible_at, m.seq, m.id, kind))
+            if len(self.timeline) > 2 * (self.n_future[1] + self.n_future[2]) + 64:
+                self._compact()            # stale entries (re-leased, deleted) when nobody asks for counts
+
+    def _compact(self):
+        self.timeline = [(m.visible_at, m.seq, m.id, m.fut) for m in self.messages.values() if m.fut is not None]
+        heapq.heapify(self.timeline)
+
+    def _unaccount(self, m):
+        if m.fut is not None:
+            self.n_future[m.fut] -= 1      # its timeline entry goes stale (skipped when due)
+            m.fut = None
+
+    def _advance(self, now):
+        timeline, msgs = self.timeline, self.messages
+        while timeline and timeline[0][0] <= now:
+            vis, _seq, mid, kind = heapq.heappop(timeline)
+            m = msgs.get(mid)
+            if m is not None and m.fut == kind and m.visible_at == vis:
+                self.n_future[kind] -= 1
+                m.fut = None
+        self.clock = now
+        if len(timeline) > 2 * (self.n_future[1] + self.n_future[2]) + 64:
+            self._compact()
+
+    def _expired_by_state(self, now, out):
+        """Take the messages past retention off ``out`` (as counted at ``now``): from the oldest end of
+        the send-ordered messages, then the out-of-order ones."""
+        retention = self.retention_ms
+        ooo = self.out_of_order
+        for m in self.messages.values():
+            if m.id in ooo:
+                continue
+            if m.sent + retention > now:
+                break
+            out[self.state_of(m, now)] -= 1
+        for mid in ooo:
+            m = self.messages[mid]
+            if m.sent + retention <= now:
+                out[self.state_of(m, now)] -= 1
     def gc(self, now):
         """Forget dedup records and receive attempts past their window (no effect: they carry absolute
         expiry times, so a replica that keeps them longer answers the same)."""
@@ -260,6 +339,17 @@ class QueueValue(ServiceValue):
         return "inflight" if m.count > 0 and m.receipt is not None else "delayed"
 
     def counts(self, now):
+        """{visible, inflight, delayed} at ``now``, from the counters (see the class doc)."""
+        if now < self.clock:
+            return self.counts_by_walk(now)
+        self._advance(now)
+        inflight, delayed = self.n_future[INFLIGHT], self.n_future[DELAYED]
+        out = {"visible": len(self.messages) - inflight - delayed, "inflight": inflight, "delayed": delayed}
+        self._expired_by_state(now, out)
+        return out
+
+    def counts_by_walk(self, now):
+        """The same by looking at every message (the reference the counters are tested against)."""
         out = {"visible": 0, "inflight": 0, "delayed": 0}
         for m in self.messages.values():
             if not self.expired(m, now):
@@ -375,6 +465,8 @@ class QueueValue(ServiceValue):
             q.next_seq = max(q.next_seq, int(j["next_seq"]))
             q.last_purge = int(j["last_purge"])
             q.tasks = [dict(t) for t in j.get("tasks", [])]
+            if any(t.get("Status") == "RUNNING" for t in q.tasks):
+                TASK_LOAD_GEN[0] += 1           # the move-task timer re-finds the running tasks
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError("bad queue payload: %s" % exc) from None
         return q

@@ -113,3 +113,70 @@ def test_workflow_graph_changes_colour_as_the_execution_advances(browser, dash_s
     finally:
         page.close()
         r.close()
+
+
+def test_dashboard_behind_the_acl_logs_in_with_http_basic(browser):
+    port = free_port()
+    srv = start_cachemere("--metrics-port", port, "--requirepass", "adminpw")
+    r = redis.Redis(port=srv.port, password="adminpw")
+    contexts = []
+    try:
+        r.acl_setuser("viewer", enabled=True, passwords=["+viewpw"], commands=["+info", "+client|list", "+slowlog|get"])
+        r.acl_setuser("monitor", enabled=True, passwords=["+monpw"], commands=["+info"])
+        for i in range(7):
+            r.set("secret:%d" % i, i)
+        url = "http://127.0.0.1:%d/" % port
+        wait_for(lambda: _reachable(url), timeout=10)
+        # no credentials: the browser gets the 401 and none of the page
+        anonymous = browser.new_context()
+        contexts.append(anonymous)
+        page = anonymous.new_page()
+        assert _refused(page, url)
+        assert page.locator("#key-count").count() == 0
+        challenge = anonymous.request.get(url)
+        assert challenge.status == 401 and challenge.headers["www-authenticate"].startswith("Basic")
+        # a wrong password is refused the same way
+        wrong = browser.new_context(http_credentials={"username": "viewer", "password": "nope"})
+        contexts.append(wrong)
+        assert _refused(wrong.new_page(), url)
+        # the viewer logs in and sees everything, the page's own fetches included
+        viewer = browser.new_context(http_credentials={"username": "viewer", "password": "viewpw"})
+        contexts.append(viewer)
+        page = viewer.new_page()
+        assert page.goto(url).status == 200
+        page.wait_for_function("document.getElementById('status').textContent === 'live'", timeout=10000)
+        page.wait_for_function("document.getElementById('key-count').textContent === '7'", timeout=10000)
+        wait_for(lambda: "127.0.0.1" in page.locator("#clients tbody").inner_text(), timeout=10)
+        # a user allowed INFO only gets the page without the clients panel
+        monitor = browser.new_context(http_credentials={"username": "monitor", "password": "monpw"})
+        contexts.append(monitor)
+        page = monitor.new_page()
+        page.goto(url)
+        page.wait_for_function("document.getElementById('status').textContent === 'live'", timeout=10000)
+        assert page.text_content("#key-count") == "7"
+        assert "not permitted" in page.locator("#clients tbody").inner_text()
+    finally:
+        for context in contexts:
+            context.close()
+        r.close()
+        srv.stop()
+
+
+def _refused(page, url):
+    """The navigation ends on the 401 (or headless Chromium cancels the login: ERR_INVALID_AUTH_CREDENTIALS)."""
+    try:
+        return page.goto(url).status == 401
+    except sync_api.Error as exc:
+        return "ERR_INVALID_AUTH_CREDENTIALS" in str(exc)
+
+
+def _reachable(url):
+    import urllib.error
+    import urllib.request
+    try:
+        urllib.request.urlopen(url, timeout=2)
+        return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False

@@ -69,6 +69,12 @@ def test_metrics_follow_the_data_and_the_commands(ops_server):
     assert samples[("redis_commands_total", (("cmd", "get"),))] == 7
     assert samples[("redis_keyspace_misses_total", ())] >= 7
     assert families["redis_commands"].type == "counter"   # the parser strips _total from counter names
+    # INFO latencystats as redis_exporter turns it into a summary
+    lat = families["redis_latency_percentiles_usec"]
+    assert lat.type == "summary"
+    quantiles = {s.labels["quantile"] for s in lat.samples if s.labels.get("cmd") == "set" and "quantile" in s.labels}
+    assert quantiles == {"50", "99", "99.9"}
+    assert samples[("redis_latency_percentiles_usec_count", (("cmd", "set"),))] == 26
     info = r.info("memory")
     assert samples[("redis_memory_used_bytes", ())] == pytest.approx(info["used_memory"], rel=0.2)
     # the per-family latency histogram: cumulative buckets, +Inf equals the count, count equals the calls
@@ -200,3 +206,113 @@ def test_logfile_rotation_without_sighup(tmp_path):
         assert b"DB saved on disk" not in (tmp_path / "cachemere.log.1").read_bytes()
     finally:
         srv.stop()
+
+
+# ---------------------------------------------------------------- the port behind the ACL (HTTP Basic)
+def _request(port, path, user=None, password=None, raw_auth=None):
+    import base64
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    headers = {}
+    if raw_auth is not None:
+        headers["Authorization"] = raw_auth
+    elif user is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def _status_or_none(port, path):
+    try:
+        return _request(port, path)[0]
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def acl_server():
+    port = free_port()
+    srv = start_cachemere("--metrics-port", port, "--requirepass", "adminpw")
+    srv.metrics_port = port
+    wait_for(lambda: _status_or_none(port, "/metrics") == 401, timeout=10)
+    r = redis.Redis(port=srv.port, password="adminpw")
+    r.acl_setuser("monitor", enabled=True, passwords=["+monpw"], commands=["+info"])
+    r.acl_setuser("viewer", enabled=True, passwords=["+viewpw"], commands=["+info", "+client|list", "+slowlog|get"])
+    r.acl_setuser("offuser", enabled=False, passwords=["+offpw"], commands=["+@all"])
+    r.acl_setuser("writer", enabled=True, passwords=["+writepw"], commands=["+set", "+get"], keys=["*"])
+    r.close()
+    yield srv
+    srv.stop()
+
+
+def test_metrics_port_wants_acl_credentials_once_a_password_is_set(acl_server):
+    port = acl_server.metrics_port
+    for path in ("/metrics", "/", "/static/app.js", "/api/overview", "/api/clients", "/nowhere"):
+        status, headers, _ = _request(port, path)
+        assert status == 401, path
+        assert headers["WWW-Authenticate"].startswith('Basic realm="cachemere"')
+    # wrong password, unknown user, disabled user, malformed headers: 401
+    for user, password in (("default", "nope"), ("ghost", "x"), ("offuser", "offpw"), ("monitor", "viewpw")):
+        assert _request(port, "/metrics", user, password)[0] == 401, user
+    for raw in ("Basic !!!", "Basic " + "bm9jb2xvbg==", "Bearer abc", "Basic"):
+        assert _request(port, "/metrics", raw_auth=raw)[0] == 401, raw
+    # the right password of a user allowed INFO: in
+    status, _, body = _request(port, "/metrics", "default", "adminpw")
+    assert status == 200 and b"redis_up 1" in body
+    status, _, body = _request(port, "/metrics", "monitor", "monpw")
+    assert status == 200 and b"redis_up 1" in body
+    assert _request(port, "/", "monitor", "monpw")[0] == 200
+    assert _request(port, "/api/overview", "monitor", "monpw")[0] == 200
+    # INFO alone does not show the clients or the slow log
+    assert _request(port, "/api/clients", "monitor", "monpw")[0] == 403
+    assert _request(port, "/api/slowlog", "monitor", "monpw")[0] == 403
+    assert _request(port, "/api/clients", "viewer", "viewpw")[0] == 200
+    assert _request(port, "/api/slowlog", "viewer", "viewpw")[0] == 200
+    # a user who may write data but not run INFO is not a dashboard user
+    status, _, body = _request(port, "/metrics", "writer", "writepw")
+    assert status == 403 and b"'info'" in body
+    # the RESP port is unaffected, and the failed logins are in the ACL LOG as failed AUTHs are
+    admin = redis.Redis(port=acl_server.port, password="adminpw")
+    assert admin.ping()
+    entries = {(e["username"], e["reason"], e["object"]) for e in admin.acl_log()}
+    assert ("ghost", "auth", "HTTP") in entries and ("default", "auth", "HTTP") in entries
+
+
+def test_metrics_auth_follows_the_acl_and_the_directive(acl_server):
+    port = acl_server.metrics_port
+    r = redis.Redis(port=acl_server.port, password="adminpw")
+    try:
+        r.acl_setuser("monitor", enabled=False)
+        assert _request(port, "/metrics", "monitor", "monpw")[0] == 401      # switched off: at once
+        r.acl_setuser("monitor", enabled=True)
+        assert _request(port, "/metrics", "monitor", "monpw")[0] == 200
+        r.config_set("metrics-auth", "no")
+        assert _request(port, "/metrics")[0] == 200
+        r.config_set("metrics-auth", "auto")
+        assert _request(port, "/metrics")[0] == 401
+    finally:
+        r.config_set("metrics-auth", "auto")
+        r.close()
+
+
+def test_metrics_port_is_open_without_passwords_unless_told(ops_server):
+    r = redis.Redis(port=ops_server.port)
+    port = ops_server.metrics_port
+    assert _request(port, "/metrics")[0] == 200
+    try:
+        # a non-default user with a password is enough to close the port (auto)
+        r.acl_setuser("someone", enabled=True, passwords=["+pw"], commands=["+info"])
+        assert _request(port, "/metrics")[0] == 401
+        assert _request(port, "/metrics", "someone", "pw")[0] == 200
+        r.acl_deluser("someone")
+        assert _request(port, "/metrics")[0] == 200
+        r.config_set("metrics-auth", "yes")               # the default user is nopass: any password goes
+        assert _request(port, "/metrics")[0] == 401
+        assert _request(port, "/metrics", "default", "anything")[0] == 200
+    finally:
+        r.config_set("metrics-auth", "auto")
+        r.acl_deluser("someone")

@@ -286,6 +286,17 @@ def test_config_set_updates_typed_values():
     assert get(cfg, "notify-keyspace-events") == [("notify-keyspace-events", "nK")]
 
 
+def test_metrics_auth_is_an_enum_settable_at_run_time():
+    cfg = Config.from_argv(["--metrics-auth", "yes"])
+    assert cfg["metrics-auth"] == "yes"
+    assert Config.from_argv([])["metrics-auth"] == "auto"
+    cset(cfg, "metrics-auth", "NO")
+    assert get(cfg, "metrics-auth") == [("metrics-auth", "no")]
+    msg = error_of(cset, cfg, "metrics-auth", "maybe")
+    assert msg.startswith("ERR CONFIG SET failed (possibly related to argument 'metrics-auth') - argument(s)")
+    assert cfg["metrics-auth"] == "no"
+
+
 def test_config_set_is_atomic():
     cfg = Config.from_argv([])
     msg = error_of(cset, cfg, "timeout", "5", "maxmemory-policy", "bad")
