@@ -1,8 +1,7 @@
 """HSCAN / SSCAN / ZSCAN loops (COUNT 10) over a 1M-element hashtable/skiplist collection, Cachemere next to
 redis-server 7.0.15 in one run: total loop time, calls, and the ratio.
 
-    .venv/bin/python -m bench.collection_scan [--n 1000000] [--count 10]   (as a module: bench/queue.py
-    would shadow the stdlib queue module redis-py imports)
+    .venv/bin/python -m bench.collection_scan [--n 1000000] [--count 10]
 """
 import argparse
 import os

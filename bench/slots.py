@@ -19,7 +19,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# bench/queue.py would shadow the standard library's queue (redis-py imports it): run from the root instead
+# run from the root as a module (python -m bench.slots)
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.join(ROOT, "bench")]
 sys.path.insert(0, ROOT)
 

@@ -8,7 +8,7 @@ ElasticMQ-style use of Redis lists on the same server, and with redis-server's l
   * long-poll wake latency: a client blocked in QUEUE.RECV ... WAIT 5 (vs BLMOVE) is woken by a send
     from another connection; p50/p99 of send -> reply, in ms (goal: p99 < 2 ms).
 
-    python bench/queue.py [--cycles 20000] [--wakes 300] [--boto3-cycles 300]
+    python bench/sqs_queue.py [--cycles 20000] [--wakes 300] [--boto3-cycles 300]
 """
 import argparse
 import os
