@@ -286,3 +286,10 @@ cdef class Dispatcher:
     cpdef call(self, Client c, CommandSpec spec, list argv)
     cdef reject(self, Client c, CommandSpec spec, bytes message)
     cdef account_keys(self, Client c, CommandSpec spec, list argv)
+
+
+# A compiled family's handler as a C function. A family in its own .pyx module binds its handlers with
+# `from engine.core cimport bind_fast, HandlerFunc` after its @command declarations ran, so the dispatcher
+# calls them without a Python call (engine/commands/t_string.pxi does the same inside this module).
+ctypedef object (*HandlerFunc)(Client, list)
+cdef bind_fast(bytes name, HandlerFunc fn)

@@ -1466,9 +1466,6 @@ cdef bytes quote_args_for_unknown(list argv):
     return out
 
 
-ctypedef object (*HandlerFunc)(Client, list)
-
-
 def exec_abort(Client c, bytes message):
     """redis execCommandAbort: an EXEC refused before it runs (arity, NOAUTH, BUSY...) discards the transaction,
     if any, and answers EXECABORT with the refusal's text."""
