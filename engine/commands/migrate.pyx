@@ -28,7 +28,7 @@ from engine.registry import command
 from engine.notify import notify
 from engine.persistence.rdb import dump_value
 from engine.persistence.snapshot import value_to_rdb, encoding_limits
-from engine.commands.persistence import _parse_int, restore_command
+from engine.commands.persistence import _parse_int, restore_command, RESTORE_DOCS, RESTORE_KEY_SPECS
 
 SYNTAX_ERR = b"ERR syntax error"
 MIGRATE_SOCKET_CACHE_ITEMS = 64
@@ -496,63 +496,15 @@ def _ioerr(c, write_error):
 
 @command(
     "restore-asking", -4, "write denyoom asking", acl="keyspace dangerous", keys=(1, 1, 1),
-    key_specs=[
-        {
-            "flags": ["OW", "update"],
-            "begin_search": {"type": "index", "spec": {"index": 1}},
-            "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
-        },
-    ],
+    key_specs=RESTORE_KEY_SPECS,
     docs={
         "summary": "An internal command for migrating keys in a cluster",
         "since": "3.0.0",
         "group": "server",
-        "complexity": (
-            "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N "
-            "is the number of Redis objects composing the value and M their average size. For small string "
-            "values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for "
-            "sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is "
-            "O(log(N))."
-        ),
+        "complexity": RESTORE_DOCS["complexity"],
         "doc_flags": ["syscmd"],
-        "history": [
-            ["3.0.0", "Added the `REPLACE` modifier."],
-            ["5.0.0", "Added the `ABSTTL` modifier."],
-            ["5.0.0", "Added the `IDLETIME` and `FREQ` options."],
-        ],
-        "arguments": [
-            {"name": "key", "type": "key", "key_spec_index": 0},
-            {"name": "ttl", "type": "integer"},
-            {"name": "serialized-value", "type": "string"},
-            {
-                "name": "replace",
-                "type": "pure-token",
-                "token": "REPLACE",
-                "since": "3.0.0",
-                "flags": ["optional"],
-            },
-            {
-                "name": "absttl",
-                "type": "pure-token",
-                "token": "ABSTTL",
-                "since": "5.0.0",
-                "flags": ["optional"],
-            },
-            {
-                "name": "seconds",
-                "type": "integer",
-                "token": "IDLETIME",
-                "since": "5.0.0",
-                "flags": ["optional"],
-            },
-            {
-                "name": "frequency",
-                "type": "integer",
-                "token": "FREQ",
-                "since": "5.0.0",
-                "flags": ["optional"],
-            },
-        ],
+        "history": RESTORE_DOCS["history"],
+        "arguments": RESTORE_DOCS["arguments"],
     },
 )
 def restore_asking_command(c, argv):

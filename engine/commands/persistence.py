@@ -185,65 +185,71 @@ def _parse_int(c, arg):
     return value
 
 
-@command(
-    "restore", -4, "write denyoom", acl="keyspace dangerous", keys=(1, 1, 1),
-    key_specs=[
+# RESTORE's key spec and docs, shared with RESTORE-ASKING (engine/commands/migrate.pyx), which redis
+# declares with the same arguments
+RESTORE_KEY_SPECS = [
+    {
+        "flags": ["OW", "update"],
+        "begin_search": {"type": "index", "spec": {"index": 1}},
+        "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
+    },
+]
+
+RESTORE_DOCS = {
+    "summary": "Create a key using the provided serialized value, previously obtained using DUMP.",
+    "since": "2.6.0",
+    "group": "generic",
+    "complexity": (
+        "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N "
+        "is the number of Redis objects composing the value and M their average size. For small string "
+        "values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for "
+        "sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is "
+        "O(log(N))."
+    ),
+    "history": [
+        ["3.0.0", "Added the `REPLACE` modifier."],
+        ["5.0.0", "Added the `ABSTTL` modifier."],
+        ["5.0.0", "Added the `IDLETIME` and `FREQ` options."],
+    ],
+    "arguments": [
+        {"name": "key", "type": "key", "key_spec_index": 0},
+        {"name": "ttl", "type": "integer"},
+        {"name": "serialized-value", "type": "string"},
         {
-            "flags": ["OW", "update"],
-            "begin_search": {"type": "index", "spec": {"index": 1}},
-            "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}},
+            "name": "replace",
+            "type": "pure-token",
+            "token": "REPLACE",
+            "since": "3.0.0",
+            "flags": ["optional"],
+        },
+        {
+            "name": "absttl",
+            "type": "pure-token",
+            "token": "ABSTTL",
+            "since": "5.0.0",
+            "flags": ["optional"],
+        },
+        {
+            "name": "seconds",
+            "type": "integer",
+            "token": "IDLETIME",
+            "since": "5.0.0",
+            "flags": ["optional"],
+        },
+        {
+            "name": "frequency",
+            "type": "integer",
+            "token": "FREQ",
+            "since": "5.0.0",
+            "flags": ["optional"],
         },
     ],
-    docs={
-        "summary": "Create a key using the provided serialized value, previously obtained using DUMP.",
-        "since": "2.6.0",
-        "group": "generic",
-        "complexity": (
-            "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N "
-            "is the number of Redis objects composing the value and M their average size. For small string "
-            "values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for "
-            "sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is "
-            "O(log(N))."
-        ),
-        "history": [
-            ["3.0.0", "Added the `REPLACE` modifier."],
-            ["5.0.0", "Added the `ABSTTL` modifier."],
-            ["5.0.0", "Added the `IDLETIME` and `FREQ` options."],
-        ],
-        "arguments": [
-            {"name": "key", "type": "key", "key_spec_index": 0},
-            {"name": "ttl", "type": "integer"},
-            {"name": "serialized-value", "type": "string"},
-            {
-                "name": "replace",
-                "type": "pure-token",
-                "token": "REPLACE",
-                "since": "3.0.0",
-                "flags": ["optional"],
-            },
-            {
-                "name": "absttl",
-                "type": "pure-token",
-                "token": "ABSTTL",
-                "since": "5.0.0",
-                "flags": ["optional"],
-            },
-            {
-                "name": "seconds",
-                "type": "integer",
-                "token": "IDLETIME",
-                "since": "5.0.0",
-                "flags": ["optional"],
-            },
-            {
-                "name": "frequency",
-                "type": "integer",
-                "token": "FREQ",
-                "since": "5.0.0",
-                "flags": ["optional"],
-            },
-        ],
-    },
+}
+
+
+@command(
+    "restore", -4, "write denyoom", acl="keyspace dangerous", keys=(1, 1, 1),
+    key_specs=RESTORE_KEY_SPECS, docs=RESTORE_DOCS,
 )
 def restore_command(c, argv):
     """redis restoreCommand, in its order of checks."""
