@@ -1056,6 +1056,61 @@ def wf_mapruns_command(c, argv):
         add_value(c.reply, map_runs(ex))
 
 
+def _nonneg(c, raw, name, limit=None, integer=True):
+    """An UpdateMapRun number: an integer (or float) >= 0 (and <= limit); None after replying the error."""
+    try:
+        v = int(raw) if integer else float(raw)
+    except ValueError:
+        v = None
+    if v is None or v != v or v < 0 or (limit is not None and v > limit):
+        c.error(("VALIDATIONEXCEPTION 1 validation error detected: Value '%s' at '%s' failed to satisfy "
+                 "constraint: Member must have value %s" % (raw.decode("utf-8", "replace"), name,
+                 "between 0 and %s" % limit if limit is not None else "greater than or equal to 0")).encode())
+        return None
+    return v
+
+
+@command("wf.updatemaprun", -3, "write", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(),
+         docs=_docs("Changes a running Distributed Map run's MaxConcurrency and tolerated failures (UpdateMapRun)",
+                    [KEY_ARG, {"name": "maprunarn", "type": "string"},
+                     {"name": "maxconcurrency", "type": "integer", "token": "MAXCONCURRENCY", "flags": ["optional"]},
+                     {"name": "count", "type": "integer", "token": "TOLERATEDFAILURECOUNT", "flags": ["optional"]},
+                     {"name": "percentage", "type": "double", "token": "TOLERATEDFAILUREPERCENTAGE",
+                      "flags": ["optional"]}]))
+def wf_updatemaprun_command(c, argv):
+    opts = parse_opts(c, argv, 3, {b"MAXCONCURRENCY": True, b"TOLERATEDFAILURECOUNT": True,
+                                   b"TOLERATEDFAILUREPERCENTAGE": True})
+    if opts is None:
+        return
+    values = []
+    for opt, name, limit, integer in ((b"MAXCONCURRENCY", "maxConcurrency", None, True),
+                                      (b"TOLERATEDFAILURECOUNT", "toleratedFailureCount", None, True),
+                                      (b"TOLERATEDFAILUREPERCENTAGE", "toleratedFailurePercentage", 100, False)):
+        if opt not in opts:
+            values.append(None)
+            continue
+        v = _nonneg(c, opts[opt], name, limit, integer)
+        if v is None:
+            return
+        values.append(v)
+    ex = exec_for(c, argv[1], True)
+    if ex is None:
+        return
+    arn = argv[2].decode("utf-8", "replace")
+    if not any(rec["arn"] == arn for rec in ex["rt"].get("mapRuns", ())):
+        c.error(("RESOURCENOTFOUND Map Run Does Not Exist: '%s'" % arn).encode())
+        return
+    if ex["status"] == "RUNNING" and any(rec["arn"] == arn and rec["status"] == "RUNNING"
+                                         for rec in ex["rt"]["mapRuns"]):
+        patch = advance(ex, ("updatemaprun", arn, *values), env_for(c, argv[1]))
+        commit(c, argv[1], ex, patch)
+    else:
+        c.error(("VALIDATIONEXCEPTION Map Run '%s' is not running: only an in-progress Map Run can be updated"
+                 % arn).encode())
+        return
+    c.reply.add_ok()
+
+
 @command("wf.executions", -2, "readonly", acl="keyspace", keys=(1, 1, 1), key_specs=_k1(True),
          docs=_docs("Lists a state machine's executions",
                     [KEY_ARG, {"name": "status", "type": "string", "token": "STATUS", "flags": ["optional"]},

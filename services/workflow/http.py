@@ -253,6 +253,16 @@ class Facade:
                 if d.get("redriveStatusReason"):
                     out["redriveStatusReason"] = d["redriveStatusReason"]
             return out
+        if op == "UpdateMapRun":
+            arn = b["mapRunArn"]
+            ex_arn = _after(arn, ":mapRun:").rsplit(":", 2)[0]
+            args = [b"WF.UPDATEMAPRUN", exec_key(arn.split(":mapRun:")[0] + ":execution:" + ex_arn), arn]
+            for field, token in (("maxConcurrency", b"MAXCONCURRENCY"), ("toleratedFailureCount", b"TOLERATEDFAILURECOUNT"),
+                                 ("toleratedFailurePercentage", b"TOLERATEDFAILUREPERCENTAGE")):
+                if b.get(field) is not None:
+                    args += [token, str(b[field])]
+            self.run(*args)
+            return {}
         if op in ("ListMapRuns", "DescribeMapRun"):
             if op == "ListMapRuns":
                 runs = self.run(b"WF.MAPRUNS", exec_key(b["executionArn"]))

@@ -243,3 +243,43 @@ def test_map_runs_with_counts(srv, r):
     assert d["status"] == "SUCCEEDED" and d["itemCounts"]["total"] == 4 and d["toleratedFailureCount"] == 1
     with pytest.raises(sfn.exceptions.ResourceNotFound):
         sfn.describe_map_run(mapRunArn=item["mapRunArn"] + "9")
+
+
+def test_update_map_run_changes_concurrency_and_threshold(srv, r):
+    r.execute_command("WF.CREATE", "up", dmap({"W": {"Type": "Wait", "Seconds": 4, "Next": "D"}, **ECHO}, "W",
+                                             {"MaxConcurrency": 1}))
+    key = r.execute_command("WF.START", "up", "NAME", "u", "INPUT", json.dumps({"items": list(range(4))}))["exec"]
+    [run] = r.execute_command("WF.MAPRUNS", key)
+    assert run["maxConcurrency"] == 1 and run["itemCounts"]["running"] == 1 and run["itemCounts"]["pending"] == 3
+    with pytest.raises(redis.ResponseError, match="^VALIDATIONEXCEPTION .*maxConcurrency"):
+        r.execute_command("WF.UPDATEMAPRUN", key, run["mapRunArn"], "MAXCONCURRENCY", "-1")
+    with pytest.raises(redis.ResponseError, match="^VALIDATIONEXCEPTION .*toleratedFailurePercentage"):
+        r.execute_command("WF.UPDATEMAPRUN", key, run["mapRunArn"], "TOLERATEDFAILUREPERCENTAGE", "101")
+    with pytest.raises(redis.ResponseError, match="^RESOURCENOTFOUND Map Run Does Not Exist"):
+        r.execute_command("WF.UPDATEMAPRUN", key, run["mapRunArn"] + "9", "MAXCONCURRENCY", "4")
+    assert r.execute_command("WF.UPDATEMAPRUN", key, run["mapRunArn"], "MAXCONCURRENCY", "4") == "OK"
+    [run] = r.execute_command("WF.MAPRUNS", key)
+    assert run["maxConcurrency"] == 4 and run["itemCounts"]["running"] == 4 and run["itemCounts"]["pending"] == 0
+    d = done(r, key)
+    assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == [{"v": i} for i in range(4)]
+    with pytest.raises(redis.ResponseError, match="^VALIDATIONEXCEPTION Map Run .* is not running"):
+        r.execute_command("WF.UPDATEMAPRUN", key, run["mapRunArn"], "MAXCONCURRENCY", "2")
+
+    # a threshold the failures already pass fails the run at once, through boto3's update_map_run
+    slow = dict(SLOW_OR_FAIL, W={"Type": "Wait", "Seconds": 60, "End": True})      # 3 s at this time scale
+    r.execute_command("WF.CREATE", "upf", dmap(slow, "C", {"ToleratedFailureCount": 5}))
+    key = r.execute_command("WF.START", "upf", "NAME", "f", "INPUT", '{"items":[3,1,1,1]}')["exec"]
+    wait_for(lambda: r.execute_command("WF.MAPRUNS", key)[0]["itemCounts"]["failed"] == 1, timeout=5)
+    assert r.execute_command("WF.EXEC", key)["status"] == "RUNNING"
+    boto3 = pytest.importorskip("boto3")
+    from botocore.config import Config
+    sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{srv.sfn_port}", region_name="us-east-1",
+                       aws_access_key_id="x", aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}))
+    arn = r.execute_command("WF.MAPRUNS", key)[0]["mapRunArn"]
+    sfn.update_map_run(mapRunArn=arn, toleratedFailureCount=0)
+    d = done(r, key)
+    assert d["status"] == "FAILED" and d["error"] == "States.ExceedToleratedFailureThreshold"
+    desc = sfn.describe_map_run(mapRunArn=arn)
+    assert desc["status"] == "FAILED" and desc["toleratedFailureCount"] == 0
+    with pytest.raises(sfn.exceptions.ResourceNotFound):
+        sfn.update_map_run(mapRunArn=arn + "9", maxConcurrency=3)

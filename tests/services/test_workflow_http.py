@@ -75,11 +75,11 @@ def test_boto3_runs_a_machine_and_matches_moto(sfn, name):
         assert ours_t == theirs_t
     else:
         # moto runs branches and iterations in threads, so how the branches interleave varies from run to run
-        # (the Map branch's first event comes before the Pass branch's last about 1 run in 12): compare the
+        # (either branch may log its first event first): compare the
         # multiset, the common start and end, and each state type's own event order
         assert sorted(ours_t) == sorted(theirs_t)
-        assert ours_t[:4] == theirs_t[:4] and ours_t[-5:] == theirs_t[-5:]
-        for kind in ("PassState", "MapState", "ParallelState"):      # Map iterations interleave too
+        assert ours_t[:3] == theirs_t[:3] and ours_t[-5:] == theirs_t[-5:]
+        for kind in ("MapState", "ParallelState"):   # Pass events come from the branch and the iterations: they interleave
             assert [t for t in ours_t if t.startswith(kind)] == [t for t in theirs_t if t.startswith(kind)]
 
 

@@ -319,6 +319,8 @@ class Step:
                     self.finish("ABORTED", error=sig[1], cause=sig[2])
             elif kind == "redrive":
                 self.redrive(*sig[1:])
+            elif kind == "updatemaprun":
+                self.update_map_run(*sig[1:])
             self.run_queue()
         except _Stop:
             pass
@@ -1031,6 +1033,35 @@ class Step:
             w["next"] = 0
             w["todo"] = []
 
+    def update_map_run(self, arn, maxc, tol_n, tol_p):
+        """UpdateMapRun: a running map run's MaxConcurrency and tolerated failures change (None: unchanged).
+        A higher limit starts more children at once; a threshold its failures already pass fails the run."""
+        for f in self.frames.values():
+            w = f.get("wait")
+            if w and w.get("typ") == "dmap" and w["run"] == arn:
+                break
+        else:
+            raise StatesError("ResourceNotFound", f"Map Run Does Not Exist: '{arn}'")
+        rec = next(r for r in self.rt.get("mapRuns", ()) if r["arn"] == arn)
+        if maxc is not None:
+            rec["max"] = maxc
+            w["max"] = maxc if maxc > 0 else 10000
+        if tol_n is not None:
+            rec["tn"] = w["tn"] = tol_n
+        if tol_p is not None:
+            rec["tp"] = w["tp"] = tol_p
+        st = self.state(f)
+        if w["fails"] and not self.dmap_tolerated(w):
+            self.dmap_end(f, st, False)
+        elif self.dmap_pending(w):
+            self.dmap_launch(f, st)
+
+    def dmap_tolerated(self, w):
+        """Do the map run's failures so far stay within its ToleratedFailureCount / Percentage?"""
+        tn, tp = w.get("tn"), w.get("tp")
+        return (tn is not None or tp is not None) and (tn is None or w["fails"] <= tn) and \
+            (tp is None or w["fails"] * 100.0 / len(w["res"]) <= tp)
+
     def dmap_pending(self, w):
         todo = w.get("todo")
         return w["next"] < (len(todo) if todo is not None else len(w["items"]))
@@ -1053,11 +1084,7 @@ class Step:
             w["fails"] += 1
             w.setdefault("failed", []).append(slot)
             w["res"][slot] = {"Error": args[0], "Cause": args[1]}
-            tn, tp = w.get("tn"), w.get("tp")
-            total = len(w["res"])
-            ok = (tn is not None or tp is not None) and (tn is None or w["fails"] <= tn) and \
-                (tp is None or w["fails"] * 100.0 / total <= tp)
-            if not ok:
+            if not self.dmap_tolerated(w):
                 self.dmap_end(f, st, False)
                 return
         if w["left"] == 0:
