@@ -37,8 +37,9 @@ deps-apt:
 	  else echo "install $(APT_PACKAGES) to run the differential tests" >&2; fi; \
 	fi
 
+# --durations: the slowest tests in the log, to keep the suite under its 12-minute budget
 test: install deps-apt
-	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
 
 # Long drills (failover, psync2-style, fuzz, cluster): marked `drill`, kept out of `make test`.
 drill: install deps-apt
