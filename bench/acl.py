@@ -2,6 +2,11 @@
 
     python bench/acl.py [--rounds 5] [--requests 400000] [--tests set,get,incr,mset]
                         [--cachemere CMD] [--redis]
+    python bench/acl.py --callgrind [--requests 40000] [--redis]
+
+--callgrind runs each server under `valgrind --tool=callgrind` and reports instructions per request for the
+default and the 20-rule user (counters zeroed and dumped around each load with callgrind_control): an
+instruction count does not move with the machine's load, so it shows a few percent that timing cannot.
 
 Both loads run against one Cachemere (pinned to core 0, redis-benchmark to core 1), interleaved round by
 round (the order alternates), and the table shows medians of requests/s and of requests per server
@@ -65,13 +70,82 @@ def bench_server(srv, tests, rounds, requests):
     return results
 
 
+def callgrind_server(name, requests, tests):
+    """Instructions per request, default user vs the restricted one, the server under callgrind."""
+    import glob
+    import tempfile
+    import redis
+    from tests.support.servers import CACHEMERE, ServerProcess, free_port, wait_for_port
+    workdir = tempfile.mkdtemp(prefix="acl-cg-")
+    port = free_port()
+    base = ([CACHEMERE, "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", "0"] if name == "cachemere"
+            else ["redis-server", "--port", str(port), "--bind", "127.0.0.1"])
+    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir}/cg.%p"] + base + [
+        "--save", "", "--appendonly", "no", "--dir", workdir]
+    log = open(os.path.join(workdir, "server.log"), "ab")
+    proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, timeout=180, proc=proc)
+        r = redis.Redis(port=port, socket_timeout=60)
+        r.execute_command("ACL", "SETUSER", "bench", *RULES)
+
+        def instructions(argv_load):
+            subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=60)
+            subprocess.run(argv_load, capture_output=True, timeout=900)
+            before = set(glob.glob(f"{workdir}/cg.*"))
+            subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=60)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                new = set(glob.glob(f"{workdir}/cg.*")) - before
+                if new:
+                    time.sleep(0.5)
+                    with open(new.pop()) as f:
+                        for line in f:
+                            if line.startswith("summary:"):
+                                return int(line.split()[1])
+                time.sleep(0.2)
+            raise TimeoutError("callgrind dump not written")
+
+        out = {}
+        for test in tests:
+            load = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "10", "-P", "16", "-r", "100000",
+                    "-n", str(requests), "-t", test, "-q"]
+            acl = load + ["--user", "bench", "-a", "benchpass"]
+            subprocess.run(load, capture_output=True, timeout=900)     # warm-up: the keys exist from here on
+            # ABBA order, so a drift (cron, table growth) weighs on both sides alike
+            d1, a1, a2, d2 = instructions(load), instructions(acl), instructions(acl), instructions(load)
+            out[test] = ((d1 + d2) / 2 / requests, (a1 + a2) / 2 / requests)
+        return out
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def main_callgrind(args):
+    names = ["cachemere"] + (["redis"] if args.redis else [])
+    tests = args.tests.split(",")
+    print(f"{'server':10} {'test':7} {'default instr/req':>18} {'acl instr/req':>14} {'acl cost':>9}")
+    for name in names:
+        for test, (d, a) in callgrind_server(name, args.requests, tests).items():
+            print(f"{name:10} {test:7} {d:18.0f} {a:14.0f} {(a - d) / d * 100:8.1f}%")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=400000)
     ap.add_argument("--tests", default="set,get,incr,mset")
     ap.add_argument("--redis", action="store_true")
+    ap.add_argument("--callgrind", action="store_true", help="instructions per request under valgrind")
     args = ap.parse_args()
+    if args.callgrind:
+        if "--requests" not in sys.argv:
+            args.requests = 40000
+        return main_callgrind(args)
     tests = args.tests.split(",")
     servers = [("cachemere", start_cachemere)] + ([("redis", start_redis)] if args.redis else [])
     print(f"{'server':10} {'test':7} {'default r/s':>12} {'acl r/s':>12} {'ratio':>6} "

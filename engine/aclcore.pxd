@@ -1,3 +1,4 @@
+cimport cython
 from engine.spec cimport CommandSpec
 
 cdef struct pat_t:
@@ -20,6 +21,7 @@ cdef class KeyPlan:
     cdef bint ch_pattern
 
 
+@cython.final
 cdef class Selector:
     cdef public bint root
     cdef public bint allkeys
@@ -37,13 +39,11 @@ cdef class Selector:
     cdef int bend[256]
     cdef tuple refs
     cdef compile(self)
-    cdef int check_key(self, CommandSpec spec, list argv, Py_ssize_t pos, int rw) except -1
-    cdef int match_range(self, CommandSpec spec, list argv, Py_ssize_t pos, int* rw, const char* k,
-                         Py_ssize_t kn, int lo, int hi) except -1
     cdef int check_channel(self, bytes channel, bint is_pattern) except -1
     cdef int check_cmd(self, CommandSpec spec, list argv, int* errpos) except -1
 
 
+@cython.final
 cdef class User:
     cdef public bytes name
     cdef public bint enabled

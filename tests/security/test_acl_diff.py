@@ -334,3 +334,24 @@ def test_variable_key_flags_like_redis(both):
                  ("BITFIELD", "k", "GET", "u8", "0"), ("BITFIELD", "k", "SET", "u8", "0", "1"), ("BITFIELD", "k"),
                  ("BITFIELD", "k", "OVERFLOW", "SAT", "GET", "u8", "0"), ("BITFIELD", "k", "bogus")]:
         both.same("COMMAND", "GETKEYSANDFLAGS", *args)
+
+
+def test_key_pattern_shapes_like_redis(pair, both):
+    """Every pattern shape the compiled key check distinguishes (engine/aclcore.pyx): a leading glob, an
+    exact literal, a literal prefix then '*', a prefix then more glob, read/write-only ones, the empty key,
+    and multi-key commands refused on a later key."""
+    both.same("ACL", "SETUSER", "shapes", "on", ">pw", "+@all", "~*:tail", "~exact", "~pre*", "~ab?d*",
+              "%R~ro[0-9]", "%W~wo*", "~\\*lit")
+    ours, theirs = pair
+    a, b = _auth_conn(ours.port, "shapes", "pw"), _auth_conn(theirs.port, "shapes", "pw")
+    cases = [("get", k) for k in ("x:tail", ":tail", "tail", "exact", "exac", "exactly", "pre", "prefix", "pr",
+                                  "abcd", "abxdyy", "abd", "ro1", "ro", "roa", "wo", "*lit", "xlit", "")]
+    cases += [("set", "ro1", "v"), ("set", "wo1", "v"), ("get", "wo1"), ("set", "x:tail", "v"),
+              ("mset", "pre1", "a", "exact", "b", "nope", "c"), ("mset", "pre1", "a", "exact", "b"),
+              ("mget", "exact", "pre2", "ro3", "wo3"), ("del", "exact", "x"), ("set", "", "v"),
+              ("rename", "pre1", "ro2"), ("lmove", "pre1", "wo2", "left", "right")]
+    for args in cases:
+        ra, rb = a.command(*args), b.command(*args)
+        assert ra == rb, (args, ra, rb)
+    a.close()
+    b.close()
