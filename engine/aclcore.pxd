@@ -16,6 +16,7 @@ cdef class KeyPlan:
     cdef int step[8]
     cdef int limit[8]
     cdef int rw[8]           # -1: the flags vary with the arguments (variable_flags): asked only when needed
+    cdef int single          # the argv position of the only key (one index spec, lastkey 0), else 0
     cdef int ch_first        # channel arguments (0: none)
     cdef bint ch_every
     cdef bint ch_pattern
