@@ -9,17 +9,18 @@ cdef struct pat_t:
     int kind                 # 0 any glob, 1 a literal, 2 a literal prefix then one final '*'
 
 
-cdef class KeyPlan:
-    cdef int n               # number of index/range key specs, -1: use the generic (Python) key extraction
-    cdef int first[8]
-    cdef int lastkey[8]
-    cdef int step[8]
-    cdef int limit[8]
-    cdef int rw[8]           # -1: the flags vary with the arguments (variable_flags): asked only when needed
-    cdef int single          # the argv position of the only key (one index spec, lastkey 0), else 0
-    cdef int ch_first        # channel arguments (0: none)
-    cdef bint ch_every
-    cdef bint ch_pattern
+cdef struct KeyPlan:
+    bint ready               # computed (the table is filled on first use per command)
+    int n               # number of index/range key specs, -1: use the generic (Python) key extraction
+    int first[8]
+    int lastkey[8]
+    int step[8]
+    int limit[8]
+    int rw[8]           # -1: the flags vary with the arguments (variable_flags): asked only when needed
+    int single          # the argv position of the only key (one index spec, lastkey 0), else 0
+    int ch_first        # channel arguments (0: none)
+    bint ch_every
+    bint ch_pattern
 
 
 @cython.final

@@ -9,9 +9,9 @@ matched with redis stringmatchlen (engine/glob.pyx).
 """
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from libc.stdlib cimport malloc, free
-from libc.string cimport memcmp
-from libc.stdint cimport uint64_t
+from libc.stdlib cimport malloc, free, realloc
+from libc.string cimport memcmp, memset
+from libc.stdint cimport uint64_t, uint32_t
 from cpython.object cimport PyObject
 
 cdef extern from "Python.h":
@@ -52,7 +52,8 @@ CHANNEL_ARGS = {
     "psubscribe": (1, True, CH_PATTERN),
 }
 
-cdef list _plans = []          # CommandSpec.id -> KeyPlan (computed on first use)
+cdef KeyPlan* _plans = NULL    # CommandSpec.id -> KeyPlan (computed on first use; C structs: no refcounts)
+cdef int _nplans = 0
 cdef object _generic_keys = None   # callable(spec, argv) -> [(pos, rw)] (set by engine.acl)
 
 
@@ -62,7 +63,9 @@ def set_generic_keys(fn):
 
 
 def reset_plans():
-    del _plans[:]
+    cdef int i
+    for i in range(_nplans):
+        _plans[i].ready = False
 
 
 cdef int rw_of(list flags):
@@ -75,16 +78,12 @@ cdef int rw_of(list flags):
     return rw
 
 
-cdef class KeyPlan:
-    pass
-
-
-cdef KeyPlan make_plan(CommandSpec spec):
+cdef make_plan(CommandSpec spec, KeyPlan* plan):
     """The key positions of a command whose usable key specs are all plain index/range ones (most
     commands), in C; anything else (keynum, keyword, incomplete specs, legacy triples) takes the generic
     path, engine.commands.introspection.get_keys, as COMMAND GETKEYSANDFLAGS does."""
-    cdef KeyPlan plan = KeyPlan.__new__(KeyPlan)
     cdef int n = 0
+    memset(plan, 0, sizeof(KeyPlan))
     plan.n = 0
     plan.single = 0
     plan.ch_first = 0
@@ -96,7 +95,7 @@ cdef KeyPlan make_plan(CommandSpec spec):
     if not spec.key_specs:
         if spec.first_key > 0 or spec.getkeys is not None:
             plan.n = -1
-        return plan
+        return
     variable = any("variable_flags" in ks.get("flags", []) for ks in spec.key_specs)
     for ks in spec.key_specs:
         flags = ks.get("flags", [])
@@ -104,12 +103,12 @@ cdef KeyPlan make_plan(CommandSpec spec):
             continue
         if "incomplete" in flags or n >= 8:
             plan.n = -1
-            return plan
+            return
         begin = ks["begin_search"]
         find = ks["find_keys"]
         if begin["type"] != "index" or find["type"] != "range":
             plan.n = -1
-            return plan
+            return
         fs = find["spec"]
         plan.first[n] = begin["spec"]["index"]
         plan.lastkey[n] = fs["lastkey"]
@@ -119,21 +118,32 @@ cdef KeyPlan make_plan(CommandSpec spec):
         n += 1
     plan.n = n
     plan.single = plan.first[0] if n == 1 and plan.lastkey[0] == 0 and plan.first[0] > 0 else 0
-    return plan
+    return
 
 
-cdef inline KeyPlan plan_for(CommandSpec spec):
+cdef inline KeyPlan* plan_for(CommandSpec spec) except NULL:
     cdef int i = spec.id
-    cdef KeyPlan plan
-    if i < len(_plans):
-        plan = <KeyPlan>_plans[i]
-        if plan is not None:
-            return plan
-    else:
-        _plans.extend([None] * (i + 1 - len(_plans)))
-    plan = make_plan(spec)
-    _plans[i] = plan
-    return plan
+    if 0 <= i < _nplans and _plans[i].ready:
+        return &_plans[i]
+    return new_plan(spec)
+
+
+cdef KeyPlan* new_plan(CommandSpec spec) except NULL:
+    global _plans, _nplans
+    cdef int i = spec.id, n
+    cdef KeyPlan* grown
+    if i < 0:
+        raise ValueError("command without an id")
+    if i >= _nplans:
+        n = max(i + 1, 2 * _nplans, 256)
+        grown = <KeyPlan*>realloc(_plans, n * sizeof(KeyPlan))
+        if grown == NULL:
+            raise MemoryError()
+        memset(grown + _nplans, 0, (n - _nplans) * sizeof(KeyPlan))
+        _plans, _nplans = grown, n
+    make_plan(spec, &_plans[i])
+    _plans[i].ready = True
+    return &_plans[i]
 
 
 cdef int rw_at(CommandSpec spec, list argv, Py_ssize_t pos):
@@ -239,7 +249,7 @@ cdef class Selector:
         cdef Py_ssize_t argc = list_len(argv), i, first, last
         cdef int r, j, cid
         cdef bint allowed
-        cdef KeyPlan plan
+        cdef KeyPlan* plan
         if not self.allcommands and not (spec.flags & CMD_NO_AUTH):
             cid = spec.id
             if cid >= 0 and cid < PyByteArray_GET_SIZE(self.bits):
@@ -253,7 +263,7 @@ cdef class Selector:
         plan = plan_for(spec)
         if plan.single and not self.allkeys and plan.single < argc:
             # one key at a fixed position (GET, SET, INCR, HSET...): the common case, without the range loop
-            r = check_key(self, spec, argv, plan.single, plan.rw[0])
+            r = check_one_key(self, spec, argv, plan.single, plan.rw[0])
             if r != OK:
                 errpos[0] = plan.single
                 return r
@@ -279,7 +289,7 @@ cdef class Selector:
                         break
                     i = first
                     while i <= last:
-                        r = check_key(self, spec, argv, i, plan.rw[j])
+                        r = check_range_key(self, spec, argv, i, plan.rw[j])
                         if r != OK:
                             errpos[0] = i
                             return r
@@ -322,6 +332,49 @@ cdef inline int string_match(const char* p, Py_ssize_t pn, const char* s, Py_ssi
     return _match(<const unsigned char*>p, pn, <const unsigned char*>s, sn, False, &skip, 0)
 
 
+cdef inline int check_one_key(Selector sel, CommandSpec spec, list argv, Py_ssize_t pos, int rw) except -1:
+    """check_key for the single-key fast path, written so the C compiler inlines it (one call site): the
+    usual user has no leading-glob pattern and plain ~prefix* patterns, and this walks them in place."""
+    cdef PyObject* key = list_item(argv, pos)
+    cdef const char* k = bytes_str(key)
+    cdef Py_ssize_t kn = bytes_len(key)
+    cdef pat_t* pt
+    cdef pat_t* end
+    if sel.nwild or kn == 0:
+        return check_key(sel, spec, argv, pos, rw)
+    pt = sel.cpats + sel.bstart[<unsigned char>k[0]]
+    end = sel.cpats + sel.bend[<unsigned char>k[0]]
+    while pt < end:
+        if pt.flags != C_PERM_ALL or pt.kind == 0:
+            return check_key(sel, spec, argv, pos, rw)      # read/write-only or a real glob: the full walk
+        if pt.plen <= kn and (pt.plen <= 1 or cm_prefix_eq(pt.p, k, pt.plen)) and (pt.kind == 2 or pt.n == kn):
+            return OK
+        pt += 1
+    return DENIED_KEY
+
+
+
+cdef inline int check_range_key(Selector sel, CommandSpec spec, list argv, Py_ssize_t pos, int rw) except -1:
+    """The same walk for the keys of a range (MSET, DEL k1 k2...): a second copy so that each has one call
+    site and the C compiler inlines both."""
+    cdef PyObject* key = list_item(argv, pos)
+    cdef const char* k = bytes_str(key)
+    cdef Py_ssize_t kn = bytes_len(key)
+    cdef pat_t* pt
+    cdef pat_t* end
+    if sel.nwild or kn == 0:
+        return check_key(sel, spec, argv, pos, rw)
+    pt = sel.cpats + sel.bstart[<unsigned char>k[0]]
+    end = sel.cpats + sel.bend[<unsigned char>k[0]]
+    while pt < end:
+        if pt.flags != C_PERM_ALL or pt.kind == 0:
+            return check_key(sel, spec, argv, pos, rw)      # read/write-only or a real glob: the full walk
+        if pt.plen <= kn and (pt.plen <= 1 or cm_prefix_eq(pt.p, k, pt.plen)) and (pt.kind == 2 or pt.n == kn):
+            return OK
+        pt += 1
+    return DENIED_KEY
+
+
 cdef extern from *:
     """
     /* A literal prefix compare for the short prefixes of key patterns: memcmp's call and size dispatch
@@ -332,6 +385,12 @@ cdef extern from *:
             memcpy(&x, a, 8); memcpy(&y, b, 8);
             if (x != y) return 0;
             a += 8; b += 8; n -= 8;
+        }
+        if (n >= 4) {
+            uint32_t x4, y4;
+            memcpy(&x4, a, 4); memcpy(&y4, b, 4);
+            if (x4 != y4) return 0;
+            a += 4; b += 4; n -= 4;
         }
         while (n-- > 0) if (*a++ != *b++) return 0;
         return 1;
