@@ -29,6 +29,8 @@ cdef class ZSet:
     cdef int level
     cdef dict scores
     cdef uint64_t rng_state
+    cdef public bint skiplist         # encoding shown to clients: False = listpack (engine/types/zset.py)
+    cdef public Py_ssize_t member_bytes   # sum of the members' lengths (O(1) memory accounting)
 
     cdef int _random_level(self)
     cdef SkipNode* _insert(self, double score, bytes member) except NULL

@@ -40,6 +40,10 @@ cdef enum:
     MAX_LEVEL = 32        # ZSKIPLIST_MAXLEVEL
 
 cdef double LEVEL_P = 0.25   # ZSKIPLIST_P
+# memory accounting: the object, its dict and header node; per member the bytes object header (33, rounded),
+# a node of ~1.33 levels (48), a dict slot and a float (64)
+cdef Py_ssize_t ZSET_BASE_COST = 700
+cdef Py_ssize_t ZSET_MEMBER_COST = 48 + 48 + 64
 
 ERR_NOT_FLOAT = "ERR value is not a valid float"
 ERR_RANGE_NOT_FLOAT = "ERR min or max is not a float"
@@ -295,6 +299,7 @@ cdef class ZSet:
         else:
             self.tail = x
         self.length += 1
+        self.member_bytes += bytes_size(m)
         return x
 
     cdef void _unlink(self, SkipNode *x, SkipNode **update):
@@ -310,6 +315,7 @@ cdef class ZSet:
             x.level[0].forward.backward = x.backward
         else:
             self.tail = x.backward
+        self.member_bytes -= bytes_size(x.member)
         while self.level > 1 and self.header.level[self.level - 1].forward == NULL:
             self.level -= 1
         self.length -= 1
@@ -440,6 +446,11 @@ cdef class ZSet:
 
     def __len__(self):
         return self.length
+
+    def mem_estimate(self):
+        """O(1) estimate for memory accounting (called after every write): per member its bytes object,
+        its skiplist node (~1.33 levels) and its dict slot with the score's float."""
+        return ZSET_BASE_COST + <Py_ssize_t>self.length * ZSET_MEMBER_COST + self.member_bytes
 
     def __contains__(self, member):
         return member in self.scores
