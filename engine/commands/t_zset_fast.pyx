@@ -133,8 +133,7 @@ cdef int zs_store(ZSet zs, bytes member, double score, PyObject* cur, long long 
         return 1
     old = PyFloat_AS_DOUBLE(<object>cur)
     if old != score:
-        zs._delete_node(old, member)
-        zs._insert(score, member)
+        zs._update_score(old, member, score)
         f = PyFloat_FromDouble(score)
         PyDict_SetItem(zs.scores, member, f)
     return 0

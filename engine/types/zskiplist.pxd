@@ -34,6 +34,9 @@ cdef class ZSet:
 
     cdef int _random_level(self)
     cdef SkipNode* _insert(self, double score, bytes member) except NULL
+    cdef int _grow_header(self) except -1
+    cdef int _link(self, SkipNode *x) except -1
+    cdef int _update_score(self, double curscore, bytes member, double newscore) except -1
     cdef void _unlink(self, SkipNode *node, SkipNode **update)
     cdef int _delete_node(self, double score, bytes member) except -1
     cdef SkipNode* _node_at_rank(self, unsigned long rank)

@@ -13,7 +13,7 @@ Module helpers reproduce how Redis parses and prints scores:
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport malloc, free, strtod
+from libc.stdlib cimport malloc, realloc, free, strtod
 from libc.string cimport memcmp
 from libc.stdio cimport snprintf
 from libc.math cimport isnan, isinf, HUGE_VAL, fpclassify, FP_ZERO
@@ -38,11 +38,12 @@ cdef extern from *:
 
 cdef enum:
     MAX_LEVEL = 32        # ZSKIPLIST_MAXLEVEL
+    HEADER_LEVELS = 4     # levels of a new zset's header (grown to MAX_LEVEL by the first taller node)
 
 cdef double LEVEL_P = 0.25   # ZSKIPLIST_P
 # memory accounting: the object, its dict and header node; per member the bytes object header (33, rounded),
 # a node of ~1.33 levels (48), a dict slot and a float (64)
-cdef Py_ssize_t ZSET_BASE_COST = 700
+cdef Py_ssize_t ZSET_BASE_COST = 300
 cdef Py_ssize_t ZSET_MEMBER_COST = 48 + 48 + 64
 
 ERR_NOT_FLOAT = "ERR value is not a valid float"
@@ -226,7 +227,7 @@ cdef class ZSet:
 
     def __cinit__(self):
         global _seed_counter
-        self.header = new_node(MAX_LEVEL, 0.0, NULL)
+        self.header = new_node(HEADER_LEVELS, 0.0, NULL)
         self.tail = NULL
         self.length = 0
         self.level = 1
@@ -267,25 +268,50 @@ cdef class ZSet:
 
     cdef SkipNode* _insert(self, double score, bytes member) except NULL:
         """zslInsert(): the caller guarantees the member is not present."""
+        cdef SkipNode *x = new_node(self._random_level(), score, <PyObject*>member)
+        if self._link(x) < 0:
+            free_node(x)
+            raise MemoryError()
+        return x
+
+    cdef int _grow_header(self) except -1:
+        """The header starts with HEADER_LEVELS levels (small zsets never need more): a node taller than
+        that grows it to MAX_LEVEL. Nothing points at the header but self.header and search-local arrays."""
+        cdef SkipNode *h = <SkipNode*>realloc(self.header, sizeof(SkipNode) + MAX_LEVEL * sizeof(SkipLevel))
+        cdef int i
+        if h == NULL:
+            raise MemoryError()
+        h.level = <SkipLevel*>(<char*>h + sizeof(SkipNode))
+        for i in range(h.nlevels, MAX_LEVEL):
+            h.level[i].forward = NULL
+            h.level[i].span = 0
+        h.nlevels = MAX_LEVEL
+        self.header = h
+        return 0
+
+    cdef int _link(self, SkipNode *x) except -1:
+        """zslInsert's search and linking for a node made (or unlinked) by the caller, at its own height."""
         cdef SkipNode *update[MAX_LEVEL]
         cdef unsigned long rank[MAX_LEVEL]
-        cdef SkipNode *x = self.header
-        cdef PyObject *m = <PyObject*>member
-        cdef int i, lvl
+        cdef SkipNode *p
+        cdef PyObject *m = x.member
+        cdef double score = x.score
+        cdef int i, lvl = x.nlevels
+        if lvl > self.header.nlevels:
+            self._grow_header()
+        p = self.header
         for i in range(self.level - 1, -1, -1):
             rank[i] = 0 if i == self.level - 1 else rank[i + 1]
-            while x.level[i].forward != NULL and node_before(x.level[i].forward, score, m):
-                rank[i] += x.level[i].span
-                x = x.level[i].forward
-            update[i] = x
-        lvl = self._random_level()
+            while p.level[i].forward != NULL and node_before(p.level[i].forward, score, m):
+                rank[i] += p.level[i].span
+                p = p.level[i].forward
+            update[i] = p
         if lvl > self.level:
             for i in range(self.level, lvl):
                 rank[i] = 0
                 update[i] = self.header
                 update[i].level[i].span = self.length
             self.level = lvl
-        x = new_node(lvl, score, m)
         for i in range(lvl):
             x.level[i].forward = update[i].level[i].forward
             update[i].level[i].forward = x
@@ -300,7 +326,30 @@ cdef class ZSet:
             self.tail = x
         self.length += 1
         self.member_bytes += bytes_size(m)
-        return x
+        return 0
+
+    cdef int _update_score(self, double curscore, bytes member, double newscore) except -1:
+        """zslUpdateScore(): the node (curscore, member) gets newscore, in place when its neighbours keep it
+        in order, else unlinked and linked again (the same node: no free, no allocation)."""
+        cdef SkipNode *update[MAX_LEVEL]
+        cdef SkipNode *x = self.header
+        cdef PyObject *m = <PyObject*>member
+        cdef int i
+        for i in range(self.level - 1, -1, -1):
+            while x.level[i].forward != NULL and node_before(x.level[i].forward, curscore, m):
+                x = x.level[i].forward
+            update[i] = x
+        x = x.level[0].forward
+        if x == NULL or x.score != curscore or member_cmp(x.member, m) != 0:
+            raise KeyError(member)
+        if (x.backward == NULL or x.backward.score < newscore) and \
+                (x.level[0].forward == NULL or x.level[0].forward.score > newscore):
+            x.score = newscore
+            return 0
+        self._unlink(x, update)
+        x.score = newscore
+        self._link(x)
+        return 0
 
     cdef void _unlink(self, SkipNode *x, SkipNode **update):
         """zslDeleteNode(): unlink x given its predecessors; does not free it."""
@@ -468,8 +517,7 @@ cdef class ZSet:
             self.scores[member] = score
             return True, None
         if <double>old != score:
-            self._delete_node(old, member)
-            self._insert(score, member)
+            self._update_score(old, member, score)
             self.scores[member] = score
         return False, old
 
