@@ -14,14 +14,12 @@ WATCH and tracking invalidation (on_key_modified) and the memory re-estimate (O(
 """
 from cpython.object cimport PyObject
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_DelItem
-from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.stdlib cimport strtod
 from libc.math cimport isnan, HUGE_VAL, fpclassify, FP_ZERO
 
 from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast
-from engine.types.zskiplist cimport ZSet, SkipNode
+from engine.types.zskiplist cimport ZSet
 from protocol.resp cimport ReplyBuffer
 
 from engine.core import WRONGTYPE, NOT_FLOAT
@@ -116,27 +114,15 @@ cdef inline object lookup_zset(Client c, bytes key, bint read):
     return WRONG
 
 
-cdef int zs_store(ZSet zs, bytes member, double score, PyObject* cur, long long max_entries,
+cdef int zs_store(ZSet zs, bytes member, double score, bint found, double old, long long max_entries,
                   long long max_value) except -1:
-    """ZSetValue.insert + ZSet.add for a known current score (cur NULL: a new member)."""
-    cdef object f
-    cdef double old
+    """ZSetValue.insert + ZSet.add for a known current score (found False: a new member)."""
     if not zs.skiplist:
-        if PyBytes_GET_SIZE(member) > max_value or (cur == NULL and <long long>zs.length + 1 > max_entries):
+        if PyBytes_GET_SIZE(member) > max_value or (not found and <long long>zs.length + 1 > max_entries):
             zs.skiplist = True
         else:
             score += 0.0                  # a listpack stores -0.0 as 0
-    if cur == NULL:
-        zs._insert(score, member)
-        f = PyFloat_FromDouble(score)
-        PyDict_SetItem(zs.scores, member, f)
-        return 1
-    old = PyFloat_AS_DOUBLE(<object>cur)
-    if old != score:
-        zs._update_score(old, member, score)
-        f = PyFloat_FromDouble(score)
-        PyDict_SetItem(zs.scores, member, f)
-    return 0
+    return zs.z_put(member, score, found, old)
 
 
 cdef ZSet create_zset(Client c, bytes key, bytes first_member):
@@ -155,7 +141,8 @@ cdef object zadd_impl(Client c, list argv):
     cdef ZSet zs = None
     cdef object o
     cdef long long added = 0, updated = 0, max_entries = 128, max_value = 64
-    cdef PyObject* cur
+    cdef double old = 0.0
+    cdef int found
     cdef double stack_scores[16]
     cdef double* scores = stack_scores
     cdef object heap = None
@@ -179,13 +166,14 @@ cdef object zadd_impl(Client c, list argv):
     for j in range(elements):
         member = <bytes>argv[3 + 2 * j]
         score = scores[j]
-        cur = PyDict_GetItem(zs.scores, member)
-        if cur != NULL and PyFloat_AS_DOUBLE(<object>cur) == score:
+        found = zs.z_find(member, &old)
+        if found and old == score:
             continue
-        if zs_store(zs, member, score, cur, max_entries, max_value):
-            added += 1
-        else:
+        zs_store(zs, member, score, found, old, max_entries, max_value)
+        if found:
             updated += 1
+        else:
+            added += 1
     c.dirty += added + updated
     c.reply.add_int(added)
     if (added or updated) and c.ks.notify_flags:
@@ -194,13 +182,12 @@ cdef object zadd_impl(Client c, list argv):
 
 
 cdef object zincrby_impl(Client c, list argv):
-    cdef double score, old
+    cdef double score, old = 0.0
     cdef bytes key = <bytes>argv[1]
     cdef bytes member = <bytes>argv[3]
     cdef ZSet zs = None
     cdef object o
     cdef long long max_entries = 128, max_value = 64
-    cdef PyObject* cur
     cdef bint changed = False
     if may_be_flag(<bytes>argv[2]):
         return zincrby_slow(c, argv)
@@ -213,18 +200,16 @@ cdef object zincrby_impl(Client c, list argv):
     zs = create_zset(c, key, member) if o is None else <ZSet>o
     if not zs.skiplist:
         listpack_limits(c, &max_entries, &max_value)
-    cur = PyDict_GetItem(zs.scores, member)
-    if cur != NULL:
-        old = PyFloat_AS_DOUBLE(<object>cur)
+    if zs.z_find(member, &old):
         score += old
         if isnan(score):
             c.error(NAN_ERR)
             return None
         if score != old:
-            zs_store(zs, member, score, cur, max_entries, max_value)
+            zs_store(zs, member, score, True, old, max_entries, max_value)
             changed = True
     else:
-        zs_store(zs, member, score, NULL, max_entries, max_value)
+        zs_store(zs, member, score, False, 0.0, max_entries, max_value)
         changed = True
     if changed:
         c.dirty += 1
@@ -236,7 +221,7 @@ cdef object zincrby_impl(Client c, list argv):
 
 cdef object zscore_impl(Client c, list argv):
     cdef ZSet zs = None
-    cdef PyObject* cur
+    cdef double score
     cdef object o = lookup_zset(c, <bytes>argv[1], True)
     if o is WRONG:
         return None
@@ -244,11 +229,10 @@ cdef object zscore_impl(Client c, list argv):
         c.reply.add_null()
         return None
     zs = <ZSet>o
-    cur = PyDict_GetItem(zs.scores, <bytes>argv[2])
-    if cur == NULL:
-        c.reply.add_null()
+    if zs.z_find(<bytes>argv[2], &score):
+        c.reply.add_double(score)
     else:
-        c.reply.add_double(PyFloat_AS_DOUBLE(<object>cur))
+        c.reply.add_null()
     return None
 
 
@@ -263,8 +247,7 @@ cdef object zcard_impl(Client c, list argv):
 
 cdef object zrank_generic(Client c, list argv, bint reverse):
     cdef ZSet zs = None
-    cdef PyObject* cur
-    cdef unsigned long r
+    cdef long long r
     cdef bytes member = <bytes>argv[2]
     cdef object o = lookup_zset(c, <bytes>argv[1], True)
     if o is WRONG:
@@ -273,12 +256,11 @@ cdef object zrank_generic(Client c, list argv, bint reverse):
         c.reply.add_null()
         return None
     zs = <ZSet>o
-    cur = PyDict_GetItem(zs.scores, member)
-    if cur == NULL:
+    r = zs.z_rank(member)
+    if r < 0:
         c.reply.add_null()
-        return None
-    r = zs._rank_of(PyFloat_AS_DOUBLE(<object>cur), member)
-    c.reply.add_int(<long long>(zs.length - r) if reverse else <long long>r - 1)
+    else:
+        c.reply.add_int(<long long>zs.length - 1 - r if reverse else r)
     return None
 
 
@@ -288,17 +270,6 @@ cdef object zrank_impl(Client c, list argv):
 
 cdef object zrevrank_impl(Client c, list argv):
     return zrank_generic(c, argv, True)
-
-
-cdef inline bint remove_member(ZSet zs, bytes member) except -1:
-    cdef PyObject* cur = PyDict_GetItem(zs.scores, member)
-    cdef double old
-    if cur == NULL:
-        return False
-    old = PyFloat_AS_DOUBLE(<object>cur)
-    zs._delete_node(old, member)
-    PyDict_DelItem(zs.scores, member)
-    return True
 
 
 cdef object zrem_impl(Client c, list argv):
@@ -315,7 +286,7 @@ cdef object zrem_impl(Client c, list argv):
         return None
     zs = <ZSet>o
     for j in range(2, argc):
-        if remove_member(zs, <bytes>argv[j]):
+        if zs.z_del(<bytes>argv[j]):
             deleted += 1
             if zs.length == 0:
                 c.db.rec_delete(key)
@@ -335,7 +306,6 @@ cdef object zpop_one(Client c, list argv, bint use_max):
     """ZPOPMIN/ZPOPMAX key (no count): one (member, score) pair, flat in both protocols."""
     cdef bytes key = <bytes>argv[1]
     cdef ZSet zs = None
-    cdef SkipNode* node
     cdef bytes member
     cdef double score
     cdef object o = lookup_zset(c, key, False)
@@ -346,15 +316,11 @@ cdef object zpop_one(Client c, list argv, bint use_max):
         c.reply.add_raw(EMPTY_ARRAY)
         return None
     zs = <ZSet>o
-    node = zs.tail if use_max else zs.header.level[0].forward
-    member = <bytes>node.member         # a reference of our own before the node goes
-    score = node.score
+    member = zs.z_pop(use_max, &score)
     out = c.reply
     out.add_array_len(2)
     out.add_bulk(member)
     out.add_double(score)
-    zs._delete_node(score, member)
-    PyDict_DelItem(zs.scores, member)
     c.dirty += 1
     if c.ks.notify_flags:
         notify(c, "z", EV_ZPOPMAX if use_max else EV_ZPOPMIN, key)
