@@ -7,6 +7,7 @@ cdef struct SkipNode
 cdef struct SkipLevel:
     SkipNode *forward
     unsigned long span
+    double fscore             # forward's score (searches compare it without touching the next node)
 
 cdef struct SkipNode:
     PyObject *member          # strong reference to a bytes object

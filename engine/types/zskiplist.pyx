@@ -161,7 +161,7 @@ def parse_lex_bound(bytes text):
 
 # ---------------------------------------------------------------- comparisons
 
-cdef inline int member_cmp(PyObject *a, PyObject *b):
+cdef inline int member_cmp(PyObject *a, PyObject *b) noexcept:
     """sdscmp(): memcmp over the common prefix, then the shorter string sorts first."""
     cdef Py_ssize_t la = bytes_size(a), lb = bytes_size(b)
     cdef int c = memcmp(bytes_data(a), bytes_data(b), la if la < lb else lb)
@@ -170,8 +170,13 @@ cdef inline int member_cmp(PyObject *a, PyObject *b):
     return (la > lb) - (la < lb)
 
 
-cdef inline bint node_before(SkipNode *node, double score, PyObject *member):
+cdef inline bint node_before(SkipNode *node, double score, PyObject *member) noexcept:
     return node.score < score or (node.score == score and member_cmp(node.member, member) < 0)
+
+
+cdef inline bint level_before(SkipLevel *l, double score, PyObject *member) noexcept:
+    """node_before(l.forward, ...) from the score cached in the level (l.forward is not NULL)."""
+    return l.fscore < score or (l.fscore == score and member_cmp(l.forward.member, member) < 0)
 
 
 cdef inline int lex_cmp_value(PyObject *value, LexBound bound):
@@ -235,6 +240,7 @@ cdef SkipNode* new_node(int nlevels, double score, PyObject *member) except NULL
     node.backward = NULL
     for i in range(nlevels):
         node.level[i].forward = NULL
+        node.level[i].fscore = 0.0
         node.level[i].span = 0
     return node
 
@@ -511,6 +517,7 @@ cdef class ZSet:
         h.level = <SkipLevel*>(<char*>h + sizeof(SkipNode))
         for i in range(h.nlevels, MAX_LEVEL):
             h.level[i].forward = NULL
+            h.level[i].fscore = 0.0
             h.level[i].span = 0
         h.nlevels = MAX_LEVEL
         self.header = h
@@ -529,7 +536,7 @@ cdef class ZSet:
         p = self.header
         for i in range(self.level - 1, -1, -1):
             rank[i] = 0 if i == self.level - 1 else rank[i + 1]
-            while p.level[i].forward != NULL and node_before(p.level[i].forward, score, m):
+            while p.level[i].forward != NULL and level_before(&p.level[i], score, m):
                 rank[i] += p.level[i].span
                 p = p.level[i].forward
             update[i] = p
@@ -541,7 +548,9 @@ cdef class ZSet:
             self.level = lvl
         for i in range(lvl):
             x.level[i].forward = update[i].level[i].forward
+            x.level[i].fscore = update[i].level[i].fscore
             update[i].level[i].forward = x
+            update[i].level[i].fscore = score
             x.level[i].span = update[i].level[i].span - (rank[0] - rank[i])
             update[i].level[i].span = (rank[0] - rank[i]) + 1
         for i in range(lvl, self.level):
@@ -563,7 +572,7 @@ cdef class ZSet:
         cdef PyObject *m = <PyObject*>member
         cdef int i
         for i in range(self.level - 1, -1, -1):
-            while x.level[i].forward != NULL and node_before(x.level[i].forward, curscore, m):
+            while x.level[i].forward != NULL and level_before(&x.level[i], curscore, m):
                 x = x.level[i].forward
             update[i] = x
         x = x.level[0].forward
@@ -572,6 +581,8 @@ cdef class ZSet:
         if (x.backward == NULL or x.backward.score < newscore) and \
                 (x.level[0].forward == NULL or x.level[0].forward.score > newscore):
             x.score = newscore
+            for i in range(x.nlevels):              # the predecessors' cached score of x
+                update[i].level[i].fscore = newscore
             return 0
         self._unlink(x, update)
         x.score = newscore
@@ -585,6 +596,7 @@ cdef class ZSet:
             if update[i].level[i].forward == x:
                 update[i].level[i].span += x.level[i].span - 1
                 update[i].level[i].forward = x.level[i].forward
+                update[i].level[i].fscore = x.level[i].fscore
             else:
                 update[i].level[i].span -= 1
         if x.level[0].forward != NULL:
@@ -603,7 +615,7 @@ cdef class ZSet:
         cdef PyObject *m = <PyObject*>member
         cdef int i
         for i in range(self.level - 1, -1, -1):
-            while x.level[i].forward != NULL and node_before(x.level[i].forward, score, m):
+            while x.level[i].forward != NULL and level_before(&x.level[i], score, m):
                 x = x.level[i].forward
             update[i] = x
         x = x.level[0].forward
@@ -634,8 +646,8 @@ cdef class ZSet:
         cdef int i
         for i in range(self.level - 1, -1, -1):
             while x.level[i].forward != NULL and (
-                    x.level[i].forward.score < score or
-                    (x.level[i].forward.score == score and
+                    x.level[i].fscore < score or
+                    (x.level[i].fscore == score and
                      member_cmp(x.level[i].forward.member, m) <= 0)):
                 rank += x.level[i].span
                 x = x.level[i].forward
@@ -1028,5 +1040,6 @@ cdef class ZSet:
             while x.level[i].forward != NULL:
                 pos += x.level[i].span
                 assert self._node_at_rank(pos) == x.level[i].forward
+                assert x.level[i].fscore == x.level[i].forward.score
                 x = x.level[i].forward
         return True
