@@ -174,6 +174,12 @@ cdef inline bint node_before(SkipNode *node, double score, PyObject *member) noe
     return node.score < score or (node.score == score and member_cmp(node.member, member) < 0)
 
 
+cdef inline SkipLevel* LV(SkipNode *x) noexcept:
+    """x.level without loading the pointer: the levels always follow the node in its allocation (one cache
+    miss less per node a search enters)."""
+    return <SkipLevel*>((<char*>x) + sizeof(SkipNode))
+
+
 cdef inline bint level_before(SkipLevel *l, double score, PyObject *member) noexcept:
     """node_before(l.forward, ...) from the score cached in the level (l.forward is not NULL)."""
     return l.fscore < score or (l.fscore == score and member_cmp(l.forward.member, member) < 0)
@@ -536,9 +542,9 @@ cdef class ZSet:
         p = self.header
         for i in range(self.level - 1, -1, -1):
             rank[i] = 0 if i == self.level - 1 else rank[i + 1]
-            while p.level[i].forward != NULL and level_before(&p.level[i], score, m):
-                rank[i] += p.level[i].span
-                p = p.level[i].forward
+            while LV(p)[i].forward != NULL and level_before(&LV(p)[i], score, m):
+                rank[i] += LV(p)[i].span
+                p = LV(p)[i].forward
             update[i] = p
         if lvl > self.level:
             for i in range(self.level, lvl):
@@ -548,7 +554,7 @@ cdef class ZSet:
             self.level = lvl
         for i in range(lvl):
             x.level[i].forward = update[i].level[i].forward
-            x.level[i].fscore = update[i].level[i].fscore
+            LV(x)[i].fscore = update[i].level[i].fscore
             update[i].level[i].forward = x
             update[i].level[i].fscore = score
             x.level[i].span = update[i].level[i].span - (rank[0] - rank[i])
@@ -572,8 +578,8 @@ cdef class ZSet:
         cdef PyObject *m = <PyObject*>member
         cdef int i
         for i in range(self.level - 1, -1, -1):
-            while x.level[i].forward != NULL and level_before(&x.level[i], curscore, m):
-                x = x.level[i].forward
+            while LV(x)[i].forward != NULL and level_before(&LV(x)[i], curscore, m):
+                x = LV(x)[i].forward
             update[i] = x
         x = x.level[0].forward
         if x == NULL or x.score != curscore or member_cmp(x.member, m) != 0:
@@ -615,8 +621,8 @@ cdef class ZSet:
         cdef PyObject *m = <PyObject*>member
         cdef int i
         for i in range(self.level - 1, -1, -1):
-            while x.level[i].forward != NULL and level_before(&x.level[i], score, m):
-                x = x.level[i].forward
+            while LV(x)[i].forward != NULL and level_before(&LV(x)[i], score, m):
+                x = LV(x)[i].forward
             update[i] = x
         x = x.level[0].forward
         if x != NULL and x.score == score and member_cmp(x.member, m) == 0:
@@ -631,9 +637,9 @@ cdef class ZSet:
         cdef unsigned long traversed = 0
         cdef int i
         for i in range(self.level - 1, -1, -1):
-            while x.level[i].forward != NULL and traversed + x.level[i].span <= rank:
-                traversed += x.level[i].span
-                x = x.level[i].forward
+            while LV(x)[i].forward != NULL and traversed + LV(x)[i].span <= rank:
+                traversed += LV(x)[i].span
+                x = LV(x)[i].forward
             if traversed == rank:
                 return x
         return NULL
@@ -645,12 +651,12 @@ cdef class ZSet:
         cdef unsigned long rank = 0
         cdef int i
         for i in range(self.level - 1, -1, -1):
-            while x.level[i].forward != NULL and (
-                    x.level[i].fscore < score or
-                    (x.level[i].fscore == score and
-                     member_cmp(x.level[i].forward.member, m) <= 0)):
-                rank += x.level[i].span
-                x = x.level[i].forward
+            while LV(x)[i].forward != NULL and (
+                    LV(x)[i].fscore < score or
+                    (LV(x)[i].fscore == score and
+                     member_cmp(LV(x)[i].forward.member, m) <= 0)):
+                rank += LV(x)[i].span
+                x = LV(x)[i].forward
             if x.member != NULL and member_cmp(x.member, m) == 0:
                 return rank
         return 0
