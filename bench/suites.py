@@ -68,6 +68,28 @@ def load_big_zset(port: int, quick: bool, members: int = 1_000_000, batch: int =
                 raise RuntimeError(f"ZADD failed: {reply!r}")
 
 
+ZSET_POP = "bench:zpop"
+
+
+def load_zset_suite(port: int, quick: bool):
+    """The zset suite's keys: the 1M-member BIG_ZSET (ZRANK/ZREM) and a ZPOPMIN reserve (refilled by the
+    suite's ZADD-new load, which runs before ZPOPMIN in every round)."""
+    load_big_zset(port, quick)
+    members = 50_000 if quick else 500_000
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        for start in range(0, members, 1000):
+            args = [b"ZADD", ZSET_POP.encode()]
+            for i in range(start, min(members, start + 1000)):
+                args += [b"%d" % i, b"p%d" % i]
+            sock.sendall(resp_command(*args))
+            reply = b""
+            while not reply.endswith(b"\r\n"):
+                chunk = sock.recv(100)
+                if not chunk:
+                    raise ConnectionError("server closed the connection while loading the zset")
+                reply += chunk
+
+
 _CORE_REDIS = tuple(RedisCase(t.upper(), test=t) for t in ("set", "get", "incr", "mset"))
 # Text `get` and meta `mg` both: memcached 1.6.18 answers pipelined text gets in many small writes
 # (about 3 replies per write) but meta gets in one, so the two rows differ a lot on the reference side.
@@ -90,6 +112,20 @@ SUITES = {
                      pipelines=(1,)),
            RedisCase("ZRANGE big 0 10", command=("ZRANGE", BIG_ZSET, "0", "10"), pipelines=(1,))),
         setup=load_big_zset),
+    "zset": Suite(
+        "zset",
+        redis=(RedisCase("ZADD new", command=("ZADD", ZSET_POP, "__rand_int__", "m:__rand_int__"),
+                         keyspace=10_000_000),
+               RedisCase("ZADD update", command=("ZADD", "bench:zu", "__rand_int__", "m:__rand_int__"),
+                         keyspace=1000),
+               RedisCase("ZINCRBY", command=("ZINCRBY", "bench:zu", "1", "m:__rand_int__"), keyspace=1000),
+               RedisCase("ZSCORE", command=("ZSCORE", "bench:zu", "m:__rand_int__"), keyspace=1000),
+               RedisCase("ZRANK big", command=("ZRANK", BIG_ZSET, "m__rand_int__"), keyspace=1_000_000),
+               RedisCase("ZREM big", command=("ZREM", BIG_ZSET, "m__rand_int__"), keyspace=1_000_000),
+               RedisCase("ZPOPMIN", command=("ZPOPMIN", ZSET_POP))),
+        setup=load_zset_suite,
+        notes="ZADD new adds random members of 10M to the ZPOPMIN key (preloaded with 500k) before ZPOPMIN runs; "
+              "ZADD update/ZINCRBY/ZSCORE on 1000 members; ZRANK/ZREM on a 1M-member zset"),
     "pubsub": Suite("pubsub", redis=(RedisCase("PUBLISH (no subscribers)", command=("PUBLISH", "chan", "hello")),),
                     notes="fan-out to subscribers is in bench/features.py"),
     "persistence": Suite(
@@ -101,3 +137,4 @@ SUITES = {
 }
 
 SUITE_ORDER = ("core", "memcached", "types", "pubsub", "persistence", "memory")
+SUITE_ORDER += ("zset",)

@@ -4,7 +4,6 @@ Redis 7.0's one-way listpack -> skiplist conversion.
 While a Redis zset is listpack-encoded its scores are stored as text, which turns a -0.0 score into "0";
 the skiplist keeps the double as is. ``insert`` reproduces both so ZSCORE answers as Redis would.
 """
-import sys
 
 from engine.core import register_value_type
 from engine.types.zskiplist import ZSet
@@ -18,7 +17,7 @@ def limits(config):
 
 
 class ZSetValue(ZSet):
-    __slots__ = ("skiplist", "_scan")
+    __slots__ = ("_scan",)                  # the encoding flag `skiplist` is a field of ZSet
     type_name = b"zset"
 
     def __init__(self):
@@ -75,18 +74,7 @@ class ZSetValue(ZSet):
             value.add(member, score if value.skiplist else score + 0.0)
         return value
 
-    def mem_estimate(self):
-        """O(1)-ish estimate for memory accounting (called after every write): the member size is sampled
-        from the first few ranks instead of walking the set."""
-        n = len(self)
-        if n == 0:
-            return sys.getsizeof(self)
-        sample = self.range_by_rank(0, 4)
-        avg_member = sum(len(m) for m, _ in sample) // len(sample)
-        # per element: the bytes object (33 + data), a skiplist node with ~1.33 levels, a dict slot
-        return sys.getsizeof(self) + n * (((33 + avg_member + 15) & ~15) + 48 + 64)
-
-    mem_usage = mem_estimate
+    mem_usage = ZSet.mem_estimate        # O(1): ZSet counts its members' bytes
 
     def members(self):
         return [m for m, _ in self.items()]

@@ -7,6 +7,7 @@ cdef struct SkipNode
 cdef struct SkipLevel:
     SkipNode *forward
     unsigned long span
+    double fscore             # forward's score (searches compare it without touching the next node)
 
 cdef struct SkipNode:
     PyObject *member          # strong reference to a bytes object
@@ -29,9 +30,35 @@ cdef class ZSet:
     cdef int level
     cdef dict scores
     cdef uint64_t rng_state
+    cdef public bint skiplist         # encoding shown to clients: False = listpack (engine/types/zset.py)
+    cdef public Py_ssize_t member_bytes   # sum of the members' lengths (O(1) memory accounting)
+    # small sets (<= PACK_MAX_ENTRIES members of <= PACK_MAX_VALUE bytes) are one packed buffer of entries
+    # [double score][uint8 length][member], sorted like the skiplist, with no node, dict or member object
+    # (redis's listpack); header/tail/scores are NULL/None until _unpack builds the skiplist for good
+    cdef char *pk
+    cdef Py_ssize_t pk_len
+    cdef Py_ssize_t pk_cap
+    cdef public bint packed
+
+    # the point operations of the compiled command handlers, for both representations
+    cdef int z_find(self, bytes member, double *out) except -1
+    cdef int z_put(self, bytes member, double score, bint found, double old) except -1
+    cdef int z_del(self, bytes member) except -1
+    cdef long long z_rank(self, bytes member) except -2
+    cdef bytes z_pop(self, bint use_max, double *score)
+
+    cdef int _unpack(self) except -1
+    cdef Py_ssize_t _pk_find(self, const char *m, Py_ssize_t n)
+    cdef Py_ssize_t _pk_offset_at(self, Py_ssize_t index)
+    cdef int _pk_insert(self, double score, const char *m, Py_ssize_t n) except -1
+    cdef void _pk_remove_at(self, Py_ssize_t off)
+    cdef list _pk_items(self)
 
     cdef int _random_level(self)
     cdef SkipNode* _insert(self, double score, bytes member) except NULL
+    cdef int _grow_header(self) except -1
+    cdef int _link(self, SkipNode *x) except -1
+    cdef int _update_score(self, double curscore, bytes member, double newscore) except -1
     cdef void _unlink(self, SkipNode *node, SkipNode **update)
     cdef int _delete_node(self, double score, bytes member) except -1
     cdef SkipNode* _node_at_rank(self, unsigned long rank)

@@ -12,9 +12,10 @@ Module helpers reproduce how Redis parses and prints scores:
 """
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport malloc, free, strtod
-from libc.string cimport memcmp
+from libc.stdlib cimport malloc, realloc, free, strtod
+from libc.string cimport memcmp, memcpy, memmove
 from libc.stdio cimport snprintf
 from libc.math cimport isnan, isinf, HUGE_VAL, fpclassify, FP_ZERO
 
@@ -38,8 +39,41 @@ cdef extern from *:
 
 cdef enum:
     MAX_LEVEL = 32        # ZSKIPLIST_MAXLEVEL
+    HEADER_LEVELS = 4     # levels of a new zset's header (grown to MAX_LEVEL by the first taller node)
 
 cdef double LEVEL_P = 0.25   # ZSKIPLIST_P
+# memory accounting: the object, its dict and header node; per member the bytes object header (33, rounded),
+# a node of ~1.33 levels (48), a dict slot and a float (64)
+cdef Py_ssize_t ZSET_BASE_COST = 300
+cdef Py_ssize_t ZSET_MEMBER_COST = 48 + 48 + 64
+# a packed set: the object alone, then its buffer
+cdef Py_ssize_t ZSET_PACKED_BASE = 160
+DEF PACK_MAX_ENTRIES = 128   # beyond these (redis's listpack defaults) a set becomes a skiplist for good
+DEF PACK_MAX_VALUE = 64
+DEF PK_HDR = 9               # double score + uint8 length
+
+
+cdef inline double pk_score_at(const char *p):
+    cdef double d
+    memcpy(&d, p, 8)
+    return d
+
+
+cdef inline Py_ssize_t pk_mlen(const char *p):
+    return <unsigned char>p[8]
+
+
+cdef inline int raw_cmp(const char *a, Py_ssize_t la, const char *b, Py_ssize_t lb):
+    cdef int c = memcmp(a, b, la if la < lb else lb)
+    if c != 0:
+        return c
+    return -1 if la < lb else (1 if la > lb else 0)
+
+
+cdef inline bint pk_before(const char *e, double score, const char *m, Py_ssize_t n):
+    """Whether the packed entry at e sorts before (score, m): node_before for packed entries."""
+    cdef double es = pk_score_at(e)
+    return es < score or (es == score and raw_cmp(e + PK_HDR, pk_mlen(e), m, n) < 0)
 
 ERR_NOT_FLOAT = "ERR value is not a valid float"
 ERR_RANGE_NOT_FLOAT = "ERR min or max is not a float"
@@ -127,7 +161,7 @@ def parse_lex_bound(bytes text):
 
 # ---------------------------------------------------------------- comparisons
 
-cdef inline int member_cmp(PyObject *a, PyObject *b):
+cdef inline int member_cmp(PyObject *a, PyObject *b) noexcept:
     """sdscmp(): memcmp over the common prefix, then the shorter string sorts first."""
     cdef Py_ssize_t la = bytes_size(a), lb = bytes_size(b)
     cdef int c = memcmp(bytes_data(a), bytes_data(b), la if la < lb else lb)
@@ -136,8 +170,19 @@ cdef inline int member_cmp(PyObject *a, PyObject *b):
     return (la > lb) - (la < lb)
 
 
-cdef inline bint node_before(SkipNode *node, double score, PyObject *member):
+cdef inline bint node_before(SkipNode *node, double score, PyObject *member) noexcept:
     return node.score < score or (node.score == score and member_cmp(node.member, member) < 0)
+
+
+cdef inline SkipLevel* LV(SkipNode *x) noexcept:
+    """x.level without loading the pointer: the levels always follow the node in its allocation (one cache
+    miss less per node a search enters)."""
+    return <SkipLevel*>((<char*>x) + sizeof(SkipNode))
+
+
+cdef inline bint level_before(SkipLevel *l, double score, PyObject *member) noexcept:
+    """node_before(l.forward, ...) from the score cached in the level (l.forward is not NULL)."""
+    return l.fscore < score or (l.fscore == score and member_cmp(l.forward.member, member) < 0)
 
 
 cdef inline int lex_cmp_value(PyObject *value, LexBound bound):
@@ -201,6 +246,7 @@ cdef SkipNode* new_node(int nlevels, double score, PyObject *member) except NULL
     node.backward = NULL
     for i in range(nlevels):
         node.level[i].forward = NULL
+        node.level[i].fscore = 0.0
         node.level[i].span = 0
     return node
 
@@ -222,17 +268,24 @@ cdef class ZSet:
 
     def __cinit__(self):
         global _seed_counter
-        self.header = new_node(MAX_LEVEL, 0.0, NULL)
+        self.header = NULL            # packed until _unpack
         self.tail = NULL
         self.length = 0
         self.level = 1
-        self.scores = {}
+        self.scores = None
+        self.packed = True
+        self.pk = NULL
+        self.pk_len = 0
+        self.pk_cap = 0
         _seed_counter = _seed_counter * 6364136223846793005ULL + 1442695040888963407ULL
         self.rng_state = _seed_counter | 1
 
     def __dealloc__(self):
         cdef SkipNode *node
         cdef SkipNode *nxt
+        if self.pk != NULL:
+            free(self.pk)
+            self.pk = NULL
         if self.header == NULL:
             return
         node = self.header.level[0].forward
@@ -242,6 +295,197 @@ cdef class ZSet:
             node = nxt
         free(self.header)
         self.header = NULL
+
+    # ------------------------------------------------------------ the packed form
+
+    cdef int _unpack(self) except -1:
+        """Build the skiplist and the dict from the packed entries (for good: a set only grows out of it)."""
+        cdef Py_ssize_t off = 0, n
+        cdef char *buf = self.pk
+        cdef Py_ssize_t used = self.pk_len
+        cdef bytes member
+        cdef double score
+        if not self.packed:
+            return 0
+        self.header = new_node(HEADER_LEVELS, 0.0, NULL)
+        self.tail = NULL
+        self.level = 1
+        self.length = 0
+        self.member_bytes = 0
+        self.scores = {}
+        self.packed = False
+        self.pk = NULL
+        self.pk_len = 0
+        self.pk_cap = 0
+        try:
+            while off < used:
+                n = pk_mlen(buf + off)
+                score = pk_score_at(buf + off)
+                member = PyBytes_FromStringAndSize(buf + off + PK_HDR, n)
+                self._insert(score, member)
+                self.scores[member] = score
+                off += PK_HDR + n
+        finally:
+            free(buf)
+        return 0
+
+    cdef Py_ssize_t _pk_find(self, const char *m, Py_ssize_t n):
+        """Offset of the member's entry, -1 when absent."""
+        cdef Py_ssize_t off = 0
+        cdef const char *e
+        while off < self.pk_len:
+            e = self.pk + off
+            if pk_mlen(e) == n and memcmp(e + PK_HDR, m, n) == 0:
+                return off
+            off += PK_HDR + pk_mlen(e)
+        return -1
+
+    cdef Py_ssize_t _pk_offset_at(self, Py_ssize_t index):
+        cdef Py_ssize_t off = 0
+        while index > 0:
+            off += PK_HDR + pk_mlen(self.pk + off)
+            index -= 1
+        return off
+
+    cdef int _pk_insert(self, double score, const char *m, Py_ssize_t n) except -1:
+        """Insert an absent member at its sorted place."""
+        cdef Py_ssize_t off = 0, need = self.pk_len + PK_HDR + n, cap
+        cdef char *grown
+        cdef char *e
+        if need > self.pk_cap:
+            cap = need + (need >> 2)
+            cap = (cap + 15) & ~15
+            grown = <char*>realloc(self.pk, cap)
+            if grown == NULL:
+                raise MemoryError()
+            self.pk = grown
+            self.pk_cap = cap
+        while off < self.pk_len and pk_before(self.pk + off, score, m, n):
+            off += PK_HDR + pk_mlen(self.pk + off)
+        e = self.pk + off
+        memmove(e + PK_HDR + n, e, self.pk_len - off)
+        memcpy(e, &score, 8)
+        e[8] = <char>(<unsigned char>n)
+        memcpy(e + PK_HDR, m, n)
+        self.pk_len = need
+        self.length += 1
+        self.member_bytes += n
+        return 0
+
+    cdef void _pk_remove_at(self, Py_ssize_t off):
+        cdef Py_ssize_t n = pk_mlen(self.pk + off)
+        cdef Py_ssize_t size = PK_HDR + n
+        memmove(self.pk + off, self.pk + off + size, self.pk_len - off - size)
+        self.pk_len -= size
+        self.length -= 1
+        self.member_bytes -= n
+        cdef Py_ssize_t cap
+        cdef char *smaller
+        if self.pk_cap > 64 and self.pk_len * 2 < self.pk_cap:     # give back what a shrunk set holds
+            cap = (self.pk_len + 16 + 15) & ~15
+            smaller = <char*>realloc(self.pk, cap)
+            if smaller != NULL:
+                self.pk = smaller
+                self.pk_cap = cap
+
+    cdef list _pk_items(self):
+        cdef list out = []
+        cdef Py_ssize_t off = 0, n
+        while off < self.pk_len:
+            n = pk_mlen(self.pk + off)
+            out.append((PyBytes_FromStringAndSize(self.pk + off + PK_HDR, n), pk_score_at(self.pk + off)))
+            off += PK_HDR + n
+        return out
+
+    # ------------------------------------------------------------ point operations for compiled callers
+
+    cdef int z_find(self, bytes member, double *out) except -1:
+        cdef object cur
+        cdef Py_ssize_t off
+        if self.packed:
+            off = self._pk_find(PyBytes_AS_STRING(member), PyBytes_GET_SIZE(member))
+            if off < 0:
+                return 0
+            out[0] = pk_score_at(self.pk + off)
+            return 1
+        cur = self.scores.get(member)
+        if cur is None:
+            return 0
+        out[0] = <double>cur
+        return 1
+
+    cdef int z_put(self, bytes member, double score, bint found, double old) except -1:
+        """Insert (found False) or move to score a member whose current score is old."""
+        cdef Py_ssize_t off, n = PyBytes_GET_SIZE(member)
+        if self.packed:
+            if not found:
+                if n <= PACK_MAX_VALUE and self.length < PACK_MAX_ENTRIES:
+                    return self._pk_insert(score, PyBytes_AS_STRING(member), n)
+                self._unpack()
+            else:
+                if old == score:
+                    return 0
+                off = self._pk_find(PyBytes_AS_STRING(member), n)
+                self._pk_remove_at(off)
+                return self._pk_insert(score, PyBytes_AS_STRING(member), n)
+        if not found:
+            self._insert(score, member)
+            self.scores[member] = score
+        elif old != score:
+            self._update_score(old, member, score)
+            self.scores[member] = score
+        return 0
+
+    cdef int z_del(self, bytes member) except -1:
+        cdef Py_ssize_t off
+        cdef object cur
+        if self.packed:
+            off = self._pk_find(PyBytes_AS_STRING(member), PyBytes_GET_SIZE(member))
+            if off < 0:
+                return 0
+            self._pk_remove_at(off)
+            return 1
+        cur = self.scores.pop(member, None)
+        if cur is None:
+            return 0
+        self._delete_node(<double>cur, member)
+        return 1
+
+    cdef long long z_rank(self, bytes member) except -2:
+        """0-based rank, -1 when absent."""
+        cdef Py_ssize_t off = 0, n = PyBytes_GET_SIZE(member)
+        cdef const char *m = PyBytes_AS_STRING(member)
+        cdef long long i = 0
+        cdef object cur
+        if self.packed:
+            while off < self.pk_len:
+                if pk_mlen(self.pk + off) == n and memcmp(self.pk + off + PK_HDR, m, n) == 0:
+                    return i
+                off += PK_HDR + pk_mlen(self.pk + off)
+                i += 1
+            return -1
+        cur = self.scores.get(member)
+        if cur is None:
+            return -1
+        return <long long>self._rank_of(<double>cur, member) - 1
+
+    cdef bytes z_pop(self, bint use_max, double *score):
+        """Remove and return the lowest (highest) member; the caller knows the set is not empty."""
+        cdef Py_ssize_t off
+        cdef SkipNode *node
+        cdef bytes member
+        if self.packed:
+            off = self._pk_offset_at(self.length - 1) if use_max else 0
+            score[0] = pk_score_at(self.pk + off)
+            member = PyBytes_FromStringAndSize(self.pk + off + PK_HDR, pk_mlen(self.pk + off))
+            self._pk_remove_at(off)
+            return member
+        node = self.tail if use_max else self.header.level[0].forward
+        member = <bytes>node.member
+        score[0] = node.score
+        self._delete_node(node.score, member)
+        del self.scores[member]
+        return member
 
     # ------------------------------------------------------------ internals
 
@@ -263,28 +507,56 @@ cdef class ZSet:
 
     cdef SkipNode* _insert(self, double score, bytes member) except NULL:
         """zslInsert(): the caller guarantees the member is not present."""
+        cdef SkipNode *x = new_node(self._random_level(), score, <PyObject*>member)
+        if self._link(x) < 0:
+            free_node(x)
+            raise MemoryError()
+        return x
+
+    cdef int _grow_header(self) except -1:
+        """The header starts with HEADER_LEVELS levels (small zsets never need more): a node taller than
+        that grows it to MAX_LEVEL. Nothing points at the header but self.header and search-local arrays."""
+        cdef SkipNode *h = <SkipNode*>realloc(self.header, sizeof(SkipNode) + MAX_LEVEL * sizeof(SkipLevel))
+        cdef int i
+        if h == NULL:
+            raise MemoryError()
+        h.level = <SkipLevel*>(<char*>h + sizeof(SkipNode))
+        for i in range(h.nlevels, MAX_LEVEL):
+            h.level[i].forward = NULL
+            h.level[i].fscore = 0.0
+            h.level[i].span = 0
+        h.nlevels = MAX_LEVEL
+        self.header = h
+        return 0
+
+    cdef int _link(self, SkipNode *x) except -1:
+        """zslInsert's search and linking for a node made (or unlinked) by the caller, at its own height."""
         cdef SkipNode *update[MAX_LEVEL]
         cdef unsigned long rank[MAX_LEVEL]
-        cdef SkipNode *x = self.header
-        cdef PyObject *m = <PyObject*>member
-        cdef int i, lvl
+        cdef SkipNode *p
+        cdef PyObject *m = x.member
+        cdef double score = x.score
+        cdef int i, lvl = x.nlevels
+        if lvl > self.header.nlevels:
+            self._grow_header()
+        p = self.header
         for i in range(self.level - 1, -1, -1):
             rank[i] = 0 if i == self.level - 1 else rank[i + 1]
-            while x.level[i].forward != NULL and node_before(x.level[i].forward, score, m):
-                rank[i] += x.level[i].span
-                x = x.level[i].forward
-            update[i] = x
-        lvl = self._random_level()
+            while LV(p)[i].forward != NULL and level_before(&LV(p)[i], score, m):
+                rank[i] += LV(p)[i].span
+                p = LV(p)[i].forward
+            update[i] = p
         if lvl > self.level:
             for i in range(self.level, lvl):
                 rank[i] = 0
                 update[i] = self.header
                 update[i].level[i].span = self.length
             self.level = lvl
-        x = new_node(lvl, score, m)
         for i in range(lvl):
             x.level[i].forward = update[i].level[i].forward
+            LV(x)[i].fscore = update[i].level[i].fscore
             update[i].level[i].forward = x
+            update[i].level[i].fscore = score
             x.level[i].span = update[i].level[i].span - (rank[0] - rank[i])
             update[i].level[i].span = (rank[0] - rank[i]) + 1
         for i in range(lvl, self.level):
@@ -295,7 +567,33 @@ cdef class ZSet:
         else:
             self.tail = x
         self.length += 1
-        return x
+        self.member_bytes += bytes_size(m)
+        return 0
+
+    cdef int _update_score(self, double curscore, bytes member, double newscore) except -1:
+        """zslUpdateScore(): the node (curscore, member) gets newscore, in place when its neighbours keep it
+        in order, else unlinked and linked again (the same node: no free, no allocation)."""
+        cdef SkipNode *update[MAX_LEVEL]
+        cdef SkipNode *x = self.header
+        cdef PyObject *m = <PyObject*>member
+        cdef int i
+        for i in range(self.level - 1, -1, -1):
+            while LV(x)[i].forward != NULL and level_before(&LV(x)[i], curscore, m):
+                x = LV(x)[i].forward
+            update[i] = x
+        x = x.level[0].forward
+        if x == NULL or x.score != curscore or member_cmp(x.member, m) != 0:
+            raise KeyError(member)
+        if (x.backward == NULL or x.backward.score < newscore) and \
+                (x.level[0].forward == NULL or x.level[0].forward.score > newscore):
+            x.score = newscore
+            for i in range(x.nlevels):              # the predecessors' cached score of x
+                update[i].level[i].fscore = newscore
+            return 0
+        self._unlink(x, update)
+        x.score = newscore
+        self._link(x)
+        return 0
 
     cdef void _unlink(self, SkipNode *x, SkipNode **update):
         """zslDeleteNode(): unlink x given its predecessors; does not free it."""
@@ -304,12 +602,14 @@ cdef class ZSet:
             if update[i].level[i].forward == x:
                 update[i].level[i].span += x.level[i].span - 1
                 update[i].level[i].forward = x.level[i].forward
+                update[i].level[i].fscore = x.level[i].fscore
             else:
                 update[i].level[i].span -= 1
         if x.level[0].forward != NULL:
             x.level[0].forward.backward = x.backward
         else:
             self.tail = x.backward
+        self.member_bytes -= bytes_size(x.member)
         while self.level > 1 and self.header.level[self.level - 1].forward == NULL:
             self.level -= 1
         self.length -= 1
@@ -321,8 +621,8 @@ cdef class ZSet:
         cdef PyObject *m = <PyObject*>member
         cdef int i
         for i in range(self.level - 1, -1, -1):
-            while x.level[i].forward != NULL and node_before(x.level[i].forward, score, m):
-                x = x.level[i].forward
+            while LV(x)[i].forward != NULL and level_before(&LV(x)[i], score, m):
+                x = LV(x)[i].forward
             update[i] = x
         x = x.level[0].forward
         if x != NULL and x.score == score and member_cmp(x.member, m) == 0:
@@ -337,9 +637,9 @@ cdef class ZSet:
         cdef unsigned long traversed = 0
         cdef int i
         for i in range(self.level - 1, -1, -1):
-            while x.level[i].forward != NULL and traversed + x.level[i].span <= rank:
-                traversed += x.level[i].span
-                x = x.level[i].forward
+            while LV(x)[i].forward != NULL and traversed + LV(x)[i].span <= rank:
+                traversed += LV(x)[i].span
+                x = LV(x)[i].forward
             if traversed == rank:
                 return x
         return NULL
@@ -351,12 +651,12 @@ cdef class ZSet:
         cdef unsigned long rank = 0
         cdef int i
         for i in range(self.level - 1, -1, -1):
-            while x.level[i].forward != NULL and (
-                    x.level[i].forward.score < score or
-                    (x.level[i].forward.score == score and
-                     member_cmp(x.level[i].forward.member, m) <= 0)):
-                rank += x.level[i].span
-                x = x.level[i].forward
+            while LV(x)[i].forward != NULL and (
+                    LV(x)[i].fscore < score or
+                    (LV(x)[i].fscore == score and
+                     member_cmp(LV(x)[i].forward.member, m) <= 0)):
+                rank += LV(x)[i].span
+                x = LV(x)[i].forward
             if x.member != NULL and member_cmp(x.member, m) == 0:
                 return rank
         return 0
@@ -441,7 +741,17 @@ cdef class ZSet:
     def __len__(self):
         return self.length
 
+    def mem_estimate(self):
+        """O(1) estimate for memory accounting (called after every write): packed, the object and its
+        buffer; else per member its bytes object, its skiplist node (~1.33 levels) and its dict slot with the
+        score's float."""
+        if self.packed:
+            return ZSET_PACKED_BASE + self.pk_cap
+        return ZSET_BASE_COST + <Py_ssize_t>self.length * ZSET_MEMBER_COST + self.member_bytes
+
     def __contains__(self, member):
+        if self.packed:
+            return type(member) is bytes and self._pk_find(PyBytes_AS_STRING(member), PyBytes_GET_SIZE(member)) >= 0
         return member in self.scores
 
     def __iter__(self):
@@ -449,20 +759,28 @@ cdef class ZSet:
 
     def add(self, bytes member, double score):
         """Insert or update.  Returns (added, old_score); old_score is None when added."""
+        cdef double cur
         if isnan(score):
             raise ValueError("resulting score is not a number (NaN)")
+        if self.packed:
+            if self.z_find(member, &cur):
+                self.z_put(member, score, True, cur)
+                return False, cur
+            self.z_put(member, score, False, 0.0)
+            return True, None
         old = self.scores.get(member)
         if old is None:
             self._insert(score, member)
             self.scores[member] = score
             return True, None
         if <double>old != score:
-            self._delete_node(old, member)
-            self._insert(score, member)
+            self._update_score(old, member, score)
             self.scores[member] = score
         return False, old
 
     def remove(self, bytes member):
+        if self.packed:
+            return self.z_del(member) == 1
         old = self.scores.pop(member, None)
         if old is None:
             return False
@@ -471,13 +789,23 @@ cdef class ZSet:
 
     def scan_dict(self):
         """The member -> score dict (ZSCAN's cursor walks it, as redis's zscan walks the zset's dict)."""
+        self._unpack()
         return self.scores
 
     def score(self, bytes member):
+        cdef double cur
+        if self.packed:
+            return cur if self.z_find(member, &cur) else None
         return self.scores.get(member)
 
     def rank(self, bytes member, bint reverse=False):
         """0-based rank (ZRANK / ZREVRANK), None when absent."""
+        cdef long long i
+        if self.packed:
+            i = self.z_rank(member)
+            if i < 0:
+                return None
+            return <long long>self.length - 1 - i if reverse else i
         old = self.scores.get(member)
         if old is None:
             return None
@@ -490,17 +818,29 @@ cdef class ZSet:
             return None
         if reverse:
             rank = self.length - 1 - rank
+        if self.packed:
+            return self._pk_items()[rank]
         return node_item(self._node_at_rank(rank + 1))
 
     def first(self):
+        if self.packed:
+            return None if self.length == 0 else self._pk_items()[0]
         return None if self.length == 0 else node_item(self.header.level[0].forward)
 
     def last(self):
+        if self.packed:
+            return None if self.length == 0 else self._pk_items()[self.length - 1]
         return None if self.length == 0 else node_item(self.tail)
 
     def items(self, bint reverse=False):
         cdef list out = []
-        cdef SkipNode *x = self.tail if reverse else self.header.level[0].forward
+        cdef SkipNode *x
+        if self.packed:
+            out = self._pk_items()
+            if reverse:
+                out.reverse()
+            return out
+        x = self.tail if reverse else self.header.level[0].forward
         while x != NULL:
             out.append(node_item(x))
             x = x.backward if reverse else x.level[0].forward
@@ -519,6 +859,11 @@ cdef class ZSet:
             stop = self.length - 1
         if start > stop or self.length == 0:
             return out
+        if self.packed:
+            out = self._pk_items()
+            if reverse:
+                out.reverse()
+            return out[start:stop + 1]
         n = stop - start + 1
         if reverse:
             x = self._node_at_rank(self.length - start)
@@ -537,6 +882,14 @@ cdef class ZSet:
         cdef SkipNode *x
         if offset < 0 or count == 0:
             return out
+        if self.packed:
+            if score_range_empty(min, max, min_excl, max_excl):
+                return out
+            out = [it for it in self._pk_items()
+                   if score_gte_min(<double>it[1], min, min_excl) and score_lte_max(<double>it[1], max, max_excl)]
+            if reverse:
+                out.reverse()
+            return out[offset:] if count < 0 else out[offset:offset + count]
         if reverse:
             x = self._last_in_score_range(min, max, min_excl, max_excl)
         else:
@@ -562,6 +915,7 @@ cdef class ZSet:
         cdef SkipNode *x
         if offset < 0 or count == 0:
             return out
+        self._unpack()
         if reverse:
             x = self._last_in_lex_range(min, max)
         else:
@@ -583,8 +937,11 @@ cdef class ZSet:
     def count_in_score_range(self, double min, double max, bint min_excl=False,
                              bint max_excl=False):
         """ZCOUNT, computed from the ranks of the first and last nodes in range."""
-        cdef SkipNode *first = self._first_in_score_range(min, max, min_excl, max_excl)
+        cdef SkipNode *first
         cdef SkipNode *last
+        if self.packed:
+            return len(self.range_by_score(min, max, min_excl, max_excl))
+        first = self._first_in_score_range(min, max, min_excl, max_excl)
         if first == NULL:
             return 0
         last = self._last_in_score_range(min, max, min_excl, max_excl)
@@ -592,8 +949,10 @@ cdef class ZSet:
                 - self._rank_of(first.score, <bytes>first.member) + 1)
 
     def count_in_lex_range(self, LexBound min, LexBound max):
-        cdef SkipNode *first = self._first_in_lex_range(min, max)
+        cdef SkipNode *first
         cdef SkipNode *last
+        self._unpack()
+        first = self._first_in_lex_range(min, max)
         if first == NULL:
             return 0
         last = self._last_in_lex_range(min, max)
@@ -604,24 +963,35 @@ cdef class ZSet:
 
     def delete_range_by_rank(self, long start, long stop):
         """ZREMRANGEBYRANK with normalised inclusive 0-based ranks; returns removed members."""
+        self._unpack()
         return self._delete_nodes(self.range_by_rank(start, stop))
 
     def delete_range_by_score(self, double min, double max, bint min_excl=False,
                               bint max_excl=False):
+        self._unpack()
         return self._delete_nodes(self.range_by_score(min, max, min_excl, max_excl))
 
     def delete_range_by_lex(self, LexBound min, LexBound max):
+        self._unpack()
         return self._delete_nodes(self.range_by_lex(min, max))
 
     def pop_min(self, long count=1):
         """ZPOPMIN: up to count (member, score) pairs, lowest first."""
         cdef list items = self.range_by_rank(0, count - 1)
+        if self.packed:
+            for member, _ in items:
+                self.z_del(member)
+            return items
         self._delete_nodes(items)
         return items
 
     def pop_max(self, long count=1):
         """ZPOPMAX: up to count (member, score) pairs, highest first."""
         cdef list items = self.range_by_rank(0, count - 1, True)
+        if self.packed:
+            for member, _ in items:
+                self.z_del(member)
+            return items
         self._delete_nodes(items)
         return items
 
@@ -632,6 +1002,7 @@ cdef class ZSet:
         cdef unsigned long n = self.length
         if n == 0 or count <= 0:
             return out
+        self._unpack()
         if allow_duplicates:
             for _ in range(count):
                 out.append(node_item(self._node_at_rank(_random.randrange(n) + 1)))
@@ -648,6 +1019,15 @@ cdef class ZSet:
         cdef SkipNode *prev = NULL
         cdef unsigned long n = 0, pos
         cdef int i
+        if self.packed:
+            items = self._pk_items()
+            for i in range(1, len(items)):
+                assert items[i - 1][1] < items[i][1] or (items[i - 1][1] == items[i][1] and items[i - 1][0] < items[i][0])
+            assert len(items) == self.length <= PACK_MAX_ENTRIES
+            assert len(set(m for m, _ in items)) == len(items)
+            assert sum(len(m) for m, _ in items) == self.member_bytes
+            assert self.pk_len <= self.pk_cap
+            return True
         x = self.header.level[0].forward
         while x != NULL:
             n += 1
@@ -666,5 +1046,6 @@ cdef class ZSet:
             while x.level[i].forward != NULL:
                 pos += x.level[i].span
                 assert self._node_at_rank(pos) == x.level[i].forward
+                assert x.level[i].fscore == x.level[i].forward.score
                 x = x.level[i].forward
         return True

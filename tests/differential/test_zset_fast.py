@@ -1,0 +1,116 @@
+"""The compiled sorted-set handlers (engine/commands/t_zset_fast.pyx) against redis-server 7.0.15, byte for
+byte in RESP2 and RESP3: every branch of the fast paths and the forms they hand to the Python handler."""
+import pytest
+
+from tests.differential.script_compare import ServerPair, assert_same
+
+SCRIPTS = {
+    "fast_paths": """
+    set str v
+    zadd str 1 a
+    zincrby str 1 a
+    zscore str a
+    zrank str a
+    zrevrank str a
+    zcard str
+    zrem str a
+    zpopmin str
+    zpopmax str
+    zadd f 1 a 2 b 3 c 2 b 4 a
+    zadd f 1.5 a 1.50 a
+    zadd F 1 a
+    zadd f 0x10 h 1e3 k -1.5e-3 n +7 p .5 q 5. r
+    zadd f 1 a 2
+    zadd f 1 a x b
+    zadd f 1 a " 2" b
+    zadd f 1 a "2 " b
+    zadd f 1e-400 u
+    zadd f -1e400 u
+    zadd f 1 a +inf b
+    zadd f Nx 1 a
+    zadd f CH 9 a
+    zadd f 3 d 3 d 3 d
+    zrange f 0 -1 withscores
+    zscore f a
+    zscore f nosuch
+    zscore nokey a
+    zcard f
+    zcard nokey
+    zrank f a
+    zrevrank f a
+    zrank f nosuch
+    zrank nokey a
+    zincrby f 1 a
+    zincrby f -0.5 a
+    zincrby f 0 a
+    zincrby f 1e308 big
+    zincrby f 1e308 big
+    zincrby f 1e308 big
+    zincrby f -inf big
+    zincrby f inf big
+    zincrby f 1 newmember
+    zincrby nk2 3.25 m
+    zincrby f 1.0e1 a
+    zadd neg -0 a
+    zscore neg a
+    zincrby neg -0 b
+    zscore neg b
+    zadd f 17 m17 18 m18 19 m19 20 m20 21 m21 22 m22 23 m23 24 m24 25 m25 26 m26 27 m27 28 m28 29 m29 30 m30 31 m31 32 m32 33 m33
+    zrange f 0 -1 withscores
+    zrem f a b nosuch a
+    zrem f nosuch
+    zrem nokey a
+    zpopmin f
+    zpopmax f
+    zpopmin f 2
+    zpopmax f 0
+    zpopmin f -1
+    zpopmin f 1 2
+    zpopmin nokey
+    zpopmax nokey
+    zadd one 1 x
+    zpopmin one
+    exists one
+    zadd one 1 x 2 y
+    zrem one x y
+    exists one
+    zadd one 1 x
+    zpopmax one
+    exists one
+    zadd long 1 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+    object encoding long
+    zadd long2 1 a
+    object encoding long2
+    zadd long2 -0 b 2 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+    object encoding long2
+    zadd long2 -0 c
+    zscore long2 c
+    zincrby long3 1 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+    object encoding long3
+    zrange f 0 -1 withscores
+    zcard f
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def pair():
+    servers = ServerPair()
+    yield servers
+    servers.stop()
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_script(pair, name, resp):
+    assert_same(pair, SCRIPTS[name], resp)
+
+
+def test_listpack_limits_follow_config(pair):
+    """CONFIG SET zset-max-listpack-entries/value changes when ZADD and ZINCRBY convert to a skiplist."""
+    script = "config set zset-max-listpack-entries 3\nconfig set zset-max-listpack-value 4\n" \
+             "zadd c1 1 a 2 b 3 c\nobject encoding c1\nzadd c1 4 d\nobject encoding c1\n" \
+             "zadd c2 -0 abcd\nobject encoding c2\nzincrby c2 1 abcde\nobject encoding c2\nzscore c2 abcd\n" \
+             "zadd c3 -0 a\nzadd c3 -0 abcdef\nzscore c3 a\nobject encoding c3\n" \
+             "config set zset-max-listpack-entries 128\nconfig set zset-max-listpack-value 64\n"
+    assert_same(pair, script)
