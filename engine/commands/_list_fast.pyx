@@ -14,6 +14,7 @@ Imported at the end of engine/commands/t_list.py, after the commands are declare
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF
 
 from engine.core cimport (Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, HandlerFunc,
                           rec_cost_add)
@@ -26,6 +27,63 @@ from engine.types.listvalue import ListValue
 from engine.commands import t_list as _py
 
 cdef object LIST_TYPE = ListValue
+
+# deque's append/appendleft (METH_O) and pop/popleft (METH_NOARGS) as C functions, taken from their method
+# descriptors (ListValue overrides none of them): a push or pop is then a C call, no attribute lookup
+cdef extern from *:
+    """
+    typedef PyObject* (*cm_deque_meth)(PyObject*, PyObject*);
+    static cm_deque_meth cm_descr_meth(PyObject* descr, int flags) {
+        PyMethodDef* def;
+        if (Py_TYPE(descr) != &PyMethodDescr_Type) return NULL;
+        def = ((PyMethodDescrObject*)descr)->d_method;
+        if ((def->ml_flags & ~METH_COEXIST) != flags) return NULL;
+        return (cm_deque_meth)(void(*)(void))def->ml_meth;
+    }
+    """
+    ctypedef PyObject* (*cm_deque_meth)(PyObject*, PyObject*)
+    cm_deque_meth cm_descr_meth(PyObject* descr, int flags)
+    int METH_O
+    int METH_NOARGS
+
+from collections import deque as _deque
+cdef cm_deque_meth D_APPEND = cm_descr_meth(<PyObject*>_deque.__dict__["append"], METH_O)
+cdef cm_deque_meth D_APPENDLEFT = cm_descr_meth(<PyObject*>_deque.__dict__["appendleft"], METH_O)
+cdef cm_deque_meth D_POP = cm_descr_meth(<PyObject*>_deque.__dict__["pop"], METH_NOARGS)
+cdef cm_deque_meth D_POPLEFT = cm_descr_meth(<PyObject*>_deque.__dict__["popleft"], METH_NOARGS)
+for _m in ("append", "appendleft", "pop", "popleft"):
+    if getattr(ListValue, _m) is not getattr(_deque, _m):
+        D_APPEND = D_APPENDLEFT = D_POP = D_POPLEFT = NULL
+
+
+cdef inline int push_one(object lst, bytes v, bint head) except -1:
+    cdef cm_deque_meth f = D_APPENDLEFT if head else D_APPEND
+    cdef PyObject* res
+    if f == NULL:
+        if head:
+            lst.appendleft(v)
+        else:
+            lst.append(v)
+        return 0
+    res = f(<PyObject*>lst, <PyObject*>v)
+    if res == NULL:
+        raise MemoryError()
+    Py_DECREF(<object>res)
+    return 0
+
+
+cdef inline bytes pop_one(object lst, bint head):
+    """The element popped from a non-empty list."""
+    cdef cm_deque_meth f = D_POPLEFT if head else D_POP
+    cdef PyObject* res
+    if f == NULL:
+        return <bytes>(lst.popleft() if head else lst.pop())
+    res = f(<PyObject*>lst, NULL)
+    if res == NULL:
+        raise IndexError("pop from an empty deque")
+    cdef object v = <object>res
+    Py_DECREF(v)                  # <object> took its own reference
+    return <bytes>v
 
 # bytes a list element costs beyond the list: its bytes object as CPython allocates it (33 B header, rounded
 # to 16) and its share of the deque's blocks (8 B slot, links) -- the slope of ListValue.mem_estimate
@@ -100,16 +158,10 @@ cdef object push_generic(Client c, list argv, bint head):
         r = db.rec_add(key, lst)
         created = True
         signal_key_ready(c, key)
-    if head:
-        for i in range(2, argc):
-            v = <bytes>argv[i]
-            lst.appendleft(v)
-            cost += element_cost(v)
-    else:
-        for i in range(2, argc):
-            v = <bytes>argv[i]
-            lst.append(v)
-            cost += element_cost(v)
+    for i in range(2, argc):
+        v = <bytes>argv[i]
+        push_one(lst, v, head)
+        cost += element_cost(v)
     if c.ks.notify_flags:
         notify(c, "l", b"lpush" if head else b"rpush", key)
     if created:
@@ -150,7 +202,7 @@ cdef object pop_generic(Client c, list argv, bint head):
     if list_rec(c, r) < 0:
         return
     lst = <object>rec_obj(r)
-    value = <bytes>(lst.popleft() if head else lst.pop())
+    value = pop_one(lst, head)
     if c.ks.notify_flags:
         notify(c, "l", b"lpop" if head else b"rpop", key)
     if len(lst) == 0:
@@ -205,17 +257,14 @@ cdef object lmove_impl(Client c, list argv):
             if list_rec(c, rd) < 0:
                 return
             dst = <object>rec_obj(rd)
-    value = <bytes>(src.popleft() if from_head else src.pop())
+    value = pop_one(src, from_head)
     # push_into: create the destination (wakes its blocked clients), push, its event
     if not same and rd == NULL:
         dst = ListValue()
         rd = db.rec_add(destination, dst)
         created = True
         signal_key_ready(c, destination)
-    if to_head:
-        dst.appendleft(value)
-    else:
-        dst.append(value)
+    push_one(dst, value, to_head)
     if c.ks.notify_flags:
         notify(c, "l", b"lpush" if to_head else b"rpush", destination)
     c.reply.add_bulk(value)
@@ -279,3 +328,8 @@ bind_fast(b"lindex", lindex_impl)
 bind_fast(b"llen", llen_impl)
 for _name in (b"lpush", b"rpush", b"lpop", b"rpop", b"lmove"):
     bind_cost(_name)
+
+
+def deque_calls_direct():
+    """Whether pushes and pops call deque's C functions directly (else through the methods)."""
+    return D_APPEND != NULL and D_APPENDLEFT != NULL and D_POP != NULL and D_POPLEFT != NULL
