@@ -90,6 +90,24 @@ def load_zset_suite(port: int, quick: bool):
                 reply += chunk
 
 
+BENCH_LIST = "bench:list"
+
+
+def load_list(port: int, quick: bool, elements: int = 1000):
+    """A list for the LMOVE (rotates it: the length stays) and LINDEX loads."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(resp_command(b"DEL", BENCH_LIST.encode())
+                     + resp_command(b"RPUSH", BENCH_LIST.encode(), *[b"e%d" % i for i in range(elements)]))
+        reply = b""
+        while reply.count(b"\r\n") < 2:
+            chunk = sock.recv(100)
+            if not chunk:
+                raise ConnectionError("server closed the connection while loading the list")
+            reply += chunk
+        if not reply.split(b"\r\n")[1].startswith(b":"):
+            raise RuntimeError(f"RPUSH failed: {reply!r}")
+
+
 _CORE_REDIS = tuple(RedisCase(t.upper(), test=t) for t in ("set", "get", "incr", "mset"))
 # Text `get` and meta `mg` both: memcached 1.6.18 answers pipelined text gets in many small writes
 # (about 3 replies per write) but meta gets in one, so the two rows differ a lot on the reference side.
@@ -126,6 +144,13 @@ SUITES = {
         setup=load_zset_suite,
         notes="ZADD new adds random members of 10M to the ZPOPMIN key (preloaded with 500k) before ZPOPMIN runs; "
               "ZADD update/ZINCRBY/ZSCORE on 1000 members; ZRANK/ZREM on a 1M-member zset"),
+    "lists": Suite(
+        "lists",
+        redis=tuple(RedisCase(t.upper(), test=t) for t in ("lpush", "lpop", "rpush", "rpop"))
+        + (RedisCase("LMOVE", command=("LMOVE", BENCH_LIST, BENCH_LIST, "RIGHT", "LEFT")),
+           RedisCase("LINDEX", command=("LINDEX", BENCH_LIST, "500"))),
+        setup=load_list,
+        notes="-t lpush/lpop/rpush/rpop (one list, mylist), LMOVE rotating and LINDEX the middle of a 1000-element list"),
     "pubsub": Suite("pubsub", redis=(RedisCase("PUBLISH (no subscribers)", command=("PUBLISH", "chan", "hello")),),
                     notes="fan-out to subscribers is in bench/features.py"),
     "persistence": Suite(
@@ -136,5 +161,4 @@ SUITES = {
     "memory": Suite("memory", memory_probe=True),
 }
 
-SUITE_ORDER = ("core", "memcached", "types", "pubsub", "persistence", "memory")
-SUITE_ORDER += ("zset",)
+SUITE_ORDER = ("core", "memcached", "types", "lists", "zset", "pubsub", "persistence", "memory")

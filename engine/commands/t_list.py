@@ -1187,3 +1187,7 @@ def blmpop_command(c, argv):
         c.reply.add_null_array()
         return
     blocking.block(c, keys, timeout, argv, b"list")
+
+
+# the compiled hot path (LPUSH/RPUSH/LPOP/RPOP/LMOVE/LINDEX/LLEN as C handlers): engine/commands/_list_fast.pyx
+from engine.commands import _list_fast  # noqa: E402,F401

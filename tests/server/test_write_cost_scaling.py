@@ -29,6 +29,9 @@ def writes(pipe, kind, key, i):
     if kind == "list":
         pipe.lpush(key, member)
         pipe.rpop(key)
+        pipe.rpush(key, member)
+        pipe.lpop(key)
+        pipe.lmove(key, key, "RIGHT", "LEFT")
     elif kind == "hash":
         pipe.hset(key, member, "v")
         pipe.hdel(key, member)
