@@ -151,6 +151,14 @@ SUITES = {
            RedisCase("LINDEX", command=("LINDEX", BENCH_LIST, "500"))),
         setup=load_list,
         notes="-t lpush/lpop/rpush/rpop (one list, mylist), LMOVE rotating and LINDEX the middle of a 1000-element list"),
+    "hash": Suite(
+        "hash",
+        redis=(RedisCase("HSET", test="hset"),
+               RedisCase("HSET small", command=("HSET", "bench:h:__rand_int__", "f", "v"), keyspace=10_000),
+               RedisCase("HGET", command=("HGET", "bench:hg", "f:__rand_int__"), keyspace=1000),
+               RedisCase("HINCRBY", command=("HINCRBY", "bench:hi", "f:__rand_int__", "1"), keyspace=1000)),
+        notes="-t hset (one big hash, random fields); HSET over 10k one-field hashes; HGET (mostly misses) "
+              "and HINCRBY on one hash of up to 1000 fields"),
     "pubsub": Suite("pubsub", redis=(RedisCase("PUBLISH (no subscribers)", command=("PUBLISH", "chan", "hello")),),
                     notes="fan-out to subscribers is in bench/features.py"),
     "persistence": Suite(
@@ -161,4 +169,4 @@ SUITES = {
     "memory": Suite("memory", memory_probe=True),
 }
 
-SUITE_ORDER = ("core", "memcached", "types", "lists", "zset", "pubsub", "persistence", "memory")
+SUITE_ORDER = ("core", "memcached", "types", "lists", "zset", "hash", "pubsub", "persistence", "memory")

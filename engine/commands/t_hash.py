@@ -645,3 +645,7 @@ def _hscan_large(c, args, h):
         return False
     reply_cursor_batch(c, args, h, h, h.get)
     return True
+
+
+# the compiled hot path (HSET/HGET/HINCRBY/HMGET/HEXISTS/HLEN/HSTRLEN as C handlers): engine/commands/t_hash_fast.pyx
+from engine.commands import t_hash_fast  # noqa: E402,F401
