@@ -140,10 +140,13 @@ SUITES = {
                RedisCase("ZSCORE", command=("ZSCORE", "bench:zu", "m:__rand_int__"), keyspace=1000),
                RedisCase("ZRANK big", command=("ZRANK", BIG_ZSET, "m__rand_int__"), keyspace=1_000_000),
                RedisCase("ZREM big", command=("ZREM", BIG_ZSET, "m__rand_int__"), keyspace=1_000_000),
-               RedisCase("ZPOPMIN", command=("ZPOPMIN", ZSET_POP))),
+               RedisCase("ZPOPMIN", command=("ZPOPMIN", ZSET_POP)),
+               RedisCase("ZADD small", command=("ZADD", "bench:zs:__rand_int__", "__rand_int__", "m:__rand_int__"),
+                         keyspace=100)),
         setup=load_zset_suite,
         notes="ZADD new adds random members of 10M to the ZPOPMIN key (preloaded with 500k) before ZPOPMIN runs; "
-              "ZADD update/ZINCRBY/ZSCORE on 1000 members; ZRANK/ZREM on a 1M-member zset"),
+              "ZADD update/ZINCRBY/ZSCORE on 1000 members; ZRANK/ZREM on a 1M-member zset; ZADD small: 100 keys of up to 100 members "
+              "(listpack in redis, packed in Cachemere)"),
     "lists": Suite(
         "lists",
         redis=tuple(RedisCase(t.upper(), test=t) for t in ("lpush", "lpop", "rpush", "rpop"))

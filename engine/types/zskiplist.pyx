@@ -480,10 +480,22 @@ cdef class ZSet:
             member = PyBytes_FromStringAndSize(self.pk + off + PK_HDR, pk_mlen(self.pk + off))
             self._pk_remove_at(off)
             return member
-        node = self.tail if use_max else self.header.level[0].forward
-        member = <bytes>node.member
-        score[0] = node.score
-        self._delete_node(node.score, member)
+        cdef SkipNode *update[MAX_LEVEL]
+        cdef int i
+        if use_max:
+            node = self.tail
+            member = <bytes>node.member
+            score[0] = node.score
+            self._delete_node(node.score, member)
+        else:
+            # the first node's predecessor is the header at every level: no search
+            node = self.header.level[0].forward
+            member = <bytes>node.member
+            score[0] = node.score
+            for i in range(self.level):
+                update[i] = self.header
+            self._unlink(node, update)
+            free_node(node)
         del self.scores[member]
         return member
 

@@ -114,3 +114,15 @@ def test_listpack_limits_follow_config(pair):
              "zadd c3 -0 a\nzadd c3 -0 abcdef\nzscore c3 a\nobject encoding c3\n" \
              "config set zset-max-listpack-entries 128\nconfig set zset-max-listpack-value 64\n"
     assert_same(pair, script)
+
+
+def test_pops_and_removals_of_a_skiplist(pair):
+    """The compiled ZPOPMIN/ZPOPMAX/ZREM on a skiplist-encoded set (150 members, tied scores): ranks and
+    ranges afterwards show the links and spans are intact."""
+    adds = " ".join("%d m%03d" % (i % 17, i) for i in range(150))
+    script = "zadd sk " + adds + "\nobject encoding sk\n" + "zpopmin sk\n" * 6 + "zpopmax sk\n" * 4 + \
+             "zrem sk m100 m101 m007 nosuch\nzincrby sk 100 m050\nzadd sk -5 m149 3 m060\n" + \
+             "".join("zrank sk m%03d\nzrevrank sk m%03d\n" % (i, i) for i in range(0, 150, 7)) + \
+             "zrange sk 0 -1 withscores\nzrange sk 5 9\nzcard sk\n" + "zpopmin sk\n" * 3 + "zrange sk 0 4 withscores\n"
+    assert_same(pair, script)
+    assert_same(pair, script.replace("sk", "sk3"), resp=3)
