@@ -1,10 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The compiled hot path of the list family: LPUSH/RPUSH/LPOP/RPOP/LMOVE/LINDEX/LLEN as C handlers bound with
-bind_fast, working on the ListValue (a deque) of the record directly. Each handler does what its Python form in
-engine/commands/t_list.py does, step for step (lookup with lazy expiry, WRONGTYPE, the new key's "new" event and
-blocked-client wakeup, keyspace notifications in redis's order, deleting an emptied list, dirty, the reply); the
-dispatcher's call() still does the rest (effects, WATCH / tracking invalidation, stats). What is not the common
-form (LPOP/RPOP with a count) runs the Python handler.
+"""The compiled hot path of the list family: LPUSH/RPUSH/LPOP/RPOP/LMOVE/RPOPLPUSH/LINDEX/LLEN as C handlers
+bound with bind_fast, working on the ListValue (a deque) of the record directly. Each handler does what its
+Python form in engine/commands/t_list.py does, step for step (lookup with lazy expiry, WRONGTYPE, the new
+key's "new" event and blocked-client wakeup, keyspace notifications in redis's order, deleting an emptied
+list, dirty, the reply); the dispatcher's call() still does the rest (effects, WATCH / tracking invalidation,
+stats). What is not the common form (LPOP/RPOP with a count) runs the Python handler.
 
 Memory: the commands are bound with bind_cost, so the dispatcher does not re-estimate the key after them;
 a push or pop adjusts the key's accounted bytes by the element's own cost (rec_cost_add, O(1) whatever the
@@ -226,15 +226,22 @@ cdef object rpop_impl(Client c, list argv):
 
 
 cdef object lmove_impl(Client c, list argv):
-    """t_list.lmove_command / move_generic."""
+    """t_list.lmove_command."""
     cdef int from_head = parse_where(c, <bytes>argv[3])
     if from_head < 0:
         return
     cdef int to_head = parse_where(c, <bytes>argv[4])
     if to_head < 0:
         return
-    cdef bytes source = <bytes>argv[1]
-    cdef bytes destination = <bytes>argv[2]
+    move_generic(c, <bytes>argv[1], <bytes>argv[2], from_head, to_head)
+
+
+cdef object rpoplpush_impl(Client c, list argv):
+    move_generic(c, <bytes>argv[1], <bytes>argv[2], False, True)
+
+
+cdef object move_generic(Client c, bytes source, bytes destination, bint from_head, bint to_head):
+    """t_list.move_generic."""
     cdef Db db = c.db
     cdef cm_rec* rs = db.rec_lookup(source, False)
     cdef cm_rec* rd
@@ -324,9 +331,10 @@ bind_fast(b"rpush", rpush_impl)
 bind_fast(b"lpop", lpop_impl)
 bind_fast(b"rpop", rpop_impl)
 bind_fast(b"lmove", lmove_impl)
+bind_fast(b"rpoplpush", rpoplpush_impl)
 bind_fast(b"lindex", lindex_impl)
 bind_fast(b"llen", llen_impl)
-for _name in (b"lpush", b"rpush", b"lpop", b"rpop", b"lmove"):
+for _name in (b"lpush", b"rpush", b"lpop", b"rpop", b"lmove", b"rpoplpush"):
     bind_cost(_name)
 
 

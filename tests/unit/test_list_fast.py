@@ -47,6 +47,9 @@ def test_replies_and_effects():
     assert h.run("LMOVE", "l", "l", "RIGHT", "LEFT") == b"$1\r\nc\r\n"
     assert h.run("LMOVE", "l", "m", "UP", "LEFT") == b"-ERR syntax error\r\n"
     assert h.stream() == cmd("LMOVE", "l", "m", "LEFT", "RIGHT") + cmd("LMOVE", "l", "l", "RIGHT", "LEFT")
+    assert h.run("RPOPLPUSH", "l", "l") == b"$1\r\na\r\n"
+    assert h.run("RPOPLPUSH", "l", "l") == b"$1\r\nc\r\n"
+    assert h.stream() == cmd("RPOPLPUSH", "l", "l") * 2
     assert h.run("LPOP", "l") == b"$1\r\nc\r\n"
     assert h.run("RPOP", "l") == b"$1\r\na\r\n"
     assert h.run("LPOP", "l") == b"$-1\r\n"
