@@ -293,3 +293,25 @@ cdef class Dispatcher:
 # calls them without a Python call (engine/commands/t_string.pxi does the same inside this module).
 ctypedef object (*HandlerFunc)(Client, list)
 cdef bind_fast(bytes name, HandlerFunc fn)
+
+
+# A compiled family whose handler changes a boxed value in place can keep the key's memory cost itself, O(1)
+# per element, instead of the dispatcher re-estimating every key the command names after it (bind_cost:
+# after bind_fast; the handler then calls rec_cost_add for each change, or db.rec_account for a new value).
+cdef bind_cost(bytes name)
+
+
+cdef inline void rec_cost_add(Db db, cm_rec* r, long long delta):
+    """Adjust a boxed value's accounted bytes (r.vlen) and used_memory by delta (engine/evict.pxi)."""
+    cdef long long cost
+    if not (r.flags & CM_BOXED) or r.flags & CM_DETACHED:
+        return
+    cost = <long long>r.vlen + delta
+    if cost < 0:
+        cost = 0
+    elif cost > 0xFFFFFFFF:
+        cost = 0xFFFFFFFF
+    delta = cost - <long long>r.vlen
+    r.vlen = <unsigned int>cost
+    db.used_memory += delta
+    db.ks.used_memory += delta

@@ -1480,6 +1480,12 @@ cdef bind_fast(bytes name, HandlerFunc fn):
     spec.cfunc = <void*>fn
 
 
+cdef bind_cost(bytes name):
+    """The bound C handler of `name` accounts its keys' memory itself (core.pxd rec_cost_add)."""
+    cdef CommandSpec spec = registry.COMMANDS[name]
+    spec.self_accounted = spec.cfunc != NULL
+
+
 # commands that run at once inside MULTI instead of being queued (redis processCommand)
 MULTI_IMMEDIATE = frozenset(["exec", "discard", "multi", "watch", "quit", "reset"])
 MULTI_OOM_ALLOWED = frozenset(["exec", "discard", "quit", "reset"])
@@ -1657,7 +1663,8 @@ cdef class Dispatcher:
             if spec.flags & (CMD_WRITE | CMD_MAY_REPLICATE):
                 self.ks.effects.emit(c.db.id, argv)
         if c.dirty > 0:
-            self.account_keys(c, spec, argv)
+            if not spec.self_accounted:
+                self.account_keys(c, spec, argv)
             if self.ks.on_key_modified is not None:
                 self.ks.on_key_modified(c, spec, argv)
         if self.slowlog_threshold_us >= 0 and elapsed >= self.slowlog_threshold_us and self.slowlog_hook is not None \

@@ -39,6 +39,7 @@ cdef class CommandSpec:
     cdef public int key_step
     cdef public object handler           # handler(Client c, list argv)
     cdef void* cfunc                     # the same handler as a C function, for the hot families in engine.core
+    cdef bint self_accounted             # the C handler keeps its keys' memory cost itself (core bind_cost)
     cdef public object getkeys           # optional getkeys(argv) -> list of key indexes (movable keys)
     cdef public dict subcommands         # lower bytes -> CommandSpec, None when not a container
     cdef public CommandSpec parent

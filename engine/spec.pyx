@@ -30,6 +30,7 @@ cdef class CommandSpec:
         self.key_step = key_step
         self.handler = handler
         self.cfunc = NULL
+        self.self_accounted = False
         self.getkeys = getkeys
         self.subcommands = None
         self.parent = None
