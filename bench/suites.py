@@ -162,6 +162,17 @@ SUITES = {
                RedisCase("HINCRBY", command=("HINCRBY", "bench:hi", "f:__rand_int__", "1"), keyspace=1000)),
         notes="-t hset (one big hash, random fields); HSET over 10k one-field hashes; HGET (mostly misses) "
               "and HINCRBY on one hash of up to 1000 fields"),
+    "sets": Suite(
+        "sets",
+        redis=(RedisCase("SADD", test="sadd", keyspace=1_000_000),
+               RedisCase("SISMEMBER", command=("SISMEMBER", "myset", "element:__rand_int__")),
+               RedisCase("SCARD", command=("SCARD", "myset")),
+               RedisCase("SADD rand", command=("SADD", "bench:s", "m:__rand_int__")),
+               RedisCase("SREM rand", command=("SREM", "bench:s", "m:__rand_int__")),
+               RedisCase("SPOP", test="spop")),
+        notes="-t sadd (one set, myset, up to 1M members element:__rand_int__) and -t spop (pops myset: it "
+              "may empty during SPOP -P16, on both servers); SISMEMBER/SCARD on myset; SADD then SREM of random "
+              "members of bench:s (100k)"),
     "pubsub": Suite("pubsub", redis=(RedisCase("PUBLISH (no subscribers)", command=("PUBLISH", "chan", "hello")),),
                     notes="fan-out to subscribers is in bench/features.py"),
     "persistence": Suite(
@@ -172,4 +183,4 @@ SUITES = {
     "memory": Suite("memory", memory_probe=True),
 }
 
-SUITE_ORDER = ("core", "memcached", "types", "lists", "zset", "hash", "pubsub", "persistence", "memory")
+SUITE_ORDER = ("core", "memcached", "types", "lists", "hash", "sets", "zset", "pubsub", "persistence", "memory")

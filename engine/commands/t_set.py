@@ -340,14 +340,20 @@ def spop_command(c, argv):
         # string hashing that is an unpredictable member, as redis's dictGetFairRandomKey is approximately
         member = s.pop()
     else:
-        member = random.choice(s.ordered())     # intset: at most set-max-intset-entries members
-        s.discard(member)
+        member = spop_small_pick(s)             # intset: at most set-max-intset-entries members
     c.dirty += 1
     notify(c, "s", b"spop", key)
     # the random pick is resolved here: replicas and the AOF remove that member
     c.propagate_as([b"SREM", key, member])
     remove_if_empty(c, key, s)
     c.reply.add_bulk(member)
+
+
+def spop_small_pick(s):
+    """SPOP's pick on an intset-encoded set: a random member, removed."""
+    member = random.choice(s.ordered())
+    s.discard(member)
+    return member
 
 
 def spop_with_count(c, argv):
@@ -749,3 +755,7 @@ def _sscan_large(c, args, s):
         return False
     reply_cursor_batch(c, args, s, s)
     return True
+
+
+# the compiled hot path (SADD/SREM/SISMEMBER/SMISMEMBER/SCARD/SPOP as C handlers): engine/commands/_set_fast.pyx
+from engine.commands import _set_fast  # noqa: E402,F401

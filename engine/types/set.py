@@ -5,6 +5,7 @@ import sys
 
 from engine.core import register_value_type
 from protocol.resp import parse_ll
+from engine.types.setpick import sampled_cost
 
 
 def max_intset(config):
@@ -51,6 +52,10 @@ class SetValue(set):
         value = cls(members)
         value.note_write(config, members)
         return value
+
+    def mem_estimate(self):
+        """O(1) estimate for memory accounting (engine/evict.pxi value_cost): random slots, not the first."""
+        return sampled_cost(self)
 
     def mem_usage(self):
         return sys.getsizeof(self) + sum(len(m) + 49 for m in self)

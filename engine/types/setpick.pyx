@@ -5,6 +5,7 @@ Each live member owns one slot, so the pick is uniform; a table left sparse by d
 random position of one pass after a bounded number of tries."""
 from cpython.object cimport PyObject
 import random as _random
+import sys as _sys
 
 cdef extern from "Python.h":
     ctypedef struct setentry:
@@ -15,6 +16,7 @@ cdef extern from "Python.h":
         setentry *table
 
 cdef object _rng = _random.Random()
+cdef object sys_getsizeof = _sys.getsizeof
 
 
 def random_member(object s):
@@ -38,3 +40,41 @@ def random_member(object s):
         if n == 0:
             return member
         n -= 1
+
+
+cdef inline long long _member_cost(object m):
+    """engine/evict.pxi element_cost of a bytes member (what a member adds to the estimate)."""
+    cdef long long size = 33 + len(<bytes>m)
+    if size <= 512:
+        return (size + 15) & ~15
+    return (size + 16 + 15) & ~15
+
+
+def sampled_cost(object s):
+    """The set's estimated bytes (engine/evict.pxi value_cost through SetValue.mem_estimate): sys.getsizeof
+    plus the cardinality times the average cost of a few members, O(1) whatever the table's state. A small
+    set is summed exactly; a big one samples random slots of its table (a bounded number of probes), so a set
+    drained from the front (SPOP) is not walked from its first slot as iterating it would."""
+    cdef PySetObject* so = <PySetObject*>s
+    cdef Py_ssize_t mask = so.mask
+    cdef Py_ssize_t n = so.used
+    cdef long long total = 0, taken = 0
+    cdef int tries
+    cdef PyObject* key
+    cdef long long base = sys_getsizeof(s)
+    if n == 0:
+        return base
+    if n <= 16 or mask < 64:
+        for m in s:
+            total += _member_cost(m) if type(m) is bytes else 32
+        return base + total
+    for tries in range(128):
+        key = so.table[<Py_ssize_t>(_rng.getrandbits(62) & mask)].key
+        if key != NULL and type(<object>key) is bytes:
+            total += _member_cost(<object>key)
+            taken += 1
+            if taken == 8:
+                break
+    if taken == 0:
+        return base + n * 48            # a sparse table: a typical short member
+    return base + total * n // taken
