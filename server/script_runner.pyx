@@ -40,7 +40,7 @@ from engine.core import Client, exec_abort
 from engine.core cimport Client as CClient, Dispatcher, EffectLog
 from engine.spec cimport CommandSpec
 from protocol.resp cimport ReplyBuffer
-from engine.scripting.runtime cimport ScriptRuntime
+from engine.scripting.runtime cimport CommandGate, ScriptRuntime
 from engine.scripting.functions import Functions
 from engine.scripting.runtime import (
     ERR_BUSY, ERR_NOSCRIPT_COMMAND, ERR_UNKNOWN_COMMAND, ERR_WRITE_IN_READONLY, ERR_WRONG_ARITY,
@@ -58,7 +58,7 @@ ERR_BUSY_FUNCTION = b"BUSY Redis is busy running a script. You can only call FUN
 READ_CHUNK = 65536
 
 
-cdef class ScriptRunner:
+cdef class ScriptRunner(CommandGate):
     # C fields: eval() and _call() read them on every EVALSHA and every redis.call
     cdef public object server, caller, caller_argv
     # set by EVAL/FCALL before a run: over maxmemory at the start (redis server.script_oom), and whether
@@ -78,7 +78,7 @@ cdef class ScriptRunner:
         self.server = server
         self.runtime = ScriptRuntime(self._call, self._log, server.config["busy-reply-threshold"],
                                      busy_handler=self._serve_while_busy,
-                                     acl_check_handler=self._acl_check)
+                                     acl_check_handler=self._acl_check, gate=self)
         self.lua_client = Client(server.ks, server, None, server.next_client_id)
         server.next_client_id += 1
         self.lua_client.deny_blocking = True
@@ -130,6 +130,7 @@ cdef class ScriptRunner:
             return
         finally:
             effects.end_unit()
+            self._lua_reply.length = 0      # the C path leaves the last redis.call's reply in place
             self.caller = None
             self.caller_argv = None
             if self._saved_before_call is not None or self._busy_guests or self._eof_fds:
@@ -156,8 +157,9 @@ cdef class ScriptRunner:
         write_reply(c, result)
 
     # ------------------------------------------------------------------ redis.call / redis.pcall
-    def _call(self, list argv, raise_errors):
-        """redis scriptCall(): checks in redis order, then the dispatcher; returns the neutral reply."""
+    cdef object gate_call(self, list argv):
+        """redis scriptCall(): checks in redis order, then the dispatcher. None with the RESP reply at
+        reply_data/reply_len (the lua client's reply buffer), or the ErrorReply of a command refused before it ran."""
         cdef ScriptRuntime runtime = self.runtime
         cdef CommandSpec spec = self._table.get(argv[0])
         cdef Py_ssize_t argc = len(argv)
@@ -192,9 +194,23 @@ cdef class ScriptRunner:
             runtime.wrote = True        # redis SCRIPT_WRITE_DIRTY: set before the call, SCRIPT KILL refuses
         lua = self.lua_client
         reply_buffer = self._lua_reply
+        reply_buffer.length = 0
         reply_buffer.resp = runtime.resp
         lua.multi_queue = None
         self._dispatcher.call(lua, spec, argv)
+        self.reply_data = reply_buffer.buf
+        self.reply_len = reply_buffer.length
+        return None
+
+    cdef gate_error(self, bytes text):
+        self._counted_errors.add(_error_code_text(text))
+
+    def _call(self, list argv, raise_errors):
+        """redis.call through lupa (when the C path is not bound): gate_call, then the reply parsed."""
+        cdef ReplyBuffer reply_buffer = self._lua_reply
+        rejected = self.gate_call(argv)
+        if rejected is not None:
+            return rejected
         if reply_buffer.length > 3 and reply_buffer.buf[0] == 58:
             # an integer (INCR...): what parse_reply would return, read in place
             value = _small_int(reply_buffer.buf, reply_buffer.length)
