@@ -101,6 +101,12 @@ cdef class ScriptRunner(CommandGate):
         """Run a script for client c and write its reply (or error) into c.reply."""
         self._run(c, None, None, body_or_sha, keys, args, is_sha, read_only)
 
+    def run_script(self, CClient c, body_or_sha, keys, args, bint is_sha, bint read_only, bint oom, bint allow_oom):
+        """eval() for EVAL/EVALSHA with positional arguments, and the OOM state of the start (script_oom, allow_oom)."""
+        self.script_oom = oom
+        self.allow_oom = allow_oom
+        self._run(c, None, None, body_or_sha, keys, args, is_sha, read_only)
+
     def fcall(self, CClient c, info, list argv, keys, args, bint read_only):
         """Run function ``info`` (engine.scripting.functions.FunctionInfo) for client c, as eval() runs a script;
         argv is the caller's command (FUNCTION STATS shows it)."""
@@ -145,6 +151,11 @@ cdef class ScriptRunner(CommandGate):
             return
         if kind is bytes:
             c.reply.add_bulk(result)
+            return
+        if kind is Status:              # +OK of a SET script...
+            if counted:
+                counted.clear()
+            c.reply.add_simple(bytes(result))
             return
         if kind is ErrorReply and counted and any(result.startswith(text) for text in counted):
             # the error of a redis.call the script passed on: errorstats already has it (redis

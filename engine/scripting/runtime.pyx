@@ -19,6 +19,7 @@ import hashlib
 
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 from libc.stdio cimport snprintf
+from libc.string cimport memchr
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.float cimport PyFloat_FromDouble
 from cpython.list cimport PyList_New, PyList_SET_ITEM
@@ -328,6 +329,8 @@ cdef extern from *:
     void cm_pushlstring(lua_State*, const char*, size_t)
     void cm_pushnumber(lua_State*, double)
     void cm_rawgeti(lua_State*, int, int)
+    void cm_rawseti(lua_State*, int, int)
+    void cm_createtable(lua_State*, int, int)
     void cm_setfield(lua_State*, int, const char*)
     void cm_getfield(lua_State*, int, const char*)
     int cm_pcall(lua_State*, int, int, int)
@@ -599,7 +602,7 @@ cdef class ScriptRuntime:
         self._fcall_api = self._api["fcall"]
         self._fcall_tables_api = self._api["fcall_tables"]
         if self._L != NULL:
-            self._run_ref = self._make_ref(self._api["run"])
+            self._run_ref = self._make_ref(self._api["run_tables"])
 
     cdef lua_State* _probe_state(self):
         """lupa's lua_State, checked: a global set through lupa must read back through the C API."""
@@ -895,14 +898,20 @@ cdef class ScriptRuntime:
         cdef list tokens
         if not cm_checkstack(L, <int>n + 8):
             return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
-        cm_rawgeti(L, LUA_REGISTRYINDEX, self._run_ref)
+        cm_rawgeti(L, LUA_REGISTRYINDEX, self._run_ref)      # api.run_tables(fn, sha, KEYS, ARGV)
         cm_rawgeti(L, LUA_REGISTRYINDEX, script.ref)
         cm_pushlstring(L, PyBytes_AS_STRING(script.sha_bytes), PyBytes_GET_SIZE(script.sha_bytes))
-        cm_pushnumber(L, <double>numkeys)
-        for i in range(n):
+        cm_createtable(L, <int>numkeys, 0)
+        for i in range(numkeys):
             a = arguments[i]
             cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
-        status = cm_pcall(L, <int>n + 3, LUA_MULTRET, 0)
+            cm_rawseti(L, -2, <int>i + 1)
+        cm_createtable(L, <int>(n - numkeys), 0)
+        for i in range(numkeys, n):
+            a = arguments[i]
+            cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
+            cm_rawseti(L, -2, <int>(i - numkeys) + 1)
+        status = cm_pcall(L, 4, LUA_MULTRET, 0)
         try:
             base = top + 1
             if status != 0:
@@ -925,6 +934,13 @@ cdef class ScriptRuntime:
                         if s[0] == 115:                   # 's'
                             s = cm_tolstring(L, base + 4, &slen)
                             return PyBytes_FromStringAndSize(s, slen)
+                        if s[0] == 111 or s[0] == 69:     # 'o' status, 'E' error
+                            kind = Status if s[0] == 111 else ErrorReply
+                            s = cm_tolstring(L, base + 4, &slen)
+                            if s != NULL:
+                                if memchr(s, 13, slen) == NULL and memchr(s, 10, slen) == NULL:
+                                    return kind(PyBytes_FromStringAndSize(s, slen))
+                                return kind(_crlf_to_spaces(PyBytes_FromStringAndSize(s, slen)))
                 tokens = [_c_value(L, base + 3 + i) for i in range(count)]
                 return self._decode_tokens(tokens)
             tokens = []

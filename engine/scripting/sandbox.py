@@ -800,6 +800,12 @@ local function finish(ok, v, name)
   local t = type(v)
   if t == 'number' then return true, false, 2, 'i', v end
   if t == 'string' then return true, false, 2, 's', v end
+  if t == 'table' then          -- a status or error table (emit's first two cases, in its order)
+    local f = rawget(v, 'err')
+    if type(f) == 'string' then return true, false, 2, 'E', f end
+    f = rawget(v, 'ok')
+    if type(f) == 'string' then return true, false, 2, 'o', f end
+  end
   local out = {}
   local n = emit(out, 0, v, 0)
   if n <= __INLINE_TOKENS__ then return true, false, n, unpack(out, 1, n) end
