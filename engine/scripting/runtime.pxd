@@ -50,4 +50,4 @@ cdef class ScriptRuntime:
     cdef lua_State* _probe_state(self)
     cdef int _make_ref(self, obj) except -1
     cdef bint _memory_ok(self, Py_ssize_t extra)
-    cdef object _run_c(self, CompiledScript script, list arguments, Py_ssize_t numkeys, str label)
+    cdef object _run_c(self, CompiledScript script, list keys, list args, str label)

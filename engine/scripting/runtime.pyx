@@ -803,21 +803,33 @@ cdef class ScriptRuntime:
         cdef tuple result
         cdef Py_ssize_t numkeys, total = 0
         cdef CompiledScript script = None
-        # argv items are usually bytes already: copy only what is not (bytearray, memoryview)
-        arguments = [k if type(k) is bytes else bytes(k) for k in keys]
-        numkeys = len(arguments)
-        if args:
-            arguments += [a if type(a) is bytes else bytes(a) for a in args]
         if not is_function:
             script = <CompiledScript>function
             function = script.function
-            if script.ref and len(arguments) <= _VARARG_LIMIT:
-                for a in arguments:
+            # the C path takes the caller's lists of bytes as they are
+            if script.ref and type(keys) is list and type(args) is list \
+                    and len(<list>keys) + len(<list>args) <= _VARARG_LIMIT:
+                for a in <list>keys:
+                    if type(a) is not bytes:
+                        script = None
+                        break
                     total += PyBytes_GET_SIZE(a)
-                if not self._memory_ok(total):
+                if script is not None:
+                    for a in <list>args:
+                        if type(a) is not bytes:
+                            script = None
+                            break
+                        total += PyBytes_GET_SIZE(a)
+                if script is not None and not self._memory_ok(total):
                     script = None
             else:
                 script = None
+        if script is None:
+            # argv items are usually bytes already: copy only what is not (bytearray, memoryview)
+            arguments = [k if type(k) is bytes else bytes(k) for k in keys]
+            numkeys = len(arguments)
+            if args:
+                arguments += [a if type(a) is bytes else bytes(a) for a in args]
         self.running = True
         self.busy = False
         self.wrote = False
@@ -830,7 +842,7 @@ cdef class ScriptRuntime:
         finished = False
         try:
             if script is not None:
-                result_c = self._run_c(script, arguments, numkeys, label)
+                result_c = self._run_c(script, <list>keys, <list>args, label)
                 finished = True
                 return result_c
             if len(arguments) <= _VARARG_LIMIT:
@@ -887,11 +899,11 @@ cdef class ScriptRuntime:
             return True
         return <long long>cm_gc(self._L, LUA_GCCOUNT, 0) * 1024 + 2 * extra + 262144 < self._max_memory
 
-    cdef object _run_c(self, CompiledScript script, list arguments, Py_ssize_t numkeys, str label):
+    cdef object _run_c(self, CompiledScript script, list keys, list args, str label):
         """api.run(fn, sha, numkeys, KEYS..., ARGV...) with lua_pcall, its tokens read off the stack."""
         cdef lua_State* L = self._L
         cdef int top = cm_gettop(L)
-        cdef Py_ssize_t i, n = len(arguments)
+        cdef Py_ssize_t i, numkeys = len(keys), nargs = len(args), n = numkeys + nargs
         cdef int status, base, count
         cdef size_t slen = 0
         cdef const char* s
@@ -903,14 +915,14 @@ cdef class ScriptRuntime:
         cm_pushlstring(L, PyBytes_AS_STRING(script.sha_bytes), PyBytes_GET_SIZE(script.sha_bytes))
         cm_createtable(L, <int>numkeys, 0)
         for i in range(numkeys):
-            a = arguments[i]
+            a = keys[i]
             cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
             cm_rawseti(L, -2, <int>i + 1)
-        cm_createtable(L, <int>(n - numkeys), 0)
-        for i in range(numkeys, n):
-            a = arguments[i]
+        cm_createtable(L, <int>nargs, 0)
+        for i in range(nargs):
+            a = args[i]
             cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
-            cm_rawseti(L, -2, <int>(i - numkeys) + 1)
+            cm_rawseti(L, -2, <int>i + 1)
         status = cm_pcall(L, 4, LUA_MULTRET, 0)
         try:
             base = top + 1
