@@ -39,7 +39,8 @@ cdef class ScriptRuntime:
     cdef object _api, _run_api, _run_tables_api, _fcall_api, _fcall_tables_api
     cdef public CommandGate gate      # redis.call's engine side for the C path (None: call_handler via lupa)
     cdef lua_State* _L                # lupa's state when the C API could be bound, else NULL
-    cdef int _run_ref                 # api.run in the registry
+    cdef int _run_ref                 # api.run_tables in the registry
+    cdef int _keys_ref, _argv_ref     # spare KEYS / ARGV tables in the registry (0: none)
     cdef long long _max_memory
     cdef object _call_hold            # bytes the last C redis.call's error points into
 

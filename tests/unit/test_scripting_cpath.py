@@ -165,3 +165,27 @@ def test_flush_drops_references(rt):
     runtime.flush()
     sha = runtime.load(b"return 2")
     assert runtime.run(sha.encode(), [], [], is_sha=True) == 2
+
+
+def test_keys_and_argv_are_fresh_every_run(rt):
+    """The C path reuses KEYS/ARGV tables between runs: nothing a script does to them may show in the next run."""
+    runtime, _ = rt
+    touch = runtime.load(b"KEYS[5] = 'x'; KEYS.extra = 1; ARGV[1] = 'changed'; ARGV[9] = 'y'; return #KEYS")
+    meta = runtime.load(b"setmetatable(KEYS, {__index = function() return 'meta' end}); return KEYS[7]")
+    show = runtime.load(b"local n = 0 for _ in pairs(KEYS) do n = n + 1 end "
+                        b"local m = 0 for _ in pairs(ARGV) do m = m + 1 end "
+                        b"return {n, m, tostring(KEYS.extra), tostring(KEYS[7]), tostring(getmetatable(KEYS)), ARGV[1]}")
+    for _ in range(3):
+        assert runtime.run(touch.encode(), [b"a"], [b"v"], is_sha=True) == 1
+        assert runtime.run(show.encode(), [b"k"], [b"arg"], is_sha=True) == [1, 1, b"nil", b"nil", b"nil", b"arg"]
+        assert runtime.run(meta.encode(), [], [], is_sha=True) == b"meta"
+        assert runtime.run(show.encode(), [], [b"z"], is_sha=True) == [0, 1, b"nil", b"nil", b"nil", b"z"]
+    err = runtime.load(b"error(KEYS)")
+    runtime.run(err.encode(), [b"a"], [], is_sha=True)
+    assert runtime.run(show.encode(), [b"k"], [], is_sha=True)[:4] == [1, 0, b"nil", b"nil"]
+    ret = runtime.load(b"return KEYS")
+    assert runtime.run(ret.encode(), [b"a", b"b"], [], is_sha=True) == [b"a", b"b"]
+    assert runtime.run(ret.encode(), [b"c"], [], is_sha=True) == [b"c"]
+    big = runtime.load(b"return {#KEYS, #ARGV}")
+    assert runtime.run(big.encode(), [b"k%d" % i for i in range(300)], [b"a"] * 200, is_sha=True) == [300, 200]
+    assert runtime.run(big.encode(), [b"k"], [], is_sha=True) == [1, 0]
