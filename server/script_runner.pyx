@@ -59,20 +59,7 @@ READ_CHUNK = 65536
 
 
 cdef class ScriptRunner(CommandGate):
-    # C fields: eval() and _call() read them on every EVALSHA and every redis.call
-    cdef public object server, caller, caller_argv
-    # set by EVAL/FCALL before a run: over maxmemory at the start (redis server.script_oom), and whether
-    # the script declared allow-oom
-    cdef public bint script_oom, allow_oom
-    cdef public object functions          # engine.scripting.functions.Functions: the loaded libraries
-    cdef public CClient lua_client
-    cdef public ScriptRuntime runtime
-    cdef object _saved_before_call
-    cdef list _busy_guests
-    cdef set _eof_fds, _counted_errors
-    cdef Dispatcher _dispatcher
-    cdef ReplyBuffer _lua_reply
-    cdef dict _table
+    # fields: server/script_runner.pxd
 
     def __init__(self, server):
         self.server = server
