@@ -52,6 +52,9 @@ ERR_OOM = b"OOM command not allowed when used memory > 'maxmemory'."
 CMD_NOSCRIPT = registry.FLAGS["noscript"]
 CMD_ALLOW_BUSY = registry.FLAGS["allow_busy"]
 CMD_INTERNAL = registry.FLAGS["internal"]
+# the same bits as C constants for gate_call (no Python int per test)
+cdef unsigned long long F_WRITE = CMD_WRITE, F_DENYOOM = CMD_DENYOOM, F_NOSCRIPT = CMD_NOSCRIPT
+cdef unsigned long long F_INTERNAL = CMD_INTERNAL
 LUA_LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 # shared.slowscripterr: what clients get while a function (not an EVAL script) is busy
 ERR_BUSY_FUNCTION = b"BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
@@ -163,13 +166,13 @@ cdef class ScriptRunner(CommandGate):
         cdef Py_ssize_t argc = len(argv)
         cdef ReplyBuffer reply_buffer
         cdef CClient lua
-        if spec is None or spec.flags & CMD_INTERNAL or spec.subcommands is not None:
+        if spec is None or spec.flags & F_INTERNAL or spec.subcommands is not None:
             spec = self._lookup(argv)
         if spec is None:
             return self._rejected(None, ERR_UNKNOWN_COMMAND)
         if (spec.arity > 0 and spec.arity != argc) or argc < -spec.arity:
             return self._rejected(spec, ERR_WRONG_ARITY)
-        if spec.flags & CMD_NOSCRIPT:
+        if spec.flags & F_NOSCRIPT:
             return self._rejected(spec, ERR_NOSCRIPT_COMMAND)
         caller = self.caller
         if caller is not None and (<CClient>caller).acl_user is not None \
@@ -177,9 +180,9 @@ cdef class ScriptRunner(CommandGate):
             denied = self.server.extensions["acl"].check_script(caller, spec, argv)
             if denied is not None:                # redis scriptVerifyACL
                 return self._rejected(spec, denied)
-        if spec.flags & CMD_WRITE and runtime.read_only:
+        if spec.flags & F_WRITE and runtime.read_only:
             return self._rejected(spec, ERR_WRITE_IN_READONLY)
-        if spec.flags & CMD_DENYOOM and self.script_oom and not self.allow_oom and not runtime.wrote:
+        if spec.flags & F_DENYOOM and self.script_oom and not self.allow_oom and not runtime.wrote:
             # redis scriptVerifyOOM: refused only before the script's first write, or atomicity would break
             return self._rejected(spec, ERR_OOM)
         if caller is not None:
@@ -188,7 +191,7 @@ cdef class ScriptRunner(CommandGate):
                 denied = cluster.script_check(caller, spec, argv)
                 if denied is not None:                # redis scriptVerifyClusterState
                     return self._rejected(spec, denied)
-        if spec.flags & CMD_WRITE:
+        if spec.flags & F_WRITE:
             runtime.wrote = True        # redis SCRIPT_WRITE_DIRTY: set before the call, SCRIPT KILL refuses
         lua = self.lua_client
         reply_buffer = self._lua_reply

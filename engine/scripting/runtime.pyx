@@ -86,6 +86,9 @@ class Verbatim(bytes):
         return obj
 
 
+_STATUS_OK = Status(b"OK")
+
+
 class ReplySet(list):
     """RESP3 set whose members are not hashable (tables inside a set); order as Lua iterated."""
 
@@ -988,6 +991,8 @@ cdef class ScriptRuntime:
                             kind = Status if s[0] == 111 else ErrorReply
                             s = cm_tolstring(L, base + 4, &slen)
                             if s != NULL:
+                                if kind is Status and slen == 2 and s[0] == 79 and s[1] == 75:
+                                    return _STATUS_OK             # +OK (SET...): one shared immutable value
                                 if memchr(s, 13, slen) == NULL and memchr(s, 10, slen) == NULL:
                                     return kind(PyBytes_FromStringAndSize(s, slen))
                                 return kind(_crlf_to_spaces(PyBytes_FromStringAndSize(s, slen)))
