@@ -115,6 +115,27 @@ _CORE_MC = (McCase("mc set", "set"), McCase("mc get", "get"), McCase("mc mg (met
 # the binary protocol (memcslap --binary's GET/SET), auto-detected on the same port
 _BINARY_MC = (McCase("mc binary set", "bset"), McCase("mc binary get", "bget"))
 
+# EVALSHA of one-call scripts: both servers SCRIPT LOAD them first (a sha is the body's sha1, the same on both)
+INCR_SCRIPT = b"return redis.call('incr', KEYS[1])"
+SET_SCRIPT = b"return redis.call('set', KEYS[1], ARGV[1])"
+INCR_SHA = "2bab3b661081db58bd2341920e0ba7cf5dc77b25"
+SET_SHA = "55b22c0d0cedf3866879ce7c854970626dcef0c3"
+
+
+def load_scripts(port: int, quick: bool):
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        for body, sha in ((INCR_SCRIPT, INCR_SHA), (SET_SCRIPT, SET_SHA)):
+            sock.sendall(resp_command(b"SCRIPT", b"LOAD", body))
+            reply = b""
+            while not reply.endswith(b"\r\n"):
+                chunk = sock.recv(100)
+                if not chunk:
+                    raise ConnectionError("server closed the connection during SCRIPT LOAD")
+                reply += chunk
+            if sha.encode() not in reply:
+                raise RuntimeError(f"SCRIPT LOAD failed: {reply!r}")
+
+
 SUITES = {
     "core": Suite("core", redis=_CORE_REDIS, memcached=_CORE_MC),
     "memcached": Suite("memcached", memcached=_CORE_MC + _BINARY_MC,
@@ -181,6 +202,12 @@ SUITES = {
         server_args=("--appendonly", "yes", "--appendfsync", "everysec"),
         notes="both servers with appendonly yes, appendfsync everysec"),
     "memory": Suite("memory", memory_probe=True),
+    "scripts": Suite(
+        "scripts",
+        redis=(RedisCase("EVALSHA incr", command=("EVALSHA", INCR_SHA, "1", "counter:__rand_int__")),
+               RedisCase("EVALSHA set", command=("EVALSHA", SET_SHA, "1", "key:__rand_int__", "value"))),
+        setup=load_scripts, notes="EVALSHA of one-call scripts (INCR, SET) after SCRIPT LOAD"),
 }
 
-SUITE_ORDER = ("core", "memcached", "types", "lists", "hash", "sets", "zset", "pubsub", "persistence", "memory")
+SUITE_ORDER = ("core", "memcached", "types", "lists", "hash", "sets", "zset", "pubsub", "persistence", "scripts",
+               "memory")

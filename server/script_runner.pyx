@@ -40,7 +40,7 @@ from engine.core import Client, exec_abort
 from engine.core cimport Client as CClient, Dispatcher, EffectLog
 from engine.spec cimport CommandSpec
 from protocol.resp cimport ReplyBuffer
-from engine.scripting.runtime cimport ScriptRuntime
+from engine.scripting.runtime cimport CommandGate, ScriptRuntime
 from engine.scripting.functions import Functions
 from engine.scripting.runtime import (
     ERR_BUSY, ERR_NOSCRIPT_COMMAND, ERR_UNKNOWN_COMMAND, ERR_WRITE_IN_READONLY, ERR_WRONG_ARITY,
@@ -52,33 +52,23 @@ ERR_OOM = b"OOM command not allowed when used memory > 'maxmemory'."
 CMD_NOSCRIPT = registry.FLAGS["noscript"]
 CMD_ALLOW_BUSY = registry.FLAGS["allow_busy"]
 CMD_INTERNAL = registry.FLAGS["internal"]
+# the same bits as C constants for gate_call (no Python int per test)
+cdef unsigned long long F_WRITE = CMD_WRITE, F_DENYOOM = CMD_DENYOOM, F_NOSCRIPT = CMD_NOSCRIPT
+cdef unsigned long long F_INTERNAL = CMD_INTERNAL
 LUA_LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 # shared.slowscripterr: what clients get while a function (not an EVAL script) is busy
 ERR_BUSY_FUNCTION = b"BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
 READ_CHUNK = 65536
 
 
-cdef class ScriptRunner:
-    # C fields: eval() and _call() read them on every EVALSHA and every redis.call
-    cdef public object server, caller, caller_argv
-    # set by EVAL/FCALL before a run: over maxmemory at the start (redis server.script_oom), and whether
-    # the script declared allow-oom
-    cdef public bint script_oom, allow_oom
-    cdef public object functions          # engine.scripting.functions.Functions: the loaded libraries
-    cdef public CClient lua_client
-    cdef public ScriptRuntime runtime
-    cdef object _saved_before_call
-    cdef list _busy_guests
-    cdef set _eof_fds, _counted_errors
-    cdef Dispatcher _dispatcher
-    cdef ReplyBuffer _lua_reply
-    cdef dict _table
+cdef class ScriptRunner(CommandGate):
+    # fields: server/script_runner.pxd
 
     def __init__(self, server):
         self.server = server
         self.runtime = ScriptRuntime(self._call, self._log, server.config["busy-reply-threshold"],
                                      busy_handler=self._serve_while_busy,
-                                     acl_check_handler=self._acl_check)
+                                     acl_check_handler=self._acl_check, gate=self)
         self.lua_client = Client(server.ks, server, None, server.next_client_id)
         server.next_client_id += 1
         self.lua_client.deny_blocking = True
@@ -99,6 +89,12 @@ cdef class ScriptRunner:
     # ------------------------------------------------------------------ EVAL / EVALSHA
     def eval(self, CClient c, body_or_sha, keys, args, *, is_sha, read_only):
         """Run a script for client c and write its reply (or error) into c.reply."""
+        self._run(c, None, None, body_or_sha, keys, args, is_sha, read_only)
+
+    def run_script(self, CClient c, body_or_sha, keys, args, bint is_sha, bint read_only, bint oom, bint allow_oom):
+        """eval() for EVAL/EVALSHA with positional arguments, and the OOM state of the start (script_oom, allow_oom)."""
+        self.script_oom = oom
+        self.allow_oom = allow_oom
         self._run(c, None, None, body_or_sha, keys, args, is_sha, read_only)
 
     def fcall(self, CClient c, info, list argv, keys, args, bint read_only):
@@ -130,6 +126,7 @@ cdef class ScriptRunner:
             return
         finally:
             effects.end_unit()
+            self._lua_reply.length = 0      # the C path leaves the last redis.call's reply in place
             self.caller = None
             self.caller_argv = None
             if self._saved_before_call is not None or self._busy_guests or self._eof_fds:
@@ -145,6 +142,11 @@ cdef class ScriptRunner:
         if kind is bytes:
             c.reply.add_bulk(result)
             return
+        if kind is Status:              # +OK of a SET script...
+            if counted:
+                counted.clear()
+            c.reply.add_simple(bytes(result))
+            return
         if kind is ErrorReply and counted and any(result.startswith(text) for text in counted):
             # the error of a redis.call the script passed on: errorstats already has it (redis
             # ignore_error_stats_update); failed_calls of EVAL still counts it
@@ -156,20 +158,21 @@ cdef class ScriptRunner:
         write_reply(c, result)
 
     # ------------------------------------------------------------------ redis.call / redis.pcall
-    def _call(self, list argv, raise_errors):
-        """redis scriptCall(): checks in redis order, then the dispatcher; returns the neutral reply."""
+    cdef object gate_call(self, list argv):
+        """redis scriptCall(): checks in redis order, then the dispatcher. None with the RESP reply at
+        reply_data/reply_len (the lua client's reply buffer), or the ErrorReply of a command refused before it ran."""
         cdef ScriptRuntime runtime = self.runtime
         cdef CommandSpec spec = self._table.get(argv[0])
         cdef Py_ssize_t argc = len(argv)
         cdef ReplyBuffer reply_buffer
         cdef CClient lua
-        if spec is None or spec.flags & CMD_INTERNAL or spec.subcommands is not None:
+        if spec is None or spec.flags & F_INTERNAL or spec.subcommands is not None:
             spec = self._lookup(argv)
         if spec is None:
             return self._rejected(None, ERR_UNKNOWN_COMMAND)
         if (spec.arity > 0 and spec.arity != argc) or argc < -spec.arity:
             return self._rejected(spec, ERR_WRONG_ARITY)
-        if spec.flags & CMD_NOSCRIPT:
+        if spec.flags & F_NOSCRIPT:
             return self._rejected(spec, ERR_NOSCRIPT_COMMAND)
         caller = self.caller
         if caller is not None and (<CClient>caller).acl_user is not None \
@@ -177,9 +180,9 @@ cdef class ScriptRunner:
             denied = self.server.extensions["acl"].check_script(caller, spec, argv)
             if denied is not None:                # redis scriptVerifyACL
                 return self._rejected(spec, denied)
-        if spec.flags & CMD_WRITE and runtime.read_only:
+        if spec.flags & F_WRITE and runtime.read_only:
             return self._rejected(spec, ERR_WRITE_IN_READONLY)
-        if spec.flags & CMD_DENYOOM and self.script_oom and not self.allow_oom and not runtime.wrote:
+        if spec.flags & F_DENYOOM and self.script_oom and not self.allow_oom and not runtime.wrote:
             # redis scriptVerifyOOM: refused only before the script's first write, or atomicity would break
             return self._rejected(spec, ERR_OOM)
         if caller is not None:
@@ -188,13 +191,27 @@ cdef class ScriptRunner:
                 denied = cluster.script_check(caller, spec, argv)
                 if denied is not None:                # redis scriptVerifyClusterState
                     return self._rejected(spec, denied)
-        if spec.flags & CMD_WRITE:
+        if spec.flags & F_WRITE:
             runtime.wrote = True        # redis SCRIPT_WRITE_DIRTY: set before the call, SCRIPT KILL refuses
         lua = self.lua_client
         reply_buffer = self._lua_reply
+        reply_buffer.length = 0
         reply_buffer.resp = runtime.resp
         lua.multi_queue = None
         self._dispatcher.call(lua, spec, argv)
+        self.reply_data = reply_buffer.buf
+        self.reply_len = reply_buffer.length
+        return None
+
+    cdef gate_error(self, bytes text):
+        self._counted_errors.add(_error_code_text(text))
+
+    def _call(self, list argv, raise_errors):
+        """redis.call through lupa (when the C path is not bound): gate_call, then the reply parsed."""
+        cdef ReplyBuffer reply_buffer = self._lua_reply
+        rejected = self.gate_call(argv)
+        if rejected is not None:
+            return rejected
         if reply_buffer.length > 3 and reply_buffer.buf[0] == 58:
             # an integer (INCR...): what parse_reply would return, read in place
             value = _small_int(reply_buffer.buf, reply_buffer.length)

@@ -7,6 +7,9 @@ lives in server/script_runner.pyx; this module parses the arguments exactly as r
 """
 from engine.commands.connection import reply_help
 from engine.core import EVICT_RESULT_FAIL
+from engine.core cimport Client as CClient, Keyspace
+from engine.scripting.runtime cimport CompiledScript, ScriptRuntime
+from server.script_runner cimport ScriptRunner
 from engine.registry import command, container
 
 NOT_INTEGER = b"ERR value is not an integer or out of range"
@@ -97,11 +100,28 @@ def _script_oom(c):
                 and ks.perform_evictions() == EVICT_RESULT_FAIL)
 
 
-def _eval_generic(c, argv, is_sha, read_only):
-    _feed_monitors(c, argv)
-    flags = _shebang_flags(c, argv, is_sha)
+cdef _eval_generic(CClient c, list argv, bint is_sha, bint read_only):
+    # typed: every EVALSHA runs this (the same steps as before, without Python attribute lookups on the client)
+    cdef Keyspace ks = c.ks
+    cdef bint oom, may_write
+    cdef ScriptRunner runner
+    cdef ScriptRuntime runtime
+    cdef Py_ssize_t numkeys
+    server = c.server
+    hook = server.dispatcher.monitor_hook
+    if hook is not None:
+        hook(c, argv)                   # skip_monitor: monitors see EVAL before the commands its script runs
+    found = server.extensions.get("scripting")
+    runner = found if found is not None else server.script_runner()
+    runtime = runner.runtime
+    if is_sha:
+        script = runtime._by_sha_arg.get(argv[1]) if type(argv[1]) is bytes else None
+        flags = (<CompiledScript>script).flags if script is not None else runtime.cached_flags(argv[1])
+    else:
+        flags = _shebang_flags(c, argv, is_sha)
     may_write = flags is not None and "no-writes" not in flags
-    oom = _script_oom(c)
+    oom = (ks.maxmemory > 0 and ks.used_memory > ks.maxmemory and not c.is_master
+           and ks.perform_evictions() == EVICT_RESULT_FAIL)
     if may_write:
         # a script declaring flags is treated by them (scriptFlagsToCmdFlags): without no-writes it is a
         # write command, without allow-oom a deny-oom one
@@ -115,25 +135,32 @@ def _eval_generic(c, argv, is_sha, read_only):
     if is_sha and len(argv[1]) != 40:
         c.error(NOSCRIPT)            # redis answers before even reading numkeys
         return
-    numkeys = _parse_ll(argv[2])
-    if numkeys is None:
-        c.error(NOT_INTEGER)
-        return
+    raw = argv[2]
+    if type(raw) is bytes and len(<bytes>raw) == 1 and 48 <= (<bytes>raw)[0] <= 57:
+        numkeys = (<bytes>raw)[0] - 48              # the usual one-digit count, without the generic parse
+    else:
+        parsed = _parse_ll(raw)
+        if parsed is None:
+            c.error(NOT_INTEGER)
+            return
+        if parsed > len(argv) - 3:
+            c.error(b"ERR Number of keys can't be greater than number of args")
+            return
+        if parsed < 0:
+            c.error(b"ERR Number of keys can't be negative")
+            return
+        numkeys = parsed
     if numkeys > len(argv) - 3:
         c.error(b"ERR Number of keys can't be greater than number of args")
-        return
-    if numkeys < 0:
-        c.error(b"ERR Number of keys can't be negative")
         return
     if may_write and read_only:
         c.error(b"ERR Can not execute a script with write flag using *_ro command.")
         return
     keys = argv[3:3 + numkeys]
     args = argv[3 + numkeys:]
-    runner = _runner(c)
     runner.script_oom = oom
     runner.allow_oom = flags is not None and "allow-oom" in flags
-    runner.eval(c, argv[1], keys, args, is_sha=is_sha, read_only=read_only)
+    runner._run(c, None, None, argv[1], keys, args, is_sha, read_only)
     # the script's commands propagated themselves, as one unit: EVAL is never an effect
     c.dirty = 0
     c.effect_override = None

@@ -1,5 +1,17 @@
 # cython: language_level=3
 """C-level declarations of the Lua runtime's classes, shared with server/script_runner.pyx."""
+from engine.scripting.luacapi cimport lua_State
+
+
+cdef class CommandGate:
+    # redis.call's C path (runtime.pyx): the engine side subclasses this (server/script_runner.pyx). gate_call runs
+    # argv and returns None with the command's RESP reply at reply_data/reply_len (valid until the next call), or
+    # the error text (bytes, e.g. b"ERR Unknown Redis command called from script") of a command refused before it ran.
+    cdef const char* reply_data
+    cdef Py_ssize_t reply_len
+    cdef object _held
+    cdef object gate_call(self, list argv)
+    cdef gate_error(self, bytes text)     # a command answered this error (its line without '-')
 
 
 cdef class CompiledScript:
@@ -7,6 +19,7 @@ cdef class CompiledScript:
     cdef readonly bytes sha_bytes, body
     cdef readonly object function, flags
     cdef readonly bint has_shebang
+    cdef int ref                      # LUA_REGISTRYINDEX reference of function (C path), 0 without one
 
 
 cdef class ScriptRuntime:
@@ -24,8 +37,18 @@ cdef class ScriptRuntime:
     cdef dict _scripts, _by_sha_arg
     cdef readonly object _lua
     cdef object _api, _run_api, _run_tables_api, _fcall_api, _fcall_tables_api
+    cdef public CommandGate gate      # redis.call's engine side for the C path (None: call_handler via lupa)
+    cdef lua_State* _L                # lupa's state when the C API could be bound, else NULL
+    cdef int _run_ref                 # api.run_tables in the registry
+    cdef int _keys_ref, _argv_ref     # spare KEYS / ARGV tables in the registry (0: none)
+    cdef long long _max_memory
+    cdef object _call_hold            # bytes the last C redis.call's error points into
 
     cpdef object execute(self, object sha_or_body, object keys, object args, bint is_sha, bint read_only)
     cpdef object call_function(self, object function, bytes name, object keys, object args, bint read_only)
     cdef object _invoke(self, object function, bytes name, str label, object keys, object args,
                         bint read_only, bint is_function)
+    cdef lua_State* _probe_state(self)
+    cdef int _make_ref(self, obj) except -1
+    cdef bint _memory_ok(self, Py_ssize_t extra)
+    cdef object _run_c(self, CompiledScript script, list keys, list args, str label)

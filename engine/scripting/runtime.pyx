@@ -18,6 +18,15 @@ Lua runs in lupa's bundled Lua 5.1 (``lupa.lua51``), sandboxed by engine/scripti
 import hashlib
 
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from libc.stdio cimport snprintf
+from libc.string cimport memchr
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.float cimport PyFloat_FromDouble
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.long cimport PyLong_FromLongLong
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from engine.scripting.luacapi cimport lua_State
 
 import lupa.lua51 as lua51
 
@@ -77,6 +86,9 @@ class Verbatim(bytes):
         return obj
 
 
+_STATUS_OK = Status(b"OK")
+
+
 class ReplySet(list):
     """RESP3 set whose members are not hashable (tables inside a set); order as Lua iterated."""
 
@@ -89,6 +101,417 @@ class ScriptError(Exception):
     def __init__(self, message):
         super().__init__(message)
         self.message = message
+
+
+# ---------------------------------------------------------------------------------------------------
+# The C path (issue 20): the Lua 5.1 C API of lupa's bundled Lua, bound with dlsym. EVALSHA pushes KEYS/ARGV as Lua
+# strings and calls the sandbox's api.run with lua_pcall; redis.call / redis.pcall are lua_CFunctions that build argv,
+# hand it to the engine's CommandGate (the dispatcher's compiled path) and turn the command's RESP reply into Lua
+# values in C, the conversions of ScriptRuntime._to_lua (redis redisProtocolToLuaType) without Python objects.
+# ---------------------------------------------------------------------------------------------------
+cdef extern from *:
+    """
+    #include <dlfcn.h>
+    #include <stdio.h>
+    #include <stdlib.h>
+    #include <string.h>
+    typedef int (*cm_lua_CFunction)(lua_State*);
+    #define CM_REGISTRY (-10000)
+    #define CM_GLOBALS (-10002)
+    #define CM_UPVALUE(i) (CM_GLOBALS - (i))
+
+    static int (*cm_gettop)(lua_State*);
+    static void (*cm_settop)(lua_State*, int);
+    static int (*cm_type)(lua_State*, int);
+    static const char* (*cm_tolstring)(lua_State*, int, size_t*);
+    static double (*cm_tonumber)(lua_State*, int);
+    static int (*cm_toboolean)(lua_State*, int);
+    static void* (*cm_touserdata)(lua_State*, int);
+    static void (*cm_pushlstring)(lua_State*, const char*, size_t);
+    static void (*cm_pushnumber)(lua_State*, double);
+    static void (*cm_pushnil)(lua_State*);
+    static void (*cm_pushboolean)(lua_State*, int);
+    static void (*cm_pushcclosure)(lua_State*, cm_lua_CFunction, int);
+    static void (*cm_pushlightuserdata)(lua_State*, void*);
+    static void (*cm_createtable)(lua_State*, int, int);
+    static void (*cm_rawseti)(lua_State*, int, int);
+    static void (*cm_rawgeti)(lua_State*, int, int);
+    static void (*cm_rawset)(lua_State*, int);
+    static void (*cm_setfield)(lua_State*, int, const char*);
+    static void (*cm_getfield)(lua_State*, int, const char*);
+    static int (*cm_pcall)(lua_State*, int, int, int);
+    static int (*cm_error)(lua_State*);
+    static int (*cm_checkstack)(lua_State*, int);
+    static int (*cm_gc)(lua_State*, int, int);
+    static int (*cm_ref)(lua_State*, int);
+    static void (*cm_unref)(lua_State*, int, int);
+    static void (*cm_concat)(lua_State*, int);
+    static int (*cm_next)(lua_State*, int);
+    static int (*cm_getmetatable)(lua_State*, int);
+    static void (*cm_pushvalue)(lua_State*, int);
+
+    static int cm_bind_lua(const char* path) {
+        void* h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+        if (!h) return 0;
+    #define CM_BIND(var, sym) if (!(*(void**)(&var) = dlsym(h, sym))) return 0;
+        CM_BIND(cm_gettop, "lua_gettop") CM_BIND(cm_settop, "lua_settop") CM_BIND(cm_type, "lua_type")
+        CM_BIND(cm_tolstring, "lua_tolstring") CM_BIND(cm_tonumber, "lua_tonumber")
+        CM_BIND(cm_toboolean, "lua_toboolean") CM_BIND(cm_touserdata, "lua_touserdata")
+        CM_BIND(cm_pushlstring, "lua_pushlstring") CM_BIND(cm_pushnumber, "lua_pushnumber")
+        CM_BIND(cm_pushnil, "lua_pushnil") CM_BIND(cm_pushboolean, "lua_pushboolean")
+        CM_BIND(cm_pushcclosure, "lua_pushcclosure") CM_BIND(cm_pushlightuserdata, "lua_pushlightuserdata")
+        CM_BIND(cm_createtable, "lua_createtable") CM_BIND(cm_rawseti, "lua_rawseti")
+        CM_BIND(cm_rawgeti, "lua_rawgeti") CM_BIND(cm_rawset, "lua_rawset") CM_BIND(cm_setfield, "lua_setfield")
+        CM_BIND(cm_getfield, "lua_getfield") CM_BIND(cm_pcall, "lua_pcall") CM_BIND(cm_error, "lua_error")
+        CM_BIND(cm_checkstack, "lua_checkstack") CM_BIND(cm_gc, "lua_gc") CM_BIND(cm_ref, "luaL_ref")
+        CM_BIND(cm_unref, "luaL_unref") CM_BIND(cm_concat, "lua_concat") CM_BIND(cm_next, "lua_next")
+        CM_BIND(cm_getmetatable, "lua_getmetatable") CM_BIND(cm_pushvalue, "lua_pushvalue")
+    #undef CM_BIND
+        return 1;
+    }
+
+    /* what redis.call's Python half hands the C half: kind 0 = a RESP reply at data/len, 1 = an error line */
+    typedef struct { int kind; const char* data; Py_ssize_t len; int resp; } cm_out;
+    static int (*cm_py_call)(void* rt, lua_State* L, cm_out* out);
+
+    /* {err = 'CODE msg'} from an error line without its '-' (luaPushErrorBuff / _error_for_lua) */
+    static void cm_push_err(lua_State* L, const char* s, size_t n) {
+        const char* sp = (const char*)memchr(s, ' ', n);
+        const char* msg; const char* mend = s + n;
+        cm_checkstack(L, 4);
+        cm_createtable(L, 0, 1);
+        if (sp == NULL) { cm_pushlstring(L, "ERR ", 4); msg = s; }
+        else { cm_pushlstring(L, s, (size_t)(sp - s) + 1); msg = sp + 1; }
+        while (msg < mend && (*msg == '\\r' || *msg == '\\n')) msg++;
+        while (mend > msg && (mend[-1] == '\\r' || mend[-1] == '\\n')) mend--;
+        cm_pushlstring(L, msg, (size_t)(mend - msg));
+        cm_concat(L, 2);
+        cm_setfield(L, -2, "err");
+    }
+
+    static void cm_push_null(lua_State* L, int resp) {
+        if (resp == 2) cm_pushboolean(L, 0); else cm_pushnil(L);
+    }
+
+    static void cm_push_field(lua_State* L, const char* field, const char* s, size_t n) {
+        cm_createtable(L, 0, 1);
+        cm_pushlstring(L, s, n);
+        cm_setfield(L, -2, field);
+    }
+
+    /* one RESP value at p (as ReplyBuffer wrote it) pushed as the Lua value redis gives scripts; returns its end */
+    static const char* cm_resp_push(lua_State* L, const char* p, const char* end, int resp, int* is_error) {
+        char kind;
+        const char* e; const char* next; size_t n; long long len, i;
+        if (p >= end) { cm_pushnil(L); return end; }
+        cm_checkstack(L, 6);
+        kind = *p++;
+        e = (const char*)memchr(p, '\\r', (size_t)(end - p));
+        if (e == NULL) e = end;
+        n = (size_t)(e - p);
+        next = e + 2;
+        switch (kind) {
+        case '$':
+            len = strtoll(p, NULL, 10);
+            if (len < 0) { cm_push_null(L, resp); return next; }
+            cm_pushlstring(L, next, (size_t)len);
+            return next + len + 2;
+        case ':':
+            cm_pushnumber(L, (double)strtoll(p, NULL, 10));
+            return next;
+        case '+':
+            cm_push_field(L, "ok", p, n);
+            return next;
+        case '-':
+            cm_push_err(L, p, n);
+            if (is_error) *is_error = 1;
+            return next;
+        case '*': case '>':
+            len = strtoll(p, NULL, 10);
+            if (len < 0) { cm_push_null(L, resp); return next; }
+            cm_createtable(L, len > 1000000 ? 1000000 : (int)len, 0);
+            for (i = 1; i <= len; i++) {
+                next = cm_resp_push(L, next, end, resp, NULL);
+                cm_rawseti(L, -2, (int)i);
+            }
+            return next;
+        case '%':
+            len = strtoll(p, NULL, 10);
+            cm_createtable(L, 0, 1);
+            cm_createtable(L, 0, len > 1000000 ? 1000000 : (int)len);
+            for (i = 0; i < len; i++) {
+                next = cm_resp_push(L, next, end, resp, NULL);
+                next = cm_resp_push(L, next, end, resp, NULL);
+                cm_rawset(L, -3);
+            }
+            cm_setfield(L, -2, "map");
+            return next;
+        case '~':
+            len = strtoll(p, NULL, 10);
+            cm_createtable(L, 0, 1);
+            cm_createtable(L, 0, len > 1000000 ? 1000000 : (int)len);
+            for (i = 0; i < len; i++) {
+                next = cm_resp_push(L, next, end, resp, NULL);
+                cm_pushboolean(L, 1);
+                cm_rawset(L, -3);
+            }
+            cm_setfield(L, -2, "set");
+            return next;
+        case '_':
+            cm_pushnil(L);
+            return next;
+        case ',': {
+            char buf[128];
+            size_t m = n < sizeof(buf) - 1 ? n : sizeof(buf) - 1;
+            memcpy(buf, p, m); buf[m] = 0;
+            cm_createtable(L, 0, 1);
+            cm_pushnumber(L, strtod(buf, NULL));
+            cm_setfield(L, -2, "double");
+            return next;
+        }
+        case '#':
+            cm_pushboolean(L, n > 0 && *p == 't');
+            return next;
+        case '(':
+            cm_push_field(L, "big_number", p, n);
+            return next;
+        case '=':
+            len = strtoll(p, NULL, 10);
+            cm_createtable(L, 0, 1);
+            cm_createtable(L, 0, 2);
+            cm_pushlstring(L, next, len >= 3 ? 3 : (size_t)len);
+            cm_setfield(L, -2, "format");
+            cm_pushlstring(L, next + (len >= 4 ? 4 : len), len >= 4 ? (size_t)(len - 4) : 0);
+            cm_setfield(L, -2, "string");
+            cm_setfield(L, -2, "verbatim_string");
+            return next + len + 2;
+        case '|':
+            len = strtoll(p, NULL, 10);
+            for (i = 0; i < 2 * len; i++) {
+                next = cm_resp_push(L, next, end, resp, NULL);
+                cm_settop(L, -2);
+            }
+            return cm_resp_push(L, next, end, resp, is_error);
+        default:
+            cm_pushnil(L);
+            return end;
+        }
+    }
+
+    static int cm_redis_command(lua_State* L, int raise_errors) {
+        cm_out out;
+        int is_error = 0;
+        out.kind = 1; out.data = "ERR internal error"; out.len = 18; out.resp = 2;
+        cm_py_call(cm_touserdata(L, CM_UPVALUE(1)), L, &out);
+        if (out.kind == 0) cm_resp_push(L, out.data, out.data + out.len, out.resp, &is_error);
+        else { cm_push_err(L, out.data, (size_t)out.len); is_error = 1; }
+        if (is_error && raise_errors) return cm_error(L);
+        return 1;
+    }
+    static int cm_redis_call(lua_State* L) { return cm_redis_command(L, 1); }
+    static int cm_redis_pcall(lua_State* L) { return cm_redis_command(L, 0); }
+    /* redis.setresp's effect on the runtime's C field (the sandbox validates the argument) */
+    static int cm_setresp(lua_State* L) {
+        int* target = (int*)cm_touserdata(L, CM_UPVALUE(1));
+        *target = (int)cm_tonumber(L, 1);
+        return 0;
+    }
+    /* KEYS / ARGV tables are reused between runs (a script has nowhere to keep a reference once it returns: its
+       globals are read-only), which halves the garbage of a run and so the GC steps' work. cm_push_spare pushes
+       the spare table (a new one when there is none); cm_recycle empties 1..n after the run and drops the table
+       unless it is then empty and has no metatable (a script may have added fields or set one). */
+    static void cm_push_spare(lua_State* L, int* ref, int narr) {
+        if (*ref > 0) { cm_rawgeti(L, CM_REGISTRY, *ref); return; }
+        cm_createtable(L, narr, 0);
+        cm_pushvalue(L, -1);
+        *ref = cm_ref(L, CM_REGISTRY);
+    }
+    static void cm_drop_spare(lua_State* L, int* ref) {
+        if (*ref > 0) cm_unref(L, CM_REGISTRY, *ref);
+        *ref = 0;
+    }
+    static void cm_recycle(lua_State* L, int* ref, int n) {
+        int i;
+        if (*ref <= 0) return;
+        cm_rawgeti(L, CM_REGISTRY, *ref);
+        for (i = 1; i <= n; i++) { cm_pushnil(L); cm_rawseti(L, -2, i); }
+        cm_pushnil(L);
+        if (cm_next(L, -2)) { cm_settop(L, -4); cm_drop_spare(L, ref); return; }
+        if (cm_getmetatable(L, -1)) { cm_settop(L, -3); cm_drop_spare(L, ref); return; }
+        cm_settop(L, -2);
+    }
+
+    static void cm_push_closure(lua_State* L, int which, void* up) {
+        cm_pushlightuserdata(L, up);
+        cm_pushcclosure(L, which == 0 ? cm_redis_call : which == 1 ? cm_redis_pcall : cm_setresp, 1);
+    }
+    """
+    ctypedef struct cm_out:
+        int kind
+        const char* data
+        Py_ssize_t len
+        int resp
+    int cm_bind_lua(const char* path)
+    int cm_gettop(lua_State*)
+    void cm_settop(lua_State*, int)
+    int cm_type(lua_State*, int)
+    const char* cm_tolstring(lua_State*, int, size_t*)
+    double cm_tonumber(lua_State*, int)
+    int cm_toboolean(lua_State*, int)
+    void cm_pushlstring(lua_State*, const char*, size_t)
+    void cm_pushnumber(lua_State*, double)
+    void cm_rawgeti(lua_State*, int, int)
+    void cm_rawseti(lua_State*, int, int)
+    void cm_createtable(lua_State*, int, int)
+    void cm_setfield(lua_State*, int, const char*)
+    void cm_getfield(lua_State*, int, const char*)
+    int cm_pcall(lua_State*, int, int, int)
+    int cm_checkstack(lua_State*, int)
+    int cm_gc(lua_State*, int, int)
+    int cm_ref(lua_State*, int)
+    void cm_unref(lua_State*, int, int)
+    void cm_push_closure(lua_State*, int, void*)
+    void cm_push_spare(lua_State*, int*, int)
+    void cm_drop_spare(lua_State*, int*)
+    void cm_recycle(lua_State*, int*, int)
+    int (*cm_py_call)(void*, lua_State*, cm_out*) noexcept
+
+cdef enum:
+    LUA_TNIL = 0
+    LUA_TBOOLEAN = 1
+    LUA_TNUMBER = 3
+    LUA_TSTRING = 4
+    LUA_TTABLE = 5
+    LUA_REGISTRYINDEX = -10000
+    LUA_GLOBALSINDEX = -10002
+    LUA_MULTRET = -1
+    LUA_ERRMEM = 4
+    LUA_GCCOUNT = 3
+    LUA_GCSTEP = 5
+
+cdef int _capi_state = 0          # 0 not tried, 1 bound, -1 unavailable
+ERR_NO_ARGS = b"ERR Please specify at least one argument for this redis lib call"
+ERR_ARG_TYPE = b"ERR Lua redis lib command arguments must be strings or integers"
+
+
+cdef bint _bind_capi():
+    global _capi_state
+    if _capi_state == 0:
+        _capi_state = -1
+        if lua51.__file__ and cm_bind_lua(lua51.__file__.encode()):
+            _capi_state = 1
+    return _capi_state == 1
+
+
+cdef lua_State* _state_of(object runtime):
+    """lupa's LuaRuntime keeps its lua_State* as its first C field, after the object header and the vtable pointer
+    (lupa 2.x: ``cdef class LuaRuntime: cdef lua_State *_state``); checked by the caller with a probe."""
+    cdef lua_State* L = (<lua_State**>((<char*><PyObject*>runtime) + sizeof(PyObject) + sizeof(void*)))[0]
+    if L == NULL or (<unsigned char*>L)[sizeof(void*)] != 8:     # CommonHeader: next, tt == LUA_TTHREAD
+        return NULL
+    return L
+
+
+cdef int _redis_call_py(void* rtp, lua_State* L, cm_out* out) noexcept with gil:
+    """redis.call's Python half: argv from the Lua arguments (numbers as %.17g, like the sandbox did), then the gate.
+    Never raises and never leaves a Lua error pending: the C half pushes the reply or raises after this returns."""
+    cdef ScriptRuntime rt = <ScriptRuntime>rtp
+    cdef CommandGate gate
+    cdef int n, i, t
+    cdef size_t slen = 0
+    cdef const char* s
+    cdef char numbuf[64]
+    cdef list argv
+    text = None
+    try:
+        n = cm_gettop(L)
+        if n == 0:
+            text = ERR_NO_ARGS
+        else:
+            argv = PyList_New(n)
+            for i in range(n):
+                t = cm_type(L, i + 1)
+                if t == LUA_TSTRING:
+                    s = cm_tolstring(L, i + 1, &slen)
+                    item = PyBytes_FromStringAndSize(s, slen)
+                elif t == LUA_TNUMBER:
+                    slen = snprintf(numbuf, 64, "%.17g", cm_tonumber(L, i + 1))
+                    item = PyBytes_FromStringAndSize(numbuf, slen)
+                else:
+                    text = ERR_ARG_TYPE
+                    item = b""
+                Py_INCREF(item)
+                PyList_SET_ITEM(argv, i, item)
+            if text is None:
+                gate = rt.gate
+                text = gate.gate_call(argv)
+                if text is None:
+                    if gate.reply_len > 0:
+                        out.kind = 0
+                        out.data = gate.reply_data
+                        out.len = gate.reply_len
+                        out.resp = rt.resp
+                        if gate.reply_data[0] == 45:        # '-': errorstats already counted it
+                            nl = gate.reply_data[1:gate.reply_len]
+                            gate.gate_error(nl.split(b"\r\n", 1)[0])
+                        return 0
+                    text = b"ERR internal error: empty reply"
+    except BaseException as exc:  # noqa: BLE001 - must not cross into Lua
+        text = ("ERR internal error: %s" % type(exc).__name__).encode()
+    rt._call_hold = text
+    out.kind = 1
+    out.data = PyBytes_AS_STRING(text)
+    out.len = PyBytes_GET_SIZE(text)
+    return 0
+
+
+cm_py_call = _redis_call_py
+
+
+cdef class CommandGate:
+    """The engine side of redis.call's C path. This default runs ``self.execute(argv) -> RESP bytes`` (a Python
+    method, for tests); server/script_runner.pyx overrides gate_call with the dispatcher's compiled path."""
+
+    cdef object gate_call(self, list argv):
+        data = self.execute(argv)
+        if not isinstance(data, bytes):
+            raise TypeError("execute() must return RESP bytes")
+        self._held = data
+        self.reply_data = PyBytes_AS_STRING(data)
+        self.reply_len = PyBytes_GET_SIZE(data)
+        return None
+
+    cdef gate_error(self, bytes text):
+        hook = getattr(self, "on_error", None)
+        if hook is not None:
+            hook(text)
+
+
+cdef object _c_number(double d):
+    """A Lua number as lupa converts it: an int when integral, else a float."""
+    if d == d and -9.223372036854775808e18 <= d < 9.223372036854775807e18 and d == <double>(<long long>d):
+        return PyLong_FromLongLong(<long long>d)
+    return PyFloat_FromDouble(d)
+
+
+cdef object _c_number_to_int(double d):
+    if d != d or d >= 9.223372036854775807e18 or d < -9.223372036854775808e18:
+        return _INT64_MIN
+    return PyLong_FromLongLong(<long long>d)
+
+
+cdef object _c_value(lua_State* L, int idx):
+    cdef int t = cm_type(L, idx)
+    cdef size_t n = 0
+    cdef const char* s
+    if t == LUA_TSTRING:
+        s = cm_tolstring(L, idx, &n)
+        return PyBytes_FromStringAndSize(s, n)
+    if t == LUA_TNUMBER:
+        return _c_number(cm_tonumber(L, idx))
+    if t == LUA_TBOOLEAN:
+        return cm_toboolean(L, idx) != 0
+    return None
 
 
 cdef class CompiledScript:
@@ -162,7 +585,7 @@ cdef class ScriptRuntime:
     def __init__(self, call_handler, log_handler=None, time_limit_ms=5000, *,
                  busy_handler=None, acl_check_handler=None, max_memory=DEFAULT_MAX_MEMORY,
                  redis_version=REDIS_VERSION, redis_version_num=REDIS_VERSION_NUM,
-                 hook_instructions=HOOK_INSTRUCTIONS):
+                 hook_instructions=HOOK_INSTRUCTIONS, gate=None):
         """call_handler(argv: list[bytes], raise_errors: bool) -> Reply runs one command.
         While it runs, ``resp`` says which protocol the script asked for (redis.setresp) and
         ``read_only`` whether writes must be refused; the engine sets ``wrote = True`` after a
@@ -170,7 +593,8 @@ cdef class ScriptRuntime:
         log_handler(level: int, message: bytes) receives redis.log (0=debug .. 3=warning).
         busy_handler() is called from inside a script that ran past time_limit_ms, at every
         hook tick, so the server can serve other clients (-BUSY) and SCRIPT KILL meanwhile.
-        acl_check_handler(argv) -> True/False, or None for an unknown command."""
+        acl_check_handler(argv) -> True/False, or None for an unknown command.
+        gate (a CommandGate): redis.call's C path, used instead of call_handler when the Lua C API binds."""
         self.call_handler = call_handler
         self.log_handler = log_handler
         self.busy_handler = busy_handler
@@ -194,11 +618,52 @@ cdef class ScriptRuntime:
             encoding=None, register_eval=False, register_builtins=False,
             unpack_returned_tuples=True, max_memory=max_memory,
             attribute_handlers=(_deny_python_attributes, _deny_python_attributes))
+        self._max_memory = max_memory or 0
+        self._L = NULL
+        if gate is not None and _bind_capi():
+            self._L = self._probe_state()
+            if self._L != NULL:
+                self.gate = gate
+                # the sandbox picks these up (and the cleanup below drops them from the real globals)
+                cm_push_closure(self._L, 0, <void*>self)
+                cm_setfield(self._L, LUA_GLOBALSINDEX, b"__cm_call")
+                cm_push_closure(self._L, 1, <void*>self)
+                cm_setfield(self._L, LUA_GLOBALSINDEX, b"__cm_pcall")
+                cm_push_closure(self._L, 2, <void*>&self.resp)
+                cm_setfield(self._L, LUA_GLOBALSINDEX, b"__cm_setresp")
         self._api = self._bootstrap(redis_version, redis_version_num, hook_instructions)
         self._run_api = self._api["run"]
         self._run_tables_api = self._api["run_tables"]
         self._fcall_api = self._api["fcall"]
         self._fcall_tables_api = self._api["fcall_tables"]
+        if self._L != NULL:
+            self._run_ref = self._make_ref(self._api["run_tables"])
+
+    cdef lua_State* _probe_state(self):
+        """lupa's lua_State, checked: a global set through lupa must read back through the C API."""
+        cdef lua_State* L = _state_of(self._lua)
+        cdef size_t n = 0
+        cdef const char* s
+        cdef int top
+        if L == NULL:
+            return NULL
+        self._lua.execute("__cm_probe = 'cachemere-capi-probe'")
+        top = cm_gettop(L)
+        cm_getfield(L, LUA_GLOBALSINDEX, b"__cm_probe")
+        s = cm_tolstring(L, -1, &n)
+        ok = s != NULL and s[:n] == b"cachemere-capi-probe"
+        cm_settop(L, top)
+        self._lua.execute("__cm_probe = nil")
+        return L if ok else NULL
+
+    cdef int _make_ref(self, obj) except -1:
+        """A LUA_REGISTRYINDEX reference to a lupa object (via a temporary global), for the C path to push it."""
+        g = self._lua.globals()
+        g[b"__cm_ref"] = obj
+        cm_getfield(self._L, LUA_GLOBALSINDEX, b"__cm_ref")
+        ref = cm_ref(self._L, LUA_REGISTRYINDEX)
+        g[b"__cm_ref"] = None
+        return ref
 
     # ------------------------------------------------------------------ setup
     def _bootstrap(self, redis_version, redis_version_num, hook_instructions):
@@ -221,6 +686,7 @@ cdef class ScriptRuntime:
         lua.execute("""
             python = nil; io = nil; os = nil; package = nil; require = nil; dofile = nil
             loadfile = nil; debug = nil; module = nil; print = nil; newproxy = nil
+            __cm_call = nil; __cm_pcall = nil; __cm_setresp = nil
         """)
         return {name: api[name.encode()] for name in ("compile", "run", "run_tables", "slice", "reset",
                                                       "load_library", "fcall", "fcall_tables")}
@@ -242,6 +708,8 @@ cdef class ScriptRuntime:
             raise ScriptError("ERR Error compiling script (new function): %s"
                               % err.decode("utf-8", "replace"))
         script = self._scripts[sha] = CompiledScript(sha, body, function, flags, flags is not None)
+        if self._L != NULL and self._memory_ok(len(body)):
+            script.ref = self._make_ref(function)
         self._by_sha_arg[script.sha_bytes] = script
         return sha
 
@@ -280,6 +748,12 @@ cdef class ScriptRuntime:
         return self._scripts[sha.lower()].flags
 
     def flush(self):
+        cdef CompiledScript script
+        if self._L != NULL:
+            for script in self._scripts.values():
+                if script.ref:
+                    cm_unref(self._L, LUA_REGISTRYINDEX, script.ref)
+                    script.ref = 0
         self._scripts.clear()
         self._by_sha_arg.clear()
         self._lua.execute("collectgarbage()")
@@ -312,7 +786,7 @@ cdef class ScriptRuntime:
                     raise ScriptError(ERR_NOSCRIPT)
         else:
             script = self._scripts[self.load(sha_or_body)]
-        return self._invoke(script.function, script.sha_bytes, script.sha, keys, args,
+        return self._invoke(script, script.sha_bytes, script.sha, keys, args,
                             read_only or (script.flags is not None and "no-writes" in script.flags), False)
 
     # ------------------------------------------------------------------ functions (FUNCTION LOAD / FCALL)
@@ -358,15 +832,39 @@ cdef class ScriptRuntime:
 
     cdef object _invoke(self, object function, bytes name, str label, object keys, object args,
                         bint read_only, bint is_function):
-        """One run of an EVAL script or a function: arguments into Lua, hook state, the reply back."""
+        """One run of an EVAL script (function: its CompiledScript) or a function: arguments into Lua, hook state,
+        the reply back."""
         cdef list arguments
         cdef tuple result
-        cdef Py_ssize_t numkeys
-        # argv items are usually bytes already: copy only what is not (bytearray, memoryview)
-        arguments = [k if type(k) is bytes else bytes(k) for k in keys]
-        numkeys = len(arguments)
-        if args:
-            arguments += [a if type(a) is bytes else bytes(a) for a in args]
+        cdef Py_ssize_t numkeys, total = 0
+        cdef CompiledScript script = None
+        if not is_function:
+            script = <CompiledScript>function
+            function = script.function
+            # the C path takes the caller's lists of bytes as they are
+            if script.ref and type(keys) is list and type(args) is list \
+                    and len(<list>keys) + len(<list>args) <= _VARARG_LIMIT:
+                for a in <list>keys:
+                    if type(a) is not bytes:
+                        script = None
+                        break
+                    total += PyBytes_GET_SIZE(a)
+                if script is not None:
+                    for a in <list>args:
+                        if type(a) is not bytes:
+                            script = None
+                            break
+                        total += PyBytes_GET_SIZE(a)
+                if script is not None and not self._memory_ok(total):
+                    script = None
+            else:
+                script = None
+        if script is None:
+            # argv items are usually bytes already: copy only what is not (bytearray, memoryview)
+            arguments = [k if type(k) is bytes else bytes(k) for k in keys]
+            numkeys = len(arguments)
+            if args:
+                arguments += [a if type(a) is bytes else bytes(a) for a in args]
         self.running = True
         self.busy = False
         self.wrote = False
@@ -378,6 +876,10 @@ cdef class ScriptRuntime:
         self._started = _monotonic_ms()
         finished = False
         try:
+            if script is not None:
+                result_c = self._run_c(script, <list>keys, <list>args, label)
+                finished = True
+                return result_c
             if len(arguments) <= _VARARG_LIMIT:
                 if is_function:
                     result = self._fcall_api(function, name, numkeys, *arguments)
@@ -418,9 +920,94 @@ cdef class ScriptRuntime:
                 # redis evalGenericCommand: lua_gc(LUA_GCSTEP, 50) every 50 runs keeps the VM from growing
                 # between Lua's own (200% pause) collections
                 self._gc_count = 0
-                if self._gc_step is None:
-                    self._gc_step = self._lua.eval("function() collectgarbage('step', 50) end")
-                self._gc_step()
+                if self._L != NULL:
+                    # fresh KEYS/ARGV tables now and then: a reused table keeps the capacity a script gave it
+                    cm_drop_spare(self._L, &self._keys_ref)
+                    cm_drop_spare(self._L, &self._argv_ref)
+                    # a 20 KB step: redis' 50 KB step finishes a whole cycle of its ~31 KB VM and stops there
+                    # (about 40 KB of GC work per 50 runs); this VM holds ~200 KB (the sandbox, cjson, msgpack), so
+                    # 20 KB does that same work per run while a run leaves ~50 bytes of garbage (KEYS/ARGV reused)
+                    cm_gc(self._L, LUA_GCSTEP, 20)
+                else:
+                    if self._gc_step is None:
+                        self._gc_step = self._lua.eval("function() collectgarbage('step', 50) end")
+                    self._gc_step()
+
+    cdef bint _memory_ok(self, Py_ssize_t extra):
+        """Whether the C path may push `extra` bytes unprotected: lupa's max_memory allocator fails allocations
+        over its limit, and a failure outside lua_pcall would abort the process (lupa's path then raises instead)."""
+        if self._max_memory <= 0:
+            return True
+        return <long long>cm_gc(self._L, LUA_GCCOUNT, 0) * 1024 + 2 * extra + 262144 < self._max_memory
+
+    cdef object _run_c(self, CompiledScript script, list keys, list args, str label):
+        """api.run(fn, sha, numkeys, KEYS..., ARGV...) with lua_pcall, its tokens read off the stack."""
+        cdef lua_State* L = self._L
+        cdef int top = cm_gettop(L)
+        cdef Py_ssize_t i, numkeys = len(keys), nargs = len(args), n = numkeys + nargs
+        cdef int status, base, count
+        cdef size_t slen = 0
+        cdef const char* s
+        cdef list tokens
+        if not cm_checkstack(L, <int>n + 8):
+            return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
+        cm_rawgeti(L, LUA_REGISTRYINDEX, self._run_ref)      # api.run_tables(fn, sha, KEYS, ARGV)
+        cm_rawgeti(L, LUA_REGISTRYINDEX, script.ref)
+        cm_pushlstring(L, PyBytes_AS_STRING(script.sha_bytes), PyBytes_GET_SIZE(script.sha_bytes))
+        cm_push_spare(L, &self._keys_ref, <int>numkeys)
+        for i in range(numkeys):
+            a = keys[i]
+            cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
+            cm_rawseti(L, -2, <int>i + 1)
+        cm_push_spare(L, &self._argv_ref, <int>nargs)
+        for i in range(nargs):
+            a = args[i]
+            cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
+            cm_rawseti(L, -2, <int>i + 1)
+        status = cm_pcall(L, 4, LUA_MULTRET, 0)
+        try:
+            base = top + 1
+            if status != 0:
+                self._api["reset"]()
+                if status == LUA_ERRMEM:
+                    return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
+                s = cm_tolstring(L, -1, &slen) if cm_type(L, -1) == LUA_TSTRING else NULL
+                msg = s[:slen].decode("utf-8", "replace") if s != NULL else "error object is not a string"
+                return ErrorReply(_crlf_to_spaces(("ERR Error running script %s, %s" % (label, msg[:100])).encode()))
+            if not cm_toboolean(L, base):
+                s = cm_tolstring(L, base + 1, &slen)
+                return ErrorReply(_crlf_to_spaces(PyBytes_FromStringAndSize(s, slen)))
+            count = <int>cm_tonumber(L, base + 2)
+            if cm_type(L, base + 1) != LUA_TTABLE:         # a small reply: its tokens follow the count
+                if count == 2:
+                    s = cm_tolstring(L, base + 3, &slen)
+                    if s != NULL and slen == 1:
+                        if s[0] == 105:                   # 'i'
+                            return _c_number_to_int(cm_tonumber(L, base + 4))
+                        if s[0] == 115:                   # 's'
+                            s = cm_tolstring(L, base + 4, &slen)
+                            return PyBytes_FromStringAndSize(s, slen)
+                        if s[0] == 111 or s[0] == 69:     # 'o' status, 'E' error
+                            kind = Status if s[0] == 111 else ErrorReply
+                            s = cm_tolstring(L, base + 4, &slen)
+                            if s != NULL:
+                                if kind is Status and slen == 2 and s[0] == 79 and s[1] == 75:
+                                    return _STATUS_OK             # +OK (SET...): one shared immutable value
+                                if memchr(s, 13, slen) == NULL and memchr(s, 10, slen) == NULL:
+                                    return kind(PyBytes_FromStringAndSize(s, slen))
+                                return kind(_crlf_to_spaces(PyBytes_FromStringAndSize(s, slen)))
+                tokens = [_c_value(L, base + 3 + i) for i in range(count)]
+                return self._decode_tokens(tokens)
+            tokens = []
+            for i in range(count):
+                cm_rawgeti(L, base + 1, <int>i + 1)
+                tokens.append(_c_value(L, -1))
+                cm_settop(L, -2)
+            return self._decode_tokens(tokens)
+        finally:
+            cm_settop(L, top)
+            cm_recycle(L, &self._keys_ref, <int>numkeys)
+            cm_recycle(L, &self._argv_ref, <int>nargs)
 
     # ------------------------------------------------------------------ callbacks from Lua
     # Each returns only plain values and never raises: a Python exception object reaching

@@ -20,6 +20,8 @@ INTERNAL_CHUNKNAME = "=cachemere_sandbox"
 SANDBOX_LUA = r"""
 local py_call, py_tick, py_log, py_sha1hex, py_acl_check, py_lib, lib_spec,
       HOOK_COUNT, REDIS_VERSION, REDIS_VERSION_NUM, py_load_tick = ...
+-- redis.call / redis.pcall / setresp's C halves (engine/scripting/runtime.pyx, the C path), when the runtime bound them
+local c_call, c_pcall, c_setresp = __cm_call, __cm_pcall, __cm_setresp
 
 local rawget, rawset, rawequal, next, type, tostring, tonumber, select, error, pcall, xpcall =
       rawget, rawset, rawequal, next, type, tostring, tonumber, select, error, pcall, xpcall
@@ -359,8 +361,9 @@ local function redis_command(raise_errors, ...)
 end
 
 local redis = {}
-redis.call = cfunction(function(...) return redis_command(true, ...) end)
-redis.pcall = function(...) return redis_command(false, ...) end
+-- a C function keeps the script's frame for error positions by itself, as redis' own luaRedisCallCommand does
+redis.call = c_call or cfunction(function(...) return redis_command(true, ...) end)
+redis.pcall = c_pcall or function(...) return redis_command(false, ...) end
 redis.sha1hex = cfunction(function(...)
   if select('#', ...) ~= 1 then raise('wrong number of arguments') end
   local s = ...
@@ -404,6 +407,7 @@ redis.setresp = cfunction(function(...)
   local r = tonumber((...)) or 0
   if r ~= 2 and r ~= 3 then raise('RESP version must be 2 or 3.') end
   resp = r
+  if c_setresp then c_setresp(r) end
 end)
 redis.set_repl = cfunction(function(...)
   if select('#', ...) ~= 1 then raise('redis.set_repl() requires two arguments.') end
@@ -796,6 +800,12 @@ local function finish(ok, v, name)
   local t = type(v)
   if t == 'number' then return true, false, 2, 'i', v end
   if t == 'string' then return true, false, 2, 's', v end
+  if t == 'table' then          -- a status or error table (emit's first two cases, in its order)
+    local f = rawget(v, 'err')
+    if type(f) == 'string' then return true, false, 2, 'E', f end
+    f = rawget(v, 'ok')
+    if type(f) == 'string' then return true, false, 2, 'o', f end
+  end
   local out = {}
   local n = emit(out, 0, v, 0)
   if n <= __INLINE_TOKENS__ then return true, false, n, unpack(out, 1, n) end
