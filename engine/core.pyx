@@ -1591,6 +1591,11 @@ cdef class Dispatcher:
         cdef int step
         cdef Db db = c.db
         cdef cm_rec* r
+        if spec.cfunc == <void*>set_impl:          # SET's one key (its getkeys only varies the flags)
+            r = db.rec_find(<bytes>argv[1])
+            if r != NULL:
+                db.rec_account(r)
+            return
         if spec.getkeys is not None and spec.flags & CMD_MOVABLE_KEYS:   # SET/BITFIELD: only their flags vary
             positions = [p[0] if isinstance(p, tuple) else p for p in spec.getkeys(argv)]
             for i in positions:
@@ -1658,7 +1663,7 @@ cdef class Dispatcher:
                 self.ks.effects.emit(c.db.id, argv)
         if c.dirty > 0:
             self.account_keys(c, spec, argv)
-            if self.ks.on_key_modified is not None:
+            if self.ks.on_key_modified is not None and not key_hooks_idle(self.ks):
                 self.ks.on_key_modified(c, spec, argv)
         if self.slowlog_threshold_us >= 0 and elapsed >= self.slowlog_threshold_us and self.slowlog_hook is not None \
                 and not (spec.flags & CMD_SKIP_SLOWLOG):
