@@ -1591,11 +1591,9 @@ cdef class Dispatcher:
         cdef int step
         cdef Db db = c.db
         cdef cm_rec* r
-        if spec.cfunc == <void*>set_impl:          # SET's one key (its getkeys only varies the flags)
-            r = db.rec_find(<bytes>argv[1])
-            if r != NULL:
-                db.rec_account(r)
-            return
+        if spec.cfunc == <void*>set_impl or spec.cfunc == <void*>incr_impl or spec.cfunc == <void*>decr_impl \
+                or spec.cfunc == <void*>incrby_impl or spec.cfunc == <void*>decrby_impl:
+            return      # their handlers account the record they wrote (a boxed value only; inline is exact)
         if spec.getkeys is not None and spec.flags & CMD_MOVABLE_KEYS:   # SET/BITFIELD: only their flags vary
             positions = [p[0] if isinstance(p, tuple) else p for p in spec.getkeys(argv)]
             for i in positions:
