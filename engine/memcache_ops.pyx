@@ -281,6 +281,30 @@ cdef class McEngine:
         self.emit_store(key, e)
         return e
 
+    cdef store_set(self, bytes key, bytes value, unsigned int flags, long long exptime):
+        """store() for text `set` without the Entry view while nothing observes the write beyond the counters
+        (no replica/AOF subscriber, no notifications, no WATCH or tracking): the same record, CAS, counters
+        and memory accounting; anything else takes store()."""
+        cdef Keyspace ks = self.ks
+        cdef long long at
+        cdef cm_rec* r
+        if ks.effects.subscribers or ks.notify_flags or (ks.on_key_modified is not None and not key_hooks_idle(ks)):
+            self.store(key, value, flags, exptime)
+            return
+        at = exptime_to_ms(exptime, ks.now_ms)
+        if at == EXPIRED:
+            self.store(key, value, flags, exptime)
+            return
+        r = self.db.rec_set(key, value, at, False)
+        r.mc_flags = flags
+        r.cas = ks.next_cas
+        ks.next_cas += 1
+        self.stats.total_items += 1
+        ks.dirty += 1                       # emit_store's effects with nobody subscribed
+        ks.stat_commands += 1
+        self.db.rec_account(r)
+        ks.effects.count += 2
+
     # ------------------------------------------------------------------------------------ dispatch
     cdef int execute(self, object req, list out) except -1:
         """Run one valid request; its reply bytes are appended to out (nothing for noreply)."""
@@ -293,7 +317,7 @@ cdef class McEngine:
             if self.out_of_memory():
                 reply = ERR_NO_MEMORY
             else:
-                self.store(<bytes>req.keys[0], <bytes>req.value, req.flags, req.exptime)
+                self.store_set(<bytes>req.keys[0], <bytes>req.value, req.flags, req.exptime)
                 reply = STORED
             if not req.noreply:
                 out.append(reply)
