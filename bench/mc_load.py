@@ -8,7 +8,8 @@ from a faster one. This generator builds its request batches and their exact exp
 the clock starts; the timed loop is only sendall / recv_into / one bytes comparison per batch, so its
 cost per request falls with the pipeline depth.
 
-Ops: get (text `get k`), mg (meta `mg k v`), set (text `set k 0 0 D`), bget / bset (binary protocol GET and
+Ops: get (text `get k`), mget (text `get k1 ... k16`: one request of 16 keys, counted as 16 requests),
+mg (meta `mg k v`), set (text `set k 0 0 D`), bget / bset (binary protocol GET and
 SET, the memcslap --binary requests). Values are a function of the key, so a GET reply is known in advance;
 --preload stores every key of the keyspace first (not timed). Binary replies carry server-chosen CAS ids:
 those 8 bytes of each reply are blanked before the batch is compared.
@@ -29,6 +30,8 @@ import time
 KEY_FORMAT = b"mc:%010d"
 BIN_HDR = struct.Struct(">BBHBBHIIQ")
 BINARY_OPS = ("bget", "bset")
+MGET_KEYS = 16                  # keys per `mget` request
+MGET_SPACE = [100000]           # the keyspace the mget keys are drawn from (set by run())
 
 
 def value_for(key: bytes, size: int) -> bytes:
@@ -41,6 +44,10 @@ def request_and_reply(op: str, key: bytes, size: int):
     value = value_for(key, size)
     if op == "get":
         return b"get %s\r\n" % key, b"VALUE %s 0 %d\r\n%s\r\nEND\r\n" % (key, size, value)
+    if op == "mget":
+        keys = [key] + [KEY_FORMAT % ((int(key[3:]) + 7919 * i) % MGET_SPACE[0]) for i in range(1, MGET_KEYS)]
+        return (b"get " + b" ".join(keys) + b"\r\n",
+                b"".join(b"VALUE %s 0 %d\r\n%s\r\n" % (k, size, value_for(k, size)) for k in keys) + b"END\r\n")
     if op == "mg":
         return b"mg %s v\r\n" % key, b"VA %d\r\n%s\r\n" % (size, value)
     if op == "set":
@@ -125,7 +132,9 @@ class _Conn:
 def run(host, port, op, conns, pipeline, requests, keyspace, size, timeout, distinct_batches=64, seed=1):
     """Send `requests` (rounded up to whole batches) over `conns` connections; returns the result dict."""
     rng = random.Random(seed)
-    total_batches = -(-requests // pipeline)
+    MGET_SPACE[0] = keyspace
+    # an mget request answers MGET_KEYS gets: --requests and the reported rate count the gets
+    total_batches = -(-requests // (pipeline * (MGET_KEYS if op == "mget" else 1)))
     per_conn = [total_batches // conns + (1 if i < total_batches % conns else 0) for i in range(conns)]
     sel = selectors.DefaultSelector()
     open_conns = []
@@ -187,7 +196,7 @@ def run(host, port, op, conns, pipeline, requests, keyspace, size, timeout, dist
     cpu = time.process_time() - cpu0
     for conn in open_conns:
         conn.sock.close()
-    sent = sum(c.next_batch for c in open_conns) * pipeline
+    sent = sum(c.next_batch for c in open_conns) * pipeline * (MGET_KEYS if op == "mget" else 1)
     return {
         "op": op, "conns": conns, "pipeline": pipeline, "requests": sent, "seconds": round(seconds, 4),
         "rps": round(sent / seconds, 1) if seconds else 0.0, "client_cpu_s": round(cpu, 4),
@@ -219,7 +228,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--op", choices=["get", "mg", "set", "bget", "bset"], default="get")
+    ap.add_argument("--op", choices=["get", "mget", "mg", "set", "bget", "bset"], default="get")
     ap.add_argument("--conns", type=int, default=8)
     ap.add_argument("--pipeline", type=int, default=32)
     ap.add_argument("--requests", type=int, default=500_000)

@@ -111,7 +111,8 @@ def load_list(port: int, quick: bool, elements: int = 1000):
 _CORE_REDIS = tuple(RedisCase(t.upper(), test=t) for t in ("set", "get", "incr", "mset"))
 # Text `get` and meta `mg` both: memcached 1.6.18 answers pipelined text gets in many small writes
 # (about 3 replies per write) but meta gets in one, so the two rows differ a lot on the reference side.
-_CORE_MC = (McCase("mc set", "set"), McCase("mc get", "get"), McCase("mc mg (meta get)", "mg"))
+_CORE_MC = (McCase("mc set", "set"), McCase("mc get", "get"), McCase("mc mget (16 keys)", "mget"),
+            McCase("mc mg (meta get)", "mg"))
 # the binary protocol (memcslap --binary's GET/SET), auto-detected on the same port
 _BINARY_MC = (McCase("mc binary set", "bset"), McCase("mc binary get", "bget"))
 

@@ -201,6 +201,8 @@ cdef class Keyspace:
     cdef public long long stat_commands
     cdef public unsigned long long next_cas
     cdef public object on_key_modified  # callable(db, key) or None (WATCH, client tracking)
+    cdef public list key_hook_guards    # containers (WATCH's, tracking's) that are all empty when
+                                        # on_key_modified would do nothing; None: always call it
     cdef public object on_key_deleted   # callable(db, key, reason) or None (notifications)
     cdef public int notify_flags        # notify-keyspace-events bits (engine/notify.py); 0 = off
     cdef public object server           # the owning Server, for notifications (None in bare engine tests)
@@ -315,3 +317,13 @@ cdef inline void rec_cost_add(Db db, cm_rec* r, long long delta):
     r.vlen = <unsigned int>cost
     db.used_memory += delta
     db.ks.used_memory += delta
+cdef inline bint key_hooks_idle(Keyspace ks):
+    """True when ks.on_key_modified has nothing to do (no WATCHed key, nobody tracking): every container the
+    hook's owners registered in key_hook_guards is empty, so the Python call can be skipped (issue 20)."""
+    cdef object g
+    if ks.key_hook_guards is None:
+        return False
+    for g in ks.key_hook_guards:
+        if g:
+            return False
+    return True

@@ -1665,7 +1665,7 @@ cdef class Dispatcher:
         if c.dirty > 0:
             if not spec.self_accounted:
                 self.account_keys(c, spec, argv)
-            if self.ks.on_key_modified is not None:
+            if self.ks.on_key_modified is not None and not key_hooks_idle(self.ks):
                 self.ks.on_key_modified(c, spec, argv)
         if self.slowlog_threshold_us >= 0 and elapsed >= self.slowlog_threshold_us and self.slowlog_hook is not None \
                 and not (spec.flags & CMD_SKIP_SLOWLOG):

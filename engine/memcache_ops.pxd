@@ -27,6 +27,7 @@ cdef class McEngine:
     cdef emit_delete(self, bytes key)
     cpdef drop_item(self, bytes key)
     cdef Entry store(self, bytes key, bytes value, unsigned int flags, long long exptime)
+    cdef store_set(self, bytes key, bytes value, unsigned int flags, long long exptime)
     cdef bint out_of_memory(self)
     cdef void new_cas(self, Entry e)
     cdef void new_cas_keep_bits(self, Entry e)

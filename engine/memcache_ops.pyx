@@ -19,7 +19,7 @@ from libc.stdlib cimport strtoull
 from libc cimport errno as c_errno
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
-from engine.core cimport Keyspace, Db, Entry, cm_rec, CM_RAW, CM_BOXED, rec_value, rec_is_string, entry_expire_at
+from engine.core cimport Keyspace, Db, Entry, cm_rec, CM_RAW, CM_BOXED, rec_value, rec_is_string, entry_expire_at, key_hooks_idle
 from protocol import memcache as mc
 from protocol import memcache_bin as mb
 from protocol.memcache_bin cimport BinRequest, header as mb_header, flags_header as mb_flags_header
@@ -196,7 +196,7 @@ cdef class McEngine:
         ks.dirty += 1
         ks.stat_commands += 1
         self.db.account(key, e)
-        if ks.on_key_modified is not None:
+        if ks.on_key_modified is not None and not key_hooks_idle(self.ks):
             self.touch_watched(key)
         if ks.notify_flags:
             self.key_event("$", b"set", key)
@@ -214,7 +214,7 @@ cdef class McEngine:
         cdef Keyspace ks = self.ks
         ks.dirty += 1
         ks.stat_commands += 1
-        if ks.on_key_modified is not None:
+        if ks.on_key_modified is not None and not key_hooks_idle(self.ks):
             self.touch_watched(key)
         if ks.notify_flags:
             self.key_event("g", b"del", key)
@@ -252,7 +252,7 @@ cdef class McEngine:
             self.db.set_expire(key, e, at)
             self.ks.effects.emit(0, [b"PEXPIREAT", key, b"%d" % at])
         self.ks.dirty += 1
-        if self.ks.on_key_modified is not None:
+        if self.ks.on_key_modified is not None and not key_hooks_idle(self.ks):
             self.touch_watched(key)
         if self.ks.notify_flags:
             self.key_event("g", b"expire" if at >= 0 else b"persist", key)
@@ -281,6 +281,30 @@ cdef class McEngine:
         self.emit_store(key, e)
         return e
 
+    cdef store_set(self, bytes key, bytes value, unsigned int flags, long long exptime):
+        """store() for text `set` without the Entry view while nothing observes the write beyond the counters
+        (no replica/AOF subscriber, no notifications, no WATCH or tracking): the same record, CAS, counters
+        and memory accounting; anything else takes store()."""
+        cdef Keyspace ks = self.ks
+        cdef long long at
+        cdef cm_rec* r
+        if ks.effects.subscribers or ks.notify_flags or (ks.on_key_modified is not None and not key_hooks_idle(ks)):
+            self.store(key, value, flags, exptime)
+            return
+        at = exptime_to_ms(exptime, ks.now_ms)
+        if at == EXPIRED:
+            self.store(key, value, flags, exptime)
+            return
+        r = self.db.rec_set(key, value, at, False)
+        r.mc_flags = flags
+        r.cas = ks.next_cas
+        ks.next_cas += 1
+        self.stats.total_items += 1
+        ks.dirty += 1                       # emit_store's effects with nobody subscribed
+        ks.stat_commands += 1
+        self.db.rec_account(r)
+        ks.effects.count += 2
+
     # ------------------------------------------------------------------------------------ dispatch
     cdef int execute(self, object req, list out) except -1:
         """Run one valid request; its reply bytes are appended to out (nothing for noreply)."""
@@ -293,7 +317,7 @@ cdef class McEngine:
             if self.out_of_memory():
                 reply = ERR_NO_MEMORY
             else:
-                self.store(<bytes>req.keys[0], <bytes>req.value, req.flags, req.exptime)
+                self.store_set(<bytes>req.keys[0], <bytes>req.value, req.flags, req.exptime)
                 reply = STORED
             if not req.noreply:
                 out.append(reply)
@@ -553,6 +577,26 @@ cdef class McEngine:
     # ------------------------------------------------------------------------------------ meta verbs
     cdef meta_get(self, object req, list out):
         cdef bytes key = <bytes>req.keys[0]
+        cdef dict mfast = req.meta_flags
+        cdef cm_rec* rf
+        cdef bytes vf
+        if len(mfast) == 1 and "v" in mfast:
+            # `mg <key> v` on a live persistent string that holds no token and is not stale: the reply is
+            # `VA <n>\r\n<data>\r\n` whatever the item's flags, CAS and TTL, so none of them is computed.
+            # The same effects as below: cmd_get/meta_cmds/get_hits, keyspace hit, LRU touch, fetched bit.
+            rf = self.db.rec_find(key)
+            if rf != NULL and rf.vslot < 0 and rec_is_string(rf) and not (rf.cas & (BIT_TOKEN | BIT_STALE)):
+                self.stats.cmd_get += 1
+                self.stats.meta_cmds += 1
+                self.stats.get_hits += 1
+                self.ks.stat_hits += 1
+                self.db.touch(rf)
+                rf.cas |= BIT_FETCHED
+                vf = <bytes>rec_value(rf)
+                out.append(b"VA %d\r\n" % PyBytes_GET_SIZE(vf))
+                out.append(vf)
+                out.append(CRLF)
+                return
         cdef Entry pre = self.db.find(key)
         cdef Entry e
         cdef dict mf = req.meta_flags

@@ -8,7 +8,10 @@ import asyncio
 import time
 
 from protocol.resp cimport RespParser, ReplyBuffer, ProtocolErrorInfo
-from engine.core cimport Client, Dispatcher, Keyspace
+from engine.core cimport Client, Dispatcher, Keyspace, Db, cm_rec
+from engine.prefetch cimport PF_MAX, pf_add, pf_records
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 
 # Called as hook(conn) before replies are written (the AOF write/fsync of the batch's effects, redis
 # beforeSleep order); None when nothing needs it.  A true result from flush() means the hook holds this
@@ -144,6 +147,8 @@ cdef class RespConnection:
         c.last_ms = self.ks.now_ms
         if c.pubsub is not None and _pubsub_flush is not None:
             _pubsub_flush()
+        if self.pending_argv is None and not c.blocked:
+            _prefetch_resp(self.parser, c.db)
         while not c.blocked and not self.closing:
             if self.pending_argv is not None:
                 argv = self.pending_argv
@@ -245,6 +250,70 @@ cdef class RespConnection:
 
     def output_buffer_size(self):
         return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+
+cdef inline Py_ssize_t _scan_len(const char* base, Py_ssize_t pos, Py_ssize_t total, long long* out):
+    """Digits from base[pos] up to "\\r\\n": the index after the "\\n", or -1 (incomplete or not a plain count)."""
+    cdef long long v = 0
+    cdef int digits = 0
+    while pos < total and 48 <= base[pos] <= 57:
+        v = v * 10 + (base[pos] - 48)
+        pos += 1
+        digits += 1
+        if digits > 9:
+            return -1
+    if digits == 0 or pos + 1 >= total or base[pos] != 13 or base[pos + 1] != 10:
+        return -1
+    out[0] = v
+    return pos + 2
+
+
+cdef void _prefetch_resp(RespParser parser, Db db):
+    """Scan the buffered requests (without consuming them) and prefetch the table lines of their keys:
+    argv[1] of each, every key of MSET/MSETNX/MGET. Stops at the first request that is not complete."""
+    cdef const char* base
+    cdef Py_ssize_t total, pos, argc, i, alen
+    cdef long long v
+    cdef cm_rec** slots[64]
+    cdef int k = 0, multi
+    cdef const char* name
+    cdef object cur
+    if db is None or parser.multibulk_left != 0 or parser.error is not None:
+        return
+    cur = parser.cur
+    if type(cur) is bytes:
+        base = PyBytes_AS_STRING(cur)
+        total = PyBytes_GET_SIZE(cur)
+    else:
+        base = PyByteArray_AS_STRING(cur)
+        total = PyByteArray_GET_SIZE(cur)
+    pos = parser.pos
+    while k < PF_MAX and pos < total and base[pos] == 42:       # '*'
+        pos = _scan_len(base, pos + 1, total, &v)
+        if pos < 0 or v > 4096:
+            break
+        argc = v
+        multi = 0
+        for i in range(argc):
+            if pos >= total or base[pos] != 36:                  # '$'
+                return
+            pos = _scan_len(base, pos + 1, total, &v)
+            if pos < 0 or pos + v + 2 > total:
+                return
+            alen = v
+            if i == 0:
+                name = base + pos
+                if alen == 4 and (name[0] | 32) == 109 and (name[1] | 32) == 115 and (name[2] | 32) == 101 and (name[3] | 32) == 116:
+                    multi = 2                                    # MSET: keys at odd positions
+                elif alen == 6 and (name[0] | 32) == 109 and (name[1] | 32) == 115 and (name[2] | 32) == 101 and (name[3] | 32) == 116:
+                    multi = 2                                    # MSETNX
+                elif alen == 4 and (name[0] | 32) == 109 and (name[1] | 32) == 103 and (name[2] | 32) == 101 and (name[3] | 32) == 116:
+                    multi = 1                                    # MGET: every argument
+            elif i == 1 or (multi == 1) or (multi == 2 and i & 1):
+                k = pf_add(db, slots, k, base + pos, alen)
+            pos += alen + 2
+    if k:
+        pf_records(slots, k)
 
 
 cdef long long _qb_usable(long long n):

@@ -10,7 +10,10 @@ import asyncio
 
 from server.connection import commit_before_write
 
-from engine.core cimport Keyspace
+from engine.core cimport Keyspace, Db, cm_rec
+from engine.prefetch cimport PF_MAX, pf_add, pf_records
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.string cimport memchr
 from engine.memcache_ops cimport McEngine, McStats
 from engine.memcache_ops import engine_for
 from protocol.memcache import McParser, MC_SET
@@ -113,6 +116,8 @@ cdef class McConnection:
         if self.binary:
             self.process_binary()
         else:
+            if type(data) is bytes:
+                _prefetch_text(<bytes>data, self.engine.db)
             self.process_input()
 
     cdef negotiate(self, bint first_is_binary_magic):
@@ -244,6 +249,78 @@ cdef class McConnection:
         if not self.closing:
             self.closing = True
             self.transport.close()
+
+
+cdef void _prefetch_text(bytes data, Db db):
+    """Prefetch the table lines of the keys of the text requests in one read (engine/prefetch.pxd): every
+    key of get/gets/mg/ms lines and of set/add/replace (whose data block is skipped). Read-only: a line it
+    does not understand ends the scan."""
+    cdef const char* base = PyBytes_AS_STRING(data)
+    cdef Py_ssize_t total = PyBytes_GET_SIZE(data), pos = 0, eol, i, j, tok, nbytes
+    cdef const char* nl
+    cdef cm_rec** slots[64]
+    cdef int k = 0, kind, ntok
+    cdef const char* p
+    while pos < total and k < PF_MAX:
+        nl = <const char*>memchr(base + pos, 10, total - pos)
+        if nl == NULL:
+            break
+        eol = nl - base
+        p = base + pos
+        kind = 0
+        if eol - pos > 4 and p[0] == 103 and p[1] == 101 and p[2] == 116 and p[3] == 32:        # "get "
+            kind = 1
+            i = pos + 4
+        elif eol - pos > 5 and p[0] == 103 and p[1] == 101 and p[2] == 116 and p[3] == 115 and p[4] == 32:   # "gets "
+            kind = 1
+            i = pos + 5
+        elif eol - pos > 3 and p[0] == 109 and (p[1] == 103 or p[1] == 115) and p[2] == 32:   # "mg " / "ms "
+            kind = 2
+            i = pos + 3
+        elif eol - pos > 4 and p[0] == 115 and p[1] == 101 and p[2] == 116 and p[3] == 32:    # "set "
+            kind = 3
+            i = pos + 4
+        else:
+            break
+        if eol > pos and base[eol - 1] == 13:
+            eol -= 1
+        ntok = 0
+        nbytes = -1
+        while i < eol and k < PF_MAX:
+            while i < eol and base[i] == 32:
+                i += 1
+            j = i
+            while j < eol and base[j] != 32:
+                j += 1
+            if j == i:
+                break
+            if kind == 1 or ntok == 0:
+                k = pf_add(db, slots, k, base + i, j - i)
+            elif kind == 3 and ntok == 3:
+                nbytes = 0
+                for tok in range(i, j):
+                    if not (48 <= base[tok] <= 57) or nbytes > 100000000:
+                        nbytes = -1
+                        break
+                    nbytes = nbytes * 10 + (base[tok] - 48)
+            elif kind == 2 and ntok == 1 and p[1] == 115:
+                nbytes = 0
+                for tok in range(i, j):
+                    if not (48 <= base[tok] <= 57) or nbytes > 100000000:
+                        nbytes = -1
+                        break
+                    nbytes = nbytes * 10 + (base[tok] - 48)
+            ntok += 1
+            i = j
+            if kind != 1 and ntok >= 4:
+                break
+        pos = (nl - base) + 1
+        if kind == 3 or (kind == 2 and p[1] == 115):
+            if nbytes < 0:
+                break
+            pos += nbytes + 2          # the data block
+    if k:
+        pf_records(slots, k)
 
 
 class McProtocol(McConnection, asyncio.Protocol):

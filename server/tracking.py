@@ -68,6 +68,9 @@ class Tracking:
                 previous(c, spec, argv)
             self.key_modified(c, spec, argv)
         ks.on_key_modified = on_key_modified
+        if previous is None or ks.key_hook_guards is not None:
+            # both hooks return at once while these are all empty: the dispatcher skips the call then
+            ks.key_hook_guards = (ks.key_hook_guards or []) + [self.table, self.prefix_table, self.states]
         server.add_key_deleted_listener(self.key_deleted)
 
     # ------------------------------------------------------------------ enable / disable
@@ -205,7 +208,7 @@ class Tracking:
         """FLUSHDB / FLUSHALL (and memcached flush_all): a null invalidation to every tracking client."""
         for target, st in list(self.states.items()):
             self.send(target, st, NULL_BY_RESP[3 if target.reply.resp >= 3 else 2])
-        self.table = {}
+        self.table.clear()          # the same dict: Keyspace.key_hook_guards holds it
         self.items = 0
 
     def send(self, target, st, value):

@@ -40,6 +40,7 @@ class WatchRegistry:
         self.server = server
         self.watchers = {}
         server.ks.on_key_modified = self.on_key_modified
+        server.ks.key_hook_guards = [self.watchers]     # the hook is a no-op while nobody watches
         server.add_key_deleted_listener(self.on_key_deleted)
 
     def watch(self, c, key):
