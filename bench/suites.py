@@ -158,7 +158,15 @@ SUITES = {
         redis=(RedisCase("SET", test="set"), RedisCase("INCR", test="incr")),
         server_args=("--appendonly", "yes", "--appendfsync", "everysec"),
         notes="both servers with appendonly yes, appendfsync everysec"),
+    "hash": Suite(
+        "hash",
+        redis=(RedisCase("HSET", test="hset"),
+               RedisCase("HGET", command=("HGET", "myhash", "element:__rand_int__")),
+               RedisCase("HINCRBY", command=("HINCRBY", "bench:hi", "f:__rand_int__", "1"), keyspace=1000),
+               RedisCase("HSET small", command=("HSET", "bench:hs:__rand_int__", "field", "value"))),
+        notes="-t hset (one hash, myhash, fields of a 100k keyspace), HGET of its fields, HINCRBY on 1000 "
+              "fields of one hash, HSET small: one field in each of 100k keys"),
     "memory": Suite("memory", memory_probe=True),
 }
 
-SUITE_ORDER = ("core", "memcached", "types", "lists", "zset", "pubsub", "persistence", "memory")
+SUITE_ORDER = ("core", "memcached", "types", "lists", "zset", "hash", "pubsub", "persistence", "memory")

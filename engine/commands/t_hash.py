@@ -645,3 +645,7 @@ def _hscan_large(c, args, h):
         return False
     reply_cursor_batch(c, args, h, h, h.get)
     return True
+
+
+# the compiled hot path (HSET/HMSET/HGET/HMGET/HINCRBY/HDEL/HLEN/HEXISTS as C handlers): engine/commands/t_hash_fast.pyx
+from engine.commands import t_hash_fast  # noqa: E402,F401

@@ -1,0 +1,243 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled fast paths of the hot hash commands (redis 7.0 t_hash.c), bound to the dispatcher with
+bind_fast so it calls them as C functions: HSET/HMSET, HGET, HMGET, HINCRBY, HDEL, HEXISTS, HLEN.
+
+Each handler makes the Python handler's (engine/commands/t_hash.py) checks in the same order: the
+argument-count error of HSET, NOT_INTEGER of the increment before the lookup, WRONGTYPE, the listpack ->
+hashtable conversion rules of HashValue.note_write, HINCRBY's value and overflow errors, the
+"hset"/"hincrby"/"hdel"/"del" notifications, c.dirty. The dispatcher's call() does the rest for fast and
+slow handlers alike: OOM and ACL before the call, then the effect stream (replication, AOF), WATCH and
+tracking invalidation (on_key_modified) and the memory re-estimate (O(1): sampled, engine/evict.pxi).
+"""
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_Contains, PyDict_DelItem, PyDict_Size
+from cpython.object cimport PyObject
+
+from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast
+from engine.types.hashvalue cimport HashValue
+from protocol.resp cimport ReplyBuffer
+from protocol.cutil cimport string2ll
+
+from engine.core import WRONGTYPE, NOT_INTEGER
+from engine.notify import notify
+
+cdef bytes WRONGTYPE_B = WRONGTYPE
+cdef bytes NOT_INTEGER_B = NOT_INTEGER
+cdef bytes NOT_INT_HASH = b"ERR hash value is not an integer"
+cdef bytes OVERFLOW_ERR = b"ERR increment or decrement would overflow"
+cdef bytes EV_HSET = b"hset"
+cdef bytes EV_HINCRBY = b"hincrby"
+cdef bytes EV_HDEL = b"hdel"
+cdef bytes EV_DEL = b"del"
+cdef long long LLONG_MAX_ = 9223372036854775807
+cdef long long LLONG_MIN_ = -9223372036854775807 - 1
+
+cdef object WRONG = object()          # lookup_hash's answer after a WRONGTYPE reply
+
+
+cdef inline object lookup_hash(Client c, bytes key, bint read):
+    """The hash at key (redis lookupKeyRead/Write + checkType): None when absent, WRONG after replying."""
+    cdef cm_rec* r = c.db.rec_lookup(key, read)
+    cdef object o
+    if r == NULL:
+        return None
+    if r.flags & CM_BOXED:
+        o = <object>rec_obj(r)
+        if type(o) is HashValue:
+            return o
+    c.error(WRONGTYPE_B)
+    return WRONG
+
+
+cdef inline void listpack_limits(Client c, long long* max_entries, long long* max_value):
+    """engine.types.hash.limits without the copying Config.__getitem__."""
+    cdef dict values
+    if c.server is None:
+        max_entries[0] = 128
+        max_value[0] = 64
+        return
+    values = <dict>c.server.config._values
+    max_entries[0] = <long long>values["hash-max-listpack-entries"]
+    max_value[0] = <long long>values["hash-max-listpack-value"]
+
+
+cdef object hset_generic(Client c, list argv, bint ok_reply):
+    cdef Py_ssize_t argc = len(argv), j
+    cdef bytes key, field
+    cdef HashValue h
+    cdef object o
+    cdef long long created = 0, max_entries = 128, max_value = 64
+    if argc % 2 != 0:
+        c.error(b"ERR wrong number of arguments for '" + c.cmd.name_bytes + b"' command")
+        return None
+    key = <bytes>argv[1]
+    o = lookup_hash(c, key, False)
+    if o is WRONG:
+        return None
+    if o is None:
+        h = HashValue()
+        c.db.rec_add(key, h)
+    else:
+        h = <HashValue>o
+    for j in range(2, argc, 2):
+        field = <bytes>argv[j]
+        if not PyDict_Contains(h, field):
+            created += 1
+        PyDict_SetItem(h, field, argv[j + 1])
+    if not h.hashtable:
+        listpack_limits(c, &max_entries, &max_value)
+        if PyDict_Size(h) > max_entries:
+            h.hashtable = True
+        else:
+            for j in range(2, argc):
+                if PyBytes_GET_SIZE(<bytes>argv[j]) > max_value:
+                    h.hashtable = True
+                    break
+    c.dirty += (argc - 2) // 2
+    if c.ks.notify_flags:
+        notify(c, "h", EV_HSET, key)
+    if ok_reply:
+        c.reply.add_ok()
+    else:
+        c.reply.add_int(created)
+    return None
+
+
+cdef object hset_impl(Client c, list argv):
+    return hset_generic(c, argv, False)
+
+
+cdef object hmset_impl(Client c, list argv):
+    return hset_generic(c, argv, True)
+
+
+cdef object hget_impl(Client c, list argv):
+    cdef PyObject* v
+    cdef object o = lookup_hash(c, <bytes>argv[1], True)
+    if o is WRONG:
+        return None
+    if o is None:
+        c.reply.add_null()
+        return None
+    v = PyDict_GetItem(o, argv[2])
+    if v == NULL:
+        c.reply.add_null()
+    else:
+        c.reply.add_bulk(<bytes>v)
+    return None
+
+
+cdef object hmget_impl(Client c, list argv):
+    cdef PyObject* v
+    cdef Py_ssize_t j, argc = len(argv)
+    cdef ReplyBuffer out
+    cdef object o = lookup_hash(c, <bytes>argv[1], True)
+    if o is WRONG:
+        return None
+    out = c.reply
+    out.add_array_len(argc - 2)
+    for j in range(2, argc):
+        if o is None:
+            out.add_null()
+            continue
+        v = PyDict_GetItem(o, argv[j])
+        if v == NULL:
+            out.add_null()
+        else:
+            out.add_bulk(<bytes>v)
+    return None
+
+
+cdef object hincrby_impl(Client c, list argv):
+    cdef long long incr, value = 0
+    cdef bytes key = <bytes>argv[1]
+    cdef bytes field = <bytes>argv[2]
+    cdef bytes current, text
+    cdef PyObject* v
+    cdef HashValue h
+    cdef object o
+    cdef long long max_entries = 128, max_value = 64
+    if not string2ll(PyBytes_AS_STRING(<bytes>argv[3]), PyBytes_GET_SIZE(<bytes>argv[3]), &incr):
+        c.error(NOT_INTEGER_B)
+        return None
+    o = lookup_hash(c, key, False)
+    if o is WRONG:
+        return None
+    if o is None:
+        h = HashValue()
+        c.db.rec_add(key, h)
+    else:
+        h = <HashValue>o
+    v = PyDict_GetItem(h, field)
+    if v != NULL:
+        current = <bytes>v
+        if not string2ll(PyBytes_AS_STRING(current), PyBytes_GET_SIZE(current), &value):
+            c.error(NOT_INT_HASH)
+            return None
+    if (incr < 0 and value < 0 and incr < LLONG_MIN_ - value) or (incr > 0 and value > 0 and incr > LLONG_MAX_ - value):
+        c.error(OVERFLOW_ERR)
+        return None
+    value += incr
+    text = b"%d" % value
+    PyDict_SetItem(h, field, text)
+    if not h.hashtable:
+        listpack_limits(c, &max_entries, &max_value)
+        if PyDict_Size(h) > max_entries or PyBytes_GET_SIZE(field) > max_value or PyBytes_GET_SIZE(text) > max_value:
+            h.hashtable = True
+    c.dirty += 1
+    if c.ks.notify_flags:
+        notify(c, "h", EV_HINCRBY, key)
+    c.reply.add_int(value)
+    return None
+
+
+cdef object hdel_impl(Client c, list argv):
+    cdef bytes key = <bytes>argv[1]
+    cdef Py_ssize_t j, argc = len(argv)
+    cdef long long deleted = 0
+    cdef object o = lookup_hash(c, key, False)
+    if o is WRONG:
+        return None
+    if o is not None:
+        for j in range(2, argc):
+            if PyDict_Contains(o, argv[j]):
+                PyDict_DelItem(o, argv[j])
+                deleted += 1
+                if PyDict_Size(o) == 0:
+                    break
+        if deleted:
+            c.dirty += deleted
+            if c.ks.notify_flags:
+                notify(c, "h", EV_HDEL, key)
+            if PyDict_Size(o) == 0:
+                c.db.rec_delete(key)
+                if c.ks.notify_flags:
+                    notify(c, "g", EV_DEL, key)
+    c.reply.add_int(deleted)
+    return None
+
+
+cdef object hlen_impl(Client c, list argv):
+    cdef object o = lookup_hash(c, <bytes>argv[1], True)
+    if o is WRONG:
+        return None
+    c.reply.add_int(0 if o is None else PyDict_Size(o))
+    return None
+
+
+cdef object hexists_impl(Client c, list argv):
+    cdef object o = lookup_hash(c, <bytes>argv[1], True)
+    if o is WRONG:
+        return None
+    c.reply.add_int(1 if o is not None and PyDict_Contains(o, argv[2]) else 0)
+    return None
+
+
+bind_fast(b"hset", hset_impl)
+bind_fast(b"hmset", hmset_impl)
+bind_fast(b"hget", hget_impl)
+bind_fast(b"hmget", hmget_impl)
+bind_fast(b"hincrby", hincrby_impl)
+bind_fast(b"hdel", hdel_impl)
+bind_fast(b"hlen", hlen_impl)
+bind_fast(b"hexists", hexists_impl)
