@@ -7,13 +7,18 @@ argument-count error of HSET, NOT_INTEGER of the increment before the lookup, WR
 hashtable conversion rules of HashValue.note_write, HINCRBY's value and overflow errors, the
 "hset"/"hincrby"/"hdel"/"del" notifications, c.dirty. The dispatcher's call() does the rest for fast and
 slow handlers alike: OOM and ACL before the call, then the effect stream (replication, AOF), WATCH and
-tracking invalidation (on_key_modified) and the memory re-estimate (O(1): sampled, engine/evict.pxi).
+tracking invalidation (on_key_modified).
+
+Memory: the writes are bound with bind_cost, so the dispatcher does not re-estimate the key after them; a
+new hash is estimated once (rec_account) when filled, then each field written or deleted adjusts the key's
+accounted bytes by that field's own cost (rec_cost_add, O(1) whatever the hash's size), and a deleted
+hash is released by rec_delete.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_Contains, PyDict_DelItem, PyDict_Size
 from cpython.object cimport PyObject
 
-from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast
+from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, rec_cost_add
 from engine.types.hashvalue cimport HashValue
 from protocol.resp cimport ReplyBuffer
 from protocol.cutil cimport string2ll
@@ -33,6 +38,30 @@ cdef long long LLONG_MAX_ = 9223372036854775807
 cdef long long LLONG_MIN_ = -9223372036854775807 - 1
 
 cdef object WRONG = object()          # lookup_hash's answer after a WRONGTYPE reply
+cdef long long ENTRY_OVERHEAD = 24    # a dict entry (hash, key, value pointers), amortised index included
+
+
+cdef inline long long bytes_cost(bytes b):
+    """engine/evict.pxi bytes_cost: what pymalloc takes for a bytes object."""
+    cdef long long size = 33 + PyBytes_GET_SIZE(b)
+    if size <= 512:
+        return (size + 15) & ~15
+    return (size + 16 + 15) & ~15
+
+
+cdef inline object lookup_hash_rec(Client c, bytes key, cm_rec** out):
+    """lookup_hash for a write, also giving the record."""
+    cdef cm_rec* r = c.db.rec_lookup(key, False)
+    cdef object o
+    out[0] = r
+    if r == NULL:
+        return None
+    if r.flags & CM_BOXED:
+        o = <object>rec_obj(r)
+        if type(o) is HashValue:
+            return o
+    c.error(WRONGTYPE_B)
+    return WRONG
 
 
 cdef inline object lookup_hash(Client c, bytes key, bint read):
@@ -66,24 +95,36 @@ cdef object hset_generic(Client c, list argv, bint ok_reply):
     cdef bytes key, field
     cdef HashValue h
     cdef object o
-    cdef long long created = 0, max_entries = 128, max_value = 64
+    cdef long long created = 0, max_entries = 128, max_value = 64, cost = 0
+    cdef cm_rec* r
+    cdef PyObject* old
+    cdef bint new_key = False
     if argc % 2 != 0:
         c.error(b"ERR wrong number of arguments for '" + c.cmd.name_bytes + b"' command")
         return None
     key = <bytes>argv[1]
-    o = lookup_hash(c, key, False)
+    o = lookup_hash_rec(c, key, &r)
     if o is WRONG:
         return None
     if o is None:
         h = HashValue()
-        c.db.rec_add(key, h)
+        r = c.db.rec_add(key, h)
+        new_key = True
     else:
         h = <HashValue>o
     for j in range(2, argc, 2):
         field = <bytes>argv[j]
-        if not PyDict_Contains(h, field):
+        old = PyDict_GetItem(h, field)
+        if old == NULL:
             created += 1
+            cost += bytes_cost(field) + ENTRY_OVERHEAD + bytes_cost(<bytes>argv[j + 1])
+        else:
+            cost += bytes_cost(<bytes>argv[j + 1]) - bytes_cost(<bytes>old)
         PyDict_SetItem(h, field, argv[j + 1])
+    if new_key:
+        c.db.rec_account(r)
+    else:
+        rec_cost_add(c.db, r, cost)
     if not h.hashtable:
         listpack_limits(c, &max_entries, &max_value)
         if PyDict_Size(h) > max_entries:
@@ -156,16 +197,19 @@ cdef object hincrby_impl(Client c, list argv):
     cdef PyObject* v
     cdef HashValue h
     cdef object o
-    cdef long long max_entries = 128, max_value = 64
+    cdef long long max_entries = 128, max_value = 64, cost
+    cdef cm_rec* r
+    cdef bint new_key = False
     if not string2ll(PyBytes_AS_STRING(<bytes>argv[3]), PyBytes_GET_SIZE(<bytes>argv[3]), &incr):
         c.error(NOT_INTEGER_B)
         return None
-    o = lookup_hash(c, key, False)
+    o = lookup_hash_rec(c, key, &r)
     if o is WRONG:
         return None
     if o is None:
         h = HashValue()
-        c.db.rec_add(key, h)
+        r = c.db.rec_add(key, h)
+        new_key = True
     else:
         h = <HashValue>o
     v = PyDict_GetItem(h, field)
@@ -179,7 +223,15 @@ cdef object hincrby_impl(Client c, list argv):
         return None
     value += incr
     text = b"%d" % value
+    if v == NULL:
+        cost = bytes_cost(field) + ENTRY_OVERHEAD + bytes_cost(text)
+    else:
+        cost = bytes_cost(text) - bytes_cost(<bytes>v)
     PyDict_SetItem(h, field, text)
+    if new_key:
+        c.db.rec_account(r)
+    else:
+        rec_cost_add(c.db, r, cost)
     if not h.hashtable:
         listpack_limits(c, &max_entries, &max_value)
         if PyDict_Size(h) > max_entries or PyBytes_GET_SIZE(field) > max_value or PyBytes_GET_SIZE(text) > max_value:
@@ -194,17 +246,23 @@ cdef object hincrby_impl(Client c, list argv):
 cdef object hdel_impl(Client c, list argv):
     cdef bytes key = <bytes>argv[1]
     cdef Py_ssize_t j, argc = len(argv)
-    cdef long long deleted = 0
-    cdef object o = lookup_hash(c, key, False)
+    cdef long long deleted = 0, cost = 0
+    cdef cm_rec* r
+    cdef PyObject* old
+    cdef object o = lookup_hash_rec(c, key, &r)
     if o is WRONG:
         return None
     if o is not None:
         for j in range(2, argc):
-            if PyDict_Contains(o, argv[j]):
+            old = PyDict_GetItem(o, argv[j])
+            if old != NULL:
+                cost -= bytes_cost(<bytes>argv[j]) + ENTRY_OVERHEAD + bytes_cost(<bytes>old)
                 PyDict_DelItem(o, argv[j])
                 deleted += 1
                 if PyDict_Size(o) == 0:
                     break
+        if deleted and PyDict_Size(o) != 0:
+            rec_cost_add(c.db, r, cost)
         if deleted:
             c.dirty += deleted
             if c.ks.notify_flags:
@@ -241,3 +299,5 @@ bind_fast(b"hincrby", hincrby_impl)
 bind_fast(b"hdel", hdel_impl)
 bind_fast(b"hlen", hlen_impl)
 bind_fast(b"hexists", hexists_impl)
+for _name in (b"hset", b"hmset", b"hincrby", b"hdel"):
+    bind_cost(_name)
