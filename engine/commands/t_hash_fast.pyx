@@ -25,6 +25,7 @@ from protocol.cutil cimport string2ll
 
 from engine.core import WRONGTYPE, NOT_INTEGER
 from engine.notify import notify
+import sys
 
 cdef bytes WRONGTYPE_B = WRONGTYPE
 cdef bytes NOT_INTEGER_B = NOT_INTEGER
@@ -39,6 +40,12 @@ cdef long long LLONG_MIN_ = -9223372036854775807 - 1
 
 cdef object WRONG = object()          # lookup_hash's answer after a WRONGTYPE reply
 cdef long long ENTRY_OVERHEAD = 24    # a dict entry (hash, key, value pointers), amortised index included
+cdef long long EMPTY_COST = sys.getsizeof(HashValue()) + 8   # rec_account's cost of an empty hash
+
+
+cdef inline HashValue new_hash():
+    """HashValue() without the Python-level __init__ call (the C fields start False / None)."""
+    return HashValue.__new__(HashValue)
 
 
 cdef inline long long bytes_cost(bytes b):
@@ -107,7 +114,7 @@ cdef object hset_generic(Client c, list argv, bint ok_reply):
     if o is WRONG:
         return None
     if o is None:
-        h = HashValue()
+        h = new_hash()
         r = c.db.rec_add(key, h)
         new_key = True
     else:
@@ -121,10 +128,7 @@ cdef object hset_generic(Client c, list argv, bint ok_reply):
         else:
             cost += bytes_cost(<bytes>argv[j + 1]) - bytes_cost(<bytes>old)
         PyDict_SetItem(h, field, argv[j + 1])
-    if new_key:
-        c.db.rec_account(r)
-    else:
-        rec_cost_add(c.db, r, cost)
+    rec_cost_add(c.db, r, cost + EMPTY_COST if new_key else cost)   # a new record has nothing accounted
     if not h.hashtable:
         listpack_limits(c, &max_entries, &max_value)
         if PyDict_Size(h) > max_entries:
@@ -207,7 +211,7 @@ cdef object hincrby_impl(Client c, list argv):
     if o is WRONG:
         return None
     if o is None:
-        h = HashValue()
+        h = new_hash()
         r = c.db.rec_add(key, h)
         new_key = True
     else:
@@ -228,10 +232,7 @@ cdef object hincrby_impl(Client c, list argv):
     else:
         cost = bytes_cost(text) - bytes_cost(<bytes>v)
     PyDict_SetItem(h, field, text)
-    if new_key:
-        c.db.rec_account(r)
-    else:
-        rec_cost_add(c.db, r, cost)
+    rec_cost_add(c.db, r, cost + EMPTY_COST if new_key else cost)   # a new record has nothing accounted
     if not h.hashtable:
         listpack_limits(c, &max_entries, &max_value)
         if PyDict_Size(h) > max_entries or PyBytes_GET_SIZE(field) > max_value or PyBytes_GET_SIZE(text) > max_value:
