@@ -176,14 +176,6 @@ SUITES = {
            RedisCase("LINDEX", command=("LINDEX", BENCH_LIST, "500"))),
         setup=load_list,
         notes="-t lpush/lpop/rpush/rpop (one list, mylist), LMOVE rotating and LINDEX the middle of a 1000-element list"),
-    "hash": Suite(
-        "hash",
-        redis=(RedisCase("HSET", test="hset"),
-               RedisCase("HSET small", command=("HSET", "bench:h:__rand_int__", "f", "v"), keyspace=10_000),
-               RedisCase("HGET", command=("HGET", "bench:hg", "f:__rand_int__"), keyspace=1000),
-               RedisCase("HINCRBY", command=("HINCRBY", "bench:hi", "f:__rand_int__", "1"), keyspace=1000)),
-        notes="-t hset (one big hash, random fields); HSET over 10k one-field hashes; HGET (mostly misses) "
-              "and HINCRBY on one hash of up to 1000 fields"),
     "sets": Suite(
         "sets",
         redis=(RedisCase("SADD", test="sadd", keyspace=1_000_000),
@@ -202,6 +194,14 @@ SUITES = {
         redis=(RedisCase("SET", test="set"), RedisCase("INCR", test="incr")),
         server_args=("--appendonly", "yes", "--appendfsync", "everysec"),
         notes="both servers with appendonly yes, appendfsync everysec"),
+    "hash": Suite(
+        "hash",
+        redis=(RedisCase("HSET", test="hset"),
+               RedisCase("HGET", command=("HGET", "myhash", "element:__rand_int__")),
+               RedisCase("HINCRBY", command=("HINCRBY", "bench:hi", "f:__rand_int__", "1"), keyspace=1000),
+               RedisCase("HSET small", command=("HSET", "bench:hs:__rand_int__", "field", "value"))),
+        notes="-t hset (one hash, myhash, fields of a 100k keyspace), HGET of its fields, HINCRBY on 1000 "
+              "fields of one hash, HSET small: one field in each of 100k keys"),
     "memory": Suite("memory", memory_probe=True),
     "scripts": Suite(
         "scripts",

@@ -647,5 +647,5 @@ def _hscan_large(c, args, h):
     return True
 
 
-# the compiled hot path (HSET/HGET/HINCRBY/HMGET/HEXISTS/HLEN/HSTRLEN as C handlers): engine/commands/t_hash_fast.pyx
+# the compiled hot path (HSET/HMSET/HGET/HMGET/HINCRBY/HDEL/HLEN/HEXISTS as C handlers): engine/commands/t_hash_fast.pyx
 from engine.commands import t_hash_fast  # noqa: E402,F401

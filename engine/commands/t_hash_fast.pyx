@@ -1,254 +1,304 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The compiled hot path of the hash family: HSET/HGET/HINCRBY/HMGET/HEXISTS/HLEN/HSTRLEN as C handlers
-bound with bind_fast, working on the record's HashValue (a dict) directly. Each does what its Python form in
-engine/commands/t_hash.py does, step for step: lookup with lazy expiry (a read counts hits/misses and raises
-"keymiss"), WRONGTYPE, a new key's "new" event, the listpack -> hashtable conversion bookkeeping behind
-OBJECT ENCODING, the keyspace notification, dirty, the reply. The dispatcher's call() still does the rest
-(effects, WATCH / tracking invalidation, stats).
+"""Compiled fast paths of the hot hash commands (redis 7.0 t_hash.c), bound to the dispatcher with
+bind_fast so it calls them as C functions: HSET/HMSET, HGET, HMGET, HINCRBY, HDEL, HEXISTS, HLEN.
 
-Memory: HSET and HINCRBY are bound with bind_cost, so the dispatcher does not re-estimate the hash after
-them: a new field adds its field and value bytes and its dict slot (entry_cost), a replaced value the
-difference (O(1) whatever the hash's size); a new hash is estimated once (rec_account). Error forms (odd
-HSET arity, a bad increment) run the Python handler, so their texts stay in one place.
+Each handler makes the Python handler's (engine/commands/t_hash.py) checks in the same order: the
+argument-count error of HSET, NOT_INTEGER of the increment before the lookup, WRONGTYPE, the listpack ->
+hashtable conversion rules of HashValue.note_write, HINCRBY's value and overflow errors, the
+"hset"/"hincrby"/"hdel"/"del" notifications, c.dirty. The dispatcher's call() does the rest for fast and
+slow handlers alike: OOM and ACL before the call, then the effect stream (replication, AOF), WATCH and
+tracking invalidation (on_key_modified).
 
-Imported at the end of engine/commands/t_hash.py, after the commands are declared.
+Memory: the writes are bound with bind_cost, so the dispatcher does not re-estimate the key after them; a
+new hash is estimated once (rec_account) when filled, then each field written or deleted adjusts the key's
+accounted bytes by that field's own cost (rec_cost_add, O(1) whatever the hash's size), and a deleted
+hash is released by rec_delete.
 """
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_Contains
-from cpython.bytes cimport PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_Contains, PyDict_DelItem, PyDict_Size
 from cpython.object cimport PyObject
 
-from engine.core cimport (Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, HandlerFunc,
-                          rec_cost_add)
+from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, rec_cost_add
 from engine.types.hashvalue cimport HashValue
+from protocol.resp cimport ReplyBuffer
 from protocol.cutil cimport string2ll
 
-from engine.core import WRONGTYPE
+from engine.core import WRONGTYPE, NOT_INTEGER
 from engine.notify import notify
-import engine.types.hash  # noqa: F401  (registers the type)
-from engine.commands import t_hash as _py
+import sys
 
-cdef object HASH_TYPE = HashValue
-cdef object HSET_PY = _py.hset_command
-cdef object HINCRBY_PY = _py.hincrby_command
-
+cdef bytes WRONGTYPE_B = WRONGTYPE
+cdef bytes NOT_INTEGER_B = NOT_INTEGER
+cdef bytes NOT_INT_HASH = b"ERR hash value is not an integer"
+cdef bytes OVERFLOW_ERR = b"ERR increment or decrement would overflow"
+cdef bytes EV_HSET = b"hset"
+cdef bytes EV_HINCRBY = b"hincrby"
+cdef bytes EV_HDEL = b"hdel"
+cdef bytes EV_DEL = b"del"
 cdef long long LLONG_MAX_ = 9223372036854775807
 cdef long long LLONG_MIN_ = -9223372036854775807 - 1
 
-
-cdef inline HashValue hash_of(Client c, cm_rec* r):
-    """The record's HashValue, or None after WRONGTYPE (r not NULL)."""
-    if not (r.flags & CM_BOXED) or type(<object>rec_obj(r)) is not HASH_TYPE:
-        c.error(WRONGTYPE)
-        return None
-    return <HashValue>rec_obj(r)
+cdef object WRONG = object()          # lookup_hash's answer after a WRONGTYPE reply
+cdef long long ENTRY_OVERHEAD = 24    # a dict entry (hash, key, value pointers), amortised index included
+cdef long long EMPTY_COST = sys.getsizeof(HashValue()) + 8   # rec_account's cost of an empty hash
 
 
-# what CPython's allocator takes for a bytes object (engine/evict.pxi bytes_cost), and a dict entry's slot
-# share (24 B entry + index byte(s), at the table's 2/3 load)
-cdef inline long long bytes_cost(object b):
-    cdef long long size = 33 + PyBytes_GET_SIZE(<bytes>b)
+cdef inline HashValue new_hash():
+    """HashValue() without the Python-level __init__ call (the C fields start False / None)."""
+    return HashValue.__new__(HashValue)
+
+
+cdef inline long long bytes_cost(bytes b):
+    """engine/evict.pxi bytes_cost: what pymalloc takes for a bytes object."""
+    cdef long long size = 33 + PyBytes_GET_SIZE(b)
     if size <= 512:
         return (size + 15) & ~15
     return (size + 16 + 15) & ~15
 
-DEF ENTRY_SLOT = 40
+
+cdef inline object lookup_hash_rec(Client c, bytes key, cm_rec** out):
+    """lookup_hash for a write, also giving the record."""
+    cdef cm_rec* r = c.db.rec_lookup(key, False)
+    cdef object o
+    out[0] = r
+    if r == NULL:
+        return None
+    if r.flags & CM_BOXED:
+        o = <object>rec_obj(r)
+        if type(o) is HashValue:
+            return o
+    c.error(WRONGTYPE_B)
+    return WRONG
 
 
-cdef inline HashValue new_hash():
-    return HashValue.__new__(HashValue)        # hashtable False, no Python __init__
+cdef inline object lookup_hash(Client c, bytes key, bint read):
+    """The hash at key (redis lookupKeyRead/Write + checkType): None when absent, WRONG after replying."""
+    cdef cm_rec* r = c.db.rec_lookup(key, read)
+    cdef object o
+    if r == NULL:
+        return None
+    if r.flags & CM_BOXED:
+        o = <object>rec_obj(r)
+        if type(o) is HashValue:
+            return o
+    c.error(WRONGTYPE_B)
+    return WRONG
 
 
-cdef inline void note_write(Client c, HashValue h, Py_ssize_t first, list argv):
-    """HashValue.note_write for argv[first:] (fields and values just written): a hash past the listpack
-    limits is a hashtable from then on. Once converted (the usual state of a big hash) it costs one read."""
-    cdef Py_ssize_t i, n = len(argv)
-    cdef long long max_entries = 128, max_value = 64
-    if h.hashtable:
-        return
+cdef inline void listpack_limits(Client c, long long* max_entries, long long* max_value):
+    """engine.types.hash.limits without the copying Config.__getitem__."""
     cdef dict values
-    if c.server is not None:
-        values = <dict>c.server.config._values      # not Config.__getitem__, which copies
-        max_entries = <long long>values["hash-max-listpack-entries"]
-        max_value = <long long>values["hash-max-listpack-value"]
-    if len(h) > max_entries:
-        h.hashtable = True
+    if c.server is None:
+        max_entries[0] = 128
+        max_value[0] = 64
         return
-    for i in range(first, n):
-        if PyBytes_GET_SIZE(<bytes>argv[i]) > max_value:
+    values = <dict>c.server.config._values
+    max_entries[0] = <long long>values["hash-max-listpack-entries"]
+    max_value[0] = <long long>values["hash-max-listpack-value"]
+
+
+cdef object hset_generic(Client c, list argv, bint ok_reply):
+    cdef Py_ssize_t argc = len(argv), j
+    cdef bytes key, field
+    cdef HashValue h
+    cdef object o
+    cdef long long created = 0, max_entries = 128, max_value = 64, cost = 0
+    cdef cm_rec* r
+    cdef PyObject* old
+    cdef bint new_key = False
+    if argc % 2 != 0:
+        c.error(b"ERR wrong number of arguments for '" + c.cmd.name_bytes + b"' command")
+        return None
+    key = <bytes>argv[1]
+    o = lookup_hash_rec(c, key, &r)
+    if o is WRONG:
+        return None
+    if o is None:
+        h = new_hash()
+        r = c.db.rec_add(key, h)
+        new_key = True
+    else:
+        h = <HashValue>o
+    for j in range(2, argc, 2):
+        field = <bytes>argv[j]
+        old = PyDict_GetItem(h, field)
+        if old == NULL:
+            created += 1
+            cost += bytes_cost(field) + ENTRY_OVERHEAD + bytes_cost(<bytes>argv[j + 1])
+        else:
+            cost += bytes_cost(<bytes>argv[j + 1]) - bytes_cost(<bytes>old)
+        PyDict_SetItem(h, field, argv[j + 1])
+    rec_cost_add(c.db, r, cost + EMPTY_COST if new_key else cost)   # a new record has nothing accounted
+    if not h.hashtable:
+        listpack_limits(c, &max_entries, &max_value)
+        if PyDict_Size(h) > max_entries:
             h.hashtable = True
-            return
+        else:
+            for j in range(2, argc):
+                if PyBytes_GET_SIZE(<bytes>argv[j]) > max_value:
+                    h.hashtable = True
+                    break
+    c.dirty += (argc - 2) // 2
+    if c.ks.notify_flags:
+        notify(c, "h", EV_HSET, key)
+    if ok_reply:
+        c.reply.add_ok()
+    else:
+        c.reply.add_int(created)
+    return None
 
 
 cdef object hset_impl(Client c, list argv):
-    cdef Py_ssize_t i, argc = len(argv)
-    cdef bytes key
-    cdef Db db
-    cdef cm_rec* r
-    cdef HashValue h
-    cdef PyObject* old
-    cdef long long created = 0, cost = 0
-    cdef bint fresh = False
-    if argc % 2 != 0:
-        return HSET_PY(c, argv)         # the arity error, worded in one place
-    key = <bytes>argv[1]
-    db = c.db
-    r = db.rec_lookup(key, False)
-    if r == NULL:
-        h = new_hash()
-        r = db.rec_add(key, h)
-        fresh = True
-    else:
-        h = hash_of(c, r)
-        if h is None:
-            return
-    for i in range(2, argc, 2):
-        old = PyDict_GetItem(h, argv[i])
-        if old == NULL:
-            created += 1
-            cost += bytes_cost(argv[i]) + bytes_cost(argv[i + 1]) + ENTRY_SLOT
-        else:
-            cost += bytes_cost(argv[i + 1]) - bytes_cost(<object>old)
-        PyDict_SetItem(h, argv[i], argv[i + 1])
-    if fresh:
-        db.rec_account(r)
-    else:
-        rec_cost_add(db, r, cost)
-    note_write(c, h, 2, argv)
-    c.dirty += (argc - 2) // 2
-    if c.ks.notify_flags:
-        notify(c, "h", b"hset", key)
-    c.reply.add_int(created)
+    return hset_generic(c, argv, False)
+
+
+cdef object hmset_impl(Client c, list argv):
+    return hset_generic(c, argv, True)
 
 
 cdef object hget_impl(Client c, list argv):
-    cdef cm_rec* r = c.db.rec_lookup(<bytes>argv[1], True)
-    cdef HashValue h
     cdef PyObject* v
-    if r == NULL:
+    cdef object o = lookup_hash(c, <bytes>argv[1], True)
+    if o is WRONG:
+        return None
+    if o is None:
         c.reply.add_null()
-        return
-    h = hash_of(c, r)
-    if h is None:
-        return
-    v = PyDict_GetItem(h, argv[2])
+        return None
+    v = PyDict_GetItem(o, argv[2])
     if v == NULL:
         c.reply.add_null()
     else:
         c.reply.add_bulk(<bytes>v)
+    return None
 
 
 cdef object hmget_impl(Client c, list argv):
-    cdef cm_rec* r = c.db.rec_lookup(<bytes>argv[1], True)
-    cdef HashValue h = None
     cdef PyObject* v
-    cdef Py_ssize_t i, argc = len(argv)
-    if r != NULL:
-        h = hash_of(c, r)
-        if h is None:
-            return
-    c.reply.add_array_len(argc - 2)
-    for i in range(2, argc):
-        v = PyDict_GetItem(h, argv[i]) if h is not None else NULL
+    cdef Py_ssize_t j, argc = len(argv)
+    cdef ReplyBuffer out
+    cdef object o = lookup_hash(c, <bytes>argv[1], True)
+    if o is WRONG:
+        return None
+    out = c.reply
+    out.add_array_len(argc - 2)
+    for j in range(2, argc):
+        if o is None:
+            out.add_null()
+            continue
+        v = PyDict_GetItem(o, argv[j])
         if v == NULL:
-            c.reply.add_null()
+            out.add_null()
         else:
-            c.reply.add_bulk(<bytes>v)
-
-
-cdef object hexists_impl(Client c, list argv):
-    cdef cm_rec* r = c.db.rec_lookup(<bytes>argv[1], True)
-    cdef HashValue h
-    if r == NULL:
-        c.reply.add_int(0)
-        return
-    h = hash_of(c, r)
-    if h is not None:
-        c.reply.add_int(1 if PyDict_Contains(h, argv[2]) else 0)
-
-
-cdef object hlen_impl(Client c, list argv):
-    cdef cm_rec* r = c.db.rec_lookup(<bytes>argv[1], True)
-    cdef HashValue h
-    if r == NULL:
-        c.reply.add_int(0)
-        return
-    h = hash_of(c, r)
-    if h is not None:
-        c.reply.add_int(len(h))
-
-
-cdef object hstrlen_impl(Client c, list argv):
-    cdef cm_rec* r = c.db.rec_lookup(<bytes>argv[1], True)
-    cdef HashValue h
-    cdef PyObject* v
-    if r == NULL:
-        c.reply.add_int(0)
-        return
-    h = hash_of(c, r)
-    if h is not None:
-        v = PyDict_GetItem(h, argv[2])
-        c.reply.add_int(PyBytes_GET_SIZE(<bytes>v) if v != NULL else 0)
+            out.add_bulk(<bytes>v)
+    return None
 
 
 cdef object hincrby_impl(Client c, list argv):
     cdef long long incr, value = 0
-    cdef bytes key, field
-    cdef Db db
-    cdef cm_rec* r
+    cdef bytes key = <bytes>argv[1]
+    cdef bytes field = <bytes>argv[2]
+    cdef bytes current, text
+    cdef PyObject* v
     cdef HashValue h
-    cdef PyObject* cur = NULL
-    cdef long long cost
-    cdef bytes arg = <bytes>argv[3]
-    cdef bytes cur_b
-    if not string2ll(arg, PyBytes_GET_SIZE(arg), &incr):
-        return HINCRBY_PY(c, argv)      # the "not an integer" error, in one place
-    key = <bytes>argv[1]
-    field = <bytes>argv[2]
-    db = c.db
-    r = db.rec_lookup(key, False)
-    if r != NULL:
-        h = hash_of(c, r)
-        if h is None:
-            return
-        cur = PyDict_GetItem(h, field)
-        if cur != NULL:
-            cur_b = <bytes>cur
-            if not string2ll(cur_b, PyBytes_GET_SIZE(cur_b), &value):
-                c.error(b"ERR hash value is not an integer")
-                return
-    else:
-        h = None
-    if (incr < 0 and value < 0 and incr < LLONG_MIN_ - value) or (incr > 0 and value > 0 and incr > LLONG_MAX_ - value):
-        c.error(b"ERR increment or decrement would overflow")
-        return
-    value += incr
-    out = b"%d" % value
-    if h is None:
+    cdef object o
+    cdef long long max_entries = 128, max_value = 64, cost
+    cdef cm_rec* r
+    cdef bint new_key = False
+    if not string2ll(PyBytes_AS_STRING(<bytes>argv[3]), PyBytes_GET_SIZE(<bytes>argv[3]), &incr):
+        c.error(NOT_INTEGER_B)
+        return None
+    o = lookup_hash_rec(c, key, &r)
+    if o is WRONG:
+        return None
+    if o is None:
         h = new_hash()
-        r = db.rec_add(key, h)
-        PyDict_SetItem(h, field, out)
-        db.rec_account(r)
+        r = c.db.rec_add(key, h)
+        new_key = True
     else:
-        if cur == NULL:
-            cost = bytes_cost(field) + bytes_cost(out) + ENTRY_SLOT
-        else:
-            cost = bytes_cost(out) - bytes_cost(<object>cur)
-        PyDict_SetItem(h, field, out)
-        rec_cost_add(db, r, cost)
+        h = <HashValue>o
+    v = PyDict_GetItem(h, field)
+    if v != NULL:
+        current = <bytes>v
+        if not string2ll(PyBytes_AS_STRING(current), PyBytes_GET_SIZE(current), &value):
+            c.error(NOT_INT_HASH)
+            return None
+    if (incr < 0 and value < 0 and incr < LLONG_MIN_ - value) or (incr > 0 and value > 0 and incr > LLONG_MAX_ - value):
+        c.error(OVERFLOW_ERR)
+        return None
+    value += incr
+    text = b"%d" % value
+    if v == NULL:
+        cost = bytes_cost(field) + ENTRY_OVERHEAD + bytes_cost(text)
+    else:
+        cost = bytes_cost(text) - bytes_cost(<bytes>v)
+    PyDict_SetItem(h, field, text)
+    rec_cost_add(c.db, r, cost + EMPTY_COST if new_key else cost)   # a new record has nothing accounted
     if not h.hashtable:
-        note_write(c, h, 2, argv[:2] + [field, out])
+        listpack_limits(c, &max_entries, &max_value)
+        if PyDict_Size(h) > max_entries or PyBytes_GET_SIZE(field) > max_value or PyBytes_GET_SIZE(text) > max_value:
+            h.hashtable = True
     c.dirty += 1
     if c.ks.notify_flags:
-        notify(c, "h", b"hincrby", key)
+        notify(c, "h", EV_HINCRBY, key)
     c.reply.add_int(value)
+    return None
 
 
-bind_fast(b"hset", <HandlerFunc>hset_impl)
-bind_fast(b"hget", <HandlerFunc>hget_impl)
-bind_fast(b"hmget", <HandlerFunc>hmget_impl)
-bind_fast(b"hexists", <HandlerFunc>hexists_impl)
-bind_fast(b"hlen", <HandlerFunc>hlen_impl)
-bind_fast(b"hstrlen", <HandlerFunc>hstrlen_impl)
-bind_fast(b"hincrby", <HandlerFunc>hincrby_impl)
-bind_cost(b"hset")
-bind_cost(b"hincrby")
+cdef object hdel_impl(Client c, list argv):
+    cdef bytes key = <bytes>argv[1]
+    cdef Py_ssize_t j, argc = len(argv)
+    cdef long long deleted = 0, cost = 0
+    cdef cm_rec* r
+    cdef PyObject* old
+    cdef object o = lookup_hash_rec(c, key, &r)
+    if o is WRONG:
+        return None
+    if o is not None:
+        for j in range(2, argc):
+            old = PyDict_GetItem(o, argv[j])
+            if old != NULL:
+                cost -= bytes_cost(<bytes>argv[j]) + ENTRY_OVERHEAD + bytes_cost(<bytes>old)
+                PyDict_DelItem(o, argv[j])
+                deleted += 1
+                if PyDict_Size(o) == 0:
+                    break
+        if deleted and PyDict_Size(o) != 0:
+            rec_cost_add(c.db, r, cost)
+        if deleted:
+            c.dirty += deleted
+            if c.ks.notify_flags:
+                notify(c, "h", EV_HDEL, key)
+            if PyDict_Size(o) == 0:
+                c.db.rec_delete(key)
+                if c.ks.notify_flags:
+                    notify(c, "g", EV_DEL, key)
+    c.reply.add_int(deleted)
+    return None
+
+
+cdef object hlen_impl(Client c, list argv):
+    cdef object o = lookup_hash(c, <bytes>argv[1], True)
+    if o is WRONG:
+        return None
+    c.reply.add_int(0 if o is None else PyDict_Size(o))
+    return None
+
+
+cdef object hexists_impl(Client c, list argv):
+    cdef object o = lookup_hash(c, <bytes>argv[1], True)
+    if o is WRONG:
+        return None
+    c.reply.add_int(1 if o is not None and PyDict_Contains(o, argv[2]) else 0)
+    return None
+
+
+bind_fast(b"hset", hset_impl)
+bind_fast(b"hmset", hmset_impl)
+bind_fast(b"hget", hget_impl)
+bind_fast(b"hmget", hmget_impl)
+bind_fast(b"hincrby", hincrby_impl)
+bind_fast(b"hdel", hdel_impl)
+bind_fast(b"hlen", hlen_impl)
+bind_fast(b"hexists", hexists_impl)
+for _name in (b"hset", b"hmset", b"hincrby", b"hdel"):
+    bind_cost(_name)

@@ -1,3 +1,3 @@
 cdef class HashValue(dict):
-    cdef public bint hashtable      # converted from listpack (one way, as redis): OBJECT ENCODING hashtable
-    cdef public object _scan        # an HSCAN cursor index over a big hash (engine/commands/_scan.py)
+    cdef public bint hashtable      # converted from listpack (one way), as redis's OBJ_ENCODING_HT
+    cdef public object _scan        # HSCAN's cursor index over a large hash (engine/commands/_scan.py)

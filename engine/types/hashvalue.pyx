@@ -1,9 +1,8 @@
-# cython: language_level=3
-"""The hash value type (redis t_hash.c type API): a dict of field -> value bytes that remembers Redis's
-one-way listpack -> hashtable conversion, so OBJECT ENCODING answers as Redis would.
-
-A compiled dict subclass: creating one (HSET on a new key) is a C allocation rather than a Python __init__,
-and the compiled fast paths (engine/commands/t_hash_fast.pyx) read `hashtable` as a C field."""
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The hash value type as a compiled dict subclass (engine/types/hash.py re-exports it): field -> value
+bytes, plus Redis's one-way listpack -> hashtable conversion flag in a C field the compiled fast path
+(engine/commands/t_hash_fast.pyx) reads without an attribute lookup. OBJECT ENCODING, RDB/DUMP, HSCAN's
+cursor index (`_scan`) and MEMORY USAGE behave as the former Python class did."""
 import sys
 
 
@@ -19,6 +18,7 @@ cdef class HashValue(dict):
     def __init__(self, *args):
         dict.__init__(self, *args)
         self.hashtable = False
+        self._scan = None
 
     def note_write(self, config, *items):
         """Apply Redis's conversion rules after fields/values in `items` were written."""
@@ -32,7 +32,7 @@ cdef class HashValue(dict):
         return b"hashtable" if self.hashtable else b"listpack"
 
     def copy(self):
-        cdef HashValue other = HashValue(self)
+        other = HashValue(self)
         other.hashtable = self.hashtable
         return other
 
@@ -52,7 +52,7 @@ cdef class HashValue(dict):
         return (_rebuild, (dict(self), self.hashtable))
 
 
-def _rebuild(items, hashtable):
-    value = HashValue(items)
+def _rebuild(pairs, hashtable):
+    value = HashValue(pairs)
     value.hashtable = hashtable
     return value
