@@ -14,6 +14,9 @@ from engine.types.stream import (StreamValue, ConsumerGroup, NACK, U64_MAX, MIN_
 from engine.types.stream cimport format_id
 from protocol.resp import parse_ll
 from protocol.resp cimport ReplyBuffer
+from engine.core cimport Client, Db, Entry, bind_fast
+from engine.types.stream cimport StreamValue as CStreamValue, Node, NACK as CNACK, SortedIds, Consumer, \
+    ConsumerGroup as CConsumerGroup
 
 INVALID_ID = b"ERR Invalid stream ID specified as stream command argument"
 NO_SUCH_KEY = b"ERR no such key"
@@ -2333,3 +2336,64 @@ command(
         ],
     },
 )(xsetid_command)
+
+
+# --------------------------------------------------------------------------------------------------
+# compiled fast paths (bound with bind_fast: the dispatcher calls them as C functions)
+# --------------------------------------------------------------------------------------------------
+cdef bytes STAR = b"*"
+cdef bytes EV_XADD = b"xadd"
+cdef object STREAM_TYPE = StreamValue
+
+
+cdef object xadd_impl(Client c, list argv):
+    """XADD key * field value [field value ...]: the slow path's steps in its order (lookup for write,
+    WRONGTYPE, the new key, the id, the append, the reply, dirty, "xadd", the effect with the id, the
+    blocked clients' wakeup); any option (NOMKSTREAM, MAXLEN/MINID, LIMIT) or an explicit id runs
+    xadd_command."""
+    cdef Py_ssize_t argc = len(argv)
+    cdef Entry e
+    cdef CStreamValue s
+    cdef object last, new_id
+    cdef long long max_bytes = 4096, max_entries = 100
+    cdef list effect
+    if argc < 5 or (argc - 3) & 1 or <bytes>argv[2] != STAR:
+        return xadd_command(c, argv)
+    key = argv[1]
+    e = c.db.lookup_write(key)
+    if e is None:
+        s = CStreamValue()
+        c.db.add(key, s)
+    else:
+        v = e.value
+        if type(v) is not STREAM_TYPE:
+            c.error(WRONGTYPE)
+            return None
+        s = <CStreamValue>v
+    last = s.last_id
+    if last == MAX_ID:
+        c.error(b"ERR The stream has exhausted the last possible ID, unable to add more items")
+        return None
+    now = c.ks.now_ms
+    new_id = (now, 0) if now > last[0] else incr_id(last)
+    if new_id is None or new_id <= last:
+        c.error(b"ERR The ID specified in XADD is equal or smaller than the target stream top item")
+        return None
+    if c.server is not None:
+        config = c.server.config
+        max_bytes = config.scalar("stream-node-max-bytes")
+        max_entries = config.scalar("stream-node-max-entries")
+    s.append(<tuple>new_id, argv[3:], max_bytes, max_entries)
+    id_bytes = format_id(<tuple>new_id)
+    c.reply.add_bulk(id_bytes)
+    c.dirty += 1
+    if c.ks.notify_flags:
+        notify(c, "t", EV_XADD, key)
+    effect = list(argv)
+    effect[2] = id_bytes
+    c.propagate_as(effect)
+    signal_key_ready(c, key)
+    return None
+
+
+bind_fast(b"xadd", xadd_impl)
