@@ -194,7 +194,7 @@ def reply_entries(c, entries):
 
 def reply_single_entry_or_null(c, s, entry_id):
     """streamReplyWithRange(id, id, RAWENTRIES) or a null when the entry is gone."""
-    fields_values = s.entries.get(entry_id)
+    fields_values = s.get_entry(entry_id)
     if fields_values is None:
         c.reply.add_null()
     else:
@@ -822,7 +822,7 @@ def read_consumer_history(s, consumer, start, count, now):
     for entry_id in pel.keys[pel.index_ge(start):]:
         if count and len(out) >= count:
             break
-        fields_values = s.entries.get(entry_id)
+        fields_values = s.get_entry(entry_id)
         if fields_values is not None:
             nack = pel.map[entry_id]
             nack.delivery_time = now
@@ -1247,7 +1247,7 @@ def xclaim_command(c, argv):
     claimed = []
     for entry_id in ids:
         nack = group.pel.get(entry_id)
-        if entry_id not in s.entries:
+        if s.get_entry(entry_id) is None:
             if nack is not None:
                 # the entry was deleted: drop it from the PEL (and tell replicas to)
                 effects.append(xclaim_effect(key, group_name, group, entry_id, nack))
@@ -1332,7 +1332,7 @@ def xautoclaim_command(c, argv):
         attempts -= 1
         entry_id = keys[pos]
         nack = group.pel.map[entry_id]
-        if entry_id not in s.entries:
+        if s.get_entry(entry_id) is None:
             effects.append(xclaim_effect(key, group_name, group, entry_id, nack))
             c.dirty += 1
             drop_nack(group, entry_id, nack)     # keys shifts down: pos now names the next entry
@@ -1486,12 +1486,12 @@ def xinfo_stream_command(c, argv):
         c.reply.add_int(len(s.groups))
         add_field(c, b"first-entry")
         if s.ids:
-            reply_entry(c, s.ids[0], s.entries[s.ids[0]])
+            reply_entry(c, s.ids[0], s.vals[0])
         else:
             c.reply.add_null()
         add_field(c, b"last-entry")
         if s.ids:
-            reply_entry(c, s.ids[-1], s.entries[s.ids[-1]])
+            reply_entry(c, s.ids[-1], s.vals[-1])
         else:
             c.reply.add_null()
         return

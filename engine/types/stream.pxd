@@ -40,7 +40,7 @@ cdef class ConsumerGroup:
 
 cdef class StreamValue:
     cdef public list ids             # sorted live entry ids
-    cdef public dict entries         # id -> [field, value, ...]
+    cdef public list vals            # (field, value, ...) per live entry, aligned with ids
     cdef public list nodes           # Node list in id order
     cdef public object last_id
     cdef public object first_id
@@ -51,5 +51,6 @@ cdef class StreamValue:
 
     cpdef append(self, tuple entry_id, list fields_values, long long node_max_bytes=*,
                  long long node_max_entries=*)
+    cpdef get_entry(self, entry_id)
     cpdef bint range_has_tombstones(self, start=*, end=*) except -1
     cpdef long long estimate_distance_from_first_ever_entry(self, entry_id) except? -2

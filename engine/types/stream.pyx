@@ -1,8 +1,8 @@
 # cython: language_level=3, wraparound=True, boundscheck=True, binding=True
 """The stream value type (redis t_stream.c data model).
 
-Entries live in a sorted list of ids ((ms, seq) tuples, bisect for O(log n) range starts) plus a dict
-id -> flat [field, value, ...] list.  Redis stores entries in listpack "nodes" of a rax; trimming with
+Entries live in a sorted list of ids ((ms, seq) tuples, bisect for O(log n) range starts) plus an aligned
+list of flat (field, value, ...) tuples (no dict: no hashing per XADD, and tuples of bytes leave the GC).  Redis stores entries in listpack "nodes" of a rax; trimming with
 ``~`` only drops whole nodes and XINFO reports node counts, so the node boundaries are modelled too
 (`Node`: master id, slots used including deleted entries, live count, estimated listpack bytes).
 """
@@ -217,7 +217,7 @@ cdef class StreamValue:
 
     def __init__(self):
         self.ids = []                # sorted live entry ids
-        self.entries = {}            # id -> [field, value, ...]
+        self.vals = []               # (field, value, ...) of each live entry, aligned with ids
         self.nodes = []              # Node list in id order
         self.last_id = MIN_ID
         self.first_id = MIN_ID
@@ -274,11 +274,23 @@ cdef class StreamValue:
         node.live += 1
         node.last = entry_id
         self.ids.append(entry_id)
-        self.entries[entry_id] = list(fields_values)
+        self.vals.append(tuple(fields_values))
         self.last_id = entry_id
         self.entries_added += 1
         if len(self.ids) == 1:
             self.first_id = entry_id
+
+    cpdef get_entry(self, entry_id):
+        """The entry's (field, value, ...) tuple, or None when there is no such live entry."""
+        cdef list ids = self.ids
+        cdef Py_ssize_t n = len(ids)
+        cdef Py_ssize_t i
+        if n and ids[n - 1] == entry_id:
+            return self.vals[n - 1]
+        i = bisect_left(ids, entry_id)
+        if i < n and ids[i] == entry_id:
+            return self.vals[i]
+        return None
 
     def _node_index(self, entry_id):
         lo, hi = 0, len(self.nodes)
@@ -292,8 +304,9 @@ cdef class StreamValue:
 
     def _drop_live(self, entry_id):
         """Remove one live entry from the entry index and its node (no id bookkeeping)."""
-        del self.entries[entry_id]
-        del self.ids[bisect_left(self.ids, entry_id)]
+        i = bisect_left(self.ids, entry_id)
+        del self.ids[i]
+        del self.vals[i]
         ni = self._node_index(entry_id)
         node = self.nodes[ni]
         node.live -= 1
@@ -303,7 +316,7 @@ cdef class StreamValue:
 
     def delete(self, entry_id):
         """streamDeleteItem: True when the entry existed."""
-        if entry_id not in self.entries:
+        if self.get_entry(entry_id) is None:
             return False
         self._drop_live(entry_id)
         return True
@@ -326,8 +339,11 @@ cdef class StreamValue:
             if count:
                 hi = min(hi, lo + count)
             ids = self.ids[lo:hi]
-        entries = self.entries
-        return [(i, entries[i]) for i in ids]
+        if rev:
+            vals = self.vals[lo:hi][::-1]
+        else:
+            vals = self.vals[lo:hi]
+        return list(zip(ids, vals))
 
     def trim(self, strategy, maxlen, minid, approx, limit):
         """streamTrim: returns the number of entries removed."""
@@ -345,9 +361,8 @@ cdef class StreamValue:
                 remove_node = node.last < minid
             if remove_node:
                 hi = bisect_right(self.ids, node.last)
-                for entry_id in self.ids[:hi]:
-                    del self.entries[entry_id]
                 del self.ids[:hi]
+                del self.vals[:hi]
                 self.nodes_mem -= node_mem(node)
                 del self.nodes[0]
                 deleted += entries
@@ -453,7 +468,7 @@ cdef class StreamValue:
             groups.append({"name": name, "last_id": group.last_id, "entries_read": group.entries_read,
                            "pel": pel, "consumers": consumers})
         entries = [(i[0], i[1], [(fv[j], fv[j + 1]) for j in range(0, len(fv), 2)])
-                   for i, fv in ((i, self.entries[i]) for i in self.ids)]
+                   for i, fv in zip(self.ids, self.vals)]
         return "stream", {"entries": entries, "length": len(self.ids), "last_id": self.last_id,
                           "first_id": self.first_id, "max_deleted_id": self.max_deleted_id,
                           "entries_added": self.entries_added, "groups": groups}
