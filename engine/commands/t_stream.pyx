@@ -596,7 +596,7 @@ def xread_getkeys(argv):
     return list(range(streams_pos + 1, streams_pos + 1 + num_keys // 2))
 
 
-def xread_generic(c, argv, xreadgroup):
+def xread_generic(Client c, list argv, bint xreadgroup):
     timeout = -1
     count = 0
     streams_arg = 0
@@ -831,13 +831,15 @@ def read_consumer_history(s, consumer, start, count, now):
     return out
 
 
-def read_new_for_group(s, key, group_name, group, consumer, start, count, noack, now, effects):
+def read_new_for_group(CStreamValue s, key, group_name, CConsumerGroup group, Consumer consumer, start,
+                       long long count, bint noack, long long now, effects):
     """streamReplyWithRange for a group: advance last_id/entries_read, record NACKs, collect XCLAIM effects
     (effects is None when nothing consumes the effect stream: no AOF, no replica)."""
-    entries = s.range(start, MAX_ID, count)
-    propagate_last_id = False
-    group_pel = group.pel
-    consumer_pel = consumer.pel
+    cdef list entries = s.range(start, MAX_ID, count)
+    cdef bint propagate_last_id = False
+    cdef SortedIds group_pel = group.pel
+    cdef SortedIds consumer_pel = consumer.pel
+    cdef CNACK nack
     for entry_id, _ in entries:
         if entry_id > group.last_id:
             if group.entries_read != SCG_INVALID_ENTRIES_READ and not s.range_has_tombstones(entry_id):
@@ -848,13 +850,13 @@ def read_new_for_group(s, key, group_name, group, consumer, start, count, noack,
             if noack:
                 propagate_last_id = True
         if not noack:
-            nack = group_pel.get(entry_id)
+            nack = group_pel.map.get(entry_id)
             if nack is None:
-                nack = NACK(now, 1, consumer)
+                nack = CNACK(now, 1, consumer)
                 group_pel.insert(entry_id, nack)
             else:
                 # XGROUP SETID can make an entry deliverable again: it moves to this consumer
-                nack.consumer.pel.remove(entry_id)
+                (<Consumer>nack.consumer).pel.remove(entry_id)
                 nack.consumer = consumer
                 nack.delivery_time = now
                 nack.delivery_count = 1

@@ -52,5 +52,6 @@ cdef class StreamValue:
     cpdef append(self, tuple entry_id, list fields_values, long long node_max_bytes=*,
                  long long node_max_entries=*)
     cpdef get_entry(self, entry_id)
+    cpdef list range(self, start, end, long long count=*, bint rev=*)
     cpdef bint range_has_tombstones(self, start=*, end=*) except -1
     cpdef long long estimate_distance_from_first_ever_entry(self, entry_id) except? -2

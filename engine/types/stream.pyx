@@ -325,8 +325,9 @@ cdef class StreamValue:
         """streamLastValidID: the last live entry's id, else 0-0."""
         return self.ids[-1] if self.ids else MIN_ID
 
-    def range(self, start, end, count=0, rev=False):
+    cpdef list range(self, start, end, long long count=0, bint rev=False):
         """Entries (id, fields) with start <= id <= end, count 0 = all."""
+        cdef Py_ssize_t lo, hi
         lo = bisect_left(self.ids, start)
         hi = len(self.ids) if end == MAX_ID else bisect_right(self.ids, end)
         if lo >= hi:
