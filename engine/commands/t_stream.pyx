@@ -850,6 +850,16 @@ def read_new_for_group(CStreamValue s, key, group_name, CConsumerGroup group, Co
             if noack:
                 propagate_last_id = True
         if not noack:
+            if not group_pel.keys or entry_id > group_pel.keys[len(group_pel.keys) - 1]:
+                # past every pending id of the group (so of the consumer too): a new NACK appended to both
+                nack = CNACK(now, 1, consumer)
+                group_pel.keys.append(entry_id)
+                group_pel.map[entry_id] = nack
+                consumer_pel.keys.append(entry_id)
+                consumer_pel.map[entry_id] = nack
+                if effects is not None:
+                    effects.append(xclaim_effect(key, group_name, group, entry_id, nack))
+                continue
             nack = group_pel.map.get(entry_id)
             if nack is None:
                 nack = CNACK(now, 1, consumer)
