@@ -68,6 +68,39 @@ def load_big_zset(port: int, quick: bool, members: int = 1_000_000, batch: int =
                 raise RuntimeError(f"ZADD failed: {reply!r}")
 
 
+BENCH_STREAM = "bench:s"
+
+
+def load_stream(port: int, quick: bool, entries: int = 2_000_000, batch: int = 1000):
+    """The streams suite's setup: `entries` entries (200k with --quick) in BENCH_STREAM, pipelined XADDs, then the
+    consumer group `g` from 0 that the XREADGROUP loads read from (each request takes 10 new entries; the XADD
+    loads, which run first in each round, add more)."""
+    entries = min(entries, 200_000) if quick else entries
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        sock.sendall(resp_command(b"DEL", BENCH_STREAM.encode()))
+        _read_replies(sock, 1)
+        for start in range(0, entries, batch):
+            n = min(entries, start + batch) - start
+            sock.sendall(resp_command(b"XADD", BENCH_STREAM.encode(), b"*", b"field", b"value") * n)
+            _read_replies(sock, n)
+        sock.sendall(resp_command(b"XGROUP", b"CREATE", BENCH_STREAM.encode(), b"g", b"0"))
+        if _read_replies(sock, 1) != b"+OK\r\n":
+            raise RuntimeError("XGROUP CREATE failed")
+
+
+def _read_replies(sock, n):
+    """Read n one-line replies (bulk ids of XADD, +OK, :n); returns the last one."""
+    buf = b""
+    while buf.count(b"\r\n") < (2 * n if buf.startswith(b"$") else n):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection while loading the stream")
+        buf += chunk
+    if buf.startswith(b"-"):
+        raise RuntimeError(f"stream setup failed: {buf[:200]!r}")
+    return buf
+
+
 _CORE_REDIS = tuple(RedisCase(t.upper(), test=t) for t in ("set", "get", "incr", "mset"))
 # Text `get` and meta `mg` both: memcached 1.6.18 answers pipelined text gets in many small writes
 # (about 3 replies per write) but meta gets in one, so the two rows differ a lot on the reference side.
@@ -98,6 +131,13 @@ SUITES = {
         server_args=("--appendonly", "yes", "--appendfsync", "everysec"),
         notes="both servers with appendonly yes, appendfsync everysec"),
     "memory": Suite("memory", memory_probe=True),
+    "streams": Suite(
+        "streams",
+        redis=(RedisCase("XADD", command=("XADD", BENCH_STREAM, "*", "field", "value")),
+               RedisCase("XREADGROUP COUNT 10 >",
+                         command=("XREADGROUP", "GROUP", "g", "c", "COUNT", "10", "STREAMS", BENCH_STREAM, ">"))),
+        setup=load_stream,
+        notes="XADD, then XREADGROUP COUNT 10 > of a group made by the setup (2M entries, 200k with --quick)"),
 }
 
-SUITE_ORDER = ("core", "memcached", "types", "pubsub", "persistence", "memory")
+SUITE_ORDER = ("core", "memcached", "types", "pubsub", "persistence", "memory", "streams")
