@@ -71,11 +71,15 @@ def load_big_zset(port: int, quick: bool, members: int = 1_000_000, batch: int =
 BENCH_STREAM = "bench:s"
 
 
-def load_stream(port: int, quick: bool, entries: int = 2_000_000, batch: int = 1000):
-    """The streams suite's setup: `entries` entries (200k with --quick) in BENCH_STREAM, pipelined XADDs, then the
-    consumer group `g` from 0 that the XREADGROUP loads read from (each request takes 10 new entries; the XADD
-    loads, which run first in each round, add more)."""
-    entries = min(entries, 200_000) if quick else entries
+STREAM_GROUPS = 100
+
+
+def load_stream(port: int, quick: bool, entries: int = 500_000, batch: int = 1000):
+    """The streams suite's setup: `entries` entries (100k with --quick) in BENCH_STREAM, pipelined XADDs, then
+    STREAM_GROUPS consumer groups from 0, g:000000000000 ... (redis-benchmark's 12-digit __rand_int__), that the
+    XREADGROUP loads read from, a random group per request: each request takes 10 new entries of its group, so
+    the groups together hold entries * STREAM_GROUPS / 10 requests before the reads run dry (empty replies)."""
+    entries = min(entries, 100_000) if quick else entries
     with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
         sock.sendall(resp_command(b"DEL", BENCH_STREAM.encode()))
         _read_replies(sock, 1)
@@ -83,9 +87,10 @@ def load_stream(port: int, quick: bool, entries: int = 2_000_000, batch: int = 1
             n = min(entries, start + batch) - start
             sock.sendall(resp_command(b"XADD", BENCH_STREAM.encode(), b"*", b"field", b"value") * n)
             _read_replies(sock, n)
-        sock.sendall(resp_command(b"XGROUP", b"CREATE", BENCH_STREAM.encode(), b"g", b"0"))
-        if _read_replies(sock, 1) != b"+OK\r\n":
-            raise RuntimeError("XGROUP CREATE failed")
+        for g in range(STREAM_GROUPS):
+            sock.sendall(resp_command(b"XGROUP", b"CREATE", BENCH_STREAM.encode(), b"g:%012d" % g, b"0"))
+            if _read_replies(sock, 1) != b"+OK\r\n":
+                raise RuntimeError("XGROUP CREATE failed")
 
 
 def _read_replies(sock, n):
@@ -135,9 +140,10 @@ SUITES = {
         "streams",
         redis=(RedisCase("XADD", command=("XADD", BENCH_STREAM, "*", "field", "value")),
                RedisCase("XREADGROUP COUNT 10 >",
-                         command=("XREADGROUP", "GROUP", "g", "c", "COUNT", "10", "STREAMS", BENCH_STREAM, ">"))),
+                         command=("XREADGROUP", "GROUP", "g:__rand_int__", "c", "COUNT", "10", "STREAMS",
+                                  BENCH_STREAM, ">"), keyspace=STREAM_GROUPS)),
         setup=load_stream,
-        notes="XADD, then XREADGROUP COUNT 10 > of a group made by the setup (2M entries, 200k with --quick)"),
+        notes="XADD, then XREADGROUP COUNT 10 > of one of 100 groups made by the setup (500k entries)"),
 }
 
 SUITE_ORDER = ("core", "memcached", "types", "pubsub", "persistence", "memory", "streams")

@@ -510,7 +510,11 @@ cdef class StreamValue:
     def mem_estimate(self):
         """What Redis would use: each listpack node is preallocated to stream-node-max-bytes (4096), plus
         the rax and the consumer groups' PEL entries (O(nodes + groups), no entry walk)."""
-        pel = sum(len(g.pel) * 130 + len(g.consumers) * 100 for g in self.groups.values())
+        cdef long long pel = 0
+        cdef ConsumerGroup g
+        for v in self.groups.values():
+            g = <ConsumerGroup>v
+            pel += len(g.pel.map) * 130 + len(g.consumers) * 100
         return 600 + self.nodes_mem + len(self.nodes) * 40 + pel
 
     mem_usage = mem_estimate
