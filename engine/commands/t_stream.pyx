@@ -2356,6 +2356,11 @@ command(
 cdef bytes STAR = b"*"
 cdef bytes EV_XADD = b"xadd"
 cdef object STREAM_TYPE = StreamValue
+try:
+    from server.server import Server as _Server
+    SERVER_SIGNAL = _Server.signal_key_ready
+except ImportError:              # the bare engine (no server package)
+    SERVER_SIGNAL = None
 
 
 cdef object xadd_impl(Client c, list argv):
@@ -2392,9 +2397,9 @@ cdef object xadd_impl(Client c, list argv):
         c.error(b"ERR The ID specified in XADD is equal or smaller than the target stream top item")
         return None
     if c.server is not None:
-        config = c.server.config
-        max_bytes = config.scalar("stream-node-max-bytes")
-        max_entries = config.scalar("stream-node-max-entries")
+        values = c.server.config._values          # what config.scalar(name) reads, without its Python frame
+        max_bytes = (<dict>values)["stream-node-max-bytes"]
+        max_entries = (<dict>values)["stream-node-max-entries"]
     s.append(<tuple>new_id, argv[3:], max_bytes, max_entries)
     id_bytes = format_id(<tuple>new_id)
     c.reply.add_bulk(id_bytes)
@@ -2404,7 +2409,15 @@ cdef object xadd_impl(Client c, list argv):
     effect = list(argv)
     effect[2] = id_bytes
     c.propagate_as(effect)
-    signal_key_ready(c, key)
+    # blocking.signal_key_ready -> Server.signal_key_ready, inlined: the blocked-clients registry, if any
+    server = c.server if c.server is not None else c.ks.server
+    if server is not None:
+        if type(server).signal_key_ready is SERVER_SIGNAL:
+            waiting = server.extensions.get("blocking")
+            if waiting is not None:
+                waiting.signal_key_ready(c, key)
+        else:
+            server.signal_key_ready(c, key)
     return None
 
 
