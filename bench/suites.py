@@ -106,6 +106,42 @@ def load_list(port: int, quick: bool, elements: int = 1000):
             reply += chunk
         if not reply.split(b"\r\n")[1].startswith(b":"):
             raise RuntimeError(f"RPUSH failed: {reply!r}")
+BENCH_STREAM = "bench:s"
+
+
+STREAM_GROUPS = 100
+
+
+def load_stream(port: int, quick: bool, entries: int = 500_000, batch: int = 1000):
+    """The streams suite's setup: `entries` entries (100k with --quick) in BENCH_STREAM, pipelined XADDs, then
+    STREAM_GROUPS consumer groups from 0, g:000000000000 ... (redis-benchmark's 12-digit __rand_int__), that the
+    XREADGROUP loads read from, a random group per request: each request takes 10 new entries of its group, so
+    the groups together hold entries * STREAM_GROUPS / 10 requests before the reads run dry (empty replies)."""
+    entries = min(entries, 100_000) if quick else entries
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        sock.sendall(resp_command(b"DEL", BENCH_STREAM.encode()))
+        _read_replies(sock, 1)
+        for start in range(0, entries, batch):
+            n = min(entries, start + batch) - start
+            sock.sendall(resp_command(b"XADD", BENCH_STREAM.encode(), b"*", b"field", b"value") * n)
+            _read_replies(sock, n)
+        for g in range(STREAM_GROUPS):
+            sock.sendall(resp_command(b"XGROUP", b"CREATE", BENCH_STREAM.encode(), b"g:%012d" % g, b"0"))
+            if _read_replies(sock, 1) != b"+OK\r\n":
+                raise RuntimeError("XGROUP CREATE failed")
+
+
+def _read_replies(sock, n):
+    """Read n one-line replies (bulk ids of XADD, +OK, :n); returns the last one."""
+    buf = b""
+    while buf.count(b"\r\n") < (2 * n if buf.startswith(b"$") else n):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection while loading the stream")
+        buf += chunk
+    if buf.startswith(b"-"):
+        raise RuntimeError(f"stream setup failed: {buf[:200]!r}")
+    return buf
 
 
 _CORE_REDIS = tuple(RedisCase(t.upper(), test=t) for t in ("set", "get", "incr", "mset"))
@@ -208,7 +244,15 @@ SUITES = {
         redis=(RedisCase("EVALSHA incr", command=("EVALSHA", INCR_SHA, "1", "counter:__rand_int__")),
                RedisCase("EVALSHA set", command=("EVALSHA", SET_SHA, "1", "key:__rand_int__", "value"))),
         setup=load_scripts, notes="EVALSHA of one-call scripts (INCR, SET) after SCRIPT LOAD"),
+    "streams": Suite(
+        "streams",
+        redis=(RedisCase("XADD", command=("XADD", BENCH_STREAM, "*", "field", "value")),
+               RedisCase("XREADGROUP COUNT 10 >",
+                         command=("XREADGROUP", "GROUP", "g:__rand_int__", "c", "COUNT", "10", "STREAMS",
+                                  BENCH_STREAM, ">"), keyspace=STREAM_GROUPS)),
+        setup=load_stream,
+        notes="XADD, then XREADGROUP COUNT 10 > of one of 100 groups made by the setup (500k entries)"),
 }
 
-SUITE_ORDER = ("core", "memcached", "types", "lists", "hash", "sets", "zset", "pubsub", "persistence", "scripts",
-               "memory")
+SUITE_ORDER = ("core", "memcached", "types", "lists", "hash", "sets", "zset", "streams", "pubsub", "persistence",
+               "scripts", "memory")

@@ -14,6 +14,9 @@ from engine.types.stream import (StreamValue, ConsumerGroup, NACK, U64_MAX, MIN_
 from engine.types.stream cimport format_id
 from protocol.resp import parse_ll
 from protocol.resp cimport ReplyBuffer
+from engine.core cimport Client, Db, Entry, bind_fast
+from engine.types.stream cimport StreamValue as CStreamValue, Node, NACK as CNACK, SortedIds, Consumer, \
+    ConsumerGroup as CConsumerGroup
 
 INVALID_ID = b"ERR Invalid stream ID specified as stream command argument"
 NO_SUCH_KEY = b"ERR no such key"
@@ -191,7 +194,7 @@ def reply_entries(c, entries):
 
 def reply_single_entry_or_null(c, s, entry_id):
     """streamReplyWithRange(id, id, RAWENTRIES) or a null when the entry is gone."""
-    fields_values = s.entries.get(entry_id)
+    fields_values = s.get_entry(entry_id)
     if fields_values is None:
         c.reply.add_null()
     else:
@@ -593,7 +596,7 @@ def xread_getkeys(argv):
     return list(range(streams_pos + 1, streams_pos + 1 + num_keys // 2))
 
 
-def xread_generic(c, argv, xreadgroup):
+def xread_generic(Client c, list argv, bint xreadgroup):
     timeout = -1
     count = 0
     streams_arg = 0
@@ -819,7 +822,7 @@ def read_consumer_history(s, consumer, start, count, now):
     for entry_id in pel.keys[pel.index_ge(start):]:
         if count and len(out) >= count:
             break
-        fields_values = s.entries.get(entry_id)
+        fields_values = s.get_entry(entry_id)
         if fields_values is not None:
             nack = pel.map[entry_id]
             nack.delivery_time = now
@@ -828,13 +831,15 @@ def read_consumer_history(s, consumer, start, count, now):
     return out
 
 
-def read_new_for_group(s, key, group_name, group, consumer, start, count, noack, now, effects):
+def read_new_for_group(CStreamValue s, key, group_name, CConsumerGroup group, Consumer consumer, start,
+                       long long count, bint noack, long long now, effects):
     """streamReplyWithRange for a group: advance last_id/entries_read, record NACKs, collect XCLAIM effects
     (effects is None when nothing consumes the effect stream: no AOF, no replica)."""
-    entries = s.range(start, MAX_ID, count)
-    propagate_last_id = False
-    group_pel = group.pel
-    consumer_pel = consumer.pel
+    cdef list entries = s.range(start, MAX_ID, count)
+    cdef bint propagate_last_id = False
+    cdef SortedIds group_pel = group.pel
+    cdef SortedIds consumer_pel = consumer.pel
+    cdef CNACK nack
     for entry_id, _ in entries:
         if entry_id > group.last_id:
             if group.entries_read != SCG_INVALID_ENTRIES_READ and not s.range_has_tombstones(entry_id):
@@ -845,13 +850,23 @@ def read_new_for_group(s, key, group_name, group, consumer, start, count, noack,
             if noack:
                 propagate_last_id = True
         if not noack:
-            nack = group_pel.get(entry_id)
+            if not group_pel.keys or entry_id > group_pel.keys[len(group_pel.keys) - 1]:
+                # past every pending id of the group (so of the consumer too): a new NACK appended to both
+                nack = CNACK(now, 1, consumer)
+                group_pel.keys.append(entry_id)
+                group_pel.map[entry_id] = nack
+                consumer_pel.keys.append(entry_id)
+                consumer_pel.map[entry_id] = nack
+                if effects is not None:
+                    effects.append(xclaim_effect(key, group_name, group, entry_id, nack))
+                continue
+            nack = group_pel.map.get(entry_id)
             if nack is None:
-                nack = NACK(now, 1, consumer)
+                nack = CNACK(now, 1, consumer)
                 group_pel.insert(entry_id, nack)
             else:
                 # XGROUP SETID can make an entry deliverable again: it moves to this consumer
-                nack.consumer.pel.remove(entry_id)
+                (<Consumer>nack.consumer).pel.remove(entry_id)
                 nack.consumer = consumer
                 nack.delivery_time = now
                 nack.delivery_count = 1
@@ -1244,7 +1259,7 @@ def xclaim_command(c, argv):
     claimed = []
     for entry_id in ids:
         nack = group.pel.get(entry_id)
-        if entry_id not in s.entries:
+        if s.get_entry(entry_id) is None:
             if nack is not None:
                 # the entry was deleted: drop it from the PEL (and tell replicas to)
                 effects.append(xclaim_effect(key, group_name, group, entry_id, nack))
@@ -1329,7 +1344,7 @@ def xautoclaim_command(c, argv):
         attempts -= 1
         entry_id = keys[pos]
         nack = group.pel.map[entry_id]
-        if entry_id not in s.entries:
+        if s.get_entry(entry_id) is None:
             effects.append(xclaim_effect(key, group_name, group, entry_id, nack))
             c.dirty += 1
             drop_nack(group, entry_id, nack)     # keys shifts down: pos now names the next entry
@@ -1483,12 +1498,12 @@ def xinfo_stream_command(c, argv):
         c.reply.add_int(len(s.groups))
         add_field(c, b"first-entry")
         if s.ids:
-            reply_entry(c, s.ids[0], s.entries[s.ids[0]])
+            reply_entry(c, s.ids[0], s.vals[0])
         else:
             c.reply.add_null()
         add_field(c, b"last-entry")
         if s.ids:
-            reply_entry(c, s.ids[-1], s.entries[s.ids[-1]])
+            reply_entry(c, s.ids[-1], s.vals[-1])
         else:
             c.reply.add_null()
         return
@@ -2333,3 +2348,77 @@ command(
         ],
     },
 )(xsetid_command)
+
+
+# --------------------------------------------------------------------------------------------------
+# compiled fast paths (bound with bind_fast: the dispatcher calls them as C functions)
+# --------------------------------------------------------------------------------------------------
+cdef bytes STAR = b"*"
+cdef bytes EV_XADD = b"xadd"
+cdef object STREAM_TYPE = StreamValue
+try:
+    from server.server import Server as _Server
+    SERVER_SIGNAL = _Server.signal_key_ready
+except ImportError:              # the bare engine (no server package)
+    SERVER_SIGNAL = None
+
+
+cdef object xadd_impl(Client c, list argv):
+    """XADD key * field value [field value ...]: the slow path's steps in its order (lookup for write,
+    WRONGTYPE, the new key, the id, the append, the reply, dirty, "xadd", the effect with the id, the
+    blocked clients' wakeup); any option (NOMKSTREAM, MAXLEN/MINID, LIMIT) or an explicit id runs
+    xadd_command."""
+    cdef Py_ssize_t argc = len(argv)
+    cdef Entry e
+    cdef CStreamValue s
+    cdef object last, new_id
+    cdef long long max_bytes = 4096, max_entries = 100
+    cdef list effect
+    if argc < 5 or (argc - 3) & 1 or <bytes>argv[2] != STAR:
+        return xadd_command(c, argv)
+    key = argv[1]
+    e = c.db.lookup_write(key)
+    if e is None:
+        s = CStreamValue()
+        c.db.add(key, s)
+    else:
+        v = e.value
+        if type(v) is not STREAM_TYPE:
+            c.error(WRONGTYPE)
+            return None
+        s = <CStreamValue>v
+    last = s.last_id
+    if last == MAX_ID:
+        c.error(b"ERR The stream has exhausted the last possible ID, unable to add more items")
+        return None
+    now = c.ks.now_ms
+    new_id = (now, 0) if now > last[0] else incr_id(last)
+    if new_id is None or new_id <= last:
+        c.error(b"ERR The ID specified in XADD is equal or smaller than the target stream top item")
+        return None
+    if c.server is not None:
+        values = c.server.config._values          # what config.scalar(name) reads, without its Python frame
+        max_bytes = (<dict>values)["stream-node-max-bytes"]
+        max_entries = (<dict>values)["stream-node-max-entries"]
+    s.append(<tuple>new_id, argv[3:], max_bytes, max_entries)
+    id_bytes = format_id(<tuple>new_id)
+    c.reply.add_bulk(id_bytes)
+    c.dirty += 1
+    if c.ks.notify_flags:
+        notify(c, "t", EV_XADD, key)
+    effect = list(argv)
+    effect[2] = id_bytes
+    c.propagate_as(effect)
+    # blocking.signal_key_ready -> Server.signal_key_ready, inlined: the blocked-clients registry, if any
+    server = c.server if c.server is not None else c.ks.server
+    if server is not None:
+        if type(server).signal_key_ready is SERVER_SIGNAL:
+            waiting = server.extensions.get("blocking")
+            if waiting is not None:
+                waiting.signal_key_ready(c, key)
+        else:
+            server.signal_key_ready(c, key)
+    return None
+
+
+bind_fast(b"xadd", xadd_impl)

@@ -1,8 +1,8 @@
 # cython: language_level=3, wraparound=True, boundscheck=True, binding=True
 """The stream value type (redis t_stream.c data model).
 
-Entries live in a sorted list of ids ((ms, seq) tuples, bisect for O(log n) range starts) plus a dict
-id -> flat [field, value, ...] list.  Redis stores entries in listpack "nodes" of a rax; trimming with
+Entries live in a sorted list of ids ((ms, seq) tuples, bisect for O(log n) range starts) plus an aligned
+list of flat (field, value, ...) tuples (no dict: no hashing per XADD, and tuples of bytes leave the GC).  Redis stores entries in listpack "nodes" of a rax; trimming with
 ``~`` only drops whole nodes and XINFO reports node counts, so the node boundaries are modelled too
 (`Node`: master id, slots used including deleted entries, live count, estimated listpack bytes).
 """
@@ -49,7 +49,7 @@ def decr_id(stream_id):
 # listpack size estimate (streamAppendItem opens a new node when the tail node's bytes would pass
 # stream-node-max-bytes)
 # --------------------------------------------------------------------------------------------------
-def _lp_int_size(v):
+cdef inline int lp_int_size(long long v):
     if 0 <= v <= 127:
         return 2
     if -4096 <= v <= 4095:
@@ -63,41 +63,76 @@ def _lp_int_size(v):
     return 10
 
 
-def _lp_str_size(s):
-    n = len(s)
-    if n <= 20 and s and (s[1:] if s[0] == 45 else s).isdigit() and (
-            s == b"0" or (s[:1] != b"0" and s[:2] != b"-0")):
-        v = int(s)              # cannot fail: an optional '-' then digits
-        if -(1 << 63) <= v < (1 << 63) and str(v).encode() == s:
-            return _lp_int_size(v)
+def _lp_int_size(v):
+    if -(1 << 63) <= v < (1 << 63):
+        return lp_int_size(v)
+    return 10
+
+
+cdef inline long long lp_str_size(bytes s):
+    """listpack bytes of one string element (integers as lpEncodeIntegerGetType would store them)."""
+    cdef Py_ssize_t n = len(s)
+    cdef const unsigned char* p = s
+    cdef Py_ssize_t i = 0
+    cdef bint neg = False
+    cdef unsigned long long v = 0
+    cdef long long header, body
+    if 0 < n <= 20:
+        if p[0] == 45:
+            neg = True
+            i = 1
+        if i < n and not (p[i] == 48 and (n - i > 1 or neg)):
+            while i < n and 48 <= p[i] <= 57:
+                i += 1
+            if i == n:
+                # digits only, canonical (no leading zero, no "-0"): an integer if it fits in int64
+                i = 1 if neg else 0
+                while i < n:
+                    if v > 922337203685477580ULL or (v == 922337203685477580ULL and p[i] - 48 > (8 if neg else 7)):
+                        break
+                    v = v * 10 + (p[i] - 48)
+                    i += 1
+                else:
+                    if neg:
+                        if v == 9223372036854775808ULL:
+                            return 10
+                        return lp_int_size(-<long long>v)
+                    return lp_int_size(<long long>v)
     header = 1 if n < 64 else (2 if n < 4096 else 5)
     body = header + n
     return body + (1 if body < 128 else (2 if body < 16384 else 3))
 
 
-class Node:
-    """One listpack node of the stream rax."""
-    __slots__ = ("master", "last", "slots", "live", "nbytes", "master_fields")
+def _lp_str_size(s):
+    return lp_str_size(s)
 
-    def __init__(self, master, fields):
+
+cdef class Node:
+    """One listpack node of the stream rax."""
+
+    def __init__(self, tuple master, list fields):
+        cdef long long nb = 7 + 2 + 2 + 2 + 2
         self.master = master
         self.last = master
-        self.slots = 0           # live + deleted entries (the master entry's count + deleted)
+        self.slots = 0
         self.live = 0
         self.master_fields = fields
-        self.nbytes = 7 + 2 + 2 + 2 + sum(_lp_str_size(f) for f in fields) + 2
+        for f in fields:
+            nb += lp_str_size(f)
+        self.nbytes = nb
 
 
-def node_mem(node):
-    """A listpack node is preallocated to stream-node-max-bytes (4096) in redis."""
+cdef inline long long c_node_mem(Node node):
     return node.nbytes if node.nbytes > 4096 else 4096
+
+
+def node_mem(Node node):
+    """A listpack node is preallocated to stream-node-max-bytes (4096) in redis."""
+    return c_node_mem(node)
 
 
 cdef class NACK:
     """A pending entry: delivery time, delivery count, owning consumer."""
-    cdef public long long delivery_time
-    cdef public long long delivery_count
-    cdef public object consumer
 
     def __init__(self, delivery_time, delivery_count, consumer):
         self.delivery_time = delivery_time
@@ -107,8 +142,6 @@ cdef class NACK:
 
 cdef class SortedIds:
     """A rax-like map keyed by stream id: dict plus a sorted key list."""
-    cdef public list keys
-    cdef public dict map
 
     def __init__(self):
         self.keys = []
@@ -123,7 +156,7 @@ cdef class SortedIds:
     def get(self, k):
         return self.map.get(k)
 
-    def insert(self, k, v):
+    cpdef insert(self, k, v):
         cdef list keys = self.keys
         if k not in self.map:
             if not keys or k > keys[len(keys) - 1]:
@@ -132,7 +165,7 @@ cdef class SortedIds:
                 insort(keys, k)
         self.map[k] = v
 
-    def remove(self, k):
+    cpdef bint remove(self, k) except -1:
         if self.map.pop(k, None) is None:
             return False
         i = bisect_left(self.keys, k)
@@ -143,18 +176,14 @@ cdef class SortedIds:
         return bisect_left(self.keys, k)
 
 
-class Consumer:
-    __slots__ = ("name", "seen_time", "pel")
-
+cdef class Consumer:
     def __init__(self, name, seen_time):
         self.name = name
         self.seen_time = seen_time
         self.pel = SortedIds()       # id -> NACK (shared with the group PEL)
 
 
-class ConsumerGroup:
-    __slots__ = ("last_id", "entries_read", "pel", "consumers")
-
+cdef class ConsumerGroup:
     def __init__(self, last_id, entries_read):
         self.last_id = last_id
         self.entries_read = entries_read
@@ -183,14 +212,12 @@ class ConsumerGroup:
         return True
 
 
-class StreamValue:
-    __slots__ = ("ids", "entries", "nodes", "last_id", "first_id", "max_deleted_id", "entries_added", "groups",
-                 "nodes_mem")
+cdef class StreamValue:
     type_name = b"stream"
 
     def __init__(self):
         self.ids = []                # sorted live entry ids
-        self.entries = {}            # id -> [field, value, ...]
+        self.vals = []               # (field, value, ...) of each live entry, aligned with ids
         self.nodes = []              # Node list in id order
         self.last_id = MIN_ID
         self.first_id = MIN_ID
@@ -203,38 +230,67 @@ class StreamValue:
         return len(self.ids)
 
     # ---- entries ---------------------------------------------------------------------------------
-    def append(self, entry_id, fields_values, node_max_bytes=4096, node_max_entries=100):
+    cpdef append(self, tuple entry_id, list fields_values, long long node_max_bytes=4096,
+                 long long node_max_entries=100):
         """streamAppendItem's storage step (the id is already validated)."""
-        fields = fields_values[0::2]
-        node = self.nodes[-1] if self.nodes else None
-        cost = sum(len(x) for x in fields_values)
-        if node is not None:
+        cdef Py_ssize_t i, n = len(fields_values)
+        cdef long long cost = 0, entry_bytes, max_bytes
+        cdef Node node = None
+        cdef list fields
+        cdef bint same
+        for i in range(n):
+            cost += len(<bytes>fields_values[i])
+        if self.nodes:
+            node = <Node>self.nodes[len(self.nodes) - 1]
             max_bytes = node_max_bytes if 0 < node_max_bytes <= (1 << 30) else (1 << 30)
             if node.nbytes + cost >= max_bytes:
                 node = None
             elif node_max_entries and node.slots >= node_max_entries:
                 node = None
         if node is None:
-            node = Node(entry_id, fields)
+            node = Node(entry_id, fields_values[0::2])
             self.nodes.append(node)
         else:
-            self.nodes_mem -= node_mem(node)
-        entry_bytes = 2 + _lp_int_size(entry_id[0] - node.master[0]) + _lp_int_size(entry_id[1] - node.master[1])
-        if fields == node.master_fields:
-            entry_bytes += sum(_lp_str_size(v) for v in fields_values[1::2])
+            self.nodes_mem -= c_node_mem(node)
+        entry_bytes = 2 + lp_int_size(<long long>(<unsigned long long>entry_id[0] - <unsigned long long>node.master[0])) \
+            + lp_int_size(<long long>(<unsigned long long>entry_id[1] - <unsigned long long>node.master[1]))
+        fields = node.master_fields
+        same = len(fields) * 2 == n
+        if same:
+            for i in range(0, n, 2):
+                if <bytes>fields[i >> 1] != <bytes>fields_values[i]:
+                    same = False
+                    break
+        if same:
+            for i in range(1, n, 2):
+                entry_bytes += lp_str_size(<bytes>fields_values[i])
         else:
-            entry_bytes += 2 + sum(_lp_str_size(x) for x in fields_values)
+            entry_bytes += 2
+            for i in range(n):
+                entry_bytes += lp_str_size(<bytes>fields_values[i])
         node.nbytes += entry_bytes + 2
-        self.nodes_mem += node_mem(node)
+        self.nodes_mem += c_node_mem(node)
         node.slots += 1
         node.live += 1
         node.last = entry_id
         self.ids.append(entry_id)
-        self.entries[entry_id] = list(fields_values)
+        self.vals.append(tuple(fields_values))
         self.last_id = entry_id
         self.entries_added += 1
         if len(self.ids) == 1:
             self.first_id = entry_id
+
+    cpdef get_entry(self, entry_id):
+        """The entry's (field, value, ...) tuple, or None when there is no such live entry."""
+        cdef list ids = self.ids
+        cdef Py_ssize_t n = len(ids)
+        cdef Py_ssize_t i
+        if n and ids[n - 1] == entry_id:
+            return self.vals[n - 1]
+        i = bisect_left(ids, entry_id)
+        if i < n and ids[i] == entry_id:
+            return self.vals[i]
+        return None
 
     def _node_index(self, entry_id):
         lo, hi = 0, len(self.nodes)
@@ -248,8 +304,9 @@ class StreamValue:
 
     def _drop_live(self, entry_id):
         """Remove one live entry from the entry index and its node (no id bookkeeping)."""
-        del self.entries[entry_id]
-        del self.ids[bisect_left(self.ids, entry_id)]
+        i = bisect_left(self.ids, entry_id)
+        del self.ids[i]
+        del self.vals[i]
         ni = self._node_index(entry_id)
         node = self.nodes[ni]
         node.live -= 1
@@ -259,7 +316,7 @@ class StreamValue:
 
     def delete(self, entry_id):
         """streamDeleteItem: True when the entry existed."""
-        if entry_id not in self.entries:
+        if self.get_entry(entry_id) is None:
             return False
         self._drop_live(entry_id)
         return True
@@ -268,8 +325,9 @@ class StreamValue:
         """streamLastValidID: the last live entry's id, else 0-0."""
         return self.ids[-1] if self.ids else MIN_ID
 
-    def range(self, start, end, count=0, rev=False):
+    cpdef list range(self, start, end, long long count=0, bint rev=False):
         """Entries (id, fields) with start <= id <= end, count 0 = all."""
+        cdef Py_ssize_t lo, hi
         lo = bisect_left(self.ids, start)
         hi = len(self.ids) if end == MAX_ID else bisect_right(self.ids, end)
         if lo >= hi:
@@ -282,8 +340,11 @@ class StreamValue:
             if count:
                 hi = min(hi, lo + count)
             ids = self.ids[lo:hi]
-        entries = self.entries
-        return [(i, entries[i]) for i in ids]
+        if rev:
+            vals = self.vals[lo:hi][::-1]
+        else:
+            vals = self.vals[lo:hi]
+        return list(zip(ids, vals))
 
     def trim(self, strategy, maxlen, minid, approx, limit):
         """streamTrim: returns the number of entries removed."""
@@ -301,9 +362,8 @@ class StreamValue:
                 remove_node = node.last < minid
             if remove_node:
                 hi = bisect_right(self.ids, node.last)
-                for entry_id in self.ids[:hi]:
-                    del self.entries[entry_id]
                 del self.ids[:hi]
+                del self.vals[:hi]
                 self.nodes_mem -= node_mem(node)
                 del self.nodes[0]
                 deleted += entries
@@ -326,7 +386,7 @@ class StreamValue:
         return deleted
 
     # ---- consumer groups -------------------------------------------------------------------------
-    def range_has_tombstones(self, start=None, end=None):
+    cpdef bint range_has_tombstones(self, start=None, end=None) except -1:
         if not self.ids or self.max_deleted_id == MIN_ID:
             return False
         if self.first_id > self.max_deleted_id:
@@ -335,7 +395,7 @@ class StreamValue:
         end = end or MAX_ID
         return start <= self.max_deleted_id <= end
 
-    def estimate_distance_from_first_ever_entry(self, entry_id):
+    cpdef long long estimate_distance_from_first_ever_entry(self, entry_id) except? -2:
         if not self.entries_added:
             return 0
         if not self.ids and entry_id <= self.last_id:
@@ -409,7 +469,7 @@ class StreamValue:
             groups.append({"name": name, "last_id": group.last_id, "entries_read": group.entries_read,
                            "pel": pel, "consumers": consumers})
         entries = [(i[0], i[1], [(fv[j], fv[j + 1]) for j in range(0, len(fv), 2)])
-                   for i, fv in ((i, self.entries[i]) for i in self.ids)]
+                   for i, fv in zip(self.ids, self.vals)]
         return "stream", {"entries": entries, "length": len(self.ids), "last_id": self.last_id,
                           "first_id": self.first_id, "max_deleted_id": self.max_deleted_id,
                           "entries_added": self.entries_added, "groups": groups}
@@ -450,7 +510,11 @@ class StreamValue:
     def mem_estimate(self):
         """What Redis would use: each listpack node is preallocated to stream-node-max-bytes (4096), plus
         the rax and the consumer groups' PEL entries (O(nodes + groups), no entry walk)."""
-        pel = sum(len(g.pel) * 130 + len(g.consumers) * 100 for g in self.groups.values())
+        cdef long long pel = 0
+        cdef ConsumerGroup g
+        for v in self.groups.values():
+            g = <ConsumerGroup>v
+            pel += len(g.pel.map) * 130 + len(g.consumers) * 100
         return 600 + self.nodes_mem + len(self.nodes) * 40 + pel
 
     mem_usage = mem_estimate
