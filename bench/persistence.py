@@ -22,7 +22,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.measure import LOAD_CORE, SERVER_CORE, parse_redis_benchmark_csv, pinned  # noqa: E402
+from bench.measure import cpu_seconds, LOAD_CORE, SERVER_CORE, parse_redis_benchmark_csv, pinned  # noqa: E402
 from tests.support.servers import ServerProcess, free_port, CACHEMERE  # noqa: E402
 
 
@@ -70,8 +70,11 @@ def _rates(args, tests, requests):
         srv = start(kind, workdir, *args)
         try:
             for test, pipeline in tests:
-                out.setdefault((test, pipeline), {})[kind] = redis_benchmark(
-                    srv.port, test, pipeline, requests if pipeline > 1 else max(requests // 4, 10000))
+                n = requests if pipeline > 1 else max(requests // 4, 10000)
+                cpu0 = cpu_seconds(srv.proc.pid)
+                rps = redis_benchmark(srv.port, test, pipeline, n)
+                cpu = cpu_seconds(srv.proc.pid) - cpu0
+                out.setdefault((test, pipeline), {})[kind] = (rps, n / cpu if cpu > 0 else 0.0)
         finally:
             srv.stop()
             shutil.rmtree(workdir, ignore_errors=True)
@@ -88,16 +91,17 @@ def set_throughput(requests, sections):
     if wanted == ["no"]:
         return
     res = {m: _rates(modes[m], TESTS, requests) for m in wanted}
-    print(f"\n{'-c50':14} {'mode':10} {'cachemere/s':>12} {'redis/s':>12} {'c/r':>6}"
-          f" {'c cost vs no':>13} {'r cost vs no':>13}")
-    for t in TESTS:
-        base = res["no"][t]
-        for m in wanted:
-            c, r = res[m][t]["cachemere"], res[m][t]["redis"]
-            cc = 1 - c / base["cachemere"] if base["cachemere"] else 0
-            rc = 1 - r / base["redis"] if base["redis"] else 0
-            print(f"{t[0].upper() + ' -P' + str(t[1]):14} {m:10} {c:12,.0f} {r:12,.0f} {c / r if r else 0:6.2f}"
-                  f" {cc * 100:12.1f}% {rc * 100:12.1f}%")
+    for idx, unit in ((0, "wall ops/s"), (1, "server ops/cpu-s")):
+        print(f"\n{'-c50 ' + unit:22} {'mode':9} {'cachemere':>10} {'redis':>10} {'c/r':>5}"
+              f" {'c cost vs no':>13} {'r cost vs no':>13}")
+        for t in TESTS:
+            base = res["no"][t]
+            for m in wanted:
+                c, r = res[m][t]["cachemere"][idx], res[m][t]["redis"][idx]
+                cc = 1 - c / base["cachemere"][idx] if base["cachemere"][idx] else 0
+                rc = 1 - r / base["redis"][idx] if base["redis"][idx] else 0
+                print(f"{t[0].upper() + ' -P' + str(t[1]):22} {m:9} {c:10,.0f} {r:10,.0f} {c / r if r else 0:5.2f}"
+                      f" {cc * 100:12.1f}% {rc * 100:12.1f}%")
     if "aof" in sections:
         print("target: everysec cost (cachemere vs its own appendonly no) <= 10%")
     if "always" in sections:
