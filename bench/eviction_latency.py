@@ -39,6 +39,7 @@ def main():
     args = ap.parse_args()
     workdir = f"/tmp/cachemere-evlat-{os.getpid()}"
     os.makedirs(workdir, exist_ok=True)
+    p99s = {}
     print(f"{'server':10} {'setting':28} {'GET/s':>9} {'p50 ms':>7} {'p99 ms':>7}")
     for kind in ("cachemere", "redis"):
         for label, cfg in (("no limit", []), ("maxmemory 32mb allkeys-lru", ["maxmemory 32mb", "allkeys-lru"])):
@@ -53,9 +54,15 @@ def main():
                 evicted = subprocess.run(["redis-cli", "-p", str(srv.port), "info", "stats"], capture_output=True,
                                          text=True, timeout=10).stdout
                 ev = next((l.split(":")[1].strip() for l in evicted.splitlines() if l.startswith("evicted_keys")), "?")
+                p99s[(kind, bool(cfg))] = p99
                 print(f"{kind:10} {label:28} {rps:9,.0f} {p50:7.3f} {p99:7.3f}   evicted_keys={ev}")
             finally:
                 srv.stop()
+    for limited, label in ((False, "no limit"), (True, "at maxmemory")):
+        r = p99s.get(("redis", limited))
+        if r:
+            print(f"GET p99 ratio cachemere/redis {label}: {p99s[('cachemere', limited)] / r:.2f}"
+                  + ("  (target <= 1.2)" if limited else ""))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@
   * RDB load time of N keys (one dump written by redis-server DEBUG POPULATE, loaded by both),
   * BGSAVE with N keys: the fork pause (latest_fork_usec), the whole save, the worst client latency meanwhile.
 
-    python bench/persistence.py [--keys 1000000] [--requests 300000] [--quick]
+    python bench/persistence.py [--keys 1000000] [--requests 300000] [--quick] [--only aof,load,fork,always]
+
+--only picks sections: aof (everysec cost vs appendonly no, SET/INCR at -P16 and -P1, each server vs itself),
+always (appendfsync always, cachemere/redis), load (RDB load time), fork (BGSAVE latest_fork_usec).
 """
 import argparse
 import os
@@ -19,7 +22,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.measure import LOAD_CORE, SERVER_CORE, parse_redis_benchmark_csv, pinned  # noqa: E402
+from bench.measure import cpu_seconds, LOAD_CORE, SERVER_CORE, parse_redis_benchmark_csv, pinned  # noqa: E402
 from tests.support.servers import ServerProcess, free_port, CACHEMERE  # noqa: E402
 
 
@@ -59,24 +62,50 @@ def info_field(port, name):
     return m.group(1) if m else None
 
 
-def set_throughput(requests):
-    rows = []
-    modes = [("appendonly no", ()), ("everysec", ("--appendonly", "yes", "--appendfsync", "everysec")),
-             ("always", ("--appendonly", "yes", "--appendfsync", "always"))]
-    for label, args in modes:
-        rates = {}
-        for kind in ("cachemere", "redis"):
-            workdir = tempfile.mkdtemp(prefix=f"bench-persist-{kind}-")
-            srv = start(kind, workdir, *args)
-            try:
-                rates[kind] = redis_benchmark(srv.port, "set", 16, requests)
-            finally:
-                srv.stop()
-                shutil.rmtree(workdir, ignore_errors=True)
-        rows.append((label, rates["cachemere"], rates["redis"]))
-    print(f"\n{'SET -P16 -c50':24} {'cachemere/s':>12} {'redis/s':>12} {'ratio':>6}")
-    for label, c, r in rows:
-        print(f"{label:24} {c:12,.0f} {r:12,.0f} {c / r if r else 0:6.2f}")
+def _rates(args, tests, requests):
+    """{(test, pipeline): {kind: rate}} for one server config, cachemere and redis interleaved."""
+    out = {}
+    for kind in ("cachemere", "redis"):
+        workdir = tempfile.mkdtemp(prefix=f"bench-persist-{kind}-")
+        srv = start(kind, workdir, *args)
+        try:
+            for test, pipeline in tests:
+                n = requests if pipeline > 1 else max(requests // 4, 10000)
+                cpu0 = cpu_seconds(srv.proc.pid)
+                rps = redis_benchmark(srv.port, test, pipeline, n)
+                cpu = cpu_seconds(srv.proc.pid) - cpu0
+                out.setdefault((test, pipeline), {})[kind] = (rps, n / cpu if cpu > 0 else 0.0)
+        finally:
+            srv.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+    return out
+
+
+TESTS = [("set", 16), ("incr", 16), ("set", 1), ("incr", 1)]
+
+
+def set_throughput(requests, sections):
+    modes = {"no": (), "everysec": ("--appendonly", "yes", "--appendfsync", "everysec"),
+             "always": ("--appendonly", "yes", "--appendfsync", "always")}
+    wanted = ["no"] + (["everysec"] if "aof" in sections else []) + (["always"] if "always" in sections else [])
+    if wanted == ["no"]:
+        return
+    res = {m: _rates(modes[m], TESTS, requests) for m in wanted}
+    for idx, unit in ((0, "wall ops/s"), (1, "server ops/cpu-s")):
+        print(f"\n{'-c50 ' + unit:22} {'mode':9} {'cachemere':>10} {'redis':>10} {'c/r':>5}"
+              f" {'c cost vs no':>13} {'r cost vs no':>13}")
+        for t in TESTS:
+            base = res["no"][t]
+            for m in wanted:
+                c, r = res[m][t]["cachemere"][idx], res[m][t]["redis"][idx]
+                cc = 1 - c / base["cachemere"][idx] if base["cachemere"][idx] else 0
+                rc = 1 - r / base["redis"][idx] if base["redis"][idx] else 0
+                print(f"{t[0].upper() + ' -P' + str(t[1]):22} {m:9} {c:10,.0f} {r:10,.0f} {c / r if r else 0:5.2f}"
+                      f" {cc * 100:12.1f}% {rc * 100:12.1f}%")
+    if "aof" in sections:
+        print("target: everysec cost (cachemere vs its own appendonly no) <= 10%")
+    if "always" in sections:
+        print("target: always c/r >= 0.80")
 
 
 def loaded_seconds(log_text):
@@ -85,6 +114,7 @@ def loaded_seconds(log_text):
 
 
 def load_and_bgsave(keys):
+    figures = {}
     workdir = tempfile.mkdtemp(prefix="bench-persist-rdb-")
     try:
         ref = start("redis", workdir)
@@ -118,12 +148,19 @@ def load_and_bgsave(keys):
                 save_s = time.monotonic() - start_save
                 fork_ms = int(info_field(srv.port, "latest_fork_usec") or 0) / 1000
                 sock.close()
+                figures[kind] = (load, fork_ms)
                 print(f"{kind:24} {load if load is not None else float('nan'):8.2f} {fork_ms:8.1f} {save_s:9.2f} "
                       f"{worst * 1000:22.1f}")
             finally:
                 srv.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    c, r = figures.get("cachemere"), figures.get("redis")
+    if c and r:
+        if c[0] and r[0]:
+            print(f"load ratio cachemere/redis {c[0] / r[0]:.2f} (target <= 1.2)")
+        if r[1]:
+            print(f"fork pause ratio cachemere/redis {c[1] / r[1]:.2f} (target <= 1.5)")
 
 
 def main():
@@ -131,11 +168,14 @@ def main():
     ap.add_argument("--keys", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=300_000)
     ap.add_argument("--quick", action="store_true", help="100k keys, 100k requests")
+    ap.add_argument("--only", default="aof,load,fork,always", help="comma list of aof,load,fork,always")
     args = ap.parse_args()
     if args.quick:
         args.keys, args.requests = 100_000, 100_000
-    set_throughput(args.requests)
-    load_and_bgsave(args.keys)
+    sections = set(x.strip() for x in args.only.split(",") if x.strip())
+    set_throughput(args.requests, sections)
+    if sections & {"load", "fork"}:
+        load_and_bgsave(args.keys)
 
 
 if __name__ == "__main__":

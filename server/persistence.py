@@ -449,12 +449,9 @@ class Persistence:
     def before_reply(self, conn):
         """Runs before a connection writes its replies: the batch's effects reach the file first.
 
-        Under appendfsync always the replies are held until one write+fsync covers every connection
-        served in this loop iteration (redis's group commit in beforeSleep); returns True when held."""
-        if not self.fsync_always:
-            if self.pending:
-                self.write_pending()
-            return False
+        The replies are held until one write (+fsync under appendfsync always) covers every connection
+        served in this loop iteration (redis's flushAppendOnlyFile in beforeSleep, before the replies
+        are written): one write syscall per iteration under every policy; returns True when held."""
         if self.in_group_commit or not (self.pending or self.held_replies):
             return False
         if conn is None or conn.client.close_after_reply or self.server.loop is None:
