@@ -1,32 +1,10 @@
 """The compiled list commands (engine/commands/_list_fast.pyx), in-process: effects, memory accounting kept
 incrementally (bind_cost) close to a full re-estimate, and a released key returning used_memory to its start."""
-from engine.core import Keyspace, Dispatcher, Client, encode_command, memory_usage
+from engine.core import memory_usage
 import engine.commands  # noqa: F401  (registers every family)
 from engine.commands import _list_fast
 
-SELECT0 = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"
-
-
-class Harness:
-    def __init__(self):
-        self.ks = Keyspace()
-        self.dispatcher = Dispatcher(self.ks)
-        self.client = Client(self.ks)
-        self.effects = []
-        self.ks.effects.subscribe(self.effects.append)
-
-    def run(self, *argv):
-        self.dispatcher.execute(self.client, [a if isinstance(a, bytes) else str(a).encode() for a in argv])
-        return self.client.reply.take()
-
-    def stream(self):
-        data = b"".join(self.effects)
-        self.effects.clear()
-        return data[len(SELECT0):] if data.startswith(SELECT0) else data
-
-
-def cmd(*argv):
-    return encode_command([a.encode() for a in argv])
+from tests.support.inproc import Harness, cmd
 
 
 def test_pushes_and_pops_call_the_deque_directly():

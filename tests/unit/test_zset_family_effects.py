@@ -1,31 +1,8 @@
 """What the sorted-set, geo, HyperLogLog and SORT commands propagate (the AOF/replica stream), in-process."""
-from engine.core import Keyspace, Dispatcher, Client, encode_command
 import engine.commands  # noqa: F401  (registers every family)
 from engine.commands.sort import sort_getkeys
 
-SELECT0 = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"
-
-
-class Harness:
-    def __init__(self):
-        self.ks = Keyspace()
-        self.dispatcher = Dispatcher(self.ks)
-        self.client = Client(self.ks)
-        self.effects = []
-        self.ks.effects.subscribe(self.effects.append)
-
-    def run(self, *argv):
-        self.dispatcher.execute(self.client, [a if isinstance(a, bytes) else str(a).encode() for a in argv])
-        return self.client.reply.take()
-
-    def stream(self):
-        data = b"".join(self.effects)
-        self.effects.clear()
-        return data[len(SELECT0):] if data.startswith(SELECT0) else data
-
-
-def cmd(*argv):
-    return encode_command([a.encode() for a in argv])
+from tests.support.inproc import Harness, cmd
 
 
 def test_zmpop_and_served_bzpop_propagate_as_zpop():
