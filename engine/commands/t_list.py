@@ -1189,5 +1189,5 @@ def blmpop_command(c, argv):
     blocking.block(c, keys, timeout, argv, b"list")
 
 
-# the compiled hot path (LPUSH/RPUSH/LPOP/RPOP/LMOVE/LINDEX/LLEN as C handlers): engine/commands/_list_fast.pyx
-from engine.commands import _list_fast  # noqa: E402,F401
+# the compiled hot path (LPUSH/RPUSH/LPOP/RPOP/LMOVE/LINDEX/LLEN as C handlers): engine/commands/t_list_fast.pyx
+from engine.commands import t_list_fast  # noqa: E402,F401

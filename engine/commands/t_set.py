@@ -757,5 +757,5 @@ def _sscan_large(c, args, s):
     return True
 
 
-# the compiled hot path (SADD/SREM/SISMEMBER/SMISMEMBER/SCARD/SPOP as C handlers): engine/commands/_set_fast.pyx
-from engine.commands import _set_fast  # noqa: E402,F401
+# the compiled hot path (SADD/SREM/SISMEMBER/SMISMEMBER/SCARD/SPOP as C handlers): engine/commands/t_set_fast.pyx
+from engine.commands import t_set_fast  # noqa: E402,F401

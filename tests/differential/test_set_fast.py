@@ -1,4 +1,4 @@
-"""The compiled set handlers (engine/commands/_set_fast.pyx) against redis-server 7.0.15, byte for byte in
+"""The compiled set handlers (engine/commands/t_set_fast.pyx) against redis-server 7.0.15, byte for byte in
 RESP2 and RESP3: every branch of the fast paths (WRONGTYPE, new keys, duplicates, intset -> hashtable
 conversion, emptied sets deleted) and the forms they hand to the Python handler (SPOP with a count)."""
 import pytest

@@ -1,14 +1,14 @@
-"""The compiled list commands (engine/commands/_list_fast.pyx), in-process: effects, memory accounting kept
+"""The compiled list commands (engine/commands/t_list_fast.pyx), in-process: effects, memory accounting kept
 incrementally (bind_cost) close to a full re-estimate, and a released key returning used_memory to its start."""
 from engine.core import memory_usage
 import engine.commands  # noqa: F401  (registers every family)
-from engine.commands import _list_fast
+from engine.commands import t_list_fast
 
 from tests.support.inproc import Harness, cmd
 
 
 def test_pushes_and_pops_call_the_deque_directly():
-    assert _list_fast.deque_calls_direct()
+    assert t_list_fast.deque_calls_direct()
 
 
 def test_replies_and_effects():
