@@ -194,7 +194,7 @@ cdef object hmget_impl(Client c, list argv):
 
 
 cdef object hincrby_impl(Client c, list argv):
-    cdef long long incr, value = 0
+    cdef long long incr = 0, value = 0
     cdef bytes key = <bytes>argv[1]
     cdef bytes field = <bytes>argv[2]
     cdef bytes current, text
