@@ -13,12 +13,6 @@ from libc.stdlib cimport malloc, free, realloc
 from libc.string cimport memcmp, memset
 from libc.stdint cimport uint64_t, uint32_t
 from cpython.object cimport PyObject
-
-cdef extern from "Python.h":
-    PyObject* list_item "PyList_GET_ITEM" (object lst, Py_ssize_t i)
-    Py_ssize_t list_len "PyList_GET_SIZE" (object lst)
-    const char* bytes_str "PyBytes_AS_STRING" (PyObject* b)
-    Py_ssize_t bytes_len "PyBytes_GET_SIZE" (PyObject* b)
 from engine.spec cimport CommandSpec, CMD_NO_AUTH
 from engine.glob cimport glob_match, _match
 
@@ -143,6 +137,8 @@ cdef KeyPlan* new_plan(CommandSpec spec) except NULL:
         _plans, _nplans = grown, n
     make_plan(spec, &_plans[i])
     _plans[i].ready = True
+    # acl_check's inlined fast path: one key at a fixed position and no channel arguments
+    spec.acl_single = _plans[i].single if _plans[i].ch_first == 0 else 0
     return &_plans[i]
 
 
@@ -375,28 +371,7 @@ cdef inline int check_range_key(Selector sel, CommandSpec spec, list argv, Py_ss
     return DENIED_KEY
 
 
-cdef extern from *:
-    """
-    /* A literal prefix compare for the short prefixes of key patterns: memcmp's call and size dispatch
-       cost more than the compare itself (callgrind: ~60 instructions per key for a 4-byte prefix). */
-    static inline int cm_prefix_eq(const char* a, const char* b, Py_ssize_t n) {
-        uint64_t x, y;
-        while (n >= 8) {
-            memcpy(&x, a, 8); memcpy(&y, b, 8);
-            if (x != y) return 0;
-            a += 8; b += 8; n -= 8;
-        }
-        if (n >= 4) {
-            uint32_t x4, y4;
-            memcpy(&x4, a, 4); memcpy(&y4, b, 4);
-            if (x4 != y4) return 0;
-            a += 4; b += 4; n -= 4;
-        }
-        while (n-- > 0) if (*a++ != *b++) return 0;
-        return 1;
-    }
-    """
-    bint cm_prefix_eq(const char* a, const char* b, Py_ssize_t n) nogil
+# cm_prefix_eq (the literal prefix compare) is in aclcore.pxd, shared with acl_check's inlined fast path
 
 DEF NEED_RW = -2
 

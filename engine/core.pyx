@@ -23,7 +23,7 @@ cdef extern from "Python.h":
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME, CLOCK_MONOTONIC
 
 from protocol.resp cimport ReplyBuffer
-from engine.aclcore cimport User
+from engine.aclcore cimport User, acl_check
 from engine.spec cimport (CommandSpec, CMD_WRITE, CMD_NO_AUTH, CMD_INTERNAL, CMD_MAY_REPLICATE, CMD_NO_MULTI,
                           CMD_SKIP_MONITOR, CMD_SKIP_SLOWLOG, CMD_READONLY, CMD_DENYOOM, CMD_MOVABLE_KEYS)
 from engine.slots cimport hash_slot
@@ -1565,7 +1565,7 @@ cdef class Dispatcher:
             return
         cdef int acl_pos = 0, acl_result
         if c.acl_user is not None and not (<User>c.acl_user).unrestricted and not c.is_master:
-            acl_result = (<User>c.acl_user).check_c(spec, argv, &acl_pos)
+            acl_result = acl_check(<User>c.acl_user, spec, argv, &acl_pos)
             if acl_result != 0:
                 self.reject(c, spec, self.acl_denied(c, spec, argv, (acl_result, acl_pos)))
                 return

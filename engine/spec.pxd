@@ -47,6 +47,7 @@ cdef class CommandSpec:
     cdef public tuple tips
     cdef public dict docs                # COMMAND DOCS map (summary, since, group, complexity, arguments...)
     cdef public int id
+    cdef public int acl_single           # ACL fast path: argv position of the only key, 0 = full check (engine.aclcore)
     # INFO commandstats
     cdef public long long calls
     cdef public long long usec
