@@ -355,3 +355,29 @@ def test_key_pattern_shapes_like_redis(pair, both):
         assert ra == rb, (args, ra, rb)
     a.close()
     b.close()
+
+
+def test_rule_changes_between_commands_like_redis(pair, both):
+    """The inlined single-key check (engine/aclcore.pxd acl_check) reads the user's current rules: a command
+    bit cleared, keys reset, a second selector added or cleared on a live connection answer as redis does."""
+    both.same("ACL", "SETUSER", "live", "on", ">pw", "+@all", "~k:*", "~lit")
+    ours, theirs = pair
+    a, b = _auth_conn(ours.port, "live", "pw"), _auth_conn(theirs.port, "live", "pw")
+    steps = [
+        [("get", "k:1"), ("set", "lit", "v"), ("get", "other")],
+        [("acl", "setuser", "live", "-get")],
+        [("get", "k:1"), ("set", "k:1", "v")],
+        [("acl", "setuser", "live", "+get", "(~sel:* +get)")],
+        [("get", "sel:1"), ("set", "sel:1", "v"), ("get", "k:1"), ("get", "nope")],
+        [("acl", "setuser", "live", "clearselectors", "resetkeys", "~n*")],
+        [("get", "sel:1"), ("get", "k:1"), ("get", "n1"), ("get", "")],
+        [("acl", "setuser", "live", "allkeys")],
+        [("get", "anything"), ("acl", "setuser", "live", "nocommands", "+set")],
+        [("get", "x"), ("set", "x", "1"), ("ping",)],
+    ]
+    for group in steps:
+        for args in group:
+            ra, rb = a.command(*args), b.command(*args)
+            assert ra == rb, (args, ra, rb)
+    a.close()
+    b.close()
