@@ -7,6 +7,8 @@
 --callgrind runs each server under `valgrind --tool=callgrind` and reports instructions per request for the
 default and the 20-rule user (counters zeroed and dumped around each load with callgrind_control): an
 instruction count does not move with the machine's load, so it shows a few percent that timing cannot.
+For Cachemere the last column is the difference inside Dispatcher.execute alone (the check itself, without
+the clock-driven timers, which run more often in a load that took longer), as a share of the whole request.
 
 Both loads run against one Cachemere (pinned to core 0, redis-benchmark to core 1), interleaved round by
 round (the order alternates), and the table shows medians of requests/s and of requests per server
@@ -98,6 +100,8 @@ def callgrind_server(name, requests, tests):
                 pipe.execute()
 
         def instructions(argv_load):
+            """(whole process, inside the dispatcher) instructions of one load; the second is None for redis
+            (its Debian binary has no symbols to find processCommand by)."""
             subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=60)
             subprocess.run(argv_load, capture_output=True, timeout=900)
             before = set(glob.glob(f"{workdir}/cg.*"))
@@ -107,10 +111,10 @@ def callgrind_server(name, requests, tests):
                 new = set(glob.glob(f"{workdir}/cg.*")) - before
                 if new:
                     time.sleep(0.5)
-                    with open(new.pop()) as f:
-                        for line in f:
-                            if line.startswith("summary:"):
-                                return int(line.split()[1])
+                    path = new.pop()
+                    with open(path) as f:
+                        total = next(int(line.split()[1]) for line in f if line.startswith("summary:"))
+                    return total, dispatcher_instructions(path) if name == "cachemere" else None
                 time.sleep(0.2)
             raise TimeoutError("callgrind dump not written")
 
@@ -122,7 +126,10 @@ def callgrind_server(name, requests, tests):
             subprocess.run(load, capture_output=True, timeout=900)     # warm-up: the keys exist from here on
             # ABBA order, so a drift (cron, table growth) weighs on both sides alike
             d1, a1, a2, d2 = instructions(load), instructions(acl), instructions(acl), instructions(load)
-            out[test] = ((d1 + d2) / 2 / requests, (a1 + a2) / 2 / requests)
+            exec_delta = None
+            if d1[1] is not None:
+                exec_delta = ((a1[1] + a2[1]) - (d1[1] + d2[1])) / 2 / requests
+            out[test] = ((d1[0] + d2[0]) / 2 / requests, (a1[0] + a2[0]) / 2 / requests, exec_delta)
         return out
     finally:
         proc.terminate()
@@ -133,13 +140,26 @@ def callgrind_server(name, requests, tests):
         log.close()
 
 
+def dispatcher_instructions(path):
+    """Inclusive instructions of Dispatcher.execute in a callgrind dump: the command's own path, without the
+    timers (active rehash and expiry run by the clock, so they vary with how long a load took)."""
+    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
+                         capture_output=True, text=True, timeout=300).stdout
+    for line in out.splitlines():
+        if "Dispatcher_execute " in line or line.rstrip().endswith("Dispatcher_execute"):
+            return int(line.split()[0].replace(",", ""))
+    raise ValueError("Dispatcher.execute not found in " + path)
+
+
 def main_callgrind(args):
     names = ["cachemere"] + (["redis"] if args.redis else [])
     tests = args.tests.split(",")
-    print(f"{'server':10} {'test':7} {'default instr/req':>18} {'acl instr/req':>14} {'acl cost':>9}")
+    print(f"{'server':10} {'test':7} {'default instr/req':>18} {'acl instr/req':>14} {'acl cost':>9} "
+          f"{'in dispatcher':>14}")
     for name in names:
-        for test, (d, a) in callgrind_server(name, args.requests, tests).items():
-            print(f"{name:10} {test:7} {d:18.0f} {a:14.0f} {(a - d) / d * 100:8.1f}%")
+        for test, (d, a, exec_delta) in callgrind_server(name, args.requests, tests).items():
+            inside = f"{exec_delta:+6.0f} {exec_delta / d * 100:5.1f}%" if exec_delta is not None else ""
+            print(f"{name:10} {test:7} {d:18.0f} {a:14.0f} {(a - d) / d * 100:8.1f}% {inside:>14}")
 
 
 def main():

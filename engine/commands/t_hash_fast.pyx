@@ -21,7 +21,7 @@ from cpython.object cimport PyObject
 from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, rec_cost_add
 from engine.types.hashvalue cimport HashValue
 from protocol.resp cimport ReplyBuffer
-from protocol.cutil cimport string2ll
+from protocol.cutil cimport string2ll, ll_bytes
 
 from engine.core import WRONGTYPE, NOT_INTEGER
 from engine.notify import notify
@@ -226,7 +226,7 @@ cdef object hincrby_impl(Client c, list argv):
         c.error(OVERFLOW_ERR)
         return None
     value += incr
-    text = b"%d" % value
+    text = ll_bytes(value)
     if v == NULL:
         cost = bytes_cost(field) + ENTRY_OVERHEAD + bytes_cost(text)
     else:
