@@ -89,6 +89,19 @@ SCRIPTS = {
     object encoding long3
     zrange f 0 -1 withscores
     zcard f
+    zadd ints 999999999999999 a -999999999999999 b 1e15 c -1e15 d 1e16 e 123456789012345678 f 9007199254740993 g
+    zscore ints a
+    zscore ints b
+    zscore ints c
+    zscore ints d
+    zscore ints e
+    zscore ints f
+    zscore ints g
+    zincrby ints 1 a
+    zincrby ints -1 b
+    zincrby ints 0.5 h
+    zincrby ints 0.5 h
+    zrange ints 0 -1 withscores
 """,
 }
 
