@@ -18,7 +18,7 @@ from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.stdlib cimport strtod
 from libc.math cimport isnan, HUGE_VAL, fpclassify, FP_ZERO
 
-from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast
+from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, rec_cost_add
 from engine.types.zskiplist cimport ZSet
 from protocol.resp cimport ReplyBuffer
 
@@ -100,8 +100,9 @@ cdef inline void listpack_limits(Client c, long long* max_entries, long long* ma
 cdef object WRONG = object()          # lookup_zset's answer after a WRONGTYPE reply
 
 
-cdef inline object lookup_zset(Client c, bytes key, bint read):
-    """The zset at key (redis lookupKeyRead/Write + checkType): None when absent, WRONG after replying."""
+cdef inline object lookup_zset(Client c, bytes key, bint read, cm_rec** rp=NULL):
+    """The zset at key (redis lookupKeyRead/Write + checkType): None when absent, WRONG after replying;
+    its record in rp when given."""
     cdef cm_rec* r = c.db.rec_lookup(key, read)
     cdef object o
     if r == NULL:
@@ -109,9 +110,25 @@ cdef inline object lookup_zset(Client c, bytes key, bint read):
     if r.flags & CM_BOXED:
         o = <object>rec_obj(r)
         if type(o) is ZSET_TYPE:
+            if rp != NULL:
+                rp[0] = r
             return o
     c.error(WRONGTYPE_B)
     return WRONG
+
+
+# Memory: the writers are bound with bind_cost, so the dispatcher does not re-estimate the key through
+# value_cost's attribute lookup and Python call (a tenth of a ZADD); they set the record's cost from
+# ZSet.z_cost, the same O(1) figure, or account the key themselves after a slow-path call.
+cdef inline void account_zset(Client c, cm_rec* r, ZSet zs):
+    rec_cost_add(c.db, r, <long long>zs.z_cost() + 8 - <long long>r.vlen)
+
+
+cdef object account_after(Client c, bytes key, object result):
+    cdef cm_rec* r = c.db.rec_find(key)
+    if r != NULL:
+        c.db.rec_account(r)
+    return result
 
 
 cdef int zs_store(ZSet zs, bytes member, double score, bint found, double old, long long max_entries,
@@ -125,11 +142,11 @@ cdef int zs_store(ZSet zs, bytes member, double score, bint found, double old, l
     return zs.z_put(member, score, found, old)
 
 
-cdef ZSet create_zset(Client c, bytes key, bytes first_member):
+cdef ZSet create_zset(Client c, bytes key, bytes first_member, cm_rec** rp):
     """zaddGenericCommand's creation: zsetTypeCreate, dbAdd, signalKeyAsReady."""
     config = c.server.config if c.server is not None else None
     zs = new_zset(config, PyBytes_GET_SIZE(first_member))
-    c.db.rec_add(key, zs)
+    rp[0] = c.db.rec_add(key, zs)
     blocking.signal_key_ready(c, key)
     return <ZSet>zs
 
@@ -146,8 +163,9 @@ cdef object zadd_impl(Client c, list argv):
     cdef double stack_scores[16]
     cdef double* scores = stack_scores
     cdef object heap = None
+    cdef cm_rec* r = NULL
     if argc % 2 != 0 or may_be_flag(<bytes>argv[2]):
-        return zadd_slow(c, argv)
+        return account_after(c, <bytes>argv[1], zadd_slow(c, argv))
     elements = (argc - 2) // 2
     if elements > 16:
         heap = bytearray(elements * sizeof(double))
@@ -157,10 +175,10 @@ cdef object zadd_impl(Client c, list argv):
             c.error(NOT_FLOAT_B)
             return None
     key = <bytes>argv[1]
-    o = lookup_zset(c, key, False)
+    o = lookup_zset(c, key, False, &r)
     if o is WRONG:
         return None
-    zs = create_zset(c, key, <bytes>argv[3]) if o is None else <ZSet>o
+    zs = create_zset(c, key, <bytes>argv[3], &r) if o is None else <ZSet>o
     if not zs.skiplist:
         listpack_limits(c, &max_entries, &max_value)
     for j in range(elements):
@@ -175,6 +193,7 @@ cdef object zadd_impl(Client c, list argv):
         else:
             added += 1
     c.dirty += added + updated
+    account_zset(c, r, zs)
     c.reply.add_int(added)
     if (added or updated) and c.ks.notify_flags:
         notify(c, "z", EV_ZADD, key)
@@ -189,15 +208,16 @@ cdef object zincrby_impl(Client c, list argv):
     cdef object o
     cdef long long max_entries = 128, max_value = 64
     cdef bint changed = False
+    cdef cm_rec* r = NULL
     if may_be_flag(<bytes>argv[2]):
-        return zincrby_slow(c, argv)
+        return account_after(c, key, zincrby_slow(c, argv))
     if not parse_score(<bytes>argv[2], &score):
         c.error(NOT_FLOAT_B)
         return None
-    o = lookup_zset(c, key, False)
+    o = lookup_zset(c, key, False, &r)
     if o is WRONG:
         return None
-    zs = create_zset(c, key, member) if o is None else <ZSet>o
+    zs = create_zset(c, key, member, &r) if o is None else <ZSet>o
     if not zs.skiplist:
         listpack_limits(c, &max_entries, &max_value)
     if zs.z_find(member, &old):
@@ -213,6 +233,7 @@ cdef object zincrby_impl(Client c, list argv):
         changed = True
     if changed:
         c.dirty += 1
+    account_zset(c, r, zs)
     c.reply.add_double(score)
     if changed and c.ks.notify_flags:
         notify(c, "z", EV_ZINCR, key)
@@ -278,7 +299,8 @@ cdef object zrem_impl(Client c, list argv):
     cdef Py_ssize_t j, argc = len(argv)
     cdef long long deleted = 0
     cdef bint removed_key = False
-    cdef object o = lookup_zset(c, key, False)
+    cdef cm_rec* r = NULL
+    cdef object o = lookup_zset(c, key, False, &r)
     if o is WRONG:
         return None
     if o is None:
@@ -292,6 +314,8 @@ cdef object zrem_impl(Client c, list argv):
                 c.db.rec_delete(key)
                 removed_key = True
                 break
+    if deleted and not removed_key:
+        account_zset(c, r, zs)
     if deleted:
         if c.ks.notify_flags:
             notify(c, "z", EV_ZREM, key)
@@ -308,7 +332,8 @@ cdef object zpop_one(Client c, list argv, bint use_max):
     cdef ZSet zs = None
     cdef bytes member
     cdef double score
-    cdef object o = lookup_zset(c, key, False)
+    cdef cm_rec* r = NULL
+    cdef object o = lookup_zset(c, key, False, &r)
     cdef ReplyBuffer out
     if o is WRONG:
         return None
@@ -328,18 +353,20 @@ cdef object zpop_one(Client c, list argv, bint use_max):
         c.db.rec_delete(key)
         if c.ks.notify_flags:
             notify(c, "g", EV_DEL, key)
+    else:
+        account_zset(c, r, zs)
     return None
 
 
 cdef object zpopmin_impl(Client c, list argv):
     if len(argv) != 2:
-        return zpopmin_slow(c, argv)
+        return account_after(c, <bytes>argv[1], zpopmin_slow(c, argv))
     return zpop_one(c, argv, False)
 
 
 cdef object zpopmax_impl(Client c, list argv):
     if len(argv) != 2:
-        return zpopmax_slow(c, argv)
+        return account_after(c, <bytes>argv[1], zpopmax_slow(c, argv))
     return zpop_one(c, argv, True)
 
 
@@ -352,3 +379,5 @@ bind_fast(b"zrevrank", zrevrank_impl)
 bind_fast(b"zrem", zrem_impl)
 bind_fast(b"zpopmin", zpopmin_impl)
 bind_fast(b"zpopmax", zpopmax_impl)
+for _name in (b"zadd", b"zincrby", b"zrem", b"zpopmin", b"zpopmax"):
+    bind_cost(_name)

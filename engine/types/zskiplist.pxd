@@ -43,6 +43,7 @@ cdef class ZSet:
     # the point operations of the compiled command handlers, for both representations
     cdef int z_find(self, bytes member, double *out) except -1
     cdef int z_put(self, bytes member, double score, bint found, double old) except -1
+    cdef Py_ssize_t z_cost(self)
     cdef int z_del(self, bytes member) except -1
     cdef long long z_rank(self, bytes member) except -2
     cdef bytes z_pop(self, bint use_max, double *score)

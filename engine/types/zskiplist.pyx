@@ -754,9 +754,12 @@ cdef class ZSet:
         return self.length
 
     def mem_estimate(self):
-        """O(1) estimate for memory accounting (called after every write): packed, the object and its
-        buffer; else per member its bytes object, its skiplist node (~1.33 levels) and its dict slot with the
-        score's float."""
+        return self.z_cost()
+
+    cdef Py_ssize_t z_cost(self):
+        """O(1) estimate for memory accounting (after every write; the compiled handlers call it directly):
+        packed, the object and its buffer; else per member its bytes object, its skiplist node (~1.33
+        levels) and its dict slot with the score's float."""
         if self.packed:
             return ZSET_PACKED_BASE + self.pk_cap
         return ZSET_BASE_COST + <Py_ssize_t>self.length * ZSET_MEMBER_COST + self.member_bytes
