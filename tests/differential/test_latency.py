@@ -24,7 +24,8 @@ def test_latency_monitor_matches_redis(debug_pair):
                              ["LATENCY", "LATEST"], ["LATENCY", "GRAPH", "command"], ["LATENCY", "HISTORY", "command"],
                              ["DEBUG", "SLEEP", "0.01"], ["LATENCY", "LATEST"], settle=0.1)
         assert ours == theirs
-        for t in (0.1, 0.06, 0.0925, 0.12):
+        sleeps = (0.1, 0.06, 0.0925, 0.12)
+        for t in sleeps:
             while time.time() % 1 > 0.5:        # one sample per second and event: start early in a second
                 time.sleep(0.02)
             assert _both(conns, ["DEBUG", "SLEEP", str(t)], settle=0.25) == [b"+OK\r\n"] * 2
@@ -32,7 +33,10 @@ def test_latency_monitor_matches_redis(debug_pair):
         hist = _both(conns, ["LATENCY", "HISTORY", "command"])
         latencies = [[int(v) for v in re.findall(rb"\*2\r\n:\d+\r\n:(\d+)\r\n", h)] for h in hist]
         assert len(latencies[0]) == len(latencies[1]) == 4
-        assert all(abs(a - b) <= 2 for a, b in zip(*latencies)), latencies
+        # each sample is the sleep as the server measured it: at least the sleep, plus what the scheduler added
+        # (redis itself reported 97 ms for 92.5 on a loaded machine, so the two are not compared to the ms)
+        for ms in latencies:
+            assert all(int(t * 1000) <= v <= int(t * 1000) * 1.25 + 5 for t, v in zip(sleeps, ms)), latencies
         same_values = latencies[0] == latencies[1]
         for cmds in (["LATENCY", "LATEST"], ["LATENCY", "HISTORY", "command"], ["LATENCY", "HISTORY", "nosuch"],
                      ["LATENCY", "GRAPH", "command"], ["LATENCY", "DOCTOR"]):
