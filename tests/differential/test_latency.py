@@ -55,6 +55,8 @@ def test_latency_monitor_matches_redis(debug_pair):
                              ["LATENCY", "DOCTOR"], ["HELLO", "2"])
         strip = [re.sub(rb"\$2\r\nid\r\n:\d+\r\n", b"", re.sub(rb"high \d+ ms, low \d+ ms \(all time high \d+",
                                                                   b"N", x)) for x in (ours, theirs)]
+        if not same_values:     # the graph's bars and the figures follow the sleeps as each server measured them
+            strip = [re.sub(rb"[0-9#o_|\- ]+", b"", x) for x in strip]
         assert strip[0] == strip[1]
         assert b"=" in ours     # RESP3 verbatim strings
     finally:
