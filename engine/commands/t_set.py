@@ -388,8 +388,15 @@ def spop_with_count(c, argv):
         reply_members(c, members)
         return
     members = random.sample(s.ordered(), count)
-    for m in members:
-        s.discard(m)
+    if (len(s) - count) * 5 > count:
+        for m in members:                   # redis CASE 2: the members popped one by one
+            s.discard(m)
+    else:
+        # redis CASE 3: the remaining members move to a new set (setTypeCreate + setTypeAdd), which is an
+        # intset when they all are integers, whatever the old encoding
+        popped = set(members)
+        e = c.db.lookup_write(key)
+        e.value = new_set(config_of(c), [m for m in s.ordered() if m not in popped])
     c.dirty += count
     notify(c, "s", b"spop", key)
     c.prevent_propagation()

@@ -127,3 +127,18 @@ def test_rdb_file_redis_to_cachemere_and_back():
             srv.stop()
         for d in dirs:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def test_spop_count_rebuilds_the_rest_as_redis(cachemere, redis_ref):
+    """SPOP with a count taking most of a set (redis CASE 3) moves the rest to a new set: an intset when the
+    remaining members are integers, even out of a hashtable; fewer popped (CASE 2) keeps the set as it is."""
+    seq = [("DEL", "h", "k"), ("SADD", "h", *[str(i) for i in range(1, 11)], "x"), ("SREM", "h", "x"),
+           ("SPOP", "h", "9"), ("SCARD", "h"), ("OBJECT", "ENCODING", "h"),
+           ("SADD", "k", *[str(i) for i in range(1, 21)], "x"), ("SREM", "k", "x"), ("SPOP", "k", "2"),
+           ("SCARD", "k"), ("OBJECT", "ENCODING", "k")]
+    ours = [parse(x) for x in run_sequence(cachemere.port, seq)]
+    theirs = [parse(x) for x in run_sequence(redis_ref.port, seq)]
+    for i in (3, 8):
+        ours[i] = theirs[i] = None
+    assert ours == theirs
+    assert ours[5] == b"intset" and ours[10] == b"hashtable"
