@@ -27,8 +27,8 @@ from protocol.cutil cimport bytes_to_ll
 from engine.core import WRONGTYPE
 from engine.notify import notify
 from engine.types.set import SetValue
-from engine.types.intset cimport (IntSetValue, intset_add, intset_remove, intset_find, intset_member,
-                                  intset_remove_at, intset_cost, intset_random_index)
+from engine.types.intset cimport (IntSetValue, intset_new, intset_add, intset_remove, intset_find,
+                                  intset_member, intset_remove_at, intset_cost, intset_random_index)
 from engine.commands import t_set as _py
 
 cdef extern from "Python.h":
@@ -101,16 +101,19 @@ cdef object convert_add(IntSetValue s, list argv, Py_ssize_t first, Py_ssize_t* 
 
 
 cdef object intset_add_members(Client c, IntSetValue s, list argv, Py_ssize_t* added):
-    """setTypeAdd of argv[2:] on an intset, member by member as redis: s itself while every member is an
-    integer and the count stays within set-max-intset-entries, else the converted hashtable."""
+    """setTypeAdd of argv[2:] on an intset, member by member as redis: the intset holding them (s, or the
+    new object a full block or a wider integer made) while every member is an integer and the count stays
+    within set-max-intset-entries, else the converted hashtable."""
     cdef Py_ssize_t i, n = len(argv)
     cdef long long v, limit = max_intset(c)
+    cdef int one
     if limit > (1 << 30):
         limit = 1 << 30
     for i in range(2, n):
         if not bytes_to_ll(<bytes>argv[i], &v):
             return convert_add(s, argv, i, added)
-        if intset_add(s, v):
+        s = intset_add(s, v, &one)
+        if one:
             added[0] += 1
             if s.n > limit:
                 return convert_add(s, argv, i + 1, added)
@@ -139,7 +142,7 @@ cdef object sadd_impl(Client c, list argv):
         return
     if s is None:
         # redis setTypeCreate: an intset when the first member is an integer
-        s = INTSET_TYPE() if bytes_to_ll(<bytes>argv[2], &icost) else SET_TYPE()
+        s = intset_new(0, 2) if bytes_to_ll(<bytes>argv[2], &icost) else SET_TYPE()
         r = c.db.rec_add(key, s)
         new = True
     if type(s) is INTSET_TYPE:
@@ -147,7 +150,7 @@ cdef object sadd_impl(Client c, list argv):
         icost = intset_cost(<IntSetValue>s)
         h = intset_add_members(c, <IntSetValue>s, argv, &added)
         if h is not s:
-            c.db.rec_assign(r, h)
+            c.db.rec_assign(r, h)             # a grown intset or the converted hashtable
             c.db.rec_account(r)
         elif new:
             c.db.rec_account(r)

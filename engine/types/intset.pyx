@@ -1,22 +1,48 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Redis 7.0's intset (intset.c) as a set value: the members of an all-integer set of at most
 set-max-intset-entries members, as sorted packed integers of one width (int16, int32 or int64, upgraded
-when a wider value arrives, never downgraded) in one buffer. OBJECT ENCODING answers "intset"; the set
-commands (engine/commands/t_set.py, t_set_fast.pyx) turn it into a SetValue (hashtable) for good when a
-non-integer member arrives or the count passes the limit, as redis's setTypeConvert does.
+when a wider value arrives, never downgraded). OBJECT ENCODING answers "intset"; the set commands
+(engine/commands/t_set.py, t_set_fast.pyx) turn it into a SetValue (hashtable) for good when a non-integer
+member arrives or the count passes the limit, as redis's setTypeConvert does.
 
-The object has no Python references (no GC header): 32 bytes plus its buffer, against redis's 16 B robj
-plus an 8 B intset header and the same packed buffer. Members are bytes in redis's canonical decimal form
-(string2ll accepts exactly what ll2string writes), so a member's bytes are recomputed from its integer."""
+Layout: the integers live in the object's own allocation, after its 24 B of header (refcount, type, count,
+width), so a set of n integers of width w is one block of 24 + n*w bytes rounded to the allocator's class:
+redis spends a 16 B robj plus the intset's 8 B header and the same packed integers. The object has no
+Python references (no GC header). A block grows by becoming a new object (intset_add returns it: the
+caller stores it in the record, as redis stores intsetAdd's realloc'd pointer); a removal stays in place.
+Objects are made by intset_new / intset_of only (IntSetValue() itself refuses: its block would be too
+small for any member).
+
+Members are bytes in redis's canonical decimal form (string2ll accepts exactly what ll2string writes), so
+a member's bytes are recomputed from its integer."""
 from libc.stdint cimport int16_t, int32_t, int64_t
-from libc.string cimport memmove
-from cpython.mem cimport PyMem_Realloc, PyMem_Free
+from libc.string cimport memmove, memcpy
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_DECREF
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from protocol.cutil cimport string2ll
 import random as _random
 from engine.persistence.rdb import SetMembers
 
+cdef extern from "Python.h":
+    void* PyObject_Malloc(size_t size)
+    PyObject* PyObject_Init(PyObject* op, PyTypeObject* tp)
+
 cdef object _rng = _random.Random()
+cdef Py_ssize_t HDR                    # the fields' size: the integers start here (set at import)
+
+
+cdef inline Py_ssize_t block_size(Py_ssize_t size):
+    """What an object of `size` bytes is allocated with (pymalloc's 16 B classes up to 512 B; 64 B steps
+    above, so a large intset is not copied on every addition). Monotonic and idempotent: an object holds
+    n integers in place while HDR + n*enc stays within block_size(HDR + n*enc) of its allocation."""
+    if size <= 512:
+        return (size + 15) & ~15
+    return (size + 63) & ~63
+
+
+cdef inline char* data(IntSetValue s):
+    return (<char*><void*>s) + HDR
 
 
 cdef inline unsigned char value_enc(long long v):
@@ -27,7 +53,7 @@ cdef inline unsigned char value_enc(long long v):
     return 2
 
 
-cdef inline long long get_enc(void* buf, Py_ssize_t i, unsigned char enc):
+cdef inline long long get_enc(char* buf, Py_ssize_t i, unsigned char enc):
     if enc == 2:
         return (<int16_t*>buf)[i]
     if enc == 4:
@@ -35,7 +61,7 @@ cdef inline long long get_enc(void* buf, Py_ssize_t i, unsigned char enc):
     return (<int64_t*>buf)[i]
 
 
-cdef inline void set_enc(void* buf, Py_ssize_t i, unsigned char enc, long long v):
+cdef inline void set_enc(char* buf, Py_ssize_t i, unsigned char enc, long long v):
     if enc == 2:
         (<int16_t*>buf)[i] = <int16_t>v
     elif enc == 4:
@@ -44,28 +70,43 @@ cdef inline void set_enc(void* buf, Py_ssize_t i, unsigned char enc, long long v
         (<int64_t*>buf)[i] = <int64_t>v
 
 
-cdef bint is_intset(object o):
-    return type(o) is IntSetValue
+cdef IntSetValue intset_new(Py_ssize_t n, unsigned char enc):
+    """An empty intset of width enc whose block holds n integers."""
+    cdef PyObject* p = <PyObject*>PyObject_Malloc(block_size(HDR + n * enc))
+    if p == NULL:
+        raise MemoryError()
+    PyObject_Init(p, <PyTypeObject*>IntSetValue)
+    cdef object o = <object>p          # a second reference: the one PyObject_Init made is dropped
+    Py_DECREF(o)
+    cdef IntSetValue s = <IntSetValue>o
+    s.n = 0
+    s.enc = enc
+    return s
+
+
+cdef inline bint fits(IntSetValue s, Py_ssize_t n, unsigned char enc):
+    return HDR + n * enc <= block_size(HDR + <Py_ssize_t>s.n * s.enc) and enc == s.enc
 
 
 cdef long long intset_get(IntSetValue s, Py_ssize_t i):
-    return get_enc(s.buf, i, s.enc)
+    return get_enc(data(s), i, s.enc)
 
 
 cdef inline Py_ssize_t search(IntSetValue s, long long v, bint* found):
     """intsetSearch: the position of v, or where it would be inserted."""
     cdef Py_ssize_t lo = 0, hi = <Py_ssize_t>s.n - 1, mid
     cdef long long cur
+    cdef char* buf = data(s)
     found[0] = 0
     if s.n == 0:
         return 0
-    if v > get_enc(s.buf, hi, s.enc):
+    if v > get_enc(buf, hi, s.enc):
         return s.n
-    if v < get_enc(s.buf, 0, s.enc):
+    if v < get_enc(buf, 0, s.enc):
         return 0
     while hi >= lo:
         mid = (lo + hi) >> 1
-        cur = get_enc(s.buf, mid, s.enc)
+        cur = get_enc(buf, mid, s.enc)
         if v > cur:
             lo = mid + 1
         elif v < cur:
@@ -76,63 +117,58 @@ cdef inline Py_ssize_t search(IntSetValue s, long long v, bint* found):
     return lo
 
 
-cdef int resize(IntSetValue s, Py_ssize_t n, unsigned char enc) except -1:
-    cdef void* p
-    if n == 0:
-        PyMem_Free(s.buf)
-        s.buf = NULL
-        return 0
-    p = PyMem_Realloc(s.buf, <size_t>n * enc)
-    if p == NULL:
-        raise MemoryError()
-    s.buf = p
-    return 0
-
-
-cdef int upgrade_and_add(IntSetValue s, long long v) except -1:
-    """intsetUpgradeAndAdd: v does not fit the current width, so it is the new minimum or maximum."""
-    cdef unsigned char old = s.enc, new = value_enc(v)
-    cdef Py_ssize_t length = s.n, i
-    cdef bint prepend = v < 0
-    s.enc = new
-    resize(s, length + 1, new)
-    i = length
-    while i > 0:                       # back to front: the wider slots overlap the narrower ones
-        i -= 1
-        set_enc(s.buf, i + prepend, new, get_enc(s.buf, i, old))
-    if prepend:
-        set_enc(s.buf, 0, new, v)
-    else:
-        set_enc(s.buf, length, new, v)
-    s.n = <unsigned int>(length + 1)
-    return 1
-
-
-cdef int intset_add(IntSetValue s, long long v) except -1:
-    """intsetAdd: 1 when v was added, 0 when already present."""
+cdef IntSetValue intset_add(IntSetValue s, long long v, int* added):
+    """intsetAdd: the set holding v (s itself, or a new object when s's block is full or v needs a wider
+    encoding: the caller stores that one in s's place); added is 1 when v was not there, else 0."""
     cdef bint found
-    cdef Py_ssize_t pos
-    if value_enc(v) > s.enc:
-        return upgrade_and_add(s, v)
+    cdef Py_ssize_t pos, i, length = s.n
+    cdef unsigned char enc = value_enc(v)
+    cdef IntSetValue t
+    cdef char* src
+    cdef char* dst
+    added[0] = 0
+    if enc > s.enc:                   # intsetUpgradeAndAdd: v is the new minimum or maximum
+        t = intset_new(length + 1, enc)
+        src = data(s)
+        dst = data(t)
+        if v < 0:
+            set_enc(dst, 0, enc, v)
+            for i in range(length):
+                set_enc(dst, i + 1, enc, get_enc(src, i, s.enc))
+        else:
+            for i in range(length):
+                set_enc(dst, i, enc, get_enc(src, i, s.enc))
+            set_enc(dst, length, enc, v)
+        t.n = <unsigned int>(length + 1)
+        added[0] = 1
+        return t
     pos = search(s, v, &found)
     if found:
-        return 0
-    resize(s, s.n + 1, s.enc)
-    if pos < s.n:
-        memmove(<char*>s.buf + (pos + 1) * s.enc, <char*>s.buf + pos * s.enc, (s.n - pos) * s.enc)
-    set_enc(s.buf, pos, s.enc, v)
-    s.n += 1
-    return 1
+        return s
+    added[0] = 1
+    if fits(s, length + 1, s.enc):
+        dst = data(s)
+        if pos < length:
+            memmove(dst + (pos + 1) * s.enc, dst + pos * s.enc, (length - pos) * s.enc)
+        set_enc(dst, pos, s.enc, v)
+        s.n += 1
+        return s
+    t = intset_new(length + 1, s.enc)
+    src = data(s)
+    dst = data(t)
+    memcpy(dst, src, pos * s.enc)
+    set_enc(dst, pos, s.enc, v)
+    memcpy(dst + (pos + 1) * s.enc, src + pos * s.enc, (length - pos) * s.enc)
+    t.n = <unsigned int>(length + 1)
+    return t
 
 
 cdef void intset_remove_at(IntSetValue s, Py_ssize_t pos):
+    """Remove the integer at pos, in place (the block keeps its size)."""
+    cdef char* buf = data(s)
     if pos < <Py_ssize_t>s.n - 1:
-        memmove(<char*>s.buf + pos * s.enc, <char*>s.buf + (pos + 1) * s.enc, (s.n - pos - 1) * s.enc)
+        memmove(buf + pos * s.enc, buf + (pos + 1) * s.enc, (s.n - pos - 1) * s.enc)
     s.n -= 1
-    try:
-        resize(s, s.n, s.enc)          # shrinking never fails in practice; the buffer stays valid if it does
-    except MemoryError:
-        pass
 
 
 cdef bint intset_remove(IntSetValue s, long long v):
@@ -158,7 +194,7 @@ cdef bint intset_find(IntSetValue s, long long v):
 cdef bytes intset_member(IntSetValue s, Py_ssize_t i):
     """The i-th member as redis's ll2string writes it."""
     cdef char tmp[24]
-    cdef long long v = get_enc(s.buf, i, s.enc)
+    cdef long long v = get_enc(data(s), i, s.enc)
     cdef unsigned long long u
     cdef int p = 24
     cdef bint neg = v < 0
@@ -175,16 +211,9 @@ cdef bytes intset_member(IntSetValue s, Py_ssize_t i):
     return PyBytes_FromStringAndSize(tmp + p, 24 - p)
 
 
-cdef inline long long alloc_size(long long size):
-    """engine/evict.pxi alloc_size."""
-    if size <= 512:
-        return (size + 15) & ~15
-    return (size + 16 + 15) & ~15
-
-
 cdef long long intset_cost(IntSetValue s):
-    """Estimated bytes: the object (32) and its buffer."""
-    return 32 + (alloc_size(<long long>s.n * s.enc) if s.n else 0)
+    """Estimated bytes: the object's block (engine/evict.pxi value_cost through mem_estimate)."""
+    return block_size(HDR + <Py_ssize_t>s.n * s.enc)
 
 
 cdef Py_ssize_t intset_random_index(IntSetValue s) except -1:
@@ -198,27 +227,38 @@ cdef inline bint member_ll(object m, long long* v):
     return string2ll(PyBytes_AS_STRING(m), PyBytes_GET_SIZE(m), v)
 
 
+def intset_of(members=(), int width=2):
+    """An intset of the integer members (bytes in canonical form; ValueError on any other), at least
+    width bytes wide (an RDB intset keeps the width it was saved with)."""
+    cdef long long v
+    cdef list ints = []
+    for m in members:
+        if not member_ll(m, &v):
+            raise ValueError("not an integer member: %r" % (m,))
+        ints.append(v)
+    ints = sorted(set(ints))
+    cdef unsigned char enc = 2
+    if width == 4 or width == 8:
+        enc = width
+    if ints:
+        enc = max(enc, value_enc(ints[0]), value_enc(ints[len(ints) - 1]))
+    cdef IntSetValue s = intset_new(len(ints), enc)
+    cdef Py_ssize_t i
+    cdef char* buf = data(s)
+    for i in range(len(ints)):
+        set_enc(buf, i, enc, ints[i])
+    s.n = <unsigned int>len(ints)
+    return s
+
+
 cdef class IntSetValue:
     """An intset-encoded set: the Python face the generic code uses (len, in, iteration in ascending order,
-    ordered(), encoding(), to_rdb(), copy(), mem_estimate())."""
+    ordered(), encoding(), to_rdb(), copy(), mem_estimate()). Additions go through with_member (or the
+    C intset_add), which may answer a new object."""
     type_name = b"set"
 
     def __cinit__(self):
-        self.buf = NULL
-        self.n = 0
-        self.enc = 2
-
-    def __dealloc__(self):
-        PyMem_Free(self.buf)
-
-    def __init__(self, members=(), int width=2):
-        cdef long long v
-        if width == 4 or width == 8:
-            self.enc = width               # an intset loaded from RDB keeps the width it was saved with
-        for m in members:
-            if not member_ll(m, &v):
-                raise ValueError("not an integer member: %r" % (m,))
-            intset_add(self, v)
+        raise TypeError("IntSetValue objects are made by engine.types.intset.intset_of")
 
     @property
     def hashtable(self):
@@ -250,12 +290,15 @@ cdef class IntSetValue:
     def encoding(self, config=None):
         return b"intset"
 
-    def add(self, m):
-        """1 when the integer member m was added, 0 when present, -1 when m is not an integer."""
+    def with_member(self, m):
+        """(the set holding m, 1 if m was added else 0), or (self, -1) when m is not an integer. The set
+        answered may be a new object: the caller keeps that one instead of self."""
         cdef long long v
+        cdef int added
         if not member_ll(m, &v):
-            return -1
-        return intset_add(self, v)
+            return self, -1
+        t = intset_add(self, v, &added)
+        return t, added
 
     def discard(self, m):
         cdef long long v
@@ -276,25 +319,15 @@ cdef class IntSetValue:
         return m
 
     def copy(self):
-        cdef IntSetValue other = IntSetValue.__new__(IntSetValue)
-        cdef Py_ssize_t i
-        other.enc = self.enc
-        if self.n:
-            resize(other, self.n, self.enc)
-            for i in range(self.n):
-                set_enc(other.buf, i, self.enc, get_enc(self.buf, i, self.enc))
-            other.n = self.n
+        cdef IntSetValue other = intset_new(self.n, self.enc)
+        memcpy(data(other), data(self), <Py_ssize_t>self.n * self.enc)
+        other.n = self.n
         return other
 
     def to_rdb(self):
         members = SetMembers(self.ordered())
         members.intset_width = self.enc    # saved as an intset at its width, as redis rdbSaveObject
         return "set", members
-
-    def blob(self):
-        """The redis intset blob (RDB_TYPE_SET_INTSET's string): encoding, length, little-endian ints."""
-        cdef bytes head = (<unsigned int>self.enc).to_bytes(4, "little") + (<unsigned int>self.n).to_bytes(4, "little")
-        return head + (PyBytes_FromStringAndSize(<char*>self.buf, <Py_ssize_t>self.n * self.enc) if self.n else b"")
 
     def mem_estimate(self):
         return intset_cost(self)
@@ -303,7 +336,10 @@ cdef class IntSetValue:
         return intset_cost(self)
 
     def __reduce__(self):
-        return (IntSetValue, (self.ordered(),))
+        return (intset_of, (self.ordered(), self.enc))
 
     def __repr__(self):
         return "IntSetValue(%r)" % (self.ints(),)
+
+
+HDR = (<PyTypeObject*>IntSetValue).tp_basicsize

@@ -8,7 +8,7 @@ import sys
 from engine.core import register_value_type
 from protocol.resp import parse_ll
 from engine.types.setpick import sampled_cost
-from engine.types.intset import IntSetValue
+from engine.types.intset import IntSetValue, intset_of
 from engine.persistence.rdb import SetMembers
 
 
@@ -80,7 +80,7 @@ def new_set(config, members):
     if len(members) > limit and len(set(members)) > limit:
         return SetValue(members)
     try:
-        value = IntSetValue(members, getattr(members, "intset_width", 2))
+        value = intset_of(members, getattr(members, "intset_width", 2))
     except ValueError:
         return SetValue(members)
     if len(value) <= limit:
@@ -95,7 +95,7 @@ def add_members(value, config, members):
         added = 0
         limit = min(max_intset(config), 1 << 30)
         for i, m in enumerate(members):
-            r = value.add(m)
+            value, r = value.with_member(m)
             if r < 0:
                 value = to_hashtable(value)
                 before = len(value)

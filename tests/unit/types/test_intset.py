@@ -5,18 +5,19 @@ import random
 
 from engine.core import type_name
 from engine.persistence.rdb import encode_value, read_object, TYPE_SET_INTSET, TYPE_SET
-from engine.types.intset import IntSetValue
+from engine.types.intset import IntSetValue, intset_of
 from engine.types.set import SetValue, new_set, add_members
 
 
 def test_sorted_unique_and_widths():
-    s = IntSetValue()
+    s = intset_of()
     assert len(s) == 0 and s.width == 2 and s.ordered() == []
     ref = set()
     rng = random.Random(7)
     for _ in range(300):
         v = rng.choice([rng.randint(-40, 40), rng.randint(-70000, 70000), rng.randint(-2**63, 2**63 - 1)])
-        assert s.add(b"%d" % v) == (0 if v in ref else 1)
+        s, added = s.with_member(b"%d" % v)
+        assert added == (0 if v in ref else 1)
         ref.add(v)
     assert s.ints() == sorted(ref)
     assert s.ordered() == [b"%d" % v for v in sorted(ref)]
@@ -29,19 +30,19 @@ def test_sorted_unique_and_widths():
 
 
 def test_upgrade_prepends_negative_and_appends_positive():
-    s = IntSetValue([b"1", b"2"])
-    s.add(b"-40000")
+    s = intset_of([b"1", b"2"])
+    s, _ = s.with_member(b"-40000")
     assert s.width == 4 and s.ints() == [-40000, 1, 2]
-    s.add(b"5000000000")
+    s, _ = s.with_member(b"5000000000")
     assert s.width == 8 and s.ints() == [-40000, 1, 2, 5000000000]
-    s.add(b"-9223372036854775808")
+    s, _ = s.with_member(b"-9223372036854775808")
     assert s.ordered()[0] == b"-9223372036854775808"
 
 
 def test_strict_members():
-    s = IntSetValue([b"7"])
+    s = intset_of([b"7"])
     for bad in (b"007", b"+7", b" 7", b"-0", b"7.0", b"", b"9223372036854775808", b"x"):
-        assert s.add(bad) == -1
+        assert s.with_member(bad) == (s, -1)
         assert bad not in s
         assert not s.discard(bad)
     assert b"7" in s and "7" not in s and 7 not in s
@@ -49,7 +50,7 @@ def test_strict_members():
 
 def test_random_picks_uniform_and_pop():
     members = [b"%d" % i for i in range(10)]
-    s = IntSetValue(members)
+    s = intset_of(members)
     counts = {}
     for _ in range(5000):
         m = s.random_member()
@@ -60,17 +61,38 @@ def test_random_picks_uniform_and_pop():
 
 
 def test_value_type_api():
-    s = IntSetValue([b"3", b"1"])
+    s = intset_of([b"3", b"1"])
     assert type_name(s) == b"set" and s.encoding() == b"intset" and not s.hashtable
-    c = s.copy()
-    c.add(b"9")
+    c, _ = s.copy().with_member(b"9")
     assert s.ordered() == [b"1", b"3"] and c.ordered() == [b"1", b"3", b"9"]
-    assert s.mem_estimate() == 32 + 16
+    assert s.mem_estimate() == 32              # one block: 24 B of header and two int16
+    try:
+        IntSetValue()
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("IntSetValue() must refuse")
     assert list(s) == [b"1", b"3"]
 
 
+def test_growth_in_place_and_by_copy():
+    s = intset_of()
+    seen = set()
+    for i in range(600):
+        v = (i * 7919) % 1000 - 500
+        s2, added = s.with_member(b"%d" % v)
+        assert added == (v not in seen)
+        seen.add(v)
+        s = s2
+        assert s.ints() == sorted(seen)
+    assert len(s) == len(seen) and s.width == 2
+    while len(s):
+        s.pop_random()
+    assert s.ordered() == []
+
+
 def test_rdb_form_keeps_width():
-    s = IntSetValue([b"1", b"70000"])
+    s = intset_of([b"1", b"70000"])
     s.discard(b"70000")
     kind, members = s.to_rdb()
     rdbtype, payload = encode_value(kind, members)
@@ -98,5 +120,5 @@ def test_new_set_and_add_members_conversions():
     assert s2 is s and added == 3
     s3, added = add_members(s2, cfg, [b"4", b"5", b"6"])
     assert type(s3) is SetValue and added == 2 and s3 == {b"1", b"2", b"3", b"4", b"5", b"6"}
-    s4, added = add_members(IntSetValue([b"1"]), cfg, [b"2", b"x", b"2", b"y"])
+    s4, added = add_members(intset_of([b"1"]), cfg, [b"2", b"x", b"2", b"y"])
     assert type(s4) is SetValue and added == 3 and s4 == {b"1", b"2", b"x", b"y"}
