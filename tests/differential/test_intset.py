@@ -44,6 +44,8 @@ TRANSITIONS = [
     ("SADD", "p", "1", "2", "3"), ("SPOP", "p", "3"), ("EXISTS", "p"),
     ("SADD", "p", "1", "2"), ("SRANDMEMBER", "p", "5"), ("SREM", "p", "1", "2"), ("EXISTS", "p"),
     ("SADD", "g", "-70000", "1", "9223372036854775807"), ("DUMP", "g"), ("SADD", "h", "1", "2", "300"), ("DUMP", "h"),
+    ("SADD", "up", "1", "2"), ("SADD", "up", "70000"), ("SREM", "up", "70000"), ("DUMP", "up"), ("SMEMBERS", "up"),
+    ("SADD", "ht", "1", "x"), ("SREM", "ht", "x"), ("DUMP", "ht"),
     ("SET", "str", "v"), ("SMOVE", "g", "str", "1"), ("SADD", "str", "1"),
     ("SADD", "cp", "1", "2"), ("COPY", "cp", "cp2"), ("SADD", "cp2", "3"), ("SMEMBERS", "cp"), ("SMEMBERS", "cp2"),
     ("OBJECT", "ENCODING", "cp2"),
