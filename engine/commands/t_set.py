@@ -4,13 +4,18 @@ import random
 from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command
 from engine.notify import notify
-from engine.types.set import SetValue, new_set
+from engine.types.set import SetValue, IntSetValue, new_set, add_members
 from engine.types.setpick import random_member
 from engine.commands._scan import scan_collection, reply_cursor_batch
 from protocol.resp import parse_ll
 
 LONG_MAX = (1 << 63) - 1
 SREM_BATCH = 1024       # redis propagates SPOP-with-count as SREMs of at most this many members
+
+
+def is_set(value):
+    t = type(value)
+    return t is SetValue or t is IntSetValue
 
 
 def config_of(c):
@@ -21,7 +26,8 @@ def set_for_read(c, key):
     e = c.db.lookup_read(key)
     if e is None:
         return True, None
-    if type(e.value) is not SetValue:
+    t = type(e.value)
+    if t is not SetValue and t is not IntSetValue:
         c.error(WRONGTYPE)
         return False, None
     return True, e.value
@@ -31,7 +37,8 @@ def set_for_write(c, key):
     e = c.db.lookup_write(key)
     if e is None:
         return True, None
-    if type(e.value) is not SetValue:
+    t = type(e.value)
+    if t is not SetValue and t is not IntSetValue:
         c.error(WRONGTYPE)
         return False, None
     return True, e.value
@@ -77,16 +84,19 @@ def remove_if_empty(c, key, s):
     },
 )
 def sadd_command(c, argv):
-    ok, s = set_for_write(c, argv[1])
-    if not ok:
-        return
-    if s is None:
-        s = SetValue()
+    e = c.db.lookup_write(argv[1])
+    if e is None:
+        s = new_set(config_of(c), argv[2:])
         c.db.add(argv[1], s)
-    before = len(s)
-    s.update(argv[2:])
-    added = len(s) - before
-    s.note_write(config_of(c), argv[2:])
+        added = len(s)
+    else:
+        t = type(e.value)
+        if t is not SetValue and t is not IntSetValue:
+            c.error(WRONGTYPE)
+            return
+        s, added = add_members(e.value, config_of(c), argv[2:])
+        if s is not e.value:
+            e.value = s                         # intset -> hashtable (setTypeConvert)
     if added:
         c.dirty += added
         notify(c, "s", b"sadd", argv[1])
@@ -166,7 +176,7 @@ def smove_command(c, argv):
     if src_e is None:
         c.reply.add_int(0)
         return
-    if type(src_e.value) is not SetValue or (dst_e is not None and type(dst_e.value) is not SetValue):
+    if not is_set(src_e.value) or (dst_e is not None and not is_set(dst_e.value)):
         c.error(WRONGTYPE)
         return
     src = src_e.value
@@ -188,8 +198,9 @@ def smove_command(c, argv):
         if member in dst:
             c.reply.add_int(1)      # redis: "sadd" (and the extra dirty) only on a real addition
             return
-        dst.add(member)
-        dst.note_write(config_of(c), [member])
+        converted, _ = add_members(dst, config_of(c), [member])
+        if converted is not dst:
+            dst_e.value = converted             # intset -> hashtable (setTypeConvert)
     c.dirty += 1
     notify(c, "s", b"sadd", dst_key)
     c.reply.add_int(1)
@@ -350,10 +361,8 @@ def spop_command(c, argv):
 
 
 def spop_small_pick(s):
-    """SPOP's pick on an intset-encoded set: a random member, removed."""
-    member = random.choice(s.ordered())
-    s.discard(member)
-    return member
+    """SPOP's pick on an intset-encoded set: a uniformly random member, removed."""
+    return s.pop_random()
 
 
 def spop_with_count(c, argv):
@@ -379,8 +388,15 @@ def spop_with_count(c, argv):
         reply_members(c, members)
         return
     members = random.sample(s.ordered(), count)
-    for m in members:
-        s.discard(m)
+    if (len(s) - count) * 5 > count:
+        for m in members:                   # redis CASE 2: the members popped one by one
+            s.discard(m)
+    else:
+        # redis CASE 3: the remaining members move to a new set (setTypeCreate + setTypeAdd), which is an
+        # intset when they all are integers, whatever the old encoding
+        popped = set(members)
+        e = c.db.lookup_write(key)
+        e.value = new_set(config_of(c), [m for m in s.ordered() if m not in popped])
     c.dirty += count
     notify(c, "s", b"spop", key)
     c.prevent_propagation()
@@ -421,6 +437,8 @@ def srandmember_command(c, argv):
             return
         if s is None:
             c.reply.add_null()
+        elif type(s) is IntSetValue:
+            c.reply.add_bulk(s.random_member())     # O(1): a random position of the intset
         elif len(s) > 64:
             c.reply.add_bulk(random_member(s))     # O(1): a random slot of the set's table
         else:
@@ -461,7 +479,7 @@ def gather_sets(c, keys):
         e = c.db.lookup_read(key)
         if e is None:
             out.append(None)
-        elif type(e.value) is not SetValue:
+        elif not is_set(e.value):
             c.error(WRONGTYPE)
             return None
         else:
@@ -480,7 +498,7 @@ def compute(op, sets):
         result = set()
         for s in sets:
             if s is not None:
-                result |= s
+                result.update(s)
         return list(result)
     first = sets[0]
     if first is None:
@@ -488,7 +506,7 @@ def compute(op, sets):
     result = set(first)
     for s in sets[1:]:
         if s is not None:
-            result -= s
+            result.difference_update(s)
     return list(result)
 
 

@@ -27,6 +27,8 @@ from protocol.cutil cimport bytes_to_ll
 from engine.core import WRONGTYPE
 from engine.notify import notify
 from engine.types.set import SetValue
+from engine.types.intset cimport (IntSetValue, intset_new, intset_add, intset_remove, intset_find,
+                                  intset_member, intset_remove_at, intset_cost, intset_random_index)
 from engine.commands import t_set as _py
 
 cdef extern from "Python.h":
@@ -36,6 +38,7 @@ cdef extern from "Python.h":
         Py_ssize_t mask
 
 cdef object SET_TYPE = SetValue
+cdef object INTSET_TYPE = IntSetValue
 cdef bytes WRONGTYPE_B = WRONGTYPE
 cdef bytes EV_SADD = b"sadd"
 cdef bytes EV_SREM = b"srem"
@@ -81,30 +84,45 @@ cdef inline object lookup_set(Client c, bytes key, bint read, cm_rec** out):
         return None
     if r.flags & CM_BOXED:
         o = <object>rec_obj(r)
-        if type(o) is SET_TYPE:
+        if type(o) is SET_TYPE or type(o) is INTSET_TYPE:
             return o
     c.error(WRONGTYPE_B)
     return WRONG
 
 
-cdef inline void note_write(Client c, object s, list argv, Py_ssize_t first):
-    """SetValue.note_write: an intset becomes a hashtable past set-max-intset-entries or on a non-integer."""
+cdef object convert_add(IntSetValue s, list argv, Py_ssize_t first, Py_ssize_t* added):
+    """setTypeConvert then setTypeAdd of argv[first:]: the hashtable (a new SetValue) that replaces s."""
+    cdef object h = SET_TYPE(s.ordered())
+    cdef Py_ssize_t j, n = len(argv), before = PySet_GET_SIZE(h)
+    for j in range(first, n):
+        PySet_Add(h, argv[j])
+    added[0] += PySet_GET_SIZE(h) - before
+    return h
+
+
+cdef object intset_add_members(Client c, IntSetValue s, list argv, Py_ssize_t* added):
+    """setTypeAdd of argv[2:] on an intset, member by member as redis: the intset holding them (s, or the
+    new object a full block or a wider integer made) while every member is an integer and the count stays
+    within set-max-intset-entries, else the converted hashtable."""
     cdef Py_ssize_t i, n = len(argv)
-    cdef long long v
-    if s.hashtable:
-        return
-    if PySet_GET_SIZE(s) > max_intset(c):
-        s.hashtable = True
-        return
-    for i in range(first, n):
+    cdef long long v, limit = max_intset(c)
+    cdef int one
+    if limit > (1 << 30):
+        limit = 1 << 30
+    for i in range(2, n):
         if not bytes_to_ll(<bytes>argv[i], &v):
-            s.hashtable = True
-            return
+            return convert_add(s, argv, i, added)
+        s = intset_add(s, v, &one)
+        if one:
+            added[0] += 1
+            if s.n > limit:
+                return convert_add(s, argv, i + 1, added)
+    return s
 
 
 cdef inline void drop_if_empty(Client c, bytes key, object s):
     """t_set.remove_if_empty."""
-    if PySet_GET_SIZE(s) == 0:
+    if len(s) == 0:
         c.db.rec_delete(key)
         if c.ks.notify_flags:
             notify(c, "g", EV_DEL, key)
@@ -118,12 +136,32 @@ cdef object sadd_impl(Client c, list argv):
     cdef long long cost = 0, tbl
     cdef bint new = False
     cdef object m
+    cdef object h
+    cdef long long icost
     if s is WRONG:
         return
     if s is None:
-        s = SET_TYPE()
+        # redis setTypeCreate: an intset when the first member is an integer
+        s = intset_new(0, 2) if bytes_to_ll(<bytes>argv[2], &icost) else SET_TYPE()
         r = c.db.rec_add(key, s)
         new = True
+    if type(s) is INTSET_TYPE:
+        added = 0
+        icost = intset_cost(<IntSetValue>s)
+        h = intset_add_members(c, <IntSetValue>s, argv, &added)
+        if h is not s:
+            c.db.rec_assign(r, h)             # a grown intset or the converted hashtable
+            c.db.rec_account(r)
+        elif new:
+            c.db.rec_account(r)
+        elif added:
+            rec_cost_add(c.db, r, intset_cost(<IntSetValue>s) - icost)
+        if added:
+            c.dirty += added
+            if c.ks.notify_flags:
+                notify(c, "s", EV_SADD, key)
+        c.reply.add_int(added)
+        return
     before = PySet_GET_SIZE(s)
     tbl = table_bytes(s)
     for i in range(2, n):
@@ -133,7 +171,6 @@ cdef object sadd_impl(Client c, list argv):
         if PySet_GET_SIZE(s) != added:
             cost += member_cost(m)
     added = PySet_GET_SIZE(s) - before
-    note_write(c, s, argv, 2)
     if new:
         c.db.rec_account(r)
     elif added:
@@ -152,7 +189,23 @@ cdef object srem_impl(Client c, list argv):
     cdef Py_ssize_t i, n = len(argv), removed = 0
     cdef long long cost = 0
     cdef object m
+    cdef long long v
     if s is WRONG:
+        return
+    if type(s) is INTSET_TYPE:
+        cost = intset_cost(<IntSetValue>s)
+        for i in range(2, n):
+            if bytes_to_ll(<bytes>argv[i], &v) and intset_remove(<IntSetValue>s, v):
+                removed += 1
+                if (<IntSetValue>s).n == 0:
+                    break
+        if removed:
+            rec_cost_add(c.db, r, intset_cost(<IntSetValue>s) - cost)
+            c.dirty += removed
+            if c.ks.notify_flags:
+                notify(c, "s", EV_SREM, key)
+            drop_if_empty(c, key, s)
+        c.reply.add_int(removed)
         return
     if s is not None:
         for i in range(2, n):
@@ -174,7 +227,11 @@ cdef object srem_impl(Client c, list argv):
 cdef object sismember_impl(Client c, list argv):
     cdef cm_rec* r
     cdef object s = lookup_set(c, <bytes>argv[1], True, &r)
+    cdef long long v
     if s is WRONG:
+        return
+    if type(s) is INTSET_TYPE:
+        c.reply.add_int(1 if bytes_to_ll(<bytes>argv[2], &v) and intset_find(<IntSetValue>s, v) else 0)
         return
     c.reply.add_int(1 if s is not None and PySet_Contains(s, argv[2]) == 1 else 0)
 
@@ -183,9 +240,14 @@ cdef object smismember_impl(Client c, list argv):
     cdef cm_rec* r
     cdef object s = lookup_set(c, <bytes>argv[1], True, &r)
     cdef Py_ssize_t i, n = len(argv)
+    cdef long long v
     if s is WRONG:
         return
     c.reply.add_array_len(n - 2)
+    if type(s) is INTSET_TYPE:
+        for i in range(2, n):
+            c.reply.add_int(1 if bytes_to_ll(<bytes>argv[i], &v) and intset_find(<IntSetValue>s, v) else 0)
+        return
     for i in range(2, n):
         c.reply.add_int(1 if s is not None and PySet_Contains(s, argv[i]) == 1 else 0)
 
@@ -194,6 +256,9 @@ cdef object scard_impl(Client c, list argv):
     cdef cm_rec* r
     cdef object s = lookup_set(c, <bytes>argv[1], True, &r)
     if s is WRONG:
+        return
+    if type(s) is INTSET_TYPE:
+        c.reply.add_int((<IntSetValue>s).n)
         return
     c.reply.add_int(PySet_GET_SIZE(s) if s is not None else 0)
 
@@ -218,11 +283,17 @@ cdef object spop_impl(Client c, list argv):
     if s is None:
         c.reply.add_null()
         return
-    if s.hashtable:
-        member = s.pop()                      # O(1) amortized: CPython's pop finger (see t_set.spop_command)
+    cdef Py_ssize_t i
+    cdef long long cost
+    if type(s) is INTSET_TYPE:
+        cost = intset_cost(<IntSetValue>s)
+        i = intset_random_index(<IntSetValue>s)   # uniform, as intsetRandom
+        member = intset_member(<IntSetValue>s, i)
+        intset_remove_at(<IntSetValue>s, i)
+        rec_cost_add(c.db, r, intset_cost(<IntSetValue>s) - cost)
     else:
-        member = spop_random_small(s)         # intset: at most set-max-intset-entries members
-    rec_cost_add(c.db, r, -member_cost(member))
+        member = s.pop()                      # O(1) amortized: CPython's pop finger (see t_set.spop_command)
+        rec_cost_add(c.db, r, -member_cost(member))
     c.dirty += 1
     if c.ks.notify_flags:
         notify(c, "s", EV_SPOP, key)

@@ -1058,10 +1058,11 @@ def parse_intset(data):
     return out
 
 
-def build_intset(values):
-    """An intset holding the int64 ``values`` (sorted and deduplicated here)."""
+def build_intset(values, int min_enc=2):
+    """An intset holding the int64 ``values`` (sorted and deduplicated here), at least min_enc bytes wide
+    (an in-memory intset keeps the width it was upgraded to: redis saves it as is)."""
     ordered = sorted(set(values))
-    enc = 2
+    enc = min_enc
     for v in ((ordered[0], ordered[len(ordered) - 1]) if ordered else ()):
         if not -32768 <= v <= 32767:
             enc = max(enc, 4)

@@ -411,6 +411,14 @@ def _read_module_value(cur: Cursor) -> tuple:
     return name, encoding_version, state
 
 
+class SetMembers(list):
+    """A set's members with what its encoding adds (engine/types/set.py): intset_width, an intset's integer
+    width in bytes (RDB_TYPE_SET_INTSET at that width, as redis saves the intset it holds), or hashtable
+    (a hashtable-encoded set: RDB_TYPE_SET even when every member is an integer, as redis)."""
+    intset_width = 0
+    hashtable = False
+
+
 def read_object(cur: Cursor, rdbtype: int):
     """Decode one serialized value of ``rdbtype``; returns (kind, value), or None for an empty one."""
     if rdbtype == TYPE_STRING:
@@ -468,7 +476,8 @@ def read_object(cur: Cursor, rdbtype: int):
         elif rdbtype == TYPE_LIST_ZIPLIST:
             kind, value = "list", parse_ziplist(blob)
         elif rdbtype == TYPE_SET_INTSET:
-            kind, value = "set", parse_intset(blob)
+            kind, value = "set", SetMembers(parse_intset(blob))
+            value.intset_width = blob[0] if blob else 0       # the width redis keeps in memory
         elif rdbtype == TYPE_ZSET_ZIPLIST:
             kind, value = "zset", _zset_from_flat(parse_ziplist(blob), "zset ziplist")
         elif rdbtype == TYPE_HASH_ZIPLIST:
@@ -790,7 +799,11 @@ def encode_value(kind: str, value, *, version: int = RDB_VERSION, compress: bool
         return TYPE_LIST_QUICKLIST, b"".join(parts)
     if kind == "set":
         ints = [string_to_int64(m) for m in value]
-        if len(value) <= limits.set_max_intset_entries and None not in ints:
+        width = getattr(value, "intset_width", 0)      # SetMembers of an intset: saved as one, at its width
+        if width and None not in ints:
+            return TYPE_SET_INTSET, encode_string(build_intset(ints, width), compress)
+        if not width and not getattr(value, "hashtable", False) and \
+                len(value) <= limits.set_max_intset_entries and None not in ints:
             return TYPE_SET_INTSET, encode_string(build_intset(ints), compress)
         if version >= 11 and len(value) <= limits.set_max_listpack_entries and \
                 max(map(len, value)) <= limits.set_max_listpack_value:
