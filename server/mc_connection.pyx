@@ -12,8 +12,11 @@ from server.connection import commit_before_write
 
 from engine.core cimport Keyspace, Db, cm_rec
 from engine.prefetch cimport PF_MAX, pf_add, pf_records
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from libc.string cimport memchr
+from libc.stdlib cimport free, realloc
+from protocol.memcache cimport (McFast, McOut, mc_scan_fast, mcout_put, MCF_NONE, MCF_GET, MCF_SET,
+                                MCF_MG_V)
 from engine.memcache_ops cimport McEngine, McStats
 from engine.memcache_ops import engine_for
 from protocol.memcache import McParser, MC_SET
@@ -39,6 +42,11 @@ cdef class McConnection:
     cdef public bint binary          # parser is a protocol/memcache_bin.pyx McBinParser
     cdef public object sasl          # server/mc_sasl.py SaslSession with memcached-sasl yes
     cdef public list held            # binary replies memcached would not have flushed yet (see process_binary)
+    cdef McOut obuf                  # this read's replies (text protocol), written once at the end of the read
+    cdef bint parser_idle            # the text parser holds nothing: a read can be scanned for fast requests
+
+    def __dealloc__(self):
+        free(self.obuf.p)
 
     def __init__(self, server):
         self.server = server
@@ -48,6 +56,7 @@ cdef class McConnection:
         self.counted = False
         self.negotiated = False
         self.binary = False
+        self.parser_idle = True
 
     def connection_made(self, transport):
         cdef McStats stats = self.engine.stats
@@ -94,6 +103,7 @@ cdef class McConnection:
             self.transport.resume_reading()
 
     def data_received(self, data):
+        cdef Py_ssize_t done
         if self.closing:
             return
         self.engine.stats.bytes_read += len(data)
@@ -112,13 +122,64 @@ cdef class McConnection:
                 return
         if not self.negotiated:
             self.negotiate(data[0] == 0x80)
-        self.parser.feed(data)
         if self.binary:
+            self.parser.feed(data)
             self.process_binary()
-        else:
-            if type(data) is bytes:
-                _prefetch_text(<bytes>data, self.engine.db)
+        elif type(data) is bytes:
+            _prefetch_text(<bytes>data, self.engine.db)
+            if self.parser_idle:
+                # the common shapes straight from the read; McParser takes the rest from the first other one
+                done = self.process_fast(<bytes>data)
+                if done == PyBytes_GET_SIZE(<bytes>data):
+                    self.flush_out()
+                    return
+                self.parser.feed(data[done:] if done else data)
+            else:
+                self.parser.feed(data)
             self.process_input()
+        else:
+            self.parser.feed(data)
+            self.process_input()
+
+    cdef Py_ssize_t process_fast(self, bytes data) except -1:
+        """Execute the leading requests of a read that mc_scan_fast recognises (get, set, mg <key> v), their
+        replies written into obuf; returns the bytes consumed (the rest goes through McParser)."""
+        cdef const char* base = PyBytes_AS_STRING(data)
+        cdef Py_ssize_t total = PyBytes_GET_SIZE(data), pos = 0
+        cdef Py_ssize_t limit = self.parser.max_item_size
+        cdef McEngine engine = self.engine
+        cdef McFast f
+        cdef McOut* o = &self.obuf
+        cdef int kind
+        engine.ks.update_clock()
+        while pos < total:
+            kind = mc_scan_fast(base + pos, total - pos, limit, &f)
+            if kind == MCF_NONE:
+                break
+            try:
+                if kind == MCF_GET:
+                    engine.get_fast(base + pos, &f, o)
+                elif kind == MCF_SET:
+                    engine.set_fast(base + pos, &f, o)
+                elif engine.mg_v_fast(base + pos, &f, o) == 0:
+                    break                       # the key's state needs meta_get: parse it the general way
+            except Exception as exc:
+                mcout_put(o, b"SERVER_ERROR internal error\r\n", 29)
+                self.server.log.warning("memcached request %r raised %r" % (data[pos:pos + f.size], exc))
+            pos += f.size
+        return pos
+
+    cdef flush_out(self):
+        cdef McOut* o = &self.obuf
+        cdef bytes data
+        if o.n:
+            data = PyBytes_FromStringAndSize(o.p, o.n)
+            o.n = 0
+            if o.cap > 1048576:                 # a large reply: do not keep its buffer
+                free(o.p)
+                o.p = NULL
+                o.cap = 0
+            self.write(data)
 
     cdef negotiate(self, bint first_is_binary_magic):
         """memcached -B: auto takes binary when the first byte is 0x80; SASL forces binary."""
@@ -234,7 +295,13 @@ cdef class McConnection:
                 # a bug must cost one error line, never the connection or the server
                 out.append(b"SERVER_ERROR internal error\r\n")
                 self.server.log.warning("memcached request %r raised %r" % (req, exc))
-        if out:
+        self.parser_idle = parser.idle
+        if self.obuf.n:
+            # the replies of the fast requests that led this read come first
+            for piece in out:
+                mcout_put(&self.obuf, PyBytes_AS_STRING(<bytes>piece), PyBytes_GET_SIZE(<bytes>piece))
+            self.flush_out()
+        elif out:
             self.write(b"".join(out))
         if close or parser.closed:
             self.close()
