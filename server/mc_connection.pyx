@@ -44,6 +44,7 @@ cdef class McConnection:
     cdef public list held            # binary replies memcached would not have flushed yet (see process_binary)
     cdef McOut obuf                  # this read's replies (text protocol), written once at the end of the read
     cdef bint parser_idle            # the text parser holds nothing: a read can be scanned for fast requests
+    cdef Py_ssize_t item_limit       # the text parser's max_item_size (memcached -I), fixed when it is made
 
     def __dealloc__(self):
         free(self.obuf.p)
@@ -146,7 +147,7 @@ cdef class McConnection:
         replies written into obuf; returns the bytes consumed (the rest goes through McParser)."""
         cdef const char* base = PyBytes_AS_STRING(data)
         cdef Py_ssize_t total = PyBytes_GET_SIZE(data), pos = 0
-        cdef Py_ssize_t limit = self.parser.max_item_size
+        cdef Py_ssize_t limit = self.item_limit
         cdef McEngine engine = self.engine
         cdef McFast f
         cdef McOut* o = &self.obuf
@@ -193,6 +194,7 @@ cdef class McConnection:
             # the connection speaks text from here on: a 0x80 byte is just text (memcached -B ascii answers
             # it ERROR like any unknown command)
             self.parser = McParser(limit)
+            self.item_limit = self.parser.max_item_size
             self.parser.binary_magic_closes = False
 
     cpdef process_binary(self):
@@ -326,8 +328,10 @@ cdef void _prefetch_text(bytes data, Db db):
     cdef Py_ssize_t total = PyBytes_GET_SIZE(data), pos = 0, eol, i, j, tok, nbytes
     cdef const char* nl
     cdef cm_rec** slots[64]
-    cdef int k = 0, kind, ntok
+    cdef int k = 0, kind, ntok, seen = 0
     cdef const char* p
+    cdef const char* first = NULL        # the first key waits: a read of one key is not worth hashing twice
+    cdef Py_ssize_t first_n = 0
     while pos < total and k < PF_MAX:
         nl = <const char*>memchr(base + pos, 10, total - pos)
         if nl == NULL:
@@ -362,7 +366,14 @@ cdef void _prefetch_text(bytes data, Db db):
             if j == i:
                 break
             if kind == 1 or ntok == 0:
-                k = pf_add(db, slots, k, base + i, j - i)
+                seen += 1
+                if seen == 1:
+                    first = base + i
+                    first_n = j - i
+                else:
+                    if seen == 2:
+                        k = pf_add(db, slots, k, first, first_n)
+                    k = pf_add(db, slots, k, base + i, j - i)
             elif kind == 3 and ntok == 3:
                 nbytes = 0
                 for tok in range(i, j):
