@@ -25,6 +25,9 @@ from protocol.memcache_bin cimport BinRequest, McBinParser as CMcBinParser
 from protocol import memcache_bin as mb
 
 cdef int C_QUIT = 19     # protocol.memcache.MC_QUIT
+cdef enum:
+    FQ_MAX = 64          # fast requests scanned (and their keys prefetched) before they are executed
+cdef McFast _FQ[64]      # the scanned requests of the read being executed (one event loop: never reentered)
 cdef bytes TOO_MANY_CONNECTIONS = b"SERVER_ERROR Too many open connections\r\n"
 
 
@@ -45,6 +48,8 @@ cdef class McConnection:
     cdef McOut obuf                  # this read's replies (text protocol), written once at the end of the read
     cdef bint parser_idle            # the text parser holds nothing: a read can be scanned for fast requests
     cdef Py_ssize_t item_limit       # the text parser's max_item_size (memcached -I), fixed when it is made
+    cdef object tw_for               # the transport tw_write was bound from
+    cdef object tw_write             # its bound write (no method lookup per reply)
 
     def __dealloc__(self):
         free(self.obuf.p)
@@ -127,15 +132,19 @@ cdef class McConnection:
             self.parser.feed(data)
             self.process_binary()
         elif type(data) is bytes:
-            _prefetch_text(<bytes>data, self.engine.db)
             if self.parser_idle:
                 # the common shapes straight from the read; McParser takes the rest from the first other one
                 done = self.process_fast(<bytes>data)
                 if done == PyBytes_GET_SIZE(<bytes>data):
                     self.flush_out()
                     return
-                self.parser.feed(data[done:] if done else data)
+                if done:
+                    self.parser.feed(data[done:])
+                else:
+                    _prefetch_text(<bytes>data, self.engine.db)
+                    self.parser.feed(data)
             else:
+                _prefetch_text(<bytes>data, self.engine.db)
                 self.parser.feed(data)
             self.process_input()
         else:
@@ -144,30 +153,64 @@ cdef class McConnection:
 
     cdef Py_ssize_t process_fast(self, bytes data) except -1:
         """Execute the leading requests of a read that mc_scan_fast recognises (get, set, mg <key> v), their
-        replies written into obuf; returns the bytes consumed (the rest goes through McParser)."""
+        replies written into obuf; returns the bytes consumed (the rest goes through McParser).
+
+        Up to FQ_MAX requests are scanned first and their keys' table lines prefetched (as _prefetch_text does
+        for the general path: the misses overlap), then executed in order."""
         cdef const char* base = PyBytes_AS_STRING(data)
-        cdef Py_ssize_t total = PyBytes_GET_SIZE(data), pos = 0
+        cdef Py_ssize_t total = PyBytes_GET_SIZE(data), pos = 0, scan
         cdef Py_ssize_t limit = self.item_limit
         cdef McEngine engine = self.engine
-        cdef McFast f
+        cdef Db db = engine.db
+        cdef McFast* f
         cdef McOut* o = &self.obuf
-        cdef int kind
+        cdef int kind, nq, j, i, k, seen
+        cdef bint more
+        cdef cm_rec** slots[64]
+        cdef const char* first = NULL
+        cdef Py_ssize_t first_n = 0
         engine.ks.update_clock()
         while pos < total:
-            kind = mc_scan_fast(base + pos, total - pos, limit, &f)
-            if kind == MCF_NONE:
+            nq = 0
+            k = 0
+            seen = 0
+            scan = pos
+            more = True
+            while scan < total and nq < FQ_MAX:
+                f = &_FQ[nq]
+                if mc_scan_fast(base + scan, total - scan, limit, f) == MCF_NONE:
+                    more = False
+                    break
+                for i in range(f.nkeys):
+                    # a batch of one key is not worth hashing twice: the first key waits for a second one
+                    seen += 1
+                    if seen == 1:
+                        first = base + scan + f.koff[i]
+                        first_n = f.klen[i]
+                    else:
+                        if seen == 2:
+                            k = pf_add(db, slots, k, first, first_n)
+                        k = pf_add(db, slots, k, base + scan + f.koff[i], f.klen[i])
+                scan += f.size
+                nq += 1
+            if k:
+                pf_records(slots, k)
+            for j in range(nq):
+                f = &_FQ[j]
+                kind = f.kind
+                try:
+                    if kind == MCF_GET:
+                        engine.get_fast(base + pos, f, o)
+                    elif kind == MCF_SET:
+                        engine.set_fast(base + pos, f, o)
+                    elif engine.mg_v_fast(base + pos, f, o) == 0:
+                        return pos                  # the key's state needs meta_get: parse it the general way
+                except Exception as exc:
+                    mcout_put(o, b"SERVER_ERROR internal error\r\n", 29)
+                    self.server.log.warning("memcached request %r raised %r" % (data[pos:pos + f.size], exc))
+                pos += f.size
+            if not more or nq == 0:
                 break
-            try:
-                if kind == MCF_GET:
-                    engine.get_fast(base + pos, &f, o)
-                elif kind == MCF_SET:
-                    engine.set_fast(base + pos, &f, o)
-                elif engine.mg_v_fast(base + pos, &f, o) == 0:
-                    break                       # the key's state needs meta_get: parse it the general way
-            except Exception as exc:
-                mcout_put(o, b"SERVER_ERROR internal error\r\n", 29)
-                self.server.log.warning("memcached request %r raised %r" % (data[pos:pos + f.size], exc))
-            pos += f.size
         return pos
 
     cdef flush_out(self):
@@ -312,7 +355,10 @@ cdef class McConnection:
         if not self.closing:
             self.engine.stats.bytes_written += len(data)
             commit_before_write()       # appendfsync always: the AOF is written and fsynced before replies
-            self.transport.write(data)
+            if self.tw_for is not self.transport:
+                self.tw_for = self.transport
+                self.tw_write = self.transport.write
+            self.tw_write(data)
 
     cpdef close(self):
         if not self.closing:
