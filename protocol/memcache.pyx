@@ -1466,3 +1466,18 @@ cdef int mc_scan_fast(const char* p, Py_ssize_t avail, Py_ssize_t max_item_size,
         f.kind = MCF_SET
         return MCF_SET
     return MCF_NONE
+
+
+def scan_fast(data, Py_ssize_t max_item_size=1048576):
+    """mc_scan_fast from Python (tests): None, or (kind, size, keys, flags, exptime, value, noreply) with kind
+    one of "get", "set", "mg"."""
+    cdef bytes b = bytes(data)
+    cdef McFast f
+    cdef const char* p = b
+    cdef int kind = mc_scan_fast(p, len(b), max_item_size, &f)
+    if kind == MCF_NONE:
+        return None
+    keys = [b[f.koff[i]:f.koff[i] + f.klen[i]] for i in range(f.nkeys)]
+    if kind == MCF_SET:
+        return ("set", f.size, keys, f.flags, f.exptime, b[f.voff:f.voff + f.vlen], bool(f.noreply))
+    return ("get" if kind == MCF_GET else "mg", f.size, keys, 0, 0, None, False)
