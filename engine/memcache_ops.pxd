@@ -1,5 +1,6 @@
 # The execution of memcached verbs against database 0 (see memcache_ops.pyx).
 from engine.core cimport Keyspace, Db, Entry
+from protocol.memcache cimport McFast, McOut
 
 
 cdef class McStats:
@@ -36,6 +37,11 @@ cdef class McEngine:
     cdef emit_meta_only(self, bytes key, Entry e)
     cdef set_ttl(self, bytes key, Entry e, long long at)
     cdef get_many(self, list keys, bint with_cas, list out)
+    cdef get_one(self, bytes key, bint with_cas, list out)
+    # the fast text requests (protocol/memcache.pxd mc_scan_fast), replies written into a McOut
+    cdef int get_fast(self, const char* base, McFast* f, McOut* o) except -1
+    cdef int mg_v_fast(self, const char* base, McFast* f, McOut* o) except -1
+    cdef int set_fast(self, const char* base, McFast* f, McOut* o) except -1
     cdef get_and_touch(self, list keys, bint with_cas, long long exptime, list out)
     cdef Entry touch(self, bytes key, long long exptime)
     cdef bytes conditional_store(self, object req, int cmd)

@@ -17,9 +17,12 @@ import asyncio
 
 from libc.stdlib cimport strtoull
 from libc cimport errno as c_errno
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 
-from engine.core cimport Keyspace, Db, Entry, cm_rec, CM_RAW, CM_BOXED, rec_value, rec_is_string, entry_expire_at, key_hooks_idle
+from engine.core cimport (Keyspace, Db, Entry, cm_rec, CM_RAW, CM_BOXED, rec_value, rec_is_string, entry_expire_at,
+                         key_hooks_idle, rec_val, rec_obj)
+from protocol.memcache cimport McFast, McOut, mcout_reserve, mcout_put, mcout_udec
+from libc.string cimport memcpy
 from protocol import memcache as mc
 from protocol import memcache_bin as mb
 from protocol.memcache_bin cimport BinRequest, header as mb_header, flags_header as mb_flags_header
@@ -385,38 +388,180 @@ cdef class McEngine:
 
     # ------------------------------------------------------------------------------------ text verbs
     cdef get_many(self, list keys, bint with_cas, list out):
+        cdef bytes key
+        for key in keys:
+            self.get_one(key, with_cas, out)
+        out.append(END)
+
+    cdef get_one(self, bytes key, bint with_cas, list out):
+        """One key of get/gets: its VALUE block (nothing on a miss) and its counters."""
         cdef Entry e
-        cdef bytes key, value
+        cdef bytes value
         cdef Py_ssize_t n
         cdef McStats st = self.stats
-        for key in keys:
-            st.cmd_get += 1
-            if PyBytes_GET_SIZE(key) == DISCOVERY_KEY_LEN and key == DISCOVERY_KEY:
-                # "get AmazonElastiCache:cluster", the pre-1.4.14 auto-discovery form (None when not configured)
-                value = self.server.memcached_discovery_item(with_cas)
-                if value is not None:
-                    st.get_hits += 1
-                    out.append(value)
+        st.cmd_get += 1
+        if PyBytes_GET_SIZE(key) == DISCOVERY_KEY_LEN and key == DISCOVERY_KEY:
+            # "get AmazonElastiCache:cluster", the pre-1.4.14 auto-discovery form (None when not configured)
+            value = self.server.memcached_discovery_item(with_cas)
+            if value is not None:
+                st.get_hits += 1
+                out.append(value)
+                return
+        e = self.read_item(key)
+        if e is None:
+            st.get_misses += 1
+            return
+        st.get_hits += 1
+        e.r.cas |= BIT_FETCHED
+        value = <bytes>rec_value(e.r)
+        n = PyBytes_GET_SIZE(value)
+        out.append(VALUE_)
+        out.append(key)
+        if with_cas:
+            out.append(b" %d %d %d\r\n" % (e.r.mc_flags, n, self.cas_of(e)))
+        elif e.r.mc_flags == 0 and n < 1024:
+            out.append(<bytes>FLAGS0_HEADERS[n])
+        else:
+            out.append(b" %d %d\r\n" % (e.r.mc_flags, n))
+        out.append(value)
+        out.append(CRLF)
+
+    # ------------------------------------------------------------------------------------ fast text requests
+    # server/mc_connection.pyx runs the requests protocol/memcache.pxd's mc_scan_fast recognises through these,
+    # straight from the read buffer: no McRequest, replies written into the connection's McOut. Each has the
+    # effects of its execute() path (counters, keyspace hits/misses, keymiss notification, LRU touch, fetched
+    # bit, store_set's checks); a key in any state these do not handle takes the general per-key code.
+
+    cdef int get_fast(self, const char* base, McFast* f, McOut* o) except -1:
+        """A text `get` of f.nkeys keys (get_many without the list of keys and the Entry views)."""
+        cdef McStats st = self.stats
+        cdef Keyspace ks = self.ks
+        cdef Db db = self.db
+        cdef cm_rec* r
+        cdef bytes key, piece
+        cdef list tmp
+        cdef int i
+        cdef Py_ssize_t klen, n
+        cdef const char* v
+        cdef char* w
+        for i in range(f.nkeys):
+            klen = f.klen[i]
+            key = PyBytes_FromStringAndSize(base + f.koff[i], klen)
+            if klen != DISCOVERY_KEY_LEN:
+                r = db.rec_find(key)
+                if r == NULL:                       # read_item's miss
+                    st.cmd_get += 1
+                    ks.stat_misses += 1
+                    if ks.notify_flags:
+                        self.key_event("m", b"keymiss", key)
+                    st.get_misses += 1
                     continue
-            e = self.read_item(key)
-            if e is None:
-                st.get_misses += 1
-                continue
-            st.get_hits += 1
-            e.r.cas |= BIT_FETCHED
-            value = <bytes>rec_value(e.r)
-            n = PyBytes_GET_SIZE(value)
-            out.append(VALUE_)
-            out.append(key)
-            if with_cas:
-                out.append(b" %d %d %d\r\n" % (e.r.mc_flags, n, self.cas_of(e)))
-            elif e.r.mc_flags == 0 and n < 1024:
-                out.append(<bytes>FLAGS0_HEADERS[n])
-            else:
-                out.append(b" %d %d\r\n" % (e.r.mc_flags, n))
-            out.append(value)
-            out.append(CRLF)
-        out.append(END)
+                if (r.vslot < 0 or db.vol[r.vslot].expire_at > ks.now_ms) and rec_is_string(r):
+                    st.cmd_get += 1                 # read_item's live hit (rec_lookup's hit and touch)
+                    ks.stat_hits += 1
+                    db.touch(r)
+                    st.get_hits += 1
+                    r.cas |= BIT_FETCHED
+                    if r.flags & CM_BOXED:
+                        v = PyBytes_AS_STRING(<object>rec_obj(r))
+                        n = PyBytes_GET_SIZE(<object>rec_obj(r))
+                    else:
+                        v = rec_val(r)
+                        n = r.vlen
+                    mcout_reserve(o, 6 + klen + 1 + 10 + 1 + 20 + 2 + n + 2)
+                    w = o.p + o.n
+                    memcpy(w, b"VALUE ", 6)
+                    w += 6
+                    memcpy(w, base + f.koff[i], klen)
+                    w += klen
+                    w[0] = 32
+                    w += 1
+                    w += mcout_udec(w, r.mc_flags)
+                    w[0] = 32
+                    w += 1
+                    w += mcout_udec(w, <unsigned long long>n)
+                    w[0] = 13
+                    w[1] = 10
+                    w += 2
+                    memcpy(w, v, n)
+                    w += n
+                    w[0] = 13
+                    w[1] = 10
+                    w += 2
+                    o.n = w - o.p
+                    continue
+            tmp = []
+            self.get_one(key, False, tmp)
+            for piece in tmp:
+                mcout_put(o, PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece))
+        mcout_put(o, b"END\r\n", 5)
+        return 0
+
+    cdef int mg_v_fast(self, const char* base, McFast* f, McOut* o) except -1:
+        """`mg <key> v` on a missing key or a live string with no token/stale state (meta_get's answer for
+        those: EN, or VA <n> + data). 0 when the key is in another state: nothing was done, the caller hands
+        the request to the general parser."""
+        cdef McStats st = self.stats
+        cdef Keyspace ks = self.ks
+        cdef Db db = self.db
+        cdef bytes key = PyBytes_FromStringAndSize(base + f.koff[0], f.klen[0])
+        cdef cm_rec* r = db.rec_find(key)
+        cdef const char* v
+        cdef Py_ssize_t n
+        cdef char* w
+        if r == NULL:
+            st.cmd_get += 1
+            st.meta_cmds += 1
+            ks.stat_misses += 1
+            if ks.notify_flags:
+                self.key_event("m", b"keymiss", key)
+            st.get_misses += 1
+            mcout_put(o, b"EN\r\n", 4)
+            return 1
+        if not ((r.vslot < 0 or db.vol[r.vslot].expire_at > ks.now_ms) and rec_is_string(r)
+                and not (r.cas & (BIT_TOKEN | BIT_STALE))):
+            return 0
+        st.cmd_get += 1
+        st.meta_cmds += 1
+        st.get_hits += 1
+        ks.stat_hits += 1
+        db.touch(r)
+        r.cas |= BIT_FETCHED
+        if r.flags & CM_BOXED:
+            v = PyBytes_AS_STRING(<object>rec_obj(r))
+            n = PyBytes_GET_SIZE(<object>rec_obj(r))
+        else:
+            v = rec_val(r)
+            n = r.vlen
+        mcout_reserve(o, 3 + 20 + 2 + n + 2)
+        w = o.p + o.n
+        memcpy(w, b"VA ", 3)
+        w += 3
+        w += mcout_udec(w, <unsigned long long>n)
+        w[0] = 13
+        w[1] = 10
+        w += 2
+        memcpy(w, v, n)
+        w += n
+        w[0] = 13
+        w[1] = 10
+        w += 2
+        o.n = w - o.p
+        return 1
+
+    cdef int set_fast(self, const char* base, McFast* f, McOut* o) except -1:
+        """A text `set` (execute's C_SET branch)."""
+        cdef bytes key = PyBytes_FromStringAndSize(base + f.koff[0], f.klen[0])
+        cdef bytes value = PyBytes_FromStringAndSize(base + f.voff, f.vlen)
+        self.stats.cmd_set += 1
+        if self.out_of_memory():
+            if not f.noreply:
+                mcout_put(o, PyBytes_AS_STRING(ERR_NO_MEMORY), PyBytes_GET_SIZE(ERR_NO_MEMORY))
+            return 0
+        self.store_set(key, value, f.flags, f.exptime)
+        if not f.noreply:
+            mcout_put(o, b"STORED\r\n", 8)
+        return 0
 
     cdef get_and_touch(self, list keys, bint with_cas, long long exptime, list out):
         cdef Entry e

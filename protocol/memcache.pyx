@@ -438,6 +438,12 @@ cdef class McParser:
         """True once a request with ``close`` was returned; the parser then ignores input."""
         return self.state == ST_CLOSED
 
+    @property
+    def idle(self):
+        """True between requests: nothing buffered, no data block or swallow pending, not closed (the
+        memcached connection then scans a read with mc_scan_fast before handing the rest here)."""
+        return self.state == ST_LINE and self.start == self.end
+
     def feed(self, const unsigned char[::1] data not None):
         """Append received bytes (bytes, bytearray or memoryview)."""
         cdef Py_ssize_t n = data.shape[0]
@@ -1337,3 +1343,141 @@ def write_me(bytes key, bint binary, int64_t exp, uint64_t la, uint64_t cas, bin
     shown = binascii.b2a_base64(key, newline=False) if binary else key
     return b"ME %s exp=%d la=%d cas=%d fetch=%s cls=%d size=%d\r\n" % (
         shown, exp, la, cas, b"yes" if fetched else b"no", cls, size)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast scanner (memcache.pxd): get / set / mg <key> v straight from a read buffer
+# ---------------------------------------------------------------------------------------------
+cdef inline Py_ssize_t _fast_tokens(const char* p, Py_ssize_t i, Py_ssize_t length, Py_ssize_t* off,
+                                    Py_ssize_t* ln, int maxn) noexcept nogil:
+    """Split p[i:length] on spaces as tokenize_command does (runs of spaces, leading and trailing ones are
+    no tokens); at most maxn tokens, -1 if there are more."""
+    cdef int n = 0
+    cdef Py_ssize_t j
+    while i < length:
+        while i < length and p[i] == 32:
+            i += 1
+        if i >= length:
+            break
+        j = i
+        while j < length and p[j] != 32:
+            j += 1
+        if n >= maxn:
+            return -1
+        off[n] = i
+        ln[n] = j - i
+        n += 1
+        i = j
+    return n
+
+
+cdef inline bint _fast_digits(const char* p, Py_ssize_t n, int maxdigits, unsigned long long* out) noexcept nogil:
+    """A plain decimal of 1..maxdigits digits (no sign, no blanks): what safe_strto* reads the same way."""
+    cdef unsigned long long v = 0
+    cdef Py_ssize_t i
+    if n < 1 or n > maxdigits:
+        return False
+    for i in range(n):
+        if p[i] < 48 or p[i] > 57:
+            return False
+        v = v * 10 + <unsigned long long>(p[i] - 48)
+    out[0] = v
+    return True
+
+
+cdef int mc_scan_fast(const char* p, Py_ssize_t avail, Py_ssize_t max_item_size, McFast* f) noexcept nogil:
+    """Recognise one complete hot request at p[0:avail] without consuming anything: MCF_GET, MCF_SET,
+    MCF_MG_V with f filled (f.size = the bytes it takes), or MCF_NONE.
+
+    Only shapes McParser answers with a plain valid request are accepted: a line of at most
+    LINE_NO_EOL_LIMIT bytes, no NUL, keys of 1..250 bytes; set's numbers plain digits within their C types,
+    an optional `noreply` as the sixth token, an item that fits max_item_size and a data block that is
+    complete and ends in \\r\\n; mg with exactly the `v` flag. Everything else (errors, other verbs, an
+    incomplete request) is MCF_NONE, and McParser parses it from this byte on."""
+    cdef const char* nl
+    cdef Py_ssize_t eol, length, i, scan
+    cdef Py_ssize_t off[7]
+    cdef Py_ssize_t ln[7]
+    cdef Py_ssize_t n
+    cdef unsigned long long v
+    f.kind = MCF_NONE
+    scan = avail if avail < LINE_NO_EOL_LIMIT + 2 else LINE_NO_EOL_LIMIT + 2
+    if scan < 5:
+        return MCF_NONE
+    nl = <const char*>memchr(p, 10, scan)
+    if nl == NULL:
+        return MCF_NONE
+    eol = nl - p
+    length = eol
+    if length > 1 and p[length - 1] == 13:
+        length -= 1
+    if memchr(p, 0, length) != NULL:
+        return MCF_NONE
+    if p[0] == 103 and p[1] == 101 and p[2] == 116 and p[3] == 32:            # "get "
+        n = _fast_tokens(p, 4, length, f.koff, f.klen, MCF_MAX_KEYS)
+        if n <= 0:
+            return MCF_NONE
+        for i in range(n):
+            if f.klen[i] > KEY_MAX_LENGTH:
+                return MCF_NONE
+        f.nkeys = <int>n
+        f.size = eol + 1
+        f.kind = MCF_GET
+        return MCF_GET
+    if p[0] == 109 and p[1] == 103 and p[2] == 32:                               # "mg "
+        n = _fast_tokens(p, 3, length, off, ln, 3)
+        if n != 2 or ln[0] > KEY_MAX_LENGTH or ln[1] != 1 or p[off[1]] != 118:  # mg <key> v
+            return MCF_NONE
+        f.nkeys = 1
+        f.koff[0] = off[0]
+        f.klen[0] = ln[0]
+        f.size = eol + 1
+        f.kind = MCF_MG_V
+        return MCF_MG_V
+    if p[0] == 115 and p[1] == 101 and p[2] == 116 and p[3] == 32:            # "set "
+        n = _fast_tokens(p, 4, length, off, ln, 5)
+        if n != 4 and n != 5:
+            return MCF_NONE
+        if ln[0] > KEY_MAX_LENGTH:
+            return MCF_NONE
+        f.noreply = False
+        if n == 5:
+            if not (ln[4] == 7 and memcmp(p + off[4], b"noreply", 7) == 0):
+                return MCF_NONE
+            f.noreply = True
+        if not _fast_digits(p + off[1], ln[1], 10, &v) or v > <unsigned long long>4294967295:
+            return MCF_NONE
+        f.flags = <uint32_t>v
+        if not _fast_digits(p + off[2], ln[2], 9, &v):
+            return MCF_NONE
+        f.exptime = <int32_t>v
+        if not _fast_digits(p + off[3], ln[3], 9, &v):
+            return MCF_NONE
+        f.vlen = <Py_ssize_t>v
+        if ITEM_HEADER_SIZE + ln[0] + 1 + (4 if f.flags else 0) + f.vlen + 2 > max_item_size:
+            return MCF_NONE
+        f.voff = eol + 1
+        if f.voff + f.vlen + 2 > avail or p[f.voff + f.vlen] != 13 or p[f.voff + f.vlen + 1] != 10:
+            return MCF_NONE
+        f.nkeys = 1
+        f.koff[0] = off[0]
+        f.klen[0] = ln[0]
+        f.size = f.voff + f.vlen + 2
+        f.kind = MCF_SET
+        return MCF_SET
+    return MCF_NONE
+
+
+def scan_fast(data, Py_ssize_t max_item_size=1048576):
+    """mc_scan_fast from Python (tests): None, or (kind, size, keys, flags, exptime, value, noreply) with kind
+    one of "get", "set", "mg"."""
+    cdef bytes b = bytes(data)
+    cdef McFast f
+    cdef const char* p = b
+    cdef int kind = mc_scan_fast(p, len(b), max_item_size, &f)
+    if kind == MCF_NONE:
+        return None
+    keys = [b[f.koff[i]:f.koff[i] + f.klen[i]] for i in range(f.nkeys)]
+    if kind == MCF_SET:
+        return ("set", f.size, keys, f.flags, f.exptime, b[f.voff:f.voff + f.vlen], bool(f.noreply))
+    return ("get" if kind == MCF_GET else "mg", f.size, keys, 0, 0, None, False)

@@ -12,8 +12,11 @@ from server.connection import commit_before_write
 
 from engine.core cimport Keyspace, Db, cm_rec
 from engine.prefetch cimport PF_MAX, pf_add, pf_records
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from libc.string cimport memchr
+from libc.stdlib cimport free, realloc
+from protocol.memcache cimport (McFast, McOut, mc_scan_fast, mcout_put, MCF_NONE, MCF_GET, MCF_SET,
+                                MCF_MG_V)
 from engine.memcache_ops cimport McEngine, McStats
 from engine.memcache_ops import engine_for
 from protocol.memcache import McParser, MC_SET
@@ -22,6 +25,9 @@ from protocol.memcache_bin cimport BinRequest, McBinParser as CMcBinParser
 from protocol import memcache_bin as mb
 
 cdef int C_QUIT = 19     # protocol.memcache.MC_QUIT
+cdef enum:
+    FQ_MAX = 64          # fast requests scanned (and their keys prefetched) before they are executed
+cdef McFast _FQ[64]      # the scanned requests of the read being executed (one event loop: never reentered)
 cdef bytes TOO_MANY_CONNECTIONS = b"SERVER_ERROR Too many open connections\r\n"
 
 
@@ -39,6 +45,14 @@ cdef class McConnection:
     cdef public bint binary          # parser is a protocol/memcache_bin.pyx McBinParser
     cdef public object sasl          # server/mc_sasl.py SaslSession with memcached-sasl yes
     cdef public list held            # binary replies memcached would not have flushed yet (see process_binary)
+    cdef McOut obuf                  # this read's replies (text protocol), written once at the end of the read
+    cdef bint parser_idle            # the text parser holds nothing: a read can be scanned for fast requests
+    cdef Py_ssize_t item_limit       # the text parser's max_item_size (memcached -I), fixed when it is made
+    cdef object tw_for               # the transport tw_write was bound from
+    cdef object tw_write             # its bound write (no method lookup per reply)
+
+    def __dealloc__(self):
+        free(self.obuf.p)
 
     def __init__(self, server):
         self.server = server
@@ -48,6 +62,7 @@ cdef class McConnection:
         self.counted = False
         self.negotiated = False
         self.binary = False
+        self.parser_idle = True
 
     def connection_made(self, transport):
         cdef McStats stats = self.engine.stats
@@ -94,6 +109,7 @@ cdef class McConnection:
             self.transport.resume_reading()
 
     def data_received(self, data):
+        cdef Py_ssize_t done
         if self.closing:
             return
         self.engine.stats.bytes_read += len(data)
@@ -112,13 +128,102 @@ cdef class McConnection:
                 return
         if not self.negotiated:
             self.negotiate(data[0] == 0x80)
-        self.parser.feed(data)
         if self.binary:
+            self.parser.feed(data)
             self.process_binary()
-        else:
-            if type(data) is bytes:
+        elif type(data) is bytes:
+            if self.parser_idle:
+                # the common shapes straight from the read; McParser takes the rest from the first other one
+                done = self.process_fast(<bytes>data)
+                if done == PyBytes_GET_SIZE(<bytes>data):
+                    self.flush_out()
+                    return
+                if done:
+                    self.parser.feed(data[done:])
+                else:
+                    _prefetch_text(<bytes>data, self.engine.db)
+                    self.parser.feed(data)
+            else:
                 _prefetch_text(<bytes>data, self.engine.db)
+                self.parser.feed(data)
             self.process_input()
+        else:
+            self.parser.feed(data)
+            self.process_input()
+
+    cdef Py_ssize_t process_fast(self, bytes data) except -1:
+        """Execute the leading requests of a read that mc_scan_fast recognises (get, set, mg <key> v), their
+        replies written into obuf; returns the bytes consumed (the rest goes through McParser).
+
+        Up to FQ_MAX requests are scanned first and their keys' table lines prefetched (as _prefetch_text does
+        for the general path: the misses overlap), then executed in order."""
+        cdef const char* base = PyBytes_AS_STRING(data)
+        cdef Py_ssize_t total = PyBytes_GET_SIZE(data), pos = 0, scan
+        cdef Py_ssize_t limit = self.item_limit
+        cdef McEngine engine = self.engine
+        cdef Db db = engine.db
+        cdef McFast* f
+        cdef McOut* o = &self.obuf
+        cdef int kind, nq, j, i, k, seen
+        cdef bint more
+        cdef cm_rec** slots[64]
+        cdef const char* first = NULL
+        cdef Py_ssize_t first_n = 0
+        engine.ks.update_clock()
+        while pos < total:
+            nq = 0
+            k = 0
+            seen = 0
+            scan = pos
+            more = True
+            while scan < total and nq < FQ_MAX:
+                f = &_FQ[nq]
+                if mc_scan_fast(base + scan, total - scan, limit, f) == MCF_NONE:
+                    more = False
+                    break
+                for i in range(f.nkeys):
+                    # a batch of one key is not worth hashing twice: the first key waits for a second one
+                    seen += 1
+                    if seen == 1:
+                        first = base + scan + f.koff[i]
+                        first_n = f.klen[i]
+                    else:
+                        if seen == 2:
+                            k = pf_add(db, slots, k, first, first_n)
+                        k = pf_add(db, slots, k, base + scan + f.koff[i], f.klen[i])
+                scan += f.size
+                nq += 1
+            if k:
+                pf_records(slots, k)
+            for j in range(nq):
+                f = &_FQ[j]
+                kind = f.kind
+                try:
+                    if kind == MCF_GET:
+                        engine.get_fast(base + pos, f, o)
+                    elif kind == MCF_SET:
+                        engine.set_fast(base + pos, f, o)
+                    elif engine.mg_v_fast(base + pos, f, o) == 0:
+                        return pos                  # the key's state needs meta_get: parse it the general way
+                except Exception as exc:
+                    mcout_put(o, b"SERVER_ERROR internal error\r\n", 29)
+                    self.server.log.warning("memcached request %r raised %r" % (data[pos:pos + f.size], exc))
+                pos += f.size
+            if not more or nq == 0:
+                break
+        return pos
+
+    cdef flush_out(self):
+        cdef McOut* o = &self.obuf
+        cdef bytes data
+        if o.n:
+            data = PyBytes_FromStringAndSize(o.p, o.n)
+            o.n = 0
+            if o.cap > 1048576:                 # a large reply: do not keep its buffer
+                free(o.p)
+                o.p = NULL
+                o.cap = 0
+            self.write(data)
 
     cdef negotiate(self, bint first_is_binary_magic):
         """memcached -B: auto takes binary when the first byte is 0x80; SASL forces binary."""
@@ -132,6 +237,7 @@ cdef class McConnection:
             # the connection speaks text from here on: a 0x80 byte is just text (memcached -B ascii answers
             # it ERROR like any unknown command)
             self.parser = McParser(limit)
+            self.item_limit = self.parser.max_item_size
             self.parser.binary_magic_closes = False
 
     cpdef process_binary(self):
@@ -234,7 +340,13 @@ cdef class McConnection:
                 # a bug must cost one error line, never the connection or the server
                 out.append(b"SERVER_ERROR internal error\r\n")
                 self.server.log.warning("memcached request %r raised %r" % (req, exc))
-        if out:
+        self.parser_idle = parser.idle
+        if self.obuf.n:
+            # the replies of the fast requests that led this read come first
+            for piece in out:
+                mcout_put(&self.obuf, PyBytes_AS_STRING(<bytes>piece), PyBytes_GET_SIZE(<bytes>piece))
+            self.flush_out()
+        elif out:
             self.write(b"".join(out))
         if close or parser.closed:
             self.close()
@@ -243,7 +355,10 @@ cdef class McConnection:
         if not self.closing:
             self.engine.stats.bytes_written += len(data)
             commit_before_write()       # appendfsync always: the AOF is written and fsynced before replies
-            self.transport.write(data)
+            if self.tw_for is not self.transport:
+                self.tw_for = self.transport
+                self.tw_write = self.transport.write
+            self.tw_write(data)
 
     cpdef close(self):
         if not self.closing:
@@ -259,8 +374,10 @@ cdef void _prefetch_text(bytes data, Db db):
     cdef Py_ssize_t total = PyBytes_GET_SIZE(data), pos = 0, eol, i, j, tok, nbytes
     cdef const char* nl
     cdef cm_rec** slots[64]
-    cdef int k = 0, kind, ntok
+    cdef int k = 0, kind, ntok, seen = 0
     cdef const char* p
+    cdef const char* first = NULL        # the first key waits: a read of one key is not worth hashing twice
+    cdef Py_ssize_t first_n = 0
     while pos < total and k < PF_MAX:
         nl = <const char*>memchr(base + pos, 10, total - pos)
         if nl == NULL:
@@ -295,7 +412,14 @@ cdef void _prefetch_text(bytes data, Db db):
             if j == i:
                 break
             if kind == 1 or ntok == 0:
-                k = pf_add(db, slots, k, base + i, j - i)
+                seen += 1
+                if seen == 1:
+                    first = base + i
+                    first_n = j - i
+                else:
+                    if seen == 2:
+                        k = pf_add(db, slots, k, first, first_n)
+                    k = pf_add(db, slots, k, base + i, j - i)
             elif kind == 3 and ntok == 3:
                 nbytes = 0
                 for tok in range(i, j):
