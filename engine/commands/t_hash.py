@@ -231,7 +231,8 @@ def reply_all(c, argv, keys, values):
     ok, h = hash_for_read(c, argv[1])
     if not ok:
         return
-    h = h or {}
+    if h is None:
+        h = {}
     if keys and values:
         c.reply.add_map_len(len(h))
         for k, v in h.items():
@@ -643,7 +644,7 @@ def hscan_command(c, argv):
 def _hscan_large(c, args, h):
     if not h.hashtable:
         return False
-    reply_cursor_batch(c, args, h, h, h.get)
+    reply_cursor_batch(c, args, h, h.d, h.d.get)
     return True
 
 
