@@ -23,7 +23,7 @@ cdef extern from "Python.h":
     PyObject* PyDict_SetDefault(object d, object key, object default) except NULL
 
 from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, rec_cost_add
-from engine.types.hashvalue cimport HashValue
+from engine.types.hashvalue cimport HashValue, hv_find, hv_value, hv_set, hv_del, hv_convert, hv_len, hv_estimate
 from protocol.resp cimport ReplyBuffer
 from protocol.cutil cimport string2ll
 
@@ -140,19 +140,19 @@ cdef object hset_generic(Client c, list argv, bint ok_reply):
     was_packed = h.d is None
     if was_packed:
         # redis hashTypeTryConversion: a long field or value converts before the writes
-        before = 0 if new_key else h.estimate()
+        before = 0 if new_key else hv_estimate(h)
         listpack_limits(c, &max_entries, &max_value)
         if too_long(argv, 2, max_value):
-            h.convert()
+            hv_convert(h)
     if h.d is None:
         for j in range(2, argc, 2):
             field = <bytes>argv[j]
             val = <bytes>argv[j + 1]
-            created += h.pset(PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field),
+            created += hv_set(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field),
                               PyBytes_AS_STRING(val), PyBytes_GET_SIZE(val))
         if h.count > max_entries:
-            h.convert()
-        cost = h.estimate() - before
+            hv_convert(h)
+        cost = hv_estimate(h) - before
         rec_cost_add(c.db, r, cost + 8 if new_key else cost)
     elif was_packed:          # converted by this command: a full estimate after the writes
         d = h.d
@@ -161,7 +161,7 @@ cdef object hset_generic(Client c, list argv, bint ok_reply):
                 PyDict_SetItem(d, argv[j], argv[j + 1])
             else:
                 created += 1
-        cost = h.estimate() - before
+        cost = hv_estimate(h) - before
         rec_cost_add(c.db, r, cost + 8 if new_key else cost)
     else:
         d = h.d
@@ -199,10 +199,10 @@ cdef inline bint hash_get(HashValue h, bytes field, ReplyBuffer out):
     cdef Py_ssize_t off, vlen
     cdef const unsigned char* p
     if h.d is None:
-        off = h.pfind(PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field))
+        off = hv_find(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field))
         if off < 0:
             return False
-        p = h.pvalue(off, &vlen)
+        p = hv_value(h, off, &vlen)
         reply_bulk_raw(out, p, vlen)
         return True
     v = PyDict_GetItem(h.d, field)
@@ -261,9 +261,9 @@ cdef object hincrby_impl(Client c, list argv):
     else:
         h = <HashValue>o
     if h.d is None:
-        off = h.pfind(PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field))
+        off = hv_find(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field))
         if off >= 0:
-            p = h.pvalue(off, &vlen)
+            p = hv_value(h, off, &vlen)
             if not string2ll(<const char*>p, vlen, &value):
                 c.error(NOT_INT_HASH)
                 return None
@@ -280,13 +280,13 @@ cdef object hincrby_impl(Client c, list argv):
     value += incr
     text = b"%d" % value
     if h.d is None:
-        before = 0 if new_key else h.estimate()
-        h.pset(PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field), PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
+        before = 0 if new_key else hv_estimate(h)
+        hv_set(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field), PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
         # redis 7.0 hashTypeSet: the entry count, the field's and the new value's length
         listpack_limits(c, &max_entries, &max_value)
         if h.count > max_entries or PyBytes_GET_SIZE(field) > max_value or PyBytes_GET_SIZE(text) > max_value:
-            h.convert()
-        cost = h.estimate() - before
+            hv_convert(h)
+        cost = hv_estimate(h) - before
     else:
         if v == NULL:
             cost = bytes_cost(field) + ENTRY_OVERHEAD + bytes_cost(text)
@@ -316,14 +316,14 @@ cdef object hdel_impl(Client c, list argv):
     if o is not None:
         h = <HashValue>o
         if h.d is None:
-            before = h.estimate()
+            before = hv_estimate(h)
             for j in range(2, argc):
                 field = <bytes>argv[j]
-                if h.pdel(PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field)):
+                if hv_del(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field)):
                     deleted += 1
                     if h.count == 0:
                         break
-            cost = h.estimate() - before
+            cost = hv_estimate(h) - before
         else:
             d = h.d
             for j in range(2, argc):
@@ -334,13 +334,13 @@ cdef object hdel_impl(Client c, list argv):
                     deleted += 1
                     if PyDict_Size(d) == 0:
                         break
-        if deleted and h.length() != 0:
+        if deleted and hv_len(h) != 0:
             rec_cost_add(c.db, r, cost)
         if deleted:
             c.dirty += deleted
             if c.ks.notify_flags:
                 notify(c, "h", EV_HDEL, key)
-            if h.length() == 0:
+            if hv_len(h) == 0:
                 c.db.rec_delete(key)
                 if c.ks.notify_flags:
                     notify(c, "g", EV_DEL, key)
@@ -352,7 +352,7 @@ cdef object hlen_impl(Client c, list argv):
     cdef object o = lookup_hash(c, <bytes>argv[1], True)
     if o is WRONG:
         return None
-    c.reply.add_int(0 if o is None else (<HashValue>o).length())
+    c.reply.add_int(0 if o is None else hv_len(<HashValue>o))
     return None
 
 
@@ -367,7 +367,7 @@ cdef object hexists_impl(Client c, list argv):
         return None
     h = <HashValue>o
     if h.d is None:
-        c.reply.add_int(1 if h.pfind(PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field)) >= 0 else 0)
+        c.reply.add_int(1 if hv_find(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field)) >= 0 else 0)
     else:
         c.reply.add_int(1 if PyDict_Contains(h.d, field) else 0)
     return None

@@ -8,12 +8,15 @@ cdef class HashValue:
     cdef readonly dict d
     cdef public object _scan        # HSCAN's cursor index over a large hash (engine/commands/_scan.py)
 
-    cdef Py_ssize_t pfind(self, const char* f, Py_ssize_t flen)
-    cdef const unsigned char* pvalue(self, Py_ssize_t off, Py_ssize_t* vlen)
-    cdef int pset(self, const char* f, Py_ssize_t flen, const char* v, Py_ssize_t vlen) except -1
-    cdef int pdel(self, const char* f, Py_ssize_t flen) except -1
-    cdef int _resize(self, Py_ssize_t new_used) except -1
-    cdef int convert(self) except -1
-    cdef list _pairs(self)
-    cdef Py_ssize_t length(self)
-    cdef long long estimate(self)
+
+# the packed form's operations (engine/types/hashvalue.pyx); functions, not methods, so the object has no
+# vtable pointer (48 bytes)
+cdef Py_ssize_t hv_find(HashValue self, const char* f, Py_ssize_t flen)
+cdef const unsigned char* hv_value(HashValue self, Py_ssize_t off, Py_ssize_t* vlen)
+cdef int hv_set(HashValue self, const char* f, Py_ssize_t flen, const char* v, Py_ssize_t vlen) except -1
+cdef int hv_del(HashValue self, const char* f, Py_ssize_t flen) except -1
+cdef int hv_resize(HashValue self, Py_ssize_t new_used) except -1
+cdef int hv_convert(HashValue self) except -1
+cdef list hv_pairs(HashValue self)
+cdef Py_ssize_t hv_len(HashValue self)
+cdef long long hv_estimate(HashValue self)

@@ -102,150 +102,6 @@ cdef class HashValue:
             for k, v in src:
                 self[k] = v
 
-    # ---- the packed (listpack) form, for the C fast paths ----
-
-    cdef Py_ssize_t length(self):
-        if self.d is not None:
-            return len(self.d)
-        return self.count
-
-    cdef Py_ssize_t pfind(self, const char* f, Py_ssize_t flen):
-        """Offset of the field entry equal to f in the packed buffer, -1 when absent."""
-        cdef Py_ssize_t pos = 0, n, hdr, end = self.used
-        cdef const unsigned char* b = self.buf
-        while pos < end:
-            hdr = rd_len(b + pos, &n)
-            if n == flen and memcmp(b + pos + hdr, f, flen) == 0:
-                return pos
-            pos += hdr + n
-            hdr = rd_len(b + pos, &n)
-            pos += hdr + n
-        return -1
-
-    cdef const unsigned char* pvalue(self, Py_ssize_t off, Py_ssize_t* vlen):
-        """The value bytes of the field entry at off (its length in vlen)."""
-        cdef Py_ssize_t n, hdr
-        cdef const unsigned char* b = self.buf
-        hdr = rd_len(b + off, &n)
-        off += hdr + n
-        hdr = rd_len(b + off, vlen)
-        return b + off + hdr
-
-    cdef int _resize(self, Py_ssize_t new_used) except -1:
-        cdef Py_ssize_t old_cap = round16(self.used), new_cap = round16(new_used)
-        cdef unsigned char* nb
-        if new_cap != old_cap or self.buf == NULL:
-            if new_cap == 0:
-                new_cap = 16
-            nb = <unsigned char*>PyMem_Realloc(self.buf, new_cap)
-            if nb == NULL:
-                raise MemoryError()
-            self.buf = nb
-        return 0
-
-    cdef int pset(self, const char* f, Py_ssize_t flen, const char* v, Py_ssize_t vlen) except -1:
-        """Set field f to v in the packed form: 1 when the field was added, 0 when its value was replaced."""
-        cdef Py_ssize_t off = self.pfind(f, flen), n, hdr, voff, old_span, new_span, tail, total
-        cdef unsigned char* p
-        new_span = len_size(vlen) + vlen
-        if off >= 0:
-            hdr = rd_len(self.buf + off, &n)
-            voff = off + hdr + n
-            hdr = rd_len(self.buf + voff, &n)
-            old_span = hdr + n
-            tail = self.used - (voff + old_span)
-            total = self.used - old_span + new_span
-            if new_span < old_span:
-                memmove(self.buf + voff + new_span, self.buf + voff + old_span, tail)
-                self._resize(total)
-            elif new_span > old_span:
-                self._resize(total)
-                memmove(self.buf + voff + new_span, self.buf + voff + old_span, tail)
-            p = wr_len(self.buf + voff, vlen)
-            memcpy(p, v, vlen)
-            self.used = <unsigned int>total
-            return 0
-        total = self.used + len_size(flen) + flen + new_span
-        self._resize(total)
-        p = wr_len(self.buf + self.used, flen)
-        memcpy(p, f, flen)
-        p = wr_len(p + flen, vlen)
-        memcpy(p, v, vlen)
-        self.used = <unsigned int>total
-        self.count += 1
-        return 1
-
-    cdef int pdel(self, const char* f, Py_ssize_t flen) except -1:
-        """Delete field f from the packed form: 1 when it was there."""
-        cdef Py_ssize_t off = self.pfind(f, flen), n, hdr, end
-        if off < 0:
-            return 0
-        hdr = rd_len(self.buf + off, &n)
-        end = off + hdr + n
-        hdr = rd_len(self.buf + end, &n)
-        end += hdr + n
-        memmove(self.buf + off, self.buf + end, self.used - end)
-        self.count -= 1
-        if self.count == 0:
-            PyMem_Free(self.buf)
-            self.buf = NULL
-            self.used = 0
-            return 1
-        self._resize(self.used - (end - off))
-        self.used -= <unsigned int>(end - off)
-        return 1
-
-    cdef int convert(self) except -1:
-        """listpack -> hashtable (one way)."""
-        cdef dict d
-        if self.d is not None:
-            return 0
-        d = {}
-        for k, v in self._pairs():
-            d[k] = v
-        self.d = d
-        if self.buf != NULL:
-            PyMem_Free(self.buf)
-        self.buf = NULL
-        self.used = 0
-        self.count = 0
-        return 0
-
-    cdef list _pairs(self):
-        cdef list out = []
-        cdef Py_ssize_t pos = 0, n, hdr
-        cdef const unsigned char* b = self.buf
-        cdef bytes k
-        while pos < self.used:
-            hdr = rd_len(b + pos, &n)
-            k = PyBytes_FromStringAndSize(<const char*>b + pos + hdr, n)
-            pos += hdr + n
-            hdr = rd_len(b + pos, &n)
-            out.append((k, PyBytes_FromStringAndSize(<const char*>b + pos + hdr, n)))
-            pos += hdr + n
-        return out
-
-    cdef long long estimate(self):
-        """The memory this value holds (engine/evict.pxi's figure for the dict form: its size plus five sampled
-        entries scaled to the count; for the packed form the object and its buffer as the allocator rounds it)."""
-        cdef long long total, sampled = 0, taken = 0, n
-        cdef Py_ssize_t cap
-        if self.d is None:
-            if self.buf == NULL:
-                return 48
-            cap = round16(self.used)
-            return 48 + (cap if cap <= 512 else cap + 16)
-        n = len(self.d)
-        total = 48 + sys.getsizeof(self.d)
-        if n == 0:
-            return total
-        for k, v in self.d.items():
-            sampled += bytes_cost(PyBytes_GET_SIZE(k)) + bytes_cost(PyBytes_GET_SIZE(v))
-            taken += 1
-            if taken == 5:
-                break
-        return total + sampled * n // taken
-
     # ---- the mapping API ----
 
     @property
@@ -255,27 +111,27 @@ cdef class HashValue:
     @hashtable.setter
     def hashtable(self, value):
         if value:
-            self.convert()
+            hv_convert(self)
         elif self.d is not None:
             raise ValueError("a hashtable hash does not go back to listpack")
 
     def __len__(self):
-        return self.length()
+        return hv_len(self)
 
     def __contains__(self, bytes k):
         if self.d is not None:
             return k in self.d
-        return self.pfind(PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k)) >= 0
+        return hv_find(self, PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k)) >= 0
 
     def get(self, bytes k, default=None):
         cdef Py_ssize_t off, vlen
         cdef const unsigned char* p
         if self.d is not None:
             return self.d.get(k, default)
-        off = self.pfind(PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k))
+        off = hv_find(self, PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k))
         if off < 0:
             return default
-        p = self.pvalue(off, &vlen)
+        p = hv_value(self, off, &vlen)
         return PyBytes_FromStringAndSize(<const char*>p, vlen)
 
     def __getitem__(self, bytes k):
@@ -288,12 +144,12 @@ cdef class HashValue:
         if self.d is not None:
             self.d[k] = v
         else:
-            self.pset(PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k), PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v))
+            hv_set(self, PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k), PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v))
 
     def __delitem__(self, bytes k):
         if self.d is not None:
             del self.d[k]
-        elif not self.pdel(PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k)):
+        elif not hv_del(self, PyBytes_AS_STRING(k), PyBytes_GET_SIZE(k)):
             raise KeyError(k)
 
     def pop(self, bytes k, default=_MISSING):
@@ -308,17 +164,17 @@ cdef class HashValue:
     def items(self):
         if self.d is not None:
             return self.d.items()
-        return self._pairs()
+        return hv_pairs(self)
 
     def keys(self):
         if self.d is not None:
             return self.d.keys()
-        return [k for k, _ in self._pairs()]
+        return [k for k, _ in hv_pairs(self)]
 
     def values(self):
         if self.d is not None:
             return self.d.values()
-        return [v for _, v in self._pairs()]
+        return [v for _, v in hv_pairs(self)]
 
     def __iter__(self):
         return iter(self.keys())
@@ -345,7 +201,7 @@ cdef class HashValue:
             return
         max_entries, max_value = limits(config)
         if self.count > max_entries or any(len(x) > max_value for x in items):
-            self.convert()
+            hv_convert(self)
 
     def encoding(self, config=None):
         return b"hashtable" if self.d is not None else b"listpack"
@@ -353,7 +209,7 @@ cdef class HashValue:
     def copy(self):
         other = HashValue(self.items())
         if self.d is not None:
-            other.convert()
+            other.hashtable = True
         return other
 
     def to_rdb(self):
@@ -366,10 +222,10 @@ cdef class HashValue:
         return value
 
     def mem_usage(self):
-        return self.estimate()
+        return hv_estimate(self)
 
     def mem_estimate(self):
-        return self.estimate()
+        return hv_estimate(self)
 
     def __sizeof__(self):
         return 48
@@ -378,8 +234,153 @@ cdef class HashValue:
         return (_rebuild, (dict(self.items()), self.d is not None))
 
 
+# ---- the packed (listpack) form, for the C fast paths (declared in hashvalue.pxd) ----
+
+cdef Py_ssize_t hv_len(HashValue self):
+    if self.d is not None:
+        return len(self.d)
+    return self.count
+
+cdef Py_ssize_t hv_find(HashValue self, const char* f, Py_ssize_t flen):
+    """Offset of the field entry equal to f in the packed buffer, -1 when absent."""
+    cdef Py_ssize_t pos = 0, n, hdr, end = self.used
+    cdef const unsigned char* b = self.buf
+    while pos < end:
+        hdr = rd_len(b + pos, &n)
+        if n == flen and memcmp(b + pos + hdr, f, flen) == 0:
+            return pos
+        pos += hdr + n
+        hdr = rd_len(b + pos, &n)
+        pos += hdr + n
+    return -1
+
+cdef const unsigned char* hv_value(HashValue self, Py_ssize_t off, Py_ssize_t* vlen):
+    """The value bytes of the field entry at off (its length in vlen)."""
+    cdef Py_ssize_t n, hdr
+    cdef const unsigned char* b = self.buf
+    hdr = rd_len(b + off, &n)
+    off += hdr + n
+    hdr = rd_len(b + off, vlen)
+    return b + off + hdr
+
+cdef int hv_resize(HashValue self, Py_ssize_t new_used) except -1:
+    cdef Py_ssize_t old_cap = round16(self.used), new_cap = round16(new_used)
+    cdef unsigned char* nb
+    if new_cap != old_cap or self.buf == NULL:
+        if new_cap == 0:
+            new_cap = 16
+        nb = <unsigned char*>PyMem_Realloc(self.buf, new_cap)
+        if nb == NULL:
+            raise MemoryError()
+        self.buf = nb
+    return 0
+
+cdef int hv_set(HashValue self, const char* f, Py_ssize_t flen, const char* v, Py_ssize_t vlen) except -1:
+    """Set field f to v in the packed form: 1 when the field was added, 0 when its value was replaced."""
+    cdef Py_ssize_t off = hv_find(self, f, flen), n, hdr, voff, old_span, new_span, tail, total
+    cdef unsigned char* p
+    new_span = len_size(vlen) + vlen
+    if off >= 0:
+        hdr = rd_len(self.buf + off, &n)
+        voff = off + hdr + n
+        hdr = rd_len(self.buf + voff, &n)
+        old_span = hdr + n
+        tail = self.used - (voff + old_span)
+        total = self.used - old_span + new_span
+        if new_span < old_span:
+            memmove(self.buf + voff + new_span, self.buf + voff + old_span, tail)
+            hv_resize(self, total)
+        elif new_span > old_span:
+            hv_resize(self, total)
+            memmove(self.buf + voff + new_span, self.buf + voff + old_span, tail)
+        p = wr_len(self.buf + voff, vlen)
+        memcpy(p, v, vlen)
+        self.used = <unsigned int>total
+        return 0
+    total = self.used + len_size(flen) + flen + new_span
+    hv_resize(self, total)
+    p = wr_len(self.buf + self.used, flen)
+    memcpy(p, f, flen)
+    p = wr_len(p + flen, vlen)
+    memcpy(p, v, vlen)
+    self.used = <unsigned int>total
+    self.count += 1
+    return 1
+
+cdef int hv_del(HashValue self, const char* f, Py_ssize_t flen) except -1:
+    """Delete field f from the packed form: 1 when it was there."""
+    cdef Py_ssize_t off = hv_find(self, f, flen), n, hdr, end
+    if off < 0:
+        return 0
+    hdr = rd_len(self.buf + off, &n)
+    end = off + hdr + n
+    hdr = rd_len(self.buf + end, &n)
+    end += hdr + n
+    memmove(self.buf + off, self.buf + end, self.used - end)
+    self.count -= 1
+    if self.count == 0:
+        PyMem_Free(self.buf)
+        self.buf = NULL
+        self.used = 0
+        return 1
+    hv_resize(self, self.used - (end - off))
+    self.used -= <unsigned int>(end - off)
+    return 1
+
+cdef int hv_convert(HashValue self) except -1:
+    """listpack -> hashtable (one way)."""
+    cdef dict d
+    if self.d is not None:
+        return 0
+    d = {}
+    for k, v in hv_pairs(self):
+        d[k] = v
+    self.d = d
+    if self.buf != NULL:
+        PyMem_Free(self.buf)
+    self.buf = NULL
+    self.used = 0
+    self.count = 0
+    return 0
+
+cdef list hv_pairs(HashValue self):
+    cdef list out = []
+    cdef Py_ssize_t pos = 0, n, hdr
+    cdef const unsigned char* b = self.buf
+    cdef bytes k
+    while pos < self.used:
+        hdr = rd_len(b + pos, &n)
+        k = PyBytes_FromStringAndSize(<const char*>b + pos + hdr, n)
+        pos += hdr + n
+        hdr = rd_len(b + pos, &n)
+        out.append((k, PyBytes_FromStringAndSize(<const char*>b + pos + hdr, n)))
+        pos += hdr + n
+    return out
+
+cdef long long hv_estimate(HashValue self):
+    """The memory this value holds (engine/evict.pxi's figure for the dict form: its size plus five sampled
+    entries scaled to the count; for the packed form the object and its buffer as the allocator rounds it)."""
+    cdef long long total, sampled = 0, taken = 0, n
+    cdef Py_ssize_t cap
+    if self.d is None:
+        if self.buf == NULL:
+            return 48
+        cap = round16(self.used)
+        return 48 + (cap if cap <= 512 else cap + 16)
+    n = len(self.d)
+    total = 48 + sys.getsizeof(self.d)
+    if n == 0:
+        return total
+    for k, v in self.d.items():
+        sampled += bytes_cost(PyBytes_GET_SIZE(k)) + bytes_cost(PyBytes_GET_SIZE(v))
+        taken += 1
+        if taken == 5:
+            break
+    return total + sampled * n // taken
+
+
 def _rebuild(pairs, hashtable):
     value = HashValue(pairs)
     if hashtable:
-        value.convert()
+        value.hashtable = True
     return value
