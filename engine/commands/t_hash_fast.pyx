@@ -23,7 +23,7 @@ cdef extern from "Python.h":
     PyObject* PyDict_SetDefault(object d, object key, object default) except NULL
 
 from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, rec_cost_add
-from engine.types.hashvalue cimport HashValue, hv_find, hv_value, hv_set, hv_del, hv_convert, hv_len, hv_estimate
+from engine.types.hashvalue cimport HashValue, hv_find, hv_value, hv_set, hv_del, hv_convert, hv_len, hv_estimate, hv_reply_all
 from protocol.resp cimport ReplyBuffer
 from protocol.cutil cimport string2ll
 
@@ -144,25 +144,27 @@ cdef object hset_generic(Client c, list argv, bint ok_reply):
         listpack_limits(c, &max_entries, &max_value)
         if too_long(argv, 2, max_value):
             hv_convert(h)
+    j = 2
     if h.d is None:
-        for j in range(2, argc, 2):
+        while j < argc:
             field = <bytes>argv[j]
             val = <bytes>argv[j + 1]
             created += hv_set(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field),
                               PyBytes_AS_STRING(val), PyBytes_GET_SIZE(val))
-        if h.count > max_entries:
-            hv_convert(h)
-        cost = hv_estimate(h) - before
-        rec_cost_add(c.db, r, cost + 8 if new_key else cost)
-    elif was_packed:          # converted by this command: a full estimate after the writes
+            j += 2
+            if h.count > max_entries:      # redis hashTypeSet: converted as soon as it holds too many
+                hv_convert(h)
+                break
+    if was_packed:
         d = h.d
-        for j in range(2, argc, 2):
+        while j < argc:
             if PyDict_SetDefault(d, argv[j], argv[j + 1]) != <PyObject*>argv[j + 1]:
                 PyDict_SetItem(d, argv[j], argv[j + 1])
             else:
                 created += 1
+            j += 2
         cost = hv_estimate(h) - before
-        rec_cost_add(c.db, r, cost + 8 if new_key else cost)
+        rec_cost_add(c.db, r, cost + 8 if new_key else cost)   # a new record has nothing accounted
     else:
         d = h.d
         for j in range(2, argc, 2):
@@ -373,6 +375,50 @@ cdef object hexists_impl(Client c, list argv):
     return None
 
 
+cdef object reply_all(Client c, list argv, bint keys, bint values):
+    """HGETALL/HKEYS/HVALS (t_hash.py reply_all): the packed form replied from its buffer."""
+    cdef object o = lookup_hash(c, <bytes>argv[1], True)
+    cdef HashValue h
+    cdef ReplyBuffer out = c.reply
+    if o is WRONG:
+        return None
+    if o is None:
+        if keys and values:
+            out.add_map_len(0)
+        else:
+            out.add_array_len(0)
+        return None
+    h = <HashValue>o
+    if h.d is None:
+        hv_reply_all(h, out, keys, values)
+        return None
+    if keys and values:
+        out.add_map_len(len(h.d))
+        for k, v in h.d.items():
+            out.add_bulk(<bytes>k)
+            out.add_bulk(<bytes>v)
+    else:
+        out.add_array_len(len(h.d))
+        for x in (h.d if keys else h.d.values()):
+            out.add_bulk(<bytes>x)
+    return None
+
+
+cdef object hgetall_impl(Client c, list argv):
+    return reply_all(c, argv, True, True)
+
+
+cdef object hkeys_impl(Client c, list argv):
+    return reply_all(c, argv, True, False)
+
+
+cdef object hvals_impl(Client c, list argv):
+    return reply_all(c, argv, False, True)
+
+
+bind_fast(b"hgetall", hgetall_impl)
+bind_fast(b"hkeys", hkeys_impl)
+bind_fast(b"hvals", hvals_impl)
 bind_fast(b"hset", hset_impl)
 bind_fast(b"hmset", hmset_impl)
 bind_fast(b"hget", hget_impl)

@@ -1,3 +1,6 @@
+from protocol.resp cimport ReplyBuffer
+
+
 cdef class HashValue:
     # listpack form (d is None): `count` field/value pairs packed in buf[0:used], each entry a varint length
     # and its bytes, field then value, in insertion order. hashtable form: d, a dict (one-way conversion, as
@@ -20,3 +23,5 @@ cdef int hv_convert(HashValue self) except -1
 cdef list hv_pairs(HashValue self)
 cdef Py_ssize_t hv_len(HashValue self)
 cdef long long hv_estimate(HashValue self)
+
+cdef int hv_reply_all(HashValue self, ReplyBuffer out, bint keys, bint values) except -1

@@ -15,6 +15,7 @@ cimport cython
 from cpython.mem cimport PyMem_Realloc, PyMem_Free
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport memcmp, memcpy, memmove
+from protocol.resp cimport ReplyBuffer
 import sys
 
 cdef object _MISSING = object()
@@ -94,11 +95,18 @@ cdef class HashValue:
             self.buf = NULL
 
     def __init__(self, *args):
+        """HashValue(), HashValue(pairs or mapping); more than 128 pairs start in the dict form (filling the
+        packed one is quadratic)."""
         cdef object src
         if args:
             src = args[0]
             if isinstance(src, dict) or isinstance(src, HashValue):
                 src = src.items()
+            if not isinstance(src, (list, tuple)):
+                src = list(src)
+            if len(src) > 128:
+                self.d = dict(src)
+                return
             for k, v in src:
                 self[k] = v
 
@@ -207,9 +215,12 @@ cdef class HashValue:
         return b"hashtable" if self.d is not None else b"listpack"
 
     def copy(self):
-        other = HashValue(self.items())
+        cdef HashValue other = HashValue.__new__(HashValue)
         if self.d is not None:
-            other.hashtable = True
+            other.d = dict(self.d)
+        else:
+            for k, v in hv_pairs(self):
+                other[k] = v
         return other
 
     def to_rdb(self):
@@ -217,8 +228,14 @@ cdef class HashValue:
 
     @classmethod
     def from_rdb(cls, kind, pairs, config=None):
-        value = cls(pairs)
-        value.note_write(config, *[x for pair in pairs for x in pair])
+        """A loaded hash in the form redis's rdbLoadObject gives it under the current limits."""
+        cdef HashValue value = HashValue.__new__(HashValue)
+        max_entries, max_value = limits(config)
+        if len(pairs) > max_entries or any(len(f) > max_value or len(v) > max_value for f, v in pairs):
+            value.d = dict(pairs)
+        else:
+            for k, v in pairs:
+                value[k] = v
         return value
 
     def mem_usage(self):
@@ -377,6 +394,30 @@ cdef long long hv_estimate(HashValue self):
         if taken == 5:
             break
     return total + sampled * n // taken
+
+
+cdef int hv_reply_all(HashValue self, ReplyBuffer out, bint keys, bint values) except -1:
+    """HGETALL (keys and values, a map), HKEYS or HVALS (an array) of the packed form, straight from the buffer."""
+    cdef Py_ssize_t pos = 0, n, hdr
+    cdef const unsigned char* b = self.buf
+    if keys and values:
+        out.add_map_len(self.count)
+    else:
+        out.add_array_len(self.count)
+    while pos < self.used:
+        hdr = rd_len(b + pos, &n)
+        if keys:
+            out._header(b'$', n)
+            out._append(<const char*>b + pos + hdr, n)
+            out._append(b"\r\n", 2)
+        pos += hdr + n
+        hdr = rd_len(b + pos, &n)
+        if values:
+            out._header(b'$', n)
+            out._append(<const char*>b + pos + hdr, n)
+            out._append(b"\r\n", 2)
+        pos += hdr + n
+    return 0
 
 
 def _rebuild(pairs, hashtable):

@@ -110,7 +110,21 @@ hgetall e1
 object encoding e1
 hdel e1 a ""
 exists e1
-"""
+hgetall nokey
+hkeys nokey
+hvals nokey
+set str x
+hgetall str
+hkeys str
+hvals str
+hset many %s
+object encoding many
+hlen many
+hset many2 %s
+object encoding many2
+hincrby many2 f0 1
+hget many2 f0
+""" % (" ".join("f%d v%d" % (i, i) for i in range(300)), " ".join("f%d %d" % (i, i) for i in range(128)))
 
 SORT = """
 rpush ids 3 1 2
