@@ -256,3 +256,29 @@ SUITES = {
 
 SUITE_ORDER = ("core", "memcached", "types", "lists", "hash", "sets", "zset", "streams", "pubsub", "persistence",
                "scripts", "memory")
+
+
+# ---- small hashes (issue 20, the packed listpack form of engine/types/hashvalue.pyx) ----
+SMALL_HASH_KEYS = 100_000
+
+
+def load_small_hashes(port: int, quick: bool, fields: int = 10, batch: int = 1000):
+    """The hashsmall suite's setup: SMALL_HASH_KEYS hashes bench:h10:000000000000 ... (redis-benchmark's
+    12-digit __rand_int__) of `fields` fields field:0 .. value:0 .., pipelined HSETs."""
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        for start in range(0, SMALL_HASH_KEYS, batch):
+            n = min(SMALL_HASH_KEYS, start + batch) - start
+            args = [x for f in range(fields) for x in (b"field:%d" % f, b"value:%d" % f)]
+            sock.sendall(b"".join(resp_command(b"HSET", b"bench:h10:%012d" % i, *args) for i in range(start, start + n)))
+            _read_replies(sock, n)
+
+
+SUITES["hashsmall"] = Suite(
+    "hashsmall",
+    redis=(RedisCase("HGET small", command=("HGET", "bench:h10:__rand_int__", "field:7")),
+           RedisCase("HSET small", command=("HSET", "bench:h10:__rand_int__", "field:3", "value:x")),
+           RedisCase("HINCRBY small", command=("HINCRBY", "bench:h10:__rand_int__", "n", "1")),
+           RedisCase("HGETALL small", command=("HGETALL", "bench:h10:__rand_int__"), pipelines=(1,))),
+    setup=load_small_hashes,
+    notes="100k hashes of 10 fields (listpack in both servers): HGET/HSET/HINCRBY of one field, HGETALL")
+SUITE_ORDER = SUITE_ORDER + ("hashsmall",)

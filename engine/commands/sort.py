@@ -8,6 +8,7 @@ from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER, type_name
 from engine.registry import command
 from engine.notify import notify
 from engine.types.zset import ZSetValue
+from engine.types.hashvalue import HashValue
 from protocol.resp import parse_ll
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -47,7 +48,7 @@ def lookup_by_pattern(db, pattern, subst):
         return None
     value = e.value
     if field is not None:
-        if not isinstance(value, dict):
+        if not isinstance(value, (dict, HashValue)):
             return None
         return value.get(field)
     return value if type(value) is bytes else None

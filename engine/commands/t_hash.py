@@ -5,7 +5,7 @@ from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command
 from engine.notify import notify
 from engine.ldouble import incr_by_float, OK as LD_OK, BAD_CURRENT, BAD_INCREMENT
-from engine.types.hash import HashValue
+from engine.types.hash import HashValue, limits
 from protocol.resp import parse_ll
 from engine.commands._scan import scan_collection, reply_cursor_batch
 
@@ -50,11 +50,15 @@ def hset_generic(c, argv):
     if not ok:
         return None
     created = 0
+    config = config_of(c)
+    h.note_write(config, *argv[2:])           # redis hashTypeTryConversion: the lengths first
+    max_entries = limits(config)[0]
     for i in range(2, len(argv), 2):
         if argv[i] not in h:
             created += 1
         h[argv[i]] = argv[i + 1]
-    h.note_write(config_of(c), *argv[2:])
+        if not h.hashtable and len(h) > max_entries:
+            h.hashtable = True
     c.dirty += (len(argv) - 2) // 2
     notify(c, "h", b"hset", argv[1])
     return created
@@ -231,7 +235,8 @@ def reply_all(c, argv, keys, values):
     ok, h = hash_for_read(c, argv[1])
     if not ok:
         return
-    h = h or {}
+    if h is None:
+        h = {}
     if keys and values:
         c.reply.add_map_len(len(h))
         for k, v in h.items():
@@ -643,7 +648,7 @@ def hscan_command(c, argv):
 def _hscan_large(c, args, h):
     if not h.hashtable:
         return False
-    reply_cursor_batch(c, args, h, h, h.get)
+    reply_cursor_batch(c, args, h, h.d, h.d.get)
     return True
 
 

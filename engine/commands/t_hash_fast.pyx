@@ -16,10 +16,14 @@ hash is released by rec_delete.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem, PyDict_Contains, PyDict_DelItem, PyDict_Size
+
 from cpython.object cimport PyObject
 
+cdef extern from "Python.h":
+    PyObject* PyDict_SetDefault(object d, object key, object default) except NULL
+
 from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, rec_cost_add
-from engine.types.hashvalue cimport HashValue
+from engine.types.hashvalue cimport HashValue, hv_find, hv_value, hv_set, hv_del, hv_convert, hv_len, hv_estimate, hv_reply_all
 from protocol.resp cimport ReplyBuffer
 from protocol.cutil cimport string2ll, ll_bytes
 
@@ -40,7 +44,6 @@ cdef long long LLONG_MIN_ = -9223372036854775807 - 1
 
 cdef object WRONG = object()          # lookup_hash's answer after a WRONGTYPE reply
 cdef long long ENTRY_OVERHEAD = 24    # a dict entry (hash, key, value pointers), amortised index included
-cdef long long EMPTY_COST = sys.getsizeof(HashValue()) + 8   # rec_account's cost of an empty hash
 
 
 cdef inline HashValue new_hash():
@@ -97,15 +100,30 @@ cdef inline void listpack_limits(Client c, long long* max_entries, long long* ma
     max_value[0] = <long long>values["hash-max-listpack-value"]
 
 
+cdef inline void reply_bulk_raw(ReplyBuffer out, const unsigned char* p, Py_ssize_t n):
+    out._header(b'$', n)
+    out._append(<const char*>p, n)
+    out._append(b"\r\n", 2)
+
+
+cdef inline bint too_long(list argv, Py_ssize_t start, long long max_value):
+    cdef Py_ssize_t j
+    for j in range(start, len(argv)):
+        if PyBytes_GET_SIZE(<bytes>argv[j]) > max_value:
+            return True
+    return False
+
+
 cdef object hset_generic(Client c, list argv, bint ok_reply):
     cdef Py_ssize_t argc = len(argv), j
-    cdef bytes key, field
+    cdef bytes key, field, val
     cdef HashValue h
+    cdef dict d
     cdef object o
-    cdef long long created = 0, max_entries = 128, max_value = 64, cost = 0
+    cdef long long created = 0, max_entries = 128, max_value = 64, cost = 0, before = 0
     cdef cm_rec* r
     cdef PyObject* old
-    cdef bint new_key = False
+    cdef bint new_key = False, was_packed
     if argc % 2 != 0:
         c.error(b"ERR wrong number of arguments for '" + c.cmd.name_bytes + b"' command")
         return None
@@ -119,25 +137,46 @@ cdef object hset_generic(Client c, list argv, bint ok_reply):
         new_key = True
     else:
         h = <HashValue>o
-    for j in range(2, argc, 2):
-        field = <bytes>argv[j]
-        old = PyDict_GetItem(h, field)
-        if old == NULL:
-            created += 1
-            cost += bytes_cost(field) + ENTRY_OVERHEAD + bytes_cost(<bytes>argv[j + 1])
-        else:
-            cost += bytes_cost(<bytes>argv[j + 1]) - bytes_cost(<bytes>old)
-        PyDict_SetItem(h, field, argv[j + 1])
-    rec_cost_add(c.db, r, cost + EMPTY_COST if new_key else cost)   # a new record has nothing accounted
-    if not h.hashtable:
+    was_packed = h.d is None
+    if was_packed:
+        # redis hashTypeTryConversion: a long field or value converts before the writes
+        before = 0 if new_key else hv_estimate(h)
         listpack_limits(c, &max_entries, &max_value)
-        if PyDict_Size(h) > max_entries:
-            h.hashtable = True
-        else:
-            for j in range(2, argc):
-                if PyBytes_GET_SIZE(<bytes>argv[j]) > max_value:
-                    h.hashtable = True
-                    break
+        if too_long(argv, 2, max_value):
+            hv_convert(h)
+    j = 2
+    if h.d is None:
+        while j < argc:
+            field = <bytes>argv[j]
+            val = <bytes>argv[j + 1]
+            created += hv_set(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field),
+                              PyBytes_AS_STRING(val), PyBytes_GET_SIZE(val))
+            j += 2
+            if h.count > max_entries:      # redis hashTypeSet: converted as soon as it holds too many
+                hv_convert(h)
+                break
+    if was_packed:
+        d = h.d
+        while j < argc:
+            if PyDict_SetDefault(d, argv[j], argv[j + 1]) != <PyObject*>argv[j + 1]:
+                PyDict_SetItem(d, argv[j], argv[j + 1])
+            else:
+                created += 1
+            j += 2
+        cost = hv_estimate(h) - before
+        rec_cost_add(c.db, r, cost + 8 if new_key else cost)   # a new record has nothing accounted
+    else:
+        d = h.d
+        for j in range(2, argc, 2):
+            field = <bytes>argv[j]
+            old = PyDict_GetItem(d, field)
+            if old == NULL:
+                created += 1
+                cost += bytes_cost(field) + ENTRY_OVERHEAD + bytes_cost(<bytes>argv[j + 1])
+            else:
+                cost += bytes_cost(<bytes>argv[j + 1]) - bytes_cost(<bytes>old)
+            PyDict_SetItem(d, field, argv[j + 1])
+        rec_cost_add(c.db, r, cost)
     c.dirty += (argc - 2) // 2
     if c.ks.notify_flags:
         notify(c, "h", EV_HSET, key)
@@ -156,24 +195,35 @@ cdef object hmset_impl(Client c, list argv):
     return hset_generic(c, argv, True)
 
 
-cdef object hget_impl(Client c, list argv):
+cdef inline bint hash_get(HashValue h, bytes field, ReplyBuffer out):
+    """Reply h's value of field as a bulk string; False (nothing replied) when absent."""
     cdef PyObject* v
+    cdef Py_ssize_t off, vlen
+    cdef const unsigned char* p
+    if h.d is None:
+        off = hv_find(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field))
+        if off < 0:
+            return False
+        p = hv_value(h, off, &vlen)
+        reply_bulk_raw(out, p, vlen)
+        return True
+    v = PyDict_GetItem(h.d, field)
+    if v == NULL:
+        return False
+    out.add_bulk(<bytes>v)
+    return True
+
+
+cdef object hget_impl(Client c, list argv):
     cdef object o = lookup_hash(c, <bytes>argv[1], True)
     if o is WRONG:
         return None
-    if o is None:
+    if o is None or not hash_get(<HashValue>o, <bytes>argv[2], c.reply):
         c.reply.add_null()
-        return None
-    v = PyDict_GetItem(o, argv[2])
-    if v == NULL:
-        c.reply.add_null()
-    else:
-        c.reply.add_bulk(<bytes>v)
     return None
 
 
 cdef object hmget_impl(Client c, list argv):
-    cdef PyObject* v
     cdef Py_ssize_t j, argc = len(argv)
     cdef ReplyBuffer out
     cdef object o = lookup_hash(c, <bytes>argv[1], True)
@@ -182,14 +232,8 @@ cdef object hmget_impl(Client c, list argv):
     out = c.reply
     out.add_array_len(argc - 2)
     for j in range(2, argc):
-        if o is None:
+        if o is None or not hash_get(<HashValue>o, <bytes>argv[j], out):
             out.add_null()
-            continue
-        v = PyDict_GetItem(o, argv[j])
-        if v == NULL:
-            out.add_null()
-        else:
-            out.add_bulk(<bytes>v)
     return None
 
 
@@ -198,12 +242,14 @@ cdef object hincrby_impl(Client c, list argv):
     cdef bytes key = <bytes>argv[1]
     cdef bytes field = <bytes>argv[2]
     cdef bytes current, text
-    cdef PyObject* v
+    cdef PyObject* v = NULL
     cdef HashValue h
     cdef object o
-    cdef long long max_entries = 128, max_value = 64, cost
+    cdef long long max_entries = 128, max_value = 64, cost, before = 0
     cdef cm_rec* r
     cdef bint new_key = False
+    cdef Py_ssize_t off = -1, vlen
+    cdef const unsigned char* p
     if not string2ll(PyBytes_AS_STRING(<bytes>argv[3]), PyBytes_GET_SIZE(<bytes>argv[3]), &incr):
         c.error(NOT_INTEGER_B)
         return None
@@ -216,27 +262,40 @@ cdef object hincrby_impl(Client c, list argv):
         new_key = True
     else:
         h = <HashValue>o
-    v = PyDict_GetItem(h, field)
-    if v != NULL:
-        current = <bytes>v
-        if not string2ll(PyBytes_AS_STRING(current), PyBytes_GET_SIZE(current), &value):
-            c.error(NOT_INT_HASH)
-            return None
+    if h.d is None:
+        off = hv_find(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field))
+        if off >= 0:
+            p = hv_value(h, off, &vlen)
+            if not string2ll(<const char*>p, vlen, &value):
+                c.error(NOT_INT_HASH)
+                return None
+    else:
+        v = PyDict_GetItem(h.d, field)
+        if v != NULL:
+            current = <bytes>v
+            if not string2ll(PyBytes_AS_STRING(current), PyBytes_GET_SIZE(current), &value):
+                c.error(NOT_INT_HASH)
+                return None
     if (incr < 0 and value < 0 and incr < LLONG_MIN_ - value) or (incr > 0 and value > 0 and incr > LLONG_MAX_ - value):
         c.error(OVERFLOW_ERR)
         return None
     value += incr
     text = ll_bytes(value)
-    if v == NULL:
-        cost = bytes_cost(field) + ENTRY_OVERHEAD + bytes_cost(text)
-    else:
-        cost = bytes_cost(text) - bytes_cost(<bytes>v)
-    PyDict_SetItem(h, field, text)
-    rec_cost_add(c.db, r, cost + EMPTY_COST if new_key else cost)   # a new record has nothing accounted
-    if not h.hashtable:
+    if h.d is None:
+        before = 0 if new_key else hv_estimate(h)
+        hv_set(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field), PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
+        # redis 7.0 hashTypeSet: the entry count, the field's and the new value's length
         listpack_limits(c, &max_entries, &max_value)
-        if PyDict_Size(h) > max_entries or PyBytes_GET_SIZE(field) > max_value or PyBytes_GET_SIZE(text) > max_value:
-            h.hashtable = True
+        if h.count > max_entries or PyBytes_GET_SIZE(field) > max_value or PyBytes_GET_SIZE(text) > max_value:
+            hv_convert(h)
+        cost = hv_estimate(h) - before
+    else:
+        if v == NULL:
+            cost = bytes_cost(field) + ENTRY_OVERHEAD + bytes_cost(text)
+        else:
+            cost = bytes_cost(text) - bytes_cost(<bytes>v)
+        PyDict_SetItem(h.d, field, text)
+    rec_cost_add(c.db, r, cost + 8 if new_key else cost)   # a new record has nothing accounted
     c.dirty += 1
     if c.ks.notify_flags:
         notify(c, "h", EV_HINCRBY, key)
@@ -246,29 +305,44 @@ cdef object hincrby_impl(Client c, list argv):
 
 cdef object hdel_impl(Client c, list argv):
     cdef bytes key = <bytes>argv[1]
+    cdef bytes field
     cdef Py_ssize_t j, argc = len(argv)
-    cdef long long deleted = 0, cost = 0
+    cdef long long deleted = 0, cost = 0, before
     cdef cm_rec* r
     cdef PyObject* old
+    cdef HashValue h
+    cdef dict d
     cdef object o = lookup_hash_rec(c, key, &r)
     if o is WRONG:
         return None
     if o is not None:
-        for j in range(2, argc):
-            old = PyDict_GetItem(o, argv[j])
-            if old != NULL:
-                cost -= bytes_cost(<bytes>argv[j]) + ENTRY_OVERHEAD + bytes_cost(<bytes>old)
-                PyDict_DelItem(o, argv[j])
-                deleted += 1
-                if PyDict_Size(o) == 0:
-                    break
-        if deleted and PyDict_Size(o) != 0:
+        h = <HashValue>o
+        if h.d is None:
+            before = hv_estimate(h)
+            for j in range(2, argc):
+                field = <bytes>argv[j]
+                if hv_del(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field)):
+                    deleted += 1
+                    if h.count == 0:
+                        break
+            cost = hv_estimate(h) - before
+        else:
+            d = h.d
+            for j in range(2, argc):
+                old = PyDict_GetItem(d, argv[j])
+                if old != NULL:
+                    cost -= bytes_cost(<bytes>argv[j]) + ENTRY_OVERHEAD + bytes_cost(<bytes>old)
+                    PyDict_DelItem(d, argv[j])
+                    deleted += 1
+                    if PyDict_Size(d) == 0:
+                        break
+        if deleted and hv_len(h) != 0:
             rec_cost_add(c.db, r, cost)
         if deleted:
             c.dirty += deleted
             if c.ks.notify_flags:
                 notify(c, "h", EV_HDEL, key)
-            if PyDict_Size(o) == 0:
+            if hv_len(h) == 0:
                 c.db.rec_delete(key)
                 if c.ks.notify_flags:
                     notify(c, "g", EV_DEL, key)
@@ -280,18 +354,71 @@ cdef object hlen_impl(Client c, list argv):
     cdef object o = lookup_hash(c, <bytes>argv[1], True)
     if o is WRONG:
         return None
-    c.reply.add_int(0 if o is None else PyDict_Size(o))
+    c.reply.add_int(0 if o is None else hv_len(<HashValue>o))
     return None
 
 
 cdef object hexists_impl(Client c, list argv):
+    cdef HashValue h
+    cdef bytes field = <bytes>argv[2]
     cdef object o = lookup_hash(c, <bytes>argv[1], True)
     if o is WRONG:
         return None
-    c.reply.add_int(1 if o is not None and PyDict_Contains(o, argv[2]) else 0)
+    if o is None:
+        c.reply.add_int(0)
+        return None
+    h = <HashValue>o
+    if h.d is None:
+        c.reply.add_int(1 if hv_find(h, PyBytes_AS_STRING(field), PyBytes_GET_SIZE(field)) >= 0 else 0)
+    else:
+        c.reply.add_int(1 if PyDict_Contains(h.d, field) else 0)
     return None
 
 
+cdef object reply_all(Client c, list argv, bint keys, bint values):
+    """HGETALL/HKEYS/HVALS (t_hash.py reply_all): the packed form replied from its buffer."""
+    cdef object o = lookup_hash(c, <bytes>argv[1], True)
+    cdef HashValue h
+    cdef ReplyBuffer out = c.reply
+    if o is WRONG:
+        return None
+    if o is None:
+        if keys and values:
+            out.add_map_len(0)
+        else:
+            out.add_array_len(0)
+        return None
+    h = <HashValue>o
+    if h.d is None:
+        hv_reply_all(h, out, keys, values)
+        return None
+    if keys and values:
+        out.add_map_len(len(h.d))
+        for k, v in h.d.items():
+            out.add_bulk(<bytes>k)
+            out.add_bulk(<bytes>v)
+    else:
+        out.add_array_len(len(h.d))
+        for x in (h.d if keys else h.d.values()):
+            out.add_bulk(<bytes>x)
+    return None
+
+
+cdef object hgetall_impl(Client c, list argv):
+    return reply_all(c, argv, True, True)
+
+
+cdef object hkeys_impl(Client c, list argv):
+    return reply_all(c, argv, True, False)
+
+
+cdef object hvals_impl(Client c, list argv):
+    return reply_all(c, argv, False, True)
+
+
+bind_fast(b"hgetall", hgetall_impl)
+bind_fast(b"hkeys", hkeys_impl)
+bind_fast(b"hvals", hvals_impl)
 bind_fast(b"hset", hset_impl)
 bind_fast(b"hmset", hmset_impl)
 bind_fast(b"hget", hget_impl)
