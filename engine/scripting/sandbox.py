@@ -857,6 +857,22 @@ end
 
 function api.slice(t, i, j) return unpack(t, i, j) end
 
+-- The C path (runtime.pyx _run_c) calls an EVAL script's function itself, lua_pcall with err_handler as the
+-- message handler (redis luaCallFunction), instead of run_tables. arm() puts the run state in place once; it stays
+-- in place between runs (the hook is a no-op outside a run: py_tick answers false) until something changes it (a
+-- kill, redis.setresp, run_tables/fcall_tables, a library load, reset), and the runtime arms again before its next run.
+function api.arm()
+  killed, resp, hook_active = false, 2, true
+  run_env = ENV
+  if not main_count_hook then
+    dbg_sethook(hook, '', HOOK_COUNT)
+    main_count_hook = true
+  end
+end
+api.finish = finish
+api.globals = G
+api.err_handler = err_handler
+
 function api.reset()
   dbg_sethook()
   main_count_hook = false
