@@ -34,7 +34,7 @@ def run(name, cmd, requests, tests, pipeline):
     log = open(os.path.join(workdir, "server.log"), "ab")
     proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        wait_for_port(port, timeout=180, proc=proc)
+        wait_for_port(port, timeout=600, proc=proc)
         load_scripts(port, False)
 
         def instructions(argv_load):
