@@ -40,6 +40,8 @@ cdef class ScriptRuntime:
     cdef public CommandGate gate      # redis.call's engine side for the C path (None: call_handler via lupa)
     cdef lua_State* _L                # lupa's state when the C API could be bound, else NULL
     cdef int _run_ref                 # api.run_tables in the registry
+    cdef int _arm_ref, _finish_ref, _globals_ref, _errh_ref   # api.arm, api.finish, the script globals, err_handler
+    cdef bint _armed                  # the sandbox's run state is in place for _run_c (api.arm ran since a change)
     cdef int _keys_ref, _argv_ref     # spare KEYS / ARGV tables in the registry (0: none)
     cdef long long _max_memory
     cdef object _call_hold            # bytes the last C redis.call's error points into

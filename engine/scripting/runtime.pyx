@@ -137,6 +137,7 @@ cdef extern from *:
     static void (*cm_rawseti)(lua_State*, int, int);
     static void (*cm_rawgeti)(lua_State*, int, int);
     static void (*cm_rawset)(lua_State*, int);
+    static void (*cm_rawget)(lua_State*, int);
     static void (*cm_setfield)(lua_State*, int, const char*);
     static void (*cm_getfield)(lua_State*, int, const char*);
     static int (*cm_pcall)(lua_State*, int, int, int);
@@ -161,7 +162,7 @@ cdef extern from *:
         CM_BIND(cm_pushnil, "lua_pushnil") CM_BIND(cm_pushboolean, "lua_pushboolean")
         CM_BIND(cm_pushcclosure, "lua_pushcclosure") CM_BIND(cm_pushlightuserdata, "lua_pushlightuserdata")
         CM_BIND(cm_createtable, "lua_createtable") CM_BIND(cm_rawseti, "lua_rawseti")
-        CM_BIND(cm_rawgeti, "lua_rawgeti") CM_BIND(cm_rawset, "lua_rawset") CM_BIND(cm_setfield, "lua_setfield")
+        CM_BIND(cm_rawgeti, "lua_rawgeti") CM_BIND(cm_rawset, "lua_rawset") CM_BIND(cm_rawget, "lua_rawget") CM_BIND(cm_setfield, "lua_setfield")
         CM_BIND(cm_getfield, "lua_getfield") CM_BIND(cm_pcall, "lua_pcall") CM_BIND(cm_error, "lua_error")
         CM_BIND(cm_checkstack, "lua_checkstack") CM_BIND(cm_gc, "lua_gc") CM_BIND(cm_ref, "luaL_ref")
         CM_BIND(cm_unref, "luaL_unref") CM_BIND(cm_concat, "lua_concat") CM_BIND(cm_next, "lua_next")
@@ -360,6 +361,10 @@ cdef extern from *:
     int cm_toboolean(lua_State*, int)
     void cm_pushlstring(lua_State*, const char*, size_t)
     void cm_pushnumber(lua_State*, double)
+    void cm_pushboolean(lua_State*, int)
+    void cm_pushvalue(lua_State*, int)
+    void cm_rawget(lua_State*, int)
+    void cm_rawset(lua_State*, int)
     void cm_rawgeti(lua_State*, int, int)
     void cm_rawseti(lua_State*, int, int)
     void cm_createtable(lua_State*, int, int)
@@ -514,6 +519,18 @@ cdef object _c_value(lua_State* L, int idx):
     return None
 
 
+cdef object _status_or_error(lua_State* L, int idx, bint is_status):
+    """A status (+OK...) or error reply from the Lua string at idx, CR/LF as spaces (redis luaReplyToRedisReply)."""
+    cdef size_t slen = 0
+    cdef const char* s = cm_tolstring(L, idx, &slen)
+    if is_status and slen == 2 and s[0] == 79 and s[1] == 75:
+        return _STATUS_OK                                       # +OK (SET...): one shared immutable value
+    kind = Status if is_status else ErrorReply
+    if memchr(s, 13, slen) == NULL and memchr(s, 10, slen) == NULL:
+        return kind(PyBytes_FromStringAndSize(s, slen))
+    return kind(_crlf_to_spaces(PyBytes_FromStringAndSize(s, slen)))
+
+
 cdef class CompiledScript:
     def __init__(self, sha, body, function, flags, has_shebang):
         self.sha = sha
@@ -638,6 +655,10 @@ cdef class ScriptRuntime:
         self._fcall_tables_api = self._api["fcall_tables"]
         if self._L != NULL:
             self._run_ref = self._make_ref(self._api["run_tables"])
+            self._arm_ref = self._make_ref(self._api["arm"])
+            self._finish_ref = self._make_ref(self._api["finish"])
+            self._globals_ref = self._make_ref(self._api["globals"])
+            self._errh_ref = self._make_ref(self._api["err_handler"])
 
     cdef lua_State* _probe_state(self):
         """lupa's lua_State, checked: a global set through lupa must read back through the C API."""
@@ -689,7 +710,8 @@ cdef class ScriptRuntime:
             __cm_call = nil; __cm_pcall = nil; __cm_setresp = nil
         """)
         return {name: api[name.encode()] for name in ("compile", "run", "run_tables", "slice", "reset",
-                                                      "load_library", "fcall", "fcall_tables")}
+                                                      "load_library", "fcall", "fcall_tables",
+                                                      "arm", "finish", "globals", "err_handler")}
 
     # ------------------------------------------------------------------ public API
     def load(self, body):
@@ -803,6 +825,7 @@ cdef class ScriptRuntime:
         self._load_timeout_ms = timeout_ms
         self._load_started = _monotonic_ms()
         self._loading = True
+        self._armed = False
         try:
             result = self._api["load_library"](body)
         except lua51.LuaMemoryError:
@@ -875,6 +898,8 @@ cdef class ScriptRuntime:
         self.current_sha = label
         self._started = _monotonic_ms()
         finished = False
+        if script is None:
+            self._armed = False         # run_tables / fcall_tables leave the sandbox's run state as they like
         try:
             if script is not None:
                 result_c = self._run_c(script, <list>keys, <list>args, label)
@@ -924,10 +949,12 @@ cdef class ScriptRuntime:
                     # fresh KEYS/ARGV tables now and then: a reused table keeps the capacity a script gave it
                     cm_drop_spare(self._L, &self._keys_ref)
                     cm_drop_spare(self._L, &self._argv_ref)
-                    # a 20 KB step: redis' 50 KB step finishes a whole cycle of its ~31 KB VM and stops there
-                    # (about 40 KB of GC work per 50 runs); this VM holds ~200 KB (the sandbox, cjson, msgpack), so
-                    # 20 KB does that same work per run while a run leaves ~50 bytes of garbage (KEYS/ARGV reused)
-                    cm_gc(self._L, LUA_GCSTEP, 20)
+                    # a 15 KB step: redis' 50 KB step finishes a whole cycle of its ~31 KB VM and stops there
+                    # (about 40 KB of GC work per 50 runs). This VM holds ~150 KB after a full collection (the
+                    # sandbox, cjson, msgpack; the sandbox's C-like functions share one coroutine), and a SET script
+                    # leaves ~160 bytes of garbage per run: a 15 KB step completes a cycle every ~300 runs, so the VM
+                    # swings by ~50 KB as it did at 200 KB with 20 KB steps, for a quarter less GC work per run
+                    cm_gc(self._L, LUA_GCSTEP, 15)
                 else:
                     if self._gc_step is None:
                         self._gc_step = self._lua.eval("function() collectgarbage('step', 50) end")
@@ -941,39 +968,71 @@ cdef class ScriptRuntime:
         return <long long>cm_gc(self._L, LUA_GCCOUNT, 0) * 1024 + 2 * extra + 262144 < self._max_memory
 
     cdef object _run_c(self, CompiledScript script, list keys, list args, str label):
-        """api.run(fn, sha, numkeys, KEYS..., ARGV...) with lua_pcall, its tokens read off the stack."""
+        """The script's function called from C (redis luaCallFunction): KEYS/ARGV set in the script globals, then
+        lua_pcall(fn, 0 args, 1 result) with the sandbox's err_handler as message handler. A number, a string or a
+        status/error table is read straight off the stack; any other reply (and every error) goes through the
+        sandbox's finish(), whose tokens are read off the stack."""
         cdef lua_State* L = self._L
         cdef int top = cm_gettop(L)
         cdef Py_ssize_t i, numkeys = len(keys), nargs = len(args), n = numkeys + nargs
-        cdef int status, base, count
+        cdef int status, base, count, t
         cdef size_t slen = 0
         cdef const char* s
         cdef list tokens
-        if not cm_checkstack(L, <int>n + 8):
+        if not cm_checkstack(L, <int>n + 12):
             return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
-        cm_rawgeti(L, LUA_REGISTRYINDEX, self._run_ref)      # api.run_tables(fn, sha, KEYS, ARGV)
-        cm_rawgeti(L, LUA_REGISTRYINDEX, script.ref)
-        cm_pushlstring(L, PyBytes_AS_STRING(script.sha_bytes), PyBytes_GET_SIZE(script.sha_bytes))
+        if not self._armed:
+            cm_rawgeti(L, LUA_REGISTRYINDEX, self._arm_ref)
+            if cm_pcall(L, 0, 0, 0) != 0:
+                cm_settop(L, top)
+                return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
+            self._armed = True
+        cm_rawgeti(L, LUA_REGISTRYINDEX, self._globals_ref)     # G.KEYS, G.ARGV = keys, argv (both keys exist)
+        cm_pushlstring(L, b"KEYS", 4)
         cm_push_spare(L, &self._keys_ref, <int>numkeys)
         for i in range(numkeys):
             a = keys[i]
             cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
             cm_rawseti(L, -2, <int>i + 1)
+        cm_rawset(L, top + 1)
+        cm_pushlstring(L, b"ARGV", 4)
         cm_push_spare(L, &self._argv_ref, <int>nargs)
         for i in range(nargs):
             a = args[i]
             cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
             cm_rawseti(L, -2, <int>i + 1)
-        status = cm_pcall(L, 4, LUA_MULTRET, 0)
+        cm_rawset(L, top + 1)
+        cm_settop(L, top)
+        cm_rawgeti(L, LUA_REGISTRYINDEX, self._errh_ref)        # top + 1: the message handler
+        cm_rawgeti(L, LUA_REGISTRYINDEX, script.ref)
+        status = cm_pcall(L, 0, 1, top + 1)                      # top + 2: the reply or the error
         try:
-            base = top + 1
-            if status != 0:
-                self._api["reset"]()
-                if status == LUA_ERRMEM:
-                    return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
-                s = cm_tolstring(L, -1, &slen) if cm_type(L, -1) == LUA_TSTRING else NULL
-                msg = s[:slen].decode("utf-8", "replace") if s != NULL else "error object is not a string"
-                return ErrorReply(_crlf_to_spaces(("ERR Error running script %s, %s" % (label, msg[:100])).encode()))
+            if status == 0:
+                t = cm_type(L, top + 2)
+                if t == LUA_TNUMBER:
+                    return _c_number_to_int(cm_tonumber(L, top + 2))
+                if t == LUA_TSTRING:
+                    s = cm_tolstring(L, top + 2, &slen)
+                    return PyBytes_FromStringAndSize(s, slen)
+                if t == LUA_TTABLE:                             # finish()'s status / error tables, in its order
+                    cm_pushlstring(L, b"err", 3)
+                    cm_rawget(L, top + 2)
+                    if cm_type(L, -1) == LUA_TSTRING:
+                        return _status_or_error(L, -1, False)
+                    cm_settop(L, top + 2)
+                    cm_pushlstring(L, b"ok", 2)
+                    cm_rawget(L, top + 2)
+                    if cm_type(L, -1) == LUA_TSTRING:
+                        return _status_or_error(L, -1, True)
+                    cm_settop(L, top + 2)
+            # finish(ok, v, sha): the error text, or the reply's tokens
+            cm_rawgeti(L, LUA_REGISTRYINDEX, self._finish_ref)
+            cm_pushboolean(L, status == 0)
+            cm_pushvalue(L, top + 2)
+            cm_pushlstring(L, PyBytes_AS_STRING(script.sha_bytes), PyBytes_GET_SIZE(script.sha_bytes))
+            base = top + 3
+            if cm_pcall(L, 3, LUA_MULTRET, 0) != 0:
+                return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
             if not cm_toboolean(L, base):
                 s = cm_tolstring(L, base + 1, &slen)
                 return ErrorReply(_crlf_to_spaces(PyBytes_FromStringAndSize(s, slen)))
@@ -988,14 +1047,7 @@ cdef class ScriptRuntime:
                             s = cm_tolstring(L, base + 4, &slen)
                             return PyBytes_FromStringAndSize(s, slen)
                         if s[0] == 111 or s[0] == 69:     # 'o' status, 'E' error
-                            kind = Status if s[0] == 111 else ErrorReply
-                            s = cm_tolstring(L, base + 4, &slen)
-                            if s != NULL:
-                                if kind is Status and slen == 2 and s[0] == 79 and s[1] == 75:
-                                    return _STATUS_OK             # +OK (SET...): one shared immutable value
-                                if memchr(s, 13, slen) == NULL and memchr(s, 10, slen) == NULL:
-                                    return kind(PyBytes_FromStringAndSize(s, slen))
-                                return kind(_crlf_to_spaces(PyBytes_FromStringAndSize(s, slen)))
+                            return _status_or_error(L, base + 4, s[0] == 111)
                 tokens = [_c_value(L, base + 3 + i) for i in range(count)]
                 return self._decode_tokens(tokens)
             tokens = []
@@ -1008,6 +1060,11 @@ cdef class ScriptRuntime:
             cm_settop(L, top)
             cm_recycle(L, &self._keys_ref, <int>numkeys)
             cm_recycle(L, &self._argv_ref, <int>nargs)
+            if self._killed or self.resp != 2:
+                # a kill leaves a line hook and `killed` set, redis.setresp the sandbox's resp: put the run state
+                # back as api.run_tables leaves it (hook off) and arm again before the next run
+                self._armed = False
+                self._api["reset"]()
 
     # ------------------------------------------------------------------ callbacks from Lua
     # Each returns only plain values and never raises: a Python exception object reaching
@@ -1029,6 +1086,8 @@ cdef class ScriptRuntime:
 
     def _lua_tick(self):
         try:
+            if not self.running:        # the C path's armed hook, outside a run
+                return False
             if self._killed:
                 return True
             if not self.busy and self.elapsed_ms() >= self.time_limit_ms:

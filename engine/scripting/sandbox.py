@@ -95,23 +95,30 @@ local function script_getmetatable(v)
   return real_getmetatable(v)
 end
 
-local function cfunction(f)
-  local obj, mt = {}, {__metatable = false, __newindex = readonly_newindex}
-  proxy_view[obj] = {}              -- rawset/pairs treat it like any read-only table
-  cfunction_objs[obj] = true
+-- All of them share one metatable and so one coroutine (a coroutine is ~1.4 KB the GC marks in every cycle, and
+-- there are ~30 such functions): the coroutine finds the function to run from the callable table it is called
+-- with. None of these functions calls another one of them (which would resume the running coroutine).
+local cfunction_mt = {__metatable = false, __newindex = readonly_newindex}
+do
   local spawn, step, after
-  -- proper tail calls instead of a loop over packed tables: no table per call (this is redis.call)
-  step = function(_, ...) return after(pcall(f, ...)) end      -- `_` drops the callable table itself
+  -- proper tail calls instead of a loop over packed tables: no table per call
+  step = function(obj, ...) return after(pcall(cfunction_objs[obj], ...)) end
   after = function(ok, ...)
     if not ok then
-      mt.__call = spawn()           -- this coroutine dies with the error; the next call gets a new one
+      cfunction_mt.__call = spawn() -- this coroutine dies with the error; the next call gets a new one
       error((...), 0)
     end
     return step(co_yield(...))
   end
   spawn = function() return co_wrap(step) end
-  mt.__call = spawn()
-  setmetatable(obj, mt)
+  cfunction_mt.__call = spawn()
+end
+
+local function cfunction(f)
+  local obj = {}
+  proxy_view[obj] = {}              -- rawset/pairs treat it like any read-only table
+  cfunction_objs[obj] = f
+  setmetatable(obj, cfunction_mt)
   return obj
 end
 
@@ -856,6 +863,22 @@ function api.fcall_tables(fn, name, keys, args)
 end
 
 function api.slice(t, i, j) return unpack(t, i, j) end
+
+-- The C path (runtime.pyx _run_c) calls an EVAL script's function itself, lua_pcall with err_handler as the
+-- message handler (redis luaCallFunction), instead of run_tables. arm() puts the run state in place once; it stays
+-- in place between runs (the hook is a no-op outside a run: py_tick answers false) until something changes it (a
+-- kill, redis.setresp, run_tables/fcall_tables, a library load, reset), and the runtime arms again before its next run.
+function api.arm()
+  killed, resp, hook_active = false, 2, true
+  run_env = ENV
+  if not main_count_hook then
+    dbg_sethook(hook, '', HOOK_COUNT)
+    main_count_hook = true
+  end
+end
+api.finish = finish
+api.globals = G
+api.err_handler = err_handler
 
 function api.reset()
   dbg_sethook()

@@ -189,3 +189,47 @@ def test_keys_and_argv_are_fresh_every_run(rt):
     big = runtime.load(b"return {#KEYS, #ARGV}")
     assert runtime.run(big.encode(), [b"k%d" % i for i in range(300)], [b"a"] * 200, is_sha=True) == [300, 200]
     assert runtime.run(big.encode(), [b"k"], [], is_sha=True) == [1, 0]
+
+
+def test_run_state_between_direct_calls(rt):
+    """EVAL scripts are called from C without the sandbox's run wrapper: its per-run state (the RESP version,
+    the kill flag, the hook) must still start fresh in every run, also after FCALL and library loads."""
+    runtime, _ = rt
+    assert run(runtime, "redis.setresp(3) return true") is True
+    assert run(runtime, "return true") == 1             # RESP2 again: the script's setresp does not carry over
+    assert run(runtime, "return {false}") == [None]
+    lib = runtime.load_library(b"\nredis.register_function('f', function(keys, args) return #keys end)")
+    assert runtime.call_function(lib[0][1], b"f", [b"a", b"b"], [], False) == 2
+    assert run(runtime, "return KEYS[1]", [b"k"]) == b"k"
+    assert run(runtime, "return {pcall(error, 'x')}")[0] is None     # false -> nil in RESP2
+    assert run(runtime, "local ok = pcall(function() return undefined_global end) return tostring(ok)") == b"false"
+    reply = run(runtime, "x = 1")
+    assert reply.startswith(b"ERR user_script:1: Script attempted to access nonexistent global variable 'x'") \
+        or b"readonly" in reply
+    assert run(runtime, "return 7") == 7
+
+
+def test_kill_then_next_run_and_hook_outside_runs():
+    gate = FixedGate(REPLIES)
+    ticks = []
+    holder = {}
+
+    def busy():
+        ticks.append(1)
+        holder["rt"].kill()
+
+    runtime = ScriptRuntime(None, gate=gate, time_limit_ms=0, busy_handler=busy)
+    holder["rt"] = runtime
+    assert run(runtime, "return 1") == 1
+    reply = run(runtime, "local ok = pcall(function() while true do end end) return 'survived'")
+    assert reply.startswith(b"ERR Script killed by user with SCRIPT KILL")
+    runtime.time_limit_ms = 10 ** 9
+    ticks.clear()
+    assert run(runtime, "return {pcall(error, 'x')}")[0] is None
+    assert run(runtime, "local n = 0 for i = 1, 300000 do n = n + 1 end return n") == 300000
+    assert run(runtime, "return 2") == 2
+    runtime.time_limit_ms = 0
+    # Lua code outside a run (through lupa) with the count hook armed: no busy call, no kill
+    runtime._lua.execute("local x = 0 for i = 1, 300000 do x = x + i end")
+    assert not ticks
+    assert run(runtime, "return 3") == 3
