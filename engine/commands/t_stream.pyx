@@ -157,6 +157,7 @@ def stream_for_read(c, key):
     if type(e.value) is not StreamValue:
         c.error(WRONGTYPE)
         return False, None
+    (<CStreamValue>e.value).groups_dirty = True        # the command may touch its groups
     return True, e.value
 
 
@@ -167,6 +168,7 @@ def stream_for_write(c, key):
     if type(e.value) is not StreamValue:
         c.error(WRONGTYPE)
         return False, None
+    (<CStreamValue>e.value).groups_dirty = True        # the command may touch its groups
     return True, e.value
 
 
@@ -345,7 +347,7 @@ def parse_add_trim_args(c, argv, xadd):
 
 def trim_stream(s, args):
     deleted = s.trim(args.strategy, args.maxlen, args.minid, args.approx, args.limit)
-    if not s.ids:
+    if not len(s):
         s.first_id = MIN_ID
     return deleted
 
@@ -474,7 +476,7 @@ def xrange_generic(c, argv, rev):
     if count == 0:
         c.reply.add_null_array()
         return
-    reply_entries(c, s.range(start, end, 0 if count == -1 else count, rev))
+    s.reply_range(c.reply, start, end, 0 if count == -1 else count, rev)
 
 
 def xrange_command(c, argv):
@@ -508,10 +510,10 @@ def xdel_command(c, argv):
                 s.max_deleted_id = entry_id
             deleted += 1
     if deleted:
-        if not s.ids:
+        if not len(s):
             s.first_id = MIN_ID
         elif first_entry:
-            s.first_id = s.ids[0]
+            s.first_id = s.first_live_id()
         notify(c, "t", b"xdel", argv[1])
         c.dirty += deleted
     c.reply.add_int(deleted)
@@ -552,7 +554,7 @@ def xsetid_command(c, argv):
     if s is None:
         c.error(NO_SUCH_KEY)
         return
-    if s.ids:
+    if len(s):
         if new_id < s.last_valid_id():
             c.error(b"ERR The ID specified in XSETID is smaller than the target stream top item")
             return
@@ -719,10 +721,10 @@ def xread_generic(Client c, list argv, bint xreadgroup):
         if group is not None:
             if gt != MAX_ID:
                 serve = history = True
-            elif s.ids and s.last_valid_id() > group.last_id:
+            elif len(s) and s.last_valid_id() > group.last_id:
                 serve = True
                 gt = group.last_id
-        elif s.ids and s.last_valid_id() > gt:
+        elif len(s) and s.last_valid_id() > gt:
             serve = True
         if not serve:
             continue
@@ -808,7 +810,7 @@ def block_for_streams(c, argv, streams_arg, streams_count, ids, group_name, time
         if group_name is not None:
             group = s.groups.get(group_name)
             return group is None or s.last_valid_id() > group.last_id
-        return bool(s.ids) and s.last_valid_id() > waits.get(key, MAX_ID)
+        return len(s) > 0 and s.last_valid_id() > waits.get(key, MAX_ID)
 
     keys = list(waits)
     blocking.block(c, keys, timeout, retry, value_type=b"stream", ready_check=ready_check)
@@ -1497,18 +1499,20 @@ def xinfo_stream_command(c, argv):
         add_field(c, b"groups")
         c.reply.add_int(len(s.groups))
         add_field(c, b"first-entry")
-        if s.ids:
-            reply_entry(c, s.ids[0], s.vals[0])
+        first = s.first_entry()
+        if first is not None:
+            reply_entry(c, first[0], first[1])
         else:
             c.reply.add_null()
         add_field(c, b"last-entry")
-        if s.ids:
-            reply_entry(c, s.ids[-1], s.vals[-1])
+        last = s.last_entry()
+        if last is not None:
+            reply_entry(c, last[0], last[1])
         else:
             c.reply.add_null()
         return
     add_field(c, b"entries")
-    reply_entries(c, s.range(MIN_ID, MAX_ID, count))
+    s.reply_range(c.reply, MIN_ID, MAX_ID, count)
     add_field(c, b"groups")
     groups = s.sorted_groups()
     c.reply.add_array_len(len(groups))
