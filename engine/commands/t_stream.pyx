@@ -2404,7 +2404,7 @@ cdef object xadd_impl(Client c, list argv):
         values = c.server.config._values          # what config.scalar(name) reads, without its Python frame
         max_bytes = (<dict>values)["stream-node-max-bytes"]
         max_entries = (<dict>values)["stream-node-max-entries"]
-    s.append(<tuple>new_id, argv[3:], max_bytes, max_entries)
+    s.append_at(<tuple>new_id, argv, 3, max_bytes, max_entries)
     id_bytes = format_id(<tuple>new_id)
     c.reply.add_bulk(id_bytes)
     c.dirty += 1

@@ -77,6 +77,8 @@ cdef class StreamValue:
 
     cpdef append(self, tuple entry_id, list fields_values, long long node_max_bytes=*,
                  long long node_max_entries=*)
+    cdef int append_at(self, tuple entry_id, list fields_values, Py_ssize_t first, long long node_max_bytes,
+                       long long node_max_entries) except -1
     cpdef get_entry(self, entry_id)
     cdef Py_ssize_t node_index(self, unsigned long long ms, unsigned long long seq)
     cdef int scan(self, start, end, long long count, bint rev, int mode, ReplyBuffer reply, list out) except -1

@@ -27,12 +27,36 @@ MAX_ID = (U64_MAX, U64_MAX)
 SCG_INVALID_ENTRIES_READ = -1
 
 
+cdef inline int put_ull(char* out, unsigned long long v) noexcept:
+    """Decimal digits of v at out (no terminator); returns their count (snprintf costs more than XADD's
+    whole storage step)."""
+    cdef char tmp[24]
+    cdef int k = 0, i = 0
+    while True:
+        tmp[k] = <char>(48 + v % 10)
+        k += 1
+        v //= 10
+        if v == 0:
+            break
+    while k > 0:
+        k -= 1
+        out[i] = tmp[k]
+        i += 1
+    return i
+
+
+cdef inline int put_id(char* out, unsigned long long ms, unsigned long long seq) noexcept:
+    cdef int n = put_ull(out, ms)
+    out[n] = 45
+    return n + 1 + put_ull(out + n + 1, seq)
+
+
 cpdef bytes format_id(tuple stream_id):
     """'<ms>-<seq>' (both unsigned 64-bit)."""
     cdef char buf[48]
     cdef unsigned long long ms = stream_id[0]
     cdef unsigned long long seq = stream_id[1]
-    cdef int n = snprintf(buf, sizeof(buf), "%llu-%llu", ms, seq)
+    cdef int n = put_id(buf, ms, seq)
     return buf[:n]
 
 
@@ -271,7 +295,7 @@ cdef class Node:
         cdef char idbuf[48]
         cdef int k
         reply._header(b'*', 2)
-        k = snprintf(idbuf, sizeof(idbuf), "%llu-%llu", ev.ms, ev.seq)
+        k = put_id(idbuf, ev.ms, ev.seq)
         reply._header(b'$', k)
         reply._append(idbuf, k)
         reply._append(b"\r\n", 2)
@@ -449,7 +473,12 @@ cdef class StreamValue:
     cpdef append(self, tuple entry_id, list fields_values, long long node_max_bytes=4096,
                  long long node_max_entries=100):
         """streamAppendItem's storage step (the id is already validated)."""
-        cdef Py_ssize_t i, n = len(fields_values), ln
+        self.append_at(entry_id, fields_values, 0, node_max_bytes, node_max_entries)
+
+    cdef int append_at(self, tuple entry_id, list fields_values, Py_ssize_t first, long long node_max_bytes,
+                       long long node_max_entries) except -1:
+        """append() of fields_values[first:] (XADD's argv without a slice)."""
+        cdef Py_ssize_t i, n = len(fields_values) - first, ln
         cdef long long cost = 0, entry_bytes, max_bytes
         cdef Node node = None
         cdef Node tail = None
@@ -460,7 +489,7 @@ cdef class StreamValue:
         cdef unsigned char* p
         cdef bytes item
         for i in range(n):
-            cost += len(<bytes>fields_values[i])
+            cost += len(<bytes>fields_values[first + i])
         if self.nodes:
             tail = <Node>self.nodes[len(self.nodes) - 1]
             node = tail
@@ -472,7 +501,7 @@ cdef class StreamValue:
         if node is None:
             if tail is not None:
                 tail.shrink()
-            node = Node(entry_id, fields_values[0::2])
+            node = Node(entry_id, fields_values[first::2])
             self.nodes.append(node)
         else:
             self.nodes_mem -= c_node_mem(node)
@@ -481,16 +510,16 @@ cdef class StreamValue:
         same = node.nfields * 2 == n
         if same:
             for i in range(0, n, 2):
-                if <bytes>fields[i >> 1] != <bytes>fields_values[i]:
+                if <bytes>fields[i >> 1] != <bytes>fields_values[first + i]:
                     same = False
                     break
         if same:
             for i in range(1, n, 2):
-                entry_bytes += lp_str_size(<bytes>fields_values[i])
+                entry_bytes += lp_str_size(<bytes>fields_values[first + i])
         else:
             entry_bytes += 2
             for i in range(n):
-                entry_bytes += lp_str_size(<bytes>fields_values[i])
+                entry_bytes += lp_str_size(<bytes>fields_values[first + i])
         node.nbytes += entry_bytes + 2
         self.nodes_mem += c_node_mem(node)
         # the packed slot
@@ -502,14 +531,14 @@ cdef class StreamValue:
         ln += put_varint(p + ln, seq)
         if same:
             for i in range(1, n, 2):
-                item = <bytes>fields_values[i]
+                item = <bytes>fields_values[first + i]
                 ln += put_varint(p + ln, <unsigned long long>PyBytes_GET_SIZE(item))
                 memcpy(p + ln, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item))
                 ln += PyBytes_GET_SIZE(item)
         else:
             ln += put_varint(p + ln, <unsigned long long>(n >> 1))
             for i in range(n):
-                item = <bytes>fields_values[i]
+                item = <bytes>fields_values[first + i]
                 ln += put_varint(p + ln, <unsigned long long>PyBytes_GET_SIZE(item))
                 memcpy(p + ln, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item))
                 ln += PyBytes_GET_SIZE(item)
@@ -525,6 +554,7 @@ cdef class StreamValue:
         self.entries_added += 1
         if self.length == 1:
             self.first_id = entry_id
+        return 0
 
     cdef Py_ssize_t node_index(self, unsigned long long ms, unsigned long long seq):
         """The last node whose master id is <= (ms, seq), or -1."""
