@@ -14,7 +14,7 @@ from engine.types.stream import (StreamValue, ConsumerGroup, NACK, U64_MAX, MIN_
 from engine.types.stream cimport format_id
 from protocol.resp import parse_ll
 from protocol.resp cimport ReplyBuffer
-from engine.core cimport Client, Db, Entry, bind_fast
+from engine.core cimport Client, Db, Entry, bind_fast, bind_cost, cm_rec, rec_obj, CM_BOXED, rec_cost_add
 from engine.types.stream cimport StreamValue as CStreamValue, Node, NACK as CNACK, SortedIds, Consumer, \
     ConsumerGroup as CConsumerGroup
 
@@ -2367,26 +2367,43 @@ except ImportError:              # the bare engine (no server package)
     SERVER_SIGNAL = None
 
 
+cdef inline void account_key(Client c, bytes key):
+    """What the dispatcher's account_keys does for XADD's key (XADD is bound with bind_cost)."""
+    cdef Db db = c.db
+    cdef cm_rec* r = db.rec_find(key)
+    if r != NULL:
+        db.rec_account(r)
+
+
 cdef object xadd_impl(Client c, list argv):
     """XADD key * field value [field value ...]: the slow path's steps in its order (lookup for write,
     WRONGTYPE, the new key, the id, the append, the reply, dirty, "xadd", the effect with the id, the
     blocked clients' wakeup); any option (NOMKSTREAM, MAXLEN/MINID, LIMIT) or an explicit id runs
-    xadd_command."""
+    xadd_command.  Memory: XADD is bound with bind_cost; the append adjusts the key's accounted bytes by
+    the change of the stream's node estimate (O(1)), a new stream and the slow path are re-estimated."""
     cdef Py_ssize_t argc = len(argv)
-    cdef Entry e
+    cdef Db db = c.db
+    cdef cm_rec* r
     cdef CStreamValue s
     cdef object last, new_id
-    cdef long long max_bytes = 4096, max_entries = 100
+    cdef long long max_bytes = 4096, max_entries = 100, before, dirty
+    cdef bint created = False
     cdef list effect
+    cdef bytes key
     if argc < 5 or (argc - 3) & 1 or <bytes>argv[2] != STAR:
-        return xadd_command(c, argv)
-    key = argv[1]
-    e = c.db.lookup_write(key)
-    if e is None:
+        dirty = c.dirty
+        xadd_command(c, argv)
+        if c.dirty != dirty and argc > 1:
+            account_key(c, <bytes>argv[1])
+        return None
+    key = <bytes>argv[1]
+    r = db.rec_lookup(key, False)
+    if r == NULL:
         s = CStreamValue()
-        c.db.add(key, s)
+        r = db.rec_add(key, s)
+        created = True
     else:
-        v = e.value
+        v = <object>rec_obj(r) if r.flags & CM_BOXED else None
         if type(v) is not STREAM_TYPE:
             c.error(WRONGTYPE)
             return None
@@ -2404,7 +2421,12 @@ cdef object xadd_impl(Client c, list argv):
         values = c.server.config._values          # what config.scalar(name) reads, without its Python frame
         max_bytes = (<dict>values)["stream-node-max-bytes"]
         max_entries = (<dict>values)["stream-node-max-entries"]
+    before = s.nodes_mem + len(s.nodes) * 40
     s.append_at(<tuple>new_id, argv, 3, max_bytes, max_entries)
+    if created:
+        db.rec_account(r)
+    else:
+        rec_cost_add(db, r, s.nodes_mem + len(s.nodes) * 40 - before)
     id_bytes = format_id(<tuple>new_id)
     c.reply.add_bulk(id_bytes)
     c.dirty += 1
@@ -2426,3 +2448,4 @@ cdef object xadd_impl(Client c, list argv):
 
 
 bind_fast(b"xadd", xadd_impl)
+bind_cost(b"xadd")
