@@ -172,6 +172,19 @@ def stream_for_write(c, key):
     return True, e.value
 
 
+def stream_lookup(c, key, bint write):
+    """stream_for_write (write) or stream_for_read for XREAD/XREADGROUP, which change at most the group
+    they name: groups_dirty is left alone (xread_generic marks the group) except for XREAD, which touches no
+    group at all."""
+    e = c.db.lookup_write(key) if write else c.db.lookup_read(key)
+    if e is None:
+        return True, None
+    if type(e.value) is not StreamValue:
+        c.error(WRONGTYPE)
+        return False, None
+    return True, e.value
+
+
 def reply_id(c, entry_id):
     (<ReplyBuffer>c.reply).add_bulk(format_id(entry_id))
 
@@ -667,13 +680,20 @@ def xread_generic(Client c, list argv, bint xreadgroup):
     for k in range(streams_count):
         key = argv[streams_arg + k]
         id_arg = argv[streams_arg + streams_count + k]
-        ok, s = stream_for_write(c, key) if retry else stream_for_read(c, key)
+        ok, s = stream_lookup(c, key, retry)
         if not ok:
             return
         group = None
         if group_name is not None:
             group = s.groups.get(group_name) if s is not None else None
-            if group is None:
+            if group is not None:
+                # the read changes this group only: mem_estimate recounts it alone (unless another group
+                # or any other command touched the groups since the last recount)
+                if (<CStreamValue>s).dirty_group is None:
+                    (<CStreamValue>s).dirty_group = group
+                elif (<CStreamValue>s).dirty_group is not group:
+                    (<CStreamValue>s).groups_dirty = True
+            else:
                 if is_blocked_retry(c) and s is not None:
                     c.error(b"NOGROUP the consumer group this client was blocked on no longer exists")
                 else:

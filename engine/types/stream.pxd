@@ -60,6 +60,7 @@ cdef class ConsumerGroup:
     cdef public long long entries_read
     cdef public SortedIds pel
     cdef public dict consumers
+    cdef public long long mem_cached # its share of StreamValue.groups_mem at the last recount
 
 
 cdef class StreamValue:
@@ -74,6 +75,7 @@ cdef class StreamValue:
     cdef public long long nodes_mem  # sum of node_mem(node) over nodes, kept as nodes change
     cdef public bint groups_dirty    # set by every command that may touch the groups (see mem_estimate)
     cdef public long long groups_mem # the groups' share of mem_estimate, recounted when groups_dirty
+    cdef public object dirty_group   # the one group an XREADGROUP touched since the last recount, or None
 
     cpdef append(self, tuple entry_id, list fields_values, long long node_max_bytes=*,
                  long long node_max_entries=*)

@@ -418,6 +418,7 @@ cdef class ConsumerGroup:
         self.entries_read = entries_read
         self.pel = SortedIds()       # id -> NACK
         self.consumers = {}          # name -> Consumer (replies sort by name, like the rax)
+        self.mem_cached = 0
 
     def sorted_consumers(self):
         return [self.consumers[n] for n in sorted(self.consumers)]
@@ -456,6 +457,7 @@ cdef class StreamValue:
         self.nodes_mem = 0           # sum of node_mem(node) over nodes, kept as nodes change
         self.groups_dirty = True
         self.groups_mem = 0
+        self.dirty_group = None
 
     def __len__(self):
         return self.length
@@ -921,14 +923,25 @@ cdef class StreamValue:
         the rax and the consumer groups' PEL entries (O(nodes + groups), no entry walk)."""
         cdef long long pel = 0
         cdef ConsumerGroup g
+        cdef long long one
         if self.groups_dirty or not self.groups:
             # the stream commands set groups_dirty on every lookup (engine/commands/t_stream.pyx
             # stream_for_read/_write): XADD's fast path, which touches no group, keeps the count
             for v in self.groups.values():
                 g = <ConsumerGroup>v
-                pel += len(g.pel.map) * 130 + len(g.consumers) * 100
+                one = len(g.pel.map) * 130 + len(g.consumers) * 100
+                g.mem_cached = one
+                pel += one
             self.groups_mem = pel
             self.groups_dirty = False
+            self.dirty_group = None
+        elif self.dirty_group is not None:
+            # XREADGROUP changed one group only (t_stream.pyx xread_generic): recount that one
+            g = <ConsumerGroup>self.dirty_group
+            one = len(g.pel.map) * 130 + len(g.consumers) * 100
+            self.groups_mem += one - g.mem_cached
+            g.mem_cached = one
+            self.dirty_group = None
         return 600 + self.nodes_mem + len(self.nodes) * 40 + self.groups_mem
 
     mem_usage = mem_estimate
