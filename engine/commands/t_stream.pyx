@@ -14,7 +14,7 @@ from engine.types.stream import (StreamValue, ConsumerGroup, NACK, U64_MAX, MIN_
 from engine.types.stream cimport format_id
 from protocol.resp import parse_ll
 from protocol.resp cimport ReplyBuffer
-from engine.core cimport Client, Db, Entry, bind_fast
+from engine.core cimport Client, Db, Entry, bind_fast, bind_cost, cm_rec, rec_obj, CM_BOXED, rec_cost_add
 from engine.types.stream cimport StreamValue as CStreamValue, Node, NACK as CNACK, SortedIds, Consumer, \
     ConsumerGroup as CConsumerGroup
 
@@ -157,11 +157,26 @@ def stream_for_read(c, key):
     if type(e.value) is not StreamValue:
         c.error(WRONGTYPE)
         return False, None
+    (<CStreamValue>e.value).groups_dirty = True        # the command may touch its groups
     return True, e.value
 
 
 def stream_for_write(c, key):
     e = c.db.lookup_write(key)
+    if e is None:
+        return True, None
+    if type(e.value) is not StreamValue:
+        c.error(WRONGTYPE)
+        return False, None
+    (<CStreamValue>e.value).groups_dirty = True        # the command may touch its groups
+    return True, e.value
+
+
+def stream_lookup(c, key, bint write):
+    """stream_for_write (write) or stream_for_read for XREAD/XREADGROUP, which change at most the group
+    they name: groups_dirty is left alone (xread_generic marks the group) except for XREAD, which touches no
+    group at all."""
+    e = c.db.lookup_write(key) if write else c.db.lookup_read(key)
     if e is None:
         return True, None
     if type(e.value) is not StreamValue:
@@ -345,7 +360,7 @@ def parse_add_trim_args(c, argv, xadd):
 
 def trim_stream(s, args):
     deleted = s.trim(args.strategy, args.maxlen, args.minid, args.approx, args.limit)
-    if not s.ids:
+    if not len(s):
         s.first_id = MIN_ID
     return deleted
 
@@ -474,7 +489,7 @@ def xrange_generic(c, argv, rev):
     if count == 0:
         c.reply.add_null_array()
         return
-    reply_entries(c, s.range(start, end, 0 if count == -1 else count, rev))
+    s.reply_range(c.reply, start, end, 0 if count == -1 else count, rev)
 
 
 def xrange_command(c, argv):
@@ -508,10 +523,10 @@ def xdel_command(c, argv):
                 s.max_deleted_id = entry_id
             deleted += 1
     if deleted:
-        if not s.ids:
+        if not len(s):
             s.first_id = MIN_ID
         elif first_entry:
-            s.first_id = s.ids[0]
+            s.first_id = s.first_live_id()
         notify(c, "t", b"xdel", argv[1])
         c.dirty += deleted
     c.reply.add_int(deleted)
@@ -552,7 +567,7 @@ def xsetid_command(c, argv):
     if s is None:
         c.error(NO_SUCH_KEY)
         return
-    if s.ids:
+    if len(s):
         if new_id < s.last_valid_id():
             c.error(b"ERR The ID specified in XSETID is smaller than the target stream top item")
             return
@@ -665,13 +680,20 @@ def xread_generic(Client c, list argv, bint xreadgroup):
     for k in range(streams_count):
         key = argv[streams_arg + k]
         id_arg = argv[streams_arg + streams_count + k]
-        ok, s = stream_for_write(c, key) if retry else stream_for_read(c, key)
+        ok, s = stream_lookup(c, key, retry)
         if not ok:
             return
         group = None
         if group_name is not None:
             group = s.groups.get(group_name) if s is not None else None
-            if group is None:
+            if group is not None:
+                # the read changes this group only: mem_estimate recounts it alone (unless another group
+                # or any other command touched the groups since the last recount)
+                if (<CStreamValue>s).dirty_group is None:
+                    (<CStreamValue>s).dirty_group = group
+                elif (<CStreamValue>s).dirty_group is not group:
+                    (<CStreamValue>s).groups_dirty = True
+            else:
                 if is_blocked_retry(c) and s is not None:
                     c.error(b"NOGROUP the consumer group this client was blocked on no longer exists")
                 else:
@@ -719,10 +741,10 @@ def xread_generic(Client c, list argv, bint xreadgroup):
         if group is not None:
             if gt != MAX_ID:
                 serve = history = True
-            elif s.ids and s.last_valid_id() > group.last_id:
+            elif len(s) and s.last_valid_id() > group.last_id:
                 serve = True
                 gt = group.last_id
-        elif s.ids and s.last_valid_id() > gt:
+        elif len(s) and s.last_valid_id() > gt:
             serve = True
         if not serve:
             continue
@@ -808,7 +830,7 @@ def block_for_streams(c, argv, streams_arg, streams_count, ids, group_name, time
         if group_name is not None:
             group = s.groups.get(group_name)
             return group is None or s.last_valid_id() > group.last_id
-        return bool(s.ids) and s.last_valid_id() > waits.get(key, MAX_ID)
+        return len(s) > 0 and s.last_valid_id() > waits.get(key, MAX_ID)
 
     keys = list(waits)
     blocking.block(c, keys, timeout, retry, value_type=b"stream", ready_check=ready_check)
@@ -1497,18 +1519,20 @@ def xinfo_stream_command(c, argv):
         add_field(c, b"groups")
         c.reply.add_int(len(s.groups))
         add_field(c, b"first-entry")
-        if s.ids:
-            reply_entry(c, s.ids[0], s.vals[0])
+        first = s.first_entry()
+        if first is not None:
+            reply_entry(c, first[0], first[1])
         else:
             c.reply.add_null()
         add_field(c, b"last-entry")
-        if s.ids:
-            reply_entry(c, s.ids[-1], s.vals[-1])
+        last = s.last_entry()
+        if last is not None:
+            reply_entry(c, last[0], last[1])
         else:
             c.reply.add_null()
         return
     add_field(c, b"entries")
-    reply_entries(c, s.range(MIN_ID, MAX_ID, count))
+    s.reply_range(c.reply, MIN_ID, MAX_ID, count)
     add_field(c, b"groups")
     groups = s.sorted_groups()
     c.reply.add_array_len(len(groups))
@@ -2363,26 +2387,43 @@ except ImportError:              # the bare engine (no server package)
     SERVER_SIGNAL = None
 
 
+cdef inline void account_key(Client c, bytes key):
+    """What the dispatcher's account_keys does for XADD's key (XADD is bound with bind_cost)."""
+    cdef Db db = c.db
+    cdef cm_rec* r = db.rec_find(key)
+    if r != NULL:
+        db.rec_account(r)
+
+
 cdef object xadd_impl(Client c, list argv):
     """XADD key * field value [field value ...]: the slow path's steps in its order (lookup for write,
     WRONGTYPE, the new key, the id, the append, the reply, dirty, "xadd", the effect with the id, the
     blocked clients' wakeup); any option (NOMKSTREAM, MAXLEN/MINID, LIMIT) or an explicit id runs
-    xadd_command."""
+    xadd_command.  Memory: XADD is bound with bind_cost; the append adjusts the key's accounted bytes by
+    the change of the stream's node estimate (O(1)), a new stream and the slow path are re-estimated."""
     cdef Py_ssize_t argc = len(argv)
-    cdef Entry e
+    cdef Db db = c.db
+    cdef cm_rec* r
     cdef CStreamValue s
     cdef object last, new_id
-    cdef long long max_bytes = 4096, max_entries = 100
+    cdef long long max_bytes = 4096, max_entries = 100, before, dirty
+    cdef bint created = False
     cdef list effect
+    cdef bytes key
     if argc < 5 or (argc - 3) & 1 or <bytes>argv[2] != STAR:
-        return xadd_command(c, argv)
-    key = argv[1]
-    e = c.db.lookup_write(key)
-    if e is None:
+        dirty = c.dirty
+        xadd_command(c, argv)
+        if c.dirty != dirty and argc > 1:
+            account_key(c, <bytes>argv[1])
+        return None
+    key = <bytes>argv[1]
+    r = db.rec_lookup(key, False)
+    if r == NULL:
         s = CStreamValue()
-        c.db.add(key, s)
+        r = db.rec_add(key, s)
+        created = True
     else:
-        v = e.value
+        v = <object>rec_obj(r) if r.flags & CM_BOXED else None
         if type(v) is not STREAM_TYPE:
             c.error(WRONGTYPE)
             return None
@@ -2400,7 +2441,12 @@ cdef object xadd_impl(Client c, list argv):
         values = c.server.config._values          # what config.scalar(name) reads, without its Python frame
         max_bytes = (<dict>values)["stream-node-max-bytes"]
         max_entries = (<dict>values)["stream-node-max-entries"]
-    s.append(<tuple>new_id, argv[3:], max_bytes, max_entries)
+    before = s.nodes_mem + len(s.nodes) * 40
+    s.append_at(<tuple>new_id, argv, 3, max_bytes, max_entries)
+    if created:
+        db.rec_account(r)
+    else:
+        rec_cost_add(db, r, s.nodes_mem + len(s.nodes) * 40 - before)
     id_bytes = format_id(<tuple>new_id)
     c.reply.add_bulk(id_bytes)
     c.dirty += 1
@@ -2422,3 +2468,4 @@ cdef object xadd_impl(Client c, list argv):
 
 
 bind_fast(b"xadd", xadd_impl)
+bind_cost(b"xadd")

@@ -1,13 +1,23 @@
 # cython: language_level=3, wraparound=True, boundscheck=True, binding=True
 """The stream value type (redis t_stream.c data model).
 
-Entries live in a sorted list of ids ((ms, seq) tuples, bisect for O(log n) range starts) plus an aligned
-list of flat (field, value, ...) tuples (no dict: no hashing per XADD, and tuples of bytes leave the GC).  Redis stores entries in listpack "nodes" of a rax; trimming with
-``~`` only drops whole nodes and XINFO reports node counts, so the node boundaries are modelled too
-(`Node`: master id, slots used including deleted entries, live count, estimated listpack bytes).
+Entries live packed in nodes as redis's listpack nodes of a rax: a sorted list of `Node`s (binary search on
+the master ids), each with a master entry (id, field names) and one malloc'd buffer of entries stored as
+deltas of the id and length-prefixed values (the field names only when they differ from the master's).
+Deleted entries are flagged in place and counted, emptied nodes are dropped (XDEL), ``~`` trimming drops
+whole nodes, and the node boundaries follow stream-node-max-bytes (estimated listpack bytes) and
+stream-node-max-entries as redis's, so XINFO's node counts agree.  Entries are decoded only when a reply
+needs them (XRANGE writes them straight from the node buffers into the reply).
 """
 from libc.stdio cimport snprintf
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.ref cimport Py_INCREF
 from bisect import bisect_left, bisect_right, insort
+
+from protocol.resp cimport ReplyBuffer
 
 from engine.core import register_value_type
 
@@ -17,12 +27,36 @@ MAX_ID = (U64_MAX, U64_MAX)
 SCG_INVALID_ENTRIES_READ = -1
 
 
+cdef inline int put_ull(char* out, unsigned long long v) noexcept:
+    """Decimal digits of v at out (no terminator); returns their count (snprintf costs more than XADD's
+    whole storage step)."""
+    cdef char tmp[24]
+    cdef int k = 0, i = 0
+    while True:
+        tmp[k] = <char>(48 + v % 10)
+        k += 1
+        v //= 10
+        if v == 0:
+            break
+    while k > 0:
+        k -= 1
+        out[i] = tmp[k]
+        i += 1
+    return i
+
+
+cdef inline int put_id(char* out, unsigned long long ms, unsigned long long seq) noexcept:
+    cdef int n = put_ull(out, ms)
+    out[n] = 45
+    return n + 1 + put_ull(out + n + 1, seq)
+
+
 cpdef bytes format_id(tuple stream_id):
     """'<ms>-<seq>' (both unsigned 64-bit)."""
     cdef char buf[48]
     cdef unsigned long long ms = stream_id[0]
     cdef unsigned long long seq = stream_id[1]
-    cdef int n = snprintf(buf, sizeof(buf), "%llu-%llu", ms, seq)
+    cdef int n = put_id(buf, ms, seq)
     return buf[:n]
 
 
@@ -107,19 +141,214 @@ def _lp_str_size(s):
     return lp_str_size(s)
 
 
+# --------------------------------------------------------------------------------------------------
+# packed entries.  A node holds its entries in one malloc'd buffer, in id order, each entry as
+#   flags (1 byte: ENTRY_DELETED, ENTRY_SAMEFIELDS), varint(ms - master ms), varint(seq),
+#   [varint(pairs) if not SAMEFIELDS], then each item as varint(len) + bytes: the values alone when
+#   the entry has the master entry's field names (SAMEFIELDS), else field, value, field, value...
+# Deleted entries keep their slot with the flag set (redis marks them in the listpack the same way).
+# --------------------------------------------------------------------------------------------------
+cdef inline Py_ssize_t put_varint(unsigned char* p, unsigned long long v) noexcept:
+    cdef Py_ssize_t n = 0
+    while v >= 0x80:
+        p[n] = <unsigned char>((v & 0x7f) | 0x80)
+        v >>= 7
+        n += 1
+    p[n] = <unsigned char>v
+    return n + 1
+
+
+cdef inline unsigned long long get_varint(const unsigned char* p, Py_ssize_t* off) noexcept:
+    cdef unsigned long long v = 0
+    cdef int shift = 0
+    cdef unsigned char b
+    while True:
+        b = p[off[0]]
+        off[0] += 1
+        v |= (<unsigned long long>(b & 0x7f)) << shift
+        if b < 0x80:
+            return v
+        shift += 7
+
+
+cdef inline int cmp_id(unsigned long long ams, unsigned long long aseq,
+                       unsigned long long bms, unsigned long long bseq) noexcept:
+    if ams < bms:
+        return -1
+    if ams > bms:
+        return 1
+    if aseq < bseq:
+        return -1
+    if aseq > bseq:
+        return 1
+    return 0
+
+
 cdef class Node:
-    """One listpack node of the stream rax."""
+    """One listpack-like node of the stream: a master entry (id, field names) and packed entries."""
+
+    def __cinit__(self):
+        self.buf = NULL
+        self.used = 0
+        self.cap = 0
+
+    def __dealloc__(self):
+        if self.buf != NULL:
+            free(self.buf)
 
     def __init__(self, tuple master, list fields):
         cdef long long nb = 7 + 2 + 2 + 2 + 2
         self.master = master
         self.last = master
+        self.mms = master[0]
+        self.mseq = master[1]
+        self.lms = self.mms
+        self.lseq = self.mseq
         self.slots = 0
         self.live = 0
         self.master_fields = fields
+        self.nfields = len(fields)
         for f in fields:
             nb += lp_str_size(f)
         self.nbytes = nb
+
+    cdef int reserve(self, Py_ssize_t extra) except -1:
+        cdef Py_ssize_t need = self.used + extra
+        cdef Py_ssize_t cap
+        cdef unsigned char* p
+        if need <= self.cap:
+            return 0
+        cap = self.cap * 2 if self.cap else 256
+        while cap < need:
+            cap *= 2
+        p = <unsigned char*>realloc(self.buf, cap)
+        if p == NULL:
+            raise MemoryError()
+        self.buf = p
+        self.cap = cap
+        return 0
+
+    cdef void shrink(self) noexcept:
+        """Give back the growth slack once the node is closed (a newer node took the tail)."""
+        cdef unsigned char* p
+        if self.buf != NULL and self.cap > self.used:
+            p = <unsigned char*>realloc(self.buf, self.used if self.used else 1)
+            if p != NULL:
+                self.buf = p
+                self.cap = self.used if self.used else 1
+
+    cdef Py_ssize_t head(self, Py_ssize_t off, EntryView* ev) noexcept:
+        """Decode the entry at off into ev; returns the offset of the next entry."""
+        cdef const unsigned char* p = self.buf
+        cdef Py_ssize_t i, n, ln
+        ev.off = off
+        ev.flags = p[off]
+        off += 1
+        ev.ms = self.mms + get_varint(p, &off)
+        ev.seq = get_varint(p, &off)
+        if ev.flags & ENTRY_SAMEFIELDS:
+            n = self.nfields
+        else:
+            n = <Py_ssize_t>get_varint(p, &off) * 2
+        ev.nitems = n
+        ev.items = off
+        for i in range(n):
+            ln = <Py_ssize_t>get_varint(p, &off)
+            off += ln
+        ev.end = off
+        return off
+
+    cdef tuple values(self, EntryView* ev):
+        """The entry's (field, value, ...) tuple."""
+        cdef const unsigned char* p = self.buf
+        cdef Py_ssize_t off = ev.items, i, ln, n
+        cdef tuple t
+        cdef object item
+        cdef list fields = self.master_fields
+        if ev.flags & ENTRY_SAMEFIELDS:
+            n = ev.nitems
+            t = PyTuple_New(2 * n)
+            for i in range(n):
+                item = fields[i]
+                Py_INCREF(item)
+                PyTuple_SET_ITEM(t, 2 * i, item)
+                ln = <Py_ssize_t>get_varint(p, &off)
+                item = PyBytes_FromStringAndSize(<const char*>p + off, ln)
+                off += ln
+                Py_INCREF(item)
+                PyTuple_SET_ITEM(t, 2 * i + 1, item)
+        else:
+            n = ev.nitems
+            t = PyTuple_New(n)
+            for i in range(n):
+                ln = <Py_ssize_t>get_varint(p, &off)
+                item = PyBytes_FromStringAndSize(<const char*>p + off, ln)
+                off += ln
+                Py_INCREF(item)
+                PyTuple_SET_ITEM(t, i, item)
+        return t
+
+    cdef int write_entry(self, ReplyBuffer reply, EntryView* ev) except -1:
+        """[id, [field, value, ...]] straight from the packed bytes into the reply."""
+        cdef const unsigned char* p
+        cdef Py_ssize_t off = ev.items, i, ln, n = ev.nitems
+        cdef char idbuf[48]
+        cdef int k
+        reply._header(b'*', 2)
+        k = put_id(idbuf, ev.ms, ev.seq)
+        reply._header(b'$', k)
+        reply._append(idbuf, k)
+        reply._append(b"\r\n", 2)
+        if ev.flags & ENTRY_SAMEFIELDS:
+            reply._header(b'*', 2 * n)
+            for i in range(n):
+                reply.add_bulk(<bytes>self.master_fields[i])
+                p = self.buf
+                ln = <Py_ssize_t>get_varint(p, &off)
+                reply._header(b'$', ln)
+                reply._append(<const char*>p + off, ln)
+                reply._append(b"\r\n", 2)
+                off += ln
+        else:
+            reply._header(b'*', n)
+            for i in range(n):
+                p = self.buf
+                ln = <Py_ssize_t>get_varint(p, &off)
+                reply._header(b'$', ln)
+                reply._append(<const char*>p + off, ln)
+                reply._append(b"\r\n", 2)
+                off += ln
+        return 0
+
+    cdef Py_ssize_t find(self, unsigned long long ms, unsigned long long seq, EntryView* ev) noexcept:
+        """Offset of the slot holding exactly (ms, seq) (live or deleted) with ev filled, or -1."""
+        cdef Py_ssize_t off = 0
+        cdef int c
+        if cmp_id(ms, seq, self.lms, self.lseq) > 0 or cmp_id(ms, seq, self.mms, self.mseq) < 0:
+            return -1
+        while off < self.used:
+            self.head(off, ev)
+            c = cmp_id(ev.ms, ev.seq, ms, seq)
+            if c == 0:
+                return off
+            if c > 0:
+                return -1
+            off = ev.end
+        return -1
+
+    def entries(self):
+        """[(id, fields, deleted)] of every slot (debugging and tests)."""
+        cdef EntryView ev
+        cdef Py_ssize_t off = 0
+        out = []
+        while off < self.used:
+            off = self.head(off, &ev)
+            out.append(((ev.ms, ev.seq), self.values(&ev), bool(ev.flags & ENTRY_DELETED)))
+        return out
+
+    @property
+    def packed_bytes(self):
+        return self.used
 
 
 cdef inline long long c_node_mem(Node node):
@@ -189,6 +418,7 @@ cdef class ConsumerGroup:
         self.entries_read = entries_read
         self.pel = SortedIds()       # id -> NACK
         self.consumers = {}          # name -> Consumer (replies sort by name, like the rax)
+        self.mem_cached = 0
 
     def sorted_consumers(self):
         return [self.consumers[n] for n in sorted(self.consumers)]
@@ -216,178 +446,359 @@ cdef class StreamValue:
     type_name = b"stream"
 
     def __init__(self):
-        self.ids = []                # sorted live entry ids
-        self.vals = []               # (field, value, ...) of each live entry, aligned with ids
-        self.nodes = []              # Node list in id order
+        self.nodes = []              # Node list in id order, each with its packed entries
+        self.length = 0
+        self.last_live = MIN_ID
         self.last_id = MIN_ID
         self.first_id = MIN_ID
         self.max_deleted_id = MIN_ID
         self.entries_added = 0
         self.groups = {}             # name -> ConsumerGroup
         self.nodes_mem = 0           # sum of node_mem(node) over nodes, kept as nodes change
+        self.groups_dirty = True
+        self.groups_mem = 0
+        self.dirty_group = None
 
     def __len__(self):
-        return len(self.ids)
+        return self.length
+
+    @property
+    def ids(self):
+        """Every live entry id in order (a walk of the nodes: tests and debugging, not a hot path)."""
+        return [entry_id for entry_id, _ in self.range(MIN_ID, MAX_ID)]
+
+    @property
+    def vals(self):
+        return [fv for _, fv in self.range(MIN_ID, MAX_ID)]
 
     # ---- entries ---------------------------------------------------------------------------------
     cpdef append(self, tuple entry_id, list fields_values, long long node_max_bytes=4096,
                  long long node_max_entries=100):
         """streamAppendItem's storage step (the id is already validated)."""
-        cdef Py_ssize_t i, n = len(fields_values)
+        self.append_at(entry_id, fields_values, 0, node_max_bytes, node_max_entries)
+
+    cdef int append_at(self, tuple entry_id, list fields_values, Py_ssize_t first, long long node_max_bytes,
+                       long long node_max_entries) except -1:
+        """append() of fields_values[first:] (XADD's argv without a slice)."""
+        cdef Py_ssize_t i, n = len(fields_values) - first, ln
         cdef long long cost = 0, entry_bytes, max_bytes
         cdef Node node = None
+        cdef Node tail = None
         cdef list fields
         cdef bint same
+        cdef unsigned long long ms = entry_id[0]
+        cdef unsigned long long seq = entry_id[1]
+        cdef unsigned char* p
+        cdef bytes item
         for i in range(n):
-            cost += len(<bytes>fields_values[i])
+            cost += len(<bytes>fields_values[first + i])
         if self.nodes:
-            node = <Node>self.nodes[len(self.nodes) - 1]
+            tail = <Node>self.nodes[len(self.nodes) - 1]
+            node = tail
             max_bytes = node_max_bytes if 0 < node_max_bytes <= (1 << 30) else (1 << 30)
             if node.nbytes + cost >= max_bytes:
                 node = None
             elif node_max_entries and node.slots >= node_max_entries:
                 node = None
         if node is None:
-            node = Node(entry_id, fields_values[0::2])
+            if tail is not None:
+                tail.shrink()
+            node = Node(entry_id, fields_values[first::2])
             self.nodes.append(node)
         else:
             self.nodes_mem -= c_node_mem(node)
-        entry_bytes = 2 + lp_int_size(<long long>(<unsigned long long>entry_id[0] - <unsigned long long>node.master[0])) \
-            + lp_int_size(<long long>(<unsigned long long>entry_id[1] - <unsigned long long>node.master[1]))
+        entry_bytes = 2 + lp_int_size(<long long>(ms - node.mms)) + lp_int_size(<long long>(seq - node.mseq))
         fields = node.master_fields
-        same = len(fields) * 2 == n
+        same = node.nfields * 2 == n
         if same:
             for i in range(0, n, 2):
-                if <bytes>fields[i >> 1] != <bytes>fields_values[i]:
+                if <bytes>fields[i >> 1] != <bytes>fields_values[first + i]:
                     same = False
                     break
         if same:
             for i in range(1, n, 2):
-                entry_bytes += lp_str_size(<bytes>fields_values[i])
+                entry_bytes += lp_str_size(<bytes>fields_values[first + i])
         else:
             entry_bytes += 2
             for i in range(n):
-                entry_bytes += lp_str_size(<bytes>fields_values[i])
+                entry_bytes += lp_str_size(<bytes>fields_values[first + i])
         node.nbytes += entry_bytes + 2
         self.nodes_mem += c_node_mem(node)
+        # the packed slot
+        node.reserve(cost + 10 * n + 31)
+        p = node.buf + node.used
+        p[0] = ENTRY_SAMEFIELDS if same else 0
+        ln = 1
+        ln += put_varint(p + ln, ms - node.mms)
+        ln += put_varint(p + ln, seq)
+        if same:
+            for i in range(1, n, 2):
+                item = <bytes>fields_values[first + i]
+                ln += put_varint(p + ln, <unsigned long long>PyBytes_GET_SIZE(item))
+                memcpy(p + ln, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item))
+                ln += PyBytes_GET_SIZE(item)
+        else:
+            ln += put_varint(p + ln, <unsigned long long>(n >> 1))
+            for i in range(n):
+                item = <bytes>fields_values[first + i]
+                ln += put_varint(p + ln, <unsigned long long>PyBytes_GET_SIZE(item))
+                memcpy(p + ln, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item))
+                ln += PyBytes_GET_SIZE(item)
+        node.used += ln
         node.slots += 1
         node.live += 1
         node.last = entry_id
-        self.ids.append(entry_id)
-        self.vals.append(tuple(fields_values))
+        node.lms = ms
+        node.lseq = seq
+        self.length += 1
+        self.last_live = entry_id
         self.last_id = entry_id
         self.entries_added += 1
-        if len(self.ids) == 1:
+        if self.length == 1:
             self.first_id = entry_id
+        return 0
 
-    cpdef get_entry(self, entry_id):
-        """The entry's (field, value, ...) tuple, or None when there is no such live entry."""
-        cdef list ids = self.ids
-        cdef Py_ssize_t n = len(ids)
-        cdef Py_ssize_t i
-        if n and ids[n - 1] == entry_id:
-            return self.vals[n - 1]
-        i = bisect_left(ids, entry_id)
-        if i < n and ids[i] == entry_id:
-            return self.vals[i]
-        return None
-
-    def _node_index(self, entry_id):
-        lo, hi = 0, len(self.nodes)
+    cdef Py_ssize_t node_index(self, unsigned long long ms, unsigned long long seq):
+        """The last node whose master id is <= (ms, seq), or -1."""
+        cdef list nodes = self.nodes
+        cdef Py_ssize_t lo = 0, hi = len(nodes), mid
+        cdef Node node
+        if hi:
+            node = <Node>nodes[hi - 1]
+            if cmp_id(node.mms, node.mseq, ms, seq) <= 0:
+                return hi - 1
         while lo < hi:
-            mid = (lo + hi) // 2
-            if self.nodes[mid].master <= entry_id:
+            mid = (lo + hi) >> 1
+            node = <Node>nodes[mid]
+            if cmp_id(node.mms, node.mseq, ms, seq) <= 0:
                 lo = mid + 1
             else:
                 hi = mid
         return lo - 1
 
-    def _drop_live(self, entry_id):
-        """Remove one live entry from the entry index and its node (no id bookkeeping)."""
-        i = bisect_left(self.ids, entry_id)
-        del self.ids[i]
-        del self.vals[i]
-        ni = self._node_index(entry_id)
-        node = self.nodes[ni]
-        node.live -= 1
-        if node.live == 0:
-            self.nodes_mem -= node_mem(node)
-            del self.nodes[ni]
+    cpdef get_entry(self, entry_id):
+        """The entry's (field, value, ...) tuple, or None when there is no such live entry."""
+        cdef unsigned long long ms = entry_id[0]
+        cdef unsigned long long seq = entry_id[1]
+        cdef Py_ssize_t ni = self.node_index(ms, seq)
+        cdef Node node
+        cdef EntryView ev
+        if ni < 0:
+            return None
+        node = <Node>self.nodes[ni]
+        if node.find(ms, seq, &ev) < 0 or ev.flags & ENTRY_DELETED:
+            return None
+        return node.values(&ev)
 
     def delete(self, entry_id):
-        """streamDeleteItem: True when the entry existed."""
-        if self.get_entry(entry_id) is None:
+        """streamDeleteItem: True when the entry existed (its slot is flagged; an emptied node goes)."""
+        cdef unsigned long long ms = entry_id[0]
+        cdef unsigned long long seq = entry_id[1]
+        cdef Py_ssize_t ni = self.node_index(ms, seq)
+        cdef Node node
+        cdef EntryView ev
+        cdef Py_ssize_t off
+        if ni < 0:
             return False
-        self._drop_live(entry_id)
+        node = <Node>self.nodes[ni]
+        off = node.find(ms, seq, &ev)
+        if off < 0 or ev.flags & ENTRY_DELETED:
+            return False
+        node.buf[off] |= ENTRY_DELETED
+        node.live -= 1
+        self.length -= 1
+        if node.live == 0:
+            self.nodes_mem -= c_node_mem(node)
+            del self.nodes[ni]
+        if self.length == 0:
+            self.last_live = MIN_ID
+        elif ms == self.last_live[0] and seq == self.last_live[1]:
+            self.last_live = self.last_entry()[0]
         return True
 
-    def last_valid_id(self):
+    cpdef last_valid_id(self):
         """streamLastValidID: the last live entry's id, else 0-0."""
-        return self.ids[-1] if self.ids else MIN_ID
+        return self.last_live if self.length else MIN_ID
+
+    cdef int scan(self, start, end, long long count, bint rev, int mode, ReplyBuffer reply, list out) except -1:
+        """Live entries with start <= id <= end (count 0 = all), forward or reverse; mode 0 counts them,
+        1 writes each to reply, 2 appends (id, fields) to out.  Returns the number seen."""
+        cdef unsigned long long sms = start[0], sseq = start[1], ems = end[0], eseq = end[1]
+        cdef list nodes = self.nodes
+        cdef Py_ssize_t ni, nn = len(nodes), off, k, j
+        cdef long long seen = 0
+        cdef Node node
+        cdef EntryView ev
+        cdef Py_ssize_t small[128]
+        cdef Py_ssize_t* offs
+        if cmp_id(sms, sseq, ems, eseq) > 0 or not self.length:
+            return 0
+        if not rev:
+            ni = self.node_index(sms, sseq)
+            if ni < 0:
+                ni = 0
+            while ni < nn:
+                node = <Node>nodes[ni]
+                ni += 1
+                if cmp_id(node.mms, node.mseq, ems, eseq) > 0:
+                    break
+                if cmp_id(node.lms, node.lseq, sms, sseq) < 0 or node.live == 0:
+                    continue
+                off = 0
+                while off < node.used:
+                    off = node.head(off, &ev)
+                    if ev.flags & ENTRY_DELETED:
+                        continue
+                    if cmp_id(ev.ms, ev.seq, sms, sseq) < 0:
+                        continue
+                    if cmp_id(ev.ms, ev.seq, ems, eseq) > 0:
+                        return seen
+                    if mode == 1:
+                        node.write_entry(reply, &ev)
+                    elif mode == 2:
+                        out.append(((ev.ms, ev.seq), node.values(&ev)))
+                    seen += 1
+                    if count and seen >= count:
+                        return seen
+            return seen
+        ni = self.node_index(ems, eseq)
+        while ni >= 0:
+            node = <Node>nodes[ni]
+            ni -= 1
+            if cmp_id(node.lms, node.lseq, sms, sseq) < 0:
+                break
+            if node.live == 0:
+                continue
+            if node.slots <= 128:
+                offs = &small[0]
+            else:
+                offs = <Py_ssize_t*>malloc(node.slots * sizeof(Py_ssize_t))
+            if offs == NULL:
+                raise MemoryError()
+            try:
+                k = 0
+                off = 0
+                while off < node.used:
+                    offs[k] = off
+                    k += 1
+                    off = node.head(off, &ev)
+                for j in range(k - 1, -1, -1):
+                    node.head(offs[j], &ev)
+                    if ev.flags & ENTRY_DELETED:
+                        continue
+                    if cmp_id(ev.ms, ev.seq, ems, eseq) > 0:
+                        continue
+                    if cmp_id(ev.ms, ev.seq, sms, sseq) < 0:
+                        return seen
+                    if mode == 1:
+                        node.write_entry(reply, &ev)
+                    elif mode == 2:
+                        out.append(((ev.ms, ev.seq), node.values(&ev)))
+                    seen += 1
+                    if count and seen >= count:
+                        return seen
+            finally:
+                if offs != &small[0]:
+                    free(offs)
+        return seen
 
     cpdef list range(self, start, end, long long count=0, bint rev=False):
         """Entries (id, fields) with start <= id <= end, count 0 = all."""
-        cdef Py_ssize_t lo, hi
-        lo = bisect_left(self.ids, start)
-        hi = len(self.ids) if end == MAX_ID else bisect_right(self.ids, end)
-        if lo >= hi:
-            return []
-        if rev:
-            if count:
-                lo = max(lo, hi - count)
-            ids = self.ids[lo:hi][::-1]
-        else:
-            if count:
-                hi = min(hi, lo + count)
-            ids = self.ids[lo:hi]
-        if rev:
-            vals = self.vals[lo:hi][::-1]
-        else:
-            vals = self.vals[lo:hi]
-        return list(zip(ids, vals))
+        cdef list out = []
+        self.scan(start, end, count, rev, 2, None, out)
+        return out
+
+    cpdef reply_range(self, ReplyBuffer reply, start, end, long long count=0, bint rev=False):
+        """The array of entries XRANGE replies, written from the packed nodes (one counting pass first)."""
+        cdef long long n = self.scan(start, end, count, rev, 0, None, None)
+        reply._header(b'*', n)
+        if n:
+            self.scan(start, end, n, rev, 1, reply, None)
+        return n
+
+    cpdef first_entry(self):
+        """(id, fields) of the first live entry, or None."""
+        cdef list out = []
+        self.scan(MIN_ID, MAX_ID, 1, False, 2, None, out)
+        return out[0] if out else None
+
+    cpdef last_entry(self):
+        cdef list out = []
+        self.scan(MIN_ID, MAX_ID, 1, True, 2, None, out)
+        return out[0] if out else None
+
+    cpdef first_live_id(self):
+        cdef Node node
+        cdef EntryView ev
+        cdef Py_ssize_t off
+        for x in self.nodes:
+            node = <Node>x
+            off = 0
+            while off < node.used:
+                off = node.head(off, &ev)
+                if not ev.flags & ENTRY_DELETED:
+                    return (ev.ms, ev.seq)
+        return MIN_ID
 
     def trim(self, strategy, maxlen, minid, approx, limit):
-        """streamTrim: returns the number of entries removed."""
-        deleted = 0
+        """streamTrim: whole nodes first, then (exact trimming) entries flagged within the first node.
+        Returns the number of entries removed."""
+        cdef long long deleted = 0, entries
+        cdef bint by_len = strategy == "maxlen"
+        cdef long long c_maxlen = maxlen if by_len else 0
+        cdef long long c_limit = limit or 0
+        cdef unsigned long long mms = 0, mseq = 0
+        cdef Node node
+        cdef EntryView ev
+        cdef Py_ssize_t off
+        cdef bint remove_node
+        if not by_len:
+            mms = minid[0]
+            mseq = minid[1]
         while self.nodes:
-            if strategy == "maxlen" and len(self.ids) <= maxlen:
+            if by_len and self.length <= c_maxlen:
                 break
-            node = self.nodes[0]
+            node = <Node>self.nodes[0]
             entries = node.live
-            if limit and deleted + entries > limit:
+            if c_limit and deleted + entries > c_limit:
                 break
-            if strategy == "maxlen":
-                remove_node = len(self.ids) - entries >= maxlen
+            if by_len:
+                remove_node = self.length - entries >= c_maxlen
             else:
-                remove_node = node.last < minid
+                remove_node = cmp_id(node.lms, node.lseq, mms, mseq) < 0
             if remove_node:
-                hi = bisect_right(self.ids, node.last)
-                del self.ids[:hi]
-                del self.vals[:hi]
-                self.nodes_mem -= node_mem(node)
+                self.nodes_mem -= c_node_mem(node)
                 del self.nodes[0]
+                self.length -= entries
                 deleted += entries
                 continue
             if approx:
                 break
-            # trim entries from within the node
-            while self.ids and self.ids[0] <= node.last:
-                if strategy == "maxlen":
-                    if len(self.ids) <= maxlen:
+            # trim entries from within the node (flagged, as redis does; the node stays)
+            off = 0
+            while off < node.used:
+                off = node.head(off, &ev)
+                if ev.flags & ENTRY_DELETED:
+                    continue
+                if by_len:
+                    if self.length <= c_maxlen:
                         break
-                elif self.ids[0] >= minid:
+                elif cmp_id(ev.ms, ev.seq, mms, mseq) >= 0:
                     break
-                entry_id = self.ids[0]
-                self._drop_live(entry_id)
+                node.buf[ev.off] |= ENTRY_DELETED
+                node.live -= 1
+                self.length -= 1
                 deleted += 1
             break
-        if self.ids:
-            self.first_id = self.ids[0]
+        if self.length:
+            self.first_id = self.first_live_id()
+        else:
+            self.last_live = MIN_ID
         return deleted
 
     # ---- consumer groups -------------------------------------------------------------------------
     cpdef bint range_has_tombstones(self, start=None, end=None) except -1:
-        if not self.ids or self.max_deleted_id == MIN_ID:
+        if not self.length or self.max_deleted_id == MIN_ID:
             return False
         if self.first_id > self.max_deleted_id:
             return False
@@ -398,7 +809,7 @@ cdef class StreamValue:
     cpdef long long estimate_distance_from_first_ever_entry(self, entry_id) except? -2:
         if not self.entries_added:
             return 0
-        if not self.ids and entry_id <= self.last_id:
+        if not self.length and entry_id <= self.last_id:
             return self.entries_added
         if entry_id == self.last_id:
             return self.entries_added
@@ -406,9 +817,9 @@ cdef class StreamValue:
             return SCG_INVALID_ENTRIES_READ
         if self.max_deleted_id == MIN_ID or self.max_deleted_id < self.first_id:
             if entry_id < self.first_id:
-                return self.entries_added - len(self.ids)
+                return self.entries_added - self.length
             if entry_id == self.first_id:
-                return self.entries_added - len(self.ids) + 1
+                return self.entries_added - self.length + 1
         return SCG_INVALID_ENTRIES_READ
 
     def group_lag(self, group):
@@ -469,8 +880,8 @@ cdef class StreamValue:
             groups.append({"name": name, "last_id": group.last_id, "entries_read": group.entries_read,
                            "pel": pel, "consumers": consumers})
         entries = [(i[0], i[1], [(fv[j], fv[j + 1]) for j in range(0, len(fv), 2)])
-                   for i, fv in zip(self.ids, self.vals)]
-        return "stream", {"entries": entries, "length": len(self.ids), "last_id": self.last_id,
+                   for i, fv in self.range(MIN_ID, MAX_ID)]
+        return "stream", {"entries": entries, "length": self.length, "last_id": self.last_id,
                           "first_id": self.first_id, "max_deleted_id": self.max_deleted_id,
                           "entries_added": self.entries_added, "groups": groups}
 
@@ -486,10 +897,10 @@ cdef class StreamValue:
         for ms, seq, pairs in data.get("entries", []):
             value.append((ms, seq), [x for pair in pairs for x in pair], max_bytes, max_entries)
         value.last_id = tuple(data.get("last_id") or value.last_id)
-        value.entries_added = data.get("entries_added", len(value.ids))
+        value.entries_added = data.get("entries_added", value.length)
         value.max_deleted_id = tuple(data.get("max_deleted_id") or MIN_ID)
         first = data.get("first_id")
-        value.first_id = tuple(first) if first and value.ids else (value.ids[0] if value.ids else MIN_ID)
+        value.first_id = tuple(first) if first and value.length else value.first_live_id()
         for group_data in data.get("groups", []):
             entries_read = group_data.get("entries_read")
             group = ConsumerGroup(tuple(group_data["last_id"]),
@@ -512,10 +923,26 @@ cdef class StreamValue:
         the rax and the consumer groups' PEL entries (O(nodes + groups), no entry walk)."""
         cdef long long pel = 0
         cdef ConsumerGroup g
-        for v in self.groups.values():
-            g = <ConsumerGroup>v
-            pel += len(g.pel.map) * 130 + len(g.consumers) * 100
-        return 600 + self.nodes_mem + len(self.nodes) * 40 + pel
+        cdef long long one
+        if self.groups_dirty or not self.groups:
+            # the stream commands set groups_dirty on every lookup (engine/commands/t_stream.pyx
+            # stream_for_read/_write): XADD's fast path, which touches no group, keeps the count
+            for v in self.groups.values():
+                g = <ConsumerGroup>v
+                one = len(g.pel.map) * 130 + len(g.consumers) * 100
+                g.mem_cached = one
+                pel += one
+            self.groups_mem = pel
+            self.groups_dirty = False
+            self.dirty_group = None
+        elif self.dirty_group is not None:
+            # XREADGROUP changed one group only (t_stream.pyx xread_generic): recount that one
+            g = <ConsumerGroup>self.dirty_group
+            one = len(g.pel.map) * 130 + len(g.consumers) * 100
+            self.groups_mem += one - g.mem_cached
+            g.mem_cached = one
+            self.dirty_group = None
+        return 600 + self.nodes_mem + len(self.nodes) * 40 + self.groups_mem
 
     mem_usage = mem_estimate
 
