@@ -95,7 +95,7 @@ def callgrind(kind, requests, cachemere):
         log = open(os.path.join(workdir, "server.log"), "ab")
         proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            wait_for_port(port, timeout=180, proc=proc)
+            wait_for_port(port, timeout=900, proc=proc)
             load = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "20", "-P", "4", "-r", "10000000",
                     "-d", "500", "-n", str(requests), "-t", "set", "-q"]
             # warm-up: at maxmemory, fill past the limit so every counted SET evicts
@@ -134,11 +134,13 @@ def main_callgrind(args):
     print(f"instructions per SET (500-byte values, -c 20 -P 4, {args.requests} requests; server under callgrind)")
     print(f"{'server':10} {'no limit':>10} {'at maxmemory':>13} {'eviction adds':>14}")
     res = {}
-    for kind in ("cachemere", "redis"):
+    for kind in args.servers.split(","):
         r = callgrind(kind, args.requests, cm)
         res[kind] = r
         print(f"{kind:10} {r[False][0]:10,.0f} {r[True][0]:13,.0f} {r[True][0] - r[False][0]:14,.0f}   "
               f"({r[True][1]})", flush=True)
+    if len(res) < 2:
+        return
     print(f"ratio cachemere/redis: no limit {res['cachemere'][False][0] / res['redis'][False][0]:.2f}, "
           f"at maxmemory {res['cachemere'][True][0] / res['redis'][True][0]:.2f}")
 
@@ -151,6 +153,7 @@ def main():
     ap.add_argument("--only", choices=("limit", "nolimit"))
     ap.add_argument("--callgrind", action="store_true", help="instructions per SET under valgrind")
     ap.add_argument("--requests", type=int, default=100000)
+    ap.add_argument("--servers", default="cachemere,redis", help="--callgrind: which servers (comma-separated)")
     args = ap.parse_args()
     if args.callgrind:
         return main_callgrind(args)

@@ -181,15 +181,15 @@ cdef extern from "Python.h":
 
 # The eviction pool (redis evictionPoolEntry[EVPOOL_SIZE]): C entries sorted by score (ascending, the best
 # candidate last), each holding a copy of its key (inline up to EVPOOL_CACHED bytes, malloc'd beyond, as redis
-# caches the sds) and its hash, so sampling makes no Python object and a candidate is looked up again by bytes
-# when it is popped (the key may have been deleted or replaced since it was sampled).
+# caches the sds), so sampling makes no Python object; a candidate is hashed and looked up again only when it
+# is popped (the key may have been deleted or replaced since it was sampled).
 cdef enum:
     EVPOOL_CAP = 16
     EVPOOL_CACHED = 48
 
 ctypedef struct evpool_entry:
     unsigned long long score
-    size_t hash
+    unsigned long long tag       # key_tag(): compared before the key bytes
     int dbid
     unsigned int klen
     char* big                    # the key when longer than EVPOOL_CACHED, else NULL
@@ -218,6 +218,17 @@ cdef class EvictionPool:
     def entries(self):
         """(score, db id, key) per entry, worst first (for tests)."""
         return [(self.e[i].score, self.e[i].dbid, ent_key_bytes(&self.e[i])) for i in range(self.n)]
+
+
+cdef inline unsigned long long key_tag(const char* p, unsigned int n):
+    """The key's first and last 8 bytes xored (zero-padded below 8): a cheap filter for the duplicate test."""
+    cdef unsigned long long a = 0, b = 0
+    if n >= 8:
+        memcpy(&a, p, 8)
+        memcpy(&b, p + n - 8, 8)
+        return a ^ (b * 31)
+    memcpy(&a, p, n)
+    return a
 
 
 cdef inline const char* ent_key(evpool_entry* ent):
@@ -251,8 +262,7 @@ cdef int pool_populate(Keyspace ks, Db db, bint volatile_only, EvictionPool pool
     cdef int samples = ks.samples if ks.samples < n else <int>n
     cdef int j, k, i
     cdef cm_rec* r
-    cdef unsigned long long score
-    cdef size_t h
+    cdef unsigned long long score, tag
     cdef evpool_entry* ent
     cdef char* big
     for j in range(samples):
@@ -265,11 +275,11 @@ cdef int pool_populate(Keyspace ks, Db db, bint volatile_only, EvictionPool pool
             k += 1
         if k == 0 and pool.n >= EVPOOL_CAP:
             continue          # worse than everything in a full pool
-        h = <size_t>_Py_HashBytes(r.data, r.klen)
+        tag = key_tag(r.data, r.klen)
         i = 0
         while i < pool.n:
             ent = &pool.e[i]
-            if ent.hash == h and ent.dbid == db.id and ent.klen == r.klen and memcmp(ent_key(ent), r.data, r.klen) == 0:
+            if ent.tag == tag and ent.klen == r.klen and ent.dbid == db.id and memcmp(ent_key(ent), r.data, r.klen) == 0:
                 break
             i += 1
         if i < pool.n:
@@ -290,7 +300,7 @@ cdef int pool_populate(Keyspace ks, Db db, bint volatile_only, EvictionPool pool
             memmove(&pool.e[0], &pool.e[1], k * sizeof(evpool_entry))
         ent = &pool.e[k]
         ent.score = score
-        ent.hash = h
+        ent.tag = tag
         ent.dbid = db.id
         ent.klen = r.klen
         ent.big = big
@@ -308,7 +318,8 @@ cdef bytes pool_pop_best(Keyspace ks, EvictionPool pool, bint volatile_only, int
     while pool.n and key is None:
         pool.n -= 1
         ent = &pool.e[pool.n]
-        r = rec_find_hashed(<Db>ks.dbs[ent.dbid], ent_key(ent), ent.klen, ent.hash)
+        r = rec_find_hashed(<Db>ks.dbs[ent.dbid], ent_key(ent), ent.klen,
+                            <size_t>_Py_HashBytes(ent_key(ent), ent.klen))
         if r != NULL and (not volatile_only or r.vslot >= 0):
             key = ent_key_bytes(ent)
             dbid[0] = ent.dbid
