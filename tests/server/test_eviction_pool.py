@@ -44,7 +44,7 @@ def test_tracking_invalidation_and_events_on_eviction(fresh_cachemere):
     assert seen                       # evicted events flow once notifications are on
 
 
-def test_pool_keeps_long_keys_and_evicts_lru_first(fresh_cachemere):
+def test_pool_with_long_keys_evicts(fresh_cachemere):
     srv = fresh_cachemere("--maxmemory-policy", "allkeys-lru", "--maxmemory-samples", "10")
     r = redis.Redis(port=srv.port)
     long_key = "k" * 200
