@@ -204,6 +204,8 @@ cdef class Keyspace:
     cdef public list key_hook_guards    # containers (WATCH's, tracking's) that are all empty when
                                         # on_key_modified would do nothing; None: always call it
     cdef public object on_key_deleted   # callable(db, key, reason) or None (notifications)
+    cdef public list deleted_hook_guards  # containers that are all empty (with notify_flags 0) when every
+                                          # on_key_deleted listener is a no-op; None: always call (engine/evict.pxi)
     cdef public int notify_flags        # notify-keyspace-events bits (engine/notify.py); 0 = off
     cdef public object server           # the owning Server, for notifications (None in bare engine tests)
     cdef bint slot_index_on             # cluster mode: per-slot key lists and counts (enable_slot_index)
@@ -217,7 +219,7 @@ cdef class Keyspace:
     cdef public int lfu_decay_time
     cdef public int tenacity
     cdef public unsigned int lru_clock  # seconds, 24 bits (redis LRU_CLOCK)
-    cdef public list eviction_pool
+    cdef public object eviction_pool     # EvictionPool (engine/evict.pxi)
     cdef public long long stat_evict_fail
     cdef public object latency_hook     # callable(event, ms) while latency-monitor-threshold > 0, else None
     cdef public bint loading            # the startup load runs (server/loading.py): no eviction, no expiry
@@ -317,6 +319,18 @@ cdef inline void rec_cost_add(Db db, cm_rec* r, long long delta):
     r.vlen = <unsigned int>cost
     db.used_memory += delta
     db.ks.used_memory += delta
+cdef inline bint deleted_hooks_idle(Keyspace ks):
+    """True when ks.on_key_deleted has nothing to do for an eviction or expiry: no keyspace notifications and
+    every container its listeners registered (Server.add_key_deleted_listener guards) is empty."""
+    cdef object g
+    if ks.deleted_hook_guards is None or ks.notify_flags:
+        return False
+    for g in ks.deleted_hook_guards:
+        if g:
+            return False
+    return True
+
+
 cdef inline bint key_hooks_idle(Keyspace ks):
     """True when ks.on_key_modified has nothing to do (no WATCHed key, nobody tracking): every container the
     hook's owners registered in key_hook_guards is empty, so the Python call can be skipped (issue 20)."""

@@ -259,8 +259,19 @@ cdef class Entry:
         return f"<Entry {type(self.value).__name__} expire_at={self.expire_at}>"
 
 
+cdef unsigned long long _rng_state = 0x9E3779B97F4A7C15ULL
+
+
 cdef inline unsigned long long rand64():
-    return ((<unsigned long long>rand()) << 33) ^ ((<unsigned long long>rand()) << 11) ^ <unsigned long long>rand()
+    """xorshift64* (one multiply; libc rand() three times was a tenth of a SET at maxmemory: eviction
+    sampling draws buckets with it)."""
+    global _rng_state
+    cdef unsigned long long x = _rng_state
+    x ^= x >> 12
+    x ^= x << 25
+    x ^= x >> 27
+    _rng_state = x
+    return x * 0x2545F4914F6CDD1DULL
 
 
 cdef inline size_t rev_bits(size_t v):
@@ -1291,7 +1302,7 @@ cdef class Keyspace:
         self.lfu_log_factor = 10
         self.lfu_decay_time = 1
         self.tenacity = 10
-        self.eviction_pool = []
+        self.eviction_pool = EvictionPool()
         self.lru_clock = <unsigned int>((self.now_ms // 1000) & LRU_CLOCK_MAX)
 
     def enable_slot_index(self):
@@ -1314,7 +1325,7 @@ cdef class Keyspace:
 
     def set_policy(self, str name):
         self.policy = POLICIES[name]
-        self.eviction_pool = []
+        (<EvictionPool>self.eviction_pool).clear()
 
     cpdef int perform_evictions(self) except -1:
         """Evict keys until used_memory <= maxmemory (redis performEvictions): EVICT_OK, EVICT_RUNNING when
@@ -1339,22 +1350,24 @@ cdef class Keyspace:
         cdef int keys_freed = 0
         cdef Db db
         cdef bint volatile_only
-        cdef list pool
-        cdef tuple best
+        cdef EvictionPool pool
+        cdef bytes best
+        cdef int best_db = 0
         cdef Py_ssize_t total, n
-        cdef cm_rec* r
         cdef long long t0
         volatile_only = self.policy in (EVICT_VOLATILE_LRU, EVICT_VOLATILE_LFU, EVICT_VOLATILE_RANDOM, EVICT_VOLATILE_TTL)
-        pool = self.eviction_pool
+        pool = <EvictionPool>self.eviction_pool
         while self.used_memory > self.maxmemory:
             best = None
             if self.policy == EVICT_ALLKEYS_RANDOM or self.policy == EVICT_VOLATILE_RANDOM:
                 for db in self.dbs:
                     if volatile_only and db.vol_len:
-                        best = (0, db.id, rec_key_bytes(db.vol[rand64() % db.vol_len].rec))
+                        best = rec_key_bytes(db.vol[rand64() % db.vol_len].rec)
+                        best_db = db.id
                         break
                     if not volatile_only and db.count:
-                        best = (0, db.id, rec_key_bytes(db.rec_random()))
+                        best = rec_key_bytes(db.rec_random())
+                        best_db = db.id
                         break
             else:
                 while best is None:
@@ -1366,22 +1379,16 @@ cdef class Keyspace:
                             total += n
                     if total == 0:
                         break
-                    while pool:
-                        item = pool.pop()          # best candidate last
-                        db = self.dbs[(<tuple>item)[1]]
-                        r = db.rec_find(<bytes>(<tuple>item)[2])
-                        if r != NULL and (not volatile_only or r.vslot >= 0):
-                            best = item
-                            break
+                    best = pool_pop_best(self, pool, volatile_only, &best_db)
             if best is None:
                 self.stat_evict_fail += 1
                 return EVICT_FAIL
             if timed:
                 t0 = mono_us()
-                evict_key(self, <Db>self.dbs[best[1]], <bytes>best[2])
+                evict_key(self, <Db>self.dbs[best_db], best)
                 self.latency_hook("eviction-del", (mono_us() - t0) // 1000)
             else:
-                evict_key(self, <Db>self.dbs[best[1]], <bytes>best[2])
+                evict_key(self, <Db>self.dbs[best_db], best)
             keys_freed += 1
             if keys_freed % 16 == 0 and budget_us >= 0 and mono_us() - start > budget_us:
                 return EVICT_RUNNING

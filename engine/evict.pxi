@@ -3,6 +3,7 @@
 import sys as _sys
 
 from libc.stdlib cimport rand, RAND_MAX
+from libc.string cimport memmove
 
 cdef object _getsizeof = _sys.getsizeof
 
@@ -175,28 +176,157 @@ cdef unsigned long long eviction_score(Keyspace ks, Db db, cm_rec* r):
     return 0xFFFFFFFFFFFFFFFF - <unsigned long long>db.vol[r.vslot].expire_at
 
 
-cdef pool_populate(Keyspace ks, Db db, bint volatile_only, list pool):
+cdef extern from "Python.h":
+    Py_ssize_t _Py_HashBytes(const void* src, Py_ssize_t len)
+
+# The eviction pool (redis evictionPoolEntry[EVPOOL_SIZE]): C entries sorted by score (ascending, the best
+# candidate last), each holding a copy of its key (inline up to EVPOOL_CACHED bytes, malloc'd beyond, as redis
+# caches the sds), so sampling makes no Python object; a candidate is hashed and looked up again only when it
+# is popped (the key may have been deleted or replaced since it was sampled).
+cdef enum:
+    EVPOOL_CAP = 16
+    EVPOOL_CACHED = 48
+
+ctypedef struct evpool_entry:
+    unsigned long long score
+    unsigned long long tag       # key_tag(): compared before the key bytes
+    int dbid
+    unsigned int klen
+    char* big                    # the key when longer than EVPOOL_CACHED, else NULL
+    char cached[EVPOOL_CACHED]
+
+
+@cython.no_gc
+cdef class EvictionPool:
+    cdef int n
+    cdef evpool_entry e[EVPOOL_CAP]
+
+    def __dealloc__(self):
+        self.clear()
+
+    cdef void clear(self):
+        cdef int i
+        for i in range(self.n):
+            if self.e[i].big != NULL:
+                PyMem_Free(self.e[i].big)
+                self.e[i].big = NULL
+        self.n = 0
+
+    def __len__(self):
+        return self.n
+
+    def entries(self):
+        """(score, db id, key) per entry, worst first (for tests)."""
+        return [(self.e[i].score, self.e[i].dbid, ent_key_bytes(&self.e[i])) for i in range(self.n)]
+
+
+cdef inline unsigned long long key_tag(const char* p, unsigned int n):
+    """The key's first and last 8 bytes xored (zero-padded below 8): a cheap filter for the duplicate test."""
+    cdef unsigned long long a = 0, b = 0
+    if n >= 8:
+        memcpy(&a, p, 8)
+        memcpy(&b, p + n - 8, 8)
+        return a ^ (b * 31)
+    memcpy(&a, p, n)
+    return a
+
+
+cdef inline const char* ent_key(evpool_entry* ent):
+    return ent.big if ent.big != NULL else ent.cached
+
+
+cdef inline bytes ent_key_bytes(evpool_entry* ent):
+    return PyBytes_FromStringAndSize(ent_key(ent), ent.klen)
+
+
+cdef inline cm_rec* rec_find_hashed(Db db, const char* p, Py_ssize_t n, size_t h):
+    """Db.rec_find for a key given as bytes and its hash (no object, no rehash step)."""
+    cdef cm_rec* r
+    if db.count == 0 or db.buckets == NULL:
+        return NULL
+    if db.buckets1 != NULL and (h & db.mask) < db.rehash_idx:
+        r = db.buckets1[h & db.mask1]
+    else:
+        r = db.buckets[h & db.mask]
+    while r != NULL:
+        if r.klen == n and memcmp(r.data, p, n) == 0:
+            return r
+        r = r.next
+    return NULL
+
+
+cdef int pool_populate(Keyspace ks, Db db, bint volatile_only, EvictionPool pool) except -1:
     """Sample maxmemory-samples keys of db (all keys, or those with an expiry) into the 16-entry pool
     kept sorted by score (ascending)."""
-    cdef Py_ssize_t n = db.vol_len if volatile_only else db.count, j, k
+    cdef Py_ssize_t n = db.vol_len if volatile_only else db.count
     cdef int samples = ks.samples if ks.samples < n else <int>n
+    cdef int j, k, i
     cdef cm_rec* r
-    cdef unsigned long long score
-    cdef bytes key
+    cdef unsigned long long score, tag
+    cdef evpool_entry* ent
+    cdef char* big
     for j in range(samples):
         r = db.vol[rand64() % db.vol_len].rec if volatile_only else db.rec_random()
+        if r == NULL:
+            continue
         score = eviction_score(ks, db, r)
         k = 0
-        while k < len(pool) and (<tuple>pool[k])[0] < score:
+        while k < pool.n and pool.e[k].score < score:
             k += 1
-        if k == 0 and len(pool) >= EVPOOL_SIZE:
+        if k == 0 and pool.n >= EVPOOL_CAP:
             continue          # worse than everything in a full pool
-        key = rec_key_bytes(r)
-        if any((<tuple>p)[2] == key and (<tuple>p)[1] == db.id for p in pool):
-            continue
-        pool.insert(k, (score, db.id, key))
-        if len(pool) > EVPOOL_SIZE:
-            del pool[0]       # drop the worst candidate
+        tag = key_tag(r.data, r.klen)
+        i = 0
+        while i < pool.n:
+            ent = &pool.e[i]
+            if ent.tag == tag and ent.klen == r.klen and ent.dbid == db.id and memcmp(ent_key(ent), r.data, r.klen) == 0:
+                break
+            i += 1
+        if i < pool.n:
+            continue          # already a candidate
+        big = NULL
+        if r.klen > EVPOOL_CACHED:
+            big = <char*>PyMem_Malloc(r.klen)
+            if big == NULL:
+                raise MemoryError()
+            memcpy(big, r.data, r.klen)
+        if pool.n < EVPOOL_CAP:
+            memmove(&pool.e[k + 1], &pool.e[k], (pool.n - k) * sizeof(evpool_entry))
+            pool.n += 1
+        else:                 # full: the worst candidate (first) goes, the ones below k move down
+            if pool.e[0].big != NULL:
+                PyMem_Free(pool.e[0].big)
+            k -= 1
+            memmove(&pool.e[0], &pool.e[1], k * sizeof(evpool_entry))
+        ent = &pool.e[k]
+        ent.score = score
+        ent.tag = tag
+        ent.dbid = db.id
+        ent.klen = r.klen
+        ent.big = big
+        if big == NULL:
+            memcpy(ent.cached, r.data, r.klen)
+    return 0
+
+
+cdef bytes pool_pop_best(Keyspace ks, EvictionPool pool, bint volatile_only, int* dbid):
+    """Pop candidates, best first, until one still exists (with an expiry for volatile-*): its key, or None
+    when the pool ran empty."""
+    cdef evpool_entry* ent
+    cdef cm_rec* r
+    cdef bytes key = None
+    while pool.n and key is None:
+        pool.n -= 1
+        ent = &pool.e[pool.n]
+        r = rec_find_hashed(<Db>ks.dbs[ent.dbid], ent_key(ent), ent.klen,
+                            <size_t>_Py_HashBytes(ent_key(ent), ent.klen))
+        if r != NULL and (not volatile_only or r.vslot >= 0):
+            key = ent_key_bytes(ent)
+            dbid[0] = ent.dbid
+        if ent.big != NULL:
+            PyMem_Free(ent.big)
+            ent.big = NULL
+    return key
 
 
 cdef bint evict_key(Keyspace ks, Db db, bytes key):
@@ -204,6 +334,6 @@ cdef bint evict_key(Keyspace ks, Db db, bytes key):
         return False
     ks.stat_evicted += 1
     ks.effects.emit(db.id, [b"DEL", key])
-    if ks.on_key_deleted is not None:
+    if ks.on_key_deleted is not None and not deleted_hooks_idle(ks):
         ks.on_key_deleted(db, key, b"evicted")
     return True

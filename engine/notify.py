@@ -94,4 +94,4 @@ def install(server):
         server.ks.notify_flags = flags if flags & (K_KEYSPACE | K_KEYEVENT) else 0
     apply(server.config["notify-keyspace-events"])
     server.config.on_change("notify-keyspace-events", apply)
-    server.add_key_deleted_listener(_Deleted(server))
+    server.add_key_deleted_listener(_Deleted(server), guards=[])     # a no-op while ks.notify_flags is 0

@@ -306,9 +306,17 @@ class Server(ServerContext):
                              "commands to Redis. This is likely due to an attacker attempting to use Cross Protocol "
                              "Scripting to compromise your Redis instance. Connection aborted.")
 
-    def add_key_deleted_listener(self, listener):
-        """Be told of keys deleted by expiry or eviction (WATCH, keyspace notifications)."""
+    def add_key_deleted_listener(self, listener, guards=None):
+        """Be told of keys deleted by expiry or eviction (WATCH, keyspace notifications). guards: containers
+        that are all empty when the listener has nothing to do (keyspace notifications off aside), so an
+        eviction can skip the Python call (engine/core.pxd deleted_hooks_idle); None: it always runs."""
         self.key_deleted_listeners.append(listener)
+        if guards is None:
+            self._deleted_unguarded = True
+        else:
+            self._deleted_guards = getattr(self, "_deleted_guards", []) + list(guards)
+        self.ks.deleted_hook_guards = None if getattr(self, "_deleted_unguarded", False) \
+            else list(self._deleted_guards)
         self.ks.on_key_deleted = self._key_deleted
 
     def _key_deleted(self, db, key, reason):

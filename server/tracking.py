@@ -71,7 +71,7 @@ class Tracking:
         if previous is None or ks.key_hook_guards is not None:
             # both hooks return at once while these are all empty: the dispatcher skips the call then
             ks.key_hook_guards = (ks.key_hook_guards or []) + [self.table, self.prefix_table, self.states]
-        server.add_key_deleted_listener(self.key_deleted)
+        server.add_key_deleted_listener(self.key_deleted, guards=[self.table, self.prefix_table])
 
     # ------------------------------------------------------------------ enable / disable
     def enable(self, c, redirect, bcast, optin, optout, noloop, prefixes):

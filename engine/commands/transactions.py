@@ -41,7 +41,7 @@ class WatchRegistry:
         self.watchers = {}
         server.ks.on_key_modified = self.on_key_modified
         server.ks.key_hook_guards = [self.watchers]     # the hook is a no-op while nobody watches
-        server.add_key_deleted_listener(self.on_key_deleted)
+        server.add_key_deleted_listener(self.on_key_deleted, guards=[self.watchers])
 
     def watch(self, c, key):
         slot = (c.db.id, key)
