@@ -41,7 +41,7 @@ def test_used_memory_tracks_rss_growth(fresh_cachemere):
     after = r.info("memory")
     grown_used = after["used_memory"] - before["used_memory"]
     grown_rss = after["used_memory_rss"] - before["used_memory_rss"]
-    assert grown_rss > 50_000_000
+    assert grown_rss > 30_000_000      # enough to measure (small hashes and integer sets are compact now)
     assert abs(grown_used - grown_rss) / grown_rss < 0.25, (grown_used, grown_rss)
 
 
