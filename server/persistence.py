@@ -63,7 +63,7 @@ class Persistence:
         self.aof_state = AOF_OFF
         self.manifest = None
         self.aof_fd = -1
-        self.pending = []               # encoded effects not written yet (EffectLog subscriber: list.append)
+        self.pending = bytearray()      # encoded effects not written yet (EffectLog buffer subscriber)
         self.aof_current_size = 0
         self.aof_base_size = 0
         self.aof_last_incr_size = 0
@@ -415,7 +415,7 @@ class Persistence:
     def _aof_turn_on(self):
         if self.aof_state == AOF_OFF:
             self.pending.clear()
-            self.ks.effects.subscribe(self.pending.append)
+            self.ks.effects.subscribe(self.pending)
             self._set_before_reply(self.before_reply)
         self.aof_state = AOF_ON
 
@@ -475,7 +475,7 @@ class Persistence:
     def write_pending(self):
         if not self.pending or self.aof_fd < 0:
             return
-        data = b"".join(self.pending)
+        data = bytes(self.pending)
         self.pending.clear()
         fd = self.aof_fd
         view = memoryview(data)
@@ -528,7 +528,7 @@ class Persistence:
                 os.ftruncate(self.aof_fd, self.aof_last_incr_size)
             except OSError:
                 pass
-        self.pending.insert(0, data)
+        self.pending[0:0] = data
         self.aof_last_write_errno = exc.errno or errno.EIO
         if self.aof_last_write_ok:
             self.aof_last_write_ok = False
@@ -592,7 +592,7 @@ class Persistence:
             self.manifest = self._load_manifest_quiet() or aoflib.AofManifest()
         self._open_incr(self._temp_incr_name(), temp=True)
         self.pending.clear()
-        self.ks.effects.subscribe(self.pending.append)
+        self.ks.effects.subscribe(self.pending)
         self._set_before_reply(self.before_reply)
         self.aof_state = AOF_WAIT_REWRITE
         self.aof_current_size = 0
@@ -622,7 +622,7 @@ class Persistence:
         if self.held_replies:
             self._group_commit()
         self.fsync_now()
-        self.ks.effects.unsubscribe(self.pending.append)
+        self.ks.effects.unsubscribe(self.pending)
         self._set_before_reply(None)
         self.pending.clear()
         if self.aof_fd >= 0:
@@ -1091,7 +1091,7 @@ class Persistence:
             fields += [
                 ("aof_current_size", self.aof_current_size), ("aof_base_size", self.aof_base_size),
                 ("aof_pending_rewrite", 1 if self.aof_rewrite_scheduled else 0),
-                ("aof_buffer_length", sum(map(len, self.pending))),
+                ("aof_buffer_length", len(self.pending)),
                 ("aof_pending_bio_fsync", 1 if self.fsync_in_flight else 0),
                 ("aof_delayed_fsync", self.aof_delayed_fsync),
             ]

@@ -15,7 +15,7 @@ import inspect
 import pkgutil
 import time
 
-from engine.core import object_idle_ms, object_freq
+from engine.core import object_idle_ms, object_freq, load_string_run
 from engine.persistence._rdbfast import string_records
 from engine.persistence.rdb import (
     EncodingLimits, RdbReader, RdbWriter, RdbError, RDB_VERSION, load_rdb, default_aux,
@@ -261,13 +261,13 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
     def on_strings(dbid, flat):
         if dbid >= ndbs:
             on_key(dbid, flat[0], "string", flat[1], None, None, None)     # raises the FATAL error
-        db = ks.dbs[dbid]
-        load_value = db.load_value
-        account = db.account
-        for i in range(0, len(flat), 2):
-            key = flat[i]
-            account(key, load_value(key, flat[i + 1], -1))
-        stats.keys_loaded += len(flat) // 2
+        expired = load_string_run(ks.dbs[dbid], flat, now_ms, drop_expired)      # compiled (engine/core.pyx)
+        if expired:
+            stats.keys_expired += len(expired)
+            if on_expired is not None:
+                for key in expired:
+                    on_expired(dbid, key)
+        stats.keys_loaded += len(flat) // 3 - (len(expired) if expired else 0)
         if progress is not None and stats.keys_loaded - reported[0] >= 4096:
             tell()
 
