@@ -110,8 +110,8 @@ def set_throughput(requests, sections):
 
 
 def loaded_seconds(log_text):
-    m = re.search(r"DB loaded from disk: ([0-9.]+) seconds", log_text)
-    return float(m.group(1)) if m else None
+    found = re.findall(r"DB loaded from disk: ([0-9.]+) seconds", log_text)     # the last start's
+    return float(found[-1]) if found else None
 
 
 def _wait_loaded(srv, limit=600):

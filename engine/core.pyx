@@ -1810,3 +1810,15 @@ def load_string_run(Db db, list flat, long long now_ms, bint drop_expired):
                 db.rec_set_expire(r, at)
         db.rec_account(r)
     return expired
+
+
+def presize_for_load(Db db, size_t n):
+    """RDB RESIZEDB hint (redis dictExpand in rdbLoad): an empty table takes its final size at once, so the
+    load neither rehashes nor walks two tables. A table holding keys is left to grow as usual."""
+    cdef size_t size = 4
+    if db.count != 0 or n == 0 or n > (<size_t>1 << 40):
+        return
+    while size < n:
+        size <<= 1
+    if db.buckets == NULL or db.mask + 1 < size:
+        db.resize(size)

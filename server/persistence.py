@@ -81,8 +81,7 @@ class Persistence:
         self.max_fsync_lag = 0.0        # seconds: the longest a written command waited for its fsync (everysec)
         self.fsync_always = False
         self.fsync_everysec = False
-        self.held_replies = []          # connections whose replies wait for the group commit (always)
-        self.in_group_commit = False
+        self.group = None               # server.connection.GroupCommit: connections whose replies wait for the write
         self._bio = None
         self._gate_prev = None
         self._gate_installed = False
@@ -416,7 +415,7 @@ class Persistence:
         if self.aof_state == AOF_OFF:
             self.pending.clear()
             self.ks.effects.subscribe(self.pending)
-            self._set_before_reply(self.before_reply)
+            self._set_before_reply(self._reply_hook())
         self.aof_state = AOF_ON
 
     def _delete_history_files(self):
@@ -446,47 +445,59 @@ class Persistence:
             setter(hook)
 
     # ------------------------------------------------------------------ AOF writing
+    def _reply_hook(self):
+        """The before-reply hook: a compiled GroupCommit over our pending buffer (server/connection.pyx)."""
+        if self.group is None:
+            try:
+                from server.connection import GroupCommit
+            except ImportError:
+                return self.before_reply
+            self.group = GroupCommit(self.pending, self.write_pending, self.server)
+        return self.group
+
     def before_reply(self, conn):
         """Runs before a connection writes its replies: the batch's effects reach the file first.
 
         The replies are held until one write (+fsync under appendfsync always) covers every connection
         served in this loop iteration (redis's flushAppendOnlyFile in beforeSleep, before the replies
-        are written): one write syscall per iteration under every policy; returns True when held."""
-        if self.in_group_commit or not (self.pending or self.held_replies):
-            return False
-        if conn is None or conn.client.close_after_reply or self.server.loop is None:
-            self.write_pending()          # this output cannot wait: commit now
-            return False
-        if not self.held_replies:
-            self.server.loop.call_soon(self._group_commit)
-        self.held_replies.append(conn)
-        return True
+        are written): one write syscall per iteration under every policy; returns True when held.
+        The hold itself is GroupCommit's (server/connection.pyx); None commits now."""
+        if self.group is not None:
+            return self.group(conn)
+        if conn is None and self.pending:
+            self.write_pending()
+        return False
+
+    @property
+    def held_replies(self):
+        return self.group.held if self.group is not None else []
 
     def _group_commit(self):
-        held, self.held_replies = self.held_replies, []
-        self.write_pending()
-        self.in_group_commit = True
-        try:
-            for conn in held:
-                conn.flush()
-        finally:
-            self.in_group_commit = False
+        if self.group is not None:
+            self.group.commit()
+        else:
+            self.write_pending()
 
     def write_pending(self):
-        if not self.pending or self.aof_fd < 0:
+        data = self.pending
+        if not data or self.aof_fd < 0:
             return
-        data = bytes(self.pending)
-        self.pending.clear()
         fd = self.aof_fd
-        view = memoryview(data)
+        n = len(data)
         written = 0
         t0 = time.perf_counter()
         try:
-            while written < len(data):
-                written += os.write(fd, view[written:])
+            written = os.write(fd, data)          # the bytearray itself: no copy
+            if written < n:
+                with memoryview(data) as view:
+                    while written < n:
+                        written += os.write(fd, view[written:])
         except OSError as exc:
-            self._aof_write_failed(data, written, exc)
+            failed = bytes(data)
+            data.clear()
+            self._aof_write_failed(failed, written, exc)
             return
+        data.clear()
         self._latency_sample(("aof-write-pending-fsync" if self.fsync_in_flight else
                               "aof-write-active-child" if self.has_child() else "aof-write-alone",
                               "aof-write"), t0)
@@ -593,7 +604,7 @@ class Persistence:
         self._open_incr(self._temp_incr_name(), temp=True)
         self.pending.clear()
         self.ks.effects.subscribe(self.pending)
-        self._set_before_reply(self.before_reply)
+        self._set_before_reply(self._reply_hook())
         self.aof_state = AOF_WAIT_REWRITE
         self.aof_current_size = 0
         if self.child_pid > 0:

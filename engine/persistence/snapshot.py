@@ -15,7 +15,7 @@ import inspect
 import pkgutil
 import time
 
-from engine.core import object_idle_ms, object_freq, load_string_run
+from engine.core import object_idle_ms, object_freq, load_string_run, presize_for_load
 from engine.persistence._rdbfast import string_records
 from engine.persistence.rdb import (
     EncodingLimits, RdbReader, RdbWriter, RdbError, RDB_VERSION, load_rdb, default_aux,
@@ -282,12 +282,15 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
                            "than %d databases. Exiting" % ndbs)
 
     def resize_db(dbid, size, expires):
-        progress.total = (progress.total or 0) + size
-        progress.refresh()
+        if dbid < ndbs:
+            presize_for_load(ks.dbs[dbid], size)
+        if progress is not None:
+            progress.total = (progress.total or 0) + size
+            progress.refresh()
 
     reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function,
                       on_strings=on_strings, on_progress=on_progress,
-                      on_resize_db=resize_db if progress is not None else None)
+                      on_resize_db=resize_db)
     if progress is not None:
         tell()
     stats.version = reader.version
