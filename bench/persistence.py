@@ -5,6 +5,7 @@
   * BGSAVE with N keys: the fork pause (latest_fork_usec), the whole save, the worst client latency meanwhile.
 
     python bench/persistence.py [--keys 1000000] [--requests 300000] [--quick] [--only aof,load,fork,always]
+                                [--load-rounds 3]
 
 --only picks sections: aof (everysec cost vs appendonly no, SET/INCR at -P16 and -P1, each server vs itself),
 always (appendfsync always, cachemere/redis), load (RDB load time), fork (BGSAVE latest_fork_usec).
@@ -109,12 +110,57 @@ def set_throughput(requests, sections):
 
 
 def loaded_seconds(log_text):
-    m = re.search(r"DB loaded from disk: ([0-9.]+) seconds", log_text)
-    return float(m.group(1)) if m else None
+    found = re.findall(r"DB loaded from disk: ([0-9.]+) seconds", log_text)     # the last start's
+    return float(found[-1]) if found else None
 
 
-def load_and_bgsave(keys):
-    figures = {}
+def _wait_loaded(srv, limit=600):
+    t0 = time.monotonic()
+    while (info_field(srv.port, "loading") or "0") != "0" and time.monotonic() - t0 < limit:
+        time.sleep(0.05)
+
+
+def _startup_cpu(kind):
+    """Server CPU seconds from exec to serving with an empty dataset: subtracted from a load's CPU."""
+    workdir = tempfile.mkdtemp(prefix="bench-persist-empty-")
+    try:
+        srv = start(kind, workdir)
+        try:
+            _wait_loaded(srv)
+            command(srv.port, "PING")
+            return cpu_seconds(srv.proc.pid)
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _bgsave(srv):
+    """(fork ms, whole BGSAVE s, worst PING latency ms meanwhile)."""
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+    start_save = time.monotonic()
+    command(srv.port, "BGSAVE")
+    worst = 0.0
+    while True:
+        t = time.perf_counter()
+        sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+        sock.recv(64)
+        worst = max(worst, time.perf_counter() - t)
+        if info_field(srv.port, "rdb_bgsave_in_progress") == "0" or time.monotonic() - start_save > 600:
+            break
+        time.sleep(0.005)
+    save_s = time.monotonic() - start_save
+    fork_ms = int(info_field(srv.port, "latest_fork_usec") or 0) / 1000
+    sock.close()
+    return fork_ms, save_s, worst * 1000
+
+
+def load_and_bgsave(keys, rounds=3, sections=("load", "fork")):
+    """RDB load of one redis-written dump: interleaved rounds (cachemere, redis, redis, cachemere...), each
+    load as the log's "DB loaded from disk" wall seconds and as the server's CPU seconds (process CPU at the
+    end of the load minus the CPU of an empty start); BGSAVE figures from the first round."""
+    figures = {"cachemere": [], "redis": []}
+    forks = {}
     workdir = tempfile.mkdtemp(prefix="bench-persist-rdb-")
     try:
         ref = start("redis", workdir)
@@ -122,45 +168,46 @@ def load_and_bgsave(keys):
         command(ref.port, "SAVE")
         ref.stop()
         size = os.path.getsize(os.path.join(workdir, "dump.rdb"))
-        print(f"\nRDB with {keys:,} string keys ({size / 1e6:.1f} MB, written by redis-server)")
-        print(f"{'':24} {'load s':>8} {'fork ms':>8} {'bgsave s':>9} {'max client latency ms':>22}")
-        for kind in ("cachemere", "redis"):
-            srv = start(kind, workdir)
-            try:
-                t0 = time.monotonic()
-                while (info_field(srv.port, "loading") or "0") != "0" and time.monotonic() - t0 < 600:
-                    time.sleep(0.05)
-                load = loaded_seconds(srv.log())
-                dbsize = command(srv.port, "DBSIZE")
-                assert dbsize == b":%d\r\n" % keys, dbsize
-                sock = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
-                start_save = time.monotonic()
-                command(srv.port, "BGSAVE")
-                worst = 0.0
-                while True:
-                    t = time.perf_counter()
-                    sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-                    sock.recv(64)
-                    worst = max(worst, time.perf_counter() - t)
-                    if info_field(srv.port, "rdb_bgsave_in_progress") == "0":
-                        break
-                    time.sleep(0.005)
-                save_s = time.monotonic() - start_save
-                fork_ms = int(info_field(srv.port, "latest_fork_usec") or 0) / 1000
-                sock.close()
-                figures[kind] = (load, fork_ms)
-                print(f"{kind:24} {load if load is not None else float('nan'):8.2f} {fork_ms:8.1f} {save_s:9.2f} "
-                      f"{worst * 1000:22.1f}")
-            finally:
-                srv.stop()
+        base = {kind: _startup_cpu(kind) for kind in ("cachemere", "redis")}
+        print(f"\nRDB with {keys:,} string keys ({size / 1e6:.1f} MB, written by redis-server), {rounds} "
+              f"interleaved rounds; startup CPU subtracted: cachemere {base['cachemere']:.2f}s, "
+              f"redis {base['redis']:.2f}s")
+        print(f"{'':12} {'round':>5} {'load wall s':>11} {'load cpu s':>10} {'fork ms':>8} {'bgsave s':>9} "
+              f"{'max client latency ms':>22}")
+        for rnd in range(rounds):
+            order = ("cachemere", "redis") if rnd % 2 == 0 else ("redis", "cachemere")
+            for kind in order:
+                srv = start(kind, workdir)
+                try:
+                    _wait_loaded(srv)
+                    cpu = cpu_seconds(srv.proc.pid) - base[kind]
+                    load = loaded_seconds(srv.log())
+                    dbsize = command(srv.port, "DBSIZE")
+                    assert dbsize == b":%d\r\n" % keys, dbsize
+                    figures[kind].append((load, cpu))
+                    extra = ""
+                    if rnd == 0 and "fork" in sections:
+                        forks[kind] = _bgsave(srv)
+                        extra = f" {forks[kind][0]:8.1f} {forks[kind][1]:9.2f} {forks[kind][2]:22.1f}"
+                    print(f"{kind:12} {rnd + 1:5} {load if load is not None else float('nan'):11.2f} {cpu:10.2f}"
+                          + extra)
+                finally:
+                    srv.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    c, r = figures.get("cachemere"), figures.get("redis")
-    if c and r:
-        if c[0] and r[0]:
-            print(f"load ratio cachemere/redis {c[0] / r[0]:.2f} (target <= 1.2)")
-        if r[1]:
-            print(f"fork pause ratio cachemere/redis {c[1] / r[1]:.2f} (target <= 1.5)")
+
+    def median(xs):
+        xs = sorted(x for x in xs if x is not None)
+        return xs[len(xs) // 2] if xs else None
+
+    c_wall, r_wall = median([f[0] for f in figures["cachemere"]]), median([f[0] for f in figures["redis"]])
+    c_cpu, r_cpu = median([f[1] for f in figures["cachemere"]]), median([f[1] for f in figures["redis"]])
+    if c_wall and r_wall:
+        print(f"load ratio cachemere/redis (median wall) {c_wall / r_wall:.2f}")
+    if c_cpu and r_cpu and r_cpu > 0:
+        print(f"load ratio cachemere/redis (median server CPU) {c_cpu / r_cpu:.2f} (target <= 1.2)")
+    if "fork" in sections and forks.get("redis") and forks["redis"][0]:
+        print(f"fork pause ratio cachemere/redis {forks['cachemere'][0] / forks['redis'][0]:.2f} (target <= 1.5)")
 
 
 def main():
@@ -169,13 +216,14 @@ def main():
     ap.add_argument("--requests", type=int, default=300_000)
     ap.add_argument("--quick", action="store_true", help="100k keys, 100k requests")
     ap.add_argument("--only", default="aof,load,fork,always", help="comma list of aof,load,fork,always")
+    ap.add_argument("--load-rounds", type=int, default=3, help="interleaved RDB load rounds per server")
     args = ap.parse_args()
     if args.quick:
         args.keys, args.requests = 100_000, 100_000
     sections = set(x.strip() for x in args.only.split(",") if x.strip())
     set_throughput(args.requests, sections)
     if sections & {"load", "fork"}:
-        load_and_bgsave(args.keys)
+        load_and_bgsave(args.keys, args.load_rounds, sections)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ engine/commands/ that register through the same ``@command`` declaration.
 """
 cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from libc.stdio cimport snprintf
 from libc.string cimport memcpy, memcmp, memset
 from cpython.object cimport PyObject, PyObject_Hash
@@ -1194,7 +1195,7 @@ cdef class EffectLog:
     cpdef unsubscribe(self, object callback):
         cdef Py_ssize_t i
         for i in range(len(self.subscribers)):
-            if self.subscribers[i] == callback:
+            if _same_subscriber(self.subscribers[i], callback):
                 del self.subscribers[i]
                 del self.sub_dbids[i]
                 if self.sub_repl.pop(i):
@@ -1204,7 +1205,7 @@ cdef class EffectLog:
     def selected_db(self, callback):
         """The db `callback`'s stream last SELECTed (-1: none yet; redis server.slaveseldb for replication)."""
         for i in range(len(self.subscribers)):
-            if self.subscribers[i] == callback:
+            if _same_subscriber(self.subscribers[i], callback):
                 return self.sub_dbids[i]
         return -1
 
@@ -1260,36 +1261,133 @@ cdef class EffectLog:
             self._deliver(i, last_db, EXEC_BODY)
 
     cdef _send(self, int dbid, list argv, bint repl_only):
-        cdef Py_ssize_t i
-        body = encode_command(argv)
-        for i in range(len(self.subscribers)):
+        cdef Py_ssize_t i, n = len(self.subscribers)
+        cdef object sub
+        if n == 1 and type(self.subscribers[0]) is bytearray:
+            # the AOF alone (no replica): the effect is encoded straight into its buffer, no bytes object
+            if repl_only and not self.sub_repl[0]:
+                return
+            sub = self.subscribers[0]
+            if dbid >= 0 and <int>self.sub_dbids[0] != dbid:
+                self.sub_dbids[0] = dbid
+                (<bytearray>sub).extend(_select_body(dbid))
+            _append_command(<bytearray>sub, argv)
+            return
+        body = encode_command(argv)       # built once, shared by every stream (AOF buffer, replication)
+        for i in range(n):
             if repl_only and not self.sub_repl[i]:
                 continue
             self._deliver(i, dbid, body)
 
     cdef _deliver(self, Py_ssize_t i, int dbid, bytes body):
-        if dbid >= 0 and <int>self.sub_dbids[i] != dbid:
-            sel = str(dbid).encode()
+        cdef object sub = self.subscribers[i]
+        if type(sub) is bytearray:        # a buffer subscriber (the AOF's pending bytes): appended in place
+            if dbid >= 0 and <int>self.sub_dbids[i] != dbid:
+                self.sub_dbids[i] = dbid
+                (<bytearray>sub).extend(_select_body(dbid))
+            (<bytearray>sub).extend(body)
+        elif dbid >= 0 and <int>self.sub_dbids[i] != dbid:
             self.sub_dbids[i] = dbid
-            self.subscribers[i](b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(sel), sel) + body)
+            sub(_select_body(dbid) + body)
         else:
-            self.subscribers[i](body)
+            sub(body)
 
 
 MULTI_BODY = b"*1\r\n$5\r\nMULTI\r\n"
 EXEC_BODY = b"*1\r\n$4\r\nEXEC\r\n"
 
 
-cpdef bytes encode_command(list argv):
-    """RESP multibulk encoding of one command (the form AOF and replicas consume)."""
-    cdef list parts = [b"*%d\r\n" % len(argv)]
+cdef inline bint _same_subscriber(object a, object b):
+    """Subscriber identity: a buffer subscriber by identity (bytearray == compares contents), a callable by ==
+    (a bound method such as list.append is a new object at every attribute access)."""
+    if a is b:
+        return True
+    if type(a) is bytearray or type(b) is bytearray:
+        return False
+    return a == b
+
+
+cdef bytes _select_body(int dbid):
+    sel = str(dbid).encode()
+    return b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(sel), sel)
+
+
+cdef inline Py_ssize_t _dec_digits(Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t d = 1
+    while n >= 10:
+        n //= 10
+        d += 1
+    return d
+
+
+cdef inline char* _put_header(char* p, char lead, Py_ssize_t n) noexcept nogil:
+    """`<lead><n>\\r\\n` at p; returns the end."""
+    cdef Py_ssize_t d = _dec_digits(n), k
+    p[0] = lead
+    k = d
+    while k > 0:
+        p[k] = <char>(48 + n % 10)
+        n //= 10
+        k -= 1
+    p[d + 1] = 13
+    p[d + 2] = 10
+    return p + d + 3
+
+
+cdef list _bytes_argv(list argv):
+    """argv with every item bytes (effects are bytes but for the odd int or str an internal command builds)."""
+    cdef bint ok = True
     for a in argv:
-        if not isinstance(a, bytes):
-            a = str(a).encode()
-        parts.append(b"$%d\r\n" % len(<bytes>a))
-        parts.append(a)
-        parts.append(b"\r\n")
-    return b"".join(parts)
+        if type(a) is not bytes:
+            ok = False
+            break
+    if ok:
+        return argv
+    return [a if isinstance(a, bytes) else str(a).encode() for a in argv]
+
+
+cdef Py_ssize_t _encoded_size(list argv):
+    cdef Py_ssize_t total, n, i, argc = len(argv)
+    total = 3 + _dec_digits(argc)
+    for i in range(argc):
+        n = PyBytes_GET_SIZE(<bytes>argv[i])
+        total += 5 + _dec_digits(n) + n
+    return total
+
+
+cdef char* _encode_into(list argv, char* p):
+    cdef Py_ssize_t n, i, argc = len(argv)
+    cdef bytes a
+    p = _put_header(p, 42, argc)
+    for i in range(argc):
+        a = <bytes>argv[i]
+        n = PyBytes_GET_SIZE(a)
+        p = _put_header(p, 36, n)
+        memcpy(p, PyBytes_AS_STRING(a), n)
+        p[n] = 13
+        p[n + 1] = 10
+        p += n + 2
+    return p
+
+
+cdef int _append_command(bytearray buf, list argv) except -1:
+    """Append argv's RESP multibulk encoding to buf in place (one resize, one pass)."""
+    cdef Py_ssize_t old = PyByteArray_GET_SIZE(buf), size
+    argv = _bytes_argv(argv)
+    size = _encoded_size(argv)
+    PyByteArray_Resize(buf, old + size)
+    _encode_into(argv, PyByteArray_AS_STRING(buf) + old)
+    return 0
+
+
+cpdef bytes encode_command(list argv):
+    """RESP multibulk encoding of one command (the form AOF and replicas consume): sized first, then filled."""
+    cdef Py_ssize_t size
+    argv = _bytes_argv(argv)
+    size = _encoded_size(argv)
+    out = PyBytes_FromStringAndSize(NULL, size)
+    _encode_into(argv, PyBytes_AS_STRING(out))
+    return out
 
 
 cdef class Keyspace:
@@ -1686,3 +1784,48 @@ cdef class Dispatcher:
 
 # The hot command families, compiled into this module.
 include "commands/t_string.pxi"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# RDB load: runs of string keys straight into the record table (issue 20; snapshot.load_keyspace's hot loop)
+def load_string_run(Db db, list flat, long long now_ms, bint drop_expired):
+    """Insert a run of string keys read by Cursor.read_string_run_ex ([key, value, expire_ms, ...], -1: no
+    expiry) as Db.load_value + Db.account would, one key at a time without a Python call or an Entry per key.
+    Keys already present are replaced; with ``drop_expired`` a key whose expiry has passed is skipped.
+    Returns the skipped keys (None when there were none) for the caller's stats and DEL effects."""
+    cdef Py_ssize_t i, n = len(flat)
+    cdef list expired = None
+    cdef long long at
+    cdef bytes key
+    cdef object value
+    cdef cm_rec* r
+    for i in range(0, n - 2, 3):
+        key = <bytes>flat[i]
+        at = flat[i + 2]
+        if at != -1 and drop_expired and at < now_ms:
+            if expired is None:
+                expired = []
+            expired.append(key)
+            continue
+        value = flat[i + 1]
+        r = db.rec_find(key)
+        if r != NULL:
+            r = db.rec_set(key, value, at if at >= 0 else -1, False)
+        else:
+            r = db.rec_insert(key, value)
+            if at >= 0:
+                db.rec_set_expire(r, at)
+        db.rec_account(r)
+    return expired
+
+
+def presize_for_load(Db db, size_t n):
+    """RDB RESIZEDB hint (redis dictExpand in rdbLoad): an empty table takes its final size at once, so the
+    load neither rehashes nor walks two tables. A table holding keys is left to grow as usual."""
+    cdef size_t size = 4
+    if db.count != 0 or n == 0 or n > (<size_t>1 << 40):
+        return
+    while size < n:
+        size <<= 1
+    if db.buckets == NULL or db.mask + 1 < size:
+        db.resize(size)

@@ -18,11 +18,68 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 # connection's replies for a group commit and will call flush() again; write_raw passes None (no holding).
 # Set by server/persistence.py through set_before_reply().
 cdef object _before_reply = None
+cdef GroupCommit _group = None        # _before_reply when it is the AOF's GroupCommit: held without a Python call
 
 
 def set_before_reply(hook):
-    global _before_reply
+    global _before_reply, _group
     _before_reply = hook
+    _group = hook if isinstance(hook, GroupCommit) else None
+
+
+cdef class GroupCommit:
+    """The AOF's hold of replies (server/persistence.py): a connection with replies to write while effects are
+    pending (or other replies are already held) is held, and one `write_pending()` (write, +fsync under
+    appendfsync always) runs before every held connection writes (redis beforeSleep: flushAppendOnlyFile, then
+    the replies). Compiled so the hold costs no Python call per connection; called as hook(conn) it is the
+    before_reply protocol (None: commit now, nothing held)."""
+    cdef public bytearray pending       # the AOF's pending effects (the EffectLog buffer subscriber)
+    cdef public object write_pending    # the persistence's write (errors, fsync policy, stats)
+    cdef public object server           # .loop: call_soon for the commit
+    cdef public list held
+    cdef public bint in_commit
+
+    def __init__(self, bytearray pending, write_pending, server):
+        self.pending = pending
+        self.write_pending = write_pending
+        self.server = server
+        self.held = []
+        self.in_commit = False
+
+    cdef inline bint idle(self):
+        return self.in_commit or (PyByteArray_GET_SIZE(self.pending) == 0 and not self.held)
+
+    cdef bint hold(self, RespConnection conn) except -1:
+        if self.idle():
+            return False
+        loop = self.server.loop
+        if conn is None or conn.client.close_after_reply or loop is None:
+            self.write_pending()          # this output cannot wait: commit now
+            return False
+        if not self.held:
+            loop.call_soon(self.commit)
+        self.held.append(conn)
+        return True
+
+    def __call__(self, conn):
+        if conn is None:
+            if not self.idle():
+                self.write_pending()
+            return False
+        return self.hold(<RespConnection>conn)
+
+    def commit(self):
+        """Write the pending effects, then the replies of every held connection."""
+        cdef list held = self.held
+        cdef RespConnection conn
+        self.held = []
+        self.write_pending()
+        self.in_commit = True
+        try:
+            for conn in held:
+                conn.flush()
+        finally:
+            self.in_commit = False
 
 # Called after each command a connection executes while some blocked client may be served (redis runs
 # handleClientsBlockedOnKeys right after call()); None otherwise, so it costs nothing when nobody waits.
@@ -185,7 +242,10 @@ cdef class RespConnection:
     cpdef flush(self):
         cdef Client c = self.client
         if c.reply.size() > 0 and not self.closing:
-            if _before_reply is not None and _before_reply(self):
+            if _group is not None:
+                if _group.hold(self):
+                    return
+            elif _before_reply is not None and _before_reply(self):
                 return
             data = c.reply.take()
             if (_obuf_hard or _obuf_soft) and self._over_output_limit(len(data)):

@@ -63,7 +63,7 @@ class Persistence:
         self.aof_state = AOF_OFF
         self.manifest = None
         self.aof_fd = -1
-        self.pending = []               # encoded effects not written yet (EffectLog subscriber: list.append)
+        self.pending = bytearray()      # encoded effects not written yet (EffectLog buffer subscriber)
         self.aof_current_size = 0
         self.aof_base_size = 0
         self.aof_last_incr_size = 0
@@ -81,8 +81,7 @@ class Persistence:
         self.max_fsync_lag = 0.0        # seconds: the longest a written command waited for its fsync (everysec)
         self.fsync_always = False
         self.fsync_everysec = False
-        self.held_replies = []          # connections whose replies wait for the group commit (always)
-        self.in_group_commit = False
+        self.group = None               # server.connection.GroupCommit: connections whose replies wait for the write
         self._bio = None
         self._gate_prev = None
         self._gate_installed = False
@@ -415,8 +414,8 @@ class Persistence:
     def _aof_turn_on(self):
         if self.aof_state == AOF_OFF:
             self.pending.clear()
-            self.ks.effects.subscribe(self.pending.append)
-            self._set_before_reply(self.before_reply)
+            self.ks.effects.subscribe(self.pending)
+            self._set_before_reply(self._reply_hook())
         self.aof_state = AOF_ON
 
     def _delete_history_files(self):
@@ -446,47 +445,59 @@ class Persistence:
             setter(hook)
 
     # ------------------------------------------------------------------ AOF writing
+    def _reply_hook(self):
+        """The before-reply hook: a compiled GroupCommit over our pending buffer (server/connection.pyx)."""
+        if self.group is None:
+            try:
+                from server.connection import GroupCommit
+            except ImportError:
+                return self.before_reply
+            self.group = GroupCommit(self.pending, self.write_pending, self.server)
+        return self.group
+
     def before_reply(self, conn):
         """Runs before a connection writes its replies: the batch's effects reach the file first.
 
         The replies are held until one write (+fsync under appendfsync always) covers every connection
         served in this loop iteration (redis's flushAppendOnlyFile in beforeSleep, before the replies
-        are written): one write syscall per iteration under every policy; returns True when held."""
-        if self.in_group_commit or not (self.pending or self.held_replies):
-            return False
-        if conn is None or conn.client.close_after_reply or self.server.loop is None:
-            self.write_pending()          # this output cannot wait: commit now
-            return False
-        if not self.held_replies:
-            self.server.loop.call_soon(self._group_commit)
-        self.held_replies.append(conn)
-        return True
+        are written): one write syscall per iteration under every policy; returns True when held.
+        The hold itself is GroupCommit's (server/connection.pyx); None commits now."""
+        if self.group is not None:
+            return self.group(conn)
+        if conn is None and self.pending:
+            self.write_pending()
+        return False
+
+    @property
+    def held_replies(self):
+        return self.group.held if self.group is not None else []
 
     def _group_commit(self):
-        held, self.held_replies = self.held_replies, []
-        self.write_pending()
-        self.in_group_commit = True
-        try:
-            for conn in held:
-                conn.flush()
-        finally:
-            self.in_group_commit = False
+        if self.group is not None:
+            self.group.commit()
+        else:
+            self.write_pending()
 
     def write_pending(self):
-        if not self.pending or self.aof_fd < 0:
+        data = self.pending
+        if not data or self.aof_fd < 0:
             return
-        data = b"".join(self.pending)
-        self.pending.clear()
         fd = self.aof_fd
-        view = memoryview(data)
+        n = len(data)
         written = 0
         t0 = time.perf_counter()
         try:
-            while written < len(data):
-                written += os.write(fd, view[written:])
+            written = os.write(fd, data)          # the bytearray itself: no copy
+            if written < n:
+                with memoryview(data) as view:
+                    while written < n:
+                        written += os.write(fd, view[written:])
         except OSError as exc:
-            self._aof_write_failed(data, written, exc)
+            failed = bytes(data)
+            data.clear()
+            self._aof_write_failed(failed, written, exc)
             return
+        data.clear()
         self._latency_sample(("aof-write-pending-fsync" if self.fsync_in_flight else
                               "aof-write-active-child" if self.has_child() else "aof-write-alone",
                               "aof-write"), t0)
@@ -528,7 +539,7 @@ class Persistence:
                 os.ftruncate(self.aof_fd, self.aof_last_incr_size)
             except OSError:
                 pass
-        self.pending.insert(0, data)
+        self.pending[0:0] = data
         self.aof_last_write_errno = exc.errno or errno.EIO
         if self.aof_last_write_ok:
             self.aof_last_write_ok = False
@@ -592,8 +603,8 @@ class Persistence:
             self.manifest = self._load_manifest_quiet() or aoflib.AofManifest()
         self._open_incr(self._temp_incr_name(), temp=True)
         self.pending.clear()
-        self.ks.effects.subscribe(self.pending.append)
-        self._set_before_reply(self.before_reply)
+        self.ks.effects.subscribe(self.pending)
+        self._set_before_reply(self._reply_hook())
         self.aof_state = AOF_WAIT_REWRITE
         self.aof_current_size = 0
         if self.child_pid > 0:
@@ -622,7 +633,7 @@ class Persistence:
         if self.held_replies:
             self._group_commit()
         self.fsync_now()
-        self.ks.effects.unsubscribe(self.pending.append)
+        self.ks.effects.unsubscribe(self.pending)
         self._set_before_reply(None)
         self.pending.clear()
         if self.aof_fd >= 0:
@@ -1091,7 +1102,7 @@ class Persistence:
             fields += [
                 ("aof_current_size", self.aof_current_size), ("aof_base_size", self.aof_base_size),
                 ("aof_pending_rewrite", 1 if self.aof_rewrite_scheduled else 0),
-                ("aof_buffer_length", sum(map(len, self.pending))),
+                ("aof_buffer_length", len(self.pending)),
                 ("aof_pending_bio_fsync", 1 if self.fsync_in_flight else 0),
                 ("aof_delayed_fsync", self.aof_delayed_fsync),
             ]

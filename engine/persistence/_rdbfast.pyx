@@ -385,6 +385,35 @@ cdef class Cursor:
                 return out
             self.pos += 1
 
+    cpdef list read_string_run_ex(self, Py_ssize_t limit, int64_t expire_ms):
+        """After a TYPE_STRING opcode whose record had ``expire_ms`` (-1: none): that record and the string
+        records right after it, plain or with an EXPIRETIME_MS prefix (redis writes mixed expiries that way),
+        up to ``limit`` of them, as a flat [key, value, expire_ms, ...] list (-1 for no expiry); stops before
+        any other opcode, IDLE/FREQ prefixes included (the RDB load hot loop)."""
+        cdef list out = []
+        cdef Py_ssize_t n = 0, p
+        cdef uint64_t v
+        cdef int i
+        while True:
+            out.append(self.read_string())
+            out.append(self.read_string())
+            out.append(expire_ms)
+            n += 1
+            if n >= limit or self.pos >= self.end:
+                return out
+            p = self.pos
+            if self.buf[p] == 0:
+                self.pos = p + 1
+                expire_ms = -1
+            elif self.buf[p] == 252 and self.end - p > 9 and self.buf[p + 9] == 0:    # EXPIRETIME_MS, STRING
+                v = 0
+                for i in range(8):
+                    v |= (<uint64_t>self.buf[p + 1 + i]) << (8 * i)
+                expire_ms = <int64_t>v
+                self.pos = p + 10
+            else:
+                return out
+
     cpdef int read_byte(self) except -1:
         self._need(1)
         self.pos += 1

@@ -520,13 +520,14 @@ class RdbReader:
                 yield event[1:]
             elif event[0] == "strings":
                 dbid, flat = event[1], event[2]
-                for i in range(0, len(flat), 2):
-                    yield dbid, flat[i], "string", flat[i + 1], None, None, None
+                for i in range(0, len(flat), 3):
+                    yield dbid, flat[i], "string", flat[i + 1], None if flat[i + 2] == -1 else flat[i + 2], None, None
 
     def events(self):
         """Every record in file order: ("aux", k, v), ("select_db", dbid), ("resize_db", dbid,
         size, expires), ("function", code), ("key", dbid, key, kind, value, expire, idle, freq), and
-        ("strings", dbid, [key, value, ...]) for a run of plain string keys (no expire, idle or freq)."""
+        ("strings", dbid, [key, value, expire_ms, ...]) for a run of string keys without idle or freq
+        (expire_ms -1: none)."""
         source = _open_source(self._source)
         cur = Cursor(source.buffer, source.start)
         self.cursor = cur           # load progress (INFO loading_loaded_bytes) reads cursor.pos
@@ -588,8 +589,9 @@ class RdbReader:
                 raise RdbError("The RDB file contains AUX module data I can't load: "
                                "modules are not supported")
             elif opcode == TYPE_STRING:          # the common case first, without read_object's dispatch
-                if expire is None and idle is None and freq is None:
-                    yield ("strings", dbid, cur.read_string_run(4096))
+                if idle is None and freq is None:
+                    yield ("strings", dbid, cur.read_string_run_ex(4096, -1 if expire is None else expire))
+                    expire = None
                     continue
                 key = cur.read_string()
                 yield ("key", dbid, key, "string", cur.read_string(), expire, idle, freq)
@@ -619,15 +621,15 @@ def load_rdb(source, on_aux=None, on_select_db=None, on_key=None, *, on_resize_d
     """Stream an RDB through callbacks; returns the finished reader (version, aux, functions...).
 
     on_aux(key, value); on_select_db(dbid); on_key(dbid, key, kind, value, expire_ms, lru_idle,
-    lfu_freq); on_resize_db(dbid, size, expires); on_function(code); on_strings(dbid, [key, value, ...])
+    lfu_freq); on_resize_db(dbid, size, expires); on_function(code); on_strings(dbid, [key, value, expire_ms, ...]; -1: none)
     for runs of plain string keys (without it, on_key gets each of them); on_progress(bytes read so far)
     after each run of strings and every 1024 other records.
     """
     reader = RdbReader(source, max_version=max_version)
     if on_strings is None and on_key is not None:
         def on_strings(dbid, flat):
-            for i in range(0, len(flat), 2):
-                on_key(dbid, flat[i], "string", flat[i + 1], None, None, None)
+            for i in range(0, len(flat), 3):
+                on_key(dbid, flat[i], "string", flat[i + 1], None if flat[i + 2] == -1 else flat[i + 2], None, None)
     handlers = {"aux": on_aux, "select_db": on_select_db, "key": on_key,
                 "resize_db": on_resize_db, "function": on_function, "strings": on_strings}
     n = 0

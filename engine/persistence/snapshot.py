@@ -15,7 +15,7 @@ import inspect
 import pkgutil
 import time
 
-from engine.core import object_idle_ms, object_freq
+from engine.core import object_idle_ms, object_freq, load_string_run, presize_for_load
 from engine.persistence._rdbfast import string_records
 from engine.persistence.rdb import (
     EncodingLimits, RdbReader, RdbWriter, RdbError, RDB_VERSION, load_rdb, default_aux,
@@ -261,13 +261,13 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
     def on_strings(dbid, flat):
         if dbid >= ndbs:
             on_key(dbid, flat[0], "string", flat[1], None, None, None)     # raises the FATAL error
-        db = ks.dbs[dbid]
-        load_value = db.load_value
-        account = db.account
-        for i in range(0, len(flat), 2):
-            key = flat[i]
-            account(key, load_value(key, flat[i + 1], -1))
-        stats.keys_loaded += len(flat) // 2
+        expired = load_string_run(ks.dbs[dbid], flat, now_ms, drop_expired)      # compiled (engine/core.pyx)
+        if expired:
+            stats.keys_expired += len(expired)
+            if on_expired is not None:
+                for key in expired:
+                    on_expired(dbid, key)
+        stats.keys_loaded += len(flat) // 3 - (len(expired) if expired else 0)
         if progress is not None and stats.keys_loaded - reported[0] >= 4096:
             tell()
 
@@ -282,12 +282,15 @@ def load_keyspace(ks, source, config=None, *, now_ms=None, drop_expired=True, on
                            "than %d databases. Exiting" % ndbs)
 
     def resize_db(dbid, size, expires):
-        progress.total = (progress.total or 0) + size
-        progress.refresh()
+        if dbid < ndbs:
+            presize_for_load(ks.dbs[dbid], size)
+        if progress is not None:
+            progress.total = (progress.total or 0) + size
+            progress.refresh()
 
     reader = load_rdb(source, on_aux=aux, on_select_db=select_db, on_key=on_key, on_function=on_function,
                       on_strings=on_strings, on_progress=on_progress,
-                      on_resize_db=resize_db if progress is not None else None)
+                      on_resize_db=resize_db)
     if progress is not None:
         tell()
     stats.version = reader.version
