@@ -74,20 +74,10 @@ def bench_server(srv, tests, rounds, requests):
 
 def callgrind_server(name, requests, tests):
     """Instructions per request, default user vs the restricted one, the server under callgrind."""
-    import glob
-    import tempfile
     import redis
-    from tests.support.servers import CACHEMERE, ServerProcess, free_port, wait_for_port
-    workdir = tempfile.mkdtemp(prefix="acl-cg-")
+    from bench.callgrind import CallgrindServer, free_port, function_instructions, server_argv
     port = free_port()
-    base = ([CACHEMERE, "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", "0"] if name == "cachemere"
-            else ["redis-server", "--port", str(port), "--bind", "127.0.0.1"])
-    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir}/cg.%p"] + base + [
-        "--save", "", "--appendonly", "no", "--dir", workdir]
-    log = open(os.path.join(workdir, "server.log"), "ab")
-    proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, timeout=180, proc=proc)
+    with CallgrindServer(server_argv(name, port), wait_port=port, prefix="acl-cg-") as srv:
         r = redis.Redis(port=port, socket_timeout=60)
         r.execute_command("ACL", "SETUSER", "bench", *RULES)
         # every key the loads can name exists before counting starts: otherwise the loads keep creating keys,
@@ -102,28 +92,16 @@ def callgrind_server(name, requests, tests):
         def instructions(argv_load):
             """(whole process, inside the dispatcher) instructions of one load; the second is None for redis
             (its Debian binary has no symbols to find processCommand by)."""
-            subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=60)
-            subprocess.run(argv_load, capture_output=True, timeout=900)
-            before = set(glob.glob(f"{workdir}/cg.*"))
-            subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=60)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                new = set(glob.glob(f"{workdir}/cg.*")) - before
-                if new:
-                    time.sleep(0.5)
-                    path = new.pop()
-                    with open(path) as f:
-                        total = next(int(line.split()[1]) for line in f if line.startswith("summary:"))
-                    return total, dispatcher_instructions(path) if name == "cachemere" else None
-                time.sleep(0.2)
-            raise TimeoutError("callgrind dump not written")
+            total = srv.count(lambda: srv.run_load(argv_load))
+            inside = function_instructions(srv.last_dump, "Dispatcher_execute") if name == "cachemere" else None
+            return total, inside
 
         out = {}
         for test in tests:
             load = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "10", "-P", "16", "-r", "100000",
                     "-n", str(requests), "-t", test, "-q"]
             acl = load + ["--user", "bench", "-a", "benchpass"]
-            subprocess.run(load, capture_output=True, timeout=900)     # warm-up: the keys exist from here on
+            srv.run_load(load)     # warm-up
             # ABBA order, so a drift (cron, table growth) weighs on both sides alike
             d1, a1, a2, d2 = instructions(load), instructions(acl), instructions(acl), instructions(load)
             exec_delta = None
@@ -131,24 +109,6 @@ def callgrind_server(name, requests, tests):
                 exec_delta = ((a1[1] + a2[1]) - (d1[1] + d2[1])) / 2 / requests
             out[test] = ((d1[0] + d2[0]) / 2 / requests, (a1[0] + a2[0]) / 2 / requests, exec_delta)
         return out
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def dispatcher_instructions(path):
-    """Inclusive instructions of Dispatcher.execute in a callgrind dump: the command's own path, without the
-    timers (active rehash and expiry run by the clock, so they vary with how long a load took)."""
-    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
-                         capture_output=True, text=True, timeout=300).stdout
-    for line in out.splitlines():
-        if "Dispatcher_execute " in line or line.rstrip().endswith("Dispatcher_execute"):
-            return int(line.split()[0].replace(",", ""))
-    raise ValueError("Dispatcher.execute not found in " + path)
 
 
 def main_callgrind(args):

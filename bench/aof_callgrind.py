@@ -9,74 +9,33 @@ and the everysec cost. Kernel time (the write syscall) is not counted: compare o
 bench/persistence.py --only aof for the whole cost.
 """
 import argparse
-import glob
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.support.servers import CACHEMERE, free_port, wait_for_port  # noqa: E402
+from bench.callgrind import CallgrindServer, free_port, server_argv  # noqa: E402
+from tests.support.servers import CACHEMERE  # noqa: E402
 
 
 def run(exe, name, aof, requests, tests, pipelines):
-    workdir = tempfile.mkdtemp(prefix="aof-cg-")
     port = free_port()
-    base = ([exe, "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", "0"] if name == "cachemere"
-            else ["redis-server", "--port", str(port), "--bind", "127.0.0.1"])
-    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir}/cg.%p"] + base + [
-        "--save", "", "--dir", workdir] + (["--appendonly", "yes", "--appendfsync", "everysec"] if aof
-                                           else ["--appendonly", "no"])
-    log = open(os.path.join(workdir, "server.log"), "ab")
-    proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        try:
-            wait_for_port(port, timeout=300, proc=proc)
-        except RuntimeError:
-            log.flush()
-            with open(os.path.join(workdir, "server.log"), errors="replace") as f:
-                sys.stderr.write(f.read()[-3000:])
-            raise
-
-        def instructions(argv_load):
-            subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=60)
-            subprocess.run(argv_load, capture_output=True, timeout=900)
-            before = set(glob.glob(f"{workdir}/cg.*"))
-            subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=60)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                new = set(glob.glob(f"{workdir}/cg.*")) - before
-                if new:
-                    time.sleep(0.5)
-                    with open(new.pop()) as f:
-                        for line in f:
-                            if line.startswith("summary:"):
-                                return int(line.split()[1])
-                time.sleep(0.2)
-            raise TimeoutError("callgrind dump not written")
-
+    # the later --appendonly wins over server_argv's "no" (redis.conf semantics: the last directive counts)
+    argv = server_argv(name, port, exe) + (["--appendonly", "yes", "--appendfsync", "everysec"] if aof else [])
+    with CallgrindServer(argv, wait_port=port, prefix="aof-cg-") as srv:
         out = {}
         for test in tests:
             for p in pipelines:
                 n = requests if p > 1 else max(requests // 4, 2000)
                 load = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "10", "-P", str(p), "-r",
                         "100000", "-n", str(n), "-t", test, "-q"]
-                subprocess.run(load, capture_output=True, timeout=900)     # warm-up
-                a, b = instructions(load), instructions(load)
+                srv.run_load(load)     # warm-up
+                a, b = (srv.count(lambda: srv.run_load(load)) for _ in range(2))
                 out[(test, p)] = (a + b) / 2 / n
-        return out
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(srv.workdir, ignore_errors=True)
+    return out
 
 
 def main():

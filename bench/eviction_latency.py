@@ -79,52 +79,20 @@ def one_run(srv, seconds, limited):
 
 def callgrind(kind, requests, cachemere):
     """Instructions per SET at maxmemory (evicting) and without a limit, the server under callgrind."""
-    import glob
-    import tempfile
-    from tests.support.servers import free_port, wait_for_port
+    from bench.callgrind import CallgrindServer, free_port, server_argv
     out = {}
     for limited in (False, True):
-        workdir = tempfile.mkdtemp(prefix="evict-cg-")
         port = free_port()
-        base = ([cachemere, "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", "0"] if kind == "cachemere"
-                else ["redis-server", "--port", str(port), "--bind", "127.0.0.1"])
-        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir}/cg.%p"] + base + [
-            "--save", "", "--appendonly", "no", "--dir", workdir]
+        argv = server_argv(kind, port, cachemere)
         if limited:
             argv += ["--maxmemory", "32mb", "--maxmemory-policy", "allkeys-lru"]
-        log = open(os.path.join(workdir, "server.log"), "ab")
-        proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            wait_for_port(port, timeout=900, proc=proc)
+        with CallgrindServer(argv, wait_port=port, prefix="evict-cg-", start_timeout=900) as srv:
             load = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "20", "-P", "4", "-r", "10000000",
                     "-d", "500", "-n", str(requests), "-t", "set", "-q"]
             # warm-up: at maxmemory, fill past the limit so every counted SET evicts
-            subprocess.run(load[:-5] + ["-n", str(80000 if limited else 20000), "-t", "set", "-q"],
-                           capture_output=True, timeout=900)
-            subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=60)
-            subprocess.run(load, capture_output=True, timeout=1800)
-            before = set(glob.glob(f"{workdir}/cg.*"))
-            subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=60)
-            deadline = time.monotonic() + 60
-            total = None
-            while time.monotonic() < deadline and total is None:
-                new = set(glob.glob(f"{workdir}/cg.*")) - before
-                if new:
-                    time.sleep(0.5)
-                    path = new.pop()
-                    with open(path) as f:
-                        for line in f:
-                            if line.startswith("summary:"):
-                                total = int(line.split()[1])
-                    out[limited] = (total / requests, path)
-                time.sleep(0.2)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
+            srv.run_load(load[:-5] + ["-n", str(80000 if limited else 20000), "-t", "set", "-q"])
+            total = srv.count(lambda: srv.run_load(load, timeout=1800))
+            out[limited] = (total / requests, srv.last_dump)
     return out
 
 

@@ -6,17 +6,13 @@ Each binary runs once under callgrind; per load a warm-up run, then counters zer
 -c 10 -P 16), counters dumped. Loads: HSET/HGET on one big hash (dict form), HSET/HGET/HGETALL on 10-field
 hashes (packed form). Prints instructions per request per binary."""
 import argparse
-import glob
 import os
 import shlex
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.suites import load_small_hashes  # noqa: E402
-from tests.support.servers import free_port, wait_for_port  # noqa: E402
+from bench.callgrind import CallgrindServer, free_port  # noqa: E402
 
 LOADS = [
     ("HSET big", ["-t", "hset"]),
@@ -28,47 +24,17 @@ LOADS = [
 
 
 def measure(cmd, requests):
-    workdir = tempfile.mkdtemp(prefix="hash-cg-")
     port = free_port()
-    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir}/cg.%p"] + shlex.split(cmd) + [
-        "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", "0", "--save", "", "--appendonly", "no",
-        "--dir", workdir]
-    log = open(os.path.join(workdir, "server.log"), "ab")
-    proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    argv = shlex.split(cmd) + ["--port", str(port), "--bind", "127.0.0.1", "--memcached-port", "0", "--save", "",
+                               "--appendonly", "no"]
     out = {}
-    try:
-        wait_for_port(port, timeout=180, proc=proc)
+    with CallgrindServer(argv, wait_port=port, prefix="hash-cg-") as srv:
         load_small_hashes(port, True)
-
-        def instructions(load):
-            subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=60)
-            subprocess.run(load, capture_output=True, timeout=900)
-            before = set(glob.glob(f"{workdir}/cg.*"))
-            subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=60)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                new = set(glob.glob(f"{workdir}/cg.*")) - before
-                if new:
-                    time.sleep(0.5)
-                    with open(new.pop()) as f:
-                        for line in f:
-                            if line.startswith("summary:"):
-                                return int(line.split()[1])
-                time.sleep(0.2)
-            raise TimeoutError("callgrind dump not written")
-
         for label, args in LOADS:
             load = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "10", "-P", "16", "-r", "100000",
                     "-n", str(requests), "-q"] + args
-            subprocess.run(load, capture_output=True, timeout=900)       # warm-up
-            out[label] = instructions(load) / requests
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            srv.run_load(load)       # warm-up
+            out[label] = srv.count(lambda: srv.run_load(load)) / requests
     return out
 
 

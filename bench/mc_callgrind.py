@@ -10,64 +10,35 @@ counted; an mget counts as its 16 gets): it measures what a change to the server
 line per build and op.
 """
 import argparse
-import glob
 import os
 import subprocess
 import sys
-import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from tests.support.servers import free_port, wait_for_port  # noqa: E402
-
-
-def _dump_total(proc, workdir):
-    before = set(glob.glob(f"{workdir}/cg.*"))
-    subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=60)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        new = set(glob.glob(f"{workdir}/cg.*")) - before
-        if new:
-            time.sleep(1)
-            with open(new.pop()) as f:
-                for line in f:
-                    if line.startswith("summary:"):
-                        return int(line.split()[1])
-        time.sleep(0.2)
-    raise TimeoutError("callgrind dump not written")
+from bench.callgrind import CallgrindServer, free_port  # noqa: E402
 
 
 def measure(exe, ops, requests):
-    workdir = tempfile.mkdtemp(prefix="mc-cg-")
     port, mport = free_port(), free_port()
-    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir}/cg.%p", exe, "--port", str(port),
-            "--bind", "127.0.0.1", "--memcached-port", str(mport), "--save", "", "--appendonly", "no",
-            "--dir", workdir]
-    with open(os.path.join(workdir, "server.log"), "ab") as log:
-        proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", str(mport), "--save", "",
+            "--appendonly", "no"]
     out = {}
-    try:
-        wait_for_port(mport, timeout=180, proc=proc)
+    with CallgrindServer(argv, wait_port=mport, prefix="mc-cg-") as srv:
         load = [sys.executable, os.path.join(HERE, "mc_load.py"), "--port", str(mport), "--keyspace", "10000",
                 "--timeout", "900"]
         subprocess.run(load + ["--op", "set", "--conns", "2", "--pipeline", "100", "--requests", "200",
                                "--preload"], capture_output=True, timeout=900, check=True)
         for op in ops:
             name, pipeline = op.split(":")
-            subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=60)
-            r = subprocess.run(load + ["--op", name, "--conns", "10", "--pipeline", pipeline,
-                                       "--requests", str(requests)], capture_output=True, timeout=900)
-            if r.returncode:
-                raise RuntimeError(f"mc_load {op} failed: {r.stdout[-300:]!r}")
-            out[op] = _dump_total(proc, workdir) / requests
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+
+            def one_load():
+                r = subprocess.run(load + ["--op", name, "--conns", "10", "--pipeline", pipeline,
+                                           "--requests", str(requests)], capture_output=True, timeout=900)
+                if r.returncode:
+                    raise RuntimeError(f"mc_load {op} failed: {r.stdout[-300:]!r}")
+            out[op] = srv.count(one_load) / requests
     return out
 
 

@@ -13,52 +13,22 @@ move with the machine's load, so it compares the two servers' own work where tim
 (it does not weigh cache misses, which is why it is a guide beside `bench/run.py`, not a replacement).
 """
 import argparse
-import glob
 import os
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tests.support.servers import CACHEMERE, free_port, wait_for_port  # noqa: E402
+from bench.callgrind import CallgrindServer, free_port, server_argv  # noqa: E402
+from tests.support.servers import CACHEMERE  # noqa: E402
 
 
 def instructions_per_request(name, cachemere, command, requests, keyspace):
-    workdir = tempfile.mkdtemp(prefix="resp-cg-")
     port = free_port()
-    base = ([cachemere, "--port", str(port), "--bind", "127.0.0.1", "--memcached-port", "0"] if name == "cachemere"
-            else ["redis-server", "--port", str(port), "--bind", "127.0.0.1"])
-    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir}/cg.%p"] + base + [
-        "--save", "", "--appendonly", "no", "--dir", workdir]
-    with open(os.path.join(workdir, "server.log"), "ab") as log:
-        proc = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, timeout=600, proc=proc)   # valgrind on a loaded machine starts slowly
+    with CallgrindServer(server_argv(name, port, cachemere), wait_port=port, prefix="resp-cg-") as srv:
         load = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "10", "-P", "16", "-r", str(keyspace),
                 "-n", str(requests), "-q"] + command
-        subprocess.run(load, capture_output=True, timeout=900)          # fill: the measured run finds its keys
-        subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=60)
-        subprocess.run(load, capture_output=True, timeout=900)
-        before = set(glob.glob(f"{workdir}/cg.*"))
-        subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=60)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            new = set(glob.glob(f"{workdir}/cg.*")) - before
-            if new:
-                time.sleep(0.5)
-                with open(new.pop()) as f:
-                    total = next(int(line.split()[1]) for line in f if line.startswith("summary:"))
-                return total / requests
-            time.sleep(0.2)
-        raise TimeoutError("callgrind dump not written")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        srv.run_load(load)                 # fill: the measured run finds its keys
+        return srv.count(lambda: srv.run_load(load)) / requests
 
 
 def main():
