@@ -1412,9 +1412,8 @@ def wf_config_command(c, argv):
 
 def _list_of(c, cls, shape):
     out = []
-    for key, e in list(c.db.items()):
-        if isinstance(e.value, cls):
-            out.append(shape(key, e.value))
+    for key, v in c.db.values_of_type(cls):
+        out.append(shape(key, v))
     out.sort(key=lambda d: d["name"])
     return out
 

@@ -152,12 +152,10 @@ class Workflow:
         self.seen_gen = LOAD_GEN[0]
         self.heap = []
         for db in self.server.ks.dbs:
-            for key, e in list(db.items()):
-                v = e.value
-                if isinstance(v, ExecutionValue):
-                    due = next_due(v.ex)
-                    if due is not None:
-                        self.heap.append((due, db.id, key))
+            for key, v in db.values_of_type(ExecutionValue):
+                due = next_due(v.ex)
+                if due is not None:
+                    self.heap.append((due, db.id, key))
         heapq.heapify(self.heap)
         if self.handle is not None:
             self.handle.cancel()

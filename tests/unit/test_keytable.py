@@ -227,3 +227,22 @@ def test_items_pauses_the_rehash_under_it():
     db.find(b"p:0")
     db.rehash_for(1000)
     assert not db.is_rehashing()
+
+
+def test_values_of_type_finds_every_boxed_value_of_the_type():
+    """Db.values_of_type (the services' walk after a load): every value of the type or a subclass, across a
+    rehash, and nothing else (inline strings, other boxed types)."""
+    from tests.support.inproc import Harness
+    import engine.commands  # noqa: F401
+    from engine.types.hashvalue import HashValue
+    h = Harness()
+    for i in range(3000):
+        h.run("SET", "s%d" % i, "v")
+        if i % 3 == 0:
+            h.run("HSET", "h%d" % i, "f", "v")
+        if i % 5 == 0:
+            h.run("RPUSH", "l%d" % i, "x")
+    found = h.ks.db(0).values_of_type(HashValue)
+    assert sorted(k for k, _ in found) == sorted(b"h%d" % i for i in range(0, 3000, 3))
+    assert all(type(v) is HashValue for _, v in found)
+    assert h.ks.db(1).values_of_type(HashValue) == []
