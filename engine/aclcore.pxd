@@ -91,34 +91,52 @@ cdef class User:
     cpdef bint check_channel(self, bytes channel, bint is_pattern)
 
 
-cdef inline int acl_check(User u, CommandSpec spec, list argv, int* pos) except -1:
-    """User.check_c for a restricted user, with its common case inlined into the caller (the dispatcher):
-    one selector, a command its bitmap allows, one key at a fixed position (spec.acl_single, set once the
-    command's key plan exists) and plain literal / `prefix*` patterns. Anything else, and every refusal,
-    takes the full check, which also gives the refusal's reason and position. Two function calls and the
-    plan lookup were half of a restricted GET's ACL cost (callgrind)."""
-    cdef Py_ssize_t p = spec.acl_single, kn
-    cdef Selector s
-    cdef PyObject* key
+cdef inline bint fast_key_ok(Selector s, PyObject* key) noexcept:
+    """True when a literal or `prefix*` pattern admits the key; False: the full check decides (no such
+    pattern, a read/write-only one or a real glob on the way, a leading-glob pattern, the empty key)."""
+    cdef Py_ssize_t kn = bytes_len(key)
     cdef const char* k
     cdef pat_t* pt
     cdef pat_t* end
-    if p > 0 and p < list_len(argv) and list_len(u.selectors) == 1:
+    if s.nwild or kn == 0:
+        return False
+    k = bytes_str(key)
+    pt = s.cpats + s.bstart[<unsigned char>k[0]]
+    end = s.cpats + s.bend[<unsigned char>k[0]]
+    while pt < end:
+        if pt.flags != 3 or pt.kind == 0:
+            return False
+        if pt.plen <= kn and (pt.plen <= 1 or cm_prefix_eq(pt.p, k, pt.plen)) and (pt.kind == 2 or pt.n == kn):
+            return True
+        pt += 1
+    return False
+
+
+cdef inline int acl_check(User u, CommandSpec spec, list argv, int* pos) except -1:
+    """User.check_c for a restricted user, with its common case inlined into the caller (the dispatcher):
+    one selector, a command its bitmap allows, and either one key at a fixed position (spec.acl_single) or
+    one plain key range (spec.acl_first/acl_lastkey/acl_step: MSET, DEL, MGET), set once the command's key
+    plan exists, with keys that literal / `prefix*` patterns admit. Anything else, and every refusal, takes
+    the full check, which also gives the refusal's reason and position. Two function calls and the plan
+    lookup were half of a restricted GET's ACL cost (callgrind)."""
+    cdef Py_ssize_t p = spec.acl_single, argc, last
+    cdef Selector s
+    if (p > 0 or spec.acl_step > 0) and list_len(u.selectors) == 1:
         s = <Selector>list_item(u.selectors, 0)
         if s.allcommands or (spec.id < PyByteArray_GET_SIZE(s.bits) and PyByteArray_AS_STRING(s.bits)[spec.id]):
             if s.allkeys:
                 return 0
-            key = list_item(argv, p)
-            kn = bytes_len(key)
-            if not s.nwild and kn:
-                k = bytes_str(key)
-                pt = s.cpats + s.bstart[<unsigned char>k[0]]
-                end = s.cpats + s.bend[<unsigned char>k[0]]
-                while pt < end:
-                    if pt.flags != 3 or pt.kind == 0:       # read/write-only or a real glob: the full check
-                        break
-                    if pt.plen <= kn and (pt.plen <= 1 or cm_prefix_eq(pt.p, k, pt.plen)) and (
-                            pt.kind == 2 or pt.n == kn):
+            argc = list_len(argv)
+            if p > 0:
+                if p < argc and fast_key_ok(s, list_item(argv, p)):
+                    return 0
+            else:
+                # the range as Selector.check_cmd computes it (limit 0); an argv it cannot place goes the full way
+                p = spec.acl_first
+                last = p + spec.acl_lastkey if spec.acl_lastkey >= 0 else argc + spec.acl_lastkey
+                if p < argc and p <= last < argc:
+                    while p <= last and fast_key_ok(s, list_item(argv, p)):
+                        p += spec.acl_step
+                    if p > last:
                         return 0
-                    pt += 1
     return u.check_c(spec, argv, pos)

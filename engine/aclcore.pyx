@@ -137,8 +137,13 @@ cdef KeyPlan* new_plan(CommandSpec spec) except NULL:
         _plans, _nplans = grown, n
     make_plan(spec, &_plans[i])
     _plans[i].ready = True
-    # acl_check's inlined fast path: one key at a fixed position and no channel arguments
+    # acl_check's inlined fast path: one key at a fixed position, or one plain range, and no channel arguments
     spec.acl_single = _plans[i].single if _plans[i].ch_first == 0 else 0
+    if (_plans[i].n == 1 and not _plans[i].single and _plans[i].ch_first == 0 and _plans[i].limit[0] == 0
+            and _plans[i].first[0] > 0):
+        spec.acl_first = _plans[i].first[0]
+        spec.acl_lastkey = _plans[i].lastkey[0]
+        spec.acl_step = _plans[i].step[0]
     return &_plans[i]
 
 

@@ -48,6 +48,7 @@ cdef class CommandSpec:
     cdef public dict docs                # COMMAND DOCS map (summary, since, group, complexity, arguments...)
     cdef public int id
     cdef public int acl_single           # ACL fast path: argv position of the only key, 0 = full check (engine.aclcore)
+    cdef public int acl_first, acl_lastkey, acl_step   # ACL fast path: one plain key range (MSET, DEL), step 0 = none
     # INFO commandstats
     cdef public long long calls
     cdef public long long usec

@@ -365,7 +365,12 @@ def test_rule_changes_between_commands_like_redis(pair, both):
     a, b = _auth_conn(ours.port, "live", "pw"), _auth_conn(theirs.port, "live", "pw")
     steps = [
         [("get", "k:1"), ("set", "lit", "v"), ("get", "other")],
-        [("acl", "setuser", "live", "-get")],
+        [("mset", "k:1", "a", "k:2", "b"), ("mset", "k:1", "a", "nope", "b"), ("mset", "k:1", "a", "k:2"),
+         ("mget", "k:1", "lit", "k:3"), ("mget", "k:1", "x"), ("del", "k:9", "lit"), ("del", "k:9", ""),
+         ("exists", "k:1", "k:2", "zz")],
+        [("acl", "setuser", "live", "-mset", "-get")],
+        [("mset", "k:1", "a", "k:2", "b"), ("mget", "k:1")],
+        [("acl", "setuser", "live", "+mset")],
         [("get", "k:1"), ("set", "k:1", "v")],
         [("acl", "setuser", "live", "+get", "(~sel:* +get)")],
         [("get", "sel:1"), ("set", "sel:1", "v"), ("get", "k:1"), ("get", "nope")],
