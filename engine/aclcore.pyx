@@ -264,7 +264,7 @@ cdef class Selector:
         plan = plan_for(spec)
         if plan.single and not self.allkeys and plan.single < argc:
             # one key at a fixed position (GET, SET, INCR, HSET...): the common case, without the range loop
-            r = check_one_key(self, spec, argv, plan.single, plan.rw[0])
+            r = check_plain_key(self, spec, argv, plan.single, plan.rw[0])
             if r != OK:
                 errpos[0] = plan.single
                 return r
@@ -290,7 +290,7 @@ cdef class Selector:
                         break
                     i = first
                     while i <= last:
-                        r = check_range_key(self, spec, argv, i, plan.rw[j])
+                        r = check_plain_key(self, spec, argv, i, plan.rw[j])
                         if r != OK:
                             errpos[0] = i
                             return r
@@ -333,47 +333,12 @@ cdef inline int string_match(const char* p, Py_ssize_t pn, const char* s, Py_ssi
     return _match(<const unsigned char*>p, pn, <const unsigned char*>s, sn, False, &skip, 0)
 
 
-cdef inline int check_one_key(Selector sel, CommandSpec spec, list argv, Py_ssize_t pos, int rw) except -1:
-    """check_key for the single-key fast path, written so the C compiler inlines it (one call site): the
-    usual user has no leading-glob pattern and plain ~prefix* patterns, and this walks them in place."""
-    cdef PyObject* key = list_item(argv, pos)
-    cdef const char* k = bytes_str(key)
-    cdef Py_ssize_t kn = bytes_len(key)
-    cdef pat_t* pt
-    cdef pat_t* end
-    if sel.nwild or kn == 0:
-        return check_key(sel, spec, argv, pos, rw)
-    pt = sel.cpats + sel.bstart[<unsigned char>k[0]]
-    end = sel.cpats + sel.bend[<unsigned char>k[0]]
-    while pt < end:
-        if pt.flags != C_PERM_ALL or pt.kind == 0:
-            return check_key(sel, spec, argv, pos, rw)      # read/write-only or a real glob: the full walk
-        if pt.plen <= kn and (pt.plen <= 1 or cm_prefix_eq(pt.p, k, pt.plen)) and (pt.kind == 2 or pt.n == kn):
-            return OK
-        pt += 1
-    return DENIED_KEY
-
-
-
-cdef inline int check_range_key(Selector sel, CommandSpec spec, list argv, Py_ssize_t pos, int rw) except -1:
-    """The same walk for the keys of a range (MSET, DEL k1 k2...): a second copy so that each has one call
-    site and the C compiler inlines both."""
-    cdef PyObject* key = list_item(argv, pos)
-    cdef const char* k = bytes_str(key)
-    cdef Py_ssize_t kn = bytes_len(key)
-    cdef pat_t* pt
-    cdef pat_t* end
-    if sel.nwild or kn == 0:
-        return check_key(sel, spec, argv, pos, rw)
-    pt = sel.cpats + sel.bstart[<unsigned char>k[0]]
-    end = sel.cpats + sel.bend[<unsigned char>k[0]]
-    while pt < end:
-        if pt.flags != C_PERM_ALL or pt.kind == 0:
-            return check_key(sel, spec, argv, pos, rw)      # read/write-only or a real glob: the full walk
-        if pt.plen <= kn and (pt.plen <= 1 or cm_prefix_eq(pt.p, k, pt.plen)) and (pt.kind == 2 or pt.n == kn):
-            return OK
-        pt += 1
-    return DENIED_KEY
+cdef inline int check_plain_key(Selector sel, CommandSpec spec, list argv, Py_ssize_t pos, int rw) except -1:
+    """check_key for the plan's keys: the literal / `prefix*` walk of aclcore.pxd (fast_key_ok, inlined), then
+    the full walk for anything it cannot decide (globs, read/write-only patterns, refusals)."""
+    if fast_key_ok(sel, list_item(argv, pos)):
+        return OK
+    return check_key(sel, spec, argv, pos, rw)
 
 
 # cm_prefix_eq (the literal prefix compare) is in aclcore.pxd, shared with acl_check's inlined fast path
