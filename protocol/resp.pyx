@@ -354,31 +354,13 @@ cdef class ReplyBuffer:
         return 0
 
     cdef int _header(self, char kind, long long n) except -1:
-        # hand-rolled itoa: this runs for every reply element, snprintf costs more than the rest
-        cdef char tmp[24]
-        cdef int k = 0, i
-        cdef unsigned long long v
+        # digits by hand (cutil.ll_digits): this runs for every reply element, snprintf costs more than the rest
+        cdef Py_ssize_t i
         cdef char* out
         self._reserve(32)
         out = self.buf + self.length
         out[0] = kind
-        if n < 0:
-            out[1] = 45
-            v = <unsigned long long>(-(n + 1)) + 1
-            i = 2
-        else:
-            v = <unsigned long long>n
-            i = 1
-        while True:
-            tmp[k] = <char>(48 + v % 10)
-            k += 1
-            v //= 10
-            if v == 0:
-                break
-        while k > 0:
-            k -= 1
-            out[i] = tmp[k]
-            i += 1
+        i = 1 + ll_digits(out + 1, n)
         out[i] = 13
         out[i + 1] = 10
         self.length += i + 2

@@ -18,6 +18,7 @@ from cpython.ref cimport Py_INCREF
 from bisect import bisect_left, bisect_right, insort
 
 from protocol.resp cimport ReplyBuffer
+from protocol.cutil cimport ull_digits
 
 from engine.core import register_value_type
 
@@ -27,28 +28,10 @@ MAX_ID = (U64_MAX, U64_MAX)
 SCG_INVALID_ENTRIES_READ = -1
 
 
-cdef inline int put_ull(char* out, unsigned long long v) noexcept:
-    """Decimal digits of v at out (no terminator); returns their count (snprintf costs more than XADD's
-    whole storage step)."""
-    cdef char tmp[24]
-    cdef int k = 0, i = 0
-    while True:
-        tmp[k] = <char>(48 + v % 10)
-        k += 1
-        v //= 10
-        if v == 0:
-            break
-    while k > 0:
-        k -= 1
-        out[i] = tmp[k]
-        i += 1
-    return i
-
-
 cdef inline int put_id(char* out, unsigned long long ms, unsigned long long seq) noexcept:
-    cdef int n = put_ull(out, ms)
+    cdef int n = ull_digits(out, ms)
     out[n] = 45
-    return n + 1 + put_ull(out + n + 1, seq)
+    return n + 1 + ull_digits(out + n + 1, seq)
 
 
 cpdef bytes format_id(tuple stream_id):
