@@ -19,6 +19,7 @@ from engine import registry
 from engine.aclcore import (User, Selector, ACL_OK, ACL_DENIED_CMD, ACL_DENIED_KEY, ACL_DENIED_AUTH,
                             ACL_DENIED_CHANNEL, PERM_READ, PERM_WRITE, PERM_ALL, set_generic_keys)
 from engine.spec import FLAGS
+from protocol.resp import split_args
 
 CMD_INTERNAL = FLAGS["internal"]
 CMD_MODULE = FLAGS["module"]
@@ -261,11 +262,6 @@ def set_selector(sel, op: bytes):
         set_category(sel, cflag, op[:1] == b"+")
     else:
         raise AclError("EINVAL")
-
-
-def split_args(line: bytes):
-    from server.config import split_args as _split
-    return _split(line)
 
 
 def set_user(acl, user, op: bytes):

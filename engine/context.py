@@ -51,6 +51,11 @@ class ServerContext:
         """INFO's text for the lower-cased section names (empty = default)."""
         raise NotImplementedError
 
+    def info_section_provider(self, name):
+        """The callable(server) -> [(field, value)] that renders INFO section ``name`` now (a family or a
+        peer such as replication/ wraps it to add or replace fields, then installs it in ``info_sections``)."""
+        raise NotImplementedError
+
     def used_memory(self):
         raise NotImplementedError
 
@@ -61,6 +66,14 @@ class ServerContext:
         """The reply bytes of memcached ``stats [group]``."""
         raise NotImplementedError
 
+    def memcached_binary_stats(self, engine, key, opcode, opaque):
+        """The binary protocol's STAT response packets (one per stat, then the empty terminator)."""
+        raise NotImplementedError
+
+    def memcached_cache_memlimit(self, engine, arg):
+        """The reply line of memcached ``cache_memlimit <MB>`` (sets maxmemory)."""
+        raise NotImplementedError
+
     def memcached_config(self, req):
         """The reply bytes of ElastiCache's ``config get|set|delete cluster`` (auto discovery)."""
         raise NotImplementedError
@@ -68,6 +81,15 @@ class ServerContext:
     def memcached_discovery_item(self, with_cas):
         """``get AmazonElastiCache:cluster``'s VALUE block, or None when discovery is not configured."""
         raise NotImplementedError
+
+    # -- connections
+    def is_local_client(self, c):
+        """True for a client over loopback or a unix socket (what protected configs and protected-mode allow)."""
+        return True
+
+    # -- client-side caching: the Tracking state (invalidation tables, redirects), None until first enabled
+    def client_tracking(self, create=True):
+        return None
 
     # -- scripting: the ScriptRunner that runs EVAL/FCALL on the server's Lua VM
     def script_runner(self):

@@ -1086,8 +1086,7 @@ cdef class McEngine:
         elif op == 0x0b:                               # VERSION
             out.append(mb.response(opcode, opaque, 0, b"", b"", MC_VERSION))
         elif op == 0x10:                               # STAT
-            from server import mc_stats
-            out.append(mc_stats.binary_stats(self, key, opcode, opaque))
+            out.append(self.server.memcached_binary_stats(self, key, opcode, opaque))
         else:
             out.append(mb.error(opcode, opaque, mb.ST_UNKNOWN_COMMAND))
         return 0
@@ -1117,8 +1116,7 @@ cdef bytes admin_reply(McEngine engine, object req):
     # slabs/lru/lru_crawler/extstore need memcached's allocator; the harmless ones acknowledge
     cdef bytes name = req.name
     if name == b"cache_memlimit":
-        from server import mc_stats
-        return mc_stats.cache_memlimit(engine, req.args[0] if req.args else b"")
+        return engine.server.memcached_cache_memlimit(engine, req.args[0] if req.args else b"")
     if name == b"watch":
         return OK
     if name == b"refresh_certs":

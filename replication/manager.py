@@ -98,8 +98,7 @@ class Replication:
         server = self.server
         server.extensions["replication"] = self
         server.info_sections["replication"] = self.info_replication
-        from server import info
-        stats_provider = server.info_sections.get("stats") or info.SECTIONS["stats"]
+        stats_provider = server.info_section_provider("stats")
 
         def stats_with_sync(srv):
             out = []
@@ -113,7 +112,7 @@ class Replication:
                 out.append((name, value))
             return out
         server.info_sections["stats"] = stats_with_sync
-        memory_provider = server.info_sections.get("memory") or info.SECTIONS["memory"]
+        memory_provider = server.info_section_provider("memory")
 
         def memory_with_backlog(srv):
             out = []

@@ -68,64 +68,9 @@ class _Invalid(Exception):
 
 # --------------------------------------------------------------------------- lexing
 
-_SPACE = b" \n\r\t\v\f"
-_HEX = b"0123456789abcdefABCDEF"
-_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
-
-
-def split_args(line: bytes) -> list[bytes] | None:
-    """sdssplitargs(): split a config line into arguments; None on unbalanced quotes."""
-    out: list[bytes] = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i] in _SPACE:
-            i += 1
-        if i >= n:
-            return out
-        in_dq = in_sq = done = False
-        cur = bytearray()
-        while not done:
-            c = line[i] if i < n else 0
-            nxt = line[i + 1] if i + 1 < n else 0
-            if in_dq:
-                if c == 0x5C and nxt == ord("x") and i + 3 < n and line[i + 2] in _HEX and line[i + 3] in _HEX:
-                    cur.append(int(line[i + 2:i + 4], 16))
-                    i += 3
-                elif c == 0x5C and i + 1 < n:
-                    i += 1
-                    cur.append(_ESCAPES.get(line[i], line[i]))
-                elif c == 0x22 and i < n:
-                    if i + 1 < n and nxt not in _SPACE:
-                        return None  # closing quote must be followed by a space
-                    done = True
-                elif i >= n:
-                    return None  # unterminated quotes
-                else:
-                    cur.append(c)
-            elif in_sq:
-                if c == 0x5C and nxt == 0x27:
-                    i += 1
-                    cur.append(0x27)
-                elif c == 0x27 and i < n:
-                    if i + 1 < n and nxt not in _SPACE:
-                        return None
-                    done = True
-                elif i >= n:
-                    return None
-                else:
-                    cur.append(c)
-            else:
-                if i >= n or c in b" \n\r\t":
-                    done = True
-                elif c == 0x22:
-                    in_dq = True
-                elif c == 0x27:
-                    in_sq = True
-                else:
-                    cur.append(c)
-            if i < n:
-                i += 1
-        out.append(bytes(cur))
+# sdssplitargs() lives in the protocol codec (inline commands use it too); config lines, ACL files and
+# ACL selectors all split with it.
+from protocol.resp import split_args  # noqa: E402,F401
 
 
 def repr_arg(raw: bytes) -> bytes:

@@ -115,7 +115,7 @@ class Persistence:
         server.extensions["debug"] = DebugCommands(self, previous_debug)
         server.info_sections["persistence"] = self.info_persistence
         from server import info
-        stats_provider = server.info_sections.get("stats") or info.SECTIONS["stats"]
+        stats_provider = server.info_section_provider("stats")
 
         def stats_with_forks(srv):
             fields = []

@@ -20,6 +20,7 @@ from server.log import Log
 from server import blocked, client_mem, info, mc_discovery, mc_stats, security, supervise
 from server.pubsub import pubsub as pubsub_of
 from server.script_runner import script_runner as script_runner_of
+from server.tracking import tracking as tracking_of
 
 CACHEMERE_VERSION = "0.1.0"
 REDIS_VERSION = "7.0.15"
@@ -109,6 +110,9 @@ class Server(ServerContext):
     def info_text(self, sections):
         return info.render(self, sections)
 
+    def info_section_provider(self, name):
+        return self.info_sections.get(name) or info.SECTIONS[name]
+
     def used_memory(self):
         return info.used_memory(self)
 
@@ -118,6 +122,12 @@ class Server(ServerContext):
     def memcached_stats(self, engine, args):
         return mc_stats.stats_reply(engine, args)
 
+    def memcached_binary_stats(self, engine, key, opcode, opaque):
+        return mc_stats.binary_stats(engine, key, opcode, opaque)
+
+    def memcached_cache_memlimit(self, engine, arg):
+        return mc_stats.cache_memlimit(engine, arg)
+
     def memcached_config(self, req):
         return mc_discovery.discovery_of(self).config_reply(req)
 
@@ -126,6 +136,12 @@ class Server(ServerContext):
 
     def script_runner(self):
         return script_runner_of(self)
+
+    def is_local_client(self, c):
+        return c.conn is None or security.is_local_peer(getattr(c.conn, "peer", ""))
+
+    def client_tracking(self, create=True):
+        return tracking_of(self, create)
 
     def outgoing_tls_context(self):
         """The client-side SSLContext of links this server opens (tls-replication)."""

@@ -42,11 +42,6 @@ def key_frame(key):
     return b"*1\r\n$%d\r\n%s\r\n" % (len(key), key)
 
 
-def _is_prefix(a, b):
-    n = min(len(a), len(b))
-    return a[:n] == b[:n]
-
-
 class Tracking:
     def __init__(self, server):
         self.server = server
@@ -302,18 +297,3 @@ def tracking(server, create=True):
     if ext is None and create:
         ext = server.extensions["tracking"] = Tracking(server)
     return ext
-
-
-def check_prefix_collisions(st, prefixes):
-    """redis checkPrefixCollisionsOrReply: the error text, or None."""
-    for i, prefix in enumerate(prefixes):
-        if st is not None:
-            for existing in st.prefixes:
-                if _is_prefix(existing, prefix):
-                    return (b"ERR Prefix '%s' overlaps with an existing prefix '%s'. Prefixes for a single client "
-                            b"must not overlap." % (prefix, existing))
-        for other in prefixes[i + 1:]:
-            if _is_prefix(prefix, other):
-                return (b"ERR Prefix '%s' overlaps with another provided prefix '%s'. Prefixes for a single client "
-                        b"must not overlap." % (prefix, other))
-    return None

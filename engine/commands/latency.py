@@ -2,7 +2,6 @@
 server/latency.py's LatencyMonitor (``server.latency``)."""
 from engine.registry import command, container
 from engine.commands.connection import reply_help, help_lines
-from server.latency import TS_LEN
 
 
 container(
@@ -28,7 +27,7 @@ def latency_latest_command(c, argv):
     events = c.server.latency.events
     c.reply.add_array_len(len(events))
     for name, ts in events.items():
-        t, ms = ts.samples[(ts.idx + TS_LEN - 1) % TS_LEN]
+        t, ms = ts.samples[ts.idx - 1]          # the newest sample (the ring's slot before idx)
         c.reply.add_array_len(4)
         c.reply.add_bulk(name.encode())
         c.reply.add_int(t)

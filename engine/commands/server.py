@@ -87,8 +87,7 @@ def config_set_command(c, argv):
         c.error(b"ERR wrong number of arguments for 'config|set' command")
         return
     try:
-        from server.security import is_local_peer
-        local = c.conn is None or is_local_peer(getattr(c.conn, "peer", ""))
+        local = c.server.is_local_client(c)
         c.server.config.set_many([(args[i], args[i + 1]) for i in range(0, len(args), 2)], local_client=local,
                                  loading=getattr(c.server, "loading", None) is not None)
     except ConfigError as exc:

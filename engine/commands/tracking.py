@@ -1,9 +1,9 @@
 """Client-side caching commands (redis tracking.c / networking.c clientCommand): CLIENT TRACKING, CLIENT
-CACHING, CLIENT GETREDIR, CLIENT TRACKINGINFO.  The state and the invalidation messages are server/tracking.py's."""
+CACHING, CLIENT GETREDIR, CLIENT TRACKINGINFO.  The state and the invalidation messages are server/tracking.py's,
+reached through the server context (``c.server.client_tracking()``)."""
 import re
 
 from engine.registry import command
-from server.tracking import check_prefix_collisions, tracking
 
 SYNTAX_ERR = b"ERR syntax error"
 NOT_INTEGER = b"ERR value is not an integer or out of range"
@@ -11,7 +11,7 @@ _LL = re.compile(rb"-?(0|[1-9][0-9]{0,18})\Z")
 
 
 def _state(c):
-    ext = tracking(c.server, create=False) if c.server is not None else None
+    ext = c.server.client_tracking(create=False) if c.server is not None else None
     return ext.states.get(c) if ext is not None else None
 
 
@@ -107,9 +107,9 @@ def client_tracking_command(c, argv):
             if err is not None:
                 c.error(err)
                 return
-        tracking(c.server).enable(c, redirect, bcast, optin, optout, noloop, prefixes)
+        c.server.client_tracking().enable(c, redirect, bcast, optin, optout, noloop, prefixes)
     elif mode == b"off":
-        ext = tracking(c.server, create=False)
+        ext = c.server.client_tracking(create=False)
         if ext is not None:
             ext.disable(c)
     else:
@@ -213,3 +213,23 @@ def client_trackinginfo_command(c, argv):
     r.add_array_len(len(prefixes))
     for p in prefixes:
         r.add_bulk(p)
+
+
+def _is_prefix(a, b):
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def check_prefix_collisions(st, prefixes):
+    """redis checkPrefixCollisionsOrReply: the error text, or None."""
+    for i, prefix in enumerate(prefixes):
+        if st is not None:
+            for existing in st.prefixes:
+                if _is_prefix(existing, prefix):
+                    return (b"ERR Prefix '%s' overlaps with an existing prefix '%s'. Prefixes for a single client "
+                            b"must not overlap." % (prefix, existing))
+        for other in prefixes[i + 1:]:
+            if _is_prefix(prefix, other):
+                return (b"ERR Prefix '%s' overlaps with another provided prefix '%s'. Prefixes for a single client "
+                        b"must not overlap." % (prefix, other))
+    return None
