@@ -53,6 +53,7 @@ def _resp(*args):
     return b"".join(out)
 
 
+@pytest.mark.drill      # ~10 s: make drill (make test keeps the smaller variant beside it)
 def test_used_memory_tracks_rss_growth_over_1gb_of_mixed_keys(fresh_cachemere):
     """The issue's promise: loading 1 GB of mixed keys (strings from 10 B to 4 KB, hashes, sets, lists,
     zsets, some with TTLs), used_memory grows within 25% of RSS. Sent as pipelined RESP over one socket;

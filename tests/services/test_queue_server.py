@@ -360,6 +360,7 @@ def _persistence_scenario(s, args):
     assert {k: _state(r, k) for k in before} == before
 
 
+@pytest.mark.drill      # ~6 s: make drill (make test keeps the kstream and AOF kill -9 loops)
 def test_kill9_under_load_loses_no_acked_send_and_revives_no_acked_delete():
     args = ("--appendonly", "yes", "--appendfsync", "always")
     s = start_cachemere(*args)
