@@ -19,6 +19,7 @@ from cpython.ref cimport Py_DECREF
 from engine.core cimport (Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, HandlerFunc,
                           rec_cost_add)
 from protocol.cutil cimport string2ll
+from protocol.resp cimport ReplyBuffer
 
 from engine.core import WRONGTYPE, NOT_INTEGER, SYNTAX_ERR
 from engine.notify import notify
@@ -326,6 +327,62 @@ cdef object lindex_impl(Client c, list argv):
         c.reply.add_null()
 
 
+cdef object lrange_slow = _py.lrange_command
+
+
+cdef object lrange_impl(Client c, list argv):
+    """LRANGE with its reply written while walking the deque: forward from the head when the range is
+    nearer the head, else backward from the tail into a list written in reverse (deque indexing is a
+    block walk per element)."""
+    cdef bytes a1 = <bytes>argv[2]
+    cdef bytes a2 = <bytes>argv[3]
+    cdef long long start, end, n, count, skip, i
+    cdef cm_rec* r
+    cdef object lst, it
+    cdef list tail
+    cdef ReplyBuffer out
+    if not string2ll(PyBytes_AS_STRING(a1), PyBytes_GET_SIZE(a1), &start) or \
+            not string2ll(PyBytes_AS_STRING(a2), PyBytes_GET_SIZE(a2), &end):
+        return lrange_slow(c, argv)           # the error text is the Python handler's
+    r = c.db.rec_lookup(<bytes>argv[1], True)
+    out = c.reply
+    if r == NULL:
+        out.add_array_len(0)
+        return None
+    if list_rec(c, r) < 0:
+        return None
+    lst = <object>rec_obj(r)
+    n = len(lst)
+    # redis's index arithmetic (t_list.normalise_range)
+    if start < 0:
+        start += n
+    if end < 0:
+        end += n
+    if start < 0:
+        start = 0
+    if start > end or start >= n:
+        out.add_array_len(0)
+        return None
+    if end >= n:
+        end = n - 1
+    count = end - start + 1
+    out.add_array_len(count)
+    if start <= n - 1 - end:
+        it = iter(lst)
+        for i in range(start):
+            next(it)
+        for i in range(count):
+            out.add_bulk(<bytes>next(it))
+    else:
+        it = reversed(lst)
+        for i in range(n - 1 - end):
+            next(it)
+        tail = [next(it) for i in range(count)]
+        for i in range(count - 1, -1, -1):
+            out.add_bulk(<bytes>tail[i])
+    return None
+
+
 bind_fast(b"lpush", lpush_impl)
 bind_fast(b"rpush", rpush_impl)
 bind_fast(b"lpop", lpop_impl)
@@ -334,6 +391,7 @@ bind_fast(b"lmove", lmove_impl)
 bind_fast(b"rpoplpush", rpoplpush_impl)
 bind_fast(b"lindex", lindex_impl)
 bind_fast(b"llen", llen_impl)
+bind_fast(b"lrange", lrange_impl)
 for _name in (b"lpush", b"rpush", b"lpop", b"rpop", b"lmove", b"rpoplpush"):
     bind_cost(_name)
 

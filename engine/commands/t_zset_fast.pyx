@@ -19,7 +19,8 @@ from libc.stdlib cimport strtod
 from libc.math cimport isnan, HUGE_VAL, fpclassify, FP_ZERO
 
 from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, rec_cost_add
-from engine.types.zskiplist cimport ZSet
+from engine.types.zskiplist cimport ZSet, SkipNode
+from protocol.cutil cimport string2ll
 from protocol.resp cimport ReplyBuffer
 
 from engine.core import WRONGTYPE, NOT_FLOAT
@@ -368,6 +369,137 @@ cdef object zpopmax_impl(Client c, list argv):
     if len(argv) != 2:
         return account_after(c, <bytes>argv[1], zpopmax_slow(c, argv))
     return zpop_one(c, argv, True)
+
+
+# ---- reads that write their reply straight from the skiplist nodes (ZRANGE rank form, ZRANGEBYSCORE) ----
+# Only the plain forms (optionally WITHSCORES) of a skiplist-encoded zset; options, parse errors and packed
+# zsets take the Python handler, whose checks come in redis's order (options, range, then the key).
+cdef object zrange_slow = slow.zrange_command
+cdef object zrangebyscore_slow = slow.zrangebyscore_command
+
+
+cdef inline int withscores_arg(list argv):
+    """1 when argv has exactly 4 arguments, 2 when a fifth is WITHSCORES (any case), 0 otherwise."""
+    cdef Py_ssize_t argc = len(argv)
+    cdef bytes opt
+    cdef const char* p
+    if argc == 4:
+        return 1
+    if argc != 5:
+        return 0
+    opt = <bytes>argv[4]
+    if PyBytes_GET_SIZE(opt) != 10:
+        return 0
+    p = PyBytes_AS_STRING(opt)
+    for i in range(10):
+        if (p[i] | 32) != b"withscores"[i]:
+            return 0
+    return 2
+
+
+cdef inline bint parse_bound(bytes text, double* value, bint* exclusive):
+    """zslParseRange's bound ('(' for exclusive, then strtod over the whole argument, not NaN)."""
+    cdef const char* start = PyBytes_AS_STRING(text)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(text)
+    cdef char* end
+    exclusive[0] = n > 0 and start[0] == b'('
+    if exclusive[0]:
+        start += 1
+        n -= 1
+    if n == 0:
+        return False
+    value[0] = strtod(start, &end)
+    return (end - start) == n and not isnan(value[0])
+
+
+cdef inline void reply_nodes(ReplyBuffer out, SkipNode* x, unsigned long count, bint withscores):
+    """count members from x forward, flat member/score pairs in RESP2, [member, score] pairs in RESP3."""
+    if not withscores:
+        out.add_array_len(count)
+    elif out.resp >= 3:
+        out.add_array_len(count)
+    else:
+        out.add_array_len(count * 2)
+    while count > 0 and x != NULL:
+        if withscores and out.resp >= 3:
+            out.add_array_len(2)
+        out.add_bulk(<bytes>x.member)
+        if withscores:
+            out.add_double(x.score)
+        x = x.level[0].forward
+        count -= 1
+
+
+cdef object zrangebyscore_impl(Client c, list argv):
+    cdef int form = withscores_arg(argv)
+    cdef double lo, hi
+    cdef bint lo_ex, hi_ex
+    cdef object o
+    cdef ZSet zs
+    cdef SkipNode* first
+    cdef SkipNode* x
+    cdef unsigned long count = 0
+    if form == 0 or not parse_bound(<bytes>argv[2], &lo, &lo_ex) or not parse_bound(<bytes>argv[3], &hi, &hi_ex):
+        return zrangebyscore_slow(c, argv)
+    o = lookup_zset(c, <bytes>argv[1], True)
+    if o is WRONG:
+        return None
+    if o is None:
+        c.reply.add_raw(EMPTY_ARRAY)
+        return None
+    zs = <ZSet>o
+    if zs.packed:
+        return zrangebyscore_slow(c, argv)
+    first = zs._first_in_score_range(lo, hi, lo_ex, hi_ex)
+    x = first
+    while x != NULL and (x.score < hi if hi_ex else x.score <= hi):
+        count += 1
+        x = x.level[0].forward
+    reply_nodes(c.reply, first, count, form == 2)
+    return None
+
+
+cdef object zrange_impl(Client c, list argv):
+    cdef int form = withscores_arg(argv)
+    cdef bytes a1, a2
+    cdef long long start, end, length
+    cdef object o
+    cdef ZSet zs
+    if form == 0:
+        return zrange_slow(c, argv)
+    a1 = <bytes>argv[2]
+    a2 = <bytes>argv[3]
+    if not string2ll(PyBytes_AS_STRING(a1), PyBytes_GET_SIZE(a1), &start) or \
+            not string2ll(PyBytes_AS_STRING(a2), PyBytes_GET_SIZE(a2), &end):
+        return zrange_slow(c, argv)
+    o = lookup_zset(c, <bytes>argv[1], True)
+    if o is WRONG:
+        return None
+    if o is None:
+        c.reply.add_raw(EMPTY_ARRAY)
+        return None
+    zs = <ZSet>o
+    if zs.packed:
+        return zrange_slow(c, argv)
+    length = <long long>zs.length
+    # redis's rank sanitising (slow.normalize_ranks)
+    if start < 0:
+        start += length
+    if end < 0:
+        end += length
+    if start < 0:
+        start = 0
+    if start > end or start >= length:
+        c.reply.add_raw(EMPTY_ARRAY)
+        return None
+    if end >= length:
+        end = length - 1
+    reply_nodes(c.reply, zs._node_at_rank(<unsigned long>start + 1), <unsigned long>(end - start + 1), form == 2)
+    return None
+
+
+bind_fast(b"zrangebyscore", zrangebyscore_impl)
+bind_fast(b"zrange", zrange_impl)
 
 
 bind_fast(b"zadd", zadd_impl)

@@ -123,3 +123,16 @@ def test_sort_store_builds_a_list(cachemere, redis_ref):
 def test_command_info_matches(cachemere, redis_ref):
     names = ["LPUSH", "LPOS", "LMPOP", "BLPOP", "BLMOVE", "BLMPOP", "BRPOPLPUSH"]
     assert_same(cachemere.port, redis_ref.port, [("COMMAND", "INFO", *names)])
+
+
+def test_lrange_walks_from_the_nearer_end(cachemere, redis_ref):
+    """The compiled LRANGE walks forward for ranges nearer the head and backward (then reversed) for ranges
+    nearer the tail; both orders, the clamping and the parse errors equal redis's."""
+    seq = [("DEL", "lr"), ("RPUSH", "lr", *[f"e{i}" for i in range(300)])]
+    for lo, hi in [("0", "-1"), ("0", "9"), ("290", "299"), ("-10", "-1"), ("-1", "-1"), ("150", "151"),
+                   ("149", "150"), ("100", "280"), ("-400", "5"), ("295", "400"), ("300", "301"), ("-301", "-300"),
+                   ("5", "4"), ("01", "3"), ("+1", "3"), ("1", "3.0"), ("9223372036854775807", "-1"),
+                   ("-9223372036854775808", "0"), ("0", "9223372036854775807")]:
+        seq.append(("LRANGE", "lr", lo, hi))
+    for resp in (2, 3):
+        assert_same(cachemere.port, redis_ref.port, seq, resp=resp)

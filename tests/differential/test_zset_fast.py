@@ -139,3 +139,27 @@ def test_pops_and_removals_of_a_skiplist(pair):
              "zrange sk 0 -1 withscores\nzrange sk 5 9\nzcard sk\n" + "zpopmin sk\n" * 3 + "zrange sk 0 4 withscores\n"
     assert_same(pair, script)
     assert_same(pair, script.replace("sk", "sk3"), resp=3)
+
+
+def test_range_reads_of_a_skiplist(pair):
+    """The compiled ZRANGE (rank form) and ZRANGEBYSCORE (plain form) write from the nodes; every other form,
+    bad bound and packed zset goes to the Python handler: all byte for byte with redis, RESP2 and RESP3."""
+    adds = " ".join("%s m%03d" % (("%d" % (i % 23)) if i % 5 else "%d.25" % (i % 23), i) for i in range(150))
+    lines = ["zadd rs " + adds, "object encoding rs", "zadd small 1 a 2 b 3 c", "set str v"]
+    for lo, hi in [("0", "-1"), ("5", "9"), ("-3", "-1"), ("-500", "2"), ("148", "500"), ("149", "149"),
+                   ("150", "200"), ("10", "5"), ("-1", "-2"), ("0", "0"), ("x", "1"), ("1", "1.5"), ("01", "2"),
+                   ("+1", "2"), ("9223372036854775807", "1"), ("-9223372036854775808", "0")]:
+        lines += [f"zrange rs {lo} {hi}", f"zrange rs {lo} {hi} withscores", f"zrange rs {lo} {hi} WithScores"]
+    for lo, hi in [("-inf", "+inf"), ("3", "5"), ("(3", "5"), ("3", "(5"), ("(3", "(3"), ("3", "3"), ("5", "3"),
+                   ("3.25", "3.25"), ("(3.25", "4"), ("-1", "0"), ("22", "inf"), ("23", "30"), ("-inf", "-1"),
+                   ("1e1", "1.2e1"), ("abc", "1"), ("1", "nan"), ("(", "1"), ("((1", "2"), ("1 ", "2"), (" 1", "2"),
+                   ("0x10", "20"), ("-INF", "+Inf"), ("inFinity", "-infinity")]:
+        lines += [f'zrangebyscore rs "{lo}" "{hi}"', f'zrangebyscore rs "{lo}" "{hi}" withscores']
+    lines += ["zrangebyscore rs 1 3 limit 0 2", "zrangebyscore rs 1 3 withscores limit 1 3", "zrangebyscore rs 1 3 foo",
+              "zrangebyscore rs 1 3 withscores withscores", "zrange rs 0 3 rev", "zrange rs 1 3 byscore",
+              "zrange small 0 -1", "zrange small 0 -1 withscores", "zrangebyscore small 1 2 withscores",
+              "zrange nokey 0 -1", "zrangebyscore nokey 0 1", "zrange str 0 1", "zrangebyscore str 0 1",
+              "zrange str x 1", "zrangebyscore str x 1", "zrange rs 0", "zrangebyscore rs 0"]
+    script = "\n".join(lines) + "\n"
+    assert_same(pair, script)
+    assert_same(pair, script.replace(" rs ", " rs3 "), resp=3)
