@@ -29,7 +29,6 @@ cdef class ZSet:
     cdef unsigned long length
     cdef int level
     cdef dict scores
-    cdef uint64_t rng_state
     cdef public bint skiplist         # encoding shown to clients: False = listpack (engine/types/zset.py)
     cdef public Py_ssize_t member_bytes   # sum of the members' lengths (O(1) memory accounting)
     # small sets (<= PACK_MAX_ENTRIES members of <= PACK_MAX_VALUE bytes) are one packed buffer of entries
@@ -37,7 +36,6 @@ cdef class ZSet:
     # (redis's listpack); header/tail/scores are NULL/None until _unpack builds the skiplist for good
     cdef char *pk
     cdef Py_ssize_t pk_len
-    cdef Py_ssize_t pk_cap
     cdef public bint packed
 
     # the point operations of the compiled command handlers, for both representations

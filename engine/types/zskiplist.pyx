@@ -17,7 +17,8 @@ from libc.stdint cimport uint64_t
 from libc.stdlib cimport malloc, realloc, free, strtod
 from libc.string cimport memcmp, memcpy, memmove
 from libc.stdio cimport snprintf
-from libc.math cimport isnan, isinf, HUGE_VAL, fpclassify, FP_ZERO
+from libc.math cimport isnan, isinf, fabs, signbit, HUGE_VAL, fpclassify, FP_ZERO
+from libc.float cimport FLT_MAX
 
 import random as _random
 
@@ -50,17 +51,78 @@ cdef Py_ssize_t ZSET_MEMBER_COST = 48 + 48 + 64
 cdef Py_ssize_t ZSET_PACKED_BASE = 160
 DEF PACK_MAX_ENTRIES = 128   # beyond these (redis's listpack defaults) a set becomes a skiplist for good
 DEF PACK_MAX_VALUE = 64
-DEF PK_HDR = 9               # double score + uint8 length
+# A packed entry is [header byte][score][member]. The header byte gives the score's width and the member's
+# length (redis's listpack stores small integer scores in a byte too):
+#   0x00-0x7f  an 8-byte double, member length = the byte (0..64)
+#   0x80-0xbf  a 4-byte float that is exactly the score, member length = byte & 0x3f (0..63)
+#   0xc0-0xff  a signed byte that is exactly the score (an integer in -128..127, not -0), length = byte & 0x3f
+DEF PK_DOUBLE = 0x00
+DEF PK_FLOAT = 0x80
+DEF PK_INT8 = 0xc0
 
 
-cdef inline double pk_score_at(const char *p):
-    cdef double d
-    memcpy(&d, p, 8)
-    return d
+cdef inline Py_ssize_t pk_capacity(Py_ssize_t used):
+    """The packed buffer's size for used bytes: always exact to 16, so no capacity field is kept (the
+    zset object is 16 B smaller: one pymalloc class)."""
+    return (used + 15) & ~15
 
 
 cdef inline Py_ssize_t pk_mlen(const char *p):
-    return <unsigned char>p[8]
+    cdef unsigned char b = <unsigned char>p[0]
+    return b if b < 0x80 else (b & 0x3f)
+
+
+cdef inline Py_ssize_t pk_hdr(const char *p):
+    """Bytes before the member: the header byte and the score."""
+    cdef unsigned char b = <unsigned char>p[0]
+    return 9 if b < 0x80 else (5 if b < 0xc0 else 2)
+
+
+cdef inline Py_ssize_t pk_size(const char *p):
+    return pk_hdr(p) + pk_mlen(p)
+
+
+cdef inline double pk_score_at(const char *p):
+    cdef unsigned char b = <unsigned char>p[0]
+    cdef double d
+    cdef float f
+    if b < 0x80:
+        memcpy(&d, p + 1, 8)
+        return d
+    if b < 0xc0:
+        memcpy(&f, p + 1, 4)
+        return <double>f
+    return <double>(<signed char>p[1])
+
+
+cdef inline Py_ssize_t pk_hdr_for(double score, Py_ssize_t n, unsigned char *kind):
+    """The narrowest exact encoding of score for a member of n bytes; its header size."""
+    if n < 64:
+        if -128.0 <= score <= 127.0 and score == <double>(<signed char>score) and not (score == 0.0 and signbit(score)):
+            kind[0] = PK_INT8
+            return 2
+        if (isinf(score) or fabs(score) <= FLT_MAX) and <double>(<float>score) == score:
+            kind[0] = PK_FLOAT
+            return 5
+    kind[0] = PK_DOUBLE
+    return 9
+
+
+cdef inline void pk_write(char *e, double score, unsigned char kind, const char *m, Py_ssize_t n):
+    cdef float f
+    cdef Py_ssize_t h
+    e[0] = <char>(kind | <unsigned char>n)
+    if kind == PK_DOUBLE:
+        memcpy(e + 1, &score, 8)
+        h = 9
+    elif kind == PK_FLOAT:
+        f = <float>score
+        memcpy(e + 1, &f, 4)
+        h = 5
+    else:
+        e[1] = <char>(<signed char>score)
+        h = 2
+    memcpy(e + h, m, n)
 
 
 cdef inline int raw_cmp(const char *a, Py_ssize_t la, const char *b, Py_ssize_t lb):
@@ -73,13 +135,13 @@ cdef inline int raw_cmp(const char *a, Py_ssize_t la, const char *b, Py_ssize_t 
 cdef inline bint pk_before(const char *e, double score, const char *m, Py_ssize_t n):
     """Whether the packed entry at e sorts before (score, m): node_before for packed entries."""
     cdef double es = pk_score_at(e)
-    return es < score or (es == score and raw_cmp(e + PK_HDR, pk_mlen(e), m, n) < 0)
+    return es < score or (es == score and raw_cmp(e + pk_hdr(e), pk_mlen(e), m, n) < 0)
 
 ERR_NOT_FLOAT = "ERR value is not a valid float"
 ERR_RANGE_NOT_FLOAT = "ERR min or max is not a float"
 ERR_LEX_RANGE = "ERR min or max not valid string range item"
 
-cdef uint64_t _seed_counter = 0x9E3779B97F4A7C15
+cdef uint64_t _level_rng = 0x9E3779B97F4A7C15
 
 
 # ---------------------------------------------------------------- score text
@@ -267,7 +329,6 @@ cdef class ZSet:
     """Redis sorted set: skiplist ordered by (score, member) + dict member -> score."""
 
     def __cinit__(self):
-        global _seed_counter
         self.header = NULL            # packed until _unpack
         self.tail = NULL
         self.length = 0
@@ -276,9 +337,6 @@ cdef class ZSet:
         self.packed = True
         self.pk = NULL
         self.pk_len = 0
-        self.pk_cap = 0
-        _seed_counter = _seed_counter * 6364136223846793005ULL + 1442695040888963407ULL
-        self.rng_state = _seed_counter | 1
 
     def __dealloc__(self):
         cdef SkipNode *node
@@ -316,15 +374,14 @@ cdef class ZSet:
         self.packed = False
         self.pk = NULL
         self.pk_len = 0
-        self.pk_cap = 0
         try:
             while off < used:
                 n = pk_mlen(buf + off)
                 score = pk_score_at(buf + off)
-                member = PyBytes_FromStringAndSize(buf + off + PK_HDR, n)
+                member = PyBytes_FromStringAndSize(buf + off + pk_hdr(buf + off), n)
                 self._insert(score, member)
                 self.scores[member] = score
-                off += PK_HDR + n
+                off += pk_size(buf + off)
         finally:
             free(buf)
         return 0
@@ -335,38 +392,37 @@ cdef class ZSet:
         cdef const char *e
         while off < self.pk_len:
             e = self.pk + off
-            if pk_mlen(e) == n and memcmp(e + PK_HDR, m, n) == 0:
+            if pk_mlen(e) == n and memcmp(e + pk_hdr(e), m, n) == 0:
                 return off
-            off += PK_HDR + pk_mlen(e)
+            off += pk_size(e)
         return -1
 
     cdef Py_ssize_t _pk_offset_at(self, Py_ssize_t index):
         cdef Py_ssize_t off = 0
         while index > 0:
-            off += PK_HDR + pk_mlen(self.pk + off)
+            off += pk_size(self.pk + off)
             index -= 1
         return off
 
     cdef int _pk_insert(self, double score, const char *m, Py_ssize_t n) except -1:
-        """Insert an absent member at its sorted place."""
-        cdef Py_ssize_t off = 0, need = self.pk_len + PK_HDR + n, cap
+        """Insert an absent member at its sorted place. The buffer grows to fit (rounded to pymalloc's 16-byte
+        classes), as a listpack is reallocated per insert (libc realloc: pymalloc's per-size pools cost
+        more RSS for buffers that step through every 16-byte class): no slack is kept for the next member."""
+        cdef unsigned char kind
+        cdef Py_ssize_t size = pk_hdr_for(score, n, &kind) + n
+        cdef Py_ssize_t off = 0, need = self.pk_len + size
         cdef char *grown
         cdef char *e
-        if need > self.pk_cap:
-            cap = need + (need >> 2)
-            cap = (cap + 15) & ~15
-            grown = <char*>realloc(self.pk, cap)
+        if self.pk == NULL or pk_capacity(need) != pk_capacity(self.pk_len):
+            grown = <char*>realloc(self.pk, pk_capacity(need))
             if grown == NULL:
                 raise MemoryError()
             self.pk = grown
-            self.pk_cap = cap
         while off < self.pk_len and pk_before(self.pk + off, score, m, n):
-            off += PK_HDR + pk_mlen(self.pk + off)
+            off += pk_size(self.pk + off)
         e = self.pk + off
-        memmove(e + PK_HDR + n, e, self.pk_len - off)
-        memcpy(e, &score, 8)
-        e[8] = <char>(<unsigned char>n)
-        memcpy(e + PK_HDR, m, n)
+        memmove(e + size, e, self.pk_len - off)
+        pk_write(e, score, kind, m, n)
         self.pk_len = need
         self.length += 1
         self.member_bytes += n
@@ -374,27 +430,28 @@ cdef class ZSet:
 
     cdef void _pk_remove_at(self, Py_ssize_t off):
         cdef Py_ssize_t n = pk_mlen(self.pk + off)
-        cdef Py_ssize_t size = PK_HDR + n
+        cdef Py_ssize_t size = pk_size(self.pk + off)
+        cdef char *smaller
         memmove(self.pk + off, self.pk + off + size, self.pk_len - off - size)
-        self.pk_len -= size
         self.length -= 1
         self.member_bytes -= n
-        cdef Py_ssize_t cap
-        cdef char *smaller
-        if self.pk_cap > 64 and self.pk_len * 2 < self.pk_cap:     # give back what a shrunk set holds
-            cap = (self.pk_len + 16 + 15) & ~15
-            smaller = <char*>realloc(self.pk, cap)
+        if self.pk_len == size:                  # the last entry (realloc to 0 bytes would free it)
+            free(self.pk)
+            self.pk = NULL
+        elif pk_capacity(self.pk_len - size) != pk_capacity(self.pk_len):     # shrinks in place
+            smaller = <char*>realloc(self.pk, pk_capacity(self.pk_len - size))
             if smaller != NULL:
                 self.pk = smaller
-                self.pk_cap = cap
+        self.pk_len -= size
 
     cdef list _pk_items(self):
         cdef list out = []
         cdef Py_ssize_t off = 0, n
         while off < self.pk_len:
             n = pk_mlen(self.pk + off)
-            out.append((PyBytes_FromStringAndSize(self.pk + off + PK_HDR, n), pk_score_at(self.pk + off)))
-            off += PK_HDR + n
+            out.append((PyBytes_FromStringAndSize(self.pk + off + pk_hdr(self.pk + off), n),
+                        pk_score_at(self.pk + off)))
+            off += pk_size(self.pk + off)
         return out
 
     # ------------------------------------------------------------ point operations for compiled callers
@@ -459,9 +516,9 @@ cdef class ZSet:
         cdef object cur
         if self.packed:
             while off < self.pk_len:
-                if pk_mlen(self.pk + off) == n and memcmp(self.pk + off + PK_HDR, m, n) == 0:
+                if pk_mlen(self.pk + off) == n and memcmp(self.pk + off + pk_hdr(self.pk + off), m, n) == 0:
                     return i
-                off += PK_HDR + pk_mlen(self.pk + off)
+                off += pk_size(self.pk + off)
                 i += 1
             return -1
         cur = self.scores.get(member)
@@ -477,7 +534,7 @@ cdef class ZSet:
         if self.packed:
             off = self._pk_offset_at(self.length - 1) if use_max else 0
             score[0] = pk_score_at(self.pk + off)
-            member = PyBytes_FromStringAndSize(self.pk + off + PK_HDR, pk_mlen(self.pk + off))
+            member = PyBytes_FromStringAndSize(self.pk + off + pk_hdr(self.pk + off), pk_mlen(self.pk + off))
             self._pk_remove_at(off)
             return member
         cdef SkipNode *update[MAX_LEVEL]
@@ -503,14 +560,15 @@ cdef class ZSet:
 
     cdef int _random_level(self):
         """zslRandomLevel(): each extra level with probability 1/4 (16-bit draws as Redis)."""
+        global _level_rng
         cdef int lvl = 1
         cdef uint64_t x
         while True:
-            x = self.rng_state        # xorshift64
+            x = _level_rng            # xorshift64, one state for every zset (redis: one random())
             x ^= x << 13
             x ^= x >> 7
             x ^= x << 17
-            self.rng_state = x
+            _level_rng = x
             if <double>(x & 0xFFFF) < LEVEL_P * 0xFFFF:
                 lvl += 1
             else:
@@ -761,7 +819,7 @@ cdef class ZSet:
         packed, the object and its buffer; else per member its bytes object, its skiplist node (~1.33
         levels) and its dict slot with the score's float."""
         if self.packed:
-            return ZSET_PACKED_BASE + self.pk_cap
+            return ZSET_PACKED_BASE + pk_capacity(self.pk_len)
         return ZSET_BASE_COST + <Py_ssize_t>self.length * ZSET_MEMBER_COST + self.member_bytes
 
     def __contains__(self, member):
@@ -1041,7 +1099,6 @@ cdef class ZSet:
             assert len(items) == self.length <= PACK_MAX_ENTRIES
             assert len(set(m for m, _ in items)) == len(items)
             assert sum(len(m) for m, _ in items) == self.member_bytes
-            assert self.pk_len <= self.pk_cap
             return True
         x = self.header.level[0].forward
         while x != NULL:

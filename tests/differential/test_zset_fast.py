@@ -163,3 +163,22 @@ def test_range_reads_of_a_skiplist(pair):
     script = "\n".join(lines) + "\n"
     assert_same(pair, script)
     assert_same(pair, script.replace(" rs ", " rs3 "), resp=3)
+
+
+def test_packed_score_widths(pair):
+    """Packed zsets keep each score in a byte, a float or a double: the replies (scores printed as redis
+    prints them), DUMP/RESTORE and OBJECT ENCODING equal redis's for scores at each width's edges."""
+    scores = ["0", "-0", "1", "-1", "127", "-128", "128", "-129", "0.5", "-2.25", "0.1", "1e-40", "3.4028234663852886e38",
+              "3.5e38", "1e308", "inf", "-inf", "16777216", "16777217", "1.401298464324817e-45"]
+    long63 = "m" * 61
+    lines = ["zadd pw " + " ".join(f"{sc} m{i:02d}" for i, sc in enumerate(scores)),
+             "zadd pw63 " + " ".join(f"{sc} {i:02d}{long63}" for i, sc in enumerate(scores)),
+             "zadd pw64 " + " ".join(f"{sc} {i:02d}{long63}x" for i, sc in enumerate(scores))]
+    for key in ("pw", "pw63", "pw64"):
+        lines += [f"object encoding {key}", f"zrange {key} 0 -1 withscores", f"zrangebyscore {key} -1 1 withscores",
+                  f"zrank {key} m05", f"zcard {key}", f"zincrby {key} 1 m03", f"zscore {key} m03",
+                  f"zincrby {key} 0.5 m08", f"zpopmin {key}", f"zpopmax {key}", f"zrange {key} 0 -1 withscores"]
+    lines += ["zscore pw m01", "zscore pw m11", "zscore pw m19", "zadd pw 1.5 m02 -0 m04", "zrange pw 0 4 withscores"]
+    script = "\n".join(lines) + "\n"
+    assert_same(pair, script)
+    assert_same(pair, script.replace(" pw", " pq"), resp=3)

@@ -50,6 +50,27 @@ def test_add_update_remove_and_scores():
         z.add("str", 1.0)
 
 
+def test_packed_scores_keep_every_bit_in_each_width():
+    """Packed entries store a score in a byte, a float or a double, whichever is exact: each score and its
+    sign come back bit for bit, the order is the same as in the skiplist, and members of 63/64 bytes (the
+    narrow headers' limit) work in every width."""
+    scores = [0.0, -0.0, 1.0, -1.0, 127.0, -128.0, 128.0, -129.0, 0.5, -2.25, 0.1, 1e-40, 1e-300,
+              3.4028234663852886e38, 3.5e38, 1e308, POS_INF, NEG_INF, 16777216.0, 16777217.0, 2.0 ** -149]
+    for size in (1, 63, 64):
+        z = ZSet()
+        for k, score in enumerate(scores):
+            z.add(b"%d" % k + b"m" * (size - len(b"%d" % k)), score)
+        assert z.packed and z.check_invariants()
+        for k, score in enumerate(scores):
+            got = z.score(b"%d" % k + b"m" * (size - len(b"%d" % k)))
+            assert got == score and math.copysign(1.0, got) == math.copysign(1.0, score), (size, score, got)
+        model = sorted(((score, b"%d" % k + b"m" * (size - len(b"%d" % k))) for k, score in enumerate(scores)))
+        assert [(m, sc) for sc, m in model] == list(z)
+        z.add(b"x" * 65, 2.0)                      # a long member: the skiplist, every score as it was
+        assert not z.packed and z.check_invariants()
+        assert all(z.score(b"%d" % k + b"m" * (size - len(b"%d" % k))) == score for k, score in enumerate(scores))
+
+
 def test_rank_and_member_at():
     z = make([(b"a", 1), (b"b", 2), (b"c", 3), (b"d", 3)])
     assert [z.rank(m) for m in (b"a", b"b", b"c", b"d")] == [0, 1, 2, 3]
