@@ -32,7 +32,7 @@ import lupa.lua51 as lua51
 
 from engine.scripting.cjson import CJSON_LUA
 from engine.scripting.libs import LIB_FUNCTIONS, MSGPACK_LUA, call_library
-from engine.scripting.sandbox import INTERNAL_CHUNKNAME, SANDBOX_LUA
+from engine.scripting.sandbox import INTERNAL_CHUNKNAME, SANDBOX_LUA, lazy_library_lua
 
 REDIS_VERSION = "7.0.15"
 REDIS_VERSION_NUM = 0x07000F
@@ -689,8 +689,9 @@ cdef class ScriptRuntime:
     # ------------------------------------------------------------------ setup
     def _bootstrap(self, redis_version, redis_version_num, hook_instructions):
         source = (SANDBOX_LUA
-                  .replace("__CJSON__", CJSON_LUA)
-                  .replace("__MSGPACK__", MSGPACK_LUA)
+                  .replace("__CJSON__", lazy_library_lua("cjson", CJSON_LUA, "G.cjson = readonly(cjson)", "cjson"))
+                  .replace("__MSGPACK__", lazy_library_lua("cmsgpack", MSGPACK_LUA, "pylibs.cmsgpack = cmsgpack",
+                                                           "cmsgpack"))
                   .replace("__MAX_REPLY_DEPTH__", str(MAX_REPLY_DEPTH))
                   .replace("__INLINE_TOKENS__", str(_INLINE_TOKENS))
                   .replace("__INTERNAL_SOURCE__", INTERNAL_CHUNKNAME))
