@@ -43,6 +43,8 @@ cdef class ScriptRuntime:
     cdef int _arm_ref, _finish_ref, _globals_ref, _errh_ref   # api.arm, api.finish, the script globals, err_handler
     cdef bint _armed                  # the sandbox's run state is in place for _run_c (api.arm ran since a change)
     cdef int _keys_ref, _argv_ref     # spare KEYS / ARGV tables in the registry (0: none)
+    cdef int _ok[3]                   # the spare {ok = 'OK'} table: registry ref (0 none), handed out this run, enabled
+    cdef long long _gc_base           # VM KB after the last full collection of the C path's GC pacing (0: none)
     cdef long long _max_memory
     cdef object _call_hold            # bytes the last C redis.call's error points into
 
@@ -53,4 +55,5 @@ cdef class ScriptRuntime:
     cdef lua_State* _probe_state(self)
     cdef int _make_ref(self, obj) except -1
     cdef bint _memory_ok(self, Py_ssize_t extra)
+    cdef void _gc_pace(self)
     cdef object _run_c(self, CompiledScript script, list keys, list args, str label)

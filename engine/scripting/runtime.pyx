@@ -172,7 +172,8 @@ cdef extern from *:
     }
 
     /* what redis.call's Python half hands the C half: kind 0 = a RESP reply at data/len, 1 = an error line */
-    typedef struct { int kind; const char* data; Py_ssize_t len; int resp; } cm_out;
+    /* ok: the runtime's spare +OK table while an EVAL script runs (see cm_redis_command), else NULL */
+    typedef struct { int kind; const char* data; Py_ssize_t len; int resp; int* ok; } cm_out;
     static int (*cm_py_call)(void* rt, lua_State* L, cm_out* out);
 
     /* {err = 'CODE msg'} from an error line without its '-' (luaPushErrorBuff / _error_for_lua) */
@@ -302,8 +303,22 @@ cdef extern from *:
     static int cm_redis_command(lua_State* L, int raise_errors) {
         cm_out out;
         int is_error = 0;
-        out.kind = 1; out.data = "ERR internal error"; out.len = 18; out.resp = 2;
+        out.kind = 1; out.data = "ERR internal error"; out.len = 18; out.resp = 2; out.ok = NULL;
         cm_py_call(cm_touserdata(L, CM_UPVALUE(1)), L, &out);
+        if (out.kind == 0 && out.ok != NULL && !out.ok[1] && out.len == 5 && memcmp(out.data, "+OK\\r\\n", 5) == 0) {
+            /* the first +OK of an EVAL run answers the spare {ok = 'OK'} table (a SET script's only garbage but its
+               key string, and so two thirds of the GC work). A script can keep no reference past its run (its
+               globals are read-only; FCALL, whose closures can, never gets here), and cm_ok_recycle keeps the table
+               only if it is still exactly {ok = 'OK'} */
+            if (out.ok[0] > 0) cm_rawgeti(L, CM_REGISTRY, out.ok[0]);
+            else {
+                cm_push_field(L, "ok", "OK", 2);
+                cm_pushvalue(L, -1);
+                out.ok[0] = cm_ref(L, CM_REGISTRY);
+            }
+            out.ok[1] = 1;
+            return 1;
+        }
         if (out.kind == 0) cm_resp_push(L, out.data, out.data + out.len, out.resp, &is_error);
         else { cm_push_err(L, out.data, (size_t)out.len); is_error = 1; }
         if (is_error && raise_errors) return cm_error(L);
@@ -342,6 +357,34 @@ cdef extern from *:
         cm_settop(L, -2);
     }
 
+    /* after an EVAL run that was handed the spare +OK table (ok[1]): keep it for the next run only if it is still
+       {ok = 'OK'} with no other key and no metatable, else drop it (ok[0] = 0: a new one on the next +OK) */
+    static void cm_ok_recycle(lua_State* L, int* ok) {
+        int top, pristine = 0;
+        size_t n = 0;
+        const char* s;
+        if (!ok[1]) return;
+        ok[1] = 0;
+        if (ok[0] <= 0) return;
+        top = cm_gettop(L);
+        cm_rawgeti(L, CM_REGISTRY, ok[0]);
+        if (cm_type(L, top + 1) == 5 && !cm_getmetatable(L, top + 1)) {
+            cm_pushnil(L);
+            if (cm_next(L, top + 1) && cm_type(L, top + 2) == 4 && cm_type(L, top + 3) == 4) {
+                s = cm_tolstring(L, top + 2, &n);
+                if (n == 2 && s[0] == 'o' && s[1] == 'k') {
+                    s = cm_tolstring(L, top + 3, &n);
+                    if (n == 2 && s[0] == 'O' && s[1] == 'K') {
+                        cm_settop(L, top + 2);
+                        if (!cm_next(L, top + 1)) pristine = 1;
+                    }
+                }
+            }
+        }
+        cm_settop(L, top);
+        if (!pristine) { cm_unref(L, CM_REGISTRY, ok[0]); ok[0] = 0; }
+    }
+
     static void cm_push_closure(lua_State* L, int which, void* up) {
         cm_pushlightuserdata(L, up);
         cm_pushcclosure(L, which == 0 ? cm_redis_call : which == 1 ? cm_redis_pcall : cm_setresp, 1);
@@ -352,6 +395,7 @@ cdef extern from *:
         const char* data
         Py_ssize_t len
         int resp
+        int* ok
     int cm_bind_lua(const char* path)
     int cm_gettop(lua_State*)
     void cm_settop(lua_State*, int)
@@ -379,6 +423,7 @@ cdef extern from *:
     void cm_push_spare(lua_State*, int*, int)
     void cm_drop_spare(lua_State*, int*)
     void cm_recycle(lua_State*, int*, int)
+    void cm_ok_recycle(lua_State*, int*)
     int (*cm_py_call)(void*, lua_State*, cm_out*) noexcept
 
 cdef enum:
@@ -391,6 +436,7 @@ cdef enum:
     LUA_GLOBALSINDEX = -10002
     LUA_MULTRET = -1
     LUA_ERRMEM = 4
+    LUA_GCCOLLECT = 2
     LUA_GCCOUNT = 3
     LUA_GCSTEP = 5
 
@@ -456,6 +502,8 @@ cdef int _redis_call_py(void* rtp, lua_State* L, cm_out* out) noexcept with gil:
                         out.data = gate.reply_data
                         out.len = gate.reply_len
                         out.resp = rt.resp
+                        if rt._ok[2]:
+                            out.ok = rt._ok
                         if gate.reply_data[0] == 45:        # '-': errorstats already counted it
                             nl = gate.reply_data[1:gate.reply_len]
                             gate.gate_error(nl.split(b"\r\n", 1)[0])
@@ -942,24 +990,47 @@ cdef class ScriptRuntime:
             self.current_sha = None
             self.resp = 2
             self._gc_count += 1
-            if self._gc_count >= 50:
+            if self._L != NULL:
+                self._gc_pace()
+            elif self._gc_count >= 50:
                 # redis evalGenericCommand: lua_gc(LUA_GCSTEP, 50) every 50 runs keeps the VM from growing
                 # between Lua's own (200% pause) collections
                 self._gc_count = 0
-                if self._L != NULL:
-                    # fresh KEYS/ARGV tables now and then: a reused table keeps the capacity a script gave it
-                    cm_drop_spare(self._L, &self._keys_ref)
-                    cm_drop_spare(self._L, &self._argv_ref)
-                    # a 15 KB step: redis' 50 KB step finishes a whole cycle of its ~31 KB VM and stops there
-                    # (about 40 KB of GC work per 50 runs). This VM holds ~150 KB after a full collection (the
-                    # sandbox, cjson, msgpack; the sandbox's C-like functions share one coroutine), and a SET script
-                    # leaves ~160 bytes of garbage per run: a 15 KB step completes a cycle every ~300 runs, so the VM
-                    # swings by ~50 KB as it did at 200 KB with 20 KB steps, for a quarter less GC work per run
-                    cm_gc(self._L, LUA_GCSTEP, 15)
-                else:
-                    if self._gc_step is None:
-                        self._gc_step = self._lua.eval("function() collectgarbage('step', 50) end")
-                    self._gc_step()
+                if self._gc_step is None:
+                    self._gc_step = self._lua.eval("function() collectgarbage('step', 50) end")
+                self._gc_step()
+
+    cdef void _gc_pace(self):
+        """The C path's GC after each run, paced by memory growth (redis 7.0 steps its GC only when the VM grew).
+        A run of a one-call script leaves ~50-160 bytes of garbage (its key string, a reply table) in a VM of ~150 KB
+        that every GC cycle marks and sweeps whole. Incremental steps every 50 runs (redis' LUA_GC_CYCLE_PERIOD) ran
+        a cycle every ~150 runs, whatever the garbage; here a full collection runs once the VM has grown by an
+        eighth since the last one (a SET script: every ~350 runs, ~25 us each), so the VM stays within 12.5% of its
+        live size with a third of the GC work. A VM over 4 MB (many cached scripts) keeps the incremental steps,
+        so a collection's pause stays short; each step that ends a cycle updates the base."""
+        cdef lua_State* L = self._L
+        cdef long long used = cm_gc(L, LUA_GCCOUNT, 0), base = self._gc_base
+        cdef int done
+        if base > 0 and base <= 4096:
+            if used < base + (base >> 3) + 1:
+                return
+        elif base > 0:
+            if self._gc_count < 50:
+                return
+            self._gc_count = 0
+            done = cm_gc(L, LUA_GCSTEP, 15)
+            if done:
+                self._gc_base = cm_gc(L, LUA_GCCOUNT, 0)
+            return
+        # fresh KEYS/ARGV/+OK tables now and then: a reused table keeps the capacity a script gave it
+        cm_drop_spare(L, &self._keys_ref)
+        cm_drop_spare(L, &self._argv_ref)
+        cm_drop_spare(L, &self._ok[0])
+        self._gc_count = 0
+        cm_gc(L, LUA_GCCOLLECT, 0)
+        self._gc_base = cm_gc(L, LUA_GCCOUNT, 0)
+        if self._gc_base <= 0:
+            self._gc_base = 1
 
     cdef bint _memory_ok(self, Py_ssize_t extra):
         """Whether the C path may push `extra` bytes unprotected: lupa's max_memory allocator fails allocations
@@ -1006,7 +1077,9 @@ cdef class ScriptRuntime:
         cm_settop(L, top)
         cm_rawgeti(L, LUA_REGISTRYINDEX, self._errh_ref)        # top + 1: the message handler
         cm_rawgeti(L, LUA_REGISTRYINDEX, script.ref)
+        self._ok[2] = 1                                          # the spare +OK table for this run's first +OK
         status = cm_pcall(L, 0, 1, top + 1)                      # top + 2: the reply or the error
+        self._ok[2] = 0
         try:
             if status == 0:
                 t = cm_type(L, top + 2)
@@ -1059,6 +1132,7 @@ cdef class ScriptRuntime:
             return self._decode_tokens(tokens)
         finally:
             cm_settop(L, top)
+            cm_ok_recycle(L, self._ok)
             cm_recycle(L, &self._keys_ref, <int>numkeys)
             cm_recycle(L, &self._argv_ref, <int>nargs)
             if self._killed or self.resp != 2:
