@@ -704,6 +704,7 @@ cdef class ScriptRuntime:
         if self._L != NULL:
             self._run_ref = self._make_ref(self._api["run_tables"])
             self._arm_ref = self._make_ref(self._api["arm"])
+            self._arm_fcall_ref = self._make_ref(self._api["arm_fcall"])
             self._finish_ref = self._make_ref(self._api["finish"])
             self._globals_ref = self._make_ref(self._api["globals"])
             self._errh_ref = self._make_ref(self._api["err_handler"])
@@ -760,7 +761,7 @@ cdef class ScriptRuntime:
         """)
         return {name: api[name.encode()] for name in ("compile", "run", "run_tables", "slice", "reset",
                                                       "load_library", "fcall", "fcall_tables",
-                                                      "arm", "finish", "globals", "err_handler")}
+                                                      "arm", "arm_fcall", "finish", "globals", "err_handler")}
 
     # ------------------------------------------------------------------ public API
     def load(self, body):
@@ -874,7 +875,7 @@ cdef class ScriptRuntime:
         self._load_timeout_ms = timeout_ms
         self._load_started = _monotonic_ms()
         self._loading = True
-        self._armed = False
+        self._armed = 0
         try:
             result = self._api["load_library"](body)
         except lua51.LuaMemoryError:
@@ -910,7 +911,26 @@ cdef class ScriptRuntime:
         cdef tuple result
         cdef Py_ssize_t numkeys, total = 0
         cdef CompiledScript script = None
-        if not is_function:
+        cdef bint fn_c = False
+        if is_function:
+            # FCALL's C path: lists of bytes (the server's argv slices), as for EVAL
+            if self._L != NULL and type(keys) is list and type(args) is list \
+                    and len(<list>keys) + len(<list>args) <= _VARARG_LIMIT:
+                fn_c = True
+                for a in <list>keys:
+                    if type(a) is not bytes:
+                        fn_c = False
+                        break
+                    total += PyBytes_GET_SIZE(a)
+                if fn_c:
+                    for a in <list>args:
+                        if type(a) is not bytes:
+                            fn_c = False
+                            break
+                        total += PyBytes_GET_SIZE(a)
+                if fn_c and not self._memory_ok(total):
+                    fn_c = False
+        else:
             script = <CompiledScript>function
             function = script.function
             # the C path takes the caller's lists of bytes as they are
@@ -931,7 +951,7 @@ cdef class ScriptRuntime:
                     script = None
             else:
                 script = None
-        if script is None:
+        if script is None and not fn_c:
             # argv items are usually bytes already: copy only what is not (bytearray, memoryview)
             arguments = [k if type(k) is bytes else bytes(k) for k in keys]
             numkeys = len(arguments)
@@ -947,11 +967,17 @@ cdef class ScriptRuntime:
         self.current_sha = label
         self._started = _monotonic_ms()
         finished = False
-        if script is None:
-            self._armed = False         # run_tables / fcall_tables leave the sandbox's run state as they like
+        if script is None and not fn_c:
+            if self._armed == 2:
+                self._api["reset"]()    # run_env back to EVAL's globals (run_tables does not set it)
+            self._armed = 0             # run_tables / fcall_tables leave the sandbox's run state as they like
         try:
             if script is not None:
                 result_c = self._run_c(script, <list>keys, <list>args, label)
+                finished = True
+                return result_c
+            if fn_c:
+                result_c = self._run_fn_c(function, name, <list>keys, <list>args)
                 finished = True
                 return result_c
             if len(arguments) <= _VARARG_LIMIT:
@@ -983,6 +1009,7 @@ cdef class ScriptRuntime:
                 label, str(exc)[:100])).encode()))
         finally:
             if not finished:
+                self._armed = 0
                 self._api["reset"]()    # api.run ended abnormally: make sure the hook is off
             self.running = False
             self.busy = False
@@ -1039,6 +1066,65 @@ cdef class ScriptRuntime:
             return True
         return <long long>cm_gc(self._L, LUA_GCCOUNT, 0) * 1024 + 2 * extra + 262144 < self._max_memory
 
+
+    cdef object _c_reply(self, lua_State* L, int top, int status, bytes label):
+        """The reply (or the error) of a script or function called from C, at top + 2 after lua_pcall returned status
+        (the message handler at top + 1; label: the script's sha or the function's name, as errors name it)."""
+        cdef int base, count, t
+        cdef Py_ssize_t i
+        cdef size_t slen = 0
+        cdef const char* s
+        cdef list tokens
+        if status == 0:
+            t = cm_type(L, top + 2)
+            if t == LUA_TNUMBER:
+                return _c_number_to_int(cm_tonumber(L, top + 2))
+            if t == LUA_TSTRING:
+                s = cm_tolstring(L, top + 2, &slen)
+                return PyBytes_FromStringAndSize(s, slen)
+            if t == LUA_TTABLE:                             # finish()'s status / error tables, in its order
+                cm_pushlstring(L, b"err", 3)
+                cm_rawget(L, top + 2)
+                if cm_type(L, -1) == LUA_TSTRING:
+                    return _status_or_error(L, -1, False)
+                cm_settop(L, top + 2)
+                cm_pushlstring(L, b"ok", 2)
+                cm_rawget(L, top + 2)
+                if cm_type(L, -1) == LUA_TSTRING:
+                    return _status_or_error(L, -1, True)
+                cm_settop(L, top + 2)
+        # finish(ok, v, sha): the error text, or the reply's tokens
+        cm_rawgeti(L, LUA_REGISTRYINDEX, self._finish_ref)
+        cm_pushboolean(L, status == 0)
+        cm_pushvalue(L, top + 2)
+        cm_pushlstring(L, PyBytes_AS_STRING(label), PyBytes_GET_SIZE(label))
+        base = top + 3
+        if cm_pcall(L, 3, LUA_MULTRET, 0) != 0:
+            return ErrorReply(b"ERR Error running script %s, not enough memory" % label)
+        if not cm_toboolean(L, base):
+            s = cm_tolstring(L, base + 1, &slen)
+            return ErrorReply(_crlf_to_spaces(PyBytes_FromStringAndSize(s, slen)))
+        count = <int>cm_tonumber(L, base + 2)
+        if cm_type(L, base + 1) != LUA_TTABLE:         # a small reply: its tokens follow the count
+            if count == 2:
+                s = cm_tolstring(L, base + 3, &slen)
+                if s != NULL and slen == 1:
+                    if s[0] == 105:                   # 'i'
+                        return _c_number_to_int(cm_tonumber(L, base + 4))
+                    if s[0] == 115:                   # 's'
+                        s = cm_tolstring(L, base + 4, &slen)
+                        return PyBytes_FromStringAndSize(s, slen)
+                    if s[0] == 111 or s[0] == 69:     # 'o' status, 'E' error
+                        return _status_or_error(L, base + 4, s[0] == 111)
+            tokens = [_c_value(L, base + 3 + i) for i in range(count)]
+            return self._decode_tokens(tokens)
+        tokens = []
+        for i in range(count):
+            cm_rawgeti(L, base + 1, <int>i + 1)
+            tokens.append(_c_value(L, -1))
+            cm_settop(L, -2)
+        return self._decode_tokens(tokens)
+
     cdef object _run_c(self, CompiledScript script, list keys, list args, str label):
         """The script's function called from C (redis luaCallFunction): KEYS/ARGV set in the script globals, then
         lua_pcall(fn, 0 args, 1 result) with the sandbox's err_handler as message handler. A number, a string or a
@@ -1053,12 +1139,12 @@ cdef class ScriptRuntime:
         cdef list tokens
         if not cm_checkstack(L, <int>n + 12):
             return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
-        if not self._armed:
+        if self._armed != 1:
             cm_rawgeti(L, LUA_REGISTRYINDEX, self._arm_ref)
             if cm_pcall(L, 0, 0, 0) != 0:
                 cm_settop(L, top)
                 return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
-            self._armed = True
+            self._armed = 1
         cm_rawgeti(L, LUA_REGISTRYINDEX, self._globals_ref)     # G.KEYS, G.ARGV = keys, argv (both keys exist)
         cm_pushlstring(L, b"KEYS", 4)
         cm_push_spare(L, &self._keys_ref, <int>numkeys)
@@ -1081,55 +1167,7 @@ cdef class ScriptRuntime:
         status = cm_pcall(L, 0, 1, top + 1)                      # top + 2: the reply or the error
         self._ok[2] = 0
         try:
-            if status == 0:
-                t = cm_type(L, top + 2)
-                if t == LUA_TNUMBER:
-                    return _c_number_to_int(cm_tonumber(L, top + 2))
-                if t == LUA_TSTRING:
-                    s = cm_tolstring(L, top + 2, &slen)
-                    return PyBytes_FromStringAndSize(s, slen)
-                if t == LUA_TTABLE:                             # finish()'s status / error tables, in its order
-                    cm_pushlstring(L, b"err", 3)
-                    cm_rawget(L, top + 2)
-                    if cm_type(L, -1) == LUA_TSTRING:
-                        return _status_or_error(L, -1, False)
-                    cm_settop(L, top + 2)
-                    cm_pushlstring(L, b"ok", 2)
-                    cm_rawget(L, top + 2)
-                    if cm_type(L, -1) == LUA_TSTRING:
-                        return _status_or_error(L, -1, True)
-                    cm_settop(L, top + 2)
-            # finish(ok, v, sha): the error text, or the reply's tokens
-            cm_rawgeti(L, LUA_REGISTRYINDEX, self._finish_ref)
-            cm_pushboolean(L, status == 0)
-            cm_pushvalue(L, top + 2)
-            cm_pushlstring(L, PyBytes_AS_STRING(script.sha_bytes), PyBytes_GET_SIZE(script.sha_bytes))
-            base = top + 3
-            if cm_pcall(L, 3, LUA_MULTRET, 0) != 0:
-                return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
-            if not cm_toboolean(L, base):
-                s = cm_tolstring(L, base + 1, &slen)
-                return ErrorReply(_crlf_to_spaces(PyBytes_FromStringAndSize(s, slen)))
-            count = <int>cm_tonumber(L, base + 2)
-            if cm_type(L, base + 1) != LUA_TTABLE:         # a small reply: its tokens follow the count
-                if count == 2:
-                    s = cm_tolstring(L, base + 3, &slen)
-                    if s != NULL and slen == 1:
-                        if s[0] == 105:                   # 'i'
-                            return _c_number_to_int(cm_tonumber(L, base + 4))
-                        if s[0] == 115:                   # 's'
-                            s = cm_tolstring(L, base + 4, &slen)
-                            return PyBytes_FromStringAndSize(s, slen)
-                        if s[0] == 111 or s[0] == 69:     # 'o' status, 'E' error
-                            return _status_or_error(L, base + 4, s[0] == 111)
-                tokens = [_c_value(L, base + 3 + i) for i in range(count)]
-                return self._decode_tokens(tokens)
-            tokens = []
-            for i in range(count):
-                cm_rawgeti(L, base + 1, <int>i + 1)
-                tokens.append(_c_value(L, -1))
-                cm_settop(L, -2)
-            return self._decode_tokens(tokens)
+            return self._c_reply(L, top, status, script.sha_bytes)
         finally:
             cm_settop(L, top)
             cm_ok_recycle(L, self._ok)
@@ -1138,7 +1176,52 @@ cdef class ScriptRuntime:
             if self._killed or self.resp != 2:
                 # a kill leaves a line hook and `killed` set, redis.setresp the sandbox's resp: put the run state
                 # back as api.run_tables leaves it (hook off) and arm again before the next run
-                self._armed = False
+                self._armed = 0
+                self._api["reset"]()
+
+    cdef object _run_fn_c(self, object function, bytes name, list keys, list args):
+        """FCALL's function called from C like _run_c calls a script: lua_pcall(fn, 2 args: new keys and args tables,
+        1 result) with err_handler as message handler, the run state armed for functions once (api.arm_fcall: the
+        functions' globals for loadstring). The tables are new each call: a function's closures may keep them."""
+        cdef lua_State* L = self._L
+        cdef int top = cm_gettop(L)
+        cdef Py_ssize_t i, numkeys = len(keys), nargs = len(args)
+        cdef int status
+        if not cm_checkstack(L, 16):
+            return ErrorReply(b"ERR Error running script %s, not enough memory" % name)
+        if self._armed != 2:
+            cm_rawgeti(L, LUA_REGISTRYINDEX, self._arm_fcall_ref)
+            if cm_pcall(L, 0, 0, 0) != 0:
+                cm_settop(L, top)
+                return ErrorReply(b"ERR Error running script %s, not enough memory" % name)
+            self._armed = 2
+        if function is not self._fn_obj:
+            # one cached registry reference, to the function called last (FCALL of one function in a loop)
+            if self._fn_ref:
+                cm_unref(L, LUA_REGISTRYINDEX, self._fn_ref)
+                self._fn_ref = 0
+                self._fn_obj = None
+            self._fn_ref = self._make_ref(function)
+            self._fn_obj = function
+        cm_rawgeti(L, LUA_REGISTRYINDEX, self._errh_ref)        # top + 1: the message handler
+        cm_rawgeti(L, LUA_REGISTRYINDEX, self._fn_ref)
+        cm_createtable(L, <int>numkeys, 0)
+        for i in range(numkeys):
+            a = keys[i]
+            cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
+            cm_rawseti(L, -2, <int>i + 1)
+        cm_createtable(L, <int>nargs, 0)
+        for i in range(nargs):
+            a = args[i]
+            cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
+            cm_rawseti(L, -2, <int>i + 1)
+        status = cm_pcall(L, 2, 1, top + 1)                      # top + 2: the reply or the error
+        try:
+            return self._c_reply(L, top, status, name)
+        finally:
+            cm_settop(L, top)
+            if self._killed or self.resp != 2:
+                self._armed = 0
                 self._api["reset"]()
 
     # ------------------------------------------------------------------ callbacks from Lua

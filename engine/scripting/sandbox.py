@@ -953,6 +953,15 @@ function api.arm()
     main_count_hook = true
   end
 end
+-- the same for FCALL's C path (runtime.pyx _run_fn_c): what fcall_tables sets around a call, in place until a change
+function api.arm_fcall()
+  killed, resp, hook_active = false, 2, true
+  run_env = FENV
+  if not main_count_hook then
+    dbg_sethook(hook, '', HOOK_COUNT)
+    main_count_hook = true
+  end
+end
 api.finish = finish
 api.globals = G
 api.err_handler = err_handler

@@ -98,3 +98,30 @@ def test_gc_paced_by_growth_keeps_the_vm_bounded():
     run(rt, "local t = {} for i = 1, 20000 do t[i] = tostring(i) .. 'abc' end return 1")
     rt.execute(sha, [b"k"], [b"v"], True, False)
     assert rt.vm_memory() <= live + 200_000
+
+
+def test_fcall_c_path_keeps_function_semantics():
+    rt = new_runtime()
+    lib = (b"\nlocal kept = {}\n"
+           b"redis.register_function('keep', function(keys, args) kept[#kept + 1] = keys return #kept end)\n"
+           b"redis.register_function('peek', function(keys, args)\n"
+           b"  local r = {} for i, t in ipairs(kept) do r[i] = t[1] end return r end)\n"
+           b"redis.register_function('env', function(keys, args)\n"
+           b"  return {type(loadstring('return KEYS')), pcall(loadstring('return KEYS'))} end)\n"
+           b"redis.register_function('resp', function(keys, args) redis.setresp(3) return redis.call('set', 'k', 'v') end)\n"
+           b"redis.register_function('boom', function(keys, args) error('boom') end)\n")
+    fns = {name: fn for name, fn, _, _ in rt.load_library(lib)}
+
+    def fcall(name, keys=(), args=()):
+        return rt.call_function(fns[name.encode()], name.encode(), list(keys), list(args), False)
+
+    assert fcall("keep", [b"a"]) == 1
+    assert fcall("keep", [b"b"]) == 2                  # each call's keys table is its own
+    assert fcall("peek") == [b"a", b"b"]
+    env = fcall("env")
+    assert env[0] == b"function" and env[1] is None    # pcall false: KEYS is no global of functions
+    assert run(rt, "return type(loadstring('return KEYS')())", ["k"]) == b"table"     # EVAL's globals again
+    assert fcall("resp") == Status(b"OK")
+    assert run(rt, "return redis.call('set', 'k', 'v')") == Status(b"OK")
+    assert fcall("boom") == ErrorReply(b"ERR user_function:9: boom script: boom, on @user_function:9.")
+    assert fcall("keep", [b"c"]) == 3
