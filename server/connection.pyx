@@ -328,6 +328,34 @@ cdef inline Py_ssize_t _scan_len(const char* base, Py_ssize_t pos, Py_ssize_t to
     return pos + 2
 
 
+cdef inline bint _ieq(const char* p, const char* lit, Py_ssize_t n):
+    """p[0:n] equals the lower-case literal lit, ignoring the case of letters."""
+    cdef Py_ssize_t i
+    cdef char c
+    for i in range(n):
+        c = p[i]
+        if 65 <= c <= 90:
+            c = c | 32
+        if c != lit[i]:
+            return False
+    return True
+
+
+cdef inline bint _script_verb(const char* name, Py_ssize_t n):
+    """EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, FCALL, FCALL_RO: a command whose keys follow its numkeys (argv[2])."""
+    if n == 4:
+        return _ieq(name, b"eval", 4)
+    if n == 7:
+        return _ieq(name, b"evalsha", 7) or _ieq(name, b"eval_ro", 7)
+    if n == 10:
+        return _ieq(name, b"evalsha_ro", 10)
+    if n == 5:
+        return _ieq(name, b"fcall", 5)
+    if n == 8:
+        return _ieq(name, b"fcall_ro", 8)
+    return False
+
+
 cdef void _prefetch_resp(RespParser parser, Db db):
     """Scan the buffered requests (without consuming them) and prefetch the table lines of their keys:
     argv[1] of each, every key of MSET/MSETNX/MGET. Stops at the first request that is not complete."""
@@ -336,6 +364,7 @@ cdef void _prefetch_resp(RespParser parser, Db db):
     cdef long long v
     cdef cm_rec** slots[64]
     cdef int k = 0, multi
+    cdef long long nkeys = 0
     cdef const char* name
     cdef object cur
     if db is None or parser.multibulk_left != 0 or parser.error is not None:
@@ -369,6 +398,15 @@ cdef void _prefetch_resp(RespParser parser, Db db):
                     multi = 2                                    # MSETNX
                 elif alen == 4 and (name[0] | 32) == 109 and (name[1] | 32) == 103 and (name[2] | 32) == 101 and (name[3] | 32) == 116:
                     multi = 1                                    # MGET: every argument
+                elif _script_verb(name, alen):
+                    multi = 3                                    # EVAL/EVALSHA/FCALL[_RO]: numkeys keys from argv[3]
+                    nkeys = 0
+            elif multi == 3:
+                if i == 2:
+                    if _scan_len(base, pos, total, &nkeys) < 0 or nkeys < 0:
+                        nkeys = 0
+                elif i < 3 + nkeys:
+                    k = pf_add(db, slots, k, base + pos, alen)
             elif i == 1 or (multi == 1) or (multi == 2 and i & 1):
                 k = pf_add(db, slots, k, base + pos, alen)
             pos += alen + 2

@@ -21,6 +21,7 @@ cdef class ScriptRunner(CommandGate):
     cdef Dispatcher _dispatcher
     cdef ReplyBuffer _lua_reply
     cdef dict _table
+    cdef dict _extensions             # server.extensions (one dict for the server's life)
 
     cdef _run(self, CClient c, list caller_argv, info, body_or_sha, keys, args, bint is_sha, bint read_only)
     cdef _reply(self, CClient c, result)

@@ -55,6 +55,7 @@ CMD_INTERNAL = registry.FLAGS["internal"]
 # the same bits as C constants for gate_call (no Python int per test)
 cdef unsigned long long F_WRITE = CMD_WRITE, F_DENYOOM = CMD_DENYOOM, F_NOSCRIPT = CMD_NOSCRIPT
 cdef unsigned long long F_INTERNAL = CMD_INTERNAL
+cdef bytes _OK = b"OK"                 # the +OK of a SET script, written without a copy of the Status
 LUA_LOG_LEVELS = ("debug", "verbose", "notice", "warning")
 # shared.slowscripterr: what clients get while a function (not an EVAL script) is busy
 ERR_BUSY_FUNCTION = b"BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
@@ -84,6 +85,7 @@ cdef class ScriptRunner(CommandGate):
         # fixed for the server's life; looked up once instead of per redis.call
         self._dispatcher = server.dispatcher
         self._table = server.dispatcher.table
+        self._extensions = server.extensions
         self._lua_reply = self.lua_client.reply
 
     # ------------------------------------------------------------------ EVAL / EVALSHA
@@ -145,7 +147,7 @@ cdef class ScriptRunner(CommandGate):
         if kind is Status:              # +OK of a SET script...
             if counted:
                 counted.clear()
-            c.reply.add_simple(bytes(result))
+            c.reply.add_simple(_OK if result == _OK else bytes(result))
             return
         if kind is ErrorReply and counted and any(result.startswith(text) for text in counted):
             # the error of a redis.call the script passed on: errorstats already has it (redis
@@ -186,7 +188,7 @@ cdef class ScriptRunner(CommandGate):
             # redis scriptVerifyOOM: refused only before the script's first write, or atomicity would break
             return self._rejected(spec, ERR_OOM)
         if caller is not None:
-            cluster = self.server.extensions.get("cluster")
+            cluster = self._extensions.get("cluster")
             if cluster is not None:
                 denied = cluster.script_check(caller, spec, argv)
                 if denied is not None:                # redis scriptVerifyClusterState

@@ -100,6 +100,10 @@ def _script_oom(c):
                 and ks.perform_evictions() == EVICT_RESULT_FAIL)
 
 
+cdef object _last_server = None
+cdef dict _last_extensions = None
+
+
 cdef _eval_generic(CClient c, list argv, bint is_sha, bint read_only):
     # typed: every EVALSHA runs this (the same steps as before, without Python attribute lookups on the client)
     cdef Keyspace ks = c.ks
@@ -107,12 +111,20 @@ cdef _eval_generic(CClient c, list argv, bint is_sha, bint read_only):
     cdef ScriptRunner runner
     cdef ScriptRuntime runtime
     cdef Py_ssize_t numkeys
+    cdef dict extensions
     server = c.server
-    hook = server.dispatcher.monitor_hook
+    global _last_server, _last_extensions
+    if server is _last_server:          # server.extensions is one dict for the server's life
+        extensions = _last_extensions
+    else:
+        extensions = server.extensions
+        _last_server = server
+        _last_extensions = extensions
+    found = extensions.get("scripting")
+    runner = found if found is not None else server.script_runner()
+    hook = runner._dispatcher.monitor_hook  # the server's dispatcher
     if hook is not None:
         hook(c, argv)                   # skip_monitor: monitors see EVAL before the commands its script runs
-    found = server.extensions.get("scripting")
-    runner = found if found is not None else server.script_runner()
     runtime = runner.runtime
     if is_sha:
         script = runtime._by_sha_arg.get(argv[1]) if type(argv[1]) is bytes else None

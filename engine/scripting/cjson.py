@@ -86,7 +86,9 @@ encode_value = function(v, depth, buf)
   elseif t == 'table' and not proxy_view[v] then
     encode_table(v, depth, buf)
   elseif t == 'table' then
-    encode_table(proxy_view[v], depth, buf)
+    local b = proxy_view[v]
+    if lazy_of[b] then b = lazy_of[b]() end
+    encode_table(b, depth, buf)
   else
     error('Cannot serialise ' .. t .. ': type not supported', 0)
   end

@@ -31,6 +31,7 @@ mp_flatten = function(out, n, v, depth)
     return n + 2
   elseif t == 'table' and depth < MP_MAX_NESTING then
     local b = proxy_view[v] or v
+    if lazy_of[b] then b = lazy_of[b]() end
     local count, max, is_array = 0, 0, true
     for k in next, b do
       count = count + 1

@@ -41,8 +41,13 @@ cdef class ScriptRuntime:
     cdef lua_State* _L                # lupa's state when the C API could be bound, else NULL
     cdef int _run_ref                 # api.run_tables in the registry
     cdef int _arm_ref, _finish_ref, _globals_ref, _errh_ref   # api.arm, api.finish, the script globals, err_handler
-    cdef bint _armed                  # the sandbox's run state is in place for _run_c (api.arm ran since a change)
+    cdef int _armed                   # the sandbox's run state in place: 1 for _run_c (api.arm), 2 for _run_fn_c
+    cdef int _arm_fcall_ref           # api.arm_fcall in the registry
+    cdef object _fn_obj               # the function _fn_ref refers to (FCALL's C path: the last one called)
+    cdef int _fn_ref
     cdef int _keys_ref, _argv_ref     # spare KEYS / ARGV tables in the registry (0: none)
+    cdef int _ok[3]                   # the spare {ok = 'OK'} table: registry ref (0 none), handed out this run, enabled
+    cdef long long _gc_base           # VM KB after the last full collection of the C path's GC pacing (0: none)
     cdef long long _max_memory
     cdef object _call_hold            # bytes the last C redis.call's error points into
 
@@ -53,4 +58,7 @@ cdef class ScriptRuntime:
     cdef lua_State* _probe_state(self)
     cdef int _make_ref(self, obj) except -1
     cdef bint _memory_ok(self, Py_ssize_t extra)
+    cdef void _gc_pace(self)
     cdef object _run_c(self, CompiledScript script, list keys, list args, str label)
+    cdef object _run_fn_c(self, object function, bytes name, list keys, list args)
+    cdef object _c_reply(self, lua_State* L, int top, int status, bytes label)

@@ -32,7 +32,7 @@ import lupa.lua51 as lua51
 
 from engine.scripting.cjson import CJSON_LUA
 from engine.scripting.libs import LIB_FUNCTIONS, MSGPACK_LUA, call_library
-from engine.scripting.sandbox import INTERNAL_CHUNKNAME, SANDBOX_LUA
+from engine.scripting.sandbox import INTERNAL_CHUNKNAME, SANDBOX_LUA, lazy_library_lua
 
 REDIS_VERSION = "7.0.15"
 REDIS_VERSION_NUM = 0x07000F
@@ -172,7 +172,8 @@ cdef extern from *:
     }
 
     /* what redis.call's Python half hands the C half: kind 0 = a RESP reply at data/len, 1 = an error line */
-    typedef struct { int kind; const char* data; Py_ssize_t len; int resp; } cm_out;
+    /* ok: the runtime's spare +OK table while an EVAL script runs (see cm_redis_command), else NULL */
+    typedef struct { int kind; const char* data; Py_ssize_t len; int resp; int* ok; } cm_out;
     static int (*cm_py_call)(void* rt, lua_State* L, cm_out* out);
 
     /* {err = 'CODE msg'} from an error line without its '-' (luaPushErrorBuff / _error_for_lua) */
@@ -302,8 +303,22 @@ cdef extern from *:
     static int cm_redis_command(lua_State* L, int raise_errors) {
         cm_out out;
         int is_error = 0;
-        out.kind = 1; out.data = "ERR internal error"; out.len = 18; out.resp = 2;
+        out.kind = 1; out.data = "ERR internal error"; out.len = 18; out.resp = 2; out.ok = NULL;
         cm_py_call(cm_touserdata(L, CM_UPVALUE(1)), L, &out);
+        if (out.kind == 0 && out.ok != NULL && !out.ok[1] && out.len == 5 && memcmp(out.data, "+OK\\r\\n", 5) == 0) {
+            /* the first +OK of an EVAL run answers the spare {ok = 'OK'} table (a SET script's only garbage but its
+               key string, and so two thirds of the GC work). A script can keep no reference past its run (its
+               globals are read-only; FCALL, whose closures can, never gets here), and cm_ok_recycle keeps the table
+               only if it is still exactly {ok = 'OK'} */
+            if (out.ok[0] > 0) cm_rawgeti(L, CM_REGISTRY, out.ok[0]);
+            else {
+                cm_push_field(L, "ok", "OK", 2);
+                cm_pushvalue(L, -1);
+                out.ok[0] = cm_ref(L, CM_REGISTRY);
+            }
+            out.ok[1] = 1;
+            return 1;
+        }
         if (out.kind == 0) cm_resp_push(L, out.data, out.data + out.len, out.resp, &is_error);
         else { cm_push_err(L, out.data, (size_t)out.len); is_error = 1; }
         if (is_error && raise_errors) return cm_error(L);
@@ -342,6 +357,34 @@ cdef extern from *:
         cm_settop(L, -2);
     }
 
+    /* after an EVAL run that was handed the spare +OK table (ok[1]): keep it for the next run only if it is still
+       {ok = 'OK'} with no other key and no metatable, else drop it (ok[0] = 0: a new one on the next +OK) */
+    static void cm_ok_recycle(lua_State* L, int* ok) {
+        int top, pristine = 0;
+        size_t n = 0;
+        const char* s;
+        if (!ok[1]) return;
+        ok[1] = 0;
+        if (ok[0] <= 0) return;
+        top = cm_gettop(L);
+        cm_rawgeti(L, CM_REGISTRY, ok[0]);
+        if (cm_type(L, top + 1) == 5 && !cm_getmetatable(L, top + 1)) {
+            cm_pushnil(L);
+            if (cm_next(L, top + 1) && cm_type(L, top + 2) == 4 && cm_type(L, top + 3) == 4) {
+                s = cm_tolstring(L, top + 2, &n);
+                if (n == 2 && s[0] == 'o' && s[1] == 'k') {
+                    s = cm_tolstring(L, top + 3, &n);
+                    if (n == 2 && s[0] == 'O' && s[1] == 'K') {
+                        cm_settop(L, top + 2);
+                        if (!cm_next(L, top + 1)) pristine = 1;
+                    }
+                }
+            }
+        }
+        cm_settop(L, top);
+        if (!pristine) { cm_unref(L, CM_REGISTRY, ok[0]); ok[0] = 0; }
+    }
+
     static void cm_push_closure(lua_State* L, int which, void* up) {
         cm_pushlightuserdata(L, up);
         cm_pushcclosure(L, which == 0 ? cm_redis_call : which == 1 ? cm_redis_pcall : cm_setresp, 1);
@@ -352,6 +395,7 @@ cdef extern from *:
         const char* data
         Py_ssize_t len
         int resp
+        int* ok
     int cm_bind_lua(const char* path)
     int cm_gettop(lua_State*)
     void cm_settop(lua_State*, int)
@@ -379,6 +423,7 @@ cdef extern from *:
     void cm_push_spare(lua_State*, int*, int)
     void cm_drop_spare(lua_State*, int*)
     void cm_recycle(lua_State*, int*, int)
+    void cm_ok_recycle(lua_State*, int*)
     int (*cm_py_call)(void*, lua_State*, cm_out*) noexcept
 
 cdef enum:
@@ -391,6 +436,7 @@ cdef enum:
     LUA_GLOBALSINDEX = -10002
     LUA_MULTRET = -1
     LUA_ERRMEM = 4
+    LUA_GCCOLLECT = 2
     LUA_GCCOUNT = 3
     LUA_GCSTEP = 5
 
@@ -456,6 +502,8 @@ cdef int _redis_call_py(void* rtp, lua_State* L, cm_out* out) noexcept with gil:
                         out.data = gate.reply_data
                         out.len = gate.reply_len
                         out.resp = rt.resp
+                        if rt._ok[2]:
+                            out.ok = rt._ok
                         if gate.reply_data[0] == 45:        # '-': errorstats already counted it
                             nl = gate.reply_data[1:gate.reply_len]
                             gate.gate_error(nl.split(b"\r\n", 1)[0])
@@ -656,6 +704,7 @@ cdef class ScriptRuntime:
         if self._L != NULL:
             self._run_ref = self._make_ref(self._api["run_tables"])
             self._arm_ref = self._make_ref(self._api["arm"])
+            self._arm_fcall_ref = self._make_ref(self._api["arm_fcall"])
             self._finish_ref = self._make_ref(self._api["finish"])
             self._globals_ref = self._make_ref(self._api["globals"])
             self._errh_ref = self._make_ref(self._api["err_handler"])
@@ -689,8 +738,9 @@ cdef class ScriptRuntime:
     # ------------------------------------------------------------------ setup
     def _bootstrap(self, redis_version, redis_version_num, hook_instructions):
         source = (SANDBOX_LUA
-                  .replace("__CJSON__", CJSON_LUA)
-                  .replace("__MSGPACK__", MSGPACK_LUA)
+                  .replace("__CJSON__", lazy_library_lua("cjson", CJSON_LUA, "G.cjson = readonly(cjson)", "cjson"))
+                  .replace("__MSGPACK__", lazy_library_lua("cmsgpack", MSGPACK_LUA, "pylibs.cmsgpack = cmsgpack",
+                                                           "cmsgpack"))
                   .replace("__MAX_REPLY_DEPTH__", str(MAX_REPLY_DEPTH))
                   .replace("__INLINE_TOKENS__", str(_INLINE_TOKENS))
                   .replace("__INTERNAL_SOURCE__", INTERNAL_CHUNKNAME))
@@ -711,7 +761,7 @@ cdef class ScriptRuntime:
         """)
         return {name: api[name.encode()] for name in ("compile", "run", "run_tables", "slice", "reset",
                                                       "load_library", "fcall", "fcall_tables",
-                                                      "arm", "finish", "globals", "err_handler")}
+                                                      "arm", "arm_fcall", "finish", "globals", "err_handler")}
 
     # ------------------------------------------------------------------ public API
     def load(self, body):
@@ -825,7 +875,7 @@ cdef class ScriptRuntime:
         self._load_timeout_ms = timeout_ms
         self._load_started = _monotonic_ms()
         self._loading = True
-        self._armed = False
+        self._armed = 0
         try:
             result = self._api["load_library"](body)
         except lua51.LuaMemoryError:
@@ -861,7 +911,26 @@ cdef class ScriptRuntime:
         cdef tuple result
         cdef Py_ssize_t numkeys, total = 0
         cdef CompiledScript script = None
-        if not is_function:
+        cdef bint fn_c = False
+        if is_function:
+            # FCALL's C path: lists of bytes (the server's argv slices), as for EVAL
+            if self._L != NULL and type(keys) is list and type(args) is list \
+                    and len(<list>keys) + len(<list>args) <= _VARARG_LIMIT:
+                fn_c = True
+                for a in <list>keys:
+                    if type(a) is not bytes:
+                        fn_c = False
+                        break
+                    total += PyBytes_GET_SIZE(a)
+                if fn_c:
+                    for a in <list>args:
+                        if type(a) is not bytes:
+                            fn_c = False
+                            break
+                        total += PyBytes_GET_SIZE(a)
+                if fn_c and not self._memory_ok(total):
+                    fn_c = False
+        else:
             script = <CompiledScript>function
             function = script.function
             # the C path takes the caller's lists of bytes as they are
@@ -882,7 +951,7 @@ cdef class ScriptRuntime:
                     script = None
             else:
                 script = None
-        if script is None:
+        if script is None and not fn_c:
             # argv items are usually bytes already: copy only what is not (bytearray, memoryview)
             arguments = [k if type(k) is bytes else bytes(k) for k in keys]
             numkeys = len(arguments)
@@ -898,11 +967,17 @@ cdef class ScriptRuntime:
         self.current_sha = label
         self._started = _monotonic_ms()
         finished = False
-        if script is None:
-            self._armed = False         # run_tables / fcall_tables leave the sandbox's run state as they like
+        if script is None and not fn_c:
+            if self._armed == 2:
+                self._api["reset"]()    # run_env back to EVAL's globals (run_tables does not set it)
+            self._armed = 0             # run_tables / fcall_tables leave the sandbox's run state as they like
         try:
             if script is not None:
                 result_c = self._run_c(script, <list>keys, <list>args, label)
+                finished = True
+                return result_c
+            if fn_c:
+                result_c = self._run_fn_c(function, name, <list>keys, <list>args)
                 finished = True
                 return result_c
             if len(arguments) <= _VARARG_LIMIT:
@@ -934,6 +1009,7 @@ cdef class ScriptRuntime:
                 label, str(exc)[:100])).encode()))
         finally:
             if not finished:
+                self._armed = 0
                 self._api["reset"]()    # api.run ended abnormally: make sure the hook is off
             self.running = False
             self.busy = False
@@ -941,24 +1017,47 @@ cdef class ScriptRuntime:
             self.current_sha = None
             self.resp = 2
             self._gc_count += 1
-            if self._gc_count >= 50:
+            if self._L != NULL:
+                self._gc_pace()
+            elif self._gc_count >= 50:
                 # redis evalGenericCommand: lua_gc(LUA_GCSTEP, 50) every 50 runs keeps the VM from growing
                 # between Lua's own (200% pause) collections
                 self._gc_count = 0
-                if self._L != NULL:
-                    # fresh KEYS/ARGV tables now and then: a reused table keeps the capacity a script gave it
-                    cm_drop_spare(self._L, &self._keys_ref)
-                    cm_drop_spare(self._L, &self._argv_ref)
-                    # a 15 KB step: redis' 50 KB step finishes a whole cycle of its ~31 KB VM and stops there
-                    # (about 40 KB of GC work per 50 runs). This VM holds ~150 KB after a full collection (the
-                    # sandbox, cjson, msgpack; the sandbox's C-like functions share one coroutine), and a SET script
-                    # leaves ~160 bytes of garbage per run: a 15 KB step completes a cycle every ~300 runs, so the VM
-                    # swings by ~50 KB as it did at 200 KB with 20 KB steps, for a quarter less GC work per run
-                    cm_gc(self._L, LUA_GCSTEP, 15)
-                else:
-                    if self._gc_step is None:
-                        self._gc_step = self._lua.eval("function() collectgarbage('step', 50) end")
-                    self._gc_step()
+                if self._gc_step is None:
+                    self._gc_step = self._lua.eval("function() collectgarbage('step', 50) end")
+                self._gc_step()
+
+    cdef void _gc_pace(self):
+        """The C path's GC after each run, paced by memory growth (redis 7.0 steps its GC only when the VM grew).
+        A run of a one-call script leaves ~50-160 bytes of garbage (its key string, a reply table) in a VM of ~150 KB
+        that every GC cycle marks and sweeps whole. Incremental steps every 50 runs (redis' LUA_GC_CYCLE_PERIOD) ran
+        a cycle every ~150 runs, whatever the garbage; here a full collection runs once the VM has grown by an
+        eighth since the last one (a SET script: every ~350 runs, ~25 us each), so the VM stays within 12.5% of its
+        live size with a third of the GC work. A VM over 4 MB (many cached scripts) keeps the incremental steps,
+        so a collection's pause stays short; each step that ends a cycle updates the base."""
+        cdef lua_State* L = self._L
+        cdef long long used = cm_gc(L, LUA_GCCOUNT, 0), base = self._gc_base
+        cdef int done
+        if base > 0 and base <= 4096:
+            if used < base + (base >> 3) + 1:
+                return
+        elif base > 0:
+            if self._gc_count < 50:
+                return
+            self._gc_count = 0
+            done = cm_gc(L, LUA_GCSTEP, 15)
+            if done:
+                self._gc_base = cm_gc(L, LUA_GCCOUNT, 0)
+            return
+        # fresh KEYS/ARGV/+OK tables now and then: a reused table keeps the capacity a script gave it
+        cm_drop_spare(L, &self._keys_ref)
+        cm_drop_spare(L, &self._argv_ref)
+        cm_drop_spare(L, &self._ok[0])
+        self._gc_count = 0
+        cm_gc(L, LUA_GCCOLLECT, 0)
+        self._gc_base = cm_gc(L, LUA_GCCOUNT, 0)
+        if self._gc_base <= 0:
+            self._gc_base = 1
 
     cdef bint _memory_ok(self, Py_ssize_t extra):
         """Whether the C path may push `extra` bytes unprotected: lupa's max_memory allocator fails allocations
@@ -966,6 +1065,65 @@ cdef class ScriptRuntime:
         if self._max_memory <= 0:
             return True
         return <long long>cm_gc(self._L, LUA_GCCOUNT, 0) * 1024 + 2 * extra + 262144 < self._max_memory
+
+
+    cdef object _c_reply(self, lua_State* L, int top, int status, bytes label):
+        """The reply (or the error) of a script or function called from C, at top + 2 after lua_pcall returned status
+        (the message handler at top + 1; label: the script's sha or the function's name, as errors name it)."""
+        cdef int base, count, t
+        cdef Py_ssize_t i
+        cdef size_t slen = 0
+        cdef const char* s
+        cdef list tokens
+        if status == 0:
+            t = cm_type(L, top + 2)
+            if t == LUA_TNUMBER:
+                return _c_number_to_int(cm_tonumber(L, top + 2))
+            if t == LUA_TSTRING:
+                s = cm_tolstring(L, top + 2, &slen)
+                return PyBytes_FromStringAndSize(s, slen)
+            if t == LUA_TTABLE:                             # finish()'s status / error tables, in its order
+                cm_pushlstring(L, b"err", 3)
+                cm_rawget(L, top + 2)
+                if cm_type(L, -1) == LUA_TSTRING:
+                    return _status_or_error(L, -1, False)
+                cm_settop(L, top + 2)
+                cm_pushlstring(L, b"ok", 2)
+                cm_rawget(L, top + 2)
+                if cm_type(L, -1) == LUA_TSTRING:
+                    return _status_or_error(L, -1, True)
+                cm_settop(L, top + 2)
+        # finish(ok, v, sha): the error text, or the reply's tokens
+        cm_rawgeti(L, LUA_REGISTRYINDEX, self._finish_ref)
+        cm_pushboolean(L, status == 0)
+        cm_pushvalue(L, top + 2)
+        cm_pushlstring(L, PyBytes_AS_STRING(label), PyBytes_GET_SIZE(label))
+        base = top + 3
+        if cm_pcall(L, 3, LUA_MULTRET, 0) != 0:
+            return ErrorReply(b"ERR Error running script %s, not enough memory" % label)
+        if not cm_toboolean(L, base):
+            s = cm_tolstring(L, base + 1, &slen)
+            return ErrorReply(_crlf_to_spaces(PyBytes_FromStringAndSize(s, slen)))
+        count = <int>cm_tonumber(L, base + 2)
+        if cm_type(L, base + 1) != LUA_TTABLE:         # a small reply: its tokens follow the count
+            if count == 2:
+                s = cm_tolstring(L, base + 3, &slen)
+                if s != NULL and slen == 1:
+                    if s[0] == 105:                   # 'i'
+                        return _c_number_to_int(cm_tonumber(L, base + 4))
+                    if s[0] == 115:                   # 's'
+                        s = cm_tolstring(L, base + 4, &slen)
+                        return PyBytes_FromStringAndSize(s, slen)
+                    if s[0] == 111 or s[0] == 69:     # 'o' status, 'E' error
+                        return _status_or_error(L, base + 4, s[0] == 111)
+            tokens = [_c_value(L, base + 3 + i) for i in range(count)]
+            return self._decode_tokens(tokens)
+        tokens = []
+        for i in range(count):
+            cm_rawgeti(L, base + 1, <int>i + 1)
+            tokens.append(_c_value(L, -1))
+            cm_settop(L, -2)
+        return self._decode_tokens(tokens)
 
     cdef object _run_c(self, CompiledScript script, list keys, list args, str label):
         """The script's function called from C (redis luaCallFunction): KEYS/ARGV set in the script globals, then
@@ -981,12 +1139,12 @@ cdef class ScriptRuntime:
         cdef list tokens
         if not cm_checkstack(L, <int>n + 12):
             return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
-        if not self._armed:
+        if self._armed != 1:
             cm_rawgeti(L, LUA_REGISTRYINDEX, self._arm_ref)
             if cm_pcall(L, 0, 0, 0) != 0:
                 cm_settop(L, top)
                 return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
-            self._armed = True
+            self._armed = 1
         cm_rawgeti(L, LUA_REGISTRYINDEX, self._globals_ref)     # G.KEYS, G.ARGV = keys, argv (both keys exist)
         cm_pushlstring(L, b"KEYS", 4)
         cm_push_spare(L, &self._keys_ref, <int>numkeys)
@@ -1005,65 +1163,65 @@ cdef class ScriptRuntime:
         cm_settop(L, top)
         cm_rawgeti(L, LUA_REGISTRYINDEX, self._errh_ref)        # top + 1: the message handler
         cm_rawgeti(L, LUA_REGISTRYINDEX, script.ref)
+        self._ok[2] = 1                                          # the spare +OK table for this run's first +OK
         status = cm_pcall(L, 0, 1, top + 1)                      # top + 2: the reply or the error
+        self._ok[2] = 0
         try:
-            if status == 0:
-                t = cm_type(L, top + 2)
-                if t == LUA_TNUMBER:
-                    return _c_number_to_int(cm_tonumber(L, top + 2))
-                if t == LUA_TSTRING:
-                    s = cm_tolstring(L, top + 2, &slen)
-                    return PyBytes_FromStringAndSize(s, slen)
-                if t == LUA_TTABLE:                             # finish()'s status / error tables, in its order
-                    cm_pushlstring(L, b"err", 3)
-                    cm_rawget(L, top + 2)
-                    if cm_type(L, -1) == LUA_TSTRING:
-                        return _status_or_error(L, -1, False)
-                    cm_settop(L, top + 2)
-                    cm_pushlstring(L, b"ok", 2)
-                    cm_rawget(L, top + 2)
-                    if cm_type(L, -1) == LUA_TSTRING:
-                        return _status_or_error(L, -1, True)
-                    cm_settop(L, top + 2)
-            # finish(ok, v, sha): the error text, or the reply's tokens
-            cm_rawgeti(L, LUA_REGISTRYINDEX, self._finish_ref)
-            cm_pushboolean(L, status == 0)
-            cm_pushvalue(L, top + 2)
-            cm_pushlstring(L, PyBytes_AS_STRING(script.sha_bytes), PyBytes_GET_SIZE(script.sha_bytes))
-            base = top + 3
-            if cm_pcall(L, 3, LUA_MULTRET, 0) != 0:
-                return ErrorReply(b"ERR Error running script %s, not enough memory" % script.sha_bytes)
-            if not cm_toboolean(L, base):
-                s = cm_tolstring(L, base + 1, &slen)
-                return ErrorReply(_crlf_to_spaces(PyBytes_FromStringAndSize(s, slen)))
-            count = <int>cm_tonumber(L, base + 2)
-            if cm_type(L, base + 1) != LUA_TTABLE:         # a small reply: its tokens follow the count
-                if count == 2:
-                    s = cm_tolstring(L, base + 3, &slen)
-                    if s != NULL and slen == 1:
-                        if s[0] == 105:                   # 'i'
-                            return _c_number_to_int(cm_tonumber(L, base + 4))
-                        if s[0] == 115:                   # 's'
-                            s = cm_tolstring(L, base + 4, &slen)
-                            return PyBytes_FromStringAndSize(s, slen)
-                        if s[0] == 111 or s[0] == 69:     # 'o' status, 'E' error
-                            return _status_or_error(L, base + 4, s[0] == 111)
-                tokens = [_c_value(L, base + 3 + i) for i in range(count)]
-                return self._decode_tokens(tokens)
-            tokens = []
-            for i in range(count):
-                cm_rawgeti(L, base + 1, <int>i + 1)
-                tokens.append(_c_value(L, -1))
-                cm_settop(L, -2)
-            return self._decode_tokens(tokens)
+            return self._c_reply(L, top, status, script.sha_bytes)
         finally:
             cm_settop(L, top)
+            cm_ok_recycle(L, self._ok)
             cm_recycle(L, &self._keys_ref, <int>numkeys)
             cm_recycle(L, &self._argv_ref, <int>nargs)
             if self._killed or self.resp != 2:
                 # a kill leaves a line hook and `killed` set, redis.setresp the sandbox's resp: put the run state
                 # back as api.run_tables leaves it (hook off) and arm again before the next run
-                self._armed = False
+                self._armed = 0
+                self._api["reset"]()
+
+    cdef object _run_fn_c(self, object function, bytes name, list keys, list args):
+        """FCALL's function called from C like _run_c calls a script: lua_pcall(fn, 2 args: new keys and args tables,
+        1 result) with err_handler as message handler, the run state armed for functions once (api.arm_fcall: the
+        functions' globals for loadstring). The tables are new each call: a function's closures may keep them."""
+        cdef lua_State* L = self._L
+        cdef int top = cm_gettop(L)
+        cdef Py_ssize_t i, numkeys = len(keys), nargs = len(args)
+        cdef int status
+        if not cm_checkstack(L, 16):
+            return ErrorReply(b"ERR Error running script %s, not enough memory" % name)
+        if self._armed != 2:
+            cm_rawgeti(L, LUA_REGISTRYINDEX, self._arm_fcall_ref)
+            if cm_pcall(L, 0, 0, 0) != 0:
+                cm_settop(L, top)
+                return ErrorReply(b"ERR Error running script %s, not enough memory" % name)
+            self._armed = 2
+        if function is not self._fn_obj:
+            # one cached registry reference, to the function called last (FCALL of one function in a loop)
+            if self._fn_ref:
+                cm_unref(L, LUA_REGISTRYINDEX, self._fn_ref)
+                self._fn_ref = 0
+                self._fn_obj = None
+            self._fn_ref = self._make_ref(function)
+            self._fn_obj = function
+        cm_rawgeti(L, LUA_REGISTRYINDEX, self._errh_ref)        # top + 1: the message handler
+        cm_rawgeti(L, LUA_REGISTRYINDEX, self._fn_ref)
+        cm_createtable(L, <int>numkeys, 0)
+        for i in range(numkeys):
+            a = keys[i]
+            cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
+            cm_rawseti(L, -2, <int>i + 1)
+        cm_createtable(L, <int>nargs, 0)
+        for i in range(nargs):
+            a = args[i]
+            cm_pushlstring(L, PyBytes_AS_STRING(a), PyBytes_GET_SIZE(a))
+            cm_rawseti(L, -2, <int>i + 1)
+        status = cm_pcall(L, 2, 1, top + 1)                      # top + 2: the reply or the error
+        try:
+            return self._c_reply(L, top, status, name)
+        finally:
+            cm_settop(L, top)
+            if self._killed or self.resp != 2:
+                self._armed = 0
                 self._api["reset"]()
 
     # ------------------------------------------------------------------ callbacks from Lua

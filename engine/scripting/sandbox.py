@@ -17,6 +17,39 @@ proxies and to refuse writes.
 
 INTERNAL_CHUNKNAME = "=cachemere_sandbox"
 
+import re as _re
+
+_LUA_KEYWORDS = frozenset("and break do else elseif end false for function if in local nil not or repeat return "
+                          "then true until while".split())
+_CAPTURES_PER_CLOSURE = 50          # Lua 5.1 allows 60 upvalues per function
+
+
+def lazy_library_lua(global_name, source, last_line, result):
+    """The sandbox code that makes `global_name` a library loaded on first use (see lazy_library in SANDBOX_LUA).
+
+    `source` is the library's code as it would run spliced into the sandbox; its `last_line` (which stores the
+    library) becomes `return <result>`. The code runs as a chunk of its own, so every name it uses that may be a
+    sandbox local is passed to it: closures in the sandbox return those names' values when the library loads
+    (names that are no local there read the bootstrap globals, harmlessly nil for table keys and the like)."""
+    assert source.count(last_line) == 1, last_line
+    body = source.replace(last_line, "return " + result)
+    code = _re.sub(r"--\[(=*)\[.*?\]\1\]|--[^\n]*|\[(=*)\[.*?\]\2\]|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"",
+                   " ", body, flags=_re.S)
+    names = sorted({m.group(1) for m in _re.finditer(r"(?<![\w.:])([A-Za-z_]\w*)", code)} - _LUA_KEYWORDS)
+    groups = [names[i:i + _CAPTURES_PER_CLOSURE] for i in range(0, len(names), _CAPTURES_PER_CLOSURE)]
+    prologue = ["local " + ", ".join("__cap%d" % g for g in range(len(groups))) + " = ..."]
+    for g, group in enumerate(groups):
+        prologue.append("local %s = %s" % (", ".join(group),
+                                           ", ".join("__cap%d[%d]" % (g, i + 1) for i in range(len(group)))))
+    chunk = "\n".join(prologue) + "\n" + body
+    level = 1
+    while ("]" + "=" * level + "]") in chunk:
+        level += 1
+    eq = "=" * level
+    finish = "cfunctions" if global_name == "cmsgpack" else "nil"
+    captures = ", ".join("function() return {%s} end" % ", ".join(group) for group in groups)
+    return "G.%s = lazy_library([%s[\n%s]%s], %s, %s)\n" % (global_name, eq, chunk, eq, finish, captures)
+
 SANDBOX_LUA = r"""
 local py_call, py_tick, py_log, py_sha1hex, py_acl_check, py_lib, lib_spec,
       HOOK_COUNT, REDIS_VERSION, REDIS_VERSION_NUM, py_load_tick = ...
@@ -34,6 +67,7 @@ local t_concat, t_insert, t_remove = table.concat, table.insert, table.remove
 local m_floor, m_ceil = math.floor, math.ceil
 local dbg_sethook, dbg_getinfo = debug.sethook, debug.getinfo
 local co_create, co_resume = coroutine.create, coroutine.resume
+local newproxy = newproxy       -- cjson.null (the bootstrap drops the global)
 
 local INTERNAL_SOURCE = '__INTERNAL_SOURCE__'
 local READONLY = 'Attempt to modify a readonly table'
@@ -159,14 +193,21 @@ local function sb_rawset(t, k, v)
   if proxy_view[t] then error(READONLY, 0) end
   return rawset(t, k, v)
 end
+local lazy_of = {}       -- a lazily loaded library's placeholder backing -> its loader (see lazy_library)
 local function sb_rawget(t, k)
   local b = proxy_view[t]
-  if b then return rawget(b, k) end
+  if b then
+    if lazy_of[b] then b = lazy_of[b]() end
+    return rawget(b, k)
+  end
   return rawget(t, k)
 end
 local function sb_next(t, k)
   local b = proxy_view[t]
-  if b then return next(b, k) end
+  if b then
+    if lazy_of[b] then b = lazy_of[b]() end
+    return next(b, k)
+  end
   return next(t, k)
 end
 local function sb_pairs(t)
@@ -175,7 +216,9 @@ local function sb_pairs(t)
 end
 local function proxy_inext(t, i)
   i = i + 1
-  local v = rawget(proxy_view[t], i)
+  local b = proxy_view[t]
+  if lazy_of[b] then b = lazy_of[b]() end
+  local v = rawget(b, i)
   if v ~= nil then return i, v end
 end
 local function sb_ipairs(t)
@@ -608,7 +651,6 @@ for libname, fnames in next, lib_spec do
   for i = 1, #fnames do lib[fnames[i]] = py_function(libname, fnames[i]) end
   pylibs[libname] = lib
 end
-__MSGPACK__
 local function cfunctions(lib)
   local wrapped = {}
   for k, v in next, lib do
@@ -618,7 +660,40 @@ local function cfunctions(lib)
 end
 G.bit = readonly(cfunctions(pylibs.bit))
 G.struct = readonly(cfunctions(pylibs.struct))
-G.cmsgpack = readonly(cfunctions(pylibs.cmsgpack))
+
+-- cmsgpack and cjson load on first use. Their code is about a third of this VM, which every GC cycle marks
+-- (functions, constants, closures); only the source strings stay here until then (a string costs the GC nothing to
+-- mark). The global is the library's read-only proxy from the start, so `pairs(_G)`, `rawget(_G, 'cjson')` and
+-- the functions' globals see the same value before and after. Until the library loads the proxy's backing table in
+-- proxy_view is a placeholder: the proxy's __index, and everything that reads a proxy's backing (sb_rawget, sb_next,
+-- ipairs, cjson.encode, cmsgpack.pack, register_function), loads it first through lazy_of[placeholder].
+-- The library's chunk gets the sandbox locals it uses as arguments, read when it loads (see lazy_library_lua).
+local function lazy_library(src, finish, ...)
+  local captures = {...}
+  local placeholder, proxy, lib = {}, {}, nil
+  local mt = {__newindex = readonly_newindex, __metatable = META_STUB}
+  local function force()
+    if lib then return lib end
+    local f, err = loadstring(src, INTERNAL_SOURCE)
+    if not f then error(err, 0) end
+    local args = {}
+    for i = 1, #captures do args[i] = captures[i]() end
+    local loaded = f(unpack(args, 1, #captures))
+    if finish then loaded = finish(loaded) end
+    lib = loaded
+    proxy_view[proxy] = lib
+    lazy_of[placeholder] = nil
+    mt.__index = lib
+    src, captures = nil, nil
+    return lib
+  end
+  lazy_of[placeholder] = force
+  proxy_view[proxy] = placeholder
+  mt.__index = function(_, k) return force()[k] end
+  setmetatable(proxy, mt)
+  return proxy
+end
+__MSGPACK__
 __CJSON__
 G.KEYS = {}
 G.ARGV = {}
@@ -681,7 +756,9 @@ local function register_function(...)
       raise('calling redis.register_function with a single argument is only applicable to Lua table ' ..
             '(representing named arguments).')
     end
-    for k, v in next, proxy_view[t] or t do
+    local b = proxy_view[t] or t
+    if lazy_of[b] then b = lazy_of[b]() end
+    for k, v in next, b do
       if not is_str(k) then raise('named argument key given to redis.register_function is not a string') end
       local key = s_lower(tostring(k))
       if key == 'function_name' then
@@ -871,6 +948,15 @@ function api.slice(t, i, j) return unpack(t, i, j) end
 function api.arm()
   killed, resp, hook_active = false, 2, true
   run_env = ENV
+  if not main_count_hook then
+    dbg_sethook(hook, '', HOOK_COUNT)
+    main_count_hook = true
+  end
+end
+-- the same for FCALL's C path (runtime.pyx _run_fn_c): what fcall_tables sets around a call, in place until a change
+function api.arm_fcall()
+  killed, resp, hook_active = false, 2, true
+  run_env = FENV
   if not main_count_hook then
     dbg_sethook(hook, '', HOOK_COUNT)
     main_count_hook = true
