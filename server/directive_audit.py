@@ -72,7 +72,7 @@ IMPLEMENTED = {
     "aof-disable-auto-gc": "server/persistence.py", "rdb-key-save-delay": "server/persistence.py",
     # commands and encodings
     "slowlog-log-slower-than": "server/server.py", "slowlog-max-len": "server/server.py",
-    "busy-reply-threshold": "server/script_runner.pyx", "notify-keyspace-events": "engine/notify.py",
+    "busy-reply-threshold": "engine/scripting/runner.pyx", "notify-keyspace-events": "engine/notify.py",
     "hash-max-listpack-entries": "engine/types/hash.py", "hash-max-listpack-value": "engine/types/hash.py",
     "zset-max-listpack-entries": "engine/types/zset.py", "zset-max-listpack-value": "engine/types/zset.py",
     "set-max-intset-entries": "engine/types/set.py", "list-max-listpack-size": "engine/types/listvalue.py",

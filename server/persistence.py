@@ -255,7 +255,7 @@ class Persistence:
     def load_function(self, code, replace=False):
         """A FUNCTION2 record read from an RDB: load the library (redis rdbFunctionLoad), no time limit."""
         from engine.scripting.functions import FunctionError
-        from server.script_runner import script_runner
+        from engine.scripting.runner import script_runner
         try:
             script_runner(self.server).functions.create(code, replace or self.loading_allows_dup, 0)
         except FunctionError as exc:

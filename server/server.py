@@ -19,7 +19,7 @@ from server.connection import RespProtocol
 from server.log import Log
 from server import blocked, client_mem, info, mc_discovery, mc_stats, security, supervise
 from server.pubsub import pubsub as pubsub_of
-from server.script_runner import script_runner as script_runner_of
+from engine.scripting.runner import script_runner as script_runner_of
 from server.tracking import tracking as tracking_of
 
 CACHEMERE_VERSION = "0.1.0"

@@ -3,13 +3,13 @@
 FCALL, FCALL_RO and FUNCTION LOAD/DELETE/FLUSH/LIST/STATS/KILL/DUMP/RESTORE/HELP (redis functions.c).
 
 The engine side of running a script (the internal client, reply conversions, effects as one unit, BUSY)
-lives in server/script_runner.pyx; this module parses the arguments exactly as redis does and replies.
+lives in engine/scripting/runner.pyx; this module parses the arguments exactly as redis does and replies.
 """
 from engine.commands.connection import reply_help
 from engine.core import EVICT_RESULT_FAIL
 from engine.core cimport Client as CClient, Keyspace
 from engine.scripting.runtime cimport CompiledScript, ScriptRuntime
-from server.script_runner cimport ScriptRunner
+from engine.scripting.runner cimport ScriptRunner
 from engine.registry import command, container
 
 NOT_INTEGER = b"ERR value is not an integer or out of range"

@@ -5,6 +5,6 @@
 - libs.py, cjson.py: the libraries scripts see (bit, struct, cmsgpack, cjson).
 - functions.py: FUNCTION libraries (LOAD/DELETE/DUMP/RESTORE state and FCALL lookup).
 
-The command handlers live in engine/commands/scripting.pyx; server/script_runner.pyx runs scripts for a
+The command handlers live in engine/commands/scripting.pyx; engine/scripting/runner.pyx runs scripts for a
 client (busy state, SCRIPT KILL, the dispatcher re-entry).
 """

@@ -1,10 +1,10 @@
 # cython: language_level=3
-"""C-level declarations of the Lua runtime's classes, shared with server/script_runner.pyx."""
+"""C-level declarations of the Lua runtime's classes, shared with engine/scripting/runner.pyx."""
 from engine.scripting.luacapi cimport lua_State
 
 
 cdef class CommandGate:
-    # redis.call's C path (runtime.pyx): the engine side subclasses this (server/script_runner.pyx). gate_call runs
+    # redis.call's C path (runtime.pyx): the engine side subclasses this (engine/scripting/runner.pyx). gate_call runs
     # argv and returns None with the command's RESP reply at reply_data/reply_len (valid until the next call), or
     # the error text (bytes, e.g. b"ERR Unknown Redis command called from script") of a command refused before it ran.
     cdef const char* reply_data

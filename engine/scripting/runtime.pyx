@@ -523,7 +523,7 @@ cm_py_call = _redis_call_py
 
 cdef class CommandGate:
     """The engine side of redis.call's C path. This default runs ``self.execute(argv) -> RESP bytes`` (a Python
-    method, for tests); server/script_runner.pyx overrides gate_call with the dispatcher's compiled path."""
+    method, for tests); engine/scripting/runner.pyx overrides gate_call with the dispatcher's compiled path."""
 
     cdef object gate_call(self, list argv):
         data = self.execute(argv)

@@ -80,7 +80,7 @@ def test_failed_write_in_script_still_propagates_what_ran(inproc):
 
 
 def test_script_writes_trigger_watch(inproc):
-    from server.script_runner import ScriptRunner  # noqa: F401
+    from engine.scripting.runner import ScriptRunner  # noqa: F401
     server = inproc.server
     watcher = server.new_client(None)
     server.dispatcher.execute(watcher, [b"WATCH", b"watched"])

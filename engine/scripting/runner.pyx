@@ -63,7 +63,7 @@ READ_CHUNK = 65536
 
 
 cdef class ScriptRunner(CommandGate):
-    # fields: server/script_runner.pxd
+    # fields: engine/scripting/runner.pxd
 
     def __init__(self, server):
         self.server = server
