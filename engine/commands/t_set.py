@@ -4,7 +4,7 @@ import random
 from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER
 from engine.registry import command
 from engine.notify import notify
-from engine.types.set import SetValue, IntSetValue, new_set, add_members
+from engine.types.set import SetValue, IntSetValue, SmallSetValue, new_set, add_members
 from engine.types.setpick import random_member
 from engine.commands._scan import scan_collection, reply_cursor_batch
 from protocol.resp import parse_ll
@@ -15,7 +15,7 @@ SREM_BATCH = 1024       # redis propagates SPOP-with-count as SREMs of at most t
 
 def is_set(value):
     t = type(value)
-    return t is SetValue or t is IntSetValue
+    return t is SetValue or t is IntSetValue or t is SmallSetValue
 
 
 def config_of(c):
@@ -27,7 +27,7 @@ def set_for_read(c, key):
     if e is None:
         return True, None
     t = type(e.value)
-    if t is not SetValue and t is not IntSetValue:
+    if t is not SetValue and t is not IntSetValue and t is not SmallSetValue:
         c.error(WRONGTYPE)
         return False, None
     return True, e.value
@@ -38,7 +38,7 @@ def set_for_write(c, key):
     if e is None:
         return True, None
     t = type(e.value)
-    if t is not SetValue and t is not IntSetValue:
+    if t is not SetValue and t is not IntSetValue and t is not SmallSetValue:
         c.error(WRONGTYPE)
         return False, None
     return True, e.value
@@ -91,12 +91,12 @@ def sadd_command(c, argv):
         added = len(s)
     else:
         t = type(e.value)
-        if t is not SetValue and t is not IntSetValue:
+        if t is not SetValue and t is not IntSetValue and t is not SmallSetValue:
             c.error(WRONGTYPE)
             return
         s, added = add_members(e.value, config_of(c), argv[2:])
         if s is not e.value:
-            e.value = s                         # intset -> hashtable (setTypeConvert)
+            e.value = s                         # a grown or converted value (setTypeConvert)
     if added:
         c.dirty += added
         notify(c, "s", b"sadd", argv[1])
@@ -437,8 +437,8 @@ def srandmember_command(c, argv):
             return
         if s is None:
             c.reply.add_null()
-        elif type(s) is IntSetValue:
-            c.reply.add_bulk(s.random_member())     # O(1): a random position of the intset
+        elif type(s) is not SetValue:
+            c.reply.add_bulk(s.random_member())     # O(1): a random position of the intset / small set
         elif len(s) > 64:
             c.reply.add_bulk(random_member(s))     # O(1): a random slot of the set's table
         else:
@@ -769,7 +769,7 @@ def sscan_command(c, argv):
 
 
 def _sscan_large(c, args, s):
-    if not s.hashtable:
+    if type(s) is not SetValue:             # intset, small set: the whole set in one step (cursor 0)
         return False
     reply_cursor_batch(c, args, s, s)
     return True

@@ -19,7 +19,7 @@ Imported at the end of engine/commands/t_set.py, after the commands are declared
 """
 from cpython.object cimport PyObject
 from cpython.bytes cimport PyBytes_GET_SIZE
-from cpython.set cimport PySet_Add, PySet_Discard, PySet_Contains, PySet_GET_SIZE
+from cpython.set cimport PySet_Add, PySet_Discard, PySet_Contains, PySet_GET_SIZE, PySet_Clear
 
 from engine.core cimport Client, Db, cm_rec, rec_obj, CM_BOXED, bind_fast, bind_cost, rec_cost_add
 from protocol.cutil cimport bytes_to_ll
@@ -27,6 +27,10 @@ from protocol.cutil cimport bytes_to_ll
 from engine.core import WRONGTYPE
 from engine.notify import notify
 from engine.types.set import SetValue
+from engine.types.set import convert_add as py_convert_add
+from engine.types.smallset cimport (SmallSetValue, SS_MAX_MEMBERS, SS_MAX_LEN, ss_new, ss_reserve, ss_add,
+                                    ss_remove, ss_contains, ss_random_pop, ss_cost)
+from cpython.bytes cimport PyBytes_AS_STRING
 from engine.types.intset cimport (IntSetValue, intset_new, intset_add, intset_remove, intset_find,
                                   intset_member, intset_remove_at, intset_cost, intset_random_index)
 from engine.commands import t_set as _py
@@ -39,6 +43,7 @@ cdef extern from "Python.h":
 
 cdef object SET_TYPE = SetValue
 cdef object INTSET_TYPE = IntSetValue
+cdef object SMALL_TYPE = SmallSetValue
 cdef bytes WRONGTYPE_B = WRONGTYPE
 cdef bytes EV_SADD = b"sadd"
 cdef bytes EV_SREM = b"srem"
@@ -68,6 +73,27 @@ cdef inline long long table_bytes(object s):
     return 0 if size <= 8 else size * 16
 
 
+cdef long long shrink_if_sparse(object s) except -1:
+    """redis setTypeRemove's htNeedsResize + dictResize: a table less than 10% full (HASHTABLE_MIN_FILL) is
+    rebuilt at the members' size. A CPython set never shrinks on discard and keeps its deleted slots (dummies)
+    until it grows, so a set emptied by SREM kept probing a table sized for its peak (a 100k-member set
+    drained: 4 MB of mostly empty slots, out of cache). O(n) for n < size/10, so O(1) amortized, as redis.
+    Answers the bytes the table gave back (for the key's accounting)."""
+    cdef Py_ssize_t size = (<PySetObject*>s).mask + 1
+    cdef Py_ssize_t used = PySet_GET_SIZE(s)
+    cdef long long before
+    cdef list members
+    cdef object m
+    if size <= 128 or used * 10 >= size:
+        return 0
+    before = table_bytes(s)
+    members = list(s)
+    PySet_Clear(s)
+    for m in members:
+        PySet_Add(s, m)
+    return before - table_bytes(s)
+
+
 cdef inline long long max_intset(Client c):
     """engine.types.set.max_intset without the copying Config.__getitem__."""
     if c.server is None:
@@ -84,20 +110,43 @@ cdef inline object lookup_set(Client c, bytes key, bint read, cm_rec** out):
         return None
     if r.flags & CM_BOXED:
         o = <object>rec_obj(r)
-        if type(o) is SET_TYPE or type(o) is INTSET_TYPE:
+        if type(o) is SET_TYPE or type(o) is SMALL_TYPE or type(o) is INTSET_TYPE:
             return o
     c.error(WRONGTYPE_B)
     return WRONG
 
 
-cdef object convert_add(IntSetValue s, list argv, Py_ssize_t first, Py_ssize_t* added):
-    """setTypeConvert then setTypeAdd of argv[first:]: the hashtable (a new SetValue) that replaces s."""
-    cdef object h = SET_TYPE(s.ordered())
-    cdef Py_ssize_t j, n = len(argv), before = PySet_GET_SIZE(h)
-    for j in range(first, n):
-        PySet_Add(h, argv[j])
-    added[0] += PySet_GET_SIZE(h) - before
+cdef object convert_add(object s, list argv, Py_ssize_t first, Py_ssize_t* added):
+    """setTypeConvert then setTypeAdd of argv[first:]: the value that replaces s (engine/types/set.py
+    convert_add: an intset becomes a small set when the members fit, a small set a SetValue)."""
+    h, more = py_convert_add(s, argv[first:])
+    added[0] += <Py_ssize_t>more
     return h
+
+
+cdef object small_add_members(SmallSetValue s, list argv, Py_ssize_t* added):
+    """setTypeAdd of argv[2:] on a small set: s, or the bigger block it grew into, while every member is at
+    most SS_MAX_LEN bytes and the count stays within SS_MAX_MEMBERS, else the converted SetValue."""
+    cdef Py_ssize_t i, n = len(argv), ln, total = 0, k = n - 2
+    cdef int one
+    cdef bytes m
+    for i in range(2, n):
+        ln = PyBytes_GET_SIZE(<bytes>argv[i])
+        if ln > SS_MAX_LEN:
+            return convert_add(s, argv, 2, added)
+        total += 1 + ln
+    if k > SS_MAX_MEMBERS - <Py_ssize_t>s.n:
+        total = total * (SS_MAX_MEMBERS - <Py_ssize_t>s.n) // k
+        k = SS_MAX_MEMBERS - <Py_ssize_t>s.n
+    if k > 1:
+        s = ss_reserve(s, k, total)          # one block for all of them (exact for a new set's members)
+    for i in range(2, n):
+        m = <bytes>argv[i]
+        if s.n >= SS_MAX_MEMBERS and not ss_contains(s, PyBytes_AS_STRING(m), PyBytes_GET_SIZE(m)):
+            return convert_add(s, argv, i, added)
+        s = ss_add(s, PyBytes_AS_STRING(m), PyBytes_GET_SIZE(m), &one)
+        added[0] += one
+    return s
 
 
 cdef object intset_add_members(Client c, IntSetValue s, list argv, Py_ssize_t* added):
@@ -141,10 +190,28 @@ cdef object sadd_impl(Client c, list argv):
     if s is WRONG:
         return
     if s is None:
-        # redis setTypeCreate: an intset when the first member is an integer
-        s = intset_new(0, 2) if bytes_to_ll(<bytes>argv[2], &icost) else SET_TYPE()
+        # redis setTypeCreate: an intset when the first member is an integer, else "hashtable": a small set
+        # (sized by small_add_members) unless the members are past its limits
+        s = intset_new(0, 2) if bytes_to_ll(<bytes>argv[2], &icost) else ss_new(0, 0)
         r = c.db.rec_add(key, s)
         new = True
+    if type(s) is SMALL_TYPE:
+        added = 0
+        icost = ss_cost(<SmallSetValue>s)
+        h = small_add_members(<SmallSetValue>s, argv, &added)
+        if h is not s:
+            c.db.rec_assign(r, h)             # a grown block or the converted SetValue
+            c.db.rec_account(r)
+        elif new:
+            c.db.rec_account(r)
+        elif added:
+            rec_cost_add(c.db, r, ss_cost(<SmallSetValue>s) - icost)
+        if added:
+            c.dirty += added
+            if c.ks.notify_flags:
+                notify(c, "s", EV_SADD, key)
+        c.reply.add_int(added)
+        return
     if type(s) is INTSET_TYPE:
         added = 0
         icost = intset_cost(<IntSetValue>s)
@@ -207,6 +274,20 @@ cdef object srem_impl(Client c, list argv):
             drop_if_empty(c, key, s)
         c.reply.add_int(removed)
         return
+    if type(s) is SMALL_TYPE:
+        for i in range(2, n):
+            m = argv[i]
+            if ss_remove(<SmallSetValue>s, PyBytes_AS_STRING(m), PyBytes_GET_SIZE(m)):
+                removed += 1
+                if (<SmallSetValue>s).n == 0:
+                    break
+        if removed:                           # the block keeps its size (its cost is unchanged)
+            c.dirty += removed
+            if c.ks.notify_flags:
+                notify(c, "s", EV_SREM, key)
+            drop_if_empty(c, key, s)
+        c.reply.add_int(removed)
+        return
     if s is not None:
         for i in range(2, n):
             m = argv[i]
@@ -216,7 +297,8 @@ cdef object srem_impl(Client c, list argv):
                 if PySet_GET_SIZE(s) == 0:
                     break
         if removed:
-            rec_cost_add(c.db, r, -cost)       # a discard never shrinks the table
+            cost += shrink_if_sparse(s)
+            rec_cost_add(c.db, r, -cost)
             c.dirty += removed
             if c.ks.notify_flags:
                 notify(c, "s", EV_SREM, key)
@@ -229,6 +311,10 @@ cdef object sismember_impl(Client c, list argv):
     cdef object s = lookup_set(c, <bytes>argv[1], True, &r)
     cdef long long v
     if s is WRONG:
+        return
+    if type(s) is SMALL_TYPE:
+        c.reply.add_int(ss_contains(<SmallSetValue>s, PyBytes_AS_STRING(<bytes>argv[2]),
+                                    PyBytes_GET_SIZE(<bytes>argv[2])))
         return
     if type(s) is INTSET_TYPE:
         c.reply.add_int(1 if bytes_to_ll(<bytes>argv[2], &v) and intset_find(<IntSetValue>s, v) else 0)
@@ -244,6 +330,11 @@ cdef object smismember_impl(Client c, list argv):
     if s is WRONG:
         return
     c.reply.add_array_len(n - 2)
+    if type(s) is SMALL_TYPE:
+        for i in range(2, n):
+            c.reply.add_int(ss_contains(<SmallSetValue>s, PyBytes_AS_STRING(<bytes>argv[i]),
+                                        PyBytes_GET_SIZE(<bytes>argv[i])))
+        return
     if type(s) is INTSET_TYPE:
         for i in range(2, n):
             c.reply.add_int(1 if bytes_to_ll(<bytes>argv[i], &v) and intset_find(<IntSetValue>s, v) else 0)
@@ -256,6 +347,9 @@ cdef object scard_impl(Client c, list argv):
     cdef cm_rec* r
     cdef object s = lookup_set(c, <bytes>argv[1], True, &r)
     if s is WRONG:
+        return
+    if type(s) is SMALL_TYPE:
+        c.reply.add_int((<SmallSetValue>s).n)
         return
     if type(s) is INTSET_TYPE:
         c.reply.add_int((<IntSetValue>s).n)
@@ -285,7 +379,9 @@ cdef object spop_impl(Client c, list argv):
         return
     cdef Py_ssize_t i
     cdef long long cost
-    if type(s) is INTSET_TYPE:
+    if type(s) is SMALL_TYPE:
+        member = ss_random_pop(<SmallSetValue>s, True)     # uniform: a random live slot; cost unchanged
+    elif type(s) is INTSET_TYPE:
         cost = intset_cost(<IntSetValue>s)
         i = intset_random_index(<IntSetValue>s)   # uniform, as intsetRandom
         member = intset_member(<IntSetValue>s, i)

@@ -11,7 +11,7 @@ from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER, NOT_FLOAT
 from engine.registry import command
 from engine.notify import notify
 from engine.types.zset import ZSetValue, new_zset, build_zset
-from engine.types.set import SetValue, IntSetValue
+from engine.types.set import SetValue, IntSetValue, SmallSetValue
 from engine.types.zskiplist import parse_score, parse_score_bound, parse_lex_bound, format_score
 from engine.commands._scan import parse_cursor, parse_options, reply_whole_collection, reply_cursor_batch, ScanArgs, EMPTY_SCAN
 from protocol.resp import parse_ll
@@ -1515,7 +1515,7 @@ def zsetop_generic(c, argv, dstkey, numkeys_idx, op, cardinality_only=False):
     for _ in range(setnum):
         e = c.db.lookup_read(argv[j])    # the *STORE variants too (redis 7.0: keyspace_misses, "keymiss")
         if e is not None and type(e.value) is not ZSetValue and type(e.value) is not SetValue \
-                and type(e.value) is not IntSetValue:
+                and type(e.value) is not IntSetValue and type(e.value) is not SmallSetValue:
             c.error(WRONGTYPE)
             return
         sources.append(Source(None if e is None else e.value))
