@@ -3,6 +3,7 @@ maxmemory (allkeys-lru, evicting) and without a limit, on Cachemere and redis-se
 
     python bench/eviction_latency.py [--rounds 3] [--seconds 6] [--cachemere CMD] [--only limit|nolimit]
     python bench/eviction_latency.py --callgrind [--requests 100000] [--cachemere CMD]
+    python bench/eviction_latency.py --before CMD ...   (a second cachemere build, e.g. main's, as "before")
 
 --callgrind: each server under valgrind's callgrind (load-independent): instructions per SET of the same
 write load (500-byte values, random keys, 20 connections, -P 4) at maxmemory 32mb allkeys-lru (every write
@@ -122,6 +123,7 @@ def main():
     ap.add_argument("--callgrind", action="store_true", help="instructions per SET under valgrind")
     ap.add_argument("--requests", type=int, default=100000)
     ap.add_argument("--servers", default="cachemere,redis", help="--callgrind: which servers (comma-separated)")
+    ap.add_argument("--before", help="another cachemere-server command, run as server 'before' in each round")
     args = ap.parse_args()
     if args.callgrind:
         return main_callgrind(args)
@@ -136,11 +138,14 @@ def main():
     print(f"{args.rounds} interleaved rounds, {args.seconds} s of GETs per run")
     print(f"{'round':5} {'server':10} {'setting':28} {'GET/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'p999 ms':>8} "
           f"{'srv cpu':>7}")
+    after_cmd = features.CACHEMERE
+    kinds = ("cachemere", "redis") + (("before",) if args.before else ())
     for rnd in range(args.rounds):
-        order = ("cachemere", "redis") if rnd % 2 == 0 else ("redis", "cachemere")
+        order = kinds if rnd % 2 == 0 else kinds[::-1]
         for label, limited in settings:
             for kind in order:
-                srv = start(kind, workdir)
+                features.CACHEMERE = args.before if kind == "before" else after_cmd
+                srv = start("cachemere" if kind == "before" else kind, workdir)
                 try:
                     if limited:
                         for k, v in (("maxmemory", "32mb"), ("maxmemory-policy", "allkeys-lru")):
@@ -160,11 +165,13 @@ def main():
         label = dict((b, a) for a, b in settings)[limited]
         print(f"{'':5} {kind:10} {label:28} {m[0]:9,.0f} {m[1]:7.3f} {m[2]:7.3f} {m[3]:8.3f} {m[4]:7.2f}")
     for label, limited in settings:
-        c, r = med.get(("cachemere", limited)), med.get(("redis", limited))
-        if c and r:
-            print(f"GET cachemere/redis {label}: p50 {c[1] / r[1]:.2f}  p99 {c[2] / r[2]:.2f}"
-                  f"{'  (target <= 1.2)' if limited else ''}  p999 {c[3] / r[3]:.2f}  GET/s {c[0] / r[0]:.2f}"
-                  f"  ({args.rounds} rounds)")
+        r = med.get(("redis", limited))
+        for kind in ("cachemere", "before"):
+            c = med.get((kind, limited))
+            if c and r:
+                print(f"GET {kind}/redis {label}: p50 {c[1] / r[1]:.2f}  p99 {c[2] / r[2]:.2f}"
+                      f"{'  (target <= 1.2)' if limited else ''}  p999 {c[3] / r[3]:.2f}  GET/s {c[0] / r[0]:.2f}"
+                      f"  ({args.rounds} rounds)")
 
 
 if __name__ == "__main__":

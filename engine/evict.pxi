@@ -255,6 +255,17 @@ cdef inline cm_rec* rec_find_hashed(Db db, const char* p, Py_ssize_t n, size_t h
     return NULL
 
 
+cdef extern from *:
+    """
+    #define EV_PREFETCH(p) __builtin_prefetch((const void*)(p), 0, 3)
+    """
+    void EV_PREFETCH(const void* p) nogil
+
+cdef enum:
+    EV_SAMPLE_MAX = 64        # draws per batch (maxmemory-samples above it: several batches)
+    EV_SLOTS_AHEAD = 3        # bucket slots drawn in advance per sample (at load 0.5-1, 37-60% of buckets are empty)
+
+
 cdef int pool_populate(Keyspace ks, Db db, bint volatile_only, EvictionPool pool) except -1:
     """Sample maxmemory-samples keys of db (all keys, or those with an expiry) into the 16-entry pool
     kept sorted by score (ascending)."""
@@ -265,8 +276,14 @@ cdef int pool_populate(Keyspace ks, Db db, bint volatile_only, EvictionPool pool
     cdef unsigned long long score, tag
     cdef evpool_entry* ent
     cdef char* big
+    cdef cm_rec* drawn[EV_SAMPLE_MAX]
+    cdef int m = 0, jj = 0
     for j in range(samples):
-        r = db.vol[rand64() % db.vol_len].rec if volatile_only else db.rec_random()
+        if jj == m:           # the draws come EV_SAMPLE_MAX at a time, their loads overlapped
+            m = sample_records(db, volatile_only, drawn, samples - j if samples - j < EV_SAMPLE_MAX else EV_SAMPLE_MAX)
+            jj = 0
+        r = drawn[jj]
+        jj += 1
         if r == NULL:
             continue
         score = eviction_score(ks, db, r)
@@ -321,6 +338,8 @@ cdef bytes pool_pop_best(Keyspace ks, EvictionPool pool, bint volatile_only, int
         r = rec_find_hashed(<Db>ks.dbs[ent.dbid], ent_key(ent), ent.klen,
                             <size_t>_Py_HashBytes(ent_key(ent), ent.klen))
         if r != NULL and (not volatile_only or r.vslot >= 0):
+            if r.flags & CM_BOXED:
+                EV_PREFETCH(rec_obj(r))     # its free is next (evict_key): start the load now
             key = ent_key_bytes(ent)
             dbid[0] = ent.dbid
         if ent.big != NULL:
@@ -337,3 +356,96 @@ cdef bint evict_key(Keyspace ks, Db db, bytes key):
     if ks.on_key_deleted is not None and not deleted_hooks_idle(ks):
         ks.on_key_deleted(db, key, b"evicted")
     return True
+
+
+# Sampling with the cache misses overlapped (issue 20, latency row). Each random draw is two or three dependent
+# loads (the bucket slot, the record, the next records of its chain; for volatile-* the expiry index slot, then
+# the record), all cold at maxmemory: drawn one after another they queued (Db.rec_random was a fifth of the
+# server's time while every write evicted). Here all draws of one pool_populate are made first and their loads
+# issued at once, stage by stage. Same distribution as rec_random (a uniform non-empty bucket, then a uniform
+# record of its chain) and as vol[rand % vol_len]; only the order of the loads changes.
+cdef inline cm_rec** _random_slot(Db db, size_t s0, size_t slots):
+    """A uniformly chosen bucket slot of the live part of the table(s) (rec_random's draw)."""
+    cdef size_t h
+    if db.buckets1 != NULL:
+        h = db.rehash_idx + rand64() % slots
+        return &db.buckets1[h - s0] if h >= s0 else &db.buckets[h]
+    return &db.buckets[rand64() & db.mask]
+
+
+cdef int sample_records(Db db, bint volatile_only, cm_rec** out, int n):
+    """n random records of db into out (NULL where none), as n calls of rec_random (or n uniform picks from
+    the expiry index) would give, with each stage's loads issued together. Returns n."""
+    cdef cm_rec** slot[EV_SAMPLE_MAX * EV_SLOTS_AHEAD]
+    cdef int nslots, used, j
+    cdef size_t s0 = 0, slots = 0, cnt, k
+    cdef cm_rec* head
+    cdef cm_rec* r
+    if n > EV_SAMPLE_MAX:
+        n = EV_SAMPLE_MAX
+    if volatile_only:
+        if db.vol_len == 0:
+            for j in range(n):
+                out[j] = NULL
+            return n
+        for j in range(n):
+            slot[j] = &db.vol[rand64() % db.vol_len].rec
+            EV_PREFETCH(slot[j])
+        for j in range(n):
+            out[j] = slot[j][0]
+            EV_PREFETCH(out[j])
+        return n
+    if db.count == 0:
+        for j in range(n):
+            out[j] = NULL
+        return n
+    if db.buckets1 != NULL:
+        s0 = db.mask + 1
+        slots = s0 + db.mask1 + 1 - db.rehash_idx
+    # stage 1: bucket slots, drawn ahead (an empty one is skipped, as rec_random draws again)
+    nslots = n * EV_SLOTS_AHEAD
+    for j in range(nslots):
+        slot[j] = _random_slot(db, s0, slots)
+        EV_PREFETCH(slot[j])
+    # stage 2: the first non-empty slot per sample (drawing more only when the advance ran out); heads requested
+    used = 0
+    for j in range(n):
+        head = NULL
+        while head == NULL:
+            if used < nslots:
+                head = slot[used][0]
+                used += 1
+            else:
+                head = _random_slot(db, s0, slots)[0]
+        out[j] = head
+        EV_PREFETCH(head)
+    # stage 3: a uniform record of each chain (most chains are one record long: nothing more to load)
+    for j in range(n):
+        head = out[j]
+        if head.next == NULL:
+            continue
+        cnt = 0
+        r = head
+        while r != NULL:
+            cnt += 1
+            r = r.next
+        k = rand64() % cnt
+        r = head
+        while k:
+            r = r.next
+            k -= 1
+        out[j] = r
+    return n
+
+
+def sample_keys(Db db, int n, bint volatile_only=False):
+    """The keys of n draws of sample_records (for tests)."""
+    cdef cm_rec* drawn[EV_SAMPLE_MAX]
+    cdef int j, m
+    out = []
+    while n > 0:
+        m = sample_records(db, volatile_only, drawn, n if n < EV_SAMPLE_MAX else EV_SAMPLE_MAX)
+        for j in range(m):
+            out.append(None if drawn[j] == NULL else rec_key_bytes(drawn[j]))
+        n -= m
+    return out

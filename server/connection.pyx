@@ -115,6 +115,36 @@ def set_normal_output_limit(hard, soft, seconds):
     _obuf_hard, _obuf_soft, _obuf_seconds = hard, soft, seconds
 
 
+# Replies written at the end of the event-loop pass instead of after each connection's read (redis writes every
+# client's replies in beforeSleep, handleClientsWithPendingWrites): the clients then get their replies in one
+# burst per pass, not spread over it, so a load generator sharing a core with others wakes once per pass (issue
+# 20, latency row). A connection's replies are deferred only when nothing else writes to its socket behind the
+# reply buffer's back: no AOF hold (_before_reply), no pub/sub subscriber, no replica or master link.
+# write_raw and the next process_input of the connection write the deferred replies first, so order is kept.
+# A process_input nested in another (other clients served while a script is busy) writes at once.
+cdef list _deferred = []
+cdef bint _defer_writes = True
+cdef int _depth = 0
+
+
+def set_deferred_writes(bint on):
+    """Turn the end-of-pass reply writing on or off (for A/B measurements); returns the previous setting."""
+    global _defer_writes
+    prev = _defer_writes
+    _defer_writes = on
+    return prev
+
+
+def _flush_deferred():
+    global _deferred
+    cdef list batch = _deferred
+    cdef RespConnection conn
+    _deferred = []
+    for conn in batch:
+        if conn.deferred:
+            conn.flush()
+
+
 def commit_before_write():
     """For writers outside RespConnection (memcached): make the batch's effects durable before replying."""
     if _before_reply is not None:
@@ -144,6 +174,7 @@ cdef class RespConnection:
     cdef public long long rb_peak_reset
     cdef public object pending_argv   # a command held back by CLIENT PAUSE
     cdef public long long obuf_soft_since   # unix second the normal soft output limit was first exceeded
+    cdef public bint deferred          # replies waiting for the end of the event-loop pass (_flush_deferred)
 
     def __init__(self, server):
         self.server = server
@@ -197,15 +228,28 @@ cdef class RespConnection:
 
     cpdef process_input(self):
         """Execute every complete command buffered (redis processInputBuffer), then write once."""
+        global _depth
         cdef Client c = self.client
-        cdef object argv
-        cdef Py_ssize_t mark
+        if self.deferred:
+            self.flush()                  # the previous batch's replies go first
         self.ks.update_clock()
         c.last_ms = self.ks.now_ms
         if c.pubsub is not None and _pubsub_flush is not None:
             _pubsub_flush()
         if self.pending_argv is None and not c.blocked:
             _prefetch_resp(self.parser, c.db)
+        _depth += 1
+        try:
+            if self._run_batch(c):
+                return
+        finally:
+            _depth -= 1
+        self._end_batch()
+
+    cdef bint _run_batch(self, Client c) except -1:
+        """The command loop of process_input; True when the connection was closed (nothing more to write)."""
+        cdef object argv
+        cdef Py_ssize_t mark
         while not c.blocked and not self.closing:
             if self.pending_argv is not None:
                 argv = self.pending_argv
@@ -216,7 +260,7 @@ cdef class RespConnection:
                 break
             if argv is False:
                 self._protocol_error()
-                return
+                return True
             if self.server.pause_until_ms and self.server.hold_for_pause(self, <list>argv):
                 self.pending_argv = argv
                 break
@@ -236,11 +280,29 @@ cdef class RespConnection:
             if c.close_after_reply:
                 self.flush()
                 self.close()
-                return
+                return True
+        return False
+
+    cdef int _end_batch(self) except -1:
+        """Write the batch's replies now, or at the end of the event-loop pass (see _deferred)."""
+        cdef Client c = self.client
+        if self.deferred:
+            return 0
+        if (_defer_writes and _depth == 0 and _before_reply is None and c.pubsub is None and not c.is_master
+                and not (c.flags & 1) and not self.closing and c.reply.size() > 0):
+            loop = self.server.loop
+            if loop is not None:
+                self.deferred = True
+                if not _deferred:
+                    loop.call_soon(_flush_deferred)
+                _deferred.append(self)
+                return 0
         self.flush()
+        return 0
 
     cpdef flush(self):
         cdef Client c = self.client
+        self.deferred = False
         if c.reply.size() > 0 and not self.closing:
             if _group is not None:
                 if _group.hold(self):
@@ -284,6 +346,8 @@ cdef class RespConnection:
 
     cpdef write_raw(self, bytes data):
         """Out-of-band output (pub/sub messages, MONITOR lines, unblocked replies)."""
+        if self.deferred:
+            self.flush()                  # replies deferred to the end of the pass go first
         if not self.closing:
             if _before_reply is not None:
                 _before_reply(None)

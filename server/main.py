@@ -49,6 +49,9 @@ def main(argv=None):
     # every command allocates an argv list; collect young objects less often and keep the startup heap
     # out of collections altogether (the keyspace itself holds no reference cycles)
     gc.set_threshold(50000, 20, 100)
+    if os.environ.get("CACHEMERE_DEFER_WRITES") == "0":     # A/B switch for bench/eviction_latency.py
+        from server.connection import set_deferred_writes
+        set_deferred_writes(False)
     from server.server import Server
     server = Server(config)
     from server import startup_checks

@@ -36,6 +36,7 @@ import select
 import socket
 
 from engine import registry
+from server.connection import _flush_deferred
 from engine.core import Client, exec_abort
 from engine.core cimport Client as CClient, Dispatcher, EffectLog
 from engine.spec cimport CommandSpec
@@ -298,6 +299,7 @@ cdef class ScriptRunner(CommandGate):
         ks = server.ks
         frozen_now = ks.now_ms          # other clients' batches must not move the script's clock
         try:
+            _flush_deferred()           # replies held for the end of the pass (redis: beforeSleep while blocked)
             self._accept_pending()
             self._poll_clients()
         finally:
