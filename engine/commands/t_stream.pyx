@@ -2515,7 +2515,8 @@ cdef object xreadgroup_slow(Client c, list argv):
 
 
 cdef object xreadgroup_impl(Client c, list argv):
-    """XREADGROUP GROUP g c [COUNT n] STREAMS key > on one existing stream and group, without BLOCK or NOACK,
+    """XREADGROUP GROUP g c [COUNT n] [BLOCK ms] STREAMS key > on one existing stream and group, without NOACK
+    (BLOCK only when there is something to serve),
     when every pending id of the group is at or below its last-delivered id (so the new NACKs go at the end of
     both PELs): xread_generic's steps in its order (the lookup counted as a hit twice, the consumer created
     with its notification, seen-time, the entries written from the nodes into the reply, the PEL, last_id and
@@ -2535,16 +2536,26 @@ cdef object xreadgroup_impl(Client c, list argv):
     cdef bint created = False
     cdef list served = None
     cdef unsigned long long gms, gseq, vms, vseq
-    if (argc != 7 and argc != 9) or <bytes>argv[argc - 1] != GT_ID or c.blocked_state is not None \
+    cdef Py_ssize_t i
+    cdef bint block = False
+    if argc < 7 or argc > 11 or argc & 1 == 0 or <bytes>argv[argc - 1] != GT_ID or c.blocked_state is not None \
             or not is_word(<bytes>argv[1], "group", 5) or not is_word(<bytes>argv[argc - 3], "streams", 7):
         return xreadgroup_slow(c, argv)
-    if argc == 9:
-        if not is_word(<bytes>argv[4], "count", 5):
+    i = 4
+    while i < argc - 3:                     # COUNT n and BLOCK ms, once each, in any order
+        if is_word(<bytes>argv[i], "count", 5):
+            v = parse_ll(argv[i + 1])
+            if v is None:
+                return xreadgroup_slow(c, argv)
+            count = v if v > 0 else 0
+        elif is_word(<bytes>argv[i], "block", 5) and not block:
+            v = parse_ll(argv[i + 1])
+            if v is None or v < 0 or running_in_script(c):
+                return xreadgroup_slow(c, argv)    # the errors are the generic path's
+            block = True
+        else:
             return xreadgroup_slow(c, argv)
-        v = parse_ll(argv[5])
-        if v is None:
-            return xreadgroup_slow(c, argv)
-        count = v if v > 0 else 0
+        i += 2
     key = <bytes>argv[argc - 2]
     r = db.rec_find(key)
     if r == NULL or r.vslot >= 0 or not (r.flags & CM_BOXED):
@@ -2567,15 +2578,17 @@ cdef object xreadgroup_impl(Client c, list argv):
         vseq = last_pending[1]
         if vms > gms or (vms == gms and vseq > gseq):
             return xreadgroup_slow(c, argv)
-    # from here on, what xread_generic does for this form
-    db.rec_lookup(key, True)                # lookupKeyRead: a hit (no TTL, so no expiry), the LRU/LFU touch
-    c.ks.stat_hits += 1                     # redis looks the stream up a second time while serving
     serve = False
     if s.length:
         last_valid = s.last_live
         vms = last_valid[0]
         vseq = last_valid[1]
         serve = vms > gms or (vms == gms and vseq > gseq)
+    if not serve and block:
+        return xreadgroup_slow(c, argv)         # it blocks (or answers as timed out in MULTI/scripts)
+    # from here on, what xread_generic does for this form
+    db.rec_lookup(key, True)                # lookupKeyRead: a hit (no TTL, so no expiry), the LRU/LFU touch
+    c.ks.stat_hits += 1                     # redis looks the stream up a second time while serving
     if not serve:
         c.prevent_propagation()
         c.reply.add_null_array()

@@ -1,7 +1,7 @@
 """XREADGROUP's compiled `>` path (engine/commands/t_stream.pyx xreadgroup_impl) against redis-server 7.0.15, RESP2
 and RESP3: COUNT larger than the stream, COUNT 0 / negative / absent, reads across nodes with deleted entries in
-between, a new consumer, an empty result, keywords in any case, the forms that go to the generic path (COUNT
-first, NOACK, a PEL above last-delivered after XGROUP SETID, missing key or group, another type, a TTL), then
+between, a new consumer, an empty result, keywords in any case, BLOCK when there is something to serve, the forms that go to the generic path (COUNT
+first, NOACK, BLOCK with nothing to serve, a PEL above last-delivered after XGROUP SETID, missing key or group, another type, a TTL), then
 the PEL (XPENDING summary and extended, XINFO GROUPS/CONSUMERS/STREAM FULL with the times masked), XACK and
 XCLAIM on what the fast path recorded."""
 import pytest
@@ -55,6 +55,13 @@ SEQ = [("DEL", "xs", "xstr", "xttl", "xe")] + xadds("xs", 1, 251) + [
     # COUNT larger than the stream, no COUNT at all
     ("XREADGROUP", "GROUP", "k", "erin", "COUNT", "100000", "STREAMS", "xs", ">"),
     ("XADD", "xs", "301-0", "f", "z"), ("XREADGROUP", "GROUP", "k", "erin", "STREAMS", "xs", ">"),
+    # BLOCK with something to serve (the fast path), and with nothing (the generic path times out)
+    ("XADD", "xs", "301-1", "f", "b1"), ("XADD", "xs", "301-2", "f", "b2"),
+    ("XREADGROUP", "GROUP", "k", "erin", "BLOCK", "10", "COUNT", "1", "STREAMS", "xs", ">"),
+    ("XREADGROUP", "GROUP", "k", "erin", "COUNT", "5", "BLOCK", "0", "STREAMS", "xs", ">"),
+    ("XREADGROUP", "GROUP", "k", "erin", "COUNT", "5", "BLOCK", "10", "STREAMS", "xs", ">"),
+    ("XREADGROUP", "GROUP", "k", "erin", "BLOCK", "-1", "STREAMS", "xs", ">"),
+    ("XREADGROUP", "GROUP", "k", "erin", "BLOCK", "x", "STREAMS", "xs", ">"),
     ("XINFO", "GROUPS", "xs"), ("XPENDING", "xs", "k", "-", "+", "5"), ("XPENDING", "xs", "k", "-", "+", "3", "erin"),
     ("XPENDING", "xs", "k", "IDLE", "0", "299", "+", "10"),
     # the generic path's forms, beside
