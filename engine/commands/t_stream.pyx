@@ -14,6 +14,8 @@ from engine.types.stream import (StreamValue, ConsumerGroup, NACK, U64_MAX, MIN_
 from engine.types.stream cimport format_id
 from protocol.resp import parse_ll
 from protocol.resp cimport ReplyBuffer
+cdef extern from "limits.h":
+    const unsigned long long U64_MAX_C "ULLONG_MAX"
 from engine.core cimport Client, Db, Entry, bind_fast, bind_cost, cm_rec, rec_obj, CM_BOXED, rec_cost_add
 from engine.types.stream cimport StreamValue as CStreamValue, Node, NACK as CNACK, SortedIds, Consumer, \
     ConsumerGroup as CConsumerGroup
@@ -841,12 +843,15 @@ def read_consumer_history(s, consumer, start, count, now):
     """streamReplyWithRangeFromConsumerPEL: the consumer's pending entries from start (deleted ones as None)."""
     out = []
     pel = consumer.pel
-    for entry_id in pel.keys[pel.index_ge(start):]:
+    pos = pel.index_ge(start)
+    while pos < len(pel):
         if count and len(out) >= count:
             break
+        entry_id = pel.key_at(pos)
+        nack = pel.value_at(pos)
+        pos += 1
         fields_values = s.get_entry(entry_id)
         if fields_values is not None:
-            nack = pel.map[entry_id]
             nack.delivery_time = now
             nack.delivery_count += 1
         out.append((entry_id, fields_values))
@@ -872,17 +877,15 @@ def read_new_for_group(CStreamValue s, key, group_name, CConsumerGroup group, Co
             if noack:
                 propagate_last_id = True
         if not noack:
-            if not group_pel.keys or entry_id > group_pel.keys[len(group_pel.keys) - 1]:
+            if not len(group_pel) or entry_id > group_pel.key_at(-1):
                 # past every pending id of the group (so of the consumer too): a new NACK appended to both
                 nack = CNACK(now, 1, consumer)
-                group_pel.keys.append(entry_id)
-                group_pel.map[entry_id] = nack
-                consumer_pel.keys.append(entry_id)
-                consumer_pel.map[entry_id] = nack
+                group_pel.c_append(entry_id[0], entry_id[1], nack)
+                consumer_pel.c_append(entry_id[0], entry_id[1], nack)
                 if effects is not None:
                     effects.append(xclaim_effect(key, group_name, group, entry_id, nack))
                 continue
-            nack = group_pel.map.get(entry_id)
+            nack = group_pel.get(entry_id)
             if nack is None:
                 nack = CNACK(now, 1, consumer)
                 group_pel.insert(entry_id, nack)
@@ -1143,8 +1146,8 @@ def xpending_command(c, argv):
             c.reply.add_null()
             c.reply.add_null_array()
             return
-        reply_id(c, group.pel.keys[0])
-        reply_id(c, group.pel.keys[-1])
+        reply_id(c, group.pel.key_at(0))
+        reply_id(c, group.pel.key_at(-1))
         owners = [cons for cons in group.sorted_consumers() if len(cons.pel)]
         c.reply.add_array_len(len(owners))
         for cons in owners:
@@ -1162,10 +1165,13 @@ def xpending_command(c, argv):
         pel = group.pel
     now = c.ks.now_ms
     rows = []
-    for entry_id in pel.keys[pel.index_ge(start):]:
+    pos = pel.index_ge(start)
+    while pos < len(pel):
+        entry_id = pel.key_at(pos)
+        nack = pel.value_at(pos)
+        pos += 1
         if not count or entry_id > end:
             break
-        nack = pel.map[entry_id]
         if min_idle and now - nack.delivery_time < min_idle:
             continue
         rows.append((entry_id, nack))
@@ -1360,12 +1366,12 @@ def xautoclaim_command(c, argv):
     attempts = count * 10
     consumer = None
     claimed, deleted_ids, effects = [], [], []
-    keys = group.pel.keys
-    pos = group.pel.index_ge(start)
+    keys = group.pel
+    pos = keys.index_ge(start)
     while attempts and count and pos < len(keys):
         attempts -= 1
-        entry_id = keys[pos]
-        nack = group.pel.map[entry_id]
+        entry_id = keys.key_at(pos)
+        nack = keys.value_at(pos)
         if s.get_entry(entry_id) is None:
             effects.append(xclaim_effect(key, group_name, group, entry_id, nack))
             c.dirty += 1
@@ -1386,7 +1392,7 @@ def xautoclaim_command(c, argv):
         count -= 1
         effects.append(xclaim_effect(key, group_name, group, entry_id, nack))
         c.dirty += 1
-    cursor = keys[pos] if pos < len(keys) else MIN_ID
+    cursor = keys.key_at(pos) if pos < len(keys) else MIN_ID
     c.reply.add_array_len(3)
     reply_id(c, cursor)
     c.reply.add_array_len(len(claimed))
@@ -1549,10 +1555,11 @@ def xinfo_stream_command(c, argv):
         add_field(c, b"pel-count")
         c.reply.add_int(len(group.pel))
         add_field(c, b"pending")
-        pel_ids = group.pel.keys[:count] if count else group.pel.keys
-        c.reply.add_array_len(len(pel_ids))
-        for entry_id in pel_ids:
-            nack = group.pel.map[entry_id]
+        npel = min(count, len(group.pel)) if count else len(group.pel)
+        c.reply.add_array_len(npel)
+        for pos in range(npel):
+            entry_id = group.pel.key_at(pos)
+            nack = group.pel.value_at(pos)
             c.reply.add_array_len(4)
             reply_id(c, entry_id)
             c.reply.add_bulk(nack.consumer.name)
@@ -1570,10 +1577,11 @@ def xinfo_stream_command(c, argv):
             add_field(c, b"pel-count")
             c.reply.add_int(len(consumer.pel))
             add_field(c, b"pending")
-            own_ids = consumer.pel.keys[:count] if count else consumer.pel.keys
-            c.reply.add_array_len(len(own_ids))
-            for entry_id in own_ids:
-                nack = consumer.pel.map[entry_id]
+            npel = min(count, len(consumer.pel)) if count else len(consumer.pel)
+            c.reply.add_array_len(npel)
+            for pos in range(npel):
+                entry_id = consumer.pel.key_at(pos)
+                nack = consumer.pel.value_at(pos)
                 c.reply.add_array_len(3)
                 reply_id(c, entry_id)
                 c.reply.add_int(nack.delivery_time)
@@ -2380,11 +2388,19 @@ command(
 cdef bytes STAR = b"*"
 cdef bytes EV_XADD = b"xadd"
 cdef object STREAM_TYPE = StreamValue
-try:
-    from server.server import Server as _Server
-    SERVER_SIGNAL = _Server.signal_key_ready
-except ImportError:              # the bare engine (no server package)
-    SERVER_SIGNAL = None
+SERVER_SIGNAL = None             # Server.signal_key_ready, resolved at the first XADD (server.server imports
+                                 # the command families, so it is only partly initialised at import time)
+
+
+cdef object server_signal():
+    global SERVER_SIGNAL
+    if SERVER_SIGNAL is None:
+        try:
+            from server.server import Server as _Server
+            SERVER_SIGNAL = _Server.signal_key_ready
+        except ImportError:      # the bare engine (no server package)
+            SERVER_SIGNAL = False
+    return SERVER_SIGNAL
 
 
 cdef inline void account_key(Client c, bytes key):
@@ -2406,6 +2422,7 @@ cdef object xadd_impl(Client c, list argv):
     cdef cm_rec* r
     cdef CStreamValue s
     cdef object last, new_id
+    cdef unsigned long long lms, lseq
     cdef long long max_bytes = 4096, max_entries = 100, before, dirty
     cdef bint created = False
     cdef list effect
@@ -2429,14 +2446,19 @@ cdef object xadd_impl(Client c, list argv):
             return None
         s = <CStreamValue>v
     last = s.last_id
-    if last == MAX_ID:
+    lms = last[0]
+    lseq = last[1]
+    if lms == U64_MAX_C and lseq == U64_MAX_C:
         c.error(b"ERR The stream has exhausted the last possible ID, unable to add more items")
         return None
     now = c.ks.now_ms
-    new_id = (now, 0) if now > last[0] else incr_id(last)
-    if new_id is None or new_id <= last:
-        c.error(b"ERR The ID specified in XADD is equal or smaller than the target stream top item")
-        return None
+    # streamIncrID / the '*' id, as incr_id does (the id is then always above the last one)
+    if now > 0 and <unsigned long long>now > lms:
+        new_id = (<unsigned long long>now, 0)
+    elif lseq == U64_MAX_C:
+        new_id = (lms + 1, 0)
+    else:
+        new_id = (lms, lseq + 1)
     if c.server is not None:
         values = c.server.config._values          # what config.scalar(name) reads, without its Python frame
         max_bytes = (<dict>values)["stream-node-max-bytes"]
@@ -2452,15 +2474,17 @@ cdef object xadd_impl(Client c, list argv):
     c.dirty += 1
     if c.ks.notify_flags:
         notify(c, "t", EV_XADD, key)
-    effect = list(argv)
-    effect[2] = id_bytes
-    c.propagate_as(effect)
+    if c.ks.effects.subscribers:
+        # the effect names the id (with no AOF and no replica nothing reads it: argv, as the dispatcher would)
+        effect = list(argv)
+        effect[2] = id_bytes
+        c.propagate_as(effect)
     # blocking.signal_key_ready -> Server.signal_key_ready, inlined: the blocked-clients registry, if any
     server = c.server if c.server is not None else c.ks.server
     if server is not None:
-        if type(server).signal_key_ready is SERVER_SIGNAL:
+        if type(server).signal_key_ready is server_signal():
             waiting = server.extensions.get("blocking")
-            if waiting is not None:
+            if waiting is not None and getattr(waiting, "waiting", True):   # nobody blocked: nothing to do
                 waiting.signal_key_ready(c, key)
         else:
             server.signal_key_ready(c, key)
@@ -2469,3 +2493,158 @@ cdef object xadd_impl(Client c, list argv):
 
 bind_fast(b"xadd", xadd_impl)
 bind_cost(b"xadd")
+
+
+cdef bytes GT_ID = b">"
+cdef bytes EV_CREATECONSUMER = b"xgroup-createconsumer"
+
+
+cdef inline bint is_word(bytes arg, const char* lower, Py_ssize_t n) noexcept:
+    """arg equals the lower-case ASCII word `lower` (n bytes) ignoring case."""
+    cdef const char* p = arg
+    cdef Py_ssize_t i
+    if len(arg) != n:
+        return False
+    for i in range(n):
+        if (p[i] | 0x20) != lower[i]:
+            return False
+    return True
+
+
+cdef object xreadgroup_slow(Client c, list argv):
+    """The generic XREADGROUP (xread_generic), then the accounting the dispatcher would have done (XREADGROUP
+    is bound with bind_cost): every key it names, re-estimated when it changed something."""
+    cdef long long dirty = c.dirty
+    xread_generic(c, argv, True)
+    if c.dirty != dirty:
+        for i in xread_getkeys(argv):
+            account_key(c, <bytes>argv[i])
+    return None
+
+
+cdef object xreadgroup_impl(Client c, list argv):
+    """XREADGROUP GROUP g c [COUNT n] [BLOCK ms] STREAMS key > on one existing stream and group, without NOACK
+    (BLOCK only when there is something to serve),
+    when every pending id of the group is at or below its last-delivered id (so the new NACKs go at the end of
+    both PELs): xread_generic's steps in its order (the lookup counted as a hit twice, the consumer created
+    with its notification, seen-time, the entries written from the nodes into the reply, the PEL, last_id and
+    entries_read, one XCLAIM effect per entry when something reads the effect stream).  Any other form, a
+    missing key or group, a key with a TTL, another type, or a blocked client's re-run: xreadgroup_slow.
+    Memory: bound with bind_cost; the read adds its PEL entries' and new consumer's share of mem_estimate."""
+    cdef Py_ssize_t argc = len(argv)
+    cdef long long count = 0, now, n, delta
+    cdef Db db = c.db
+    cdef cm_rec* r
+    cdef CStreamValue s
+    cdef CConsumerGroup group
+    cdef Consumer consumer
+    cdef SortedIds gpel
+    cdef ReplyBuffer reply
+    cdef bytes key
+    cdef bint created = False
+    cdef list served = None
+    cdef unsigned long long gms, gseq, vms, vseq
+    cdef Py_ssize_t i
+    cdef bint block = False
+    if argc < 7 or argc > 11 or argc & 1 == 0 or <bytes>argv[argc - 1] != GT_ID or c.blocked_state is not None \
+            or not is_word(<bytes>argv[1], "group", 5) or not is_word(<bytes>argv[argc - 3], "streams", 7):
+        return xreadgroup_slow(c, argv)
+    i = 4
+    while i < argc - 3:                     # COUNT n and BLOCK ms, once each, in any order
+        if is_word(<bytes>argv[i], "count", 5):
+            v = parse_ll(argv[i + 1])
+            if v is None:
+                return xreadgroup_slow(c, argv)
+            count = v if v > 0 else 0
+        elif is_word(<bytes>argv[i], "block", 5) and not block:
+            v = parse_ll(argv[i + 1])
+            if v is None or v < 0 or running_in_script(c):
+                return xreadgroup_slow(c, argv)    # the errors are the generic path's
+            block = True
+        else:
+            return xreadgroup_slow(c, argv)
+        i += 2
+    key = <bytes>argv[argc - 2]
+    r = db.rec_find(key)
+    if r == NULL or r.vslot >= 0 or not (r.flags & CM_BOXED):
+        return xreadgroup_slow(c, argv)
+    v = <object>rec_obj(r)
+    if type(v) is not STREAM_TYPE:
+        return xreadgroup_slow(c, argv)
+    s = <CStreamValue>v
+    g = s.groups.get(argv[2])
+    if g is None:
+        return xreadgroup_slow(c, argv)
+    group = <CConsumerGroup>g
+    gpel = group.pel
+    gms = group.last_id[0]
+    gseq = group.last_id[1]
+    if len(gpel):
+        # a pending id above last_id (XGROUP SETID back, XCLAIM FORCE): the generic path re-delivers it
+        last_pending = gpel.key_at(-1)
+        vms = last_pending[0]
+        vseq = last_pending[1]
+        if vms > gms or (vms == gms and vseq > gseq):
+            return xreadgroup_slow(c, argv)
+    serve = False
+    if s.length:
+        last_valid = s.last_live
+        vms = last_valid[0]
+        vseq = last_valid[1]
+        serve = vms > gms or (vms == gms and vseq > gseq)
+    if not serve and block:
+        return xreadgroup_slow(c, argv)         # it blocks (or answers as timed out in MULTI/scripts)
+    # from here on, what xread_generic does for this form
+    db.rec_lookup(key, True)                # lookupKeyRead: a hit (no TTL, so no expiry), the LRU/LFU touch
+    c.ks.stat_hits += 1                     # redis looks the stream up a second time while serving
+    if not serve:
+        c.prevent_propagation()
+        c.reply.add_null_array()
+        return None
+    now = c.ks.now_ms
+    cname = argv[3]
+    cons = group.consumers.get(cname)
+    if cons is None:
+        cons = group.create_consumer(cname, now)
+        if c.ks.notify_flags:
+            notify(c, "t", EV_CREATECONSUMER, key)
+        c.dirty += 1
+        created = True
+    consumer = <Consumer>cons
+    consumer.seen_time = now
+    c.dirty += 1
+    if c.ks.effects.subscribers:
+        served = []
+    reply = c.reply
+    if reply.resp == 2:
+        reply.add_array_len(1)
+        reply.add_array_len(2)
+    else:
+        reply.add_map_len(1)
+    reply.add_bulk(key)
+    n = s.read_group_new(group, consumer, count, now, reply, served)
+    if served:
+        group_name = argv[2]
+        propagate_effects(c, [xclaim_effect_at(key, group_name, entry_id, nack) for entry_id, nack in served])
+    else:
+        c.prevent_propagation()
+    # memory: mem_estimate's groups share grows by 130 per PEL entry and 100 per consumer
+    delta = n * 130 + (100 if created else 0)
+    group.mem_cached += delta
+    s.groups_mem += delta
+    r = db.rec_find(key)
+    if r != NULL:
+        rec_cost_add(db, r, delta)
+    return None
+
+
+def xclaim_effect_at(key, group_name, entry_id, nack):
+    """xclaim_effect for a `>` read, where the group's last id was this entry's when it was served."""
+    id_bytes = format_id(entry_id)
+    return [b"XCLAIM", key, group_name, nack.consumer.name, b"0", id_bytes, b"TIME",
+            b"%d" % nack.delivery_time, b"RETRYCOUNT", b"%d" % nack.delivery_count, b"FORCE", b"JUSTID",
+            b"LASTID", id_bytes]
+
+
+bind_fast(b"xreadgroup", xreadgroup_impl)
+bind_cost(b"xreadgroup")

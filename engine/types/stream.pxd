@@ -43,10 +43,22 @@ cdef class NACK:
 
 
 cdef class SortedIds:
-    cdef public list keys
-    cdef public dict map
+    # A rax-like map keyed by stream id: the ids as C (ms, seq) pairs in one sorted malloc'd array, the values
+    # (NACKs) in a Python list at the same positions (so the GC still sees them); no tuple or dict per entry.
+    cdef unsigned long long* ids     # 2 * n: ms, seq of entry i at ids[2i], ids[2i + 1]
+    cdef Py_ssize_t n, cap
+    cdef public list vals
+    cdef int reserve(self, Py_ssize_t extra) except -1
+    cdef Py_ssize_t lower_bound(self, unsigned long long ms, unsigned long long seq) noexcept
+    cdef Py_ssize_t c_find(self, unsigned long long ms, unsigned long long seq) noexcept
+    cdef int c_append(self, unsigned long long ms, unsigned long long seq, object v) except -1
+    cdef int c_insert(self, unsigned long long ms, unsigned long long seq, object v) except -1
+    cdef bint c_remove(self, unsigned long long ms, unsigned long long seq) except -1
     cpdef insert(self, k, v)
     cpdef bint remove(self, k) except -1
+    cpdef key_at(self, Py_ssize_t i)
+    cpdef value_at(self, Py_ssize_t i)
+    cpdef Py_ssize_t index_ge(self, k) except -1
 
 
 cdef class Consumer:
@@ -85,6 +97,8 @@ cdef class StreamValue:
     cdef Py_ssize_t node_index(self, unsigned long long ms, unsigned long long seq)
     cdef int scan(self, start, end, long long count, bint rev, int mode, ReplyBuffer reply, list out) except -1
     cpdef reply_range(self, ReplyBuffer reply, start, end, long long count=*, bint rev=*)
+    cdef long long read_group_new(self, ConsumerGroup g, Consumer cons, long long count, long long now,
+                                  ReplyBuffer reply, list served) except -1
     cpdef first_entry(self)
     cpdef last_entry(self)
     cpdef first_live_id(self)

@@ -11,10 +11,11 @@ needs them (XRANGE writes them straight from the node buffers into the reply).
 """
 from libc.stdio cimport snprintf
 from libc.stdlib cimport malloc, realloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memmove
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
+from cpython.object cimport PyObject
 from bisect import bisect_left, bisect_right, insort
 
 from protocol.resp cimport ReplyBuffer
@@ -26,6 +27,10 @@ U64_MAX = (1 << 64) - 1
 MIN_ID = (0, 0)
 MAX_ID = (U64_MAX, U64_MAX)
 SCG_INVALID_ENTRIES_READ = -1
+cdef extern from "limits.h":
+    const unsigned long long U64_MAX_C "ULLONG_MAX"
+cdef enum:
+    SCG_INVALID_ENTRIES_READ_C = -1
 
 
 cdef inline int put_id(char* out, unsigned long long ms, unsigned long long seq) noexcept:
@@ -353,39 +358,128 @@ cdef class NACK:
 
 
 cdef class SortedIds:
-    """A rax-like map keyed by stream id: dict plus a sorted key list."""
+    """A rax-like map keyed by stream id: C (ms, seq) pairs kept sorted in one array, the values in a list
+    at the same positions.  The Python interface takes and gives (ms, seq) tuples."""
 
-    def __init__(self):
-        self.keys = []
-        self.map = {}
+    def __cinit__(self):
+        self.ids = NULL
+        self.n = 0
+        self.cap = 0
+        self.vals = []
 
-    def __len__(self):
-        return len(self.map)
+    def __dealloc__(self):
+        if self.ids != NULL:
+            free(self.ids)
 
-    def __contains__(self, k):
-        return k in self.map
+    cdef int reserve(self, Py_ssize_t extra) except -1:
+        cdef Py_ssize_t cap
+        cdef unsigned long long* p
+        if self.n + extra <= self.cap:
+            return 0
+        cap = self.cap * 2 if self.cap else 8
+        while cap < self.n + extra:
+            cap *= 2
+        p = <unsigned long long*>realloc(self.ids, cap * 2 * sizeof(unsigned long long))
+        if p == NULL:
+            raise MemoryError()
+        self.ids = p
+        self.cap = cap
+        return 0
 
-    def get(self, k):
-        return self.map.get(k)
-
-    cpdef insert(self, k, v):
-        cdef list keys = self.keys
-        if k not in self.map:
-            if not keys or k > keys[len(keys) - 1]:
-                keys.append(k)
+    cdef Py_ssize_t lower_bound(self, unsigned long long ms, unsigned long long seq) noexcept:
+        """The first position whose id is >= (ms, seq) (n when none)."""
+        cdef Py_ssize_t lo = 0, hi = self.n, mid
+        cdef unsigned long long* ids = self.ids
+        if hi == 0 or cmp_id(ids[2 * hi - 2], ids[2 * hi - 1], ms, seq) < 0:
+            return hi
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if cmp_id(ids[2 * mid], ids[2 * mid + 1], ms, seq) < 0:
+                lo = mid + 1
             else:
-                insort(keys, k)
-        self.map[k] = v
+                hi = mid
+        return lo
 
-    cpdef bint remove(self, k) except -1:
-        if self.map.pop(k, None) is None:
+    cdef Py_ssize_t c_find(self, unsigned long long ms, unsigned long long seq) noexcept:
+        cdef Py_ssize_t i = self.lower_bound(ms, seq)
+        if i < self.n and self.ids[2 * i] == ms and self.ids[2 * i + 1] == seq:
+            return i
+        return -1
+
+    cdef int c_append(self, unsigned long long ms, unsigned long long seq, object v) except -1:
+        """Add an id known to be greater than every id held."""
+        self.reserve(1)
+        self.ids[2 * self.n] = ms
+        self.ids[2 * self.n + 1] = seq
+        self.vals.append(v)
+        self.n += 1
+        return 0
+
+    cdef int c_insert(self, unsigned long long ms, unsigned long long seq, object v) except -1:
+        cdef Py_ssize_t i = self.lower_bound(ms, seq)
+        if i < self.n and self.ids[2 * i] == ms and self.ids[2 * i + 1] == seq:
+            self.vals[i] = v
+            return 0
+        if i == self.n:
+            return self.c_append(ms, seq, v)
+        self.reserve(1)
+        memmove(self.ids + 2 * i + 2, self.ids + 2 * i, (self.n - i) * 2 * sizeof(unsigned long long))
+        self.ids[2 * i] = ms
+        self.ids[2 * i + 1] = seq
+        self.vals.insert(i, v)
+        self.n += 1
+        return 0
+
+    cdef bint c_remove(self, unsigned long long ms, unsigned long long seq) except -1:
+        cdef Py_ssize_t i = self.c_find(ms, seq)
+        if i < 0:
             return False
-        i = bisect_left(self.keys, k)
-        del self.keys[i]
+        memmove(self.ids + 2 * i, self.ids + 2 * i + 2, (self.n - i - 1) * 2 * sizeof(unsigned long long))
+        del self.vals[i]
+        self.n -= 1
         return True
 
-    def index_ge(self, k):
-        return bisect_left(self.keys, k)
+    def __len__(self):
+        return self.n
+
+    def __contains__(self, k):
+        return self.c_find(k[0], k[1]) >= 0
+
+    def get(self, k, default=None):
+        cdef Py_ssize_t i = self.c_find(k[0], k[1])
+        return self.vals[i] if i >= 0 else default
+
+    cpdef insert(self, k, v):
+        self.c_insert(k[0], k[1], v)
+
+    cpdef bint remove(self, k) except -1:
+        return self.c_remove(k[0], k[1])
+
+    cpdef key_at(self, Py_ssize_t i):
+        """The id at position i as a tuple (negative i counts from the end)."""
+        if i < 0:
+            i += self.n
+        if i < 0 or i >= self.n:
+            raise IndexError(i)
+        return (self.ids[2 * i], self.ids[2 * i + 1])
+
+    cpdef value_at(self, Py_ssize_t i):
+        if i < 0:
+            i += self.n
+        return self.vals[i]
+
+    cpdef Py_ssize_t index_ge(self, k) except -1:
+        return self.lower_bound(k[0], k[1])
+
+    @property
+    def keys(self):
+        """Every id in order, as a new list of tuples (O(n): not for hot paths)."""
+        return [(self.ids[2 * i], self.ids[2 * i + 1]) for i in range(self.n)]
+
+    @property
+    def map(self):
+        """id -> value as a new dict (O(n): tests and debugging)."""
+        return {(self.ids[2 * i], self.ids[2 * i + 1]): self.vals[i] for i in range(self.n)}
 
 
 cdef class Consumer:
@@ -411,9 +505,11 @@ cdef class ConsumerGroup:
         self.consumers[name] = consumer
         return consumer
 
-    def delete_consumer(self, consumer):
-        for k in consumer.pel.keys:
-            self.pel.remove(k)
+    def delete_consumer(self, Consumer consumer):
+        cdef SortedIds own = consumer.pel
+        cdef Py_ssize_t i
+        for i in range(own.n):
+            self.pel.c_remove(own.ids[2 * i], own.ids[2 * i + 1])
         del self.consumers[consumer.name]
 
     def ack(self, entry_id):
@@ -699,6 +795,114 @@ cdef class StreamValue:
             self.scan(start, end, n, rev, 1, reply, None)
         return n
 
+    cdef long long read_group_new(self, ConsumerGroup g, Consumer cons, long long count, long long now,
+                                  ReplyBuffer reply, list served) except -1:
+        """XREADGROUP's `>` read for one group (streamReplyWithRange with a group, no NOACK), in C: the live
+        entries after g.last_id (count 0 = all) written to reply as an array, each added to the group's and the
+        consumer's PEL as a new NACK (delivery count 1, time now), entries_read and last_id advanced as
+        read_new_for_group does.  The caller has checked that every id in the group's PEL is <= g.last_id, so
+        the new ids are appended at the end of both PELs.  served, when not None, gets (id, nack) per entry
+        (the XCLAIM effects).  Returns the number of entries written."""
+        cdef unsigned long long lms = g.last_id[0], lseq = g.last_id[1], sms, sseq
+        cdef unsigned long long dms = 0, dseq = 0
+        cdef bint tombs
+        cdef list nodes = self.nodes
+        cdef Py_ssize_t ni, nn = len(nodes), off, k, n = 0, cap = 64
+        cdef Node node
+        cdef EntryView ev
+        cdef SortedIds gpel = g.pel, cpel = cons.pel
+        cdef NACK nack
+        cdef PyObject* small_nodes[64]
+        cdef Py_ssize_t small_offs[64]
+        cdef PyObject** pnodes = small_nodes
+        cdef Py_ssize_t* poffs = small_offs
+        cdef void* grown
+        cdef tuple entry_id
+        if lseq == U64_MAX_C:
+            if lms == U64_MAX_C:
+                reply._header(b'*', 0)
+                return 0
+            sms = lms + 1
+            sseq = 0
+        else:
+            sms = lms
+            sseq = lseq + 1
+        try:
+            # the entries to serve: (node, slot offset) pairs
+            if self.length:
+                ni = self.node_index(sms, sseq)
+                if ni < 0:
+                    ni = 0
+                while ni < nn and not (count and n >= count):
+                    node = <Node>nodes[ni]
+                    ni += 1
+                    if node.live == 0 or cmp_id(node.lms, node.lseq, sms, sseq) < 0:
+                        continue
+                    off = 0
+                    while off < node.used:
+                        off = node.head(off, &ev)
+                        if ev.flags & ENTRY_DELETED or cmp_id(ev.ms, ev.seq, sms, sseq) < 0:
+                            continue
+                        if n == cap:
+                            if pnodes == small_nodes:
+                                pnodes = <PyObject**>malloc(cap * 2 * sizeof(PyObject*))
+                                poffs = <Py_ssize_t*>malloc(cap * 2 * sizeof(Py_ssize_t))
+                                if pnodes == NULL or poffs == NULL:
+                                    free(pnodes)
+                                    free(poffs)
+                                    pnodes = small_nodes
+                                    poffs = small_offs
+                                    raise MemoryError()
+                                memcpy(pnodes, small_nodes, cap * sizeof(PyObject*))
+                                memcpy(poffs, small_offs, cap * sizeof(Py_ssize_t))
+                            else:
+                                grown = realloc(pnodes, cap * 2 * sizeof(PyObject*))
+                                if grown == NULL:
+                                    raise MemoryError()
+                                pnodes = <PyObject**>grown
+                                grown = realloc(poffs, cap * 2 * sizeof(Py_ssize_t))
+                                if grown == NULL:
+                                    raise MemoryError()
+                                poffs = <Py_ssize_t*>grown
+                            cap *= 2
+                        pnodes[n] = <PyObject*>node
+                        poffs[n] = ev.off
+                        n += 1
+                        if count and n >= count:
+                            break
+            reply._header(b'*', n)
+            if n == 0:
+                return 0
+            # streamRangeHasTombstones(id, +inf) is "max_deleted_id >= id" once these hold
+            tombs = self.length > 0 and self.max_deleted_id != MIN_ID and not self.first_id > self.max_deleted_id
+            if tombs:
+                dms = self.max_deleted_id[0]
+                dseq = self.max_deleted_id[1]
+            gpel.reserve(n)
+            cpel.reserve(n)
+            for k in range(n):
+                node = <Node>pnodes[k]
+                node.head(poffs[k], &ev)
+                node.write_entry(reply, &ev)
+                if g.entries_read != SCG_INVALID_ENTRIES_READ_C and not (tombs and cmp_id(dms, dseq, ev.ms, ev.seq) >= 0):
+                    g.entries_read += 1
+                elif self.entries_added:
+                    g.entries_read = self.estimate_distance_from_first_ever_entry((ev.ms, ev.seq))
+                nack = NACK.__new__(NACK)
+                nack.delivery_time = now
+                nack.delivery_count = 1
+                nack.consumer = cons
+                gpel.c_append(ev.ms, ev.seq, nack)
+                cpel.c_append(ev.ms, ev.seq, nack)
+                if served is not None:
+                    served.append(((ev.ms, ev.seq), nack))
+            g.last_id = (ev.ms, ev.seq)
+            return n
+        finally:
+            if pnodes != small_nodes:
+                free(pnodes)
+                free(poffs)
+
     cpdef first_entry(self):
         """(id, fields) of the first live entry, or None."""
         cdef list out = []
@@ -857,7 +1061,7 @@ cdef class StreamValue:
         groups = []
         for name, group in self.sorted_groups():
             pel = [(k[0], k[1], n.delivery_time, n.delivery_count) for k, n in
-                   ((k, group.pel.map[k]) for k in group.pel.keys)]
+                   zip(group.pel.keys, group.pel.vals)]
             consumers = [{"name": cons.name, "seen_time": cons.seen_time, "active_time": None,
                           "pel": list(cons.pel.keys)} for cons in group.sorted_consumers()]
             groups.append({"name": name, "last_id": group.last_id, "entries_read": group.entries_read,
@@ -912,7 +1116,7 @@ cdef class StreamValue:
             # stream_for_read/_write): XADD's fast path, which touches no group, keeps the count
             for v in self.groups.values():
                 g = <ConsumerGroup>v
-                one = len(g.pel.map) * 130 + len(g.consumers) * 100
+                one = g.pel.n * 130 + len(g.consumers) * 100
                 g.mem_cached = one
                 pel += one
             self.groups_mem = pel
@@ -921,7 +1125,7 @@ cdef class StreamValue:
         elif self.dirty_group is not None:
             # XREADGROUP changed one group only (t_stream.pyx xread_generic): recount that one
             g = <ConsumerGroup>self.dirty_group
-            one = len(g.pel.map) * 130 + len(g.consumers) * 100
+            one = g.pel.n * 130 + len(g.consumers) * 100
             self.groups_mem += one - g.mem_cached
             g.mem_cached = one
             self.dirty_group = None
