@@ -9,7 +9,7 @@ import time
 
 from protocol.resp cimport RespParser, ReplyBuffer, ProtocolErrorInfo
 from engine.core cimport Client, Dispatcher, Keyspace, Db, cm_rec
-from engine.prefetch cimport PF_MAX, pf_add, pf_records
+from engine.prefetch cimport PF_MAX, pf_records, pf_slot_of_hash, CM_PREFETCH, _Py_HashBytes
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 
@@ -217,7 +217,9 @@ cdef class RespConnection:
             if argv is False:
                 self._protocol_error()
                 return
-            if self.server.pause_until_ms and self.server.hold_for_pause(self, <list>argv):
+            # ks.paused is set with server.pause_until_ms (Server.pause_clients/unpause_clients): a C read
+            # per command instead of a Python attribute lookup while no pause is in force
+            if self.ks.paused and self.server.pause_until_ms and self.server.hold_for_pause(self, <list>argv):
                 self.pending_argv = argv
                 break
             if c.reply_mode != 0:
@@ -338,8 +340,12 @@ cdef void _prefetch_resp(RespParser parser, Db db):
     cdef int k = 0, multi
     cdef const char* name
     cdef object cur
+    cdef size_t h
+    cdef cm_rec** s
     if db is None or parser.multibulk_left != 0 or parser.error is not None:
         return
+    parser.hint_n = 0
+    parser.hint_i = 0
     cur = parser.cur
     if type(cur) is bytes:
         base = PyBytes_AS_STRING(cur)
@@ -369,8 +375,16 @@ cdef void _prefetch_resp(RespParser parser, Db db):
                     multi = 2                                    # MSETNX
                 elif alen == 4 and (name[0] | 32) == 109 and (name[1] | 32) == 103 and (name[2] | 32) == 101 and (name[3] | 32) == 116:
                     multi = 1                                    # MGET: every argument
-            elif i == 1 or (multi == 1) or (multi == 2 and i & 1):
-                k = pf_add(db, slots, k, base + pos, alen)
+            elif (i == 1 or (multi == 1) or (multi == 2 and i & 1)) and k < PF_MAX:
+                # hash once: the parser gives this hash to the argument's bytes object (RespParser.add_hint),
+                # so the command's own lookup does not hash the key again
+                h = <size_t>_Py_HashBytes(base + pos, alen)
+                parser.add_hint(pos, alen, <Py_ssize_t>h)
+                if db.buckets != NULL and db.count != 0:
+                    s = pf_slot_of_hash(db, h)
+                    CM_PREFETCH(s)
+                    slots[k] = s
+                    k += 1
             pos += alen + 2
     if k:
         pf_records(slots, k)
