@@ -32,6 +32,8 @@ cdef class RespParser:
     cdef int hint_n
     cdef int hint_i
     cdef void add_hint(self, Py_ssize_t off, Py_ssize_t n, Py_ssize_t h)
+    cdef list spare                # an executed argv list kept for the next request (recycle)
+    cdef void recycle(self, object argv)
 
     cpdef feed(self, data)
     cpdef object next_argv(self)

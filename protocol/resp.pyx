@@ -13,7 +13,7 @@ from libc.math cimport isinf, isnan, signbit
 from protocol.cutil cimport string2ll, ll_digits
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from cpython.list cimport PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_INCREF, Py_REFCNT
 
 cdef extern from *:
     """
@@ -28,8 +28,21 @@ cdef extern from *:
     #else
     static inline void CM_BYTES_SET_HASH(PyObject *o, Py_ssize_t h) { (void)o; (void)h; }
     #endif
+    /* A list whose only reference is the caller's, emptied in place and kept for the next request's argv:
+       no list object or item array is allocated per request (issue 20). */
+    static inline Py_ssize_t cm_list_allocated(PyObject *l) { return ((PyListObject *)l)->allocated; }
+    static inline void cm_list_set_size(PyObject *l, Py_ssize_t n) { Py_SET_SIZE(l, n); }
+    static inline void cm_list_empty(PyObject *l) {
+        PyListObject *o = (PyListObject *)l;
+        Py_ssize_t i, n = Py_SIZE(o);
+        Py_SET_SIZE(o, 0);
+        for (i = 0; i < n; i++) Py_CLEAR(o->ob_item[i]);
+    }
     """
     void CM_BYTES_SET_HASH(object o, Py_ssize_t h)
+    Py_ssize_t cm_list_allocated(object l)
+    void cm_list_set_size(object l, Py_ssize_t n)
+    void cm_list_empty(object l)
     int memcmp(const void* a, const void* b, size_t n)
 
 
@@ -328,6 +341,13 @@ cdef class RespParser:
                 self.hint_i += 1
         return item
 
+    cdef void recycle(self, object argv):
+        """An executed argv nothing else holds (the caller's reference is the only one: no MULTI queue,
+        effect unit, slowlog entry or pause kept it) is emptied and kept for the next request."""
+        if type(argv) is list and Py_REFCNT(argv) == 1 and self.spare is None:
+            cm_list_empty(argv)
+            self.spare = <list>argv
+
     cdef object _parse_whole(self, const char* p, Py_ssize_t n):
         """A multibulk request wholly in p[0:n] in its plain form (counts of plain digits, up to 64 arguments, an
         authenticated client), parsed in one pass with local state; None leaves the request to _parse_multibulk
@@ -347,7 +367,12 @@ cdef class RespParser:
         if argc <= 0 or argc > 64 or p[1] == 48 or off + 1 >= n or p[off] != 13 or p[off + 1] != 10:
             return None
         off += 2
-        argv = PyList_New(argc)
+        argv = self.spare
+        if argv is not None and cm_list_allocated(argv) >= argc:
+            self.spare = None
+            cm_list_set_size(argv, argc)          # its slots are NULL (recycle emptied it)
+        else:
+            argv = PyList_New(argc)
         for i in range(argc):
             # $<len>\r\n<bytes>\r\n
             if off >= n or p[off] != 36:

@@ -239,6 +239,7 @@ cdef class RespConnection:
                 self.flush()
                 self.close()
                 return
+            self.parser.recycle(argv)       # kept for the next request when nothing else holds it
         self.flush()
 
     cpdef flush(self):
