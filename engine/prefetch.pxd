@@ -24,10 +24,13 @@ cdef enum:
 
 cdef inline cm_rec** pf_slot(Db db, const char* p, Py_ssize_t n):
     """The bucket slot the key p[0:n] lives in (Db._bucket_of without a bytes object), NULL if no table."""
-    cdef size_t h
     if db.buckets == NULL or db.count == 0:
         return NULL
-    h = <size_t>_Py_HashBytes(p, n)
+    return pf_slot_of_hash(db, <size_t>_Py_HashBytes(p, n))
+
+
+cdef inline cm_rec** pf_slot_of_hash(Db db, size_t h):
+    """The bucket slot of a key whose hash is h (the table must exist)."""
     if db.buckets1 != NULL and (h & db.mask) < db.rehash_idx:
         return &db.buckets1[h & db.mask1]
     return &db.buckets[h & db.mask]

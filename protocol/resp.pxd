@@ -5,6 +5,15 @@ cdef class ProtocolErrorInfo:
     cdef public bint reply         # whether to send the error line before closing
 
 
+cdef struct resp_hash_hint:
+    Py_ssize_t off                 # offset in `cur` of a bulk argument's first byte
+    Py_ssize_t n                   # its length
+    Py_ssize_t h                   # _Py_HashBytes of it (what hash(bytes) computes)
+
+cdef enum:
+    RESP_HINTS_MAX = 64
+
+
 cdef class RespParser:
     cdef object cur                # bytes or bytearray being parsed
     cdef bytearray tail            # unconsumed bytes kept between feeds
@@ -16,6 +25,15 @@ cdef class RespParser:
     cdef public long long query_buffer_limit
     cdef public bint auth_required
     cdef public object error       # ProtocolErrorInfo once the stream is broken
+    # issue 20: the last command name (argv[0] repeats in a pipeline: one bytes object, and the dispatcher's
+    # last-verb cache matches it by identity) and the key hashes the connection's prefetch already computed
+    cdef bytes last_name
+    cdef resp_hash_hint* hints     # PyMem, RESP_HINTS_MAX entries, allocated on the first add_hint
+    cdef int hint_n
+    cdef int hint_i
+    cdef void add_hint(self, Py_ssize_t off, Py_ssize_t n, Py_ssize_t h)
+    cdef list spare                # an executed argv list kept for the next request (recycle)
+    cdef void recycle(self, object argv)
 
     cpdef feed(self, data)
     cpdef object next_argv(self)
@@ -23,6 +41,8 @@ cdef class RespParser:
     cpdef Py_ssize_t partial_argv_mem(self)
     cdef object _parse_inline(self, const char* p, Py_ssize_t n)
     cdef object _parse_multibulk(self, const char* p, Py_ssize_t n)
+    cdef object _parse_whole(self, const char* p, Py_ssize_t n)
+    cdef object _arg(self, const char* q, Py_ssize_t blen, Py_ssize_t at, bint first)
     cdef object _fail(self, bytes message)
     cdef _compact(self)
 

@@ -11,6 +11,39 @@ from libc.string cimport memcpy, memchr
 from libc.stdio cimport snprintf
 from libc.math cimport isinf, isnan, signbit
 from protocol.cutil cimport string2ll, ll_digits
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.list cimport PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF, Py_REFCNT
+
+cdef extern from *:
+    """
+    #include <string.h>
+    /* A bytes object's cached hash, set from a hash computed over the same bytes (issue 20: the
+       connection's prefetch hashes each key once; without this the lookup hashes it again). */
+    #if PY_VERSION_HEX < 0x030D0000
+    #pragma GCC diagnostic push
+    #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    static inline void CM_BYTES_SET_HASH(PyObject *o, Py_ssize_t h) { ((PyBytesObject *)o)->ob_shash = (Py_hash_t)h; }
+    #pragma GCC diagnostic pop
+    #else
+    static inline void CM_BYTES_SET_HASH(PyObject *o, Py_ssize_t h) { (void)o; (void)h; }
+    #endif
+    /* A list whose only reference is the caller's, emptied in place and kept for the next request's argv:
+       no list object or item array is allocated per request (issue 20). */
+    static inline Py_ssize_t cm_list_allocated(PyObject *l) { return ((PyListObject *)l)->allocated; }
+    static inline void cm_list_set_size(PyObject *l, Py_ssize_t n) { Py_SET_SIZE(l, n); }
+    static inline void cm_list_empty(PyObject *l) {
+        PyListObject *o = (PyListObject *)l;
+        Py_ssize_t i, n = Py_SIZE(o);
+        Py_SET_SIZE(o, 0);
+        for (i = 0; i < n; i++) Py_CLEAR(o->ob_item[i]);
+    }
+    """
+    void CM_BYTES_SET_HASH(object o, Py_ssize_t h)
+    Py_ssize_t cm_list_allocated(object l)
+    void cm_list_set_size(object l, Py_ssize_t n)
+    void cm_list_empty(object l)
+    int memcmp(const void* a, const void* b, size_t n)
 
 
 cdef long long INLINE_MAX = 64 * 1024
@@ -157,7 +190,28 @@ cdef class RespParser:
         self.auth_required = 0
         self.error = None
 
+    def __dealloc__(self):
+        if self.hints != NULL:
+            PyMem_Free(self.hints)
+
+    cdef void add_hint(self, Py_ssize_t off, Py_ssize_t n, Py_ssize_t h):
+        """The hash of the bulk at `off` (length n) in the current buffer, computed by the caller over exactly
+        those bytes; next_argv gives it to the argument's bytes object. Offsets must come in increasing order;
+        feed() and a compaction drop the hints (the offsets would no longer point at the same bytes)."""
+        if self.hint_n >= RESP_HINTS_MAX:
+            return
+        if self.hints == NULL:
+            self.hints = <resp_hash_hint*>PyMem_Malloc(RESP_HINTS_MAX * sizeof(resp_hash_hint))
+            if self.hints == NULL:
+                return
+        self.hints[self.hint_n].off = off
+        self.hints[self.hint_n].n = n
+        self.hints[self.hint_n].h = h
+        self.hint_n += 1
+
     cpdef feed(self, data):
+        self.hint_n = 0
+        self.hint_i = 0
         if self.pos >= len(self.cur):
             # fast path: nothing pending, parse straight from the received object
             self.cur = data
@@ -208,8 +262,12 @@ cdef class RespParser:
                 # redis closes the client without a reply ("Closing client that reached max query buffer length")
                 self.error = ProtocolErrorInfo(b"query buffer limit", False)
                 return False
-            if self.multibulk_left > 0 or base[self.pos] == b'*':
+            if self.multibulk_left > 0:
                 result = self._parse_multibulk(base + self.pos, total - self.pos)
+            elif base[self.pos] == b'*':
+                result = self._parse_whole(base + self.pos, total - self.pos)
+                if result is None:
+                    result = self._parse_multibulk(base + self.pos, total - self.pos)
             else:
                 result = self._parse_inline(base + self.pos, total - self.pos)
             if result is None:
@@ -223,6 +281,8 @@ cdef class RespParser:
 
     cdef _compact(self):
         """Keep only the unconsumed tail between reads."""
+        self.hint_n = 0
+        self.hint_i = 0
         if self.pos >= len(self.cur):
             # everything consumed (the common case): drop the buffer without copying
             self.cur = b""
@@ -260,8 +320,88 @@ cdef class RespParser:
             return True
         return args
 
+    cdef object _arg(self, const char* q, Py_ssize_t blen, Py_ssize_t at, bint first):
+        """The bytes object of a bulk argument at offset `at` of the buffer: argv[0] reuses the last command
+        name's object when it is the same; another argument takes the hash the prefetch computed for it."""
+        cdef bytes name = self.last_name
+        cdef object item
+        if first:
+            if name is not None and PyBytes_GET_SIZE(name) == blen and memcmp(PyBytes_AS_STRING(name), q, blen) == 0:
+                return name
+            item = PyBytes_FromStringAndSize(q, blen)
+            if blen <= 32:
+                self.last_name = <bytes>item
+            return item
+        item = PyBytes_FromStringAndSize(q, blen)
+        if self.hint_i < self.hint_n:
+            while self.hint_i < self.hint_n and self.hints[self.hint_i].off < at:
+                self.hint_i += 1
+            if self.hint_i < self.hint_n and self.hints[self.hint_i].off == at and self.hints[self.hint_i].n == blen:
+                CM_BYTES_SET_HASH(item, self.hints[self.hint_i].h)
+                self.hint_i += 1
+        return item
+
+    cdef void recycle(self, object argv):
+        """An executed argv nothing else holds (the caller's reference is the only one: no MULTI queue,
+        effect unit, slowlog entry or pause kept it) is emptied and kept for the next request."""
+        if type(argv) is list and Py_REFCNT(argv) == 1 and self.spare is None:
+            cm_list_empty(argv)
+            self.spare = <list>argv
+
+    cdef object _parse_whole(self, const char* p, Py_ssize_t n):
+        """A multibulk request wholly in p[0:n] in its plain form (counts of plain digits, up to 64 arguments, an
+        authenticated client), parsed in one pass with local state; None leaves the request to _parse_multibulk
+        (incomplete, unusual or malformed: that parser reaches the same argv or the same error)."""
+        cdef Py_ssize_t off = 1, argc = 0, blen, i, digits
+        cdef list argv
+        cdef object item
+        cdef char ch
+        if self.auth_required:
+            return None
+        # *<argc>\r\n
+        digits = 0
+        while off < n and 48 <= p[off] <= 57 and digits < 3:
+            argc = argc * 10 + (p[off] - 48)
+            off += 1
+            digits += 1
+        if argc <= 0 or argc > 64 or p[1] == 48 or off + 1 >= n or p[off] != 13 or p[off + 1] != 10:
+            return None
+        off += 2
+        argv = self.spare
+        if argv is not None and cm_list_allocated(argv) >= argc:
+            self.spare = None
+            cm_list_set_size(argv, argc)          # its slots are NULL (recycle emptied it)
+        else:
+            argv = PyList_New(argc)
+        for i in range(argc):
+            # $<len>\r\n<bytes>\r\n
+            if off >= n or p[off] != 36:
+                return None
+            off += 1
+            blen = 0
+            digits = 0
+            while off < n and 48 <= p[off] <= 57 and digits < 10:
+                blen = blen * 10 + (p[off] - 48)
+                off += 1
+                digits += 1
+            if digits == 0 or (digits > 1 and p[off - digits] == 48) or blen > self.max_bulk_len \
+                    or off + 1 >= n or p[off] != 13 or p[off + 1] != 10:
+                return None
+            off += 2
+            if n - off < blen + 2:
+                return None
+            item = self._arg(p + off, blen, self.pos + off, i == 0)
+            Py_INCREF(item)
+            PyList_SET_ITEM(argv, i, item)
+            off += blen + 2
+        self.pos += off
+        return argv
+
     cdef object _parse_multibulk(self, const char* p, Py_ssize_t n):
-        cdef Py_ssize_t off = 0, nl
+        cdef Py_ssize_t off = 0, nl, blen
+        cdef list argv
+        cdef bytes name
+        cdef object item
         cdef long long ll
         cdef const char* q
         if self.multibulk_left == 0:
@@ -304,11 +444,13 @@ cdef class RespParser:
                 self.pos += nl + 2
                 self.bulk_len = ll
                 q = p + off
-            if n - off < self.bulk_len + 2:
+            blen = self.bulk_len
+            if n - off < blen + 2:
                 return None
-            self.argv.append(PyBytes_FromStringAndSize(q, self.bulk_len))
-            off += self.bulk_len + 2
-            self.pos += self.bulk_len + 2
+            argv = self.argv
+            argv.append(self._arg(q, blen, self.pos, PyList_GET_SIZE(argv) == 0))
+            off += blen + 2
+            self.pos += blen + 2
             self.bulk_len = -1
             self.multibulk_left -= 1
         result = self.argv

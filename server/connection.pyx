@@ -9,7 +9,7 @@ import time
 
 from protocol.resp cimport RespParser, ReplyBuffer, ProtocolErrorInfo
 from engine.core cimport Client, Dispatcher, Keyspace, Db, cm_rec
-from engine.prefetch cimport PF_MAX, pf_add, pf_records
+from engine.prefetch cimport PF_MAX, pf_records, pf_slot_of_hash, CM_PREFETCH, _Py_HashBytes
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 
@@ -261,7 +261,9 @@ cdef class RespConnection:
             if argv is False:
                 self._protocol_error()
                 return True
-            if self.server.pause_until_ms and self.server.hold_for_pause(self, <list>argv):
+            # ks.paused is set with server.pause_until_ms (Server.pause_clients/unpause_clients): a C read
+            # per command instead of a Python attribute lookup while no pause is in force
+            if self.ks.paused and self.server.pause_until_ms and self.server.hold_for_pause(self, <list>argv):
                 self.pending_argv = argv
                 break
             if c.reply_mode != 0:
@@ -281,6 +283,7 @@ cdef class RespConnection:
                 self.flush()
                 self.close()
                 return True
+            self.parser.recycle(argv)       # kept for the next request when nothing else holds it
         return False
 
     cdef int _end_batch(self) except -1:
@@ -420,6 +423,24 @@ cdef inline bint _script_verb(const char* name, Py_ssize_t n):
     return False
 
 
+cdef inline int _pf_hinted(RespParser parser, Db db, cm_rec*** slots, int k, const char* base, Py_ssize_t pos,
+                           Py_ssize_t alen):
+    """Hash a key argument once: the parser gives this hash to the argument's bytes object
+    (RespParser.add_hint), so the command's own lookup does not hash the key again; prefetch its bucket."""
+    cdef size_t h
+    cdef cm_rec** s
+    if k >= PF_MAX:
+        return k
+    h = <size_t>_Py_HashBytes(base + pos, alen)
+    parser.add_hint(pos, alen, <Py_ssize_t>h)
+    if db.buckets != NULL and db.count != 0:
+        s = pf_slot_of_hash(db, h)
+        CM_PREFETCH(s)
+        slots[k] = s
+        k += 1
+    return k
+
+
 cdef void _prefetch_resp(RespParser parser, Db db):
     """Scan the buffered requests (without consuming them) and prefetch the table lines of their keys:
     argv[1] of each, every key of MSET/MSETNX/MGET. Stops at the first request that is not complete."""
@@ -431,8 +452,11 @@ cdef void _prefetch_resp(RespParser parser, Db db):
     cdef long long nkeys = 0
     cdef const char* name
     cdef object cur
+    cdef cm_rec* r
     if db is None or parser.multibulk_left != 0 or parser.error is not None:
         return
+    parser.hint_n = 0
+    parser.hint_i = 0
     cur = parser.cur
     if type(cur) is bytes:
         base = PyBytes_AS_STRING(cur)
@@ -470,12 +494,18 @@ cdef void _prefetch_resp(RespParser parser, Db db):
                     if _scan_len(base, pos, total, &nkeys) < 0 or nkeys < 0:
                         nkeys = 0
                 elif i < 3 + nkeys:
-                    k = pf_add(db, slots, k, base + pos, alen)
+                    k = _pf_hinted(parser, db, slots, k, base, pos, alen)
             elif i == 1 or (multi == 1) or (multi == 2 and i & 1):
-                k = pf_add(db, slots, k, base + pos, alen)
+                k = _pf_hinted(parser, db, slots, k, base, pos, alen)
             pos += alen + 2
     if k:
         pf_records(slots, k)
+        # third wave: the second record of each chain (a table at its usual load holds a third of the keys
+        # behind another one; the head's line was requested just above, so these loads overlap too)
+        for i in range(k):
+            r = slots[i][0]
+            if r != NULL and r.next != NULL:
+                CM_PREFETCH(r.next)
 
 
 cdef long long _qb_usable(long long n):
