@@ -399,6 +399,7 @@ def test_add_node_and_del_node(clusters):
         node.stop()
 
 
+@pytest.mark.drill      # make drill (make test at its 12-minute budget)
 def test_mixed_cluster_and_nodes_conf_interop():
     """A Cachemere + redis-server cluster forms through the 7.0 bus, and a node started on the other kind's
     nodes.conf keeps its identity (same file format both ways)."""
@@ -470,6 +471,7 @@ def test_client_list_readonly_flag_and_info(clusters):
         r.close()
 
 
+@pytest.mark.drill      # make drill (make test at its 12-minute budget)
 def test_shard_subscribers_dropped_when_the_slot_leaves():
     """SSUBSCRIBE to a channel of an owned slot; moving the slot away sends the subscriber its sunsubscribe
     (redis removeChannelsInSlot), on Cachemere as on redis-server."""

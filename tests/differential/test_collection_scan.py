@@ -160,6 +160,7 @@ def test_scan_guarantee_under_concurrent_writes(cachemere, redis_ref, kind):
         r.delete(key)
 
 
+@pytest.mark.drill      # make drill (make test at its 12-minute budget)
 def test_hscan_loop_time_against_redis(cachemere, redis_ref):
     """A 200k-field HSCAN loop (COUNT 10) costs about what redis's does (bench/collection_scan.py runs 1M)."""
     times = []

@@ -93,6 +93,7 @@ def _pause_write(port):
     return out
 
 
+@pytest.mark.drill      # make drill (make test at its 12-minute budget)
 def test_client_pause_write(pair):
     ours, theirs = pair
     a, b = _pause_write(ours.port), _pause_write(theirs.port)

@@ -1,6 +1,7 @@
 """LATENCY against redis-server 7.0.15: both servers get the same commands at the same moment (so the unix-second
 timestamps and the GRAPH labels line up) and answer the same bytes: LATEST, HISTORY, GRAPH (redis's sparkline),
 DOCTOR (its report and advice), RESET, the disabled / no-spike texts, and the latency-monitor-threshold gate."""
+import pytest
 import re
 import time
 
@@ -13,6 +14,7 @@ def _both(conns, *cmds, settle=0.2):
     return [c.read_until_quiet(settle) for c in conns]
 
 
+@pytest.mark.drill      # make drill (make test at its 12-minute budget)
 def test_latency_monitor_matches_redis(debug_pair):
     conns = [RawConnection(s.port, timeout=10) for s in debug_pair]
     try:

@@ -86,6 +86,7 @@ def test_a_restarted_replica_continues_partially(nodes, primary_kind, replica_ki
         wait_for(lambda: client(replica, db=2).get("c") == b"3", timeout=10)
 
 
+@pytest.mark.drill      # make drill (make test at its 12-minute budget)
 @pytest.mark.parametrize("replica_kind", ["cachemere", pytest.param("redis", marks=pytest.mark.drill)])
 def test_a_restarted_primary_lets_its_replicas_continue(nodes, replica_kind):
     run, restart = nodes

@@ -160,6 +160,7 @@ def test_tls_protocols_and_ciphersuites(certs):
         srv.stop()
 
 
+@pytest.mark.drill      # make drill (make test at its 12-minute budget)
 def test_encrypted_key_and_ca_dir(certs, tmp_path):
     # tls-ca-cert-dir: an OpenSSL hashed directory
     cadir = tmp_path / "cadir"

@@ -151,6 +151,7 @@ def test_allkeys_policies_stay_within_maxmemory(fresh_cachemere, policy):
     assert r.set("after", "1") is True
 
 
+@pytest.mark.drill      # make drill (make test at its 12-minute budget)
 def test_lru_keeps_the_hot_keys(fresh_cachemere):
     """The LRU clock has one-second resolution (as in redis): the load runs in rounds a second apart, the
     hot keys are read in every round, and the cold keys of earlier rounds must go first."""
@@ -223,6 +224,7 @@ def test_eviction_propagates_del():
     assert stream.count(b"*2\r\n$3\r\nDEL\r\n") == ks.stat_evicted
 
 
+@pytest.mark.drill      # make drill (make test at its 12-minute budget)
 def test_rss_stays_bounded_while_writing_5x_maxmemory(fresh_cachemere):
     """RSS stays under 1.3 x maxmemory + the interpreter's fixed base while a workload writes 5 x maxmemory."""
     maxmemory = 32 * 1024 * 1024
