@@ -430,6 +430,23 @@ cdef inline void reply_nodes(ReplyBuffer out, SkipNode* x, unsigned long count, 
         count -= 1
 
 
+cdef object PACKED = object()         # skiplist_for_read: the zset is packed, the Python handler answers
+
+
+cdef inline object skiplist_for_read(Client c, list argv):
+    """The skiplist zset at argv[1]; None after replying (an empty array for a missing key, WRONGTYPE);
+    PACKED for a packed zset."""
+    cdef object o = lookup_zset(c, <bytes>argv[1], True)
+    if o is WRONG:
+        return None
+    if o is None:
+        c.reply.add_raw(EMPTY_ARRAY)
+        return None
+    if (<ZSet>o).packed:
+        return PACKED
+    return o
+
+
 cdef object zrangebyscore_impl(Client c, list argv):
     cdef int form = withscores_arg(argv)
     cdef double lo, hi
@@ -441,15 +458,12 @@ cdef object zrangebyscore_impl(Client c, list argv):
     cdef unsigned long count = 0
     if form == 0 or not parse_bound(<bytes>argv[2], &lo, &lo_ex) or not parse_bound(<bytes>argv[3], &hi, &hi_ex):
         return zrangebyscore_slow(c, argv)
-    o = lookup_zset(c, <bytes>argv[1], True)
-    if o is WRONG:
-        return None
+    o = skiplist_for_read(c, argv)
     if o is None:
-        c.reply.add_raw(EMPTY_ARRAY)
         return None
-    zs = <ZSet>o
-    if zs.packed:
+    if o is PACKED:
         return zrangebyscore_slow(c, argv)
+    zs = <ZSet>o
     first = zs._first_in_score_range(lo, hi, lo_ex, hi_ex)
     x = first
     while x != NULL and (x.score < hi if hi_ex else x.score <= hi):
@@ -472,15 +486,12 @@ cdef object zrange_impl(Client c, list argv):
     if not string2ll(PyBytes_AS_STRING(a1), PyBytes_GET_SIZE(a1), &start) or \
             not string2ll(PyBytes_AS_STRING(a2), PyBytes_GET_SIZE(a2), &end):
         return zrange_slow(c, argv)
-    o = lookup_zset(c, <bytes>argv[1], True)
-    if o is WRONG:
-        return None
+    o = skiplist_for_read(c, argv)
     if o is None:
-        c.reply.add_raw(EMPTY_ARRAY)
         return None
-    zs = <ZSet>o
-    if zs.packed:
+    if o is PACKED:
         return zrange_slow(c, argv)
+    zs = <ZSet>o
     length = <long long>zs.length
     # redis's rank sanitising (slow.normalize_ranks)
     if start < 0:
