@@ -46,6 +46,7 @@ class ReplicaLink:
     def write(self, data):
         if not self.conn.closing:
             self.conn.net_out += len(data)
+            self.conn.tw_dirty = True
             self.conn.transport.write(data)
 
     @property

@@ -14,6 +14,7 @@ from engine.core cimport Keyspace, Db, cm_rec
 from engine.prefetch cimport PF_MAX, pf_add, pf_records
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from libc.string cimport memchr
+from server.direct_send cimport send_now, plain_socket_fd
 from libc.stdlib cimport free, realloc
 from protocol.memcache cimport (McFast, McOut, mc_scan_fast, mcout_put, MCF_NONE, MCF_GET, MCF_SET,
                                 MCF_MG_V)
@@ -50,6 +51,8 @@ cdef class McConnection:
     cdef Py_ssize_t item_limit       # the text parser's max_item_size (memcached -I), fixed when it is made
     cdef object tw_for               # the transport tw_write was bound from
     cdef object tw_write             # its bound write (no method lookup per reply)
+    cdef int fd                      # server/direct_send.pxd: the socket replies are sent on while tw_for holds
+    cdef bint tw_dirty               # nothing (tw_dirty: something went through tw_write and may wait there)
 
     def __dealloc__(self):
         free(self.obuf.p)
@@ -59,6 +62,7 @@ cdef class McConnection:
         self.engine = engine_for(server)
         self.parser = None
         self.closing = False
+        self.fd = -1
         self.counted = False
         self.negotiated = False
         self.binary = False
@@ -216,7 +220,18 @@ cdef class McConnection:
     cdef flush_out(self):
         cdef McOut* o = &self.obuf
         cdef bytes data
+        cdef Py_ssize_t sent
         if o.n:
+            if o.cap <= 1048576 and not self.closing and self._may_send_directly():
+                self.engine.stats.bytes_written += o.n
+                commit_before_write()
+                sent = send_now(self.fd, o.p, o.n)
+                if sent < o.n:
+                    data = PyBytes_FromStringAndSize(o.p + sent, o.n - sent)
+                    self.tw_dirty = True
+                    self.tw_write(data)
+                o.n = 0
+                return
             data = PyBytes_FromStringAndSize(o.p, o.n)
             o.n = 0
             if o.cap > 1048576:                 # a large reply: do not keep its buffer
@@ -351,13 +366,32 @@ cdef class McConnection:
         if close or parser.closed:
             self.close()
 
+    cdef bint _may_send_directly(self) except -1:
+        """The transport replies would go through is a plain socket's and holds nothing unsent."""
+        if self.tw_for is not self.transport:
+            self.tw_for = self.transport
+            self.tw_write = self.transport.write
+            self.fd = plain_socket_fd(self.transport)
+            self.tw_dirty = False
+        if self.fd < 0:
+            return False
+        if self.tw_dirty:
+            if self.transport.get_write_buffer_size():
+                return False
+            self.tw_dirty = False
+        return True
+
     cpdef write(self, bytes data):
+        cdef Py_ssize_t sent = 0, n = len(data)
         if not self.closing:
-            self.engine.stats.bytes_written += len(data)
+            self.engine.stats.bytes_written += n
             commit_before_write()       # appendfsync always: the AOF is written and fsynced before replies
-            if self.tw_for is not self.transport:
-                self.tw_for = self.transport
-                self.tw_write = self.transport.write
+            if self._may_send_directly():
+                sent = send_now(self.fd, PyBytes_AS_STRING(data), n)
+                if sent == n:
+                    return
+                data = data[sent:]
+            self.tw_dirty = True
             self.tw_write(data)
 
     cpdef close(self):

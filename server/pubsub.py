@@ -194,6 +194,7 @@ class PubSub:
                             data2 = b"".join(frames)
                         data = data2
                     conn.net_out += len(data)
+                    conn.tw_dirty = True
                     conn.transport.write(data)
                     self.check_output_limit(cl, limits)
         if multi is not None:
@@ -208,6 +209,7 @@ class PubSub:
                 data = b"".join(frames)
                 conn = cl.conn
                 conn.net_out += len(data)
+                conn.tw_dirty = True
                 conn.transport.write(data)
                 self.check_output_limit(cl, limits)
 
