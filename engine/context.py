@@ -39,7 +39,12 @@ class ServerContext:
         raise NotImplementedError
 
     def signal_key_ready(self, c, key):
-        raise NotImplementedError
+        """Wake the clients blocked on key: the blocked-clients registry (server/blocked.py) registers itself as
+        ``extensions["blocking"]`` when the first client blocks. Compiled writers (XADD) inline this when a
+        server does not override it."""
+        waiting = self.extensions.get("blocking")
+        if waiting is not None:                # cheap when nobody ever blocked
+            waiting.signal_key_ready(c, key)
 
     # -- pub/sub: the server's PubSub (publish, channels, patterns, subscriptions of a client)
     @property

@@ -98,11 +98,6 @@ class Server(ServerContext):
     def block(self, c, keys, timeout_ms, argv, value_type=None, ready_check=None, timeout_reply=None):
         blocked.blocking_of(self).block(c, keys, timeout_ms, argv, value_type, ready_check, timeout_reply)
 
-    def signal_key_ready(self, c, key):
-        waiting = self.extensions.get("blocking")
-        if waiting is not None:                # cheap when nobody ever blocked
-            waiting.signal_key_ready(c, key)
-
     @property
     def pubsub(self):
         return pubsub_of(self)

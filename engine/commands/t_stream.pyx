@@ -2388,19 +2388,8 @@ command(
 cdef bytes STAR = b"*"
 cdef bytes EV_XADD = b"xadd"
 cdef object STREAM_TYPE = StreamValue
-SERVER_SIGNAL = None             # Server.signal_key_ready, resolved at the first XADD (server.server imports
-                                 # the command families, so it is only partly initialised at import time)
-
-
-cdef object server_signal():
-    global SERVER_SIGNAL
-    if SERVER_SIGNAL is None:
-        try:
-            from server.server import Server as _Server
-            SERVER_SIGNAL = _Server.signal_key_ready
-        except ImportError:      # the bare engine (no server package)
-            SERVER_SIGNAL = False
-    return SERVER_SIGNAL
+from engine.context import ServerContext as _ServerContext
+cdef object CONTEXT_SIGNAL = _ServerContext.signal_key_ready     # inlined by xadd_impl unless overridden
 
 
 cdef inline void account_key(Client c, bytes key):
@@ -2479,10 +2468,10 @@ cdef object xadd_impl(Client c, list argv):
         effect = list(argv)
         effect[2] = id_bytes
         c.propagate_as(effect)
-    # blocking.signal_key_ready -> Server.signal_key_ready, inlined: the blocked-clients registry, if any
+    # blocking.signal_key_ready -> ServerContext.signal_key_ready, inlined: the blocked-clients registry, if any
     server = c.server if c.server is not None else c.ks.server
     if server is not None:
-        if type(server).signal_key_ready is server_signal():
+        if type(server).signal_key_ready is CONTEXT_SIGNAL:
             waiting = server.extensions.get("blocking")
             if waiting is not None and getattr(waiting, "waiting", True):   # nobody blocked: nothing to do
                 waiting.signal_key_ready(c, key)
