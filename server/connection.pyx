@@ -13,7 +13,7 @@ from engine.prefetch cimport PF_MAX, pf_records, pf_slot_of_hash, CM_PREFETCH, _
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from server.direct_send cimport send_now, plain_socket_fd
+from server.direct_send cimport send_now, plain_socket_fd, transport_drained
 
 # Called as hook(conn) before replies are written (the AOF write/fsync of the batch's effects, redis
 # beforeSleep order); None when nothing needs it.  A true result from flush() means the hook holds this
@@ -378,11 +378,7 @@ cdef class RespConnection:
         stand-in transport) and the transport holds nothing still unsent."""
         if self.transport is not self.fd_for or c.is_master or c.flags & 1:
             return False
-        if self.tw_dirty:
-            if self.transport.get_write_buffer_size():
-                return False
-            self.tw_dirty = False
-        return True
+        return transport_drained(self.transport, &self.tw_dirty)
 
     def _over_output_limit(self, Py_ssize_t adding):
         """The normal class's limit, counted as redis does before its writes: the replies not yet taken by the

@@ -22,4 +22,14 @@ cdef inline Py_ssize_t send_now(int fd, const char* p, Py_ssize_t n) noexcept:
     return sent if sent > 0 else 0
 
 
+cdef inline bint transport_drained(object transport, bint* dirty) except -1:
+    """Whether a reply may go on the socket now: nothing went through the transport since it was last seen empty
+    (*dirty false), or it has drained since (then *dirty is cleared)."""
+    if dirty[0]:
+        if transport.get_write_buffer_size():
+            return False
+        dirty[0] = False
+    return True
+
+
 cdef int plain_socket_fd(object transport)

@@ -14,7 +14,7 @@ from engine.core cimport Keyspace, Db, cm_rec
 from engine.prefetch cimport PF_MAX, pf_add, pf_records
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from libc.string cimport memchr
-from server.direct_send cimport send_now, plain_socket_fd
+from server.direct_send cimport send_now, plain_socket_fd, transport_drained
 from libc.stdlib cimport free, realloc
 from protocol.memcache cimport (McFast, McOut, mc_scan_fast, mcout_put, MCF_NONE, MCF_GET, MCF_SET,
                                 MCF_MG_V)
@@ -375,11 +375,7 @@ cdef class McConnection:
             self.tw_dirty = False
         if self.fd < 0:
             return False
-        if self.tw_dirty:
-            if self.transport.get_write_buffer_size():
-                return False
-            self.tw_dirty = False
-        return True
+        return transport_drained(self.transport, &self.tw_dirty)
 
     cpdef write(self, bytes data):
         cdef Py_ssize_t sent = 0, n = len(data)

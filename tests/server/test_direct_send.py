@@ -10,15 +10,13 @@ import time
 import pytest
 import redis
 
+from engine.core import encode_command
+
 BIG = 6 * 1024 * 1024          # well over a loopback socket's send buffer: the first send is short
 
 
 def resp_command(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
+    return encode_command([a if isinstance(a, bytes) else str(a).encode() for a in args])
 
 
 def read_exactly_slowly(sock, n, deadline):
