@@ -17,6 +17,11 @@ cdef struct SkipNode:
     SkipLevel *level          # points just past the node inside the same allocation
 
 
+cdef struct ZSlot:            # one slot of the member -> node table (open addressing, linear probing)
+    Py_hash_t hash
+    SkipNode *node            # NULL = empty
+
+
 cdef class LexBound:
     cdef readonly int kind            # -1 = "-", 0 = a value, 1 = "+"
     cdef readonly bytes value
@@ -28,7 +33,8 @@ cdef class ZSet:
     cdef SkipNode *tail
     cdef unsigned long length
     cdef int level
-    cdef dict scores
+    cdef ZSlot *tab                   # member -> node (the node holds the score): no float per member
+    cdef size_t tmask                 # capacity - 1 (a power of two)
     cdef public bint skiplist         # encoding shown to clients: False = listpack (engine/types/zset.py)
     cdef public Py_ssize_t member_bytes   # sum of the members' lengths (O(1) memory accounting)
     # small sets (<= PACK_MAX_ENTRIES members of <= PACK_MAX_VALUE bytes) are one packed buffer of entries
@@ -47,6 +53,12 @@ cdef class ZSet:
     cdef bytes z_pop(self, bint use_max, double *score)
 
     cdef int _unpack(self) except -1
+    cdef Py_ssize_t _t_find(self, PyObject *m, Py_hash_t h) noexcept
+    cdef SkipNode* _t_get(self, bytes member) except? NULL
+    cdef int _t_add(self, SkipNode *node) except -1
+    cdef int _t_remove(self, bytes member) except -1
+    cdef void _t_del_at(self, size_t i) noexcept
+    cdef int _t_resize(self, size_t cap) except -1
     cdef Py_ssize_t _pk_find(self, const char *m, Py_ssize_t n)
     cdef Py_ssize_t _pk_offset_at(self, Py_ssize_t index)
     cdef int _pk_insert(self, double score, const char *m, Py_ssize_t n) except -1

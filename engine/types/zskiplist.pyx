@@ -10,11 +10,11 @@ Module helpers reproduce how Redis parses and prints scores:
 ``parse_score`` (ZADD/ZINCRBY argument), ``parse_score_bound`` (ZRANGEBYSCORE min/max),
 ``parse_lex_bound`` (ZRANGEBYLEX min/max) and ``format_score`` (RESP2 reply of a double).
 """
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyObject_Hash
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport malloc, realloc, free, strtod
+from libc.stdlib cimport malloc, calloc, realloc, free, strtod
 from libc.string cimport memcmp, memcpy, memmove
 from libc.stdio cimport snprintf
 from libc.math cimport isnan, isinf, fabs, signbit, HUGE_VAL, fpclassify, FP_ZERO
@@ -49,6 +49,7 @@ cdef Py_ssize_t ZSET_BASE_COST = 300
 cdef Py_ssize_t ZSET_MEMBER_COST = 48 + 48 + 64
 # a packed set: the object alone, then its buffer
 cdef Py_ssize_t ZSET_PACKED_BASE = 160
+cdef size_t ZTAB_MIN = 8                # first capacity of the member -> node table
 DEF PACK_MAX_ENTRIES = 128   # beyond these (redis's listpack defaults) a set becomes a skiplist for good
 DEF PACK_MAX_VALUE = 64
 # A packed entry is [header byte][score][member]. The header byte gives the score's width and the member's
@@ -333,7 +334,8 @@ cdef class ZSet:
         self.tail = NULL
         self.length = 0
         self.level = 1
-        self.scores = None
+        self.tab = NULL
+        self.tmask = 0
         self.packed = True
         self.pk = NULL
         self.pk_len = 0
@@ -344,6 +346,9 @@ cdef class ZSet:
         if self.pk != NULL:
             free(self.pk)
             self.pk = NULL
+        if self.tab != NULL:
+            free(self.tab)
+            self.tab = NULL
         if self.header == NULL:
             return
         node = self.header.level[0].forward
@@ -370,7 +375,7 @@ cdef class ZSet:
         self.level = 1
         self.length = 0
         self.member_bytes = 0
-        self.scores = {}
+        self._t_resize(ZTAB_MIN)
         self.packed = False
         self.pk = NULL
         self.pk_len = 0
@@ -379,11 +384,92 @@ cdef class ZSet:
                 n = pk_mlen(buf + off)
                 score = pk_score_at(buf + off)
                 member = PyBytes_FromStringAndSize(buf + off + pk_hdr(buf + off), n)
-                self._insert(score, member)
-                self.scores[member] = score
+                self._t_add(self._insert(score, member))
                 off += pk_size(buf + off)
         finally:
             free(buf)
+        return 0
+
+    # ------------------------------------------------------------ the member -> node table
+    # Open addressing with linear probing over (hash, node) slots, load <= 3/4, deletion by backward shift
+    # (no tombstones). A lookup is one slot miss + the node (score beside the member pointer) + the member's
+    # bytes; the dict it replaces took indices + entry + key + a float object per member. Growing doubles
+    # the table in one pass that reads the old slots in order and writes each to i or i + oldcap of the new
+    # one (two streaming passes, no random misses).
+
+    cdef Py_ssize_t _t_find(self, PyObject *m, Py_hash_t h) noexcept:
+        """Slot index of member m (hash h), or -1 - (the empty slot where it would go)."""
+        cdef size_t i = <size_t>h & self.tmask
+        cdef ZSlot *t = self.tab
+        cdef PyObject *o
+        cdef Py_ssize_t n = bytes_size(m)
+        while t[i].node != NULL:
+            if t[i].hash == h:
+                o = t[i].node.member
+                if o == m or (bytes_size(o) == n and memcmp(bytes_data(o), bytes_data(m), n) == 0):
+                    return <Py_ssize_t>i
+            i = (i + 1) & self.tmask
+        return -1 - <Py_ssize_t>i
+
+    cdef SkipNode* _t_get(self, bytes member) except? NULL:
+        cdef Py_ssize_t i = self._t_find(<PyObject*>member, PyObject_Hash(member))
+        return NULL if i < 0 else self.tab[i].node
+
+    cdef int _t_add(self, SkipNode *node) except -1:
+        """Index a node just linked (its member is not in the table; self.length already counts it)."""
+        cdef Py_hash_t h = PyObject_Hash(<object>node.member)
+        cdef Py_ssize_t i
+        if self.length * 4 > (self.tmask + 1) * 3:
+            self._t_resize((self.tmask + 1) * 2)
+        i = -1 - self._t_find(node.member, h)
+        self.tab[i].hash = h
+        self.tab[i].node = node
+        return 0
+
+    cdef int _t_remove(self, bytes member) except -1:
+        cdef Py_ssize_t i = self._t_find(<PyObject*>member, PyObject_Hash(member))
+        if i < 0:
+            return 0
+        self._t_del_at(i)
+        return 1
+
+    cdef void _t_del_at(self, size_t i) noexcept:
+        """Empty slot i, shifting back the entries of its probe run that may not stay past a hole."""
+        cdef ZSlot *t = self.tab
+        cdef size_t mask = self.tmask, j = i, k
+        while True:
+            j = (j + 1) & mask
+            if t[j].node == NULL:
+                break
+            k = <size_t>t[j].hash & mask        # the entry's home slot
+            # it may move to i when i lies cyclically in [k, j)
+            if (j > i and (k <= i or k > j)) or (j < i and k <= i and k > j):
+                t[i] = t[j]
+                i = j
+        t[i].node = NULL
+        t[i].hash = 0
+
+    cdef int _t_resize(self, size_t cap) except -1:
+        cdef ZSlot *old = self.tab
+        cdef size_t oldcap = self.tmask + 1 if old != NULL else 0, i, j, k, start = 0, mask = cap - 1
+        cdef ZSlot *t = <ZSlot*>calloc(cap, sizeof(ZSlot))
+        if t == NULL:
+            raise MemoryError()
+        # start at an empty slot so a probe run that wraps around the end is copied in its order
+        if old != NULL and oldcap > 0:
+            while start < oldcap and old[start].node != NULL:
+                start += 1
+            for i in range(oldcap):
+                j = (start + i) % oldcap
+                if old[j].node == NULL:
+                    continue
+                k = <size_t>old[j].hash & mask
+                while t[k].node != NULL:
+                    k = (k + 1) & mask
+                t[k] = old[j]
+            free(old)
+        self.tab = t
+        self.tmask = mask
         return 0
 
     cdef Py_ssize_t _pk_find(self, const char *m, Py_ssize_t n):
@@ -457,7 +543,7 @@ cdef class ZSet:
     # ------------------------------------------------------------ point operations for compiled callers
 
     cdef int z_find(self, bytes member, double *out) except -1:
-        cdef object cur
+        cdef SkipNode *node
         cdef Py_ssize_t off
         if self.packed:
             off = self._pk_find(PyBytes_AS_STRING(member), PyBytes_GET_SIZE(member))
@@ -465,10 +551,10 @@ cdef class ZSet:
                 return 0
             out[0] = pk_score_at(self.pk + off)
             return 1
-        cur = self.scores.get(member)
-        if cur is None:
+        node = self._t_get(member)
+        if node == NULL:
             return 0
-        out[0] = <double>cur
+        out[0] = node.score
         return 1
 
     cdef int z_put(self, bytes member, double score, bint found, double old) except -1:
@@ -486,11 +572,9 @@ cdef class ZSet:
                 self._pk_remove_at(off)
                 return self._pk_insert(score, PyBytes_AS_STRING(member), n)
         if not found:
-            self._insert(score, member)
-            self.scores[member] = score
+            self._t_add(self._insert(score, member))
         elif old != score:
             self._update_score(old, member, score)
-            self.scores[member] = score
         return 0
 
     cdef int z_del(self, bytes member) except -1:
@@ -502,10 +586,13 @@ cdef class ZSet:
                 return 0
             self._pk_remove_at(off)
             return 1
-        cur = self.scores.pop(member, None)
-        if cur is None:
+        cdef Py_ssize_t i = self._t_find(<PyObject*>member, PyObject_Hash(member))
+        cdef double score
+        if i < 0:
             return 0
-        self._delete_node(<double>cur, member)
+        score = self.tab[i].node.score
+        self._t_del_at(i)
+        self._delete_node(score, member)
         return 1
 
     cdef long long z_rank(self, bytes member) except -2:
@@ -513,7 +600,7 @@ cdef class ZSet:
         cdef Py_ssize_t off = 0, n = PyBytes_GET_SIZE(member)
         cdef const char *m = PyBytes_AS_STRING(member)
         cdef long long i = 0
-        cdef object cur
+        cdef SkipNode *node
         if self.packed:
             while off < self.pk_len:
                 if pk_mlen(self.pk + off) == n and memcmp(self.pk + off + pk_hdr(self.pk + off), m, n) == 0:
@@ -521,10 +608,10 @@ cdef class ZSet:
                 off += pk_size(self.pk + off)
                 i += 1
             return -1
-        cur = self.scores.get(member)
-        if cur is None:
+        node = self._t_get(member)
+        if node == NULL:
             return -1
-        return <long long>self._rank_of(<double>cur, member) - 1
+        return <long long>self._rank_of(node.score, member) - 1
 
     cdef bytes z_pop(self, bint use_max, double *score):
         """Remove and return the lowest (highest) member; the caller knows the set is not empty."""
@@ -539,6 +626,7 @@ cdef class ZSet:
             return member
         cdef SkipNode *update[MAX_LEVEL]
         cdef int i
+        self._t_remove(<bytes>(self.tail.member if use_max else self.header.level[0].forward.member))
         if use_max:
             node = self.tail
             member = <bytes>node.member
@@ -553,7 +641,6 @@ cdef class ZSet:
                 update[i] = self.header
             self._unlink(node, update)
             free_node(node)
-        del self.scores[member]
         return member
 
     # ------------------------------------------------------------ internals
@@ -801,8 +888,8 @@ cdef class ZSet:
         """Remove the given (member, score) pairs from both structures; returns members."""
         cdef list removed = []
         for member, score in items:
+            self._t_remove(member)
             self._delete_node(score, member)
-            del self.scores[member]
             removed.append(member)
         return removed
 
@@ -825,7 +912,7 @@ cdef class ZSet:
     def __contains__(self, member):
         if self.packed:
             return type(member) is bytes and self._pk_find(PyBytes_AS_STRING(member), PyBytes_GET_SIZE(member)) >= 0
-        return member in self.scores
+        return type(member) is bytes and self._t_get(member) != NULL
 
     def __iter__(self):
         return iter(self.items())
@@ -841,35 +928,31 @@ cdef class ZSet:
                 return False, cur
             self.z_put(member, score, False, 0.0)
             return True, None
-        old = self.scores.get(member)
-        if old is None:
-            self._insert(score, member)
-            self.scores[member] = score
+        cdef SkipNode *node = self._t_get(member)
+        if node == NULL:
+            self._t_add(self._insert(score, member))
             return True, None
-        if <double>old != score:
-            self._update_score(old, member, score)
-            self.scores[member] = score
-        return False, old
+        cur = node.score
+        if cur != score:
+            self._update_score(cur, member, score)
+        return False, cur
 
     def remove(self, bytes member):
         if self.packed:
             return self.z_del(member) == 1
-        old = self.scores.pop(member, None)
-        if old is None:
-            return False
-        self._delete_node(old, member)
-        return True
+        return self.z_del(member) == 1
 
     def scan_dict(self):
         """The member -> score dict (ZSCAN's cursor walks it, as redis's zscan walks the zset's dict)."""
         self._unpack()
-        return self.scores
+        return ZSetScanView(self)
 
     def score(self, bytes member):
         cdef double cur
         if self.packed:
             return cur if self.z_find(member, &cur) else None
-        return self.scores.get(member)
+        cdef SkipNode *node = self._t_get(member)
+        return None if node == NULL else node.score
 
     def rank(self, bytes member, bint reverse=False):
         """0-based rank (ZRANK / ZREVRANK), None when absent."""
@@ -879,10 +962,10 @@ cdef class ZSet:
             if i < 0:
                 return None
             return <long long>self.length - 1 - i if reverse else i
-        old = self.scores.get(member)
-        if old is None:
+        cdef SkipNode *node = self._t_get(member)
+        if node == NULL:
             return None
-        cdef unsigned long r = self._rank_of(old, member)
+        cdef unsigned long r = self._rank_of(node.score, member)
         return self.length - r if reverse else r - 1
 
     def member_at(self, long rank, bint reverse=False):
@@ -1107,10 +1190,16 @@ cdef class ZSet:
                 assert prev.score < x.score or (prev.score == x.score and
                                                 member_cmp(prev.member, x.member) < 0)
             assert x.backward == prev
-            assert self.scores[<bytes>x.member] == x.score
+            assert self._t_get(<bytes>x.member) == x
             prev = x
             x = x.level[0].forward
-        assert n == self.length == len(self.scores)
+        assert n == self.length
+        filled = 0
+        for pos in range(self.tmask + 1):
+            if self.tab[pos].node != NULL:
+                filled += 1
+                assert self.tab[pos].hash == hash(<bytes>self.tab[pos].node.member)
+        assert filled == n and n * 4 <= (self.tmask + 1) * 3 + 4
         assert self.tail == prev
         for i in range(self.level):
             x = self.header
@@ -1121,3 +1210,35 @@ cdef class ZSet:
                 assert x.level[i].fscore == x.level[i].forward.score
                 x = x.level[i].forward
         return True
+
+
+cdef class ZSetScanView:
+    """ZSCAN's container over a skiplist-encoded ZSet (engine/commands/_scan.py reply_cursor_batch): len,
+    iteration over the members, membership and get(member) -> score through the member -> node table."""
+    cdef ZSet zs
+
+    def __cinit__(self, ZSet zs):
+        self.zs = zs
+
+    def __len__(self):
+        return self.zs.length
+
+    def __iter__(self):
+        cdef list out = []
+        cdef SkipNode *x
+        if self.zs.packed:
+            return iter([m for m, _ in self.zs._pk_items()])
+        x = self.zs.header.level[0].forward
+        while x != NULL:
+            out.append(<bytes>x.member)
+            x = x.level[0].forward
+        return iter(out)
+
+    def __contains__(self, member):
+        return member in self.zs
+
+    def get(self, member, default=None):
+        if type(member) is not bytes:
+            return default
+        r = self.zs.score(member)
+        return default if r is None else r
