@@ -10,7 +10,7 @@ from engine import blocking
 from engine.core import WRONGTYPE, SYNTAX_ERR, NOT_INTEGER, NOT_FLOAT
 from engine.registry import command
 from engine.notify import notify
-from engine.types.zset import ZSetValue, new_zset, build_zset
+from engine.types.zset import ZSetValue, new_zset, build_zset, limits
 from engine.types.set import SetValue, IntSetValue, SmallSetValue
 from engine.types.zskiplist import parse_score, parse_score_bound, parse_lex_bound, format_score
 from engine.commands._scan import parse_cursor, parse_options, reply_whole_collection, reply_cursor_batch, ScanArgs, EMPTY_SCAN
@@ -694,7 +694,9 @@ def zrange_generic(c, argv, argc_start, dstkey, rangetype, reverse):
         items = zs.range_by_lex(rng[0], rng[1], reverse, offset, limit)
     if store:
         config = config_of(c)
-        result = ZSetValue()
+        # zrangeResultBeginStore -> zsetTypeCreate(length, 0): a rank range knows its length, so a long one
+        # starts as a skiplist (its -0.0 scores stay -0.0); score and lex ranges start as a listpack
+        result = ZSetValue.encoded(rangetype == RANK and len(items) > limits(config)[0])
         for member, score in items:
             result.insert(member, score, config)
         store_result(c, dstkey, result, b"zrangestore")

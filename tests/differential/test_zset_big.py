@@ -34,7 +34,7 @@ def test_big_set_growth_updates_and_deletes(pair):
               "zrangestore copy big 0 -1", "zcard copy", "zunionstore u 2 big copy weights 1 2", "zscore u m1",
               "zinterstore i 2 big copy", "zcard i", "zdiffstore d 2 big copy", "zcard d",
               "object encoding big", "debug reload", "zcard big", "zscore big m1", "zrank big m4",
-              "zrange big 0 4 withscores", "del big", "zscore big m1"]
+              "zrange big 0 4 withscores", "dump copy", "del big", "zscore big m1"]
     assert_same(pair, "\n".join(lines))
     assert_same(pair, "\n".join(lines), resp=3)
 
@@ -44,4 +44,13 @@ def test_big_set_emptied_and_refilled(pair):
     lines += ["zpopmin e 400", "exists e", _zadd("e", [(i % 3, "y%d" % i) for i in range(300)]),
               "zrem e " + " ".join("y%d" % i for i in range(299)), "zrange e 0 -1 withscores",
               "object encoding e", "zscore e y299", "zscore e y0"]
+    assert_same(pair, "\n".join(lines))
+
+
+def test_store_of_a_range_keeps_redis_encoding_and_signed_zeros(pair):
+    # ZRANGESTORE by rank knows its length (zsetTypeCreate(length, 0)): over 128 members it starts as a
+    # skiplist and keeps -0.0; score/lex ranges start as a listpack, where -0.0 becomes 0
+    lines = [_zadd("src", [((i * 7) % 13 if i % 5 else "-0", "m%d" % i) for i in range(300)])]
+    for args in ("0 -1", "0 4", "-inf +inf byscore", "-1 1 byscore", "- + bylex", "0 -1 rev", "0 127"):
+        lines += ["zrangestore d src " + args, "object encoding d", "dump d", "zscore d m5"]
     assert_same(pair, "\n".join(lines))
