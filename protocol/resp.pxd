@@ -42,6 +42,7 @@ cdef class RespParser:
     cdef object _parse_inline(self, const char* p, Py_ssize_t n)
     cdef object _parse_multibulk(self, const char* p, Py_ssize_t n)
     cdef object _parse_whole(self, const char* p, Py_ssize_t n)
+    cdef object _unused(self, list argv)
     cdef object _arg(self, const char* q, Py_ssize_t blen, Py_ssize_t at, bint first)
     cdef object _fail(self, bytes message)
     cdef _compact(self)

@@ -31,7 +31,14 @@ cdef extern from *:
     /* A list whose only reference is the caller's, emptied in place and kept for the next request's argv:
        no list object or item array is allocated per request (issue 20). */
     static inline Py_ssize_t cm_list_allocated(PyObject *l) { return ((PyListObject *)l)->allocated; }
-    static inline void cm_list_set_size(PyObject *l, Py_ssize_t n) { Py_SET_SIZE(l, n); }
+    /* n empty slots: the slots past the old size hold whatever the item array had (list growth does not clear
+       them), so they are cleared before the list is seen with that size */
+    static inline void cm_list_set_size(PyObject *l, Py_ssize_t n) {
+        PyListObject *o = (PyListObject *)l;
+        Py_ssize_t i;
+        for (i = 0; i < n; i++) o->ob_item[i] = NULL;
+        Py_SET_SIZE(o, n);
+    }
     static inline void cm_list_empty(PyObject *l) {
         PyListObject *o = (PyListObject *)l;
         Py_ssize_t i, n = Py_SIZE(o);
@@ -348,6 +355,14 @@ cdef class RespParser:
             cm_list_empty(argv)
             self.spare = <list>argv
 
+    cdef object _unused(self, list argv):
+        """_parse_whole gave up on this request: the argv list it started (items set so far, NULL after them) is
+        emptied and kept as the spare; None."""
+        cm_list_empty(argv)
+        if self.spare is None:
+            self.spare = argv
+        return None
+
     cdef object _parse_whole(self, const char* p, Py_ssize_t n):
         """A multibulk request wholly in p[0:n] in its plain form (counts of plain digits, up to 64 arguments, an
         authenticated client), parsed in one pass with local state; None leaves the request to _parse_multibulk
@@ -370,13 +385,13 @@ cdef class RespParser:
         argv = self.spare
         if argv is not None and cm_list_allocated(argv) >= argc:
             self.spare = None
-            cm_list_set_size(argv, argc)          # its slots are NULL (recycle emptied it)
+            cm_list_set_size(argv, argc)          # argc NULL slots
         else:
             argv = PyList_New(argc)
         for i in range(argc):
             # $<len>\r\n<bytes>\r\n
             if off >= n or p[off] != 36:
-                return None
+                return self._unused(argv)
             off += 1
             blen = 0
             digits = 0
@@ -386,10 +401,10 @@ cdef class RespParser:
                 digits += 1
             if digits == 0 or (digits > 1 and p[off - digits] == 48) or blen > self.max_bulk_len \
                     or off + 1 >= n or p[off] != 13 or p[off + 1] != 10:
-                return None
+                return self._unused(argv)
             off += 2
             if n - off < blen + 2:
-                return None
+                return self._unused(argv)
             item = self._arg(p + off, blen, self.pos + off, i == 0)
             Py_INCREF(item)
             PyList_SET_ITEM(argv, i, item)

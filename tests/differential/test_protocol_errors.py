@@ -26,6 +26,12 @@ CASES = [
     pytest.param(b"*0\r\nPING\r\n", id="zero-multibulk"),
     pytest.param(b"PING\r\nECHO \"a\\x41\\n\"\r\nSET k 'it''s'\r\n", id="inline-quoting"),
     pytest.param(b"\x00\r\n", id="nul-inline"),
+    # inline requests leave a grown argv list to reuse; a multibulk that stops short after it must not see the
+    # stale slots past the list's old size (found by tests/fuzz/test_live.py: the server crashed)
+    pytest.param(b"a\r\nb c d e f\r\nPING\r\nECHO x\r\n*2\r\n", id="reused-argv-then-short-multibulk"),
+    pytest.param(b"$1000000000000000000000000000000\r\n\xb4s*2\r\n$4\r\nECHO\r\n$01\r\n\xeb\rfy\xd9\r\n*2\r\n",
+                 id="fuzz-crash-inline-then-short-multibulk"),
+    pytest.param(b"a b c d e f g h i j\r\n*12\r\n$1\r\nx\r\n$1\r\n", id="grown-argv-then-partial-arguments"),
 ]
 
 
