@@ -14,6 +14,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from server.direct_send cimport send_now, plain_socket_fd, transport_drained
+from server.socket_reader cimport (take_over_reads, start_watching, stop_watching, release_reader, next_chunk,
+                                   READ_CHUNK, READS_PER_EVENT)
 
 # Called as hook(conn) before replies are written (the AOF write/fsync of the batch's effects, redis
 # beforeSleep order); None when nothing needs it.  A true result from flush() means the hook holds this
@@ -201,6 +203,9 @@ cdef class RespConnection:
     cdef object fd_for
     cdef public bint tw_dirty
     cdef object call_soon              # the server loop's call_soon, bound once (the end-of-pass flush)
+    # server/socket_reader.pxd: the duplicate descriptor this connection reads itself (-1: the transport reads)
+    cdef int rfd
+    cdef bint rfd_watched
 
     def __init__(self, server):
         self.server = server
@@ -210,6 +215,7 @@ cdef class RespConnection:
         self.closing = False
         self.rb_size = 16384
         self.fd = -1
+        self.rfd = -1
 
     def connection_made(self, transport):
         self.transport = transport
@@ -224,15 +230,42 @@ cdef class RespConnection:
             self.closing = True
             return
         self.parser.auth_required = not self.client.authenticated
+        if self.call_soon is not None:
+            self.call_soon(self._take_over_reads)     # uvloop starts the transport's reads after this returns
+
+    def _take_over_reads(self):
+        if self.closing or self.rfd >= 0 or self.transport is not self.fd_for:
+            return
+        self.rfd = take_over_reads(self.server.loop, self.transport)
+        if self.rfd >= 0 and not self.reading_paused:
+            start_watching(self.server.loop, self.rfd, self._on_readable, &self.rfd_watched)
+
+    def _on_readable(self):
+        cdef int i
+        if self.closing or self.transport is not self.fd_for:
+            release_reader(self.server.loop, &self.rfd, &self.rfd_watched)
+            return
+        for i in range(READS_PER_EVENT):
+            data = next_chunk(self.server.loop, self.transport, &self.rfd, &self.rfd_watched)
+            if data is None:
+                return
+            self._received(data)
+            if PyBytes_GET_SIZE(data) < READ_CHUNK or not self.rfd_watched:
+                return
 
     def connection_lost(self, exc):
         self.closing = True
+        if self.rfd >= 0:
+            release_reader(self.server.loop, &self.rfd, &self.rfd_watched)
         if self.client is not None:
             self.server.client_disconnected(self)
 
     def data_received(self, data):
+        self._received(data)
+
+    cdef int _received(self, data) except -1:
         if self.closing:
-            return
+            return 0
         self.net_in += len(data)
         self.reads += 1
         self.parser.feed(data)
@@ -242,6 +275,7 @@ cdef class RespConnection:
         if n + 16384 > self.qb_alloc:      # redis readQueryFromClient: room for a 16k read (or the big bulk)
             self.qb_alloc = _qb_usable(n + 16384)
         self.process_input()
+        return 0
 
     def eof_received(self):
         return False
@@ -250,12 +284,18 @@ cdef class RespConnection:
         # the peer is not reading: stop reading its requests until the output drains
         if not self.reading_paused and not self.closing:
             self.reading_paused = True
-            self.transport.pause_reading()
+            if self.rfd >= 0:
+                stop_watching(self.server.loop, self.rfd, &self.rfd_watched)
+            else:
+                self.transport.pause_reading()
 
     def resume_writing(self):
         if self.reading_paused and not self.closing:
             self.reading_paused = False
-            self.transport.resume_reading()
+            if self.rfd >= 0:
+                start_watching(self.server.loop, self.rfd, self._on_readable, &self.rfd_watched)
+            else:
+                self.transport.resume_reading()
 
     cpdef process_input(self):
         """Execute every complete command buffered (redis processInputBuffer), then write once."""

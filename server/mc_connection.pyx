@@ -15,6 +15,8 @@ from engine.prefetch cimport PF_MAX, pf_add, pf_records
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from libc.string cimport memchr
 from server.direct_send cimport send_now, plain_socket_fd, transport_drained
+from server.socket_reader cimport (take_over_reads, start_watching, stop_watching, release_reader, next_chunk,
+                                   READ_CHUNK, READS_PER_EVENT)
 from libc.stdlib cimport free, realloc
 from protocol.memcache cimport (McFast, McOut, mc_scan_fast, mcout_put, MCF_NONE, MCF_GET, MCF_SET,
                                 MCF_MG_V)
@@ -53,6 +55,8 @@ cdef class McConnection:
     cdef object tw_write             # its bound write (no method lookup per reply)
     cdef int fd                      # server/direct_send.pxd: the socket replies are sent on while tw_for holds
     cdef bint tw_dirty               # nothing (tw_dirty: something went through tw_write and may wait there)
+    cdef int rfd                     # server/socket_reader.pxd: the duplicate descriptor read (-1: the transport reads)
+    cdef bint rfd_watched
 
     def __dealloc__(self):
         free(self.obuf.p)
@@ -63,6 +67,7 @@ cdef class McConnection:
         self.parser = None
         self.closing = False
         self.fd = -1
+        self.rfd = -1
         self.counted = False
         self.negotiated = False
         self.binary = False
@@ -91,9 +96,33 @@ cdef class McConnection:
         self.counted = True
         stats.curr_connections += 1
         stats.total_connections += 1
+        if self.server.loop is not None:
+            self.server.loop.call_soon(self._take_over_reads)   # after uvloop starts the transport's reads
+
+    def _take_over_reads(self):
+        if self.closing or self.rfd >= 0:
+            return
+        self.rfd = take_over_reads(self.server.loop, self.transport)
+        if self.rfd >= 0 and not self.reading_paused:
+            start_watching(self.server.loop, self.rfd, self._on_readable, &self.rfd_watched)
+
+    def _on_readable(self):
+        cdef int i
+        if self.closing:
+            release_reader(self.server.loop, &self.rfd, &self.rfd_watched)
+            return
+        for i in range(READS_PER_EVENT):
+            data = next_chunk(self.server.loop, self.transport, &self.rfd, &self.rfd_watched)
+            if data is None:
+                return
+            self._received(data)
+            if PyBytes_GET_SIZE(data) < READ_CHUNK or not self.rfd_watched:
+                return
 
     def connection_lost(self, exc):
         self.closing = True
+        if self.rfd >= 0:
+            release_reader(self.server.loop, &self.rfd, &self.rfd_watched)
         if self.counted:
             self.counted = False
             self.engine.stats.curr_connections -= 1
@@ -105,17 +134,26 @@ cdef class McConnection:
         # the peer is not reading its replies: stop reading its requests until the output drains
         if not self.reading_paused and not self.closing:
             self.reading_paused = True
-            self.transport.pause_reading()
+            if self.rfd >= 0:
+                stop_watching(self.server.loop, self.rfd, &self.rfd_watched)
+            else:
+                self.transport.pause_reading()
 
     def resume_writing(self):
         if self.reading_paused and not self.closing:
             self.reading_paused = False
-            self.transport.resume_reading()
+            if self.rfd >= 0:
+                start_watching(self.server.loop, self.rfd, self._on_readable, &self.rfd_watched)
+            else:
+                self.transport.resume_reading()
 
     def data_received(self, data):
+        self._received(data)
+
+    cdef int _received(self, data) except -1:
         cdef Py_ssize_t done
         if self.closing:
-            return
+            return 0
         self.engine.stats.bytes_read += len(data)
         if self.auth_gate is not None:
             out, data, close = self.auth_gate.feed(data)
@@ -123,13 +161,13 @@ cdef class McConnection:
                 self.write(out)
             if close:
                 self.close()
-                return
+                return 0
             if not self.auth_gate.authenticated:
-                return
+                return 0
             self.auth_gate = None
             self.negotiate(False)    # memcached: after -Y auth the connection speaks ascii
             if not data:
-                return
+                return 0
         if not self.negotiated:
             self.negotiate(data[0] == 0x80)
         if self.binary:
@@ -141,7 +179,7 @@ cdef class McConnection:
                 done = self.process_fast(<bytes>data)
                 if done == PyBytes_GET_SIZE(<bytes>data):
                     self.flush_out()
-                    return
+                    return 0
                 if done:
                     self.parser.feed(data[done:])
                 else:
@@ -154,6 +192,7 @@ cdef class McConnection:
         else:
             self.parser.feed(data)
             self.process_input()
+        return 0
 
     cdef Py_ssize_t process_fast(self, bytes data) except -1:
         """Execute the leading requests of a read that mc_scan_fast recognises (get, set, mg <key> v), their
