@@ -14,8 +14,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from server.direct_send cimport send_now, plain_socket_fd, transport_drained
-from server.socket_reader cimport (take_over_reads, start_watching, stop_watching, release_reader, next_chunk,
-                                   READ_CHUNK, READS_PER_EVENT)
+from server.socket_reader cimport SocketReading
 
 # Called as hook(conn) before replies are written (the AOF write/fsync of the batch's effects, redis
 # beforeSleep order); None when nothing needs it.  A true result from flush() means the hook holds this
@@ -173,8 +172,7 @@ def commit_before_write():
         _before_reply(None)
 
 
-cdef class RespConnection:
-    cdef public object transport
+cdef class RespConnection(SocketReading):
     cdef public RespParser parser
     cdef public Client client
     cdef public Dispatcher dispatcher
@@ -182,8 +180,6 @@ cdef class RespConnection:
     cdef public object server
     cdef public object peer          # "ip:port"
     cdef public object local         # "ip:port"
-    cdef public bint closing
-    cdef public bint reading_paused
     cdef public long long net_in
     cdef public long long net_out
     cdef public long long reads       # read events and socket writes (INFO total_reads/writes_processed)
@@ -203,9 +199,6 @@ cdef class RespConnection:
     cdef object fd_for
     cdef public bint tw_dirty
     cdef object call_soon              # the server loop's call_soon, bound once (the end-of-pass flush)
-    # server/socket_reader.pxd: the duplicate descriptor this connection reads itself (-1: the transport reads)
-    cdef int rfd
-    cdef bint rfd_watched
 
     def __init__(self, server):
         self.server = server
@@ -215,7 +208,6 @@ cdef class RespConnection:
         self.closing = False
         self.rb_size = 16384
         self.fd = -1
-        self.rfd = -1
 
     def connection_made(self, transport):
         self.transport = transport
@@ -234,29 +226,14 @@ cdef class RespConnection:
             self.call_soon(self._take_over_reads)     # uvloop starts the transport's reads after this returns
 
     def _take_over_reads(self):
-        if self.closing or self.rfd >= 0 or self.transport is not self.fd_for:
-            return
-        self.rfd = take_over_reads(self.server.loop, self.transport)
-        if self.rfd >= 0 and not self.reading_paused:
-            start_watching(self.server.loop, self.rfd, self._on_readable, &self.rfd_watched)
+        self.take_over_reads()
 
-    def _on_readable(self):
-        cdef int i
-        if self.closing or self.transport is not self.fd_for:
-            release_reader(self.server.loop, &self.rfd, &self.rfd_watched)
-            return
-        for i in range(READS_PER_EVENT):
-            data = next_chunk(self.server.loop, self.transport, &self.rfd, &self.rfd_watched)
-            if data is None:
-                return
-            self._received(data)
-            if PyBytes_GET_SIZE(data) < READ_CHUNK or not self.rfd_watched:
-                return
+    cdef bint _may_read_directly(self):
+        return self.transport is self.fd_for       # not a busy script's guest on a stand-in transport
 
     def connection_lost(self, exc):
         self.closing = True
-        if self.rfd >= 0:
-            release_reader(self.server.loop, &self.rfd, &self.rfd_watched)
+        self.release_reader()
         if self.client is not None:
             self.server.client_disconnected(self)
 
@@ -284,18 +261,12 @@ cdef class RespConnection:
         # the peer is not reading: stop reading its requests until the output drains
         if not self.reading_paused and not self.closing:
             self.reading_paused = True
-            if self.rfd >= 0:
-                stop_watching(self.server.loop, self.rfd, &self.rfd_watched)
-            else:
-                self.transport.pause_reading()
+            self.pause_reads()
 
     def resume_writing(self):
         if self.reading_paused and not self.closing:
             self.reading_paused = False
-            if self.rfd >= 0:
-                start_watching(self.server.loop, self.rfd, self._on_readable, &self.rfd_watched)
-            else:
-                self.transport.resume_reading()
+            self.resume_reads()
 
     cpdef process_input(self):
         """Execute every complete command buffered (redis processInputBuffer), then write once."""

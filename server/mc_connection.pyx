@@ -15,8 +15,7 @@ from engine.prefetch cimport PF_MAX, pf_add, pf_records
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from libc.string cimport memchr
 from server.direct_send cimport send_now, plain_socket_fd, transport_drained
-from server.socket_reader cimport (take_over_reads, start_watching, stop_watching, release_reader, next_chunk,
-                                   READ_CHUNK, READS_PER_EVENT)
+from server.socket_reader cimport SocketReading
 from libc.stdlib cimport free, realloc
 from protocol.memcache cimport (McFast, McOut, mc_scan_fast, mcout_put, MCF_NONE, MCF_GET, MCF_SET,
                                 MCF_MG_V)
@@ -34,15 +33,12 @@ cdef McFast _FQ[64]      # the scanned requests of the read being executed (one 
 cdef bytes TOO_MANY_CONNECTIONS = b"SERVER_ERROR Too many open connections\r\n"
 
 
-cdef class McConnection:
-    cdef public object transport
+cdef class McConnection(SocketReading):
     cdef public object parser
     cdef public McEngine engine
     cdef public object server
     cdef public object peer          # "ip:port"
-    cdef public bint closing
     cdef public bint counted         # included in curr_connections
-    cdef public bint reading_paused
     cdef public object auth_gate     # server/mc_auth.py McAuthGate until the connection authenticates (-Y)
     cdef public bint negotiated      # the protocol of the connection is decided (memcached -B)
     cdef public bint binary          # parser is a protocol/memcache_bin.pyx McBinParser
@@ -55,8 +51,6 @@ cdef class McConnection:
     cdef object tw_write             # its bound write (no method lookup per reply)
     cdef int fd                      # server/direct_send.pxd: the socket replies are sent on while tw_for holds
     cdef bint tw_dirty               # nothing (tw_dirty: something went through tw_write and may wait there)
-    cdef int rfd                     # server/socket_reader.pxd: the duplicate descriptor read (-1: the transport reads)
-    cdef bint rfd_watched
 
     def __dealloc__(self):
         free(self.obuf.p)
@@ -67,7 +61,6 @@ cdef class McConnection:
         self.parser = None
         self.closing = False
         self.fd = -1
-        self.rfd = -1
         self.counted = False
         self.negotiated = False
         self.binary = False
@@ -100,29 +93,11 @@ cdef class McConnection:
             self.server.loop.call_soon(self._take_over_reads)   # after uvloop starts the transport's reads
 
     def _take_over_reads(self):
-        if self.closing or self.rfd >= 0:
-            return
-        self.rfd = take_over_reads(self.server.loop, self.transport)
-        if self.rfd >= 0 and not self.reading_paused:
-            start_watching(self.server.loop, self.rfd, self._on_readable, &self.rfd_watched)
-
-    def _on_readable(self):
-        cdef int i
-        if self.closing:
-            release_reader(self.server.loop, &self.rfd, &self.rfd_watched)
-            return
-        for i in range(READS_PER_EVENT):
-            data = next_chunk(self.server.loop, self.transport, &self.rfd, &self.rfd_watched)
-            if data is None:
-                return
-            self._received(data)
-            if PyBytes_GET_SIZE(data) < READ_CHUNK or not self.rfd_watched:
-                return
+        self.take_over_reads()
 
     def connection_lost(self, exc):
         self.closing = True
-        if self.rfd >= 0:
-            release_reader(self.server.loop, &self.rfd, &self.rfd_watched)
+        self.release_reader()
         if self.counted:
             self.counted = False
             self.engine.stats.curr_connections -= 1
@@ -134,18 +109,12 @@ cdef class McConnection:
         # the peer is not reading its replies: stop reading its requests until the output drains
         if not self.reading_paused and not self.closing:
             self.reading_paused = True
-            if self.rfd >= 0:
-                stop_watching(self.server.loop, self.rfd, &self.rfd_watched)
-            else:
-                self.transport.pause_reading()
+            self.pause_reads()
 
     def resume_writing(self):
         if self.reading_paused and not self.closing:
             self.reading_paused = False
-            if self.rfd >= 0:
-                start_watching(self.server.loop, self.rfd, self._on_readable, &self.rfd_watched)
-            else:
-                self.transport.resume_reading()
+            self.resume_reads()
 
     def data_received(self, data):
         self._received(data)

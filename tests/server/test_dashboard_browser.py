@@ -73,6 +73,9 @@ def test_dashboard_shows_a_replica_after_replicaof(browser, dash_server):
         redis.Redis(port=replica.port).replicaof("127.0.0.1", dash_server.port)
         page.goto("http://127.0.0.1:%d/" % dash_server.metrics_port)
         page.wait_for_function("document.querySelectorAll('#replicas tbody tr').length === 1", timeout=15000)
+        # the row appears with the replica's first state (wait_bgsave during the full sync), then turns online
+        page.wait_for_function("(document.querySelectorAll('#replicas tbody td')[1] || {}).textContent === 'online'",
+                               timeout=15000)
         cells = page.locator("#replicas tbody td").all_text_contents()
         assert cells[0] == "127.0.0.1:%d" % replica.port
         assert cells[1] == "online"
