@@ -35,6 +35,9 @@ cdef class ZSet:
     cdef int level
     cdef ZSlot *tab                   # member -> node (the node holds the score): no float per member
     cdef size_t tmask                 # capacity - 1 (a power of two)
+    cdef ZSlot *otab                  # while growing: the smaller table being drained into tab (else NULL)
+    cdef size_t omask
+    cdef size_t opos                  # otab slots below opos are already copied (what they hold there is stale)
     cdef public bint skiplist         # encoding shown to clients: False = listpack (engine/types/zset.py)
     cdef public Py_ssize_t member_bytes   # sum of the members' lengths (O(1) memory accounting)
     # small sets (<= PACK_MAX_ENTRIES members of <= PACK_MAX_VALUE bytes) are one packed buffer of entries
@@ -54,11 +57,14 @@ cdef class ZSet:
 
     cdef int _unpack(self) except -1
     cdef Py_ssize_t _t_find(self, PyObject *m, Py_hash_t h) noexcept
+    cdef Py_ssize_t _o_find(self, PyObject *m, Py_hash_t h) noexcept
     cdef SkipNode* _t_get(self, bytes member) except? NULL
     cdef int _t_add(self, SkipNode *node) except -1
-    cdef int _t_remove(self, bytes member) except -1
+    cdef SkipNode* _t_remove(self, bytes member) except? NULL
     cdef void _t_del_at(self, size_t i) noexcept
-    cdef int _t_resize(self, size_t cap) except -1
+    cdef int _t_init(self, size_t cap) except -1
+    cdef int _t_grow(self) except -1
+    cdef void _t_step(self, size_t slots) noexcept
     cdef Py_ssize_t _pk_find(self, const char *m, Py_ssize_t n)
     cdef Py_ssize_t _pk_offset_at(self, Py_ssize_t index)
     cdef int _pk_insert(self, double score, const char *m, Py_ssize_t n) except -1

@@ -50,6 +50,9 @@ cdef Py_ssize_t ZSET_MEMBER_COST = 48 + 48 + 64
 # a packed set: the object alone, then its buffer
 cdef Py_ssize_t ZSET_PACKED_BASE = 160
 cdef size_t ZTAB_MIN = 8                # first capacity of the member -> node table
+cdef size_t ZTAB_STEP = 16              # old slots moved per write while the table grows
+cdef size_t ZTAB_AT_ONCE = 4096         # a table up to this capacity grows in one pass
+cdef SkipNode *ZTOMB = <SkipNode*>1     # a slot of the draining table whose member was removed
 DEF PACK_MAX_ENTRIES = 128   # beyond these (redis's listpack defaults) a set becomes a skiplist for good
 DEF PACK_MAX_VALUE = 64
 # A packed entry is [header byte][score][member]. The header byte gives the score's width and the member's
@@ -336,6 +339,9 @@ cdef class ZSet:
         self.level = 1
         self.tab = NULL
         self.tmask = 0
+        self.otab = NULL
+        self.omask = 0
+        self.opos = 0
         self.packed = True
         self.pk = NULL
         self.pk_len = 0
@@ -349,6 +355,9 @@ cdef class ZSet:
         if self.tab != NULL:
             free(self.tab)
             self.tab = NULL
+        if self.otab != NULL:
+            free(self.otab)
+            self.otab = NULL
         if self.header == NULL:
             return
         node = self.header.level[0].forward
@@ -375,7 +384,7 @@ cdef class ZSet:
         self.level = 1
         self.length = 0
         self.member_bytes = 0
-        self._t_resize(ZTAB_MIN)
+        self._t_init(ZTAB_MIN)
         self.packed = False
         self.pk = NULL
         self.pk_len = 0
@@ -393,12 +402,17 @@ cdef class ZSet:
     # ------------------------------------------------------------ the member -> node table
     # Open addressing with linear probing over (hash, node) slots, load <= 3/4, deletion by backward shift
     # (no tombstones). A lookup is one slot miss + the node (score beside the member pointer) + the member's
-    # bytes; the dict it replaces took indices + entry + key + a float object per member. Growing doubles
-    # the table in one pass that reads the old slots in order and writes each to i or i + oldcap of the new
-    # one (two streaming passes, no random misses).
+    # bytes; the dict it replaces took indices + entry + key + a float object per member.
+    # Growing is incremental, as redis rehashes its dicts: a table over 4096 slots that fills up becomes
+    # `otab` beside a new table twice its size, and every later add or remove moves the entries of the next
+    # 16 old slots (opos onwards) into the new one, so no single command pays for a million entries (a
+    # one-pass doubling at 1M members held one ZADD for ~30 ms). A member is in exactly one of the two: new
+    # members go to `tab`; a lookup tries `tab`, then `otab` where only slots from opos on count (those below
+    # were copied and keep their stale entries so probe runs stay unbroken); a member removed from `otab`
+    # leaves a tombstone there (the draining table takes no inserts, so they never pile up).
 
     cdef Py_ssize_t _t_find(self, PyObject *m, Py_hash_t h) noexcept:
-        """Slot index of member m (hash h), or -1 - (the empty slot where it would go)."""
+        """Slot index of member m (hash h) in tab, or -1 - (the empty slot where it would go)."""
         cdef size_t i = <size_t>h & self.tmask
         cdef ZSlot *t = self.tab
         cdef PyObject *o
@@ -411,30 +425,63 @@ cdef class ZSet:
             i = (i + 1) & self.tmask
         return -1 - <Py_ssize_t>i
 
+    cdef Py_ssize_t _o_find(self, PyObject *m, Py_hash_t h) noexcept:
+        """Slot index of member m in the draining otab (a live slot from opos on), or -1."""
+        cdef size_t i = <size_t>h & self.omask
+        cdef ZSlot *t = self.otab
+        cdef PyObject *o
+        cdef Py_ssize_t n = bytes_size(m)
+        while t[i].node != NULL:
+            if t[i].node != ZTOMB and i >= self.opos and t[i].hash == h:
+                o = t[i].node.member
+                if o == m or (bytes_size(o) == n and memcmp(bytes_data(o), bytes_data(m), n) == 0):
+                    return <Py_ssize_t>i
+            i = (i + 1) & self.omask
+        return -1
+
     cdef SkipNode* _t_get(self, bytes member) except? NULL:
-        cdef Py_ssize_t i = self._t_find(<PyObject*>member, PyObject_Hash(member))
-        return NULL if i < 0 else self.tab[i].node
+        cdef Py_hash_t h = PyObject_Hash(member)
+        cdef Py_ssize_t i = self._t_find(<PyObject*>member, h)
+        if i >= 0:
+            return self.tab[i].node
+        if self.otab != NULL:
+            i = self._o_find(<PyObject*>member, h)
+            if i >= 0:
+                return self.otab[i].node
+        return NULL
 
     cdef int _t_add(self, SkipNode *node) except -1:
-        """Index a node just linked (its member is not in the table; self.length already counts it)."""
+        """Index a node just linked (its member is in neither table; self.length already counts it)."""
         cdef Py_hash_t h = PyObject_Hash(<object>node.member)
         cdef Py_ssize_t i
+        if self.otab != NULL:
+            self._t_step(ZTAB_STEP)
         if self.length * 4 > (self.tmask + 1) * 3:
-            self._t_resize((self.tmask + 1) * 2)
+            self._t_grow()
         i = -1 - self._t_find(node.member, h)
         self.tab[i].hash = h
         self.tab[i].node = node
         return 0
 
-    cdef int _t_remove(self, bytes member) except -1:
-        cdef Py_ssize_t i = self._t_find(<PyObject*>member, PyObject_Hash(member))
-        if i < 0:
-            return 0
-        self._t_del_at(i)
-        return 1
+    cdef SkipNode* _t_remove(self, bytes member) except? NULL:
+        """Unindex member; its node (still linked), or NULL when absent."""
+        cdef Py_hash_t h = PyObject_Hash(member)
+        cdef Py_ssize_t i = self._t_find(<PyObject*>member, h)
+        cdef SkipNode *node = NULL
+        if i >= 0:
+            node = self.tab[i].node
+            self._t_del_at(i)
+        elif self.otab != NULL:
+            i = self._o_find(<PyObject*>member, h)
+            if i >= 0:
+                node = self.otab[i].node
+                self.otab[i].node = ZTOMB
+        if self.otab != NULL:
+            self._t_step(ZTAB_STEP)
+        return node
 
     cdef void _t_del_at(self, size_t i) noexcept:
-        """Empty slot i, shifting back the entries of its probe run that may not stay past a hole."""
+        """Empty slot i of tab, shifting back the entries of its probe run that may not stay past a hole."""
         cdef ZSlot *t = self.tab
         cdef size_t mask = self.tmask, j = i, k
         while True:
@@ -449,28 +496,53 @@ cdef class ZSet:
         t[i].node = NULL
         t[i].hash = 0
 
-    cdef int _t_resize(self, size_t cap) except -1:
-        cdef ZSlot *old = self.tab
-        cdef size_t oldcap = self.tmask + 1 if old != NULL else 0, i, j, k, start = 0, mask = cap - 1
+    cdef int _t_init(self, size_t cap) except -1:
         cdef ZSlot *t = <ZSlot*>calloc(cap, sizeof(ZSlot))
         if t == NULL:
             raise MemoryError()
-        # start at an empty slot so a probe run that wraps around the end is copied in its order
-        if old != NULL and oldcap > 0:
-            while start < oldcap and old[start].node != NULL:
-                start += 1
-            for i in range(oldcap):
-                j = (start + i) % oldcap
-                if old[j].node == NULL:
-                    continue
-                k = <size_t>old[j].hash & mask
-                while t[k].node != NULL:
-                    k = (k + 1) & mask
-                t[k] = old[j]
-            free(old)
+        if self.tab != NULL:
+            free(self.tab)
         self.tab = t
-        self.tmask = mask
+        self.tmask = cap - 1
         return 0
+
+    cdef int _t_grow(self) except -1:
+        """tab is full: a table twice its size takes the new members; the old one drains into it."""
+        cdef size_t cap = (self.tmask + 1) * 2
+        cdef ZSlot *t
+        if self.otab != NULL:
+            self._t_step(self.omask + 1)      # (cannot happen at 16 slots per write; kept exact anyway)
+        t = <ZSlot*>calloc(cap, sizeof(ZSlot))
+        if t == NULL:
+            raise MemoryError()
+        self.otab = self.tab
+        self.omask = self.tmask
+        self.opos = 0
+        self.tab = t
+        self.tmask = cap - 1
+        if cap <= ZTAB_AT_ONCE:
+            self._t_step(self.omask + 1)
+        return 0
+
+    cdef void _t_step(self, size_t slots) noexcept:
+        """Move the live entries of the next `slots` old slots into tab; free otab once it is drained."""
+        cdef size_t end = self.opos + slots, ocap = self.omask + 1, j, k
+        cdef ZSlot *o = self.otab
+        cdef ZSlot *t = self.tab
+        if end > ocap:
+            end = ocap
+        for j in range(self.opos, end):
+            if o[j].node != NULL and o[j].node != ZTOMB:
+                k = <size_t>o[j].hash & self.tmask
+                while t[k].node != NULL:
+                    k = (k + 1) & self.tmask
+                t[k] = o[j]
+        self.opos = end
+        if end == ocap:
+            free(o)
+            self.otab = NULL
+            self.omask = 0
+            self.opos = 0
 
     cdef Py_ssize_t _pk_find(self, const char *m, Py_ssize_t n):
         """Offset of the member's entry, -1 when absent."""
@@ -586,13 +658,10 @@ cdef class ZSet:
                 return 0
             self._pk_remove_at(off)
             return 1
-        cdef Py_ssize_t i = self._t_find(<PyObject*>member, PyObject_Hash(member))
-        cdef double score
-        if i < 0:
+        cdef SkipNode *node = self._t_remove(member)
+        if node == NULL:
             return 0
-        score = self.tab[i].node.score
-        self._t_del_at(i)
-        self._delete_node(score, member)
+        self._delete_node(node.score, member)
         return 1
 
     cdef long long z_rank(self, bytes member) except -2:
@@ -1199,6 +1268,12 @@ cdef class ZSet:
             if self.tab[pos].node != NULL:
                 filled += 1
                 assert self.tab[pos].hash == hash(<bytes>self.tab[pos].node.member)
+        if self.otab != NULL:               # the live part of a draining table
+            assert 0 < self.opos <= self.omask or self.opos == 0
+            for pos in range(self.opos, self.omask + 1):
+                if self.otab[pos].node != NULL and self.otab[pos].node != ZTOMB:
+                    filled += 1
+                    assert self.otab[pos].hash == hash(<bytes>self.otab[pos].node.member)
         assert filled == n and n * 4 <= (self.tmask + 1) * 3 + 4
         assert self.tail == prev
         for i in range(self.level):

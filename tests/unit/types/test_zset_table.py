@@ -61,3 +61,37 @@ def test_same_hash_low_bits_and_equal_objects():
     for i, m in enumerate(members):
         assert (z.score(bytes(bytearray(m))) == 1.0) == (i % 3 != 0)
     z.check_invariants()
+
+
+def test_incremental_growth_with_writes_while_the_old_table_drains():
+    # past 4096 slots a full table drains 16 slots per write into one twice its size: members are looked up,
+    # updated, removed and re-added while they sit in either table, and nothing is lost or found twice
+    rnd = random.Random(31)
+    z, ref = ZSet(), {}
+    z.scan_dict()
+    checks = 0
+    for i in range(60000):
+        m = b"g%d" % i
+        s = float(rnd.randrange(1000))
+        z.add(m, s)
+        ref[m] = s
+        if i % 3 == 0:                          # a member added earlier (old or new table)
+            old = b"g%d" % rnd.randrange(i + 1)
+            if rnd.random() < 0.5:
+                assert z.remove(old) == (old in ref)
+                ref.pop(old, None)
+            else:
+                ns = float(rnd.randrange(1000))
+                added, prev = z.add(old, ns)
+                assert added == (old not in ref) and (prev is None or prev == ref[old])
+                ref[old] = ns
+        if i in (3100, 3200, 6200, 6300, 12400, 12500, 24700, 24900, 49300, 49600):
+            z.check_invariants()                # in the middle of a drain
+            checks += 1
+            assert all(z.score(k) == v for k, v in ref.items())
+    assert checks == 10
+    _check(z, ref)
+    for k in list(ref)[::2]:
+        assert z.remove(k)
+        del ref[k]
+    _check(z, ref)
