@@ -237,9 +237,6 @@ cdef class RespConnection(SocketReading):
         if self.client is not None:
             self.server.client_disconnected(self)
 
-    def data_received(self, data):
-        self._received(data)
-
     cdef int _received(self, data) except -1:
         if self.closing:
             return 0
@@ -253,20 +250,6 @@ cdef class RespConnection(SocketReading):
             self.qb_alloc = _qb_usable(n + 16384)
         self.process_input()
         return 0
-
-    def eof_received(self):
-        return False
-
-    def pause_writing(self):
-        # the peer is not reading: stop reading its requests until the output drains
-        if not self.reading_paused and not self.closing:
-            self.reading_paused = True
-            self.pause_reads()
-
-    def resume_writing(self):
-        if self.reading_paused and not self.closing:
-            self.reading_paused = False
-            self.resume_reads()
 
     cpdef process_input(self):
         """Execute every complete command buffered (redis processInputBuffer), then write once."""

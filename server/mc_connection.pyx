@@ -102,22 +102,6 @@ cdef class McConnection(SocketReading):
             self.counted = False
             self.engine.stats.curr_connections -= 1
 
-    def eof_received(self):
-        return False
-
-    def pause_writing(self):
-        # the peer is not reading its replies: stop reading its requests until the output drains
-        if not self.reading_paused and not self.closing:
-            self.reading_paused = True
-            self.pause_reads()
-
-    def resume_writing(self):
-        if self.reading_paused and not self.closing:
-            self.reading_paused = False
-            self.resume_reads()
-
-    def data_received(self, data):
-        self._received(data)
 
     cdef int _received(self, data) except -1:
         cdef Py_ssize_t done

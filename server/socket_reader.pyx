@@ -133,6 +133,24 @@ cdef class SocketReading:
     def __cinit__(self):
         self.rfd = -1
 
+    # the asyncio protocol callbacks both connection kinds share
+    def data_received(self, data):
+        self._received(data)
+
+    def eof_received(self):
+        return False                      # the transport closes (redis and memcached close on EOF)
+
+    def pause_writing(self):
+        # the peer is not reading its replies: stop reading its requests until the output drains
+        if not self.reading_paused and not self.closing:
+            self.reading_paused = True
+            self.pause_reads()
+
+    def resume_writing(self):
+        if self.reading_paused and not self.closing:
+            self.reading_paused = False
+            self.resume_reads()
+
     cdef int _received(self, data) except -1:
         return 0
 

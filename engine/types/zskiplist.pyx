@@ -329,6 +329,21 @@ cdef inline tuple node_item(SkipNode *node):
 
 # ---------------------------------------------------------------- the sorted set
 
+cdef inline Py_ssize_t _probe(ZSlot *t, size_t mask, size_t live_from, PyObject *m, Py_hash_t h) noexcept:
+    """Linear probe of table t for member m (hash h): its slot index, or -1 - (the empty slot that ends the run).
+    Slots below live_from and tombstones are passed over (a draining table: see ZSet's member table)."""
+    cdef size_t i = <size_t>h & mask
+    cdef PyObject *o
+    cdef Py_ssize_t n = bytes_size(m)
+    while t[i].node != NULL:
+        if t[i].hash == h and i >= live_from and t[i].node != ZTOMB:
+            o = t[i].node.member
+            if o == m or (bytes_size(o) == n and memcmp(bytes_data(o), bytes_data(m), n) == 0):
+                return <Py_ssize_t>i
+        i = (i + 1) & mask
+    return -1 - <Py_ssize_t>i
+
+
 cdef class ZSet:
     """Redis sorted set: skiplist ordered by (score, member) + dict member -> score."""
 
@@ -413,31 +428,12 @@ cdef class ZSet:
 
     cdef Py_ssize_t _t_find(self, PyObject *m, Py_hash_t h) noexcept:
         """Slot index of member m (hash h) in tab, or -1 - (the empty slot where it would go)."""
-        cdef size_t i = <size_t>h & self.tmask
-        cdef ZSlot *t = self.tab
-        cdef PyObject *o
-        cdef Py_ssize_t n = bytes_size(m)
-        while t[i].node != NULL:
-            if t[i].hash == h:
-                o = t[i].node.member
-                if o == m or (bytes_size(o) == n and memcmp(bytes_data(o), bytes_data(m), n) == 0):
-                    return <Py_ssize_t>i
-            i = (i + 1) & self.tmask
-        return -1 - <Py_ssize_t>i
+        return _probe(self.tab, self.tmask, 0, m, h)
 
     cdef Py_ssize_t _o_find(self, PyObject *m, Py_hash_t h) noexcept:
         """Slot index of member m in the draining otab (a live slot from opos on), or -1."""
-        cdef size_t i = <size_t>h & self.omask
-        cdef ZSlot *t = self.otab
-        cdef PyObject *o
-        cdef Py_ssize_t n = bytes_size(m)
-        while t[i].node != NULL:
-            if t[i].node != ZTOMB and i >= self.opos and t[i].hash == h:
-                o = t[i].node.member
-                if o == m or (bytes_size(o) == n and memcmp(bytes_data(o), bytes_data(m), n) == 0):
-                    return <Py_ssize_t>i
-            i = (i + 1) & self.omask
-        return -1
+        cdef Py_ssize_t i = _probe(self.otab, self.omask, self.opos, m, h)
+        return i if i >= 0 else -1
 
     cdef SkipNode* _t_get(self, bytes member) except? NULL:
         cdef Py_hash_t h = PyObject_Hash(member)

@@ -33,7 +33,8 @@ SEQUENCES = [
     b"\r\nget a\r\n\r\n",
     # a token/stale item is not the scanner's: mg falls back to meta_get in the same read
     b"mg w N30 v\r\nmg w v\r\nmg w v\r\nms w 1\r\nx\r\nmg w v\r\nmd w I\r\nmg w v\r\nmg w v c\r\n",
-    b"set a 0 0 1\r\nx\r\nmg a v\r\nmg a v f\r\nmg a v\r\nms a 1 T0\r\ny\r\nmg a v\r\nmn\r\n",
+    # (no mn of its own: with two in a row, the reference's second MN did not arrive within 2 s in two loaded runs)
+    b"set a 0 0 1\r\nx\r\nmg a v\r\nmg a v f\r\nmg a v\r\nms a 1 T0\r\ny\r\nmg a v\r\n",
     # fast requests after general ones and general ones after fast ones, one read
     b"version\r\nset a 0 0 1\r\nx\r\nincr a 1\r\nget a\r\ngets a\r\nget a\r\ndelete a\r\nget a\r\nmg a v\r\n",
     b"set a 0 0 1\r\nx\r\nbogus\r\nget a\r\nquit\r\nget a\r\n",

@@ -3,6 +3,7 @@ same bytes back, protocol errors included), malformed memcached text/binary inpu
 every case the server is alive, answers another client, and nothing hangs (every read has a timeout).
 Memory stays bounded by client-query-buffer-limit / proto-max-bulk-len under huge declared lengths."""
 import os
+import re
 import socket
 import struct
 import time
@@ -63,7 +64,14 @@ def normalise(reply):
     return reply
 
 
+# Hypothesis also draws byte strings it finds in the project's source, so a generated request can be one of the
+# service commands (QUEUE.*, STREAM.*, TOPIC.*, WF.*), which redis-server answers as unknown: not comparable
+OWN_COMMAND = re.compile(rb"(?i)(queue|stream|topic|wf)\.")
+
+
 def resp_case(pair, data):
+    if OWN_COMMAND.search(data):
+        return
     ours, theirs = pair
     mine, _ = exchange(ours.port, data)
     ref, _ = exchange(theirs.port, data)
